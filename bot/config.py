@@ -1,0 +1,80 @@
+"""Configuration, read from the environment in one place and validated at start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LOCALES = ("kk", "ru", "en")
+_TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(Exception):
+    """A missing or malformed variable; the message names it in one line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: str = "./qatysu.db"
+    locale: str = "kk"
+    tz: str = "Asia/Almaty"
+    telegram_token: str | None = None
+    telegram_api_base: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    http_port: int = 8080
+    operator_name: str = "Qatysu"
+    operator_bin: str = ""
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -> Config:
+    """Build the configuration from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    locale = env.get("QATYSU_LOCALE", "kk").strip() or "kk"
+    if locale not in LOCALES:
+        raise ConfigError(f"QATYSU_LOCALE must be one of {', '.join(LOCALES)}, got {locale!r}")
+    tz = env.get("QATYSU_TZ", "Asia/Almaty").strip() or "Asia/Almaty"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"QATYSU_TZ is not a known time zone: {tz!r}") from None
+    port_text = env.get("QATYSU_HTTP_PORT", "8080").strip() or "8080"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"QATYSU_HTTP_PORT must be a port number, got {port_text!r}")
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+    if need_telegram and token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
+    if token is not None and not _TOKEN_RE.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed (expected digits:letters from @BotFather)")
+    webhook = _url(env, "TELEGRAM_WEBHOOK_URL")
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
+    if webhook and secret is None:
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
+    return Config(
+        db_path=env.get("QATYSU_DB", "").strip() or "./qatysu.db",
+        locale=locale,
+        tz=tz,
+        telegram_token=token,
+        telegram_api_base=_url(env, "TELEGRAM_API_BASE"),
+        telegram_webhook_url=webhook,
+        telegram_webhook_secret=secret,
+        http_port=int(port_text),
+        operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
+        operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
+    )

@@ -1,0 +1,23 @@
+"""Cleaning what people type: names, titles and free text (no I/O)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bidirectional overrides and isolates can disguise a name ("evil" shown as "live").
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_SPACES = re.compile(r"\s+")
+
+
+def clean_line(text: str) -> str:
+    """One line of text: control characters and bidi overrides dropped, whitespace folded."""
+    text = unicodedata.normalize("NFC", text).translate(_BIDI_CONTROLS)
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_text(text: str) -> str:
+    """Free text: as ``clean_line`` but keeping single line breaks."""
+    lines = [clean_line(line) for line in unicodedata.normalize("NFC", text).splitlines()]
+    return "\n".join(line for line in lines if line)

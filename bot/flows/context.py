@@ -1,0 +1,164 @@
+"""Everything a flow handler needs while it handles one event inside one transaction."""
+
+from __future__ import annotations
+
+import html
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.models import Community, Member
+from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
+from bot.i18n import Translator, pick_locale, translator
+from bot.storage import audit, communities, conversations, members
+from bot.storage.db import Tx
+
+if TYPE_CHECKING:
+    from bot.flows.engine import Engine
+
+Buttons = Sequence[Sequence[Button]]
+Build = Callable[[Translator], tuple[str, Buttons]]
+
+
+def esc(text: object) -> str:
+    """Escape what a person typed before it goes into a message."""
+    return html.escape(str(text), quote=False)
+
+
+class Refused(Exception):
+    """Stop handling: roll back everything and tell the person ``text``."""
+
+    def __init__(self, text: str, url: str | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.url = url
+
+
+class Context:
+    def __init__(self, engine: "Engine", tx: Tx, event: Event, member: Member | None,
+                 state: str, data: dict[str, Any]) -> None:
+        self.engine = engine
+        self.tx = tx
+        self.event = event
+        self.member = member
+        self.state = state
+        self.data = data
+        self._saved = (state, dict(data))
+        self.now: datetime = engine.clock()
+        self.rng: random.Random = engine.rng
+        locale = member.locale if member else data.get("locale") or pick_locale(event.user_lang, engine.default_locale)
+        self.tr: Translator = translator(locale)
+        self.outcome = Outcome()
+        self._community_cache: dict[str, Community | None] = {}
+        self.scoped: Community | None = None  # the community the route was authorised for
+
+    # --- who and where -------------------------------------------------------------------
+    @property
+    def now_iso(self) -> str:
+        return self.now.isoformat(timespec="seconds")
+
+    @property
+    def onboarded(self) -> bool:
+        return self.member is not None and bool(self.member.name)
+
+    @property
+    def locale(self) -> str:
+        return self.tr.locale
+
+    def use_locale(self, locale: str) -> None:
+        self.tr = translator(locale)
+
+    async def community(self) -> Community | None:
+        """The community this event concerns: the group's, or the member's active one."""
+        if "c" not in self._community_cache:
+            if self.event.is_group:
+                found = await communities.by_group(self.tx, self.event.channel, self.event.chat_id)
+            elif self.member and self.member.active_community:
+                found = await communities.get(self.tx, self.member.active_community)
+            else:
+                found = None
+            self._community_cache["c"] = found
+        return self._community_cache["c"]
+
+    async def role(self, community_id: int) -> str:
+        """'stranger', 'member', 'kmut' or 'facilitator' in that community."""
+        if self.member is None:
+            return "stranger"
+        membership = await members.membership(self.tx, community_id, self.member.id)
+        if membership is None:
+            return "stranger"
+        if membership.is_facilitator:
+            return "facilitator"
+        return "kmut" if membership.kmut else "member"
+
+    def deep_link(self, payload: str) -> str:
+        return f"https://t.me/{self.engine.bot_username}?start={payload}"
+
+    # --- translation -----------------------------------------------------------------------
+    def t(self, message: str, **values: object) -> str:
+        return self.tr.t(message, **values)
+
+    def tn(self, singular: str, plural: str, n: int, **values: object) -> str:
+        return self.tr.tn(singular, plural, n, **values)
+
+    # --- conversation state ----------------------------------------------------------------
+    def goto(self, state: str, **data: Any) -> None:
+        self.state = state
+        self.data = {k: v for k, v in self.data.items() if k == "locale"} | data
+
+    def clear(self) -> None:
+        self.state, self.data = "", {}
+
+    async def save_state(self) -> None:
+        if (self.state, self.data) != self._saved:
+            await conversations.save(self.tx, self.event.channel, self.event.user_id,
+                                     self.state, self.data, self.now_iso)
+
+    # --- answering -------------------------------------------------------------------------
+    def reply(self, text: str, buttons: Buttons = (), *, chart: Chart | None = None,
+              document: tuple[str, bytes] | None = None, tag: str | None = None) -> None:
+        """Answer in the chat the event came from."""
+        self.outcome.messages.append(Message(
+            self.event.channel, self.event.chat_id, text, tuple(map(tuple, buttons)),
+            chart=chart, document=document, tag=tag))
+
+    def reply_private(self, text: str, buttons: Buttons = ()) -> None:
+        """Answer in the person's private chat, wherever the event came from."""
+        self.outcome.messages.append(Message(self.event.channel, self.event.user_id, text,
+                                             tuple(map(tuple, buttons))))
+
+    def toast(self, text: str, alert: bool = False, url: str | None = None) -> None:
+        self.outcome.toast = Toast(text, alert, url)
+
+    def answer(self, text: str) -> None:
+        """A short answer: a toast for a pressed button, a message otherwise."""
+        if self.event.button is not None:
+            self.toast(text, alert=len(text) > 60)
+        else:
+            self.reply(text)
+
+    def refuse(self, text: str, url: str | None = None) -> Refused:
+        return Refused(text, url)
+
+    async def notify(self, member_id: int, build: Build) -> None:
+        """A message to a member's private chats, in that member's language."""
+        target = await members.get(self.tx, member_id)
+        if target is None:
+            return
+        text, buttons = build(translator(target.locale))
+        for channel, external_id in await members.identities(self.tx, member_id):
+            self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons))))
+
+    async def post_groups(self, community: Community, build: Callable[[Translator], tuple[str, Buttons]],
+                          *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
+                          urgent: bool = True) -> None:
+        """A message to every group linked to the community, in the community's language."""
+        text, buttons = build(translator(community.locale))
+        for channel, chat_id in await communities.groups(self.tx, community.id):
+            self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
+                                                 chart=chart, tag=tag, edit=edit, urgent=urgent))
+
+    async def audit(self, action: str, community_id: int | None = None, **detail: Any) -> str:
+        return await audit.append(self.tx, self.now_iso, action, community_id=community_id,
+                                  actor_id=self.member.id if self.member else None, **detail)

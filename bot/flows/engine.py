@@ -1,0 +1,177 @@
+"""The conversation engine: one ``Event`` in, one transaction, an ``Outcome`` out.
+
+Each event is handled in a single transaction that also records its update id, so a duplicate
+delivery changes nothing and a failure leaves no half-done write. The reply is returned only
+after the commit: what a person is told has been stored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from bot.flows import registry
+from bot.flows.context import Context, Refused
+from bot.flows.types import Event, Outcome, Toast
+from bot.i18n import N_, pick_locale, translator
+from bot.storage import conversations, members, updates
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+STALE_BUTTON = N_("This button no longer works. Open /start for the current menu.")
+FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again.")
+
+
+class BadPayload(Exception):
+    """A button payload that does not name anything that exists (stale or forged)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Engine:
+    def __init__(self, db: Database, *, bot_username: str = "qatysu_bot",
+                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None,
+                 default_locale: str = "kk", default_tz: str = "Asia/Almaty",
+                 operator_name: str = "Qatysu", operator_bin: str = "") -> None:
+        import bot.flows.all  # noqa: F401  (registers every flow module)
+
+        self.db = db
+        self.bot_username = bot_username
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.default_locale = default_locale
+        self.default_tz = default_tz
+        self.operator_name = operator_name
+        self.operator_bin = operator_bin
+
+    async def handle(self, event: Event) -> Outcome:
+        ctx: Context | None = None
+        try:
+            async with self.db.transaction() as tx:
+                if event.update_id is not None and not await updates.claim(
+                        tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
+                    return Outcome(duplicate=True)
+                member = await members.by_identity(tx, event.channel, event.user_id)
+                state, data = await conversations.load(tx, event.channel, event.user_id)
+                ctx = Context(self, tx, event, member, state, data)
+                await self._dispatch(ctx)
+                await ctx.save_state()
+                return ctx.outcome
+        except (Refused, BadPayload) as refusal:
+            if isinstance(refusal, BadPayload):
+                log.warning("refused payload %r from %s:%s: %s", event.button, event.channel, event.user_id, refusal)
+                text = (ctx.tr if ctx else translator(pick_locale(event.user_lang))).t(STALE_BUTTON)
+                url = None
+            else:
+                text, url = refusal.text, refusal.url
+            return await self._after_rollback(event, text, url)
+        except Exception:
+            log.exception("failed to handle %r", event)
+            tr = ctx.tr if ctx else translator(pick_locale(event.user_lang, self.default_locale))
+            return await self._after_rollback(event, tr.t(FAILED))
+
+    async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
+        """Everything was rolled back; remember the update and say why in a fresh transaction."""
+        if event.update_id is not None:
+            async with self.db.transaction() as tx:
+                await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
+        outcome = Outcome()
+        if event.button is not None:
+            outcome.toast = Toast(text, alert=len(text) > 60, url=url)
+        else:
+            from bot.flows.types import Button, Message
+
+            buttons = ((Button(text="→", url=url),),) if url else ()
+            outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
+        return outcome
+
+    # --- routing ---------------------------------------------------------------------------
+    async def _dispatch(self, ctx: Context) -> None:
+        from bot.flows import community, onboarding
+
+        event = ctx.event
+        if event.joined_group:
+            await community.bot_added(ctx)
+        elif event.command is not None:
+            if event.command == "start" and event.args and not event.is_group:
+                await self._start_payload(ctx, event.args.strip())
+                return
+            route = registry.COMMANDS.get(event.command)
+            if route is None:
+                ctx.reply(ctx.t("I don't know the command /{command}. Send /help to see what I can do.",
+                                command=event.command[:32]))
+                return
+            await self._run(ctx, route, [])
+        elif event.button is not None:
+            prefix, args = registry.parse_payload(event.button)
+            route = registry.BUTTONS.get(prefix)
+            if route is None:
+                raise BadPayload(f"unknown prefix {prefix!r}")
+            await self._run(ctx, route, args)
+        elif event.phone is not None:
+            await onboarding.contact_shared(ctx, event.phone)
+        elif event.text is not None and not event.is_group:
+            route = registry.STATES.get(ctx.state)
+            if route is not None:
+                await self._run(ctx, route, [event.text])
+            elif not ctx.onboarded:
+                await onboarding.begin(ctx)
+            else:
+                await community.show_menu(ctx, hint=True)
+
+    async def _start_payload(self, ctx: Context, payload: str) -> None:
+        from bot.flows import community
+
+        prefix, _, rest = payload.partition("_")
+        route = registry.START_PAYLOADS.get(prefix) if rest else None
+        if route is None:
+            await community.join_by_code(ctx, payload)
+            return
+        await self._run(ctx, route, [rest])
+
+    async def _run(self, ctx: Context, route: registry.Route, args: list[str]) -> None:
+        from bot.flows import onboarding
+
+        try:
+            inspect.signature(route.handler).bind(ctx, *args)
+        except TypeError:
+            raise BadPayload(f"{len(args)} arguments do not fit {route.handler.__qualname__}") from None
+        if route.where == "private" and ctx.event.is_group:
+            raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("menu"))
+        if route.where == "group" and not ctx.event.is_group:
+            raise ctx.refuse(ctx.t("Send this command in the community's group chat."))
+        if route.who != "anyone" and not ctx.onboarded:
+            if ctx.event.is_group:
+                raise ctx.refuse(ctx.t("Please open the private chat with me first to join."),
+                                 ctx.deep_link("menu"))
+            await onboarding.begin(ctx)
+            return
+        if route.who in ("member", "facilitator"):
+            found = await route.scope(ctx, *args) if route.scope else await ctx.community()
+            await require(ctx, found, route.who)
+            ctx.scoped = found
+        await route.handler(ctx, *args)
+
+
+async def require(ctx: Context, community, who: str) -> None:
+    """Refuse unless the person holds ``who`` ('member' or 'facilitator') in ``community``."""
+    from bot.flows.community import join_link
+
+    if community is None:
+        if ctx.event.is_group:
+            raise ctx.refuse(ctx.t("This group is not linked to a community yet. "
+                                   "The facilitator links it with /link CODE."))
+        raise ctx.refuse(ctx.t("You are not in a community yet. Open a join link from your "
+                               "facilitator, or create a community with /new."))
+    role = await ctx.role(community.id)
+    if role == "stranger":
+        raise ctx.refuse(ctx.t("Only members of this community can do that. Join it first."),
+                         join_link(ctx, community))
+    if who == "facilitator" and role != "facilitator":
+        raise ctx.refuse(ctx.t("Only the community's facilitator can do that."))

@@ -1,0 +1,171 @@
+"""Onboarding: language → consent to personal-data processing → display name."""
+
+from __future__ import annotations
+
+from bot.domain.text import clean_line
+from bot.flows.context import Context, esc
+from bot.flows.registry import button, command, state
+from bot.flows.types import Button
+from bot.i18n import LANGUAGE_NAMES, LOCALES, N_
+from bot.storage import members
+
+NAME_MAX = 64
+
+
+def language_buttons(current: str) -> list[list[Button]]:
+    return [[Button(("✓ " if code == current else "") + LANGUAGE_NAMES[code], data=f"lang:{code}")
+             for code in LOCALES]]
+
+
+async def begin(ctx: Context, join_code: str | None = None) -> None:
+    """Start (or resume) onboarding for someone who has not finished it."""
+    extra = {"join": join_code} if join_code else {}
+    if ctx.member is not None:  # consented already; only the name is missing
+        extra = extra or {k: v for k, v in ctx.data.items() if k == "join"}
+        await ask_name(ctx, **extra)
+        return
+    if join_code is None and ctx.data.get("join"):
+        extra = {"join": ctx.data["join"]}
+    ctx.goto("onb.lang", locale=ctx.locale, **extra)
+    ctx.reply(ctx.t("Hello! I am Qatysu, the bot that helps a community find its most pressing "
+                    "problem and solve it together.\n\nChoose your language:"),
+              language_buttons(ctx.locale))
+
+
+@command("lang", who="anyone", describe=N_("Change the language"))
+async def lang_command(ctx: Context) -> None:
+    if not ctx.onboarded:
+        await begin(ctx)
+        return
+    ctx.reply(ctx.t("Choose your language:"), language_buttons(ctx.locale))
+
+
+@button("lang", who="anyone")
+async def language_chosen(ctx: Context, code: str) -> None:
+    if code not in LOCALES:
+        from bot.flows.engine import BadPayload
+
+        raise BadPayload(f"unknown locale {code!r}")
+    ctx.use_locale(code)
+    if ctx.member is not None:
+        await members.set_locale(ctx.tx, ctx.member.id, code)
+        ctx.toast(LANGUAGE_NAMES[code])
+        if ctx.onboarded:
+            from bot.flows.community import show_menu
+
+            ctx.reply(ctx.t("Done: I will write to you in English."))
+            await show_menu(ctx)
+        else:
+            await ask_name(ctx, **{k: v for k, v in ctx.data.items() if k == "join"})
+        return
+    ctx.data["locale"] = code
+    ctx.goto("onb.consent", locale=code, **{k: v for k, v in ctx.data.items() if k == "join"})
+    ctx.toast(LANGUAGE_NAMES[code])
+    ctx.reply(consent_text(ctx), [[Button(ctx.t("I agree"), data="consent:yes"),
+                                   Button(ctx.t("I do not agree"), data="consent:no")]])
+
+
+def consent_text(ctx: Context) -> str:
+    operator = ctx.engine.operator_name + (f" (BIN {ctx.engine.operator_bin})" if ctx.engine.operator_bin else "")
+    return ctx.t(
+        "<b>Consent to the processing of personal data</b>\n\n"
+        "Under the Law of the Republic of Kazakhstan «On personal data and their protection», "
+        "{operator} (the operator) asks your consent to process your personal data.\n\n"
+        "• Purpose: to let you take part in your community's decisions — proposals, votes, plans.\n"
+        "• Data: your messenger id, the name you give, your language, optionally your phone number, "
+        "and what you write and vote here.\n"
+        "• Where: on the operator's server in a database; votes are secret, others see only totals.\n"
+        "• How long: while you take part, and at most 3 years after your last action.\n"
+        "• Withdraw at any time with /forget: your data is erased, your votes stay counted without "
+        "your name. /mydata sends you everything stored about you.\n\n"
+        "Do you agree?", operator=esc(operator))
+
+
+@button("consent", who="anyone", where="private")
+async def consent(ctx: Context, answer: str) -> None:
+    if answer not in ("yes", "no"):
+        from bot.flows.engine import BadPayload
+
+        raise BadPayload("consent answer")
+    if ctx.member is not None:
+        ctx.toast(ctx.t("You have already agreed."))
+        if not ctx.onboarded:
+            await ask_name(ctx, **{k: v for k, v in ctx.data.items() if k == "join"})
+        return
+    if answer == "no":
+        ctx.goto("onb.refused", locale=ctx.locale)
+        ctx.reply(ctx.t("Without your consent I cannot store anything about you, so you cannot take "
+                        "part yet. If you change your mind, send /start."))
+        return
+    ctx.member = await members.create(ctx.tx, ctx.event.channel, ctx.event.user_id, ctx.locale, ctx.now_iso)
+    await ctx.audit("consent.given", locale=ctx.locale)
+    await ask_name(ctx, **{k: v for k, v in ctx.data.items() if k == "join"})
+
+
+async def ask_name(ctx: Context, **extra: str) -> None:
+    suggestion = clean_line(ctx.event.user_name)[:NAME_MAX]
+    ctx.goto("onb.name", **extra, **({"suggest": suggestion} if suggestion else {}))
+    buttons = [[Button(suggestion, data="onbname")]] if suggestion else []
+    ctx.reply(ctx.t("How should the community see your name? Write it (up to {max} characters)"
+                    " or tap the button.", max=NAME_MAX), buttons)
+
+
+@button("onbname", who="anyone", where="private")
+async def name_from_profile(ctx: Context) -> None:
+    if ctx.state != "onb.name" or not ctx.data.get("suggest") or ctx.member is None:
+        from bot.flows.engine import BadPayload
+
+        raise BadPayload("no name suggestion pending")
+    await set_name(ctx, ctx.data["suggest"])
+
+
+@state("onb.name")
+async def name_typed(ctx: Context, text: str) -> None:
+    if ctx.member is None:
+        await begin(ctx)
+        return
+    await set_name(ctx, text)
+
+
+async def set_name(ctx: Context, raw: str) -> None:
+    name = clean_line(raw)
+    if not name:
+        raise ctx.refuse(ctx.t("Please write your name in letters."))
+    if len(name) > NAME_MAX:
+        raise ctx.refuse(ctx.t("That is too long: at most {max} characters, please.", max=NAME_MAX))
+    assert ctx.member is not None
+    first_time = not ctx.member.name
+    await members.set_name(ctx.tx, ctx.member.id, name)
+    ctx.member = await members.get(ctx.tx, ctx.member.id)
+    join_code = ctx.data.get("join")
+    ctx.clear()
+    ctx.reply(ctx.t("Nice to meet you, {name}!", name=esc(name)))
+    from bot.flows.community import join_by_code, show_menu
+
+    if first_time and join_code:
+        await join_by_code(ctx, join_code)
+    else:
+        await show_menu(ctx)
+
+
+@state("onb.lang")
+@state("onb.consent")
+async def waiting_for_button(ctx: Context, text: str) -> None:
+    await begin(ctx)
+
+
+@state("onb.refused")
+async def refused_before(ctx: Context, text: str) -> None:
+    ctx.reply(ctx.t("Without your consent I cannot store anything about you. If you change your "
+                    "mind, send /start."))
+
+
+async def contact_shared(ctx: Context, phone: str) -> None:
+    if not ctx.onboarded or ctx.event.is_group:
+        await begin(ctx)
+        return
+    assert ctx.member is not None
+    digits = "".join(ch for ch in phone if ch.isdigit())[:15]
+    await members.set_phone(ctx.tx, ctx.member.id, "+" + digits)
+    await ctx.audit("member.phone_shared")
+    ctx.reply(ctx.t("Thank you, your phone number is saved."))

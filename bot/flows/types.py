@@ -1,0 +1,79 @@
+"""What goes into the flows (``Event``) and what comes out (messages and toasts).
+
+Channel code translates its updates into an ``Event`` and renders the outgoing actions; nothing
+here knows Telegram or WhatsApp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    channel: str                 # "telegram", "whatsapp", "demo"
+    user_id: str                 # the person's id on that channel
+    chat_id: str                 # where it happened (== user_id in a private chat)
+    is_group: bool = False
+    update_id: str | None = None  # processed once; None for events that need no dedupe
+    text: str | None = None      # free text, when not a command
+    command: str | None = None   # "start" for "/start CODE" (lower case, no slash, no @bot)
+    args: str = ""               # what followed the command
+    button: str | None = None    # callback payload of a pressed button
+    phone: str | None = None     # a shared contact's number
+    user_name: str = ""          # the name the channel's profile shows (a suggestion only)
+    user_lang: str | None = None  # the client's language code
+    chat_title: str = ""
+    joined_group: bool = False   # the bot was added to the group ``chat_id``
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str | None = None      # a payload that comes back as Event.button
+    url: str | None = None       # or a link (deep links into the private chat)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An image rendered after the transaction commits, off the event loop."""
+
+    render: Callable[..., bytes]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    filename: str = "chart.png"
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str
+    chat_id: str
+    text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    chart: Chart | None = None   # sent as a photo with ``text`` as its caption
+    document: tuple[str, bytes] | None = None  # (filename, content)
+    tag: str | None = None       # remember where this message went, to edit it later
+    edit: bool = False           # edit the message remembered under ``tag`` instead of sending
+    urgent: bool = True          # False: the channel may coalesce edits under rate limits
+
+
+@dataclass(frozen=True)
+class Toast:
+    """The short answer to a pressed button (a callback toast on Telegram)."""
+
+    text: str
+    alert: bool = False
+    url: str | None = None       # a t.me deep link the client opens (e.g. to join)
+
+
+@dataclass
+class Outcome:
+    messages: list[Message] = field(default_factory=list)
+    toast: Toast | None = None
+    duplicate: bool = False
+
+
+def keyboard(*rows: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(row) for row in rows if row)

@@ -1,0 +1,68 @@
+"""Communities and the group chats linked to them."""
+
+from __future__ import annotations
+
+from bot.domain.models import Community
+from bot.storage.db import Tx
+
+
+def community_from_row(row) -> Community:
+    return Community(
+        id=row["id"], name=row["name"], place=row["place"], tz=row["tz"],
+        locale=row["locale"], join_code=row["join_code"], step=row["step"],
+    )
+
+
+async def create(tx: Tx, *, name: str, place: str, tz: str, locale: str, join_code: str,
+                 created_by: int, now: str) -> Community:
+    community_id = await tx.insert(
+        "INSERT INTO communities (name, place, tz, locale, join_code, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (name, place, tz, locale, join_code, created_by, now),
+    )
+    return Community(community_id, name, place, tz, locale, join_code, 1)
+
+
+async def get(tx: Tx, community_id: int) -> Community | None:
+    row = await tx.one("SELECT * FROM communities WHERE id = ?", (community_id,))
+    return None if row is None else community_from_row(row)
+
+
+async def by_code(tx: Tx, join_code: str) -> Community | None:
+    row = await tx.one("SELECT * FROM communities WHERE join_code = ?", (join_code,))
+    return None if row is None else community_from_row(row)
+
+
+async def code_taken(tx: Tx, join_code: str) -> bool:
+    return await tx.one("SELECT 1 FROM communities WHERE join_code = ?", (join_code,)) is not None
+
+
+async def set_step(tx: Tx, community_id: int, step: int) -> None:
+    await tx.execute("UPDATE communities SET step = ? WHERE id = ?", (step, community_id))
+
+
+async def link_group(tx: Tx, channel: str, chat_id: str, community_id: int, title: str,
+                     member_id: int, now: str) -> None:
+    await tx.execute(
+        "INSERT INTO group_links (channel, chat_id, community_id, title, linked_by, linked_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET"
+        " community_id = excluded.community_id, title = excluded.title,"
+        " linked_by = excluded.linked_by, linked_at = excluded.linked_at",
+        (channel, chat_id, community_id, title, member_id, now),
+    )
+
+
+async def by_group(tx: Tx, channel: str, chat_id: str) -> Community | None:
+    row = await tx.one(
+        "SELECT c.* FROM communities c JOIN group_links g ON g.community_id = c.id"
+        " WHERE g.channel = ? AND g.chat_id = ?",
+        (channel, chat_id),
+    )
+    return None if row is None else community_from_row(row)
+
+
+async def groups(tx: Tx, community_id: int) -> list[tuple[str, str]]:
+    rows = await tx.all(
+        "SELECT channel, chat_id FROM group_links WHERE community_id = ? ORDER BY linked_at", (community_id,)
+    )
+    return [(r["channel"], r["chat_id"]) for r in rows]

@@ -1,0 +1,97 @@
+"""Members, their channel identities and memberships."""
+
+from __future__ import annotations
+
+from bot.domain.models import Community, Member, Membership
+from bot.storage.db import Tx
+
+
+def _member(row) -> Member | None:
+    if row is None:
+        return None
+    return Member(id=row["id"], name=row["name"], locale=row["locale"], active_community=row["active_community"])
+
+
+async def by_identity(tx: Tx, channel: str, external_id: str) -> Member | None:
+    row = await tx.one(
+        "SELECT m.* FROM members m JOIN identities i ON i.member_id = m.id"
+        " WHERE i.channel = ? AND i.external_id = ?",
+        (channel, external_id),
+    )
+    return _member(row)
+
+
+async def get(tx: Tx, member_id: int) -> Member | None:
+    return _member(await tx.one("SELECT * FROM members WHERE id = ?", (member_id,)))
+
+
+async def create(tx: Tx, channel: str, external_id: str, locale: str, now: str) -> Member:
+    member_id = await tx.insert(
+        "INSERT INTO members (locale, consent_at, created_at) VALUES (?, ?, ?)", (locale, now, now)
+    )
+    await tx.execute(
+        "INSERT INTO identities (channel, external_id, member_id, created_at) VALUES (?, ?, ?, ?)",
+        (channel, external_id, member_id, now),
+    )
+    return Member(id=member_id, name=None, locale=locale, active_community=None)
+
+
+async def set_name(tx: Tx, member_id: int, name: str) -> None:
+    await tx.execute("UPDATE members SET name = ? WHERE id = ?", (name, member_id))
+
+
+async def set_locale(tx: Tx, member_id: int, locale: str) -> None:
+    await tx.execute("UPDATE members SET locale = ? WHERE id = ?", (locale, member_id))
+
+
+async def set_active(tx: Tx, member_id: int, community_id: int) -> None:
+    await tx.execute("UPDATE members SET active_community = ? WHERE id = ?", (community_id, member_id))
+
+
+async def identities(tx: Tx, member_id: int) -> list[tuple[str, str]]:
+    rows = await tx.all(
+        "SELECT channel, external_id FROM identities WHERE member_id = ? ORDER BY created_at", (member_id,)
+    )
+    return [(r["channel"], r["external_id"]) for r in rows]
+
+
+async def membership(tx: Tx, community_id: int, member_id: int) -> Membership | None:
+    row = await tx.one(
+        "SELECT * FROM memberships WHERE community_id = ? AND member_id = ?", (community_id, member_id)
+    )
+    if row is None:
+        return None
+    return Membership(row["community_id"], row["member_id"], row["role"], bool(row["kmut"]))
+
+
+async def join(tx: Tx, community_id: int, member_id: int, role: str, now: str) -> bool:
+    """Add a membership; False when the member already belonged (their role is kept)."""
+    changed = await tx.changed(
+        "INSERT OR IGNORE INTO memberships (community_id, member_id, role, joined_at) VALUES (?, ?, ?, ?)",
+        (community_id, member_id, role, now),
+    )
+    return changed > 0
+
+
+async def communities_of(tx: Tx, member_id: int) -> list[tuple[Community, str]]:
+    rows = await tx.all(
+        "SELECT c.*, ms.role FROM communities c JOIN memberships ms ON ms.community_id = c.id"
+        " WHERE ms.member_id = ? ORDER BY ms.joined_at, c.id",
+        (member_id,),
+    )
+    from bot.storage.communities import community_from_row
+
+    return [(community_from_row(r), r["role"]) for r in rows]
+
+
+async def count_members(tx: Tx, community_id: int) -> int:
+    return int(await tx.scalar("SELECT COUNT(*) FROM memberships WHERE community_id = ?", (community_id,)))
+
+
+async def member_ids(tx: Tx, community_id: int) -> list[int]:
+    rows = await tx.all("SELECT member_id FROM memberships WHERE community_id = ? ORDER BY member_id", (community_id,))
+    return [r[0] for r in rows]
+
+
+async def set_phone(tx: Tx, member_id: int, phone: str) -> None:
+    await tx.execute("UPDATE members SET phone = ? WHERE id = ?", (phone, member_id))

@@ -1,0 +1,31 @@
+"""Processed update ids (each update handled once) and where the bot's messages went."""
+
+from __future__ import annotations
+
+from bot.storage.db import Tx
+
+
+async def claim(tx: Tx, channel: str, update_id: str, now: str) -> bool:
+    """Record the update as processed; False when it already was (a duplicate delivery)."""
+    changed = await tx.changed(
+        "INSERT OR IGNORE INTO processed_updates (channel, update_id, processed_at) VALUES (?, ?, ?)",
+        (channel, update_id, now),
+    )
+    return changed > 0
+
+
+async def prune(tx: Tx, before: str) -> int:
+    return await tx.changed("DELETE FROM processed_updates WHERE processed_at < ?", (before,))
+
+
+async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message_id: str) -> None:
+    await tx.execute(
+        "INSERT INTO message_refs (channel, chat_id, tag, message_id) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (channel, chat_id, tag) DO UPDATE SET message_id = excluded.message_id",
+        (channel, chat_id, tag, message_id),
+    )
+
+
+async def messages_tagged(tx: Tx, tag: str) -> list[tuple[str, str, str]]:
+    rows = await tx.all("SELECT channel, chat_id, message_id FROM message_refs WHERE tag = ?", (tag,))
+    return [(r["channel"], r["chat_id"], r["message_id"]) for r in rows]
