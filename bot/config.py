@@ -27,6 +27,7 @@ class Config:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     http_port: int = 8080
+    http_host: str = "0.0.0.0"
     operator_name: str = "Qatysu"
     operator_bin: str = ""
 
@@ -75,6 +76,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
         telegram_webhook_url=webhook,
         telegram_webhook_secret=secret,
         http_port=int(port_text),
+        http_host=env.get("QATYSU_HTTP_HOST", "").strip() or "0.0.0.0",
         operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
         operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
     )

@@ -1,0 +1,103 @@
+"""Putting the pieces together: database, engine, delivery and the Telegram channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.config import Config
+from bot.delivery import Delivery
+from bot.flows.engine import Engine
+from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+@dataclass
+class TelegramApp:
+    """The running Telegram bot; ``start()`` returns once it is receiving updates."""
+
+    config: Config
+    rng: random.Random | None = None
+    edit_interval: float = 3.0
+    polling_timeout: int = 30
+    db: Database = field(init=False)
+    bot: Bot = field(init=False)
+    dp: Dispatcher = field(init=False)
+    engine: Engine = field(init=False)
+    delivery: Delivery = field(init=False)
+    _task: asyncio.Task | None = field(default=None, init=False)
+    _runner: web.AppRunner | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        config = self.config
+        assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
+        self.db = await Database(config.db_path).open()
+        session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base)) \
+            if config.telegram_api_base else AiohttpSession()
+        self.bot = Bot(config.telegram_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+        me = await self.bot.get_me()
+        self.engine = Engine(self.db, bot_username=me.username or "qatysu_bot", rng=self.rng,
+                             default_locale=config.locale, default_tz=config.tz,
+                             operator_name=config.operator_name, operator_bin=config.operator_bin)
+        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot)}, edit_interval=self.edit_interval)
+        self.dp = build_dispatcher(self.engine, self.delivery)
+        await set_commands(self.bot)
+        if config.telegram_webhook_url:
+            await self._start_webhook()
+        else:
+            # Updates that arrived while the bot was down are kept (no drop_pending_updates).
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._task = asyncio.create_task(self.dp.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES,
+                polling_timeout=self.polling_timeout))
+        log.info("Telegram bot @%s is running (%s)", me.username,
+                 "webhook" if config.telegram_webhook_url else "long polling")
+
+    async def _start_webhook(self) -> None:
+        config = self.config
+        app = web.Application()
+        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot,
+                             secret_token=config.telegram_webhook_secret).register(app, path=WEBHOOK_PATH)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, config.http_host, config.http_port).start()
+        await self.bot.set_webhook(config.telegram_webhook_url + WEBHOOK_PATH,
+                                   secret_token=config.telegram_webhook_secret,
+                                   allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            try:
+                await self.dp.stop_polling()
+            except RuntimeError:
+                pass
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.delivery.throttle.flush()
+        await self.bot.session.close()
+        await self.db.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            if self._task is not None:
+                await self._task
+            else:
+                await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,115 @@
+"""Delivering the flows' messages through a channel's sender, after the transaction commits.
+
+Charts are rendered here, off the event loop. Edits of a message that many people act on (a
+ballot in a group) are coalesced: at most one edit per message every ``edit_interval`` seconds,
+the latest content wins, so a burst of taps stays inside a group's message limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.flows.types import Message
+from bot.storage import updates
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """One channel's way of putting a message on a screen."""
+
+    async def send(self, message: Message, image: bytes | None) -> str | None:
+        """Send; return the channel's id of the new message (None when it has none)."""
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        """Replace the text and buttons of a message sent earlier."""
+
+
+@dataclass
+class _Pending:
+    last: float = float("-inf")
+    latest: Callable[[], Awaitable[None]] | None = None
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class EditThrottle:
+    interval: float = 3.0
+    clock: Callable[[], float] = time.monotonic
+    _keys: dict[tuple[str, str, str], _Pending] = field(default_factory=dict)
+
+    async def submit(self, key: tuple[str, str, str], edit: Callable[[], Awaitable[None]]) -> None:
+        pending = self._keys.setdefault(key, _Pending())
+        if pending.task is None and self.clock() - pending.last >= self.interval:
+            pending.last = self.clock()
+            await edit()
+            return
+        pending.latest = edit
+        if pending.task is None:
+            pending.task = asyncio.create_task(self._later(key, pending))
+
+    async def _later(self, key: tuple[str, str, str], pending: _Pending) -> None:
+        try:
+            await asyncio.sleep(max(0.0, pending.last + self.interval - self.clock()))
+            edit, pending.latest = pending.latest, None
+            pending.last = self.clock()
+            pending.task = None
+            if edit is not None:
+                await edit()
+        except Exception:
+            log.exception("delayed edit of %s failed", key)
+        finally:
+            pending.task = None
+
+    async def flush(self) -> None:
+        """Wait for every delayed edit (tests, shutdown)."""
+        while tasks := [p.task for p in self._keys.values() if p.task is not None]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Delivery:
+    def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0) -> None:
+        self.db = db
+        self.senders = senders
+        self.throttle = EditThrottle(edit_interval)
+
+    async def deliver(self, messages: list[Message]) -> None:
+        for message in messages:
+            sender = self.senders.get(message.channel)
+            if sender is None:
+                log.warning("no sender for channel %s; message to %s dropped", message.channel, message.chat_id)
+                continue
+            try:
+                await self._one(sender, message)
+            except Exception:
+                log.exception("delivering to %s:%s failed", message.channel, message.chat_id)
+
+    async def _one(self, sender: Sender, message: Message) -> None:
+        if message.edit and message.tag:
+            async with self.db.transaction() as tx:
+                refs = [r for r in await updates.messages_tagged(tx, message.tag)
+                        if r[0] == message.channel and r[1] == message.chat_id]
+            for channel, chat_id, message_id in refs:
+                key = (channel, chat_id, message_id)
+                edit = (lambda m=message, i=message_id: sender.edit(m, i))
+                if message.urgent:
+                    await edit()
+                else:
+                    await self.throttle.submit(key, edit)
+            return
+        image = None
+        if message.chart is not None:
+            from bot.charts import render
+
+            chart = message.chart
+            image = await render(chart.render, *chart.args, **chart.kwargs)
+        message_id = await sender.send(message, image)
+        if message.tag and message_id is not None:
+            async with self.db.transaction() as tx:
+                await updates.remember_message(tx, message.channel, message.chat_id, message.tag, message_id)

@@ -1,0 +1,139 @@
+"""``qatysu demo``: a simulated community walks the steps through the real flows and storage.
+
+No token, no network. Writes ``transcript.md`` (what every person saw, in their language) and
+every chart to the output folder.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.flows.engine import Engine
+from bot.flows.types import Event, Outcome
+from bot.sim import Group, Person, Sim
+from bot.storage.db import Database
+
+START = datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Almaty
+
+
+class SimClock:
+    """Time that moves a minute per event (a compressed meeting)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+    def skip(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def plain(text: str) -> str:
+    """Message HTML as Markdown for the transcript."""
+    text = re.sub(r"</?b>", "**", text)
+    text = re.sub(r"</?i>", "_", text)
+    return html.unescape(text)
+
+
+class Transcript:
+    def __init__(self, sim: Sim, out: Path) -> None:
+        self.sim = sim
+        self.out = out
+        self.lines: list[str] = ["# Qatysu demo transcript", ""]
+        self.names: dict[str, str] = {}
+        self.charts = 0
+        self._seen = 0
+
+    def section(self, title: str) -> None:
+        self.lines += ["", f"## {title}", ""]
+
+    def __call__(self, person: Person, event: Event, description: str, outcome: Outcome) -> None:
+        where = f" (in {self.names.get(event.chat_id, event.chat_id)})" if event.is_group else ""
+        self.lines.append(f"**{person.name}**{where} → `{description}`")
+        if outcome.toast:
+            self.lines.append(f"> 💬 _{plain(outcome.toast.text)}_")
+        for chat_id, shown, edited in self.sim.sender.log[self._seen:]:
+            to = self.names.get(chat_id, chat_id)
+            body = plain(shown.text).replace("\n", "\n>   ")
+            label = "edited" if edited else "→"
+            self.lines.append(f"> 🤖 {label} {to}: {body}")
+            buttons = [b.text for row in shown.buttons for b in row]
+            if buttons and not edited:
+                self.lines.append(">   " + " ".join(f"[{b}]" for b in buttons))
+            if shown.image is not None and not edited:
+                self.charts += 1
+                name = f"chart-{self.charts:02d}.png"
+                (self.out / name).write_bytes(shown.image)
+                self.lines.append(f">   ![chart]({name})")
+        self._seen = len(self.sim.sender.log)
+        self.lines.append("")
+
+    def write(self) -> Path:
+        path = self.out / "transcript.md"
+        path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+        return path
+
+
+async def onboard(person: Person, lang_button: str) -> None:
+    await person.send("/start")
+    await person.press(lang_button)
+    await person.press_data("consent:yes")
+    await person.press(person.name)
+
+
+async def run_demo(out_dir: str = "demo-out", seed: int = 7) -> str:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("chart-*.png"):
+        old.unlink()
+    db_path = out / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    async with Database(str(db_path)) as db:
+        engine = Engine(db, bot_username="qatysu_demo_bot", clock=SimClock(), rng=random.Random(seed))
+        sim = Sim(engine)
+        transcript = Transcript(sim, out)
+        sim.on_event = transcript
+        await demo_script(sim, transcript, random.Random(seed))
+        path = transcript.write()
+    return str(path.parent)
+
+
+async def demo_script(sim: Sim, transcript: Transcript, rng: random.Random) -> None:
+    facilitator = sim.person("Айгерим", "kk")
+    group = Group("-100200300", "Көктерек ауылы")
+    transcript.names.update({facilitator.id: facilitator.name, group.id: f"group «{group.title}»"})
+
+    transcript.section("Onboarding and a new community")
+    await onboard(facilitator, "қазақша")
+    await facilitator.send("/new")
+    await facilitator.send("Көктерек ауылы")
+    await facilitator.send("Алматы облысы, Талғар ауданы")
+    await facilitator.press("Asia/Almaty")
+    code = re.search(r"start=([A-Z0-9]+)", facilitator.inbox()[-1].text).group(1)
+
+    transcript.section("Linking the group chat")
+    await facilitator.send(f"/link {code}", group)
+
+    transcript.section("Members join by link, each in their language")
+    members = [sim.person("Ерлан", "kk"), sim.person("Ольга", "ru"), sim.person("John", "en")]
+    for member, language in zip(members, ("қазақша", "русский", "English")):
+        transcript.names[member.id] = member.name
+        await member.send(f"/start {code}")
+        await member.press(language)
+        await member.press_data("consent:yes")
+        await member.press(member.name)
+
+    transcript.section("Where are we?")
+    await members[0].send("/status", group)
+    await members[1].send("/next", group)
+
+    from bot.demo_steps import run_steps
+
+    await run_steps(sim, transcript, facilitator, members, group, code, rng)

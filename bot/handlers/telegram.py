@@ -1,0 +1,172 @@
+"""Telegram: aiogram updates → ``Event`` → engine → messages back. Thin on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
+                           InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
+
+from bot.delivery import Delivery
+from bot.flows import registry
+from bot.flows.engine import Engine
+from bot.flows.types import Event, Message
+from bot.i18n import LOCALES, translator
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+CAPTION_MAX = 1024
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+def _markup(message: Message) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.text, url=b.url) if b.url else
+         InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
+        for row in message.buttons])
+
+
+async def _retrying(call, attempts: int = 5):
+    """Run a Bot API call, waiting out 429s and retrying brief failures."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except TelegramRetryAfter as exc:
+            await asyncio.sleep(exc.retry_after)
+        except (TelegramBadRequest, TelegramForbiddenError):
+            raise
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(2 ** attempt * 0.5, 8))
+    return await call()
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, message: Message, image: bytes | None) -> str | None:
+        markup = _markup(message)
+        try:
+            if image is not None:
+                caption = message.text if len(message.text) <= CAPTION_MAX else None
+                photo = BufferedInputFile(image, message.chart.filename if message.chart else "chart.png")
+                sent = await _retrying(lambda: self.bot.send_photo(
+                    message.chat_id, photo, caption=caption, reply_markup=markup if caption else None))
+                if caption is None:
+                    sent = await _retrying(lambda: self.bot.send_message(
+                        message.chat_id, message.text, reply_markup=markup))
+            elif message.document is not None:
+                name, content = message.document
+                sent = await _retrying(lambda: self.bot.send_document(
+                    message.chat_id, BufferedInputFile(content, name), caption=message.text[:CAPTION_MAX]))
+            else:
+                sent = await _retrying(lambda: self.bot.send_message(
+                    message.chat_id, message.text, reply_markup=markup, disable_web_page_preview=True))
+        except TelegramForbiddenError:
+            log.info("chat %s blocked the bot or removed it", message.chat_id)
+            return None
+        return str(sent.message_id)
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        try:
+            await _retrying(lambda: self.bot.edit_message_text(
+                text=message.text, chat_id=message.chat_id, message_id=int(message_id),
+                reply_markup=_markup(message), disable_web_page_preview=True))
+        except TelegramBadRequest as exc:
+            if "not modified" not in str(exc):
+                raise
+
+
+def _command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """``/cmd@bot args`` → (cmd, args); None when it is no command or is addressed to another bot."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, args = text[1:].partition(" ")
+    name, _, addressee = head.partition("@")
+    if addressee and addressee.lower() != bot_username.lower():
+        return None
+    return name.lower()[:64], args.strip()
+
+
+def build_router(engine: Engine, delivery: Delivery) -> Router:
+    router = Router(name="qatysu")
+
+    async def run(event: Event) -> None:
+        outcome = await engine.handle(event)
+        await delivery.deliver(outcome.messages)
+
+    @router.message()
+    async def on_message(message: TgMessage, event_update: Update) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        is_group = message.chat.type in ("group", "supergroup")
+        base = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(message.chat.id), is_group=is_group,
+                    update_id=str(event_update.update_id), user_name=user.full_name,
+                    user_lang=user.language_code, chat_title=message.chat.title or "")
+        text = message.text or message.caption
+        if message.contact is not None and not is_group:
+            if message.contact.user_id != user.id:
+                return
+            await run(Event(**base, phone=message.contact.phone_number))
+            return
+        if text is None:
+            if not is_group:
+                await run(Event(**base, text=""))
+            return
+        parsed = _command(text, engine.bot_username)
+        if parsed is not None:
+            await run(Event(**base, command=parsed[0], args=parsed[1]))
+        elif not is_group:
+            await run(Event(**base, text=text))
+
+    @router.callback_query()
+    async def on_callback(query: CallbackQuery, event_update: Update) -> None:
+        chat = query.message.chat if query.message else None
+        is_group = chat is not None and chat.type in ("group", "supergroup")
+        event = Event(channel=CHANNEL, user_id=str(query.from_user.id),
+                      chat_id=str(chat.id) if chat else str(query.from_user.id), is_group=is_group,
+                      update_id=str(event_update.update_id), button=query.data or "",
+                      user_name=query.from_user.full_name, user_lang=query.from_user.language_code)
+        outcome = await engine.handle(event)
+        toast = outcome.toast
+        try:
+            if toast is None:
+                await query.answer()
+            else:
+                await query.answer(text=toast.text[:200], show_alert=toast.alert, url=toast.url)
+        except TelegramBadRequest as exc:
+            log.info("callback answer failed: %s", exc)
+        await delivery.deliver(outcome.messages)
+
+    @router.my_chat_member(F.chat.type.in_({"group", "supergroup"}))
+    async def on_added(update: ChatMemberUpdated, event_update: Update) -> None:
+        was = update.old_chat_member.status
+        now = update.new_chat_member.status
+        if now in ("member", "administrator") and was in ("left", "kicked"):
+            await run(Event(channel=CHANNEL, user_id=str(update.from_user.id), chat_id=str(update.chat.id),
+                            is_group=True, update_id=str(event_update.update_id), joined_group=True,
+                            user_lang=update.from_user.language_code, chat_title=update.chat.title or ""))
+
+    return router
+
+
+async def set_commands(bot: Bot) -> None:
+    """The client's command menu, in each language."""
+    for locale in LOCALES:
+        tr = translator(locale)
+        commands = [BotCommand(command=name, description=tr.t(text)) for name, text in registry.PUBLIC_COMMANDS]
+        await bot.set_my_commands(commands, language_code=None if locale == "kk" else locale)
+
+
+def build_dispatcher(engine: Engine, delivery: Delivery) -> Dispatcher:
+    dp = Dispatcher()
+    dp.include_router(build_router(engine, delivery))
+    return dp

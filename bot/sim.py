@@ -1,0 +1,123 @@
+"""A channel with no network: simulated people talk to the real engine, storage and charts.
+
+Used by ``qatysu demo`` and by the flow tests. Every message the bot sends is kept per chat, so a
+person can press a button they were shown, exactly as on a phone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from bot.delivery import Delivery
+from bot.flows.engine import Engine
+from bot.flows.types import Button, Event, Message, Outcome, Toast
+
+CHANNEL = "demo"
+
+
+@dataclass
+class Shown:
+    """A message as the person sees it (after edits)."""
+
+    id: str
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...]
+    image: bytes | None = None
+    document: tuple[str, bytes] | None = None
+
+
+@dataclass
+class SimSender:
+    chats: dict[str, list[Shown]] = field(default_factory=dict)
+    log: list[tuple[str, Shown, bool]] = field(default_factory=list)  # (chat, message, edited)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def send(self, message: Message, image: bytes | None) -> str | None:
+        shown = Shown(str(next(self._ids)), message.chat_id, message.text, message.buttons, image, message.document)
+        self.chats.setdefault(message.chat_id, []).append(shown)
+        self.log.append((message.chat_id, shown, False))
+        return shown.id
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        for shown in self.chats.get(message.chat_id, []):
+            if shown.id == message_id:
+                shown.text, shown.buttons = message.text, message.buttons
+                self.log.append((message.chat_id, shown, True))
+
+
+class Sim:
+    def __init__(self, engine: Engine, *, edit_interval: float = 0.0) -> None:
+        self.engine = engine
+        self.sender = SimSender()
+        self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval)
+        self._updates = itertools.count(1)
+        self._users = itertools.count(1001)
+        self.toasts: list[tuple[str, Toast]] = []
+        self.on_event = None  # optional callback(person, description, outcome) for transcripts
+
+    def person(self, name: str, lang: str = "kk") -> "Person":
+        return Person(self, str(next(self._users)), name, lang)
+
+    def group(self, chat_id: str = "-1001", title: str = "Ауыл тобы") -> "Group":
+        return Group(chat_id, title)
+
+    async def handle(self, person: "Person", description: str, **fields) -> Outcome:
+        fields.setdefault("chat_id", person.id)
+        event = Event(channel=CHANNEL, user_id=person.id, update_id=str(next(self._updates)),
+                      user_name=person.name, user_lang=person.lang, **fields)
+        outcome = await self.engine.handle(event)
+        if outcome.toast:
+            self.toasts.append((person.id, outcome.toast))
+        await self.delivery.deliver(outcome.messages)
+        if self.on_event:
+            self.on_event(person, event, description, outcome)
+        return outcome
+
+    def messages(self, chat_id: str) -> list[Shown]:
+        return self.sender.chats.get(chat_id, [])
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    title: str
+
+
+@dataclass
+class Person:
+    sim: Sim
+    id: str
+    name: str
+    lang: str
+
+    async def send(self, text: str, group: Group | None = None) -> Outcome:
+        where = dict(chat_id=group.id, is_group=True, chat_title=group.title) if group else {}
+        match = re.match(r"^/(\w+)(?:@\w+)?\s*(.*)$", text, re.S)
+        if match:
+            return await self.sim.handle(self, text, command=match.group(1).lower(), args=match.group(2), **where)
+        return await self.sim.handle(self, text, text=text, **where)
+
+    async def press(self, label: str, group: Group | None = None, *, contains: str | None = None) -> Outcome:
+        """Press the newest button whose text contains ``label`` in this person's chat (or the group)."""
+        chat = group.id if group else self.id
+        for shown in reversed(self.sim.messages(chat)):
+            if contains and contains not in shown.text:
+                continue
+            for row in shown.buttons:
+                for b in row:
+                    if label in b.text and b.data:
+                        return await self.press_data(b.data, group)
+        raise LookupError(f"{self.name} sees no button {label!r} in chat {chat}")
+
+    async def press_data(self, data: str, group: Group | None = None) -> Outcome:
+        where = dict(chat_id=group.id, is_group=True) if group else {}
+        return await self.sim.handle(self, f"[{data}]", button=data, **where)
+
+    def last(self) -> Shown:
+        return self.sim.messages(self.id)[-1]
+
+    def inbox(self) -> list[Shown]:
+        return self.sim.messages(self.id)
