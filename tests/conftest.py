@@ -1,0 +1,91 @@
+"""Shared fixtures: a database in a temporary file, the engine, and the no-network simulator."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.flows.engine import Engine
+from bot.sim import Group, Person, Sim
+from bot.storage.db import Database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await Database(str(tmp_path / "test.db")).open()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def engine(db, clock):
+    return Engine(db, bot_username="qatysu_test_bot", clock=clock, rng=random.Random(42))
+
+
+@pytest.fixture
+async def sim(engine):
+    return Sim(engine)
+
+
+async def onboard(person: Person, language: str | None = None) -> None:
+    language = language or {"kk": "қазақша", "ru": "русский", "en": "English"}[person.lang]
+    await person.send("/start")
+    await person.press(language)
+    await person.press_data("consent:yes")
+    await person.press(person.name)
+
+
+async def create_community(facilitator: Person, name: str = "Көктерек") -> str:
+    await facilitator.send("/new")
+    await facilitator.send(name)
+    await facilitator.send("Талғар ауданы")
+    await facilitator.press("Asia/Almaty")
+    return re.search(r"start=([A-Z0-9]+)", facilitator.last().text).group(1)
+
+
+class Community:
+    """A facilitator, a linked group and members, ready for a step's tests."""
+
+    def __init__(self, sim: Sim, facilitator: Person, group: Group, code: str, members: list[Person]) -> None:
+        self.sim, self.facilitator, self.group, self.code, self.members = sim, facilitator, group, code, members
+
+
+async def build_community(sim: Sim, n_members: int = 3, langs: tuple[str, ...] = ("kk", "ru", "en")) -> Community:
+    facilitator = sim.person("Айгерим", "kk")
+    await onboard(facilitator)
+    code = await create_community(facilitator)
+    group = sim.group("-100500", "Көктерек тобы")
+    await facilitator.send(f"/link {code}", group)
+    members = []
+    for i in range(n_members):
+        member = sim.person(f"Мүше {i + 1}", langs[i % len(langs)])
+        await member.send(f"/start {code}")
+        await member.press({"kk": "қазақша", "ru": "русский", "en": "English"}[member.lang])
+        await member.press_data("consent:yes")
+        await member.press(member.name)
+        members.append(member)
+    return Community(sim, facilitator, group, code, members)
+
+
+@pytest.fixture
+async def community(sim) -> Community:
+    return await build_community(sim)

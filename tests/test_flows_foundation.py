@@ -1,0 +1,190 @@
+"""Foundation flows through the simulator: onboarding, communities, groups, steps, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.flows.types import Event
+from bot.storage import members
+from tests.conftest import build_community, create_community, onboard
+
+
+async def member_row(sim, person):
+    async with sim.engine.db.transaction() as tx:
+        return await members.by_identity(tx, "demo", person.id)
+
+
+async def test_language_defaults_to_the_client_then_kazakh(sim):
+    ru = sim.person("Ольга", "ru")
+    await ru.send("/start")
+    assert "Выберите язык" in ru.last().text
+    other = sim.person("Hans", "de")
+    await other.send("/start")
+    assert "Тілді таңдаңыз" in other.last().text
+
+
+async def test_onboarding_stores_nothing_before_consent(sim):
+    person = sim.person("Ерлан", "kk")
+    await person.send("/start")
+    await person.press("English")
+    assert "Consent to the processing of personal data" in person.last().text
+    await person.press_data("consent:no")
+    assert await member_row(sim, person) is None
+    assert "Without your consent" in person.last().text
+    await person.send("hello")
+    assert "Without your consent" in person.last().text
+    await person.send("/start")
+    await person.press("English")
+    await person.press_data("consent:yes")
+    await person.send("Ерлан Серікұлы")
+    row = await member_row(sim, person)
+    assert row.name == "Ерлан Серікұлы" and row.locale == "en"
+
+
+async def test_facilitator_creates_a_community_with_link_and_code(sim):
+    facilitator = sim.person("Айгерим")
+    await onboard(facilitator)
+    code = await create_community(facilitator)
+    text = facilitator.last().text
+    assert f"https://t.me/qatysu_test_bot?start={code}" in text and f"<b>{code}</b>" in text
+    assert "фасилитатор" in text
+
+
+async def test_members_join_in_their_languages_and_switch_communities(sim):
+    c = await build_community(sim, 2, ("ru", "en"))
+    assert "Добро пожаловать" in c.members[0].inbox()[-2].text
+    assert "Welcome to" in c.members[1].inbox()[-2].text
+    other = sim.person("Бауыржан")
+    await onboard(other)
+    second = await create_community(other, "Екінші ауыл")
+    await c.members[0].send(f"/start {second}")
+    await c.members[0].send("/communities")
+    buttons = [b.text for row in c.members[0].last().buttons for b in row]
+    assert any("Екінші ауыл" in b and b.startswith("✓") for b in buttons)
+    await c.members[0].press("Көктерек")
+    assert "Көктерек" in c.members[0].last().text
+
+
+async def test_joining_twice_keeps_one_membership(sim):
+    c = await build_community(sim, 1)
+    await c.members[0].send(f"/start {c.code}")
+    assert "уже" in c.members[0].inbox()[-2].text or "already" in c.members[0].inbox()[-2].text \
+        or "мүшесісіз" in c.members[0].inbox()[-2].text
+    async with sim.engine.db.transaction() as tx:
+        assert await members.count_members(tx, 1) == 2
+
+
+async def test_only_the_facilitator_links_a_group_and_moves_steps(sim):
+    c = await build_community(sim, 1, ("en",))
+    group2 = sim.group("-100777", "Other")
+    await c.members[0].send(f"/link {c.code}", group2)
+    assert "Only the community's facilitator" in sim.messages(group2.id)[-1].text
+    await c.members[0].send("/next", c.group)
+    assert "Only the community's facilitator" in sim.messages(c.group.id)[-1].text  # in their language
+    await c.facilitator.send("/next", c.group)
+    assert "2-қадам" in sim.messages(c.group.id)[-1].text
+    await c.members[0].send("/status")
+    assert "▶️ 2." in c.members[0].last().text
+
+
+async def test_a_stranger_in_a_linked_group_is_asked_to_join(sim):
+    c = await build_community(sim, 0)
+    stranger = sim.person("Stranger", "en")
+    await stranger.send("/next", c.group)
+    assert "private chat" in sim.messages(c.group.id)[-1].text
+
+
+async def test_an_unlinked_group_says_how_to_link(sim):
+    c = await build_community(sim, 0)
+    lonely = sim.group("-100999", "Lonely")
+    await c.facilitator.send("/status", lonely)
+    assert "/link" in sim.messages(lonely.id)[-1].text
+
+
+async def test_duplicate_update_changes_nothing(sim, engine):
+    person = sim.person("Ерлан")
+    first = await engine.handle(Event(channel="demo", user_id=person.id, chat_id=person.id,
+                                      update_id="u-1", command="start"))
+    again = await engine.handle(Event(channel="demo", user_id=person.id, chat_id=person.id,
+                                      update_id="u-1", command="start"))
+    assert first.messages and again.duplicate and not again.messages
+
+
+@pytest.mark.parametrize("raw, stored", [
+    ("<b>Bob</b>", "<b>Bob</b>"),
+    ("Ali\x00\x07 \u202eevil", "Ali evil"),
+    ("  Ерлан\n\tСерікұлы ", "Ерлан Серікұлы"),
+])
+async def test_names_are_cleaned_and_escaped(sim, raw, stored):
+    person = sim.person("x", "en")
+    await person.send("/start")
+    await person.press("English")
+    await person.press_data("consent:yes")
+    await person.send(raw)
+    assert (await member_row(sim, person)).name == stored
+    assert "&lt;" in person.inbox()[-2].text if "<" in raw else True
+    assert "<b>Bob" not in person.inbox()[-2].text
+
+
+async def test_overlong_and_empty_names_are_refused(sim):
+    person = sim.person("x", "en")
+    await person.send("/start")
+    await person.press("English")
+    await person.press_data("consent:yes")
+    await person.send("А" * 65)
+    assert "at most 64" in person.last().text
+    await person.send("\x00\x01")
+    assert "name in letters" in person.last().text
+    assert (await member_row(sim, person)).name is None
+    await person.send("А" * 64)
+    assert (await member_row(sim, person)).name == "А" * 64
+
+
+async def test_bad_input_gets_short_localized_answers(sim):
+    c = await build_community(sim, 1, ("ru",))
+    m = c.members[0]
+    await m.send("/frobnicate")
+    assert "не знаю команду" in m.last().text
+    await m.send("просто текст")
+    assert "не понял" in m.last().text
+    await m.send("/start NOSUCHCODE")
+    assert "нет" in m.last().text or "Сообщества с кодом" in m.inbox()[-2].text
+    outcome = await m.press_data("lang:xx")
+    assert "кнопка больше не работает" in outcome.toast.text
+    outcome = await m.press_data("c:999")
+    assert "кнопка" in outcome.toast.text
+    outcome = await m.press_data("consent")
+    assert outcome.toast is not None
+    outcome = await m.press_data("m:nosuch")
+    assert "кнопка" in outcome.toast.text
+
+
+async def test_free_text_where_a_button_is_expected_repeats_the_question(sim):
+    person = sim.person("x", "ru")
+    await person.send("/start")
+    await person.send("русский")
+    assert "Выберите язык" in person.last().text
+
+
+async def test_a_failing_handler_rolls_back_and_says_sorry(sim, monkeypatch):
+    from bot.flows import community
+
+    c = await build_community(sim, 0)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(community.communities, "set_step", broken)
+    await c.facilitator.send("/next")
+    assert "Кешіріңіз" in c.facilitator.last().text
+    await c.facilitator.send("/status")
+    assert "▶️ 1." in c.facilitator.last().text
+
+
+async def test_language_can_be_changed(sim):
+    c = await build_community(sim, 1, ("kk",))
+    m = c.members[0]
+    await m.send("/lang")
+    await m.press("English")
+    assert "I will write to you in English" in m.inbox()[-2].text
+    assert (await member_row(sim, m)).locale == "en"

@@ -1,0 +1,130 @@
+"""Storage: migrations, pragmas, transactions and the audit chain."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.storage import audit, members, updates
+from bot.storage.db import Database, migrations, split_statements
+
+
+async def tables(db: Database) -> set[str]:
+    async with db.transaction() as tx:
+        rows = await tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {r[0] for r in rows}
+
+
+async def test_fresh_database_is_migrated_to_the_latest_version(tmp_path):
+    async with Database(str(tmp_path / "a.db")) as db:
+        assert await db.version() == len(migrations())
+        assert {"communities", "members", "identities", "memberships", "group_links", "conversations",
+                "processed_updates", "audit_log"} <= await tables(db)
+        async with db.conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with db.conn.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+
+
+@pytest.mark.parametrize("start", range(0, len(migrations()) + 1))
+async def test_migrating_from_each_earlier_version(tmp_path, start):
+    path = str(tmp_path / "b.db")
+    db = Database(path)
+    db._conn = None
+    import aiosqlite
+
+    db._conn = await aiosqlite.connect(path, isolation_level=None)
+    db._conn.row_factory = sqlite3.Row
+    await db.migrate(target=start)
+    assert await db.version() == start
+    await db.close()
+    async with Database(path) as reopened:  # opening applies the rest
+        assert await reopened.version() == len(migrations())
+        expected = await tables(reopened)
+    async with Database(str(tmp_path / "fresh.db")) as fresh:
+        assert await tables(fresh) == expected
+
+
+async def test_migrations_are_idempotent(tmp_path):
+    path = str(tmp_path / "c.db")
+    async with Database(path):
+        pass
+    async with Database(path) as db:
+        assert await db.version() == len(migrations())
+
+
+def test_split_statements_keeps_triggers_whole():
+    script = "CREATE TABLE a (x);\nCREATE TRIGGER t BEFORE UPDATE ON a\nBEGIN\n SELECT 1;\nEND;\n"
+    assert len(split_statements(script)) == 2
+
+
+async def test_a_failed_transaction_leaves_nothing(db):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await members.create(tx, "demo", "1", "kk", "2026-01-01T00:00:00")
+            raise RuntimeError("boom")
+    async with db.transaction() as tx:
+        assert await members.by_identity(tx, "demo", "1") is None
+
+
+async def test_foreign_keys_are_enforced(db):
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO identities VALUES ('demo', '9', 12345, 'now')")
+
+
+async def test_an_update_is_claimed_once(db):
+    async with db.transaction() as tx:
+        assert await updates.claim(tx, "telegram", "7", "t")
+        assert not await updates.claim(tx, "telegram", "7", "t")
+        assert await updates.claim(tx, "whatsapp", "7", "t")
+
+
+async def fill_audit(db: Database, n: int = 5) -> None:
+    async with db.transaction() as tx:
+        for i in range(n):
+            await audit.append(tx, f"2026-01-0{i + 1}T00:00:00", "test.action", community_id=1, actor_id=i, n=i)
+
+
+async def test_intact_audit_chain_verifies(db):
+    await fill_audit(db)
+    async with db.transaction() as tx:
+        assert await audit.verify(tx) is None
+
+
+async def test_audit_log_refuses_updates(db):
+    await fill_audit(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE audit_log SET action = 'x' WHERE id = 2")
+
+
+@pytest.mark.parametrize("tamper, entry", [
+    ("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"n\":99}' WHERE id = 3", 3),
+    ("DELETE FROM audit_log WHERE id = 2", 3),
+    ("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET id = 100 WHERE id = 2;"
+     " UPDATE audit_log SET id = 2 WHERE id = 4; UPDATE audit_log SET id = 4 WHERE id = 100", 2),
+])
+async def test_tampering_with_the_audit_log_is_detected(tmp_path, tamper, entry):
+    path = str(tmp_path / "audit.db")
+    async with Database(path) as db:
+        await fill_audit(db)
+    raw = sqlite3.connect(path)
+    raw.executescript(tamper)
+    raw.commit()
+    raw.close()
+    async with Database(path) as db:
+        async with db.transaction() as tx:
+            broken = await audit.verify(tx)
+    assert broken is not None and broken.entry_id == entry
+
+
+async def test_backup_is_a_consistent_copy(db, tmp_path):
+    await fill_audit(db)
+    target = str(tmp_path / "backup.db")
+    await db.backup(target)
+    async with Database(target) as copy:
+        async with copy.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM audit_log") == 5
+            assert await audit.verify(tx) is None
