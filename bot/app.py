@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
+from bot.scheduler import Scheduler
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class TelegramApp:
     delivery: Delivery = field(init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
     _runner: web.AppRunner | None = field(default=None, init=False)
+    scheduler: Scheduler | None = field(default=None, init=False)
+    sweep_interval: float = 10.0
 
     async def start(self) -> None:
         config = self.config
@@ -54,6 +57,8 @@ class TelegramApp:
         self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot)}, edit_interval=self.edit_interval)
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
+        self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+        await self.scheduler.start()
         if config.telegram_webhook_url:
             await self._start_webhook()
         else:
@@ -78,6 +83,8 @@ class TelegramApp:
                                    allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self._task is not None:
             try:
                 await self.dp.stop_polling()

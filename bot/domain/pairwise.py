@@ -256,7 +256,9 @@ def bradley_terry(
     winning `prior` and losing `prior` times (default 0.5 each: one pseudo-comparison per
     option). It keeps the fit finite for options with no wins or no losses, gives
     never-compared options the reference (average) strength, and keeps the order equal to the
-    win-count order whenever all pairs were compared equally often. `prior` = 0 gives the plain
+    win-count order whenever all pairs were compared equally often; an option that won every
+    comparison it was in comes out stronger than every option it met at least 2 * `prior`
+    times (once, by default). `prior` = 0 gives the plain
     fit, which exists only when every option beats, directly or through others, every other
     one (ValueError otherwise).
 

@@ -116,9 +116,15 @@ class Context:
                                      self.state, self.data, self.now_iso)
 
     # --- answering -------------------------------------------------------------------------
+    @property
+    def is_system(self) -> bool:
+        return self.event.channel == "system"
+
     def reply(self, text: str, buttons: Buttons = (), *, chart: Chart | None = None,
               document: tuple[str, bytes] | None = None, tag: str | None = None) -> None:
-        """Answer in the chat the event came from."""
+        """Answer in the chat the event came from (a scheduled job has none)."""
+        if self.is_system:
+            return
         self.outcome.messages.append(Message(
             self.event.channel, self.event.chat_id, text, tuple(map(tuple, buttons)),
             chart=chart, document=document, tag=tag))
@@ -158,6 +164,10 @@ class Context:
         for channel, chat_id in await communities.groups(self.tx, community.id):
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
                                                  chart=chart, tag=tag, edit=edit, urgent=urgent))
+
+    async def audit_head(self) -> str:
+        """The audit log's head hash, short, for the foot of every posted result."""
+        return (await audit.head(self.tx))[:8]
 
     async def audit(self, action: str, community_id: int | None = None, **detail: Any) -> str:
         return await audit.append(self.tx, self.now_iso, action, community_id=community_id,

@@ -8,9 +8,10 @@ after the commit: what a person is told has been stored.
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from bot.flows import registry
@@ -22,6 +23,7 @@ from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
+SYSTEM = "system"
 STALE_BUTTON = N_("This button no longer works. Open /start for the current menu.")
 FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again.")
 
@@ -75,6 +77,13 @@ class Engine:
             log.exception("failed to handle %r", event)
             tr = ctx.tr if ctx else translator(pick_locale(event.user_lang, self.default_locale))
             return await self._after_rollback(event, tr.t(FAILED))
+
+    async def run_system(self, job: Callable[[Context], Awaitable[None]]) -> Outcome:
+        """Run a scheduled job (no person behind it) in one transaction, like an event."""
+        async with self.db.transaction() as tx:
+            ctx = Context(self, tx, Event(channel=SYSTEM, user_id=SYSTEM, chat_id=SYSTEM), None, "", {})
+            await job(ctx)
+            return ctx.outcome
 
     async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
         """Everything was rolled back; remember the update and say why in a fresh transaction."""
@@ -130,10 +139,13 @@ class Engine:
 
         prefix, _, rest = payload.partition("_")
         route = registry.START_PAYLOADS.get(prefix) if rest else None
-        if route is None:
+        if route is not None:
+            await self._run(ctx, route, [rest])
+        elif payload in registry.COMMANDS and payload.islower():  # ?start=propose opens that command
+            ctx.event = replace(ctx.event, command=payload, args="")
+            await self._run(ctx, registry.COMMANDS[payload], [])
+        else:
             await community.join_by_code(ctx, payload)
-            return
-        await self._run(ctx, route, [rest])
 
     async def _run(self, ctx: Context, route: registry.Route, args: list[str]) -> None:
         from bot.flows import onboarding

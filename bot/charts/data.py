@@ -1,0 +1,109 @@
+"""The plain rows the Step 1 charts draw (no domain imports).
+
+Renderers accept these dataclasses or plain tuples in the same field order.
+``number`` is the problem's number as the caption and lists refer to it ("1.", "2.", …);
+``text`` is the problem as proposed (any length; the chart shortens it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+
+
+@dataclass(frozen=True)
+class StickerRow:
+    """Sticker votes for one problem: online (bot) and in person (paper, entered by hand)."""
+
+    number: int
+    text: str
+    online: int
+    paper: int = 0
+    total: int | None = None  # online + paper; computed when omitted
+
+    def __post_init__(self) -> None:
+        _count("online", self.online)
+        _count("paper", self.paper)
+        if self.total is None:
+            object.__setattr__(self, "total", self.online + self.paper)
+        elif self.total != self.online + self.paper:
+            raise ValueError(f"total {self.total} != online {self.online} + paper {self.paper}")
+
+
+@dataclass(frozen=True)
+class MatrixPoint:
+    """Where one problem lands on the 3×3 priority matrix.
+
+    ``cell_a`` is the first axis (importance, 1..3, columns left to right), ``cell_b`` the
+    second (urgency, 1..3, rows top to bottom, as in the handbook's grid); the cell's value
+    is ``cell_a + cell_b - 1`` (1..5). ``mean_score`` is shown in the list (e.g. the mean
+    of the members' cell values).
+    """
+
+    number: int
+    text: str
+    cell_a: int
+    cell_b: int
+    mean_score: float
+
+    def __post_init__(self) -> None:
+        for name in ("cell_a", "cell_b"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or value not in (1, 2, 3):
+                raise ValueError(f"{name} must be 1, 2 or 3, got {value!r}")
+
+    @property
+    def value(self) -> int:
+        return self.cell_a + self.cell_b - 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem as a row/column of the pairwise win matrix."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RankedProblem:
+    """One line of a resulting order: the problem and its score (wins or model strength)."""
+
+    number: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class CombinedRow:
+    """One problem's rank by each method (None: not ranked by it) and its combined rank.
+
+    Equal ranks are ties: two rows with ``combined == 2`` are both shown as "=2".
+    """
+
+    number: int
+    text: str
+    ranks: tuple[int | None, ...]
+    combined: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranks", tuple(self.ranks))
+        for rank in (*self.ranks, self.combined):
+            if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+                raise ValueError(f"ranks must be positive ints or None, got {rank!r}")
+
+
+def coerce(cls: type[T], item: Any) -> T:
+    """*item* as a *cls*: itself, or built from a tuple/list in field order, or a mapping."""
+    if isinstance(item, cls):
+        return item
+    if isinstance(item, dict):
+        return cls(**item)
+    return cls(*item)

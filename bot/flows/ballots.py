@@ -1,0 +1,323 @@
+"""Step 1 ballots: open (/poll), list (/vote), close (/close, or at the closing time), results.
+
+The three kinds live in ``dots``, ``matrix`` and ``pairwise``; results and charts in ``results``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.models import Community
+from bot.flows import results
+from bot.flows.context import Context, esc
+from bot.flows.engine import BadPayload
+from bot.flows.registry import button, command, start_payload
+from bot.flows.types import Button
+from bot.i18n import N_, Translator
+from bot.storage import ballots, communities, problems
+from bot.storage.ballots import Ballot
+
+KIND_NAMES = results.METHOD_NAMES
+KIND_ALIASES = {"dots": "dots", "stickers": "dots", "стикер": "dots", "жапсырма": "dots",
+                "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise"}
+VISIBILITIES = ("live", "voted", "closed")
+MAX_OPTIONS = 40
+
+
+def tag(ballot: Ballot) -> str:
+    return f"b{ballot.id}"
+
+
+def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
+    """Each member sees the options in an order of their own, stable while the ballot is open."""
+    order = sorted(ids)
+    random.Random(f"{ballot.id}:{member_id}").shuffle(order)
+    return order
+
+
+async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
+    """The community of the ballot a button or link names (forged or unknown ids are refused)."""
+    if not ballot_id.isdigit() or len(ballot_id) > 12:
+        raise BadPayload("ballot id")
+    ballot = await ballots.get(ctx.tx, int(ballot_id))
+    if ballot is None:
+        raise BadPayload("no such ballot")
+    community = await communities.get(ctx.tx, ballot.community_id)
+    assert community is not None
+    return community
+
+
+async def load_ballot(ctx: Context, ballot_id: str) -> Ballot:
+    ballot = await ballots.get(ctx.tx, int(ballot_id))
+    assert ballot is not None
+    return ballot
+
+
+def refuse_closed(ctx: Context, ballot: Ballot) -> None:
+    if not ballot.is_open:
+        raise ctx.refuse(ctx.t("This ballot is closed. See the result with /results."))
+
+
+async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problems.Problem:
+    """A problem a vote names: it must be one of the ballot's options and still open."""
+    if not problem_id.isdigit() or len(problem_id) > 12:
+        raise BadPayload("problem id")
+    problem = await problems.get(ctx.tx, int(problem_id))
+    if problem is None or problem.community_id != ballot.community_id or \
+            int(problem_id) not in await ballots.all_options(ctx.tx, ballot.id):
+        raise BadPayload("not an option of this ballot")
+    if problem.status == "merged":
+        target = await problems.get(ctx.tx, problem.merged_into or 0)
+        raise ctx.refuse(ctx.t("#{number} was merged into #{target}; vote for #{target}.",
+                               number=problem.number, target=target.number if target else "?"))
+    if problem.status == "hidden":
+        raise ctx.refuse(ctx.t("#{number} was removed from the ballot.", number=problem.number))
+    return problem
+
+
+# --- opening -------------------------------------------------------------------------------
+def parse_closing(text: str, now: datetime, tz: str) -> datetime | None:
+    """"18:00" (the next such time in the community's zone) or "30m" / "2h" / "1d"."""
+    match = re.fullmatch(r"(\d{1,3})([mhd])", text)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now + {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+        local = now.astimezone(ZoneInfo(tz))
+        at = local.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+        if at <= local:
+            at += timedelta(days=1)
+        return at
+    return None
+
+
+@command("poll", who="facilitator")
+async def poll(ctx: Context) -> None:
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    words = ctx.event.args.lower().split()
+    kind = KIND_ALIASES.get(words[0]) if words else None
+    if kind is None:
+        raise ctx.refuse(ctx.t("Which vote? /poll dots (stickers), /poll matrix or /poll pairwise. "
+                               "Options: numbers of stickers, a closing time like 18:00 or 2h, and "
+                               "live, voted or closed for when counts are shown."))
+    numbers, closes_at, visibility = [], None, "live"
+    for word in words[1:]:
+        word = word.lstrip("#")
+        if word.isdigit() and len(word) < 5:
+            numbers.append(int(word))
+        elif word in VISIBILITIES:
+            visibility = word
+        elif (when := parse_closing(word, ctx.now, community.tz)) is not None:
+            closes_at = when
+        else:
+            raise ctx.refuse(ctx.t("I did not understand «{word}» in the command.", word=esc(word[:30])))
+    if any(b.kind == kind for b in await ballots.of_community(ctx.tx, community.id, "open")):
+        raise ctx.refuse(ctx.t("A vote of this kind is already open. Close it first with /close."))
+    open_ones = await problems.listed(ctx.tx, community.id)
+    stickers, per_option = 3, 1
+    if kind == "dots":
+        stickers = numbers[0] if numbers else 3
+        per_option = numbers[1] if len(numbers) > 1 else 1
+        if not 1 <= stickers <= 20 or not 1 <= per_option <= stickers or len(numbers) > 2:
+            raise ctx.refuse(ctx.t("Stickers: from 1 to 20 a member, and at most that many on one problem. "
+                                   "For example: /poll dots 3 1"))
+        chosen = open_ones
+    else:
+        by_number = {p.number: p for p in open_ones}
+        unknown = [n for n in numbers if n not in by_number]
+        if unknown:
+            raise ctx.refuse(ctx.t("There is no open problem #{number}.", number=unknown[0]))
+        chosen = [by_number[n] for n in dict.fromkeys(numbers)] if numbers else open_ones
+    if len(chosen) < 2:
+        raise ctx.refuse(ctx.t("A vote needs at least 2 proposed problems. Members propose with /propose."))
+    if len(chosen) > MAX_OPTIONS:
+        raise ctx.refuse(ctx.t("A vote can hold at most {max} problems; list the numbers of a shortlist "
+                               "after the command.", max=MAX_OPTIONS))
+    ballot = await ballots.open_ballot(
+        ctx.tx, community.id, kind, [p.id for p in chosen], stickers=stickers, per_option=per_option,
+        visibility=visibility, closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None,
+        opened_by=ctx.member.id, now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind=kind, stickers=stickers,
+                    per_option=per_option, visibility=visibility, options=[p.id for p in chosen])
+    await announce(ctx, community, ballot)
+
+
+async def announce(ctx: Context, community: Community, ballot: Ballot) -> None:
+    from bot.flows import dots
+
+    if ballot.kind == "dots":
+        problems_by_id = await problems.all_of(ctx.tx, community.id)
+        options = await ballots.options(ctx.tx, ballot.id)
+        await ctx.post_groups(community, lambda tr: dots.group_message(tr, ballot, options, problems_by_id),
+                              tag=tag(ballot))
+    else:
+        link = ctx.deep_link(f"b_{ballot.id}")
+        await ctx.post_groups(community, lambda tr: (
+            private_ballot_invitation(tr, ballot), [[Button(tr.t("Open the ballot"), url=link)]]))
+    groups = await communities.groups(ctx.tx, community.id)
+    if not ctx.event.is_group or not groups:
+        ctx.reply(ctx.t("The vote is open. Members find it under /vote.")
+                  if groups else ctx.t("The vote is open. No group is linked, so members find it under /vote."))
+
+
+def closing_note(tr: Translator, ballot: Ballot, tz: str) -> str:
+    if not ballot.closes_at:
+        return ""
+    at = datetime.fromisoformat(ballot.closes_at).astimezone(ZoneInfo(tz))
+    return "\n" + tr.t("Closes at {time} on {date}.", time=at.strftime("%H:%M"), date=at.strftime("%d.%m"))
+
+
+def private_ballot_invitation(tr: Translator, ballot: Ballot) -> str:
+    if ballot.kind == "matrix":
+        text = tr.t("🗳 <b>Priority matrix</b>: score each problem on importance and urgency, from 1 to 3. "
+                    "It takes a few minutes in the private chat with me.")
+    else:
+        text = tr.t("🗳 <b>Pairwise ranking</b>: I show you two problems at a time; tap the one that is "
+                    "more pressing. It takes a few minutes in the private chat with me.")
+    return text + "\n" + tr.t("Your answers are secret; the group sees only the totals.")
+
+
+# --- voting in private ---------------------------------------------------------------------
+@start_payload("b", who="member", scope=ballot_scope)
+async def ballot_link(ctx: Context, ballot_id: str) -> None:
+    await open_private(ctx, await load_ballot(ctx, ballot_id))
+
+
+@button("open", who="member", scope=ballot_scope)
+async def open_pressed(ctx: Context, ballot_id: str) -> None:
+    await open_private(ctx, await load_ballot(ctx, ballot_id))
+
+
+async def open_private(ctx: Context, ballot: Ballot) -> None:
+    from bot.flows import dots, matrix, pairwise
+
+    refuse_closed(ctx, ballot)
+    if ctx.event.is_group:
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
+    await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next}[ballot.kind](
+        ctx, ballot)
+
+
+@command("vote", who="member", describe=N_("Vote"))
+async def vote(ctx: Context) -> None:
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    if ctx.event.is_group:
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("vote"))
+    open_ones = await ballots.of_community(ctx.tx, community.id, "open")
+    if not open_ones:
+        ctx.reply(ctx.t("No vote is open right now. I will tell the group when one starts."))
+        return
+    voted = {b.id: await ballots.has_voted(ctx.tx, b, ctx.member.id) for b in open_ones}
+    rows = []
+    for ballot in sorted(open_ones, key=lambda b: (voted[b.id], b.id)):
+        mark = "✅ " if voted[ballot.id] else "🗳 "
+        rows.append([Button(mark + ctx.t(KIND_NAMES[ballot.kind]), data=f"open:{ballot.id}")])
+    missing = sum(not v for v in voted.values())
+    ctx.reply(ctx.tn("{n} vote is waiting for you.", "{n} votes are waiting for you.", missing)
+              if missing else ctx.t("You have voted everywhere. You can still change your votes:"), rows)
+
+
+# --- closing and results -------------------------------------------------------------------
+@command("close", who="facilitator")
+async def close_command(ctx: Context) -> None:
+    community = ctx.scoped
+    assert community is not None
+    open_ones = await ballots.of_community(ctx.tx, community.id, "open")
+    wanted = KIND_ALIASES.get(ctx.event.args.strip().lower())
+    if wanted:
+        open_ones = [b for b in open_ones if b.kind == wanted]
+    if not open_ones:
+        raise ctx.refuse(ctx.t("No vote is open."))
+    if len(open_ones) > 1:
+        ctx.reply(ctx.t("Several votes are open. Which one should I close?"),
+                  [[Button(ctx.t(KIND_NAMES[b.kind]), data=f"close:{b.id}")] for b in open_ones])
+        return
+    await close(ctx, community, open_ones[0])
+
+
+@button("close", who="facilitator", scope=ballot_scope)
+async def close_pressed(ctx: Context, ballot_id: str) -> None:
+    ballot = await load_ballot(ctx, ballot_id)
+    refuse_closed(ctx, ballot)
+    assert ctx.scoped is not None
+    await close(ctx, ctx.scoped, ballot)
+
+
+async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
+    """Close the ballot, freeze its group message and post the result (and the combined ranking)."""
+    from bot.flows import choice, dots
+
+    if not await ballots.close(ctx.tx, ballot.id, ctx.now_iso):
+        return
+    await ctx.audit("ballot.closed", community.id, ballot=ballot.id)
+    closed = await ballots.get(ctx.tx, ballot.id)
+    assert closed is not None
+    if closed.kind == "dots":
+        problems_by_id = await problems.all_of(ctx.tx, community.id)
+        options = await ballots.options(ctx.tx, closed.id)
+        await ctx.post_groups(community, lambda tr: dots.group_message(tr, closed, options, problems_by_id),
+                              tag=tag(closed), edit=True)
+    await post_result(ctx, community, closed)
+    await choice.post_combined(ctx, community)
+
+
+async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    result = await results.build(ctx.tx, ballot)
+    head = await ctx.audit_head()
+    await ctx.post_groups(community, lambda tr: (results.caption(tr, result, head), []),
+                          chart=results.chart(community.locale, result))
+    if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
+        ctx.reply(results.caption(ctx.tr, result, head), chart=results.chart(ctx.locale, result))
+
+
+@command("results", who="member")
+async def results_command(ctx: Context) -> None:
+    community = ctx.scoped
+    assert community is not None
+    closed = await ballots.of_community(ctx.tx, community.id, "closed")
+    if not closed:
+        raise ctx.refuse(ctx.t("No vote has closed yet."))
+    latest = closed[-1]
+    result = await results.build(ctx.tx, latest)
+    ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))
+
+
+# --- in-person tallies ---------------------------------------------------------------------
+@command("paper", who="facilitator")
+async def paper(ctx: Context) -> None:
+    """``/paper 12 3:10 5:4`` — 12 people at the meeting; #3 got 10 paper stickers, #5 got 4."""
+    community = ctx.scoped
+    assert community is not None
+    parts = ctx.event.args.replace("#", "").split()
+    usage = ctx.t("Write the number of people present, then number:stickers for each problem, "
+                  "like this: /paper 12 3:10 5:4")
+    if not parts or not parts[0].isdigit() or len(parts[0]) > 6:
+        raise ctx.refuse(usage)
+    dots_ballots = [b for b in await ballots.of_community(ctx.tx, community.id) if b.kind == "dots"]
+    if not dots_ballots:
+        raise ctx.refuse(ctx.t("Start a sticker vote first: /poll dots"))
+    ballot = dots_ballots[-1]
+    options = {(await problems.get(ctx.tx, p)).number: p for p, _ in await ballots.options(ctx.tx, ballot.id)}
+    counts: dict[int, int] = {}
+    for part in parts[1:]:
+        number, _, count = part.partition(":")
+        if not (number.isdigit() and count.isdigit() and len(count) < 7) or int(number) not in options:
+            raise ctx.refuse(usage)
+        counts[options[int(number)]] = int(count)
+    present = int(parts[0])
+    if sum(counts.values()) > present * ballot.stickers:
+        raise ctx.refuse(ctx.t("{present} people with {stickers} stickers each can place at most {max}.",
+                               present=present, stickers=ballot.stickers, max=present * ballot.stickers))
+    await ballots.set_paper(ctx.tx, ballot.id, present, counts)
+    await ctx.audit("ballot.paper_entered", community.id, ballot=ballot.id, present=present,
+                    counts={str(k): v for k, v in counts.items()})
+    ctx.reply(ctx.t("Recorded: {present} people at the meeting, {total} paper stickers. They are added "
+                    "to the online result.", present=present, total=sum(counts.values())))
+    if not ballot.is_open:
+        await post_result(ctx, community, ballot)

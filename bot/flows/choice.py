@@ -1,0 +1,146 @@
+"""The end of step 1: the combined ranking, the facilitator's confirmation of the problem to work
+on, and the members who will take part in the next stage."""
+
+from __future__ import annotations
+
+from bot.domain.models import Community
+from bot.flows import results
+from bot.flows.context import Context, esc
+from bot.flows.engine import BadPayload
+from bot.flows.registry import button, command
+from bot.flows.types import Button
+from bot.i18n import Translator
+from bot.storage import ballots, communities, problems
+
+SHORTLIST = 3
+
+
+async def latest_results(ctx: Context, community: Community) -> list[results.Result]:
+    latest: dict[str, object] = {}
+    for ballot in await ballots.of_community(ctx.tx, community.id, "closed"):
+        latest[ballot.kind] = ballot
+    return [await results.build(ctx.tx, b) for b in latest.values()]
+
+
+def confirm_buttons(tr: Translator, candidates: list[problems.Problem]) -> list[list[Button]]:
+    return [[Button(tr.t("✅ Confirm #{number}", number=p.number), data=f"ch:{p.id}")] for p in candidates]
+
+
+async def post_combined(ctx: Context, community: Community) -> None:
+    """After a ballot closes: the combined ranking when several methods ran, and the choice to confirm."""
+    latest = await latest_results(ctx, community)
+    if not latest or all(not r.voters and not r.ballot.paper_present for r in latest):
+        return
+    by_id = latest[-1].by_id
+    if len(latest) > 1:
+        rows, _ = results.combined(community.locale, latest)
+        top = [by_id[r.option] for r in rows[:SHORTLIST]]
+        first = [by_id[r.option] for r in rows if r.rank == 1]
+        mean = rows[0].mean_rank
+
+        def build(tr: Translator):
+            if len(first) > 1:
+                text = tr.t("Combined ranking: a tie for first place between {problems}.",
+                            problems=", ".join(f"#{p.number}" for p in first))
+            else:
+                text = tr.t("Combined ranking: #{number} «{text}» comes first, mean rank {mean}.",
+                            number=first[0].number, text=esc(first[0].text), mean=f"{mean:.1f}")
+            return text + "\n" + tr.t("Facilitator: confirm the problem the community will work on."), \
+                confirm_buttons(tr, top)
+
+        await ctx.post_groups(community, build, chart=results.combined(community.locale, latest)[1])
+        if not await communities.groups(ctx.tx, community.id):
+            text, buttons = build(ctx.tr)
+            ctx.reply(text, buttons, chart=results.combined(ctx.locale, latest)[1])
+        return
+    top = [by_id[p] for p in latest[0].order[:SHORTLIST]]
+
+    def build_single(tr: Translator):
+        return tr.t("Facilitator: confirm the problem the community will work on, or run another method "
+                    "first (/poll)."), confirm_buttons(tr, top)
+
+    await ctx.post_groups(community, build_single)
+    if not await communities.groups(ctx.tx, community.id):
+        text, buttons = build_single(ctx.tr)
+        ctx.reply(text, buttons)
+
+
+async def problem_scope(ctx: Context, problem_id: str) -> Community:
+    if not problem_id.isdigit() or len(problem_id) > 12:
+        raise BadPayload("problem id")
+    problem = await problems.get(ctx.tx, int(problem_id))
+    if problem is None:
+        raise BadPayload("no such problem")
+    community = await communities.get(ctx.tx, problem.community_id)
+    assert community is not None
+    return community
+
+
+@button("ch", who="facilitator", scope=problem_scope)
+async def confirm_pressed(ctx: Context, problem_id: str) -> None:
+    problem = await problems.get(ctx.tx, int(problem_id))
+    assert problem is not None
+    await confirm(ctx, problem)
+
+
+@command("choose", who="facilitator")
+async def choose_command(ctx: Context) -> None:
+    assert ctx.scoped is not None
+    number = ctx.event.args.replace("#", "").strip()
+    problem = await problems.by_number(ctx.tx, ctx.scoped.id, int(number)) \
+        if number.isdigit() and len(number) < 7 else None
+    if problem is None:
+        raise ctx.refuse(ctx.t("Write the number of the problem: /choose 2"))
+    await confirm(ctx, problem)
+
+
+async def confirm(ctx: Context, problem: problems.Problem) -> None:
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    if problem.status != "open":
+        raise ctx.refuse(ctx.t("Problem #{number} is already merged or hidden.", number=problem.number))
+    current = await problems.chosen(ctx.tx, community.id)
+    if current is not None and current.id == problem.id:
+        ctx.answer(ctx.t("#{number} is already confirmed.", number=problem.number))
+        return
+    await problems.choose(ctx.tx, community.id, problem.id, ctx.member.id, ctx.now_iso)
+    head = await ctx.audit("step1.chosen", community.id, problem=problem.id)
+
+    def build(tr: Translator):
+        return (tr.t("✅ The community will work on #{number}: «{text}».\n\nWho will take part in the next "
+                     "stage? Tap the button.", number=problem.number, text=esc(problem.text))
+                + "\n" + tr.t("Audit: {hash}", hash=head[:8]),
+                [[Button(tr.t("🙋 I will take part in the next stage"), data=f"vol:{community.id}")]])
+
+    await ctx.post_groups(community, build)
+    if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
+        text, buttons = build(ctx.tr)
+        ctx.reply(text, buttons)
+    ctx.toast(ctx.t("Confirmed"))
+    for author in await problems.authors(ctx.tx, problem.id):
+        await ctx.notify(author, lambda tr: (tr.t(
+            "Your problem #{number} «{text}» was chosen by the community. Thank you!",
+            number=problem.number, text=esc(problem.text)), []))
+
+
+async def community_scope(ctx: Context, community_id: str) -> Community | None:
+    if not community_id.isdigit() or len(community_id) > 12:
+        raise BadPayload("community id")
+    community = await communities.get(ctx.tx, int(community_id))
+    if community is None:
+        raise BadPayload("no such community")
+    return community
+
+
+@button("vol", who="member", scope=community_scope)
+async def volunteer(ctx: Context, community_id: str) -> None:
+    assert ctx.member is not None and ctx.scoped is not None
+    if await problems.volunteer(ctx.tx, ctx.scoped.id, ctx.member.id, ctx.now_iso):
+        await ctx.audit("step1.volunteered", ctx.scoped.id)
+        count = len(await problems.volunteers(ctx.tx, ctx.scoped.id))
+        ctx.toast(ctx.tn("You are on the list. {n} person will take part.",
+                         "You are on the list. {n} people will take part.", count))
+    else:
+        await problems.unvolunteer(ctx.tx, ctx.scoped.id, ctx.member.id)
+        await ctx.audit("step1.unvolunteered", ctx.scoped.id)
+        ctx.toast(ctx.t("You are off the list. Tap again to join."))

@@ -1,0 +1,113 @@
+"""Sticker voting (жапсырма әдісі): one group message with a button a problem; a tap places or
+takes back a sticker. The same ballot works in the private chat."""
+
+from __future__ import annotations
+
+import random
+
+from bot.domain.stickers import StickerAction, sticker_toggle
+from bot.flows.ballots import ballot_scope, load_ballot, member_order, open_problem, refuse_closed, tag
+from bot.flows.context import Context, esc
+from bot.flows.registry import button
+from bot.flows.types import Button, Message
+from bot.i18n import Translator
+from bot.storage import ballots, problems
+from bot.storage.ballots import Ballot
+from bot.storage.problems import Problem
+
+LIST_TEXT = 90     # characters of a problem's text in the message
+BUTTON_TEXT = 28   # and on its button
+
+
+def short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def rules(tr: Translator, ballot: Ballot) -> str:
+    return tr.tn("Place up to {n} sticker on the most pressing problems.",
+                 "Place up to {n} stickers on the most pressing problems, at most {per} on one problem.",
+                 ballot.stickers, per=ballot.per_option) + " " + \
+        tr.t("Tap a problem to place a sticker, tap again to take it back.")
+
+
+def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]],
+                  by_id: dict[int, Problem]) -> tuple[str, list]:
+    """The group's ballot: counts shown live only when the ballot says so; frozen once closed."""
+    counts = dict(options)
+    if not ballot.is_open:
+        lines = [tr.t("🗳 <b>Sticker voting</b> is closed. Members who voted: {n}.", n=ballot.turnout)]
+        for pid, count in sorted(options, key=lambda o: (-o[1], by_id[o[0]].number)):
+            lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))} — {count}")
+        return "\n".join(lines), []
+    show = ballot.visibility == "live"
+    lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot), ""]
+    order = sorted(counts, key=lambda pid: by_id[pid].number)
+    random.Random(ballot.id).shuffle(order)
+    for pid in sorted(counts, key=lambda pid: by_id[pid].number):
+        count = f" — {counts[pid]}" if show else ""
+        lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))}{count}")
+    lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
+    if ballot.visibility != "live":
+        lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
+                      else tr.t("You see the counts in the private chat once you have voted."))
+    buttons = [[Button(f"{by_id[pid].number} · {short(by_id[pid].text, BUTTON_TEXT)}"
+                       + (f" · {counts[pid]}" if show else ""), data=f"d:{ballot.id}:{pid}")] for pid in order]
+    return "\n".join(lines), buttons
+
+
+async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
+    """The member's own view: their stickers marked, options in their own order."""
+    assert ctx.member is not None
+    mine = await ballots.stickers_of(ctx.tx, ballot.id, ctx.member.id)
+    options = await ballots.options(ctx.tx, ballot.id)
+    by_id = await problems.all_of(ctx.tx, ballot.community_id)
+    counts = dict(options)
+    show = ballot.visibility == "live" or (ballot.visibility == "voted" and bool(mine))
+    left = ballot.stickers - sum(mine.values())
+    lines = [ctx.t("🗳 <b>Sticker voting</b>"), rules(ctx.tr, ballot),
+             ctx.tn("You have {n} sticker left.", "You have {n} stickers left.", left)]
+    buttons = []
+    for pid in member_order(ballot, ctx.member.id, list(counts)):
+        marks = "✅" * mine.get(pid, 0)
+        count = f" · {counts[pid]}" if show else ""
+        buttons.append([Button(f"{marks}{' ' if marks else ''}{by_id[pid].number} · "
+                               f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=f"d:{ballot.id}:{pid}")])
+    lines += [""] + [f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))}"
+                     for pid in sorted(counts, key=lambda p: by_id[p].number)]
+    return "\n".join(lines), buttons
+
+
+async def show_private(ctx: Context, ballot: Ballot) -> None:
+    text, buttons = await private_message(ctx, ballot)
+    ctx.reply(text, buttons, tag=tag(ballot))
+
+
+@button("d", who="member", scope=ballot_scope)
+async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
+    ballot = await load_ballot(ctx, ballot_id)
+    refuse_closed(ctx, ballot)
+    problem = await open_problem(ctx, ballot, problem_id)
+    assert ctx.member is not None and ctx.scoped is not None
+    current = await ballots.stickers_of(ctx.tx, ballot.id, ctx.member.id)
+    change = sticker_toggle(current, problem.id, ballot.stickers, ballot.per_option)
+    if change.action == StickerAction.REFUSED_NO_STICKERS_LEFT:
+        raise ctx.refuse(ctx.tn("You have used your {n} sticker. Tap a problem you marked to take it back.",
+                                "You have used all {n} stickers. Tap a problem you marked to take one back.",
+                                ballot.stickers))
+    await ballots.set_stickers(ctx.tx, ballot.id, ctx.member.id, problem.id, change.stickers.get(problem.id, 0))
+    placed = change.action == StickerAction.ADDED
+    toast = ctx.t("Sticker placed on #{number}.", number=problem.number) if placed else \
+        ctx.t("Sticker taken back from #{number}.", number=problem.number)
+    ctx.toast(toast + " " + ctx.tn("{left} of {n} sticker left.", "{left} of {n} stickers left.",
+                                   ballot.stickers, left=change.left))
+    fresh = await ballots.get(ctx.tx, ballot.id)
+    assert fresh is not None
+    if fresh.visibility == "live" or fresh.turnout != ballot.turnout:
+        options = await ballots.options(ctx.tx, ballot.id)
+        by_id = await problems.all_of(ctx.tx, ballot.community_id)
+        await ctx.post_groups(ctx.scoped, lambda tr: group_message(tr, fresh, options, by_id),
+                              tag=tag(fresh), edit=True, urgent=False)
+    if not ctx.event.is_group:
+        text, buttons = await private_message(ctx, fresh)
+        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
+                                            tuple(map(tuple, buttons)), tag=tag(fresh), edit=True))

@@ -1,0 +1,167 @@
+"""A ballot's result: tallies from the domain rules, the caption that states the finding, and the
+chart drawn from the same data.
+
+Merged problems count as the problem they were merged into, hidden ones not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.combined import combined_ranking
+from bot.domain.matrix import matrix_result
+from bot.domain.pairwise import pairwise_result
+from bot.domain.stickers import sticker_tally
+from bot.flows.context import esc
+from bot.flows.types import Chart
+from bot.i18n import N_, Translator, translator
+from bot.storage import ballots, problems
+from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
+from bot.storage.problems import Problem
+
+METHOD_NAMES = {"dots": N_("Sticker voting"), "matrix": N_("Priority matrix"), "pairwise": N_("Pairwise ranking")}
+
+
+@dataclass
+class Result:
+    ballot: Ballot
+    by_id: dict[int, Problem]
+    ranks: dict[int, int]                  # problem id → rank (1 = most pressing; ties share)
+    order: list[int]                       # problem ids, best first
+    voters: int
+    rows: list = field(default_factory=list)  # the domain's rows for the chart
+    extra: dict = field(default_factory=dict)
+
+
+def canonical(by_id: dict[int, Problem], problem_id: int) -> int | None:
+    """The open problem a vote on ``problem_id`` counts for (None when it was hidden)."""
+    seen = set()
+    while problem_id in by_id and by_id[problem_id].status == "merged" and problem_id not in seen:
+        seen.add(problem_id)
+        problem_id = by_id[problem_id].merged_into or problem_id
+    problem = by_id.get(problem_id)
+    return problem_id if problem is not None and problem.status == "open" else None
+
+
+async def build(tx: Tx, ballot: Ballot) -> Result:
+    by_id = await problems.all_of(tx, ballot.community_id)
+    options = list(dict.fromkeys(c for p in await ballots.all_options(tx, ballot.id)
+                                 if (c := canonical(by_id, p)) is not None))
+    voters = await ballots.voters(tx, ballot)
+    if ballot.kind == "dots":
+        raw = await ballots.all_stickers(tx, ballot.id)
+        merged: dict[int, dict[int, int]] = {}
+        for member, marks in raw.items():
+            for pid, count in marks.items():
+                if (c := canonical(by_id, pid)) is not None:
+                    merged.setdefault(member, {})[c] = min(merged.get(member, {}).get(c, 0) + count, ballot.per_option)
+        paper: dict[int, int] = {}
+        for pid, count in (await ballots.paper(tx, ballot.id)).items():
+            if (c := canonical(by_id, pid)) is not None:
+                paper[c] = paper.get(c, 0) + count
+        rows = sticker_tally(merged, options, paper)
+        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows)
+    if ballot.kind == "matrix":
+        scores: dict[int, dict[int, tuple[int, int]]] = {}
+        for member, marks in (await ballots.all_scores(tx, ballot.id)).items():
+            for pid, ab in sorted(marks.items(), key=lambda item: by_id[item[0]].status == "open"):
+                if (c := canonical(by_id, pid)) is not None:
+                    scores.setdefault(member, {})[c] = ab  # the surviving problem's own score wins
+        rows = matrix_result(scores, options)
+        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows)
+    answers: dict[int, dict[tuple[int, int], int]] = {}
+    for member, pairs in (await ballots.all_answers(tx, ballot.id)).items():
+        for (low, high), winner in pairs.items():
+            a, b, w = canonical(by_id, low), canonical(by_id, high), canonical(by_id, winner)
+            if a is None or b is None or a == b:
+                continue
+            answers.setdefault(member, {}).setdefault((min(a, b), max(a, b)), w)
+    outcome = pairwise_result(answers, options)
+    ranks = {option: rank for option, _, rank in outcome.ranking}
+    return Result(ballot, by_id, ranks, [o for o, _, _ in outcome.ranking], voters, outcome.ranking,
+                  {"outcome": outcome})
+
+
+def _first(result: Result) -> list[Problem]:
+    return [result.by_id[p] for p in result.order if result.ranks.get(p) == 1]
+
+
+def _names(problems_: list[Problem]) -> str:
+    return ", ".join(f"#{p.number} «{esc(p.text if len(p.text) <= 60 else p.text[:59] + '…')}»" for p in problems_)
+
+
+def caption(tr: Translator, result: Result, audit_head: str) -> str:
+    """One sentence that states the finding, then turnout and the audit log's head."""
+    ballot, first = result.ballot, _first(result)
+    title = tr.t(METHOD_NAMES[ballot.kind])
+    if not result.voters and not ballot.paper_present:
+        finding = tr.t("{method}: nobody voted.", method=title)
+    elif len(first) > 1:
+        finding = tr.t("{method}: a tie for first place between {problems}.", method=title, problems=_names(first))
+    elif ballot.kind == "dots":
+        top = result.rows[0]
+        total = sum(r.total for r in result.rows)
+        finding = tr.t("{method}: {problem} is the most pressing, with {n} of {total} stickers.",
+                       method=title, problem=_names(first), n=top.total, total=total)
+    elif ballot.kind == "matrix":
+        top = result.rows[0]
+        finding = tr.t("{method}: {problem} is the most important and urgent, mean score {score} of 5.",
+                       method=title, problem=_names(first), score=f"{top.mean_score:.1f}")
+    else:
+        outcome = result.extra["outcome"]
+        finding = tr.t("{method}: {problem} was judged more pressing than the others most often ({wins} wins).",
+                       method=title, problem=_names(first), wins=outcome.win_counts.get(first[0].id, 0))
+    lines = [finding, tr.tn("{n} member voted.", "{n} members voted.", result.voters)]
+    if ballot.kind == "dots" and ballot.paper_present:
+        lines.append(tr.t("In person: {n} people at the meeting, {stickers} paper stickers, added to the online count.",
+                          n=ballot.paper_present, stickers=sum(r.paper for r in result.rows)))
+    lines.append(tr.t("Audit: {hash}", hash=audit_head))
+    return "\n".join(lines)
+
+
+def chart(locale: str, result: Result) -> Chart:
+    """The chart of the result, with labels in ``locale``; rendered after the commit."""
+    from bot import charts
+    from bot.charts import data
+
+    tr = translator(locale)
+    ballot, by_id = result.ballot, result.by_id
+    subtitle = tr.tn("{n} member voted", "{n} members voted", result.voters)
+    if ballot.kind == "dots":
+        rows = [data.StickerRow(by_id[r.option].number, by_id[r.option].text, r.online, r.paper) for r in result.rows]
+        labels = {"title": tr.t("Sticker voting"), "subtitle": subtitle, "online": tr.t("online"),
+                  "paper": tr.t("in person"), "empty": tr.t("No stickers yet")}
+        return Chart(charts.render_stickers, (rows, labels), filename="stickers.png")
+    if ballot.kind == "matrix":
+        points = [data.MatrixPoint(by_id[r.option].number, by_id[r.option].text, r.cell_a, r.cell_b, r.mean_score)
+                  for r in result.rows if r.n]
+        labels = {"title": tr.t("Priority matrix"), "subtitle": subtitle, "x": tr.t("Importance"),
+                  "y": tr.t("Urgency"), "problems": tr.t("Problems"), "score": tr.t("Mean score"),
+                  "empty": tr.t("No scores yet"), "decimal": "." if locale == "en" else ","}
+        return Chart(charts.render_matrix, (points, labels), filename="matrix.png")
+    outcome = result.extra["outcome"]
+    numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
+    wins = {(by_id[i].number, by_id[j].number): n for (i, j), n in outcome.wins.items()}
+    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score) for p, score, _ in outcome.ranking]
+    labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
+              "score": tr.t("wins") if outcome.method == "wins" else tr.t("strength"),
+              "matrix_note": tr.t("Each cell: how many times the row's problem was chosen over the column's.")}
+    return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
+
+
+def combined(locale: str, latest: list[Result]) -> tuple[list, Chart]:
+    """The combined ranking of the latest result of each method, and its chart."""
+    from bot import charts
+    from bot.charts import data
+
+    tr = translator(locale)
+    rows = combined_ranking({r.ballot.kind: r.ranks for r in latest})
+    by_id = latest[-1].by_id
+    methods = [r.ballot.kind for r in latest]
+    chart_rows = [data.CombinedRow(by_id[row.option].number, by_id[row.option].text,
+                                   tuple(row.ranks.get(m) for m in methods), row.rank) for row in rows]
+    labels = {"title": tr.t("Combined ranking"), "combined": tr.t("Combined"),
+              "subtitle": tr.t("Rank by each method; equal ranks are ties")}
+    return rows, Chart(charts.render_combined, (chart_rows, [tr.t(METHOD_NAMES[m]) for m in methods], labels),
+                       filename="combined.png")

@@ -1,0 +1,58 @@
+"""Timed work: closing ballots at their closing time.
+
+A sweep every few seconds reads what is due from the database, so nothing is kept only in
+memory: a restart loses no deadline, and one that passed while the bot was down is handled on
+start. APScheduler runs the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.delivery import Delivery
+from bot.flows.context import Context
+from bot.flows.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+async def close_due_ballots(ctx: Context) -> None:
+    from bot.flows import ballots as ballot_flows
+    from bot.storage import ballots, communities
+
+    for ballot in await ballots.open_with_deadline(ctx.tx):
+        if ballot.closes_at is not None and ballot.closes_at <= ctx.now_iso:
+            community = await communities.get(ctx.tx, ballot.community_id)
+            if community is not None:
+                log.info("closing ballot %s at its closing time", ballot.id)
+                await ballot_flows.close(ctx, community, ballot)
+
+
+JOBS = (close_due_ballots,)
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, delivery: Delivery, *, interval: float = 10.0) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.interval = interval
+        self._scheduler = AsyncIOScheduler()
+
+    async def sweep(self) -> None:
+        for job in JOBS:
+            try:
+                outcome = await self.engine.run_system(job)
+                await self.delivery.deliver(outcome.messages)
+            except Exception:
+                log.exception("scheduled job %s failed", job.__name__)
+
+    async def start(self) -> None:
+        await self.sweep()  # what fell due while the bot was down
+        self._scheduler.add_job(self.sweep, "interval", seconds=self.interval, max_instances=1, coalesce=True)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
