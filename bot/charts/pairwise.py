@@ -21,7 +21,7 @@ LABELS = {
 }
 
 WIN = OKABE_ITO["blue"]
-MAX_CELL_EM = 2.6  # cells stop growing at this many ems of the cell text
+MAX_CELL_EM = 3.0  # cells stop growing at this many ems of the cell text
 
 
 def win_color(won: int, lost: int) -> tuple[float, float, float]:
@@ -74,16 +74,16 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
     n = len(problems)
     heads = [str(p.number) for p in problems]
     counts = [[str(int(wins[i][j])) for j in range(n)] for i in range(n)]
-    widest_head = max(width_of(h, 1.0, bold=True) for h in heads)  # pixels per point
+    widest_head = max(width_of(h, 1.0, bold=True) for h in heads)  # pixels per point of size
     widest_count = max(width_of(counts[i][j], 1.0) for i in range(n) for j in range(n) if i != j)
 
-    # The row heads take one column; the cell size and the type size grow together
-    # until the matrix fills the width or the text reaches its normal size.
-    head_w_per_pt = widest_head + em(1.0) * 0.6
-    cell = (sheet.width - 2 * MARGIN_PX) / (n + head_w_per_pt / (em(1.0) * MAX_CELL_EM))
-    size = min(SIZE_TEXT + 1, cell / (em(1.0) * MAX_CELL_EM),
-               cell * 0.8 / widest_count, cell * 0.8 / widest_head)
-    cell = min(cell, em(size) * MAX_CELL_EM)
+    # The row heads take one column; cells share the rest of the width up to a
+    # comfortable size, and the type shrinks only as far as the cells make it.
+    size = SIZE_TEXT + 1
+    head_w = widest_head * size + em(size) * 0.6
+    cell = min((sheet.width - 2 * MARGIN_PX - head_w) / n, em(size) * MAX_CELL_EM)
+    size = min(size, cell * 0.8 / widest_count, cell * 0.7 / widest_head,
+               cell * 0.55 / em(0.73))
     head_w = widest_head * size + em(size) * 0.6
     grid_w = cell * n
     left = MARGIN_PX + (sheet.width - 2 * MARGIN_PX - head_w - grid_w) / 2 + head_w

@@ -153,12 +153,13 @@ async def announce(ctx: Context, community: Community, ballot: Ballot) -> None:
     if ballot.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, ballot.id)
-        await ctx.post_groups(community, lambda tr: dots.group_message(tr, ballot, options, problems_by_id),
+        await ctx.post_groups(community, lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz),
                               tag=tag(ballot))
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
         await ctx.post_groups(community, lambda tr: (
-            private_ballot_invitation(tr, ballot), [[Button(tr.t("Open the ballot"), url=link)]]))
+            private_ballot_invitation(tr, ballot) + closing_note(tr, ballot, community.tz),
+            [[Button(tr.t("Open the ballot"), url=link)]]))
     groups = await communities.groups(ctx.tx, community.id)
     if not ctx.event.is_group or not groups:
         ctx.reply(ctx.t("The vote is open. Members find it under /vote.")
@@ -261,7 +262,7 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     if closed.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, closed.id)
-        await ctx.post_groups(community, lambda tr: dots.group_message(tr, closed, options, problems_by_id),
+        await ctx.post_groups(community, lambda tr: dots.group_message(tr, closed, options, problems_by_id, community.tz),
                               tag=tag(closed), edit=True)
     await post_result(ctx, community, closed)
     await choice.post_combined(ctx, community)

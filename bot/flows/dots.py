@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 
 from bot.domain.stickers import StickerAction, sticker_toggle
-from bot.flows.ballots import ballot_scope, load_ballot, member_order, open_problem, refuse_closed, tag
+from bot.flows.ballots import (ballot_scope, closing_note, load_ballot, member_order, open_problem,
+                               refuse_closed, tag)
 from bot.flows.context import Context, esc
 from bot.flows.registry import button
 from bot.flows.types import Button, Message
@@ -31,7 +32,7 @@ def rules(tr: Translator, ballot: Ballot) -> str:
 
 
 def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]],
-                  by_id: dict[int, Problem]) -> tuple[str, list]:
+                  by_id: dict[int, Problem], tz: str) -> tuple[str, list]:
     """The group's ballot: counts shown live only when the ballot says so; frozen once closed."""
     counts = dict(options)
     if not ballot.is_open:
@@ -40,7 +41,7 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
             lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))} — {count}")
         return "\n".join(lines), []
     show = ballot.visibility == "live"
-    lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot), ""]
+    lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot) + closing_note(tr, ballot, tz), ""]
     order = sorted(counts, key=lambda pid: by_id[pid].number)
     random.Random(ballot.id).shuffle(order)
     for pid in sorted(counts, key=lambda pid: by_id[pid].number):
@@ -105,7 +106,7 @@ async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
     if fresh.visibility == "live" or fresh.turnout != ballot.turnout:
         options = await ballots.options(ctx.tx, ballot.id)
         by_id = await problems.all_of(ctx.tx, ballot.community_id)
-        await ctx.post_groups(ctx.scoped, lambda tr: group_message(tr, fresh, options, by_id),
+        await ctx.post_groups(ctx.scoped, lambda tr: group_message(tr, fresh, options, by_id, ctx.scoped.tz),
                               tag=tag(fresh), edit=True, urgent=False)
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, fresh)
