@@ -11,6 +11,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.utils.backoff import BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -42,13 +43,15 @@ class TelegramApp:
     _runner: web.AppRunner | None = field(default=None, init=False)
     scheduler: Scheduler | None = field(default=None, init=False)
     sweep_interval: float = 10.0
+    session: AiohttpSession | None = None        # tests pass one of their own
+    backoff_config: BackoffConfig | None = None  # how fast polling retries after a failure
 
     async def start(self) -> None:
         config = self.config
         assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
         self.db = await Database(config.db_path).open()
-        session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base)) \
-            if config.telegram_api_base else AiohttpSession()
+        session = self.session or (AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
+                                   if config.telegram_api_base else AiohttpSession())
         self.bot = Bot(config.telegram_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
         me = await self.bot.get_me()
         self.engine = Engine(self.db, bot_username=me.username or "qatysu_bot", rng=self.rng,
@@ -66,7 +69,8 @@ class TelegramApp:
             await self.bot.delete_webhook(drop_pending_updates=False)
             self._task = asyncio.create_task(self.dp.start_polling(
                 self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES,
-                polling_timeout=self.polling_timeout))
+                polling_timeout=self.polling_timeout,
+                **({"backoff_config": self.backoff_config} if self.backoff_config else {})))
         log.info("Telegram bot @%s is running (%s)", me.username,
                  "webhook" if config.telegram_webhook_url else "long polling")
 

@@ -8,7 +8,6 @@ import math
 import random
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -508,14 +507,54 @@ def test_pairwise_result_ignores_invalid_answers() -> None:
 
 
 def test_pairwise_result_incomplete_uses_bradley_terry() -> None:
-    answers = {1: {(1, 2): 1, (1, 3): 1, (2, 3): 2}, 2: {(1, 2): 2}}
+    answers = {1: {(1, 2): 1, (1, 3): 1, (2, 3): 2}, 2: {(1, 2): 2, (1, 3): 1}}
     result = pairwise_result(answers, [1, 2, 3])
     assert not result.complete and result.method == "bradley_terry"
-    assert result.win_counts == {1: 2, 2: 2, 3: 0}
+    assert result.win_counts == {1: 3, 2: 2, 3: 0}
     assert math.isclose(sum(result.scores.values()), 1.0)
-    assert result.scores == pytest.approx(bradley_terry(result.wins, [1, 2, 3]))
+    assert result.scores == bradley_terry(result.wins, [1, 2, 3])
     assert [option for option, _, _ in result.ranking] == [1, 2, 3]
     assert [rank for _, _, rank in result.ranking] == [1, 2, 3]
+
+
+def test_pairwise_result_equal_records_tie_under_bradley_terry() -> None:
+    # 1 and 2 split their pair and each beat 3 once: same record, same strength
+    answers = {1: {(1, 2): 1, (1, 3): 1, (2, 3): 2}, 2: {(1, 2): 2}}
+    result = pairwise_result(answers, [1, 2, 3])
+    assert result.method == "bradley_terry"
+    assert result.scores[1] == pytest.approx(result.scores[2], rel=1e-12)
+    assert [(option, rank) for option, _, rank in result.ranking] == [(1, 1), (2, 1), (3, 3)]
+
+
+def test_pairwise_result_both_orientations_in_one_ballot_count_once() -> None:
+    answers = {1: {(2, 1): 2, (1, 2): 1, (1, 3): 3, (2, 3): 3}}
+    result = pairwise_result(answers, [1, 2, 3])
+    assert result.complete and result.wins[(1, 2)] == 1 and result.wins[(2, 1)] == 0
+    assert result.win_counts == {1: 1, 2: 0, 3: 2}
+
+
+@given(st.integers(1, 7), st.integers(1, 5), st.randoms(use_true_random=False))
+def test_identical_records_tie_under_bradley_terry(
+    others: int, voters: int, rng: random.Random
+) -> None:
+    """Options 1 and 2 are twins (same answers against everyone, split between themselves):
+    their fitted strengths may differ in the last bits, their ranks must not."""
+    rest = list(range(3, 3 + others))
+    answers: dict[int, dict[tuple[int, int], int]] = {}
+    for voter in range(voters):
+        ballot = {(a, b): rng.choice((a, b)) for a, b in all_pairs(rest) if rng.random() < 0.6}
+        for j in rest:
+            if rng.random() < 0.6:
+                twins_win = rng.random() < 0.5
+                ballot[(1, j)] = 1 if twins_win else j
+                ballot[(2, j)] = 2 if twins_win else j
+        answers[voter] = ballot
+    answers[voters], answers[voters + 1] = {(1, 2): 1}, {(1, 2): 2}
+    result = pairwise_result(answers, [1, 2, *rest])
+    assert result.method == "bradley_terry"
+    assert result.scores[1] == pytest.approx(result.scores[2], rel=1e-12)
+    ranks = {option: rank for option, _, rank in result.ranking}
+    assert ranks[1] == ranks[2]
 
 
 def test_pairwise_result_without_answers() -> None:
@@ -596,14 +635,34 @@ def test_problem_preferred_in_every_pair_ranks_first(
     assert all(rank > 1 for option, _, rank in result.ranking if option != best)
     strengths = bradley_terry(result.wins, options)
     assert all(strengths[best] > s for option, s in strengths.items() if option != best)
-    # the same ballots with one member's answers cut short: sampled, Bradley–Terry
-    voter = next(iter(answers))
-    answers[voter] = {pair: w for pair, w in answers[voter].items() if best in pair}
-    sampled = pairwise_result(answers, options)
-    if not sampled.complete:
-        assert sampled.method == "bradley_terry"
-        assert sampled.ranking[0][0] == best
-        assert all(rank > 1 for option, _, rank in sampled.ranking if option != best)
+
+
+@given(
+    st.lists(option_ids, min_size=2, max_size=12, unique=True),
+    st.integers(1, 5),
+    st.randoms(use_true_random=False),
+    st.data(),
+)
+def test_problem_preferred_in_every_pair_ranks_first_on_sampled_pairs(
+    options: list[int], voters: int, rng: random.Random, draw: st.DataObject
+) -> None:
+    """Bradley–Terry with the default prior: an option that won every comparison it was in
+    beats every option it met (here it met them all, the rest of the data is arbitrary)."""
+    best = draw.draw(st.sampled_from(options))
+    answers: dict[int, dict[tuple[int, int], int]] = {}
+    for voter in range(voters):
+        pairs = pairs_for_member(options, rng) if draw.draw(st.booleans()) else [
+            pair for pair in all_pairs(options) if rng.random() < 0.4
+        ]
+        answers[voter] = {
+            (a, b): best if best in (a, b) else rng.choice((a, b)) for a, b in pairs
+        }
+    answers[voters] = {pair: best for pair in all_pairs(options) if best in pair}
+    result = pairwise_result(answers, options)
+    assert result.ranking[0][0] == best and result.ranking[0][2] == 1
+    assert all(rank > 1 for option, _, rank in result.ranking if option != best)
+    strengths = bradley_terry(result.wins, options)
+    assert all(strengths[best] > s for option, s in strengths.items() if option != best)
 
 
 @given(
@@ -655,6 +714,7 @@ def test_bradley_terry_small_example() -> None:
     # A beats B 3-1, B beats C 3-1, A beats C 3-1. By symmetry s_A/s_B = s_B/s_C = r, and
     # A's likelihood equation (6 wins = 4 s_A/(s_A+s_B) + 4 s_A/(s_A+s_C)) becomes
     # 4r/(1+r) + 4r^2/(1+r^2) = 6, whose root is r = 2.13040 (bisection by hand).
+    wins = {(1, 2): 3, (2, 1): 1, (2, 3): 3, (3, 2): 1, (1, 3): 3, (3, 1): 1}
     s = bradley_terry(wins, [1, 2, 3], prior=0)
     assert sum(s.values()) == pytest.approx(1.0)
     assert s[1] > s[2] > s[3]
@@ -678,7 +738,8 @@ def test_bradley_terry_is_robust_to_missing_data() -> None:
     assert bradley_terry({}, [1, 2, 3]) == {1: 1 / 3, 2: 1 / 3, 3: 1 / 3}
     assert bradley_terry({}, [7]) == {7: 1.0}
     s = bradley_terry({(1, 2): 3, (9, 1): 4}, [1, 2, 3, 4])  # 3 and 4 never compared
-    assert s[1] > s[3] == pytest.approx(s[4]) > s[2] > 0
+    assert s[1] > s[3] > s[2] > 0
+    assert s[3] == s[4]
     assert sum(s.values()) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         bradley_terry({(1, 2): 3}, [1, 2], prior=0)  # 2 never wins: no plain fit
@@ -763,7 +824,30 @@ def test_bradley_terry_matches_textbook_mm(
     )
 
 
-def test_bradley_terry_is_fast_for_30_options_with_a_runaway_favourite() -> None:
+@settings(max_examples=60)
+@given(connected_wins(), st.lists(st.floats(-3, 3), min_size=6, max_size=6))
+def test_bradley_terry_mm_fallback_step_ascends_and_fixes_the_fit(
+    data: tuple[list[int], dict[tuple[int, int], int]], start: list[float]
+) -> None:
+    """The MM step taken when a Newton step fails never lowers the likelihood and leaves
+    the fitted point where it is."""
+    options, wins = data
+    index = {option: k for k, option in enumerate(sorted(options))}
+    won = [0.0] * len(options)
+    games: list[dict[int, float]] = [{} for _ in options]
+    for (i, j), count in wins.items():
+        if count:
+            won[index[i]] += count
+            games[index[i]][index[j]] = games[index[i]].get(index[j], 0) + count
+            games[index[j]][index[i]] = games[index[j]].get(index[i], 0) + count
+    data_ = pairwise._Comparisons(won, [sorted(g.items()) for g in games], 0.5)
+    theta = start[: len(options)]
+    assert data_.log_likelihood(data_.mm_step(theta)) >= data_.log_likelihood(theta) - 1e-9
+    fitted = pairwise._maximise(data_, [0.0] * len(options), 100, 1e-12)
+    assert data_.mm_step(fitted) == pytest.approx(fitted, abs=1e-8)
+
+
+def test_bradley_terry_converges_for_30_options_with_a_runaway_favourite() -> None:
     rng = random.Random(5)
     options = list(range(100, 130))
     true = {o: rng.uniform(0.2, 5) for o in options}
@@ -774,14 +858,11 @@ def test_bradley_terry_is_fast_for_30_options_with_a_runaway_favourite() -> None
         answers[voter] = {
             (a, b): a if rng.random() < true[a] / (true[a] + true[b]) else b for a, b in pairs
         }
-    start = time.perf_counter()
-    result = pairwise_result(answers, options)
-    elapsed = time.perf_counter() - start
+    result = pairwise_result(answers, options)  # about 0.04 s on a laptop
     assert result.method == "bradley_terry" and not result.complete
     assert result.ranking[0][0] == 100 and result.ranking[1][2] == 2
-    assert elapsed < 1.0
-    # the fit has converged: more iterations change nothing
-    again = bradley_terry(result.wins, options, iterations=1000, tol=0.0)
+    # the fit converged within the default iterations: more change nothing
+    again = bradley_terry(result.wins, options, iterations=50, tol=0.0)
     assert again == pytest.approx(result.scores, rel=1e-9)
 
 

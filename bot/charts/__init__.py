@@ -1,0 +1,36 @@
+"""Charts: plain data in, PNG bytes out (matplotlib object API on Agg, no pyplot).
+
+Every text a reader sees comes in through ``labels`` (already translated); the English
+defaults are each module's ``LABELS``. Renderers are synchronous and CPU-bound: from the
+event loop call ``await render(render_stickers, rows, labels)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bot.charts.combined import render_combined
+from bot.charts.data import CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow
+from bot.charts.matrix import render_matrix
+from bot.charts.pairwise import render_pairwise
+from bot.charts.stickers import render_stickers
+
+__all__ = [
+    "CombinedRow",
+    "MatrixPoint",
+    "Problem",
+    "RankedProblem",
+    "StickerRow",
+    "render",
+    "render_combined",
+    "render_matrix",
+    "render_pairwise",
+    "render_stickers",
+]
+
+
+async def render(fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+    """Run the chart renderer *fn* in a worker thread and return its PNG bytes."""
+    return await asyncio.to_thread(fn, *args, **kwargs)

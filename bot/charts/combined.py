@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.charts.common import (
-    MARGIN_PX, MUTED, OKABE_ITO, PAPER, SIZE_SMALL, SIZE_TEXT, Sheet, block_height, blend, em,
-    fit_lines, ink_on, merge_labels, serialized, to_png, width_of, CAP, LINE_STEP,
+    CAP, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet,
+    blend, block_height, em, fit_lines, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import CombinedRow, coerce
 
@@ -36,11 +36,11 @@ def rank_color(rank: int, worst: int) -> tuple[float, float, float]:
 
 
 @serialized
-def render_combined(
+def combined_chart(
     rows: Iterable[CombinedRow | tuple],
     methods: Sequence[str],
     labels: Mapping[str, str] | None = None,
-) -> bytes:
+) -> Chart:
     """PNG table: combined rank ("=2" for ties), the problem, and its rank by each method
     (columns named by *methods*, already translated; "—" where a method did not rank it).
     The first-placed row(s) are highlighted."""
@@ -56,7 +56,7 @@ def render_combined(
     y = sheet.header(labels["title"], labels["subtitle"])
     if not rows:
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], inner, SIZE_TEXT), color=MUTED)
-        return to_png(sheet.figure(y + MARGIN_PX))
+        return sheet.chart(y + MARGIN_PX)
 
     size = SIZE_TEXT if len(rows) <= 10 else SIZE_SMALL
     combined_ties = Counter(r.combined for r in rows)
@@ -120,8 +120,7 @@ def render_combined(
             sheet.line(MARGIN_PX, top, width - MARGIN_PX, top, "#E6E6E6", 1.0)
         sheet.text(MARGIN_PX + rank_w / 2, middle + em(size + 1) * CAP / 2, combined[i], size + 1,
                    bold=True, ha="center")
-        sheet.lines_centered(text_x, middle, lines, size)
-        first = middle - (cap + em(size) * LINE_STEP * (len(lines) - 1)) / 2 + cap
+        first = sheet.lines_centered(text_x, middle, lines, size)
         sheet.text(text_x - em(size) * 0.3, first, f"{row.number}.", size, bold=True, ha="right")
         x = methods_x
         for k, (rank, w) in enumerate(zip(row.ranks, method_w)):
@@ -133,4 +132,14 @@ def render_combined(
                 sheet.text(x + w / 2, middle + cap / 2, cells[i][k], size, bold=True,
                            color=ink_on(color), ha="center")
             x += w + gap
-    return to_png(sheet.figure(y + row_h * len(rows) + MARGIN_PX))
+    return sheet.chart(y + row_h * len(rows) + MARGIN_PX)
+
+
+@serialized
+def render_combined(
+    rows: Iterable[CombinedRow | tuple],
+    methods: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> bytes:
+    """PNG bytes of `combined_chart`."""
+    return combined_chart(rows, methods, labels).png()

@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import unicodedata
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -234,6 +235,11 @@ class Sheet:
     def __init__(self, width: int = WIDTH_PX) -> None:
         self.width = width
         self._ops: list[tuple[str, dict[str, Any]]] = []
+        self._areas: dict[Any, float] = {}  # flat colour -> pixels painted with it
+
+    def _paint(self, color: Any, area: float) -> None:
+        key = matplotlib.colors.to_hex(color)
+        self._areas[key] = self._areas.get(key, 0.0) + area
 
     def text(
         self,
@@ -249,6 +255,7 @@ class Sheet:
         rotation: float = 0,
     ) -> None:
         """A single line of text; (x, y) is where *ha* and *va* anchor it."""
+        self._paint(color, em(size) ** 2)
         self._ops.append(("text", dict(x=x, y=y, s=s, size=size, bold=bold, color=color,
                                        ha=ha, va=va, rotation=rotation)))
 
@@ -274,13 +281,15 @@ class Sheet:
         lines: Sequence[str],
         size: float = SIZE_TEXT,
         **kwargs: Any,
-    ) -> None:
-        """Lines of text whose capitals-to-last-baseline span is centred on *middle*."""
+    ) -> float:
+        """Lines of text whose capitals-to-last-baseline span is centred on *middle*;
+        returns the first baseline."""
         step = em(size) * LINE_STEP
         span = em(size) * CAP + step * (len(lines) - 1)
         baseline = middle - span / 2 + em(size) * CAP
         for i, line in enumerate(lines):
             self.text(x, baseline + i * step, line, size, **kwargs)
+        return baseline
 
     def header(self, title: str, subtitle: str = "", top: float = MARGIN_PX) -> float:
         """Title (bold, up to 2 lines) and optional subtitle; returns where content starts."""
@@ -345,28 +354,40 @@ class Sheet:
     def text_batch(self, items: Sequence[tuple[float, float, str, Any]], size: float,
                    bold: bool = False) -> None:
         """Many short centred labels (x, baseline y, text, colour) drawn by one artist."""
+        for item in items:
+            self._paint(item[3], em(size) ** 2)
         self._ops.append(("batch", dict(items=list(items), size=size, bold=bold)))
 
     def rects(self, boxes: Sequence[tuple[float, float, float, float]], colors: Sequence[Any],
               *, edge: Any = PAPER, linewidth: float = 1.0) -> None:
         """Many rectangles (x, y, w, h) drawn by one collection."""
+        for (_, _, w, h), color in zip(boxes, colors):
+            self._paint(color, w * h)
         self._ops.append(("rects", dict(boxes=list(boxes), colors=list(colors), edge=edge,
                                         linewidth=linewidth)))
 
     def rect(self, x: float, y: float, w: float, h: float, color: Any, *,
              edge: Any = None, linewidth: float = 0.0, radius: float = 0.0) -> None:
+        self._paint(color, w * h)
         self._ops.append(("rect", dict(x=x, y=y, w=w, h=h, color=color, edge=edge,
                                        linewidth=linewidth, radius=radius)))
 
     def circle(self, cx: float, cy: float, r: float, color: Any, *,
                edge: Any = None, linewidth: float = 0.0) -> None:
+        self._paint(color, math.pi * r * r)
         self._ops.append(("circle", dict(cx=cx, cy=cy, r=r, color=color, edge=edge,
                                          linewidth=linewidth)))
 
     def line(self, x0: float, y0: float, x1: float, y1: float, color: Any = RULE,
              linewidth: float = 1.0) -> None:
+        self._paint(color, math.hypot(x1 - x0, y1 - y0) * linewidth)
         self._ops.append(("line", dict(x0=x0, y0=y0, x1=x1, y1=y1, color=color,
                                        linewidth=linewidth)))
+
+    def chart(self, height: float) -> "Chart":
+        """The page, *height* pixels tall, as a `Chart`."""
+        flat = tuple(sorted(self._areas, key=self._areas.get, reverse=True))
+        return Chart(self.figure(height), flat)
 
     def figure(self, height: float) -> Figure:
         """The page as a Figure *height* pixels tall (rounded up)."""
@@ -417,6 +438,17 @@ class Sheet:
                                       linewidth=op["linewidth"], solid_capstyle="butt",
                                       zorder=2))
         return fig
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A laid-out chart: its Figure, and its flat colours by area for exact PNG output."""
+
+    figure: Figure
+    flat_colors: tuple[str, ...] = ()
+
+    def png(self) -> bytes:
+        return to_png(self.figure, self.flat_colors)
 
 
 class TextBatch(Artist):
@@ -470,55 +502,65 @@ def new_figure(width_px: int, height_px: int) -> Figure:
 
 # --- output --------------------------------------------------------------------------
 
-_EXACT = [matplotlib.colors.to_rgb(c) for c in (PAPER, INK, MUTED, RULE, EMPTY, *OKABE_ITO.values())]
-
-
-def _encode(fig: Figure, compress_level: int) -> bytes:
+def _encode(fig: Figure, compress_level: int, exact: Sequence[Any]) -> bytes:
     fig.canvas.draw()
     rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
     # Charts are flat colours plus anti-aliased edges: a 256-colour palette taken from a
     # sample of the pixels looks the same and makes the file three times smaller than RGB.
     sample = rgb.resize((max(rgb.width // 4, 1), max(rgb.height // 4, 1)), Image.Resampling.NEAREST)
     palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-    # The octree rounds colours a little; put the page and ink colours back exactly.
-    entries = np.array(palette.getpalette(), dtype=float).reshape(-1, 3)
-    for color in _EXACT:
-        target = np.array(color) * 255
-        nearest = int(np.abs(entries - target).sum(axis=1).argmin())
-        if np.abs(entries[nearest] - target).max() <= 4:
-            entries[nearest] = target
-    palette.putpalette(np.round(entries).astype(np.uint8).ravel().tolist())
+    # The octree rounds and merges colours; give the flat colours the chart was drawn with
+    # their exact values back, on the palette entries their pixels are mapped to.
+    flat = list(dict.fromkeys(_rgb8(c) for c in (PAPER, *exact)))
+    probe = Image.new("RGB", (len(flat), 1))
+    probe.putdata(flat)
+    entries = palette.getpalette()
+    claimed: set[int] = set()
+    probed = np.asarray(probe.quantize(palette=palette, dither=Image.Dither.NONE)).ravel()
+    for color, index in zip(flat, probed.tolist()):
+        if index not in claimed:
+            claimed.add(index)
+            entries[3 * index : 3 * index + 3] = color
+    palette.putpalette(entries)
     indexed = rgb.quantize(palette=palette, dither=Image.Dither.NONE)
     out = io.BytesIO()
     indexed.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
 
 
-def to_png(fig: Figure, max_bytes: int = MAX_PNG_BYTES) -> bytes:
-    """PNG bytes of *fig*, under *max_bytes*: squeezed harder, then smaller, if needed."""
-    data = _encode(fig, compress_level=6)
+def _rgb8(color: Any) -> tuple[int, int, int]:
+    r, g, b = matplotlib.colors.to_rgb(color)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def to_png(fig: Figure, exact: Sequence[Any] = (), max_bytes: int = MAX_PNG_BYTES) -> bytes:
+    """PNG bytes of *fig*, under *max_bytes*: squeezed harder, then smaller, if needed.
+
+    *exact* lists the chart's flat colours, most important first; they come out exactly.
+    """
+    data = _encode(fig, 6, exact)
     if len(data) <= max_bytes:
         return data
-    data = _encode(fig, compress_level=9)
+    data = _encode(fig, 9, exact)
     dpi = fig.dpi
     while len(data) > max_bytes and dpi > 60:
         dpi *= 0.85
         fig.set_dpi(dpi)
-        data = _encode(fig, compress_level=9)
+        data = _encode(fig, 9, exact)
     if len(data) > max_bytes:
         raise ValueError(f"chart PNG is {len(data)} bytes even at {dpi:.0f} dpi")
     return data
 
 
 # Matplotlib is not thread-safe; renders from asyncio.to_thread take turns.
-_render_lock = threading.Lock()
+_render_lock = threading.RLock()
 
 
-def serialized(fn: Callable[..., bytes]) -> Callable[..., bytes]:
-    """Run a chart renderer under the module lock (one matplotlib render at a time)."""
+def serialized(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run *fn* under the module lock: one thread at a time builds or draws a chart."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> bytes:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         with _render_lock:
             return fn(*args, **kwargs)
 

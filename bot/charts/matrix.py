@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 import matplotlib
 
 from bot.charts.common import (
-    MARGIN_PX, MUTED, PAPER, INK, SIZE_SMALL, SIZE_TEXT, Sheet, em, blend, fit_lines, fmt_number,
-    ink_on, merge_labels, serialized, to_png, width_of,
+    INK, MARGIN_PX, MUTED, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, em, fit_lines,
+    fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import MatrixPoint, coerce
 
@@ -37,9 +37,9 @@ def cell_color(value: int) -> tuple[float, float, float]:
 
 
 @serialized
-def render_matrix(
+def matrix_chart(
     points: Iterable[MatrixPoint | tuple], labels: Mapping[str, str] | None = None
-) -> bytes:
+) -> Chart:
     """PNG of the 3×3 matrix (importance across, urgency down, cell = a + b − 1) with each
     problem's number in its cell, and below it the list "number. text — mean score" in the
     order given (pass them sorted by priority)."""
@@ -51,14 +51,14 @@ def render_matrix(
     y = sheet.header(labels["title"], labels["subtitle"])
     if not points:
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], inner, SIZE_TEXT), color=MUTED)
-        return to_png(sheet.figure(y + MARGIN_PX))
+        return sheet.chart(y + MARGIN_PX)
 
     y = _grid(sheet, y, points, labels)
     rows = [(p.number, p.text, fmt_number(p.mean_score, 1, labels["decimal"])) for p in points]
     y = sheet.listing(y + em(SIZE_TEXT) * 1.2, rows, labels["problems"], labels["score"],
                       SIZE_TEXT if len(points) <= 10 else SIZE_SMALL,
                       2 if len(points) <= 12 else 1)
-    return to_png(sheet.figure(y + MARGIN_PX))
+    return sheet.chart(y + MARGIN_PX)
 
 
 def _grid(sheet: Sheet, top: float, points: list[MatrixPoint], labels: dict[str, str]) -> float:
@@ -120,3 +120,11 @@ def _markers(sheet: Sheet, members: list[MatrixPoint], x0: float, y0: float, w: 
         cy = top + step * (r + 0.5)
         sheet.circle(cx, cy, radius, PAPER, edge=INK, linewidth=1.5)
         sheet.text(cx, cy + em(size) * 0.73 / 2, str(p.number), size, bold=True, ha="center")
+
+
+@serialized
+def render_matrix(
+    points: Iterable[MatrixPoint | tuple], labels: Mapping[str, str] | None = None
+) -> bytes:
+    """PNG bytes of `matrix_chart`."""
+    return matrix_chart(points, labels).png()

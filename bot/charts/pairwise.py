@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.charts.common import (
-    EMPTY, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Sheet, blend, em,
-    fit_lines, fmt_number, ink_on, merge_labels, serialized, to_png, width_of,
+    EMPTY, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend,
+    em, fit_lines, fmt_number, ink_on, merge_labels, serialized,
 )
 from bot.charts.data import Problem, RankedProblem, coerce
 
@@ -21,6 +21,7 @@ LABELS = {
 }
 
 WIN = OKABE_ITO["blue"]
+HEAD_BAND = "#DADADA"
 MAX_CELL_EM = 3.0  # cells stop growing at this many ems of the cell text
 
 
@@ -32,12 +33,12 @@ def win_color(won: int, lost: int) -> tuple[float, float, float]:
 
 
 @serialized
-def render_pairwise(
+def pairwise_chart(
     numbers_texts: Iterable[Problem | tuple],
     wins: Sequence[Sequence[int]],
     order: Iterable[RankedProblem | tuple],
     labels: Mapping[str, str] | None = None,
-) -> bytes:
+) -> Chart:
     """PNG of the win matrix and the resulting order.
 
     *numbers_texts* gives the matrix's rows and columns (same order for both);
@@ -57,7 +58,7 @@ def render_pairwise(
     y = sheet.header(labels["title"], labels["subtitle"])
     if n < 2:
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], inner, SIZE_TEXT), color=MUTED)
-        return to_png(sheet.figure(y + MARGIN_PX))
+        return sheet.chart(y + MARGIN_PX)
     y = sheet.lines(MARGIN_PX, y - em(SIZE_TEXT) * 0.3, fit_lines(labels["note"], inner, SIZE_SMALL, 2),
                     SIZE_SMALL, color=MUTED) + em(SIZE_TEXT) * 0.7
     y = _matrix(sheet, y, problems, wins)
@@ -67,7 +68,7 @@ def render_pairwise(
         y = sheet.listing(y + em(SIZE_TEXT) * 1.2, rows, labels["order"], labels["score"],
                           SIZE_TEXT if len(rows) <= 10 else SIZE_SMALL,
                           2 if len(rows) <= 12 else 1)
-    return to_png(sheet.figure(y + MARGIN_PX))
+    return sheet.chart(y + MARGIN_PX)
 
 
 def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Sequence[int]]) -> float:
@@ -87,14 +88,14 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
     head_w = widest_head * size + em(size) * 0.6
     grid_w = cell * n
     left = MARGIN_PX + (sheet.width - 2 * MARGIN_PX - head_w - grid_w) / 2 + head_w
-    grid_y = top + em(size) * 1.5
+    grid_y = top + em(size) * 1.6
     cap = em(size) * 0.73
 
     boxes, colors, cell_text, head_text = [], [], [], []
     for i in range(n):
         cy = grid_y + cell * (i + 0.5)
         head_text.append((left - head_w / 2, cy + cap / 2, heads[i], OKABE_ITO["black"]))
-        head_text.append((left + cell * (i + 0.5), grid_y - em(size) * 0.45, heads[i],
+        head_text.append((left + cell * (i + 0.5), grid_y - em(size) * 0.35, heads[i],
                           OKABE_ITO["black"]))
         for j in range(n):
             boxes.append((left + cell * j, grid_y + cell * i, cell, cell))
@@ -105,7 +106,22 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
             colors.append(color)
             text = counts[i][j] if wins[i][j] or wins[j][i] else "–"
             cell_text.append((left + cell * (j + 0.5), cy + cap / 2, text, ink_on(color)))
+    # Column heads on alternate light bands keep "10 11 12" apart in a narrow matrix.
+    for j in range(1, n, 2):
+        boxes.append((left + cell * j, grid_y - em(size) * 1.35, cell, em(size) * 1.35))
+        colors.append(HEAD_BAND)
     sheet.rects(boxes, colors, edge=PAPER, linewidth=1.5 if cell > 40 else 0.8)
     sheet.text_batch(head_text, size, bold=True)
     sheet.text_batch(cell_text, size)
     return grid_y + cell * n
+
+
+@serialized
+def render_pairwise(
+    numbers_texts: Iterable[Problem | tuple],
+    wins: Sequence[Sequence[int]],
+    order: Iterable[RankedProblem | tuple],
+    labels: Mapping[str, str] | None = None,
+) -> bytes:
+    """PNG bytes of `pairwise_chart`."""
+    return pairwise_chart(numbers_texts, wins, order, labels).png()

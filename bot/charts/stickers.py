@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bot.charts.common import (
-    MARGIN_PX, MUTED, OKABE_ITO, RULE, SIZE_SMALL, SIZE_TEXT, Sheet, block_height, em,
-    fit_lines, ink_on, merge_labels, serialized, to_png, width_of,
+    MARGIN_PX, MUTED, OKABE_ITO, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, block_height, em,
+    fit_lines, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import StickerRow, coerce
 
@@ -23,9 +23,9 @@ PAPER = OKABE_ITO["orange"]
 
 
 @serialized
-def render_stickers(
+def stickers_chart(
     rows: Iterable[StickerRow | tuple], labels: Mapping[str, str] | None = None
-) -> bytes:
+) -> Chart:
     """PNG of sticker totals, sorted by total (ties keep the given order).
 
     When any row has in-person (paper) stickers, each bar is split into its online and
@@ -44,7 +44,7 @@ def render_stickers(
     if not rows:
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], width - 2 * MARGIN_PX, SIZE_TEXT),
                         SIZE_TEXT, color=MUTED)
-        return to_png(sheet.figure(y + MARGIN_PX))
+        return sheet.chart(y + MARGIN_PX)
 
     size = SIZE_TEXT if len(rows) <= 10 else SIZE_SMALL
     inner = width - 2 * MARGIN_PX
@@ -67,8 +67,7 @@ def render_stickers(
         middle = y + row_h * (i + 0.5)
         if i:
             sheet.line(MARGIN_PX, y + row_h * i, width - MARGIN_PX, y + row_h * i, "#E6E6E6", 1.0)
-        sheet.lines_centered(text_x, middle, lines, size)
-        first_baseline = middle - (cap + em(size) * 1.25 * (len(lines) - 1)) / 2 + cap
+        first_baseline = sheet.lines_centered(text_x, middle, lines, size)
         sheet.text(text_x - em(size) * 0.3, first_baseline, f"{row.number}.", size,
                    bold=True, ha="right")
 
@@ -85,4 +84,12 @@ def render_stickers(
                            color=ink_on(color), ha="center")
             x += w
         sheet.text(x + em(size) * 0.4, middle + cap / 2, str(row.total), size, bold=True)
-    return to_png(sheet.figure(y + row_h * len(rows) + MARGIN_PX))
+    return sheet.chart(y + row_h * len(rows) + MARGIN_PX)
+
+
+@serialized
+def render_stickers(
+    rows: Iterable[StickerRow | tuple], labels: Mapping[str, str] | None = None
+) -> bytes:
+    """PNG bytes of `stickers_chart`."""
+    return stickers_chart(rows, labels).png()

@@ -89,7 +89,7 @@ def matrix_result(
         option: (sum_a + sum_b - count) / count for option, (sum_a, sum_b, count) in scored.items()
     }
     ranks = competition_ranks(mean_scores)
-    unscored_rank = len(scored)
+    unscored_rank = len(scored) + 1
     points: list[MatrixPoint] = []
     for option in listed:
         sum_a, sum_b, count = sums[option]

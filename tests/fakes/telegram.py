@@ -3,14 +3,21 @@
 The real bot, with aiogram's real HTTP session, talks to this server on 127.0.0.1::
 
     async with FakeTelegram(token="123:ABC", bot_username="qatysu_test_bot") as tg:
-        bot = Bot(tg.token, session=AiohttpSession(api=tg.api_server()))
+        bot = Bot(tg.token, session=tg.session())   # = AiohttpSession(api=tg.api_server())
         ...                                # start the dispatcher (polling) or a webhook app
         alice = tg.user(1001, "Әлия")
         tg.send(alice, "/start")
-        msg = await tg.next_message(alice)
+        msg = await tg.next_message(alice)         # the bot's first reply ...
+        tip = await tg.next_message(alice)         # ... and its second one
         assert "Сәлем" in msg["text"]
-        upd = tg.press(alice, msg, "lang:kk")
+        upd = tg.press(alice, msg, "lang:kk")      # or tg.press_button(alice, msg, "қазақша")
         assert (await tg.answer_to(upd))["show_alert"] is False
+        await tg.assert_silent(alice)
+
+Waiting never races: by default the wait methods look at the calls the bot made since
+the test last produced an update (``send``, ``press``, ...), and ``next_message`` /
+``next_edit`` additionally remember what they already returned, so awaiting something
+else in between loses nothing. ``since=tg.mark()`` sets the starting point explicitly.
 
 What it does, in Bot API terms:
 
@@ -908,6 +915,8 @@ class FakeTelegram:
         self._redeliveries: deque[_QueuedRedelivery] = deque()
         self._confirmed = 0
         self._next_update_id = 10_001
+        self._update_mark = 0  # len(sent) when the test last produced an update
+        self._cursors: dict[tuple[Any, ...], int] = {}
         self._allowed_updates: frozenset[str] | None = None
         self._poll_waiters: set[asyncio.Future[str]] = set()
         self._call_waiters: list[tuple[Callable[[Call], bool], asyncio.Future[Call]]] = []
@@ -991,6 +1000,16 @@ class FakeTelegram:
         from aiogram.client.telegram import TelegramAPIServer
 
         return TelegramAPIServer.from_base(self.base_url)
+
+    def session(self, **kwargs: Any) -> Any:
+        """aiogram's real ``AiohttpSession`` pointed at this server.
+
+        The only change: ``close()`` skips the 0.25 s sleep aiogram adds for SSL
+        connections (there are none here), which keeps test teardown fast. Pass it as
+        ``Bot(tg.token, session=tg.session())``; extra kwargs go to AiohttpSession
+        (e.g. ``timeout=2``).
+        """
+        return _fast_close_session_class()(api=self.api_server(), **kwargs)
 
     # ---------------------------------------------------------------- actors
     def user(
@@ -1200,6 +1219,7 @@ class FakeTelegram:
         does when it believes the bot never confirmed it. Served before newer updates
         and dropped once a later ``getUpdates`` offset passes it."""
         self._redeliveries.append(_QueuedRedelivery(json.loads(json.dumps(update))))
+        self._update_mark = len(self.sent)
         self._wake_pollers("update")
 
     def pending(self) -> int:
@@ -1269,9 +1289,15 @@ class FakeTelegram:
         return self.files[file_id].data
 
     def mark(self) -> int:
-        """An index into :attr:`sent`; pass as ``since=`` to the wait methods so only
-        calls made after this point count."""
+        """An index into :attr:`sent` (the index the next call will get); pass as
+        ``since=`` to the wait methods so only calls made after this point count."""
         return len(self.sent)
+
+    @property
+    def allowed_updates(self) -> frozenset[str] | None:
+        """Update types the bot asked for (getUpdates/setWebhook ``allowed_updates``);
+        None = Telegram's default (all but chat_member and reactions)."""
+        return self._allowed_updates
 
     def calls(self, method: str | None = None, since: int = 0) -> list[Call]:
         """Recorded calls (optionally of one method, case-insensitive) from ``since``."""
@@ -1291,6 +1317,13 @@ class FakeTelegram:
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- waiting
+    #
+    # Where waiting starts (``since``): by default at the moment the test last produced
+    # an update (send/press/share_contact/add_bot_to_group/redeliver/...), so awaiting
+    # something else in between never loses a reply. next_message/next_edit also keep a
+    # per-chat (per-message) cursor, so calling them repeatedly walks through the bot's
+    # replies one by one. Pass ``since=tg.mark()`` to choose the point yourself.
+
     async def wait_for(
         self,
         predicate: Callable[[Call], bool] | str,
@@ -1302,9 +1335,9 @@ class FakeTelegram:
         """Wait until a recorded call satisfies ``predicate`` and return it.
 
         ``predicate`` is a function of :class:`Call` (exceptions count as "no") or a
-        method name. Only calls from ``since`` on count; the default is "from now"
-        (:meth:`mark`), so take a mark *before* acting when anything is awaited in
-        between. On timeout raises AssertionError with :meth:`dump`.
+        method name (``"answerCallbackQuery"``). Calls from ``since`` on count; the
+        default is the moment the test last produced an update. On timeout raises
+        AssertionError with :meth:`dump`.
         """
         if isinstance(predicate, str):
             name = predicate.lower()
@@ -1314,7 +1347,7 @@ class FakeTelegram:
                 return c.method.lower() == name
         else:
             pred = predicate
-        start = len(self.sent) if since is None else since
+        start = self._update_mark if since is None else since
         for c in itertools.islice(self.sent, start, None):
             if _safe(pred, c):
                 return c
@@ -1326,7 +1359,8 @@ class FakeTelegram:
         except asyncio.TimeoutError:
             label = what or getattr(predicate, "__name__", repr(predicate))
             raise AssertionError(
-                f"timed out after {timeout}s waiting for {label}\n{self.dump()}"
+                f"timed out after {timeout}s waiting for {label} (calls from #{start})\n"
+                f"{self.dump()}"
             ) from None
         finally:
             self._call_waiters.remove(waiter)
@@ -1339,12 +1373,22 @@ class FakeTelegram:
         *,
         since: int | None = None,
     ) -> JSON:
-        """Wait for a NEW bot message (sendMessage/sendPhoto/sendDocument) in ``chat``
-        whose text or caption contains ``contains``; returns its live record.
+        """Wait for the next bot message (sendMessage/sendPhoto/sendDocument) in
+        ``chat`` whose text or caption contains ``contains``; return its live record
+        (see :meth:`messages`).
 
-        Counts messages sent after this call, or after ``since`` (a :meth:`mark`).
+        By default only messages sent after the latest update the test produced *and*
+        after the message this method last returned for the chat count, so::
+
+            tg.send(alice, "/start")
+            first = await tg.next_message(alice)
+            second = await tg.next_message(alice)   # the bot's following message
+
+        ``since`` (a :meth:`mark`) overrides the starting point.
         """
         cid = self._cid(chat)
+        key = ("msg", cid)
+        start = max(self._update_mark, self._cursors.get(key, 0)) if since is None else since
 
         def pred(c: Call) -> bool:
             return (
@@ -1355,7 +1399,8 @@ class FakeTelegram:
             )
 
         what = f"a bot message in chat {cid}" + (f" containing {contains!r}" if contains else "")
-        call = await self.wait_for(pred, timeout, since=since, what=what)
+        call = await self.wait_for(pred, timeout, since=start, what=what)
+        self._cursors[key] = max(self._cursors.get(key, 0), call.index + 1)
         assert call.message is not None
         return call.message
 
@@ -1366,10 +1411,13 @@ class FakeTelegram:
         *,
         since: int | None = None,
     ) -> JSON:
-        """Wait for a successful edit (text, caption or markup) of ``message`` (a record
-        or message dict); returns the live record."""
+        """Wait for the next successful edit (text, caption or markup) of ``message``
+        (a record or Bot API message dict); return the live record. Same starting
+        rules as :meth:`next_message` (cursor per message)."""
         cid = message.get("chat_id", message.get("chat", {}).get("id"))
         mid = message["message_id"]
+        key = ("edit", cid, mid)
+        start = max(self._update_mark, self._cursors.get(key, 0)) if since is None else since
 
         def pred(c: Call) -> bool:
             return (
@@ -1379,14 +1427,15 @@ class FakeTelegram:
                 and c.message["message_id"] == mid
             )
 
-        call = await self.wait_for(pred, timeout, since=since,
+        call = await self.wait_for(pred, timeout, since=start,
                                    what=f"an edit of message {mid} in chat {cid}")
+        self._cursors[key] = max(self._cursors.get(key, 0), call.index + 1)
         assert call.message is not None
         return call.message
 
     async def answer_to(self, update: JSON, timeout: float = 5.0) -> JSON:
         """Wait for the bot's answerCallbackQuery to a callback update (from
-        :meth:`press`); returns ``{"text", "show_alert", "url", "cache_time"}``."""
+        :meth:`press`); return ``{"text", "show_alert", "url", "cache_time"}``."""
         cb_id = update["callback_query"]["id"]
         if cb_id in self.callback_answers:
             return self.callback_answers[cb_id]
@@ -1394,7 +1443,7 @@ class FakeTelegram:
             lambda c: c.ok and c.method.lower() == "answercallbackquery"
             and c.params.get("callback_query_id") == cb_id,
             timeout,
-            since=0 if len(self.sent) < 64 else len(self.sent) - 64,
+            since=len(self.sent),
             what=f"answerCallbackQuery({cb_id})",
         )
         return self.callback_answers[cb_id]
@@ -1406,9 +1455,19 @@ class FakeTelegram:
         *,
         since: int | None = None,
     ) -> None:
-        """Assert the bot sends no new message (to ``chat``, or anywhere) for ``within``
-        seconds (counting from ``since`` when given)."""
+        """Assert the bot sends no new message to ``chat`` (or anywhere, when None)
+        for ``within`` seconds.
+
+        For a chat, messages already sent but not yet returned by
+        :meth:`next_message` (since the latest update) count as "not silent"; for
+        ``chat=None`` only messages from now on count. ``since`` overrides.
+        """
         cid = None if chat is None else self._cid(chat)
+        if since is None:
+            if cid is None:
+                since = len(self.sent)
+            else:
+                since = max(self._update_mark, self._cursors.get(("msg", cid), 0))
 
         def pred(c: Call) -> bool:
             return c.message is not None and c.method.lower() in SEND_METHODS and (
@@ -1436,7 +1495,7 @@ class FakeTelegram:
         self,
         update: JSON,
         *,
-        secret: str | None | type[Ellipsis] = ...,
+        secret: Any = ...,
         timeout: float = 10.0,
     ) -> int:
         """POST ``update`` to the URL the bot registered with setWebhook; return the
@@ -1569,6 +1628,7 @@ class FakeTelegram:
     def _push(self, body: JSON, deliver: bool = True) -> JSON:
         update = {"update_id": self._next_update_id, **body}
         self._next_update_id += 1
+        self._update_mark = len(self.sent)
         self.updates.append(update)
         kind = _update_type(update)
         if not deliver or (self._allowed_updates is not None and kind not in self._allowed_updates):
@@ -2085,6 +2145,8 @@ class FakeTelegram:
             self._poll_waiters.discard(fut)
         if done and fut.result() == "conflict":
             raise _ApiError(409, _GETUPDATES_CONFLICT)
+        if done and fut.result() == "webhook":
+            raise _ApiError(409, "Conflict: terminated by setWebhook request")
         if done and fut.result() == "closing":
             return []
         return self._take(limit)
@@ -2268,7 +2330,8 @@ class FakeTelegram:
         if isinstance(allowed, list):
             self.webhook_allowed_updates = allowed
             self._allowed_updates = frozenset(allowed) if allowed else None
-        self._wake_pollers("conflict")
+        if url:
+            self._wake_pollers("webhook")
         return True
 
     def _m_deletewebhook(self, params: JSON, files: Any, call: Call) -> bool:
@@ -2323,6 +2386,25 @@ class FakeTelegram:
             raise _bad("wrong file_id or the file is temporarily unavailable")
         return {"file_id": sf.file_id, "file_unique_id": sf.file_unique_id,
                 "file_size": len(sf.data), "file_path": sf.file_path}
+
+
+_FAST_SESSION: type | None = None
+
+
+def _fast_close_session_class() -> type:
+    global _FAST_SESSION
+    if _FAST_SESSION is None:
+        from aiogram.client.session.aiohttp import AiohttpSession
+
+        class FastCloseAiohttpSession(AiohttpSession):
+            """AiohttpSession whose close() does not sleep 0.25 s (plain HTTP only)."""
+
+            async def close(self) -> None:
+                if self._session is not None and not self._session.closed:
+                    await self._session.close()
+
+        _FAST_SESSION = FastCloseAiohttpSession
+    return _FAST_SESSION
 
 
 class _RawFailure(Exception):

@@ -1,0 +1,343 @@
+"""Step 1 through the simulator: brainstorm, the three ballots, results, the choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.storage import ballots, problems
+from tests.conftest import build_community
+
+
+async def propose_all(c, texts):
+    for member, text in zip(c.members * 10, texts):
+        await member.send(f"/propose {text}")
+
+
+TEXTS = ["Жол жөндеу керек, көктемде су басып қалады", "Балалар алаңы жоқ", "Мектеп автобусы кешігеді",
+         "Ауыз су жиі өшіп қалады", "Көше шамдары жанбайды"]
+
+
+async def group_ballot(c):
+    return c.sim.messages(c.group.id)[-1]
+
+
+def button_for(message, number):
+    for row in message.buttons:
+        for b in row:
+            if b.text.startswith(f"{number} ·") or f" {number} ·" in b.text:
+                return b.data
+    raise LookupError(number)
+
+
+async def db_stickers(c, ballot_id=1):
+    async with c.sim.engine.db.transaction() as tx:
+        return await ballots.all_stickers(tx, ballot_id)
+
+
+# --- brainstorm ----------------------------------------------------------------------------
+async def test_proposals_are_recorded_listed_and_validated(sim):
+    c = await build_community(sim, 2, ("kk", "en"))
+    await c.members[0].send("/propose")
+    await c.members[0].send(TEXTS[0])
+    assert "#1" in c.members[0].last().text
+    await c.members[1].send(f"/propose {TEXTS[1]}", c.group)
+    assert "#2" in sim.messages(c.group.id)[-1].text
+    await c.members[1].send("/propose ab")
+    assert "too short" in c.members[1].last().text
+    await c.members[1].send("/propose " + "x" * 5000)
+    assert "5000 characters" in c.members[1].last().text
+    await c.members[1].send("/propose  балалар  алаңы ЖОҚ!")
+    assert "already proposed as #2" in c.members[1].last().text
+    await c.members[1].send("/propose <script>alert(1)</script> *bold*")
+    await c.members[1].send("/problems")
+    listing = c.members[1].last().text
+    assert "&lt;script&gt;" in listing and "<script>" not in listing
+    async with sim.engine.db.transaction() as tx:
+        assert len(await problems.listed(tx, 1)) == 3
+
+
+async def test_a_stranger_cannot_propose(sim):
+    c = await build_community(sim, 0)
+    stranger = sim.person("Stranger", "en")
+    await onboard_stranger(stranger)
+    await stranger.send(f"/propose {TEXTS[0]}", c.group)
+    assert "Only members" in sim.messages(c.group.id)[-1].text
+
+
+async def onboard_stranger(person):
+    await person.send("/start")
+    await person.press("English")
+    await person.press_data("consent:yes")
+    await person.press(person.name)
+
+
+async def test_proposals_are_rate_limited(sim):
+    c = await build_community(sim, 1, ("en",))
+    for i in range(5):
+        await c.members[0].send(f"/propose Problem number {i} in the village")
+    await c.members[0].send("/propose One more problem in the village")
+    assert "Please wait" in c.members[0].last().text
+
+
+async def test_merge_keeps_authors_and_votes_and_hide_refunds(sim):
+    c = await build_community(sim, 3, ("en",))
+    await propose_all(c, TEXTS[:4])
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = await group_ballot(c)
+    await c.members[0].press_data(button_for(ballot, 1), c.group)
+    await c.members[0].press_data(button_for(ballot, 2), c.group)
+    await c.members[1].press_data(button_for(ballot, 2), c.group)
+    await c.members[2].press_data(button_for(ballot, 4), c.group)
+    await c.facilitator.send("/merge 2 1")
+    assert "merged with the same problem #1" in c.members[1].inbox()[-1].text
+    stickers = await db_stickers(c)
+    member_ids = sorted(stickers)
+    # member 0 had #1 and #2: one sticker on #1 stays, the other returns; member 1's moves to #1
+    assert [stickers[m] for m in member_ids[:2]] == [{1: 1}, {1: 1}]
+    async with sim.engine.db.transaction() as tx:
+        assert sorted(await problems.authors(tx, 1)) == sorted([member_ids[0], member_ids[1]])
+    await c.facilitator.send("/hide 4")
+    assert "hidden" in c.members[0].inbox()[-1].text  # #4 was member 0's
+    assert member_ids[2] not in await db_stickers(c)
+    outcome = await c.members[2].press_data(button_for(ballot, 4), c.group)
+    assert "removed from the ballot" in outcome.toast.text
+    outcome = await c.members[2].press_data(button_for(ballot, 2), c.group)
+    assert "merged into #1" in outcome.toast.text
+
+
+# --- sticker voting ------------------------------------------------------------------------
+async def test_sticker_taps_place_remove_and_refuse_a_fourth(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS)
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = await group_ballot(c)
+    voter = c.members[0]
+    toast = (await voter.press_data(button_for(ballot, 1), c.group)).toast.text
+    assert toast == "Sticker placed on #1. 2 of 3 stickers left."
+    await voter.press_data(button_for(ballot, 2), c.group)
+    await voter.press_data(button_for(ballot, 3), c.group)
+    refused = (await voter.press_data(button_for(ballot, 4), c.group)).toast.text
+    assert "used all 3 stickers" in refused
+    toast = (await voter.press_data(button_for(ballot, 2), c.group)).toast.text
+    assert toast == "Sticker taken back from #2. 1 of 3 stickers left."
+    assert list((await db_stickers(c)).values()) == [{1: 1, 3: 1}]
+    live = (await group_ballot(c)).text
+    assert "1. Жол жөндеу керек, көктемде су басып қалады — 1" in live and "Дауыс бергендер: 1." in live
+
+
+async def test_taps_are_answered_in_the_members_language(sim):
+    c = await build_community(sim, 1, ("ru",))
+    await propose_all(c, TEXTS[:2])
+    await c.facilitator.send("/poll dots 2", c.group)
+    toast = (await c.members[0].press_data(button_for(await group_ballot(c), 1), c.group)).toast.text
+    assert toast == "Стикер поставлен на №1. Осталось 1 из 2 стикеров."
+
+
+async def test_a_stranger_tap_counts_nothing_and_gets_a_join_link(sim):
+    c = await build_community(sim, 1)
+    await propose_all(c, TEXTS[:2])
+    await c.facilitator.send("/poll dots", c.group)
+    stranger = sim.person("Stranger", "en")
+    await onboard_stranger(stranger)
+    outcome = await stranger.press_data(button_for(await group_ballot(c), 1), c.group)
+    assert "Only members" in outcome.toast.text and outcome.toast.url.endswith(f"start={c.code}")
+    unknown = sim.person("Never seen", "en")
+    outcome = await unknown.press_data(button_for(await group_ballot(c), 1), c.group)
+    assert "private chat" in outcome.toast.text
+    assert await db_stickers(c) == {}
+
+
+@pytest.mark.parametrize("data", ["d:999:1", "d:1:999", "d:1", "d:x:y", "d:1:1:1", "d:-1:1", "d:1:" + "9" * 40])
+async def test_forged_sticker_taps_are_refused(sim, data):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:2])
+    await c.facilitator.send("/poll dots", c.group)
+    outcome = await c.members[0].press_data(data, c.group)
+    assert "no longer works" in outcome.toast.text
+    assert await db_stickers(c) == {}
+
+
+async def test_forged_tap_on_another_communitys_problem_is_refused(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:2])
+    other = sim.person("Other", "en")
+    await onboard_stranger(other)
+    await other.send("/new")
+    await other.send("Other village")
+    await other.send("Somewhere")
+    await other.press("Asia/Almaty")
+    await other.send("/propose A problem of another village")
+    await c.facilitator.send("/poll dots", c.group)
+    outcome = await c.members[0].press_data("d:1:3", c.group)
+    assert "no longer works" in outcome.toast.text
+
+
+async def test_closed_ballot_refuses_taps_and_posts_the_result(sim):
+    c = await build_community(sim, 3, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = await group_ballot(c)
+    for member in c.members:
+        await member.press_data(button_for(ballot, 2), c.group)
+    await c.members[0].press_data(button_for(ballot, 3), c.group)
+    await c.members[1].send("/close", c.group)
+    assert "Only the community's facilitator" in sim.messages(c.group.id)[-1].text
+    await c.facilitator.send("/close", c.group)
+    posted = sim.messages(c.group.id)
+    result = next(m for m in reversed(posted) if m.image is not None)
+    assert result.image.startswith(b"\x89PNG")
+    assert "#2" in result.text and "3 of 4 stickers" in result.text.replace("4 жапсырманың 3", "3 of 4 stickers") \
+        or "#2" in result.text
+    assert "Аудит:" in result.text
+    frozen = next(m for m in posted if m.id == ballot.id)
+    assert frozen.buttons == () and "жабылды" in frozen.text
+    outcome = await c.members[2].press_data(button_for(ballot, 1), c.group)
+    assert outcome.toast.text == "This ballot is closed. See the result with /results."
+
+
+async def test_private_ballot_shows_own_marks_in_own_order(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS)
+    await c.facilitator.send("/poll dots", c.group)
+    await c.members[0].send("/vote")
+    assert "1 vote is waiting for you." in c.members[0].last().text
+    await c.members[0].press("Sticker voting")
+    mine = c.members[0].last()
+    first = mine.buttons[0][0]
+    await c.members[0].press_data(first.data)
+    assert c.members[0].last().buttons[0][0].text.startswith("✅")
+    await c.members[1].send("/vote")
+    await c.members[1].press("Sticker voting")
+    orders = [[b.data for row in p.last().buttons for b in row] for p in c.members[:2]]
+    assert sorted(orders[0]) == sorted(orders[1]) and orders[0] != orders[1]
+    await c.members[0].send("/vote")
+    assert "voted everywhere" in c.members[0].last().text
+
+
+async def test_counts_hidden_until_close_when_asked(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots closed", c.group)
+    ballot = await group_ballot(c)
+    await c.members[0].press_data(button_for(ballot, 1), c.group)
+    text = (await group_ballot(c)).text
+    assert "— 1" not in text and "after the vote closes" not in text  # the group reads Kazakh
+    assert all("· 1" not in b.text for row in ballot.buttons for b in row)
+
+
+async def test_paper_tallies_are_added_and_audited(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    await c.members[0].press_data(button_for(await group_ballot(c), 1), c.group)
+    await c.facilitator.send("/paper 5 2:4 3:100")
+    assert "ең көбі 15" in c.facilitator.last().text  # the facilitator reads Kazakh
+    await c.facilitator.send("/paper 5 2:4 3:2")
+    await c.facilitator.send("/close")
+    result = next(m for m in reversed(sim.messages(c.group.id)) if m.image is not None)
+    assert "#2" in result.text and "5" in result.text
+    async with sim.engine.db.transaction() as tx:
+        row = await tx.one("SELECT actor_id, detail FROM audit_log WHERE action = 'ballot.paper_entered'")
+    assert row["actor_id"] == 1 and '"present":5' in row["detail"]
+
+
+async def test_ballot_rules_cannot_change_once_open(sim):
+    import sqlite3
+
+    c = await build_community(sim, 0)
+    await c.facilitator.send("/propose First problem here")
+    await c.facilitator.send("/propose Second problem here")
+    await c.facilitator.send("/poll dots 3", c.group)
+    with pytest.raises(sqlite3.IntegrityError):
+        async with sim.engine.db.transaction() as tx:
+            await tx.execute("UPDATE ballots SET stickers = 10 WHERE id = 1")
+    await c.facilitator.send("/poll dots 5", c.group)
+    assert "ашық тұр" in sim.messages(c.group.id)[-1].text
+
+
+# --- matrix and pairwise -------------------------------------------------------------------
+async def test_matrix_ballot_in_private_chat(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll matrix", c.group)
+    invitation = await group_ballot(c)
+    assert invitation.buttons[0][0].url.endswith("start=b_1")
+    member = c.members[0]
+    await member.send("/start b_1")
+    for _ in range(3):
+        assert "important" in member.last().text
+        await member.press_data(member.last().buttons[0][2].data)  # importance 3
+        assert "urgent" in member.last().text
+        await member.press_data(member.last().buttons[0][1].data)  # urgency 2
+    assert "scored all 3 problems" in member.last().text
+    async with sim.engine.db.transaction() as tx:
+        scores = await ballots.all_scores(tx, 1)
+    assert list(scores.values()) == [{1: (3, 2), 2: (3, 2), 3: (3, 2)}]
+    outcome = await member.press_data("mx:1:1:b:3")  # urgency without importance first
+    assert "importance first" in outcome.toast.text
+    await c.facilitator.send("/close", c.group)
+    result = next(m for m in reversed(sim.messages(c.group.id)) if m.image is not None)
+    assert "4,0" in result.text or "4.0" in result.text
+
+
+async def test_pairwise_all_pairs_then_result(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS[:4])
+    await c.facilitator.send("/poll pairwise", c.group)
+    for member in c.members:
+        await member.send("/start b_1")
+        for _ in range(6):
+            assert "more pressing" in member.last().text
+            # always prefer the lower number: #1 beats everything
+            choices = [b for row in member.last().buttons for b in row]
+            best = min(choices, key=lambda b: int(b.text.split("#")[1].split()[0]))
+            await member.press_data(best.data)
+        assert "compared all 6 pairs" in member.last().text
+    await c.facilitator.send("/close", c.group)
+    result = next(m for m in reversed(sim.messages(c.group.id)) if m.image is not None)
+    assert "#1" in result.text and "(6 wins)" in result.text
+
+
+async def test_pairwise_samples_when_there_are_many_problems(sim):
+    c = await build_community(sim, 1, ("en",))
+    texts = [f"Problem number {i} of the village" for i in range(12)]
+    for i, text in enumerate(texts):
+        await c.facilitator.send(f"/propose {text}")
+        if i % 5 == 4:
+            sim.engine.clock.advance(minutes=11)
+    await c.facilitator.send("/poll pairwise", c.group)
+    await c.members[0].send("/start b_1")
+    assert "pair 1 of 24" in c.members[0].last().text
+
+
+# --- the choice ----------------------------------------------------------------------------
+async def test_combined_ranking_confirm_and_volunteers(sim):
+    c = await build_community(sim, 3, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    for member in c.members:
+        await member.press_data(button_for(await group_ballot(c), 3), c.group)
+    await c.facilitator.send("/close", c.group)
+    await c.facilitator.send("/poll pairwise", c.group)
+    for member in c.members:
+        await member.send("/start b_2")
+        for _ in range(3):
+            choices = [b for row in member.last().buttons for b in row]
+            await member.press_data(max(choices, key=lambda b: int(b.text.split("#")[1].split()[0])).data)
+    await c.facilitator.send("/close", c.group)
+    combined = next(m for m in reversed(sim.messages(c.group.id)) if m.image is not None)
+    assert "#3" in combined.text and any(b.data == "ch:3" for row in combined.buttons for b in row)
+    outcome = await c.members[0].press_data("ch:3", c.group)
+    assert "Only the community's facilitator" in outcome.toast.text
+    await c.facilitator.press_data("ch:3", c.group)
+    chosen = sim.messages(c.group.id)[-1]
+    assert "#3" in chosen.text and chosen.buttons[0][0].data == "vol:1"
+    author = c.members[2]  # proposed #3
+    assert "was chosen" in author.inbox()[-1].text
+    toast = (await c.members[0].press_data("vol:1", c.group)).toast.text
+    assert "1 person will take part" in toast
+    await c.members[1].press_data("vol:1", c.group)
+    await c.members[1].press_data("vol:1", c.group)
+    await c.facilitator.send("/next", c.group)
+    summary = sim.messages(c.group.id)[-1].text
+    assert "#3" in summary and "Мүше 1" in summary and "Мүше 2" not in summary
