@@ -48,17 +48,26 @@ class Transcript:
         self.lines: list[str] = ["# Qatysu demo transcript", ""]
         self.names: dict[str, str] = {}
         self.charts = 0
+        self.quiet = False  # while True, events are played but not written (repetitive crowds)
         self._seen = 0
 
     def section(self, title: str) -> None:
         self.lines += ["", f"## {title}", ""]
 
+    def note(self, text: str) -> None:
+        self.lines += [f"_{text}_", ""]
+
     def __call__(self, person: Person, event: Event, description: str, outcome: Outcome) -> None:
+        if self.quiet:
+            self._seen = len(self.sim.sender.log)
+            return
         where = f" (in {self.names.get(event.chat_id, event.chat_id)})" if event.is_group else ""
         self.lines.append(f"**{person.name}**{where} → `{description}`")
         if outcome.toast:
             self.lines.append(f"> 💬 _{plain(outcome.toast.text)}_")
         for chat_id, shown, edited in self.sim.sender.log[self._seen:]:
+            if edited and event.button and event.is_group:
+                continue  # a tap's live count in the group: the toast above says what happened
             to = self.names.get(chat_id, chat_id)
             body = plain(shown.text).replace("\n", "\n>   ")
             label = "edited" if edited else "→"

@@ -25,7 +25,7 @@ from bot.charts import (
 from bot.charts.agg import ChartCanvas
 from bot.charts.combined import combined_chart
 from bot.charts.common import (
-    FONT_BOLD, FONT_REGULAR, MAX_PNG_BYTES, SIZE_SMALL, TextBatch, clean, fit_lines, font,
+    MAX_PNG_BYTES, SIZE_SMALL, TextBatch, clean, fit_lines, font,
     fmt_number, short_label, width_of,
 )
 from bot.charts.matrix import matrix_chart
@@ -143,13 +143,14 @@ def test_chart_is_a_small_readable_png(kind: str, n: int) -> None:
     assert not complaints, complaints  # no missing glyphs for Kazakh letters, no warnings
     width, height = png_size(data)
     assert width == 1080
-    assert 200 < height <= 2800
+    assert 150 < height <= 2800
     assert len(data) < MAX_PNG_BYTES
     pixels = imread(io.BytesIO(data))
     assert pixels.shape[:2] == (height, width)
     colours = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)
-    assert len(colours) > 20, "chart looks blank"
-    assert (pixels[..., :3] < 0.3).any(), "no dark ink at all"
+    assert len(colours) >= 8, "chart looks blank"
+    ink = (pixels[..., :3] < 0.5).any(axis=2).mean()
+    assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
@@ -366,21 +367,20 @@ def test_fit_lines_measures_in_pixels(text: str) -> None:
 # --- the fast text renderer ----------------------------------------------------------------
 
 def test_cached_glyph_text_matches_matplotlib() -> None:
-    """ChartCanvas draws text like matplotlib's own Agg canvas, at the same place."""
+    """ChartCanvas draws Kazakh text exactly like matplotlib's own Agg canvas."""
     images, extents = [], []
     for canvas in (FigureCanvasAgg, ChartCanvas):
-        fig = Figure(figsize=(4, 1), dpi=150, facecolor="white")
+        fig = Figure(figsize=(4, 1), dpi=150, facecolor="white")  # 600 x 150 px
         canvas(fig)
-        for i, (path, colour) in enumerate([(FONT_REGULAR, "black"), (FONT_BOLD, "#0072B2")]):
-            fig.text(0.03, 0.2 + 0.45 * i, f"Жол — {KAZAKH_LETTERS[:9]} 12,5",
-                     fontproperties=font(12, bold=path == FONT_BOLD), color=colour)
+        for y, colour, bold in [(0.2, "black", False), (0.6, "#0072B2", True)]:  # whole pixels
+            fig.text(0.03, y, f"Жол — {KAZAKH_LETTERS[:9]} 12,5", fontproperties=font(12, bold),
+                     color=colour)
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         images.append(np.asarray(fig.canvas.buffer_rgba()).astype(int))
-        extents.append([tuple(t.get_window_extent(renderer).extents) for t in fig.texts])
-    assert extents[0] == pytest.approx(extents[1])
-    differ = np.abs(images[0] - images[1]).max(axis=2) > 16
-    assert differ.sum() <= 0.01 * (images[0][..., :3].min(axis=2) < 250).sum()
+        extents.append([t.get_window_extent(renderer).extents for t in fig.texts])
+    assert np.allclose(extents[0], extents[1])
+    assert np.abs(images[0] - images[1]).max() <= 2
 
 
 def test_width_of_is_what_is_drawn() -> None:

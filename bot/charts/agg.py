@@ -7,8 +7,11 @@ sizes, so each glyph is rasterised once per (font, size, dpi) and later text is 
 together from those bitmaps with the public ``draw_image`` call.  Measuring goes through
 the same cache, so what is laid out is exactly what is drawn.
 
-Rotated text, mathtext and fonts that were not given by file name take matplotlib's own
-path.  Glyphs missing from the font raise the same warning matplotlib raises.
+Glyphs sit on whole pixels and pairs are not kerned: for Cyrillic text in DejaVu Sans the
+result is pixel-identical to matplotlib's (DejaVu has no Cyrillic kerning); Latin pairs such
+as "AV" come out a little looser. Rotated text, mathtext and fonts that were not given by
+file name take matplotlib's own path. Glyphs missing from the font raise the same warning
+matplotlib raises.
 """
 
 from __future__ import annotations

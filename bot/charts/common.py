@@ -86,6 +86,19 @@ def width_of(text: str, size: float, bold: bool = False) -> float:
     return text_width(text, FONT_BOLD if bold else FONT_REGULAR, size, DPI)
 
 
+def fit_size(texts: Sequence[str], max_width: float, max_size: float, bold: bool = False,
+             min_size: float = 6.0) -> float:
+    """Largest size (points, at most *max_size*) at which every one of *texts* is at most
+    *max_width* pixels wide; *min_size* if none is."""
+    widest = max(texts, key=lambda t: width_of(t, max_size, bold), default="")
+    if not widest:
+        return max_size
+    size = max_size
+    while size > min_size and width_of(widest, size, bold) > max_width:
+        size = max(min_size, min(size - 0.25, size * max_width / width_of(widest, size, bold)))
+    return size
+
+
 def block_height(lines: int, size: float) -> float:
     """Height in pixels of *lines* lines of text, from the top of the tallest letter."""
     return em(size) * (ASCENT + DESCENT + LINE_STEP * (max(lines, 1) - 1))

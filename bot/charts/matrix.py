@@ -10,7 +10,7 @@ import matplotlib
 
 from bot.charts.common import (
     INK, MARGIN_PX, MUTED, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, em, fit_lines,
-    fmt_number, ink_on, merge_labels, serialized, width_of,
+    fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import MatrixPoint, coerce
 
@@ -109,8 +109,8 @@ def _markers(sheet: Sheet, members: list[MatrixPoint], x0: float, y0: float, w: 
     rows = math.ceil(k / cols)
     step = min(w / cols, h / rows)
     radius = min(step * 0.44, em(SIZE_TEXT) * 1.25)
-    widest = max(width_of(str(p.number), 1.0, bold=True) for p in members)
-    size = max(7.0, min(SIZE_TEXT + 1, radius * 1.55 / widest, radius * 1.1 / em(1.0)))
+    size = min(fit_size([str(p.number) for p in members], radius * 1.55, SIZE_TEXT + 1, bold=True),
+               radius * 1.1 / em(1.0))
     left = x0 + pad + (w - step * cols) / 2
     top = y0 + (h - step * rows) / 2
     for i, p in enumerate(members):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from bot.charts.common import (
     EMPTY, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend,
-    em, fit_lines, fmt_number, ink_on, merge_labels, serialized,
+    em, fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import Problem, RankedProblem, coerce
 
@@ -56,16 +56,17 @@ def pairwise_chart(
     sheet = Sheet()
     inner = sheet.width - 2 * MARGIN_PX
     y = sheet.header(labels["title"], labels["subtitle"])
-    if n < 2:
+    if n >= 2:
+        note = fit_lines(labels["note"], inner, SIZE_SMALL, 2)
+        y = sheet.lines(MARGIN_PX, y - em(SIZE_TEXT) * 0.3, note, SIZE_SMALL, color=MUTED)
+        y = _matrix(sheet, y + em(SIZE_TEXT) * 0.7, problems, wins) + em(SIZE_TEXT) * 1.2
+    else:
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], inner, SIZE_TEXT), color=MUTED)
-        return sheet.chart(y + MARGIN_PX)
-    y = sheet.lines(MARGIN_PX, y - em(SIZE_TEXT) * 0.3, fit_lines(labels["note"], inner, SIZE_SMALL, 2),
-                    SIZE_SMALL, color=MUTED) + em(SIZE_TEXT) * 0.7
-    y = _matrix(sheet, y, problems, wins)
+        y += em(SIZE_TEXT) * 0.8
     if order:
         decimals = None if all(float(r.score).is_integer() for r in order) else 2
         rows = [(r.number, r.text, fmt_number(r.score, decimals, labels["decimal"])) for r in order]
-        y = sheet.listing(y + em(SIZE_TEXT) * 1.2, rows, labels["order"], labels["score"],
+        y = sheet.listing(y, rows, labels["order"], labels["score"],
                           SIZE_TEXT if len(rows) <= 10 else SIZE_SMALL,
                           2 if len(rows) <= 12 else 1)
     return sheet.chart(y + MARGIN_PX)
@@ -75,17 +76,16 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
     n = len(problems)
     heads = [str(p.number) for p in problems]
     counts = [[str(int(wins[i][j])) for j in range(n)] for i in range(n)]
-    widest_head = max(width_of(h, 1.0, bold=True) for h in heads)  # pixels per point of size
-    widest_count = max(width_of(counts[i][j], 1.0) for i in range(n) for j in range(n) if i != j)
+    cells = [counts[i][j] for i in range(n) for j in range(n) if i != j]
 
     # The row heads take one column; cells share the rest of the width up to a
     # comfortable size, and the type shrinks only as far as the cells make it.
     size = SIZE_TEXT + 1
-    head_w = widest_head * size + em(size) * 0.6
+    head_w = max(width_of(h, size, bold=True) for h in heads) + em(size) * 0.6
     cell = min((sheet.width - 2 * MARGIN_PX - head_w) / n, em(size) * MAX_CELL_EM)
-    size = min(size, cell * 0.8 / widest_count, cell * 0.7 / widest_head,
+    size = min(fit_size(cells, cell * 0.8, size), fit_size(heads, cell * 0.7, size, bold=True),
                cell * 0.55 / em(0.73))
-    head_w = widest_head * size + em(size) * 0.6
+    head_w = max(width_of(h, size, bold=True) for h in heads) + em(size) * 0.6
     grid_w = cell * n
     left = MARGIN_PX + (sheet.width - 2 * MARGIN_PX - head_w - grid_w) / 2 + head_w
     grid_y = top + em(size) * 1.6

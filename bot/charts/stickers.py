@@ -59,7 +59,7 @@ def stickers_chart(
     texts = [fit_lines(r.text, text_w, size, 2) for r in rows]
     line_count = max(len(t) for t in texts)
     row_h = block_height(line_count, size) + em(size) * 0.6
-    bar_h = min(em(size) * 1.1, row_h - em(size) * 0.4)
+    bar_h = min(em(size) * 1.3, row_h - em(size) * 0.4)
     cap = em(size) * 0.73
 
     sheet.line(bar_x, y, bar_x, y + row_h * len(rows), RULE, 1.5)

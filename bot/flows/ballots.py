@@ -284,9 +284,15 @@ async def results_command(ctx: Context) -> None:
     closed = await ballots.of_community(ctx.tx, community.id, "closed")
     if not closed:
         raise ctx.refuse(ctx.t("No vote has closed yet."))
-    latest = closed[-1]
+    latest = max(closed, key=lambda b: (b.closed_at or "", b.id))
     result = await results.build(ctx.tx, latest)
     ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))
+    if len({b.kind for b in closed}) > 1:
+        from bot.flows import choice
+
+        latest_each = await choice.latest_results(ctx, community)
+        rows, chart = results.combined(ctx.locale, latest_each)
+        ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id), chart=chart)
 
 
 # --- in-person tallies ---------------------------------------------------------------------

@@ -35,18 +35,10 @@ async def post_combined(ctx: Context, community: Community) -> None:
     if len(latest) > 1:
         rows, _ = results.combined(community.locale, latest)
         top = [by_id[r.option] for r in rows[:SHORTLIST]]
-        first = [by_id[r.option] for r in rows if r.rank == 1]
-        mean = rows[0].mean_rank
 
         def build(tr: Translator):
-            if len(first) > 1:
-                text = tr.t("Combined ranking: a tie for first place between {problems}.",
-                            problems=", ".join(f"#{p.number}" for p in first))
-            else:
-                text = tr.t("Combined ranking: #{number} «{text}» comes first, mean rank {mean}.",
-                            number=first[0].number, text=esc(first[0].text), mean=f"{mean:.1f}")
-            return text + "\n" + tr.t("Facilitator: confirm the problem the community will work on."), \
-                confirm_buttons(tr, top)
+            return combined_caption(tr, rows, by_id) + "\n" + \
+                tr.t("Facilitator: confirm the problem the community will work on."), confirm_buttons(tr, top)
 
         await ctx.post_groups(community, build, chart=results.combined(community.locale, latest)[1])
         if not await communities.groups(ctx.tx, community.id):
@@ -63,6 +55,16 @@ async def post_combined(ctx: Context, community: Community) -> None:
     if not await communities.groups(ctx.tx, community.id):
         text, buttons = build_single(ctx.tr)
         ctx.reply(text, buttons)
+
+
+def combined_caption(tr: Translator, rows: list, by_id: dict) -> str:
+    """The combined ranking's finding in one sentence (ties named as ties)."""
+    first = [by_id[r.option] for r in rows if r.rank == 1]
+    if len(first) > 1:
+        return tr.t("Combined ranking: a tie for first place between {problems}.",
+                    problems=", ".join(f"#{p.number}" for p in first))
+    return tr.t("Combined ranking: #{number} «{text}» comes first, mean rank {mean}.",
+                number=first[0].number, text=esc(first[0].text), mean=f"{rows[0].mean_rank:.1f}")
 
 
 async def problem_scope(ctx: Context, problem_id: str) -> Community:

@@ -21,6 +21,7 @@ from bot.storage.db import Tx
 from bot.storage.problems import Problem
 
 METHOD_NAMES = {"dots": N_("Sticker voting"), "matrix": N_("Priority matrix"), "pairwise": N_("Pairwise ranking")}
+SHORT_NAMES = {"dots": N_("Stickers"), "matrix": N_("Matrix"), "pairwise": N_("Pairs")}  # chart columns
 
 
 @dataclass
@@ -142,11 +143,12 @@ def chart(locale: str, result: Result) -> Chart:
         return Chart(charts.render_matrix, (points, labels), filename="matrix.png")
     outcome = result.extra["outcome"]
     numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
-    wins = {(by_id[i].number, by_id[j].number): n for (i, j), n in outcome.wins.items()}
+    wins = [[outcome.wins.get((i, j), 0) for j in result.order] for i in result.order]
     order = [data.RankedProblem(by_id[p].number, by_id[p].text, score) for p, score, _ in outcome.ranking]
     labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
               "score": tr.t("wins") if outcome.method == "wins" else tr.t("strength"),
-              "matrix_note": tr.t("Each cell: how many times the row's problem was chosen over the column's.")}
+              "note": tr.t("Each cell: how many times the row's problem was chosen over the column's."),
+              "empty": tr.t("No comparisons yet"), "decimal": "." if locale == "en" else ","}
     return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
 
 
@@ -161,7 +163,7 @@ def combined(locale: str, latest: list[Result]) -> tuple[list, Chart]:
     methods = [r.ballot.kind for r in latest]
     chart_rows = [data.CombinedRow(by_id[row.option].number, by_id[row.option].text,
                                    tuple(row.ranks.get(m) for m in methods), row.rank) for row in rows]
-    labels = {"title": tr.t("Combined ranking"), "combined": tr.t("Combined"),
-              "subtitle": tr.t("Rank by each method; equal ranks are ties")}
-    return rows, Chart(charts.render_combined, (chart_rows, [tr.t(METHOD_NAMES[m]) for m in methods], labels),
+    labels = {"title": tr.t("Combined ranking"), "subtitle": tr.t("Rank by each method; equal ranks are ties"),
+              "rank": tr.t("Rank"), "problem": tr.t("Problem"), "empty": tr.t("No rankings yet")}
+    return rows, Chart(charts.render_combined, (chart_rows, [tr.t(SHORT_NAMES[m]) for m in methods], labels),
                        filename="combined.png")
