@@ -11,13 +11,13 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.utils.backoff import BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
+from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
 from bot.scheduler import Scheduler
 from bot.storage.db import Database
@@ -39,12 +39,13 @@ class TelegramApp:
     dp: Dispatcher = field(init=False)
     engine: Engine = field(init=False)
     delivery: Delivery = field(init=False)
-    _task: asyncio.Task | None = field(default=None, init=False)
     _runner: web.AppRunner | None = field(default=None, init=False)
     scheduler: Scheduler | None = field(default=None, init=False)
     sweep_interval: float = 10.0
-    session: AiohttpSession | None = None        # tests pass one of their own
-    backoff_config: BackoffConfig | None = None  # how fast polling retries after a failure
+    session: AiohttpSession | None = None  # tests pass one of their own
+    retry_delay: float = 1.0               # after a failed getUpdates
+    double_tap: float = 1.0                # seconds within which a repeated press is one press
+    polling: DurablePolling | None = field(default=None, init=False)
 
     async def start(self) -> None:
         config = self.config
@@ -56,7 +57,8 @@ class TelegramApp:
         me = await self.bot.get_me()
         self.engine = Engine(self.db, bot_username=me.username or "qatysu_bot", rng=self.rng,
                              default_locale=config.locale, default_tz=config.tz,
-                             operator_name=config.operator_name, operator_bin=config.operator_bin)
+                             operator_name=config.operator_name, operator_bin=config.operator_bin,
+                             double_tap=self.double_tap)
         self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot)}, edit_interval=self.edit_interval)
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
@@ -67,17 +69,18 @@ class TelegramApp:
         else:
             # Updates that arrived while the bot was down are kept (no drop_pending_updates).
             await self.bot.delete_webhook(drop_pending_updates=False)
-            self._task = asyncio.create_task(self.dp.start_polling(
-                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES,
-                polling_timeout=self.polling_timeout,
-                **({"backoff_config": self.backoff_config} if self.backoff_config else {})))
+            self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
+                                          timeout=self.polling_timeout, retry_delay=self.retry_delay)
+            await self.polling.start()
         log.info("Telegram bot @%s is running (%s)", me.username,
                  "webhook" if config.telegram_webhook_url else "long polling")
 
     async def _start_webhook(self) -> None:
         config = self.config
         app = web.Application()
-        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot,
+        # Telegram gets its 200 only after the update is handled (and stored), so a crash makes
+        # Telegram deliver it again instead of losing it.
+        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
                              secret_token=config.telegram_webhook_secret).register(app, path=WEBHOOK_PATH)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -89,13 +92,9 @@ class TelegramApp:
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
-        if self._task is not None:
-            try:
-                await self.dp.stop_polling()
-            except RuntimeError:
-                pass
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self.polling is not None:
+            await self.polling.stop()
+            self.polling = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -106,9 +105,6 @@ class TelegramApp:
     async def run_forever(self) -> None:
         await self.start()
         try:
-            if self._task is not None:
-                await self._task
-            else:
-                await asyncio.Event().wait()
+            await asyncio.Event().wait()
         finally:
             await self.stop()

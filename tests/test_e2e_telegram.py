@@ -9,7 +9,6 @@ import re
 import struct
 
 import pytest
-from aiogram.utils.backoff import BackoffConfig
 
 from bot.app import TelegramApp
 from bot.config import Config
@@ -17,7 +16,6 @@ from bot.storage import ballots
 from tests.fakes import FakeTelegram
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-FAST = BackoffConfig(min_delay=0.01, max_delay=0.05, factor=1.1, jitter=0)
 
 
 @pytest.fixture
@@ -30,13 +28,13 @@ class Bot:
     """The bot process: start, stop (and start again on the same database)."""
 
     def __init__(self, tg: FakeTelegram, db_path: str, **overrides) -> None:
-        self.tg, self.db_path, self.overrides = tg, db_path, overrides
+        self.tg, self.db_path, self.overrides = tg, db_path, {"double_tap": 0.0, **overrides}
         self.app: TelegramApp | None = None
 
     async def start(self) -> TelegramApp:
         config = Config(db_path=self.db_path, telegram_token=TOKEN, telegram_api_base=self.tg.base_url)
         self.app = TelegramApp(config, rng=random.Random(5), edit_interval=0.2, polling_timeout=1,
-                               session=self.tg.session(), backoff_config=FAST, **self.overrides)
+                               session=self.tg.session(), retry_delay=0.02, **self.overrides)
         await self.app.start()
         return self.app
 

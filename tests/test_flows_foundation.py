@@ -153,6 +153,9 @@ async def test_bad_input_gets_short_localized_answers(sim):
     assert "кнопка больше не работает" in outcome.toast.text
     outcome = await m.press_data("c:999")
     assert "кнопка" in outcome.toast.text
+    for forged in ("c:" + "9" * 30, "c:²", "c:١٢"):  # overflow SQLite / not ASCII digits
+        outcome = await m.press_data(forged)
+        assert "кнопка" in outcome.toast.text, forged
     outcome = await m.press_data("consent")
     assert outcome.toast is not None
     outcome = await m.press_data("m:nosuch")

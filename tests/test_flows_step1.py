@@ -229,6 +229,8 @@ async def test_paper_tallies_are_added_and_audited(sim):
     await propose_all(c, TEXTS[:3])
     await c.facilitator.send("/poll dots", c.group)
     await c.members[0].press_data(button_for(await group_ballot(c), 1), c.group)
+    await c.facilitator.send("/paper 5 2:4 3:" + "9" * 40)
+    assert "/paper 12 3:10 5:4" in c.facilitator.last().text
     await c.facilitator.send("/paper 5 2:4 3:100")
     assert "ең көбі 15" in c.facilitator.last().text  # the facilitator reads Kazakh
     await c.facilitator.send("/paper 5 2:4 3:2")

@@ -32,6 +32,7 @@ _CACHE_LIMIT = 20_000  # glyph bitmaps kept; a chart uses a few hundred
 _lock = threading.RLock()
 _fonts: dict[str, FT2Font] = {}
 _glyphs: dict[tuple[str, float, float, str], "_Glyph"] = {}
+_lines: dict[tuple[str, float, float, str], tuple[np.ndarray, int, int]] = {}
 _charmaps: dict[str, frozenset[int]] = {}
 
 
@@ -113,8 +114,19 @@ def font_metrics(path: str, size: float, dpi: float) -> tuple[float, float]:
         return font.ascender * scale, -font.descender * scale
 
 
-def _line_image(text: str, path: str, size: float, dpi: float):
-    """Coverage image of one line, with its offsets from the pen position and baseline."""
+def _line_image(text: str, path: str, size: float, dpi: float) -> tuple[np.ndarray, int, int]:
+    """Coverage image of one line (read-only), its left offset from the pen position and
+    its top row's height above the baseline."""
+    key = (path, size, dpi, text)
+    line = _lines.get(key)
+    if line is None:
+        if len(_lines) >= _CACHE_LIMIT:
+            _lines.clear()
+        line = _lines[key] = _compose(text, path, size, dpi)
+    return line
+
+
+def _compose(text: str, path: str, size: float, dpi: float) -> tuple[np.ndarray, int, int]:
     glyphs = [_glyph(path, size, dpi, ch) for ch in text]
     pens = np.cumsum([0] + [g.advance for g in glyphs[:-1]])
     x0 = min(p + g.left for p, g in zip(pens, glyphs))
@@ -130,7 +142,8 @@ def _line_image(text: str, path: str, size: float, dpi: float):
         r = top - g.top
         region = image[r : r + h, c : c + w]
         np.maximum(region, g.bitmap, out=region)
-    return image, x0, top
+    image.flags.writeable = False
+    return image, int(x0), int(top)
 
 
 class _CachedTextRenderer(RendererAgg):
@@ -177,6 +190,40 @@ class _CachedTextRenderer(RendererAgg):
         bottom = self.height - round(y) + top - coverage.shape[0]
         self.draw_image(gc, left, bottom, rgba[::-1])
         return None
+
+
+    def draw_text_batch(self, gc, items, prop) -> None:
+        """Draw many short horizontal labels at once: ``items`` are (x, y, text, rgb) with
+        x the left end and y the baseline, in display pixels (y up). The labels are pasted
+        into one image and composited with a single ``draw_image``."""
+        path = self._fast_path(prop, False)
+        if path is None:
+            for x, y, text, rgb in items:
+                gc.set_foreground(rgb)
+                super().draw_text(gc, x, self.height - y, text, prop, 0.0)
+            return
+        size = prop.get_size_in_points()
+        placed = []
+        with _lock:
+            for x, y, text, rgb in items:
+                if text:
+                    coverage, dx, top = _line_image(text, path, size, self.dpi)
+                    placed.append((round(x) + dx, round(y) + top, coverage, rgb))
+        if not placed:
+            return
+        left = min(p[0] for p in placed)
+        right = max(p[0] + p[2].shape[1] for p in placed)
+        top = max(p[1] for p in placed)
+        bottom = min(p[1] - p[2].shape[0] for p in placed)
+        overlay = np.zeros((top - bottom, right - left, 4), dtype=np.uint8)
+        for x, y, coverage, rgb in placed:
+            h, w = coverage.shape
+            r, c = top - y, x - left
+            region = overlay[r : r + h, c : c + w]
+            np.copyto(region[..., :3], np.round(np.asarray(rgb[:3]) * 255).astype(np.uint8),
+                      where=coverage[..., None] > 0)
+            np.maximum(region[..., 3], coverage, out=region[..., 3])
+        self.draw_image(gc, left, bottom, overlay[::-1])
 
 
 class ChartCanvas(FigureCanvasAgg):

@@ -367,15 +367,19 @@ class Sheet:
     def text_batch(self, items: Sequence[tuple[float, float, str, Any]], size: float,
                    bold: bool = False) -> None:
         """Many short centred labels (x, baseline y, text, colour) drawn by one artist."""
-        for item in items:
-            self._paint(item[3], em(size) ** 2)
+        for color in {tuple(matplotlib.colors.to_rgba(item[3])) for item in items}:
+            self._paint(color, em(size) ** 2)
         self._ops.append(("batch", dict(items=list(items), size=size, bold=bold)))
 
     def rects(self, boxes: Sequence[tuple[float, float, float, float]], colors: Sequence[Any],
               *, edge: Any = PAPER, linewidth: float = 1.0) -> None:
         """Many rectangles (x, y, w, h) drawn by one collection."""
+        areas: dict[tuple[float, ...], float] = {}
         for (_, _, w, h), color in zip(boxes, colors):
-            self._paint(color, w * h)
+            key = tuple(matplotlib.colors.to_rgba(color)) if isinstance(color, str) else tuple(color)
+            areas[key] = areas.get(key, 0.0) + w * h
+        for color, area in areas.items():
+            self._paint(color, area)
         self._ops.append(("rects", dict(boxes=list(boxes), colors=list(colors), edge=edge,
                                         linewidth=linewidth)))
 
@@ -482,9 +486,9 @@ class TextBatch(Artist):
 
     def _placed(self, renderer: Any):
         transform = self.get_transform()
-        for x, y, text, color in self._items:
+        points = transform.transform([(x, y) for x, y, _, _ in self._items]) if self._items else []
+        for (px, py), (_, _, text, color) in zip(points, self._items):
             width, height, descent = renderer.get_text_width_height_descent(text, self._prop, False)
-            px, py = transform.transform((x, y))
             yield px - width / 2, py, text, color, width, height, descent
 
     def get_window_extents(self, renderer: Any) -> list[Bbox]:
@@ -495,12 +499,17 @@ class TextBatch(Artist):
     def draw(self, renderer: Any) -> None:
         if not self.get_visible():
             return
-        _, canvas_h = renderer.get_canvas_width_height()
         gc = renderer.new_gc()
-        for left, base, text, color, *_ in self._placed(renderer):
-            gc.set_foreground(color)
-            y = canvas_h - base if renderer.flipy() else base
-            renderer.draw_text(gc, left, y, text, self._prop, 0.0, ismath=False, mtext=None)
+        items = [(left, base, text, matplotlib.colors.to_rgb(color))
+                 for left, base, text, color, *_ in self._placed(renderer)]
+        if hasattr(renderer, "draw_text_batch"):
+            renderer.draw_text_batch(gc, items, self._prop)
+        else:
+            _, canvas_h = renderer.get_canvas_width_height()
+            for left, base, text, rgb in items:
+                gc.set_foreground(rgb)
+                y = canvas_h - base if renderer.flipy() else base
+                renderer.draw_text(gc, left, y, text, self._prop, 0.0, ismath=False, mtext=None)
         gc.restore()
         self.stale = False
 
@@ -551,7 +560,7 @@ def to_png(fig: Figure, exact: Sequence[Any] = (), max_bytes: int = MAX_PNG_BYTE
 
     *exact* lists the chart's flat colours, most important first; they come out exactly.
     """
-    data = _encode(fig, 6, exact)
+    data = _encode(fig, 4, exact)
     if len(data) <= max_bytes:
         return data
     data = _encode(fig, 9, exact)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+from matplotlib.colors import to_rgb
+
 from bot.charts.common import (
-    EMPTY, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend,
-    em, fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
+    EMPTY, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, em,
+    fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import Problem, RankedProblem, coerce
 
@@ -20,16 +23,9 @@ LABELS = {
     "decimal": ".",
 }
 
-WIN = OKABE_ITO["blue"]
+WIN = OKABE_ITO["blue"]  # cells shade from white (row lost every time) to this (row always won)
 HEAD_BAND = "#DADADA"
 MAX_CELL_EM = 3.0  # cells stop growing at this many ems of the cell text
-
-
-def win_color(won: int, lost: int) -> tuple[float, float, float]:
-    """Cell colour: pale when the row lost the pair, deep blue when it won every time."""
-    if won + lost == 0:
-        return blend(EMPTY, EMPTY, 0)
-    return blend(PAPER, WIN, 0.1 + 0.8 * won / (won + lost))
 
 
 @serialized
@@ -80,38 +76,51 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
 
     # The row heads take one column; cells share the rest of the width up to a
     # comfortable size, and the type shrinks only as far as the cells make it.
+    bold = n <= 12  # bold heads would run together ("101112") in a narrow matrix
     size = SIZE_TEXT + 1
-    head_w = max(width_of(h, size, bold=True) for h in heads) + em(size) * 0.6
+    head_w = max(width_of(h, size, bold) for h in heads) + em(size) * 0.6
     cell = min((sheet.width - 2 * MARGIN_PX - head_w) / n, em(size) * MAX_CELL_EM)
-    size = min(fit_size(cells, cell * 0.8, size), fit_size(heads, cell * 0.7, size, bold=True),
-               cell * 0.55 / em(0.73))
-    head_w = max(width_of(h, size, bold=True) for h in heads) + em(size) * 0.6
+    height_fit = cell * 0.55 / em(0.73)
+    size = min(fit_size(cells, cell * 0.8, size), height_fit)
+    head_size = min(fit_size(heads, cell * 0.75, SIZE_TEXT + 1, bold), height_fit)
+    head_w = max(width_of(h, head_size, bold) for h in heads) + em(head_size) * 0.6
     grid_w = cell * n
     left = MARGIN_PX + (sheet.width - 2 * MARGIN_PX - head_w - grid_w) / 2 + head_w
-    grid_y = top + em(size) * 1.6
+    band = em(head_size) * 1.35
+    grid_y = top + band + em(head_size) * 0.25
     cap = em(size) * 0.73
+    head_cap = em(head_size) * 0.73
+
+    won = np.array([[int(wins[i][j]) for j in range(n)] for i in range(n)], dtype=float)
+    played = won + won.T
+    share = np.divide(won, played, out=np.zeros_like(won), where=played > 0)
+    paper, win = np.array(to_rgb(PAPER)), np.array(to_rgb(WIN))
+    fill = paper + (win - paper) * (0.1 + 0.8 * share)[..., None]
+    fill[played == 0] = to_rgb(EMPTY)
+    fill[np.diag_indices(n)] = to_rgb(RULE)
+    ink = {}  # text colour for each distinct fill
 
     boxes, colors, cell_text, head_text = [], [], [], []
     for i in range(n):
         cy = grid_y + cell * (i + 0.5)
-        head_text.append((left - head_w / 2, cy + cap / 2, heads[i], OKABE_ITO["black"]))
-        head_text.append((left + cell * (i + 0.5), grid_y - em(size) * 0.35, heads[i],
-                          OKABE_ITO["black"]))
+        head_text.append((left - head_w / 2, cy + head_cap / 2, heads[i], INK))
+        head_text.append((left + cell * (i + 0.5), grid_y - band / 2 + head_cap / 2, heads[i],
+                          INK))
         for j in range(n):
             boxes.append((left + cell * j, grid_y + cell * i, cell, cell))
-            if i == j:
-                colors.append(RULE)
-                continue
-            color = win_color(int(wins[i][j]), int(wins[j][i]))
+            color = tuple(fill[i, j])
             colors.append(color)
-            text = counts[i][j] if wins[i][j] or wins[j][i] else "–"
-            cell_text.append((left + cell * (j + 0.5), cy + cap / 2, text, ink_on(color)))
+            if i != j:
+                text = counts[i][j] if played[i, j] else "–"
+                if color not in ink:
+                    ink[color] = ink_on(color)
+                cell_text.append((left + cell * (j + 0.5), cy + cap / 2, text, ink[color]))
     # Column heads on alternate light bands keep "10 11 12" apart in a narrow matrix.
     for j in range(1, n, 2):
-        boxes.append((left + cell * j, grid_y - em(size) * 1.35, cell, em(size) * 1.35))
+        boxes.append((left + cell * j, grid_y - band, cell, band))
         colors.append(HEAD_BAND)
     sheet.rects(boxes, colors, edge=PAPER, linewidth=1.5 if cell > 40 else 0.8)
-    sheet.text_batch(head_text, size, bold=True)
+    sheet.text_batch(head_text, head_size, bold=bold)
     sheet.text_batch(cell_text, size)
     return grid_y + cell * n
 

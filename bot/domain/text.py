@@ -21,3 +21,14 @@ def clean_text(text: str) -> str:
     """Free text: as ``clean_line`` but keeping single line breaks."""
     lines = [clean_line(line) for line in unicodedata.normalize("NFC", text).splitlines()]
     return "\n".join(line for line in lines if line)
+
+
+def small_int(text: str, digits: int = 12) -> int | None:
+    """A non-negative whole number of at most ``digits`` ASCII digits, else None.
+
+    ``str.isdigit`` alone lets through "²" and 40-digit numbers that overflow SQLite.
+    """
+    text = text.strip()
+    if not text or len(text) > digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
+from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
@@ -40,7 +41,7 @@ def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
 
 async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
     """The community of the ballot a button or link names (forged or unknown ids are refused)."""
-    if not ballot_id.isdigit() or len(ballot_id) > 12:
+    if small_int(ballot_id) is None:
         raise BadPayload("ballot id")
     ballot = await ballots.get(ctx.tx, int(ballot_id))
     if ballot is None:
@@ -63,7 +64,7 @@ def refuse_closed(ctx: Context, ballot: Ballot) -> None:
 
 async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problems.Problem:
     """A problem a vote names: it must be one of the ballot's options and still open."""
-    if not problem_id.isdigit() or len(problem_id) > 12:
+    if small_int(problem_id) is None:
         raise BadPayload("problem id")
     problem = await problems.get(ctx.tx, int(problem_id))
     if problem is None or problem.community_id != ballot.community_id or \
@@ -108,8 +109,8 @@ async def poll(ctx: Context) -> None:
     numbers, closes_at, visibility = [], None, "live"
     for word in words[1:]:
         word = word.lstrip("#")
-        if word.isdigit() and len(word) < 5:
-            numbers.append(int(word))
+        if (number := small_int(word, 4)) is not None:
+            numbers.append(number)
         elif word in VISIBILITIES:
             visibility = word
         elif (when := parse_closing(word, ctx.now, community.tz)) is not None:
@@ -304,7 +305,8 @@ async def paper(ctx: Context) -> None:
     parts = ctx.event.args.replace("#", "").split()
     usage = ctx.t("Write the number of people present, then number:stickers for each problem, "
                   "like this: /paper 12 3:10 5:4")
-    if not parts or not parts[0].isdigit() or len(parts[0]) > 6:
+    present = small_int(parts[0], 6) if parts else None
+    if present is None:
         raise ctx.refuse(usage)
     dots_ballots = [b for b in await ballots.of_community(ctx.tx, community.id) if b.kind == "dots"]
     if not dots_ballots:
@@ -313,11 +315,10 @@ async def paper(ctx: Context) -> None:
     options = {(await problems.get(ctx.tx, p)).number: p for p, _ in await ballots.options(ctx.tx, ballot.id)}
     counts: dict[int, int] = {}
     for part in parts[1:]:
-        number, _, count = part.partition(":")
-        if not (number.isdigit() and count.isdigit() and len(count) < 7) or int(number) not in options:
+        number, _, count = (small_int(x, 6) for x in part.partition(":"))
+        if number not in options or count is None:
             raise ctx.refuse(usage)
-        counts[options[int(number)]] = int(count)
-    present = int(parts[0])
+        counts[options[number]] = count
     if sum(counts.values()) > present * ballot.stickers:
         raise ctx.refuse(ctx.t("{present} people with {stickers} stickers each can place at most {max}.",
                                present=present, stickers=ballot.stickers, max=present * ballot.stickers))

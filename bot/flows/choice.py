@@ -4,6 +4,7 @@ on, and the members who will take part in the next stage."""
 from __future__ import annotations
 
 from bot.domain.models import Community
+from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
@@ -68,7 +69,7 @@ def combined_caption(tr: Translator, rows: list, by_id: dict) -> str:
 
 
 async def problem_scope(ctx: Context, problem_id: str) -> Community:
-    if not problem_id.isdigit() or len(problem_id) > 12:
+    if small_int(problem_id) is None:
         raise BadPayload("problem id")
     problem = await problems.get(ctx.tx, int(problem_id))
     if problem is None:
@@ -88,9 +89,8 @@ async def confirm_pressed(ctx: Context, problem_id: str) -> None:
 @command("choose", who="facilitator")
 async def choose_command(ctx: Context) -> None:
     assert ctx.scoped is not None
-    number = ctx.event.args.replace("#", "").strip()
-    problem = await problems.by_number(ctx.tx, ctx.scoped.id, int(number)) \
-        if number.isdigit() and len(number) < 7 else None
+    number = small_int(ctx.event.args.replace("#", ""), 6)
+    problem = await problems.by_number(ctx.tx, ctx.scoped.id, number) if number is not None else None
     if problem is None:
         raise ctx.refuse(ctx.t("Write the number of the problem: /choose 2"))
     await confirm(ctx, problem)
@@ -126,7 +126,7 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
 
 
 async def community_scope(ctx: Context, community_id: str) -> Community | None:
-    if not community_id.isdigit() or len(community_id) > 12:
+    if small_int(community_id) is None:
         raise BadPayload("community id")
     community = await communities.get(ctx.tx, int(community_id))
     if community is None:

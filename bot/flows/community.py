@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line
+from bot.domain.text import clean_line, small_int
 from bot.flows import onboarding
 from bot.flows.context import Context, esc
 from bot.flows.registry import COMMANDS, button, command, state
@@ -251,7 +251,7 @@ async def communities_command(ctx: Context) -> None:
 async def switch(ctx: Context, community_id: str) -> None:
     from bot.flows.engine import BadPayload
 
-    if not community_id.isdigit():
+    if small_int(community_id) is None:
         raise BadPayload("community id")
     assert ctx.member is not None
     if await members.membership(ctx.tx, int(community_id), ctx.member.id) is None:

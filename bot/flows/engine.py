@@ -24,6 +24,7 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+DOUBLE_TAP = 1.0  # seconds: the same button pressed again this soon by the same person is one press
 STALE_BUTTON = N_("This button no longer works. Open /start for the current menu.")
 FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again.")
 
@@ -40,7 +41,7 @@ class Engine:
     def __init__(self, db: Database, *, bot_username: str = "qatysu_bot",
                  clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None,
                  default_locale: str = "kk", default_tz: str = "Asia/Almaty",
-                 operator_name: str = "Qatysu", operator_bin: str = "") -> None:
+                 operator_name: str = "Qatysu", operator_bin: str = "", double_tap: float = DOUBLE_TAP) -> None:
         import bot.flows.all  # noqa: F401  (registers every flow module)
 
         self.db = db
@@ -51,6 +52,7 @@ class Engine:
         self.default_tz = default_tz
         self.operator_name = operator_name
         self.operator_bin = operator_bin
+        self.double_tap = double_tap
 
     async def handle(self, event: Event) -> Outcome:
         ctx: Context | None = None
@@ -58,6 +60,9 @@ class Engine:
             async with self.db.transaction() as tx:
                 if event.update_id is not None and not await updates.claim(
                         tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
+                    return Outcome(duplicate=True)
+                if event.button is not None and not await updates.claim_tap(
+                        tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
                     return Outcome(duplicate=True)
                 member = await members.by_identity(tx, event.channel, event.user_id)
                 state, data = await conversations.load(tx, event.channel, event.user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.domain.text import clean_text
+from bot.domain.text import clean_text, small_int
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.registry import command, state
@@ -93,10 +93,10 @@ async def list_problems(ctx: Context) -> None:
 
 
 def _numbers(ctx: Context, count: int) -> list[int]:
-    parts = ctx.event.args.replace("#", " ").split()
-    if len(parts) != count or not all(p.isdigit() and len(p) < 7 for p in parts):
+    numbers = [small_int(p, 6) for p in ctx.event.args.replace("#", " ").split()]
+    if len(numbers) != count or None in numbers:
         return []
-    return [int(p) for p in parts]
+    return numbers
 
 
 async def _problem(ctx: Context, number: int) -> problems.Problem:

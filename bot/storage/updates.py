@@ -29,3 +29,19 @@ async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message
 async def messages_tagged(tx: Tx, tag: str) -> list[tuple[str, str, str]]:
     rows = await tx.all("SELECT channel, chat_id, message_id FROM message_refs WHERE tag = ?", (tag,))
     return [(r["channel"], r["chat_id"], r["message_id"]) for r in rows]
+
+
+async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
+    """Record a button press; False when the same person pressed the same button within ``window`` s."""
+    last = await tx.scalar("SELECT at FROM recent_taps WHERE channel = ? AND user_id = ? AND data = ?",
+                           (channel, user_id, data))
+    if last is not None and at - last < window:
+        return False
+    await tx.execute("INSERT INTO recent_taps (channel, user_id, data, at) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT (channel, user_id, data) DO UPDATE SET at = excluded.at",
+                     (channel, user_id, data, at))
+    return True
+
+
+async def prune_taps(tx: Tx, before: float) -> int:
+    return await tx.changed("DELETE FROM recent_taps WHERE at < ?", (before,))

@@ -1,0 +1,108 @@
+"""Long polling with a durable inbox.
+
+aiogram's own polling confirms an offset (by asking for the next batch) while the previous
+batch may still be handled in background tasks, so a crash can lose updates Telegram already
+considers delivered. Here every batch is written to the ``inbox`` table, in one transaction,
+before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
+start whatever is still in the inbox is handled again. The engine remembers processed update
+ids, so an update handled just before a crash changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
+from bot.storage import inbox
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+
+
+class DurablePolling:
+    def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
+                 timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2) -> None:
+        self.bot, self.dp, self.db = bot, dp, db
+        self.allowed_updates = allowed_updates
+        self.timeout = timeout
+        self.retry_delay = retry_delay
+        self.flush_interval = flush_interval
+        self._tasks: set[asyncio.Task] = set()
+        self._done: list[str] = []
+        self._runner: asyncio.Task | None = None
+        self._flusher: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        async with self.db.transaction() as tx:
+            left = await inbox.pending(tx, CHANNEL)
+        if left:
+            log.info("handling %d update(s) received before the last stop", len(left))
+        for _, payload in left:
+            self._spawn(Update.model_validate_json(payload, context={"bot": self.bot}))
+        self._runner = asyncio.create_task(self._poll())
+        self._flusher = asyncio.create_task(self._flush_forever())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        for task in (self._runner,):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._flush()
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        while True:
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=self.timeout,
+                                                     allowed_updates=self.allowed_updates)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, self.retry_delay)
+                await asyncio.sleep(self.retry_delay)
+                continue
+            if not updates:
+                continue
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            async with self.db.transaction() as tx:
+                await inbox.store(tx, CHANNEL, [(str(u.update_id), u.model_dump_json(exclude_none=True))
+                                                for u in updates], now)
+            offset = updates[-1].update_id + 1  # confirmed by the next getUpdates, now that it is stored
+            for update in updates:
+                self._spawn(update)
+
+    def _spawn(self, update: Update) -> None:
+        task = asyncio.create_task(self._handle(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await self.dp.feed_update(self.bot, update)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
+        self._done.append(str(update.update_id))
+
+    async def _flush(self) -> None:
+        done, self._done = self._done, []
+        if done:
+            async with self.db.transaction() as tx:
+                await inbox.done(tx, CHANNEL, done)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("inbox flush failed")

@@ -1,0 +1,577 @@
+"""Stateful fuzzing of the flows: random messages, commands, buttons and text from six people.
+
+A template database is built once (through the real engine): community A with a facilitator,
+three members, a linked group and four proposed problems; community B of another facilitator
+with its own group, problems, one closed and three open ballots; a stranger who is onboarded but
+a member of nothing. Every hypothesis example copies that file into a fresh temporary database,
+so examples never share state, and then throws a random sequence of events at
+``Engine.handle``: every registered command with random arguments, free text with Unicode edge
+cases, buttons the bot really showed (fresh or stale, also replayed by someone else), forged and
+malformed payloads, duplicate deliveries, contacts, the bot being added to groups, and the clock
+moving on with the scheduler's sweep.
+
+After every event: no exception escapes, nothing is logged at ERROR by ``bot.flows.engine``,
+the event is answered (except duplicates and plain text in groups), and what was sent is valid for
+Telegram (HTML escaped, payloads at most 64 bytes). After every step the database invariants
+hold: sticker limits, votes only by members of the ballot's community, none by the stranger or
+the never-seen person, ballots opened only by facilitators, an intact audit chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import itertools
+import logging
+import os
+import random
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, assume, note, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from bot.flows import registry
+from bot.flows.engine import Engine
+from bot.flows.types import Event, Outcome
+from bot.storage import audit
+from bot.storage.db import Database
+
+CH = "demo"
+BOT = "qatysu_fuzz_bot"
+START = datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc)
+
+# who: (user id, client language, profile name)
+PEOPLE = {
+    "fac": ("1001", "kk", "Айгерим"),
+    "m1": ("1002", "ru", "Мүше Бір"),
+    "m2": ("1003", "en", "Member Two"),
+    "m3": ("1004", "kk", "Үшінші Мүше"),
+    "stranger": ("1005", "en", "Stranger"),
+    "newbie": ("1006", None, "Newbie"),  # never seen before the fuzz; language and name are drawn
+    "other": ("1007", "en", "Other Facilitator"),  # community B's facilitator, only in the set-up
+}
+ACTORS = ("fac", "m1", "m2", "m3", "stranger", "newbie")
+OUTSIDERS = ("stranger", "newbie")
+GROUP_A, GROUP_B, GROUP_UNLINKED = "-100500", "-100900", "-100777"
+CHATS = {"private": None, "group": GROUP_A, "unlinked": GROUP_UNLINKED, "other_group": GROUP_B}
+LANGUAGE_BUTTON = {"kk": "lang:kk", "ru": "lang:ru", "en": "lang:en", None: "lang:kk"}
+
+PROBLEMS_A = ["Жол жөндеу керек, көктемде су басып қалады", "Балалар алаңы жоқ",
+              "Мектеп автобусы кешігеді", "Ауыз су жиі өшіп қалады"]
+PROBLEMS_B = ["The bridge is broken", "No street lights at night", "The clinic closes at noon"]
+
+ENGINE_LOG = "bot.flows.engine"
+TELEGRAM_TEXT_MAX = 4096
+PAYLOAD_MAX = 64
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class ErrorLog(logging.Handler):
+    """Collects what ``bot.flows.engine`` logs at ERROR or above (unexpected exceptions)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def describe(self) -> str:
+        formatter = logging.Formatter()
+        return "\n".join(formatter.format(r) for r in self.records)
+
+
+# --- checks on what the engine sends ---------------------------------------------------------
+ALLOWED_TAGS = re.compile(r"</?(?:b|i)>")
+
+
+def check_outcome(event: Event, outcome: Outcome) -> None:
+    if outcome.duplicate:
+        assert not outcome.messages and outcome.toast is None, "a duplicate delivery must change nothing"
+        return
+    plain_group_text = event.is_group and event.command is None and event.button is None \
+        and not event.joined_group and event.phone is None
+    if not plain_group_text:
+        assert outcome.messages or outcome.toast is not None, f"no answer to {event!r}"
+    for message in outcome.messages:
+        # The text is Telegram HTML: only <b> and <i>; everything a person typed is escaped.
+        assert "<" not in ALLOWED_TAGS.sub("", message.text), f"unescaped '<' in {message.text!r}"
+        if message.chart is None and message.document is None:
+            assert 0 < len(message.text) <= TELEGRAM_TEXT_MAX, f"text of {len(message.text)} characters"
+        for row in message.buttons:
+            for button in row:
+                assert button.text, "a button needs a label"
+                if button.data is not None:
+                    assert len(button.data.encode()) <= PAYLOAD_MAX, f"payload too long: {button.data!r}"
+    if outcome.toast is not None:
+        assert outcome.toast.text
+
+
+def payloads(outcome: Outcome) -> list[tuple[str, str]]:
+    """(chat, payload) of every button the outcome shows."""
+    return [(m.chat_id, b.data) for m in outcome.messages for row in m.buttons for b in row if b.data]
+
+
+# --- the template database, built once per test session ---------------------------------------
+@dataclass
+class Template:
+    path: str
+    end: datetime
+    ids: dict[str, int]                      # member ids by actor
+    community_a: int
+    community_b: int
+    code_a: str
+    code_b: str
+    problems_a: list[int]
+    problems_b: list[int]
+    ballots_b: list[int]
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+
+_TEMPLATE: Template | None = None
+
+
+def template() -> Template:
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        folder = tempfile.mkdtemp(prefix="qatysu-fuzz-template-")
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE = asyncio.run(_build_template(os.path.join(folder, "template.db")))
+    return _TEMPLATE
+
+
+async def _build_template(path: str) -> Template:
+    errors = ErrorLog()
+    logging.getLogger(ENGINE_LOG).addHandler(errors)
+    db = await Database(path).open()
+    clock = Clock(START)
+    engine = Engine(db, bot_username=BOT, clock=clock, rng=random.Random(7), default_locale="kk")
+    counter = itertools.count(1)
+    seen: dict[str, list[str]] = {}
+
+    async def ev(who: str, chat: str | None = None, **fields) -> Outcome:
+        user_id, lang, name = PEOPLE[who]
+        clock.advance(seconds=20)
+        event = Event(channel=CH, user_id=user_id, chat_id=chat or user_id, is_group=chat is not None,
+                      update_id=f"setup-{next(counter)}", user_name=name, user_lang=lang,
+                      chat_title="Group" if chat else "", **fields)
+        outcome = await engine.handle(event)
+        assert not errors.records, errors.describe()
+        check_outcome(event, outcome)
+        for chat_id, data in payloads(outcome):
+            seen.setdefault(chat_id, []).append(data)
+        return outcome
+
+    async def onboard(who: str, code: str = "") -> None:
+        user_id, lang, name = PEOPLE[who]
+        await ev(who, command="start", args=code)
+        await ev(who, button=LANGUAGE_BUTTON[lang])
+        await ev(who, button="consent:yes")
+        await ev(who, text=name)
+
+    async def new_community(who: str, name: str, group: str) -> str:
+        await ev(who, command="new")
+        await ev(who, text=name)
+        await ev(who, text="Талғар ауданы")
+        await ev(who, button="tz:Asia/Almaty")
+        async with db.transaction() as tx:
+            code = await tx.scalar("SELECT join_code FROM communities ORDER BY id DESC LIMIT 1")
+        await ev(who, group, command="link", args=code)
+        return code
+
+    await onboard("fac")
+    code_a = await new_community("fac", "Көктерек ауылы", GROUP_A)
+    for who in ("m1", "m2", "m3"):
+        await onboard(who, code_a)
+    await onboard("stranger")
+    for who, text in zip(("m1", "m2", "m3", "fac"), PROBLEMS_A):
+        await ev(who, command="propose", args=text)
+
+    await onboard("other")
+    code_b = await new_community("other", "Other village", GROUP_B)
+    for text in PROBLEMS_B:
+        await ev("other", command="propose", args=text)
+    async with db.transaction() as tx:
+        community_b = await tx.scalar("SELECT id FROM communities WHERE join_code = ?", (code_b,))
+        problems_b = [r[0] for r in await tx.all(
+            "SELECT id FROM problems WHERE community_id = ? ORDER BY number", (community_b,))]
+    await ev("other", GROUP_B, command="poll", args="dots")
+    first = await _last_ballot(db)
+    await ev("other", GROUP_B, button=f"d:{first}:{problems_b[0]}")
+    await ev("other", GROUP_B, command="close")
+    await ev("other", GROUP_B, command="poll", args="dots 2")
+    dots = await _last_ballot(db)
+    await ev("other", GROUP_B, button=f"d:{dots}:{problems_b[1]}")
+    await ev("other", GROUP_B, command="poll", args="matrix")
+    matrix = await _last_ballot(db)
+    await ev("other", command="start", args=f"b_{matrix}")
+    await ev("other", button=f"mx:{matrix}:{problems_b[0]}:a:2")
+    await ev("other", button=f"mx:{matrix}:{problems_b[0]}:b:3")
+    await ev("other", GROUP_B, command="poll", args="pairwise")
+    pairwise = await _last_ballot(db)
+    shown = await ev("other", command="start", args=f"b_{pairwise}")
+    await ev("other", button=next(d for _, d in payloads(shown) if d.startswith("pw:")))
+
+    async with db.transaction() as tx:
+        ids = {}
+        for who in PEOPLE:
+            ids[who] = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
+                                       (CH, PEOPLE[who][0]))
+        community_a = await tx.scalar("SELECT id FROM communities WHERE join_code = ?", (code_a,))
+        problems_a = [r[0] for r in await tx.all(
+            "SELECT id FROM problems WHERE community_id = ? ORDER BY number", (community_a,))]
+        assert await audit.verify(tx) is None
+    assert ids["newbie"] is None and all(ids[w] for w in PEOPLE if w != "newbie")
+    assert len(problems_a) == 4 and len(problems_b) == 3
+    await db.close()
+    logging.getLogger(ENGINE_LOG).removeHandler(errors)
+    return Template(path, clock.now, ids, community_a, community_b, code_a, code_b, problems_a, problems_b,
+                    [first, dots, matrix, pairwise], seen)
+
+
+async def _last_ballot(db: Database) -> int:
+    async with db.transaction() as tx:
+        return await tx.scalar("SELECT MAX(id) FROM ballots")
+
+
+# --- strategies --------------------------------------------------------------------------------
+EDGE_STRINGS = [
+    "", " ", "   \n\t ", "\x00", "abc\x00def", "\x00" * 10, "\u200f", "\u202e", "\u200d", "\u200b\u200c\u200d",
+    "\u202eevil\u202c name", "\u200fسلام\u200f", "👩‍👩‍👧‍👦", "🇰🇿🇰🇿", "🙂" * 50, "ӘҒҚҢӨҰҮҺІ", "әғқңөұүһі",
+    "Ауылда ӘҒҚҢӨҰҮҺІ су жоқ", "<b>bold</b>", "<script>alert(1)</script>", "</b><b>", "<i", "a < b > c & d",
+    "&lt;b&gt;", "*bold* _italic_ `code` [link](http://example.com) ~~x~~ ||spoiler||", "# heading\n- item",
+    "x" * 5000, "Ә" * 5000, "ab", "abc", "a" * 300, "a" * 301, "²", "³ ¹", "①", "١٢", "٣", "৩", "9" * 40,
+    "-1", "0", "#1", " #2 ", "1 2", "2 1", "1 1", "#3 #1", "007", "1.5", "1e3", "0x10", "NaN", "None",
+    "null", "true", "'; DROP TABLE members; --", "%s %d {name} {0}", "{", "}", "\\", "\r\n", "\u2028\u2029",
+    "\ufeff", "\ufffd", "\U0001F600", "Asia", "Asia/Almaty", "Europe/London", "UTC", "../../etc/passwd",
+]
+EDGE_CHARS = "aZ09 \n\t\x00\u200f\u202e\u200d\u200bӘҒҚҢӨҰҮҺІәғқ😀👩‍<>&*_`[]()#:/²①٣@\\'\"{}%"
+
+edge_text = st.one_of(
+    st.sampled_from(EDGE_STRINGS),
+    st.text(alphabet=EDGE_CHARS, max_size=40),
+    st.text(max_size=30),
+    st.tuples(st.sampled_from(EDGE_STRINGS), st.sampled_from(EDGE_STRINGS)).map("".join),
+    st.sampled_from(EDGE_CHARS).map(lambda c: c * 5000),
+)
+
+problem_text = st.one_of(
+    st.tuples(st.sampled_from(PROBLEMS_A + PROBLEMS_B + [
+        "Көше шамдары жанбайды", "Нет остановки у школы", "The well is dry in summer",
+        "Қоқыс шығарылмайды <b>апталап</b>", "Ауруханаға жол жоқ 🚑", "Стадион \u202eжабық"]),
+              st.integers(0, 99)).map(lambda t: f"{t[0]} {t[1]}" if t[1] else t[0]),
+    edge_text,
+)
+number_token = st.one_of(st.integers(-2, 12).map(str), st.sampled_from(["²", "①", "٣", "9" * 40, "#2", "x"]))
+poll_args = st.one_of(
+    st.tuples(
+        st.sampled_from(["dots", "matrix", "pairwise", "stickers", "pairs", "стикер", "жапсырма", "матрица",
+                         "DOTS", "election", "plan", "evaluation", "", "x"]),
+        st.lists(st.one_of(number_token, st.sampled_from(
+            ["live", "voted", "closed", "18:00", "23:59", "24:00", "2h", "30m", "1d", "999d", "0m", "#1"])),
+            max_size=4),
+    ).map(lambda t: " ".join([t[0], *t[1]])),
+    edge_text,
+)
+numbers_args = st.one_of(st.lists(number_token, max_size=3).map(" ".join), edge_text)
+paper_args = st.one_of(
+    st.tuples(number_token, st.lists(st.tuples(number_token, number_token).map(":".join), max_size=4))
+    .map(lambda t: " ".join([t[0], *t[1]])),
+    edge_text,
+)
+small = st.integers(1, 6).map(str)
+facilitator_args = st.one_of(
+    st.tuples(st.just("poll"), st.one_of(
+        st.sampled_from(["dots", "dots", "matrix", "pairwise", "dots 2", "dots 3 2", "dots 1", "dots 5 5",
+                         "dots voted", "dots closed", "dots live 30m", "matrix 1 2 3", "pairwise 2 3 4",
+                         "dots 2h", "matrix 18:00", "pairwise 1 2"]),
+        poll_args)),
+    st.tuples(st.just("close"), st.sampled_from(["", "", "dots", "matrix", "pairwise"])),
+    st.tuples(st.just("merge"), st.tuples(small, small).map(" ".join)),
+    st.tuples(st.just("hide"), small),
+    st.tuples(st.just("choose"), small),
+    st.tuples(st.just("paper"), st.tuples(small, small, small).map(lambda t: f"{t[0]} {t[1]}:{t[2]}")),
+    st.tuples(st.sampled_from(["next", "results", "problems", "status"]), st.just("")),
+)
+close_args = st.one_of(st.sampled_from(["", "dots", "matrix", "pairwise", "stickers", "all"]), edge_text)
+
+
+def start_args(t: Template) -> st.SearchStrategy[str]:
+    ballot_ids = st.integers(0, 12).map(str) | st.sampled_from(["x", "", "-1", "²", "9" * 30])
+    return st.one_of(
+        st.just(""), st.sampled_from([t.code_a, t.code_b, t.code_a.lower(), " ".join(t.code_a)]),
+        ballot_ids.map(lambda b: f"b_{b}"),
+        st.sampled_from(sorted(registry.COMMANDS) + ["b_", "_", "b", "x_1", "PROPOSE"]), edge_text)
+
+
+def args_for(command: str, t: Template) -> st.SearchStrategy[str]:
+    specific = {
+        "propose": problem_text, "poll": poll_args, "merge": numbers_args, "hide": numbers_args,
+        "choose": numbers_args, "paper": paper_args, "close": close_args,
+        "start": start_args(t), "join": start_args(t), "link": start_args(t),
+        "lang": st.sampled_from(["", "en", "ru", "kk", "de"]),
+    }.get(command)
+    return st.one_of(specific, edge_text) if specific is not None else st.one_of(st.just(""), edge_text)
+
+
+def forged_payload(t: Template) -> st.SearchStrategy[str]:
+    ids = st.one_of(
+        st.integers(0, 16).map(str),
+        st.sampled_from([str(i) for i in t.ballots_b + t.problems_b + t.problems_a]),
+        st.sampled_from(["", "-1", "x", "²", "①", "٣", "9" * 40, "1 ", " 1", "01", "a", "b", "1", "2", "3",
+                         "yes", "no", "en", "xx", "Asia/Almaty", "Asia", "../x", "propose", "next", "close",
+                         "poll", "new", "menu", "start", "\x00", "ӘҒҚ"]),
+    )
+    prefixes = st.sampled_from(sorted(registry.BUTTONS) + ["", "x", "D", "zz", "b", "start", "ӘҒҚ"])
+    structured = st.tuples(prefixes, st.lists(ids, max_size=5)).map(lambda t_: ":".join([t_[0], *t_[1]]))
+    targeted = st.one_of(  # real objects of the other community, or a mix of the two communities
+        st.tuples(st.sampled_from(t.ballots_b), st.sampled_from(t.problems_b + t.problems_a))
+        .map(lambda bp: f"d:{bp[0]}:{bp[1]}"),
+        st.tuples(st.sampled_from(t.ballots_b), st.sampled_from(t.problems_b + t.problems_a),
+                  st.sampled_from("ab"), st.sampled_from("123")).map(lambda x: "mx:{}:{}:{}:{}".format(*x)),
+        st.tuples(st.sampled_from(t.ballots_b), st.sampled_from(t.problems_b), st.sampled_from(t.problems_b))
+        .map(lambda x: f"pw:{x[0]}:{x[1]}:{x[2]}:{x[1]}"),
+        st.sampled_from(t.ballots_b).flatmap(lambda b: st.sampled_from(
+            [f"open:{b}", f"close:{b}", f"mxr:{b}", f"pwr:{b}"])),
+        st.sampled_from(t.problems_b + t.problems_a).map(lambda p: f"ch:{p}"),
+        st.sampled_from([t.community_a, t.community_b, 99]).flatmap(lambda c: st.sampled_from(
+            [f"vol:{c}", f"c:{c}"])),
+        st.sampled_from(sorted(registry.COMMANDS) + ["nope", ""]).map(lambda c: f"m:{c}"),
+    )
+    malformed = st.one_of(
+        st.sampled_from(["", ":", "::::", "d", "d:", "d::", "d:1", "d:1:2:3:4", "mx:1:1:c:9", "pw:1:1:1:1",
+                         "lang:", "consent:", "tz:", "m:", "c:", "\x00", "d:\x00:1", "d:1:1\x00"]),
+        st.sampled_from(sorted(registry.BUTTONS)).map(lambda p: f"{p}:" + "1" * 70),  # > 64 bytes
+        st.text(min_size=65, max_size=300),
+        edge_text,
+    )
+    return st.one_of(structured, targeted, malformed)
+
+
+# --- the state machine ------------------------------------------------------------------------
+class FlowFuzz(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.t = template()
+        self.folder = tempfile.mkdtemp(prefix="qatysu-fuzz-")
+        path = os.path.join(self.folder, "fuzz.db")
+        shutil.copyfile(self.t.path, path)
+        self.loop = asyncio.new_event_loop()
+        self.db = self.loop.run_until_complete(Database(path).open())
+        self.clock = Clock(self.t.end + timedelta(hours=1))
+        self.engine = Engine(self.db, bot_username=BOT, clock=self.clock, rng=random.Random(1),
+                             default_locale="kk")
+        self.errors = ErrorLog()
+        logging.getLogger(ENGINE_LOG).addHandler(self.errors)
+        self.updates = itertools.count(1)
+        self.seen: dict[str, list[str]] = {chat: list(dict.fromkeys(p)) for chat, p in self.t.seen.items()}
+        self.newest: dict[str, list[str]] = {}   # chat → payloads of the newest message with buttons
+        self.last_event: Event | None = None
+        self.newbie_lang: str | None = None
+        self.newbie_name = "Newbie"
+
+    def teardown(self) -> None:
+        logging.getLogger(ENGINE_LOG).removeHandler(self.errors)
+        try:
+            self.loop.run_until_complete(self.db.close())
+        finally:
+            self.loop.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    # --- driving the engine --------------------------------------------------------------------
+    def event(self, who: str, where: str, **fields) -> Event:
+        user_id, lang, name = PEOPLE[who]
+        if who == "newbie":
+            lang, name = self.newbie_lang, self.newbie_name
+        chat = CHATS[where]
+        return Event(channel=CH, user_id=user_id, chat_id=chat or user_id, is_group=chat is not None,
+                     update_id=f"fuzz-{next(self.updates)}", user_name=name, user_lang=lang,
+                     chat_title="Fuzz group" if chat else "", **fields)
+
+    def handle(self, event: Event) -> Outcome:
+        note(f"event: {event!r}")
+        self.clock.advance(seconds=7)
+        outcome = self.loop.run_until_complete(self.engine.handle(event))
+        note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages]!r}")
+        assert not self.errors.records, f"the engine failed on {event!r}:\n{self.errors.describe()}"
+        check_outcome(event, outcome)
+        for chat_id, data in payloads(outcome):
+            shown = self.seen.setdefault(chat_id, [])
+            if data in shown:
+                shown.remove(data)
+            shown.append(data)
+        for message in outcome.messages:
+            buttons = [b.data for row in message.buttons for b in row if b.data]
+            if buttons:
+                self.newest[message.chat_id] = buttons
+        self.last_event = event
+        return outcome
+
+    def no_codes(self, who: str, text: str) -> None:
+        """The stranger and the never-seen person are never handed a join code (they stay outsiders)."""
+        if who in OUTSIDERS:
+            squashed = re.sub(r"\s+", "", text).upper()
+            assume(self.t.code_a not in squashed and self.t.code_b not in squashed)
+
+    # --- rules ---------------------------------------------------------------------------------
+    @initialize(lang=st.sampled_from(["kk", "ru", "en", None, "de", "en-US", "RU", ""]),
+                name=st.one_of(st.just("Newbie"), edge_text.map(lambda s: s[:200])))
+    def newbie_profile(self, lang, name):
+        self.newbie_lang, self.newbie_name = lang, name
+
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data(),
+          name=st.sampled_from(sorted(registry.COMMANDS) + ["unknown", "әғқ", "x" * 64, "start@other"]))
+    def command(self, who, where, name, data):
+        args = data.draw(args_for(name, self.t), label="args")
+        self.no_codes(who, args)
+        self.handle(self.event(who, where, command=name, args=args))
+
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["private", "private", "group", "unlinked"]),
+          text=edge_text)
+    def free_text(self, who, where, text):
+        self.handle(self.event(who, where, text=text))
+
+    @rule(who=st.sampled_from(ACTORS + ("m1", "m2", "m3")), where=st.sampled_from(["private", "group"]),
+          text=problem_text, typed=st.booleans())
+    def propose(self, who, where, text, typed):
+        if typed and where == "private":  # /propose, then the text as a message
+            self.handle(self.event(who, where, command="propose", args=""))
+            self.handle(self.event(who, where, text=text))
+        else:
+            self.handle(self.event(who, where, command="propose", args=text))
+
+    @rule(who=st.sampled_from(("fac", "fac", "fac", "fac", "m1", "stranger", "newbie")),
+          where=st.sampled_from(["group", "group", "private", "unlinked"]), args=facilitator_args)
+    def facilitate(self, who, where, args):
+        """What a facilitator does, with mostly sensible arguments (sometimes by someone else)."""
+        name, rest = args
+        self.handle(self.event(who, where, command=name, args=rest))
+
+    @rule(who=st.sampled_from(ACTORS + ("m1", "m2", "m3")), data=st.data(), presses=st.integers(0, 8))
+    def vote_in_private(self, who, data, presses):
+        """/vote, open a ballot, then keep pressing the buttons of the newest message, as on a phone."""
+        outcome = self.handle(self.event(who, "private", command="vote", args=""))
+        opens = [d for _, d in payloads(outcome) if d.startswith("open:")]
+        if not opens:
+            return
+        self.handle(self.event(who, "private", button=data.draw(st.sampled_from(opens), label="open")))
+        for _ in range(presses):
+            newest = self.newest.get(PEOPLE[who][0])
+            if not newest:
+                return
+            self.handle(self.event(who, "private", button=data.draw(st.sampled_from(newest), label="press")))
+
+    @rule(who=st.sampled_from(ACTORS + ("m1", "m2", "m3")), data=st.data(), taps=st.integers(1, 5))
+    def tap_in_group(self, who, data, taps):
+        """Taps on the group's newest ballot buttons (stickers, confirm, volunteer)."""
+        for _ in range(taps):
+            newest = self.newest.get(GROUP_A)
+            if not newest:
+                return
+            self.handle(self.event(who, "group", button=data.draw(st.sampled_from(newest), label="tap")))
+
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data(),
+          anywhere=st.booleans())
+    def press_seen(self, who, where, anywhere, data):
+        """A button the bot showed: in this chat (fresh or stale), or in anybody's (replayed)."""
+        chat = CHATS[where] or PEOPLE[who][0]
+        candidates = self.seen.get(chat, [])[-15:]
+        if anywhere or not candidates:
+            candidates = sorted({d for shown in self.seen.values() for d in shown})
+        payload = data.draw(st.sampled_from(candidates), label="payload")
+        self.handle(self.event(who, where, button=payload))
+
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data())
+    def press_forged(self, who, where, data):
+        self.handle(self.event(who, where, button=data.draw(forged_payload(self.t), label="forged")))
+
+    @precondition(lambda self: self.last_event is not None)
+    @rule()
+    def duplicate_delivery(self):
+        assert self.last_event is not None
+        outcome = self.handle(self.last_event)
+        assert outcome.duplicate
+
+    @rule(who=st.sampled_from(ACTORS), phone=st.one_of(st.sampled_from(["+77011234567", "87011234567", ""]),
+                                                        edge_text))
+    def share_contact(self, who, phone):
+        self.handle(self.event(who, "private", phone=phone))
+
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["group", "unlinked", "other_group"]))
+    def bot_added(self, who, where):
+        self.handle(self.event(who, where, joined_group=True))
+
+    @rule(minutes=st.sampled_from([1, 11, 61, 60 * 24, 60 * 24 * 3]))
+    def time_passes(self, minutes):
+        from bot.scheduler import JOBS
+
+        self.clock.advance(minutes=minutes)
+        for job in JOBS:
+            outcome = self.loop.run_until_complete(self.engine.run_system(job))
+            for message in outcome.messages:
+                assert "<" not in ALLOWED_TAGS.sub("", message.text)
+
+    # --- invariants ----------------------------------------------------------------------------
+    @invariant()
+    def database_is_consistent(self):
+        self.loop.run_until_complete(self._check_database())
+
+    async def _check_database(self) -> None:
+        t = self.t
+        async with self.db.transaction() as tx:
+            over = await tx.all(
+                "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
+                " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
+                " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
+            assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
+            for table in ("dot_votes", "matrix_votes", "pairwise_votes"):
+                foreign = await tx.all(
+                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                    " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
+                    " WHERE ms.member_id IS NULL")
+                assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
+            outsiders = [t.ids["stranger"]]
+            newbie = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
+                                     (CH, PEOPLE["newbie"][0]))
+            if newbie is not None:
+                outsiders.append(newbie)
+            marks = ",".join("?" * len(outsiders))
+            joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
+                                  " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
+            assert not joined, f"an outsider became a member: {[tuple(r) for r in joined]}"
+            # An outsider may found a community of their own with /new and vote there; nowhere else.
+            for table in ("dot_votes", "matrix_votes", "pairwise_votes"):
+                theirs = await tx.all(
+                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                    f" WHERE v.member_id IN ({marks}) AND b.community_id IN (?, ?)",
+                    (*outsiders, t.community_a, t.community_b))
+                assert not theirs, f"{table} rows of an outsider: {[tuple(r) for r in theirs]}"
+            opened = await tx.all(
+                "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
+                " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
+                " WHERE ms.role IS NOT 'facilitator'")
+            assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
+            broken = await audit.verify(tx)
+            assert broken is None, f"audit chain broken: {broken}"
+
+
+FlowFuzz.TestCase.settings = settings(
+    max_examples=int(os.environ.get("QATYSU_FUZZ_EXAMPLES", "60")), stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+TestFlowFuzz = FlowFuzz.TestCase
