@@ -26,7 +26,7 @@ from bot.charts.agg import ChartCanvas
 from bot.charts.combined import combined_chart
 from bot.charts.common import (
     MAX_PNG_BYTES, SIZE_SMALL, TextBatch, clean, fit_lines, font,
-    fmt_number, short_label, width_of,
+    fmt_number, short_label, to_png, width_of,
 )
 from bot.charts.matrix import matrix_chart
 from bot.charts.pairwise import pairwise_chart
@@ -86,7 +86,8 @@ def pairwise_args(n: int, length: int = 300):
 
 
 def combined_rows(n: int, length: int = 300) -> list[CombinedRow]:
-    return [CombinedRow(i + 1, t, (1 + i % 4, None if i % 5 == 4 else 1 + i // 2, i + 1), 1 + i // 2)
+    return [CombinedRow(i + 1, t, (1 + i % 4, None if i % 5 == 4 else 1 + i // 2, i + 1),
+                        1 + i // 2)
             for i, t in enumerate(texts(n, length))]
 
 
@@ -94,7 +95,8 @@ BUILDERS = {
     "stickers": lambda n, length=300: stickers_chart(sticker_rows(n, length), KK["stickers"]),
     "matrix": lambda n, length=300: matrix_chart(matrix_points(n, length), KK["matrix"]),
     "pairwise": lambda n, length=300: pairwise_chart(*pairwise_args(n, length), KK["pairwise"]),
-    "combined": lambda n, length=300: combined_chart(combined_rows(n, length), METHODS, KK["combined"]),
+    "combined": lambda n, length=300: combined_chart(combined_rows(n, length), METHODS,
+                                                     KK["combined"]),
 }
 RENDERERS = {
     "stickers": lambda n: render_stickers(sticker_rows(n), KK["stickers"]),
@@ -154,14 +156,15 @@ def test_chart_is_a_small_readable_png(kind: str, n: int) -> None:
     assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
 
 
+@pytest.mark.parametrize("n", [5, 30])
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
-def test_long_kazakh_labels_never_overlap_or_leave_the_page(kind: str) -> None:
-    chart = BUILDERS[kind](30)
+def test_long_kazakh_labels_never_overlap_or_leave_the_page(kind: str, n: int) -> None:
+    chart = BUILDERS[kind](n)
     fig = chart.figure
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = text_boxes(fig, renderer)
-    assert len(boxes) >= 30
+    assert len(boxes) >= 2 * n
     assert_inside_page(boxes, renderer)
     assert_disjoint(boxes)
     assert_text_clear_of_shapes(fig, renderer)
@@ -224,6 +227,7 @@ def test_kazakh_letters_are_in_the_font_and_survive_cleaning() -> None:
 
 def test_emoji_and_control_characters_are_dropped_not_drawn_as_boxes() -> None:
     assert clean("🚰 Су\u200b жоқ!\n\tтез") == "Су жоқ! тез"
+    assert clean("жол\u00adдар \u202eкері") == "жолдар кері"
     _, complaints = render_quietly(render_stickers, [StickerRow(1, "🚰🚰 Су жоқ 🙏", 3)])
     assert not complaints
     assert short_label("🙂🙂🙂", 30) == ["…"]
@@ -300,6 +304,14 @@ def test_no_data_still_gives_a_chart(render_empty) -> None:
     assert png_size(render_empty())[0] == 1080
 
 
+def test_oversized_png_is_squeezed_under_the_limit() -> None:
+    chart = BUILDERS["pairwise"](30)
+    limit = 90 * 1024
+    data = to_png(chart.figure, chart.flat_colors, max_bytes=limit)
+    width, _ = png_size(data)
+    assert len(data) <= limit and width < 1080
+
+
 # --- labels and data ---------------------------------------------------------------------
 
 def test_every_visible_word_comes_from_the_caller() -> None:
@@ -341,14 +353,16 @@ def test_numbers_use_the_callers_decimal_mark() -> None:
 
 def test_short_label_wraps_then_ellipsizes() -> None:
     text = "Ауыл ішіндегі жолдар жөндеуді қажет етеді, көктемде су басып қалады"
-    assert short_label(text, 30, 2) == ["Ауыл ішіндегі жолдар жөндеуді", "қажет етеді, көктемде су…"]
+    assert short_label(text, 30, 2) == [
+        "Ауыл ішіндегі жолдар жөндеуді", "қажет етеді, көктемде су…"]
     assert short_label("қысқа", 30, 2) == ["қысқа"]
     assert short_label("ө" * 70, 30, 2) == ["ө" * 30, "ө" * 29 + "…"]
 
 
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet=st.sampled_from("абвгқңөұүһі ӘҒ,.–"), max_size=300),
-       width=st.integers(min_value=3, max_value=60), max_lines=st.integers(min_value=1, max_value=3))
+       width=st.integers(min_value=3, max_value=60),
+       max_lines=st.integers(min_value=1, max_value=3))
 def test_short_label_respects_its_box(text: str, width: int, max_lines: int) -> None:
     lines = short_label(text, width, max_lines)
     assert 1 <= len(lines) <= max_lines

@@ -35,6 +35,7 @@ import pytest
 from hypothesis import HealthCheck, assume, note, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+import bot.flows.all  # noqa: F401  (registers every command and button before the strategies read them)
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Outcome
@@ -294,6 +295,8 @@ paper_args = st.one_of(
     .map(lambda t: " ".join([t[0], *t[1]])),
     edge_text,
 )
+OPENING_POLLS = ["dots", "dots 3 2", "dots 2 2 voted", "dots 4 1 closed", "dots 1", "matrix", "matrix 1 2",
+                 "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h"]
 small = st.integers(1, 6).map(str)
 facilitator_args = st.one_of(
     st.tuples(st.just("poll"), st.one_of(
@@ -433,6 +436,13 @@ class FlowFuzz(RuleBasedStateMachine):
                 name=st.one_of(st.just("Newbie"), edge_text.map(lambda s: s[:200])))
     def newbie_profile(self, lang, name):
         self.newbie_lang, self.newbie_name = lang, name
+
+    @initialize(polls=st.lists(st.sampled_from(OPENING_POLLS), max_size=3),
+                where=st.sampled_from(["group", "group", "private"]))
+    def open_ballots(self, polls, where):
+        """Most examples start with ballots open in community A, so that voting is reached."""
+        for args in polls:
+            self.handle(self.event("fac", where, command="poll", args=args))
 
     @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data(),
           name=st.sampled_from(sorted(registry.COMMANDS) + ["unknown", "әғқ", "x" * 64, "start@other"]))

@@ -1,7 +1,7 @@
 """An Agg canvas whose text renderer draws from a cache of glyph bitmaps.
 
 Matplotlib 3.11 asks FreeType to load, hint and render every glyph of every string on
-every draw (about 70 µs a glyph on our servers), which for a chart of 30 wrapped problem
+every draw (about 70 µs a glyph on our build machine), which for a chart of 30 wrapped problem
 texts costs more than the whole render budget.  Our charts use one font at a handful of
 sizes, so each glyph is rasterised once per (font, size, dpi) and later text is pasted
 together from those bitmaps with the public ``draw_image`` call.  Measuring goes through
@@ -25,10 +25,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.ft2font import FT2Font, LoadFlags
 
-__all__ = ["ChartCanvas", "font_metrics", "text_width"]
+__all__ = ["ChartCanvas", "charmap", "text_width"]
 
 _LOAD_FLAGS = LoadFlags.DEFAULT  # matplotlib's default hinting ("text.hinting": "default")
-_CACHE_LIMIT = 20_000  # glyph bitmaps kept; a chart uses a few hundred
+_CACHE_LIMIT = 20_000  # glyph bitmaps (and line images) kept; a chart uses a few hundred
 _lock = threading.RLock()
 _fonts: dict[str, FT2Font] = {}
 _glyphs: dict[tuple[str, float, float, str], "_Glyph"] = {}
@@ -100,18 +100,6 @@ def text_width(text: str, path: str, size: float, dpi: float) -> float:
     """Width in pixels of one line of *text* as the chart canvas draws it."""
     with _lock:
         return float(sum(_glyph(path, size, dpi, ch).advance for ch in text))
-
-
-def font_metrics(path: str, size: float, dpi: float) -> tuple[float, float]:
-    """(ascent, descent) in pixels of the font's typographic line, as matplotlib uses."""
-    with _lock:
-        font = _font(path)
-        os2 = font.get_sfnt_table("OS/2")
-        units = font.units_per_EM
-        scale = size * dpi / 72 / units
-        if os2 is not None:
-            return os2["sTypoAscender"] * scale, -os2["sTypoDescender"] * scale
-        return font.ascender * scale, -font.descender * scale
 
 
 def _line_image(text: str, path: str, size: float, dpi: float) -> tuple[np.ndarray, int, int]:
@@ -190,7 +178,6 @@ class _CachedTextRenderer(RendererAgg):
         bottom = self.height - round(y) + top - coverage.shape[0]
         self.draw_image(gc, left, bottom, rgba[::-1])
         return None
-
 
     def draw_text_batch(self, gc, items, prop) -> None:
         """Draw many short horizontal labels at once: ``items`` are (x, y, text, rgb) with

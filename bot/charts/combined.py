@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.charts.common import (
-    CAP, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet,
-    blend, block_height, em, fit_lines, ink_on, merge_labels, serialized, width_of,
+    ASCENT, CAP, DESCENT, HAIRLINE, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
+    SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, block_height, em, fit_lines, fit_size, ink_on,
+    merge_labels, serialized, width_of,
 )
 from bot.charts.data import CombinedRow, coerce
 
@@ -41,14 +42,15 @@ def combined_chart(
     methods: Sequence[str],
     labels: Mapping[str, str] | None = None,
 ) -> Chart:
-    """PNG table: combined rank ("=2" for ties), the problem, and its rank by each method
+    """A table: combined rank ("=2" for ties), the problem, and its rank by each method
     (columns named by *methods*, already translated; "—" where a method did not rank it).
     The first-placed row(s) are highlighted."""
     rows = sorted((coerce(CombinedRow, r) for r in rows), key=lambda r: r.combined)
     methods = list(methods)
     for row in rows:
         if len(row.ranks) != len(methods):
-            raise ValueError(f"problem {row.number} has {len(row.ranks)} ranks for {len(methods)} methods")
+            raise ValueError(
+                f"problem {row.number} has {len(row.ranks)} ranks for {len(methods)} methods")
     labels = merge_labels(LABELS, labels)
     sheet = Sheet()
     width = sheet.width
@@ -76,23 +78,29 @@ def combined_chart(
     for name in methods:
         longest_word = max((width_of(w, SIZE_SMALL) for w in name.split()), default=0.0)
         method_w.append(min(max(longest_word, cell_text_w + em(size), em(size) * 2.6), inner * 0.2))
+    squeeze = min(1.0, inner * 0.5 / (sum(method_w) + gap * (len(methods) - 1) or 1.0))
+    method_w = [w * squeeze for w in method_w]  # the problem column keeps half the width
     number_w = max(width_of(f"{r.number}.", size, bold=True) for r in rows)
     problem_x = MARGIN_PX + rank_w + gap
     text_x = problem_x + number_w + em(size) * 0.3
     methods_x = width - MARGIN_PX - sum(method_w) - gap * (len(methods) - 1)
     text_w = methods_x - gap - text_x
 
-    # Header row, bottom-aligned.
-    head_lines = [fit_lines(name, w, SIZE_SMALL, 3) for name, w in zip(methods, method_w)]
-    head_lines.append(fit_lines(labels["problem"], text_w + number_w, SIZE_SMALL, 1))
-    head_lines.append(fit_lines(labels["rank"], rank_w, SIZE_SMALL, 1))
+    # Header row, bottom-aligned; squeezed method names get smaller type before their
+    # words are cut.
+    head_size = min([SIZE_SMALL] + [
+        fit_size(name.split() or [""], w, SIZE_SMALL, min_size=9.0)
+        for name, w in zip(methods, method_w)])
+    head_lines = [fit_lines(name, w, head_size, 3) for name, w in zip(methods, method_w)]
+    head_lines.append(fit_lines(labels["problem"], text_w + number_w, head_size, 1))
+    head_lines.append(fit_lines(labels["rank"], rank_w, head_size, 1))
     tallest = max(len(lines) for lines in head_lines)
-    step = em(SIZE_SMALL) * LINE_STEP
-    last_baseline = y + em(SIZE_SMALL) * 0.93 + step * (tallest - 1)
+    step = em(head_size) * LINE_STEP
+    last_baseline = y + em(head_size) * ASCENT + step * (tallest - 1)
 
     def head(x: float, lines: list[str], ha: str) -> None:
         for i, line in enumerate(lines):
-            sheet.text(x, last_baseline - step * (len(lines) - 1 - i), line, SIZE_SMALL,
+            sheet.text(x, last_baseline - step * (len(lines) - 1 - i), line, head_size,
                        color=MUTED, ha=ha)
 
     head(MARGIN_PX + rank_w / 2, head_lines[-1], "center")
@@ -101,8 +109,8 @@ def combined_chart(
     for lines, w in zip(head_lines, method_w):
         head(x + w / 2, lines, "center")
         x += w + gap
-    y = last_baseline + em(SIZE_SMALL) * 0.24 + em(size) * 0.35
-    sheet.line(MARGIN_PX, y, width - MARGIN_PX, y, "#BDBDBD", 1.0)
+    y = last_baseline + em(head_size) * DESCENT + em(size) * 0.35
+    sheet.line(MARGIN_PX, y, width - MARGIN_PX, y, RULE, 1.0)
     y += em(size) * 0.15
 
     texts = [fit_lines(r.text, text_w, size, 2) for r in rows]
@@ -117,7 +125,7 @@ def combined_chart(
             sheet.rect(MARGIN_PX - em(size) * 0.2, top + 2, width - 2 * MARGIN_PX + em(size) * 0.4,
                        row_h - 4, TOP, radius=6)
         elif i:
-            sheet.line(MARGIN_PX, top, width - MARGIN_PX, top, "#E6E6E6", 1.0)
+            sheet.line(MARGIN_PX, top, width - MARGIN_PX, top, HAIRLINE, 1.0)
         sheet.text(MARGIN_PX + rank_w / 2, middle + em(size + 1) * CAP / 2, combined[i], size + 1,
                    bold=True, ha="center")
         first = sheet.lines_centered(text_x, middle, lines, size)

@@ -14,8 +14,8 @@ import math
 import os
 import threading
 import unicodedata
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -40,7 +40,8 @@ _FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 FONT_REGULAR = os.path.join(_FONT_DIR, "DejaVuSans.ttf")
 FONT_BOLD = os.path.join(_FONT_DIR, "DejaVuSans-Bold.ttf")
 
-# Sizes in points; at 150 dpi 12 pt is 25 px, the smallest text in any chart.
+# Sizes in points; at 150 dpi 12 pt is 25 px, the smallest text in any chart except where
+# a table's cells get narrow (a win matrix of more than ~15 problems, many method columns).
 SIZE_TITLE = 17.0
 SIZE_TEXT = 13.0
 SIZE_SMALL = 12.0
@@ -63,10 +64,26 @@ OKABE_ITO = {
 INK = "#1A1A1A"
 MUTED = "#555555"
 RULE = "#BDBDBD"
+HAIRLINE = "#E6E6E6"  # row separators
 PAPER = "#FFFFFF"
 EMPTY = "#EEEEEE"
 
 ELLIPSIS = "…"
+
+
+# Matplotlib is not thread-safe; renders from asyncio.to_thread take turns.
+_render_lock = threading.RLock()
+
+
+def serialized(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run *fn* under the module lock: one thread at a time builds or draws a chart."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _render_lock:
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # --- fonts and measuring ------------------------------------------------------------
@@ -90,12 +107,14 @@ def fit_size(texts: Sequence[str], max_width: float, max_size: float, bold: bool
              min_size: float = 6.0) -> float:
     """Largest size (points, at most *max_size*) at which every one of *texts* is at most
     *max_width* pixels wide; *min_size* if none is."""
-    widest = max(texts, key=lambda t: width_of(t, max_size, bold), default="")
-    if not widest:
-        return max_size
+    distinct = set(texts)
+
+    def widest(size: float) -> float:
+        return max((width_of(t, size, bold) for t in distinct), default=0.0)
+
     size = max_size
-    while size > min_size and width_of(widest, size, bold) > max_width:
-        size = max(min_size, min(size - 0.25, size * max_width / width_of(widest, size, bold)))
+    while size > min_size and (w := widest(size)) > max_width:
+        size = max(min_size, min(size - 0.25, size * max_width / w))
     return size
 
 
@@ -119,9 +138,9 @@ def clean(text: object) -> str:
     drawable = _drawable()
     kept = []
     for ch in text:
-        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
             kept.append(" ")
-        elif ord(ch) in drawable:
+        elif ord(ch) in drawable and unicodedata.category(ch) != "Cf":  # soft hyphen, bidi marks
             kept.append(ch)
     return " ".join("".join(kept).split())
 
@@ -192,7 +211,8 @@ def _ellipsize(line: str, width: float, measure: Callable[[str], float]) -> str:
     return line.rstrip(" ,;:.-–—") + ELLIPSIS
 
 
-def fit_lines(text: object, width_px: float, size: float, max_lines: int = 2, bold: bool = False) -> list[str]:
+def fit_lines(text: object, width_px: float, size: float, max_lines: int = 2,
+              bold: bool = False) -> list[str]:
     """`short_label` measured in pixels for the chart font at *size*."""
     return short_label(text, width_px, max_lines, lambda s: width_of(s, size, bold))
 
@@ -354,7 +374,7 @@ class Sheet:
                   color=MUTED)
         self.text(right, baseline, value_head, SIZE_SMALL, color=MUTED, ha="right")
         y = baseline + em(SIZE_SMALL) * DESCENT + em(size) * 0.35
-        self.line(MARGIN_PX, y, right, y, "#E6E6E6", 1.0)
+        self.line(MARGIN_PX, y, right, y, HAIRLINE, 1.0)
         y += em(size) * 0.3
         for number, text, value in rows:
             first = y + em(size) * ASCENT
@@ -376,7 +396,7 @@ class Sheet:
         """Many rectangles (x, y, w, h) drawn by one collection."""
         areas: dict[tuple[float, ...], float] = {}
         for (_, _, w, h), color in zip(boxes, colors):
-            key = tuple(matplotlib.colors.to_rgba(color)) if isinstance(color, str) else tuple(color)
+            key = tuple(matplotlib.colors.to_rgba(color))
             areas[key] = areas.get(key, 0.0) + w * h
         for color, area in areas.items():
             self._paint(color, area)
@@ -429,7 +449,8 @@ class Sheet:
                               edgecolor=op["edge"] or "none", linewidth=op["linewidth"],
                               zorder=1)
                 if op["radius"]:
-                    patch = FancyBboxPatch((x, y), w, h, boxstyle=f"round,pad=0,rounding_size={op['radius'] / DPI}", **common)
+                    style = f"round,pad=0,rounding_size={op['radius'] / DPI}"
+                    patch = FancyBboxPatch((x, y), w, h, boxstyle=style, **common)
                 else:
                     patch = Rectangle((x, y), w, h, **common)
                 fig.add_artist(patch)
@@ -555,6 +576,7 @@ def _rgb8(color: Any) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
+@serialized
 def to_png(fig: Figure, exact: Sequence[Any] = (), max_bytes: int = MAX_PNG_BYTES) -> bytes:
     """PNG bytes of *fig*, under *max_bytes*: squeezed harder, then smaller, if needed.
 
@@ -572,18 +594,3 @@ def to_png(fig: Figure, exact: Sequence[Any] = (), max_bytes: int = MAX_PNG_BYTE
     if len(data) > max_bytes:
         raise ValueError(f"chart PNG is {len(data)} bytes even at {dpi:.0f} dpi")
     return data
-
-
-# Matplotlib is not thread-safe; renders from asyncio.to_thread take turns.
-_render_lock = threading.RLock()
-
-
-def serialized(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run *fn* under the module lock: one thread at a time builds or draws a chart."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _render_lock:
-            return fn(*args, **kwargs)
-
-    return wrapper

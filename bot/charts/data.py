@@ -95,9 +95,9 @@ class CombinedRow:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ranks", tuple(self.ranks))
-        for rank in (*self.ranks, self.combined):
-            if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
-                raise ValueError(f"ranks must be positive ints or None, got {rank!r}")
+        for rank in (*(r for r in self.ranks if r is not None), self.combined):
+            if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+                raise ValueError(f"ranks must be positive ints (None: not ranked), got {rank!r}")
 
 
 def coerce(cls: type[T], item: Any) -> T:

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 import matplotlib
 
 from bot.charts.common import (
-    INK, MARGIN_PX, MUTED, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, em, fit_lines,
-    fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
+    CAP, INK, MARGIN_PX, MUTED, PAPER, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, em,
+    fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import MatrixPoint, coerce
 
@@ -40,9 +40,9 @@ def cell_color(value: int) -> tuple[float, float, float]:
 def matrix_chart(
     points: Iterable[MatrixPoint | tuple], labels: Mapping[str, str] | None = None
 ) -> Chart:
-    """PNG of the 3×3 matrix (importance across, urgency down, cell = a + b − 1) with each
-    problem's number in its cell, and below it the list "number. text — mean score" in the
-    order given (pass them sorted by priority)."""
+    """The handbook's 3×3 grid (importance across, urgency down, cell value a + b − 1,
+    coloured light to dark) with each problem's number on a disc in its cell, and under it
+    the list "number. text … mean score" in the order given (pass them by priority)."""
     points = [coerce(MatrixPoint, p) for p in points]
     labels = merge_labels(LABELS, labels)
     sheet = Sheet()
@@ -70,14 +70,14 @@ def _grid(sheet: Sheet, top: float, points: list[MatrixPoint], labels: dict[str,
     grid_h = cell * 3
 
     x_name = fit_lines(f"{labels['x']} →", cell * 3, SIZE_AXIS, 1, bold=True)[0]
-    sheet.text(grid_x + grid_h / 2, top + axis * 0.73, x_name, SIZE_AXIS, bold=True, ha="center")
+    sheet.text(grid_x + grid_h / 2, top + axis * CAP, x_name, SIZE_AXIS, bold=True, ha="center")
     y_name = fit_lines(f"{labels['y']} →", grid_h, SIZE_AXIS, 1, bold=True)[0]
     sheet.text(MARGIN_PX + axis * 0.5, grid_y + grid_h / 2, y_name, SIZE_AXIS, bold=True,
                ha="center", va="center", rotation=-90)
     for i in range(3):
         sheet.text(grid_x + cell * (i + 0.5), grid_y - axis * 0.45, str(i + 1), SIZE_AXIS,
                    bold=True, ha="center", color=MUTED)
-        sheet.text(grid_x - axis * 0.5, grid_y + cell * (i + 0.5) + axis * 0.73 / 2, str(i + 1),
+        sheet.text(grid_x - axis * 0.5, grid_y + cell * (i + 0.5) + axis * CAP / 2, str(i + 1),
                    SIZE_AXIS, bold=True, ha="right", color=MUTED)
 
     by_cell: dict[tuple[int, int], list[MatrixPoint]] = defaultdict(list)
@@ -119,7 +119,7 @@ def _markers(sheet: Sheet, members: list[MatrixPoint], x0: float, y0: float, w: 
         cx = left + step * (c + 0.5) + step * (cols - in_row) / 2
         cy = top + step * (r + 0.5)
         sheet.circle(cx, cy, radius, PAPER, edge=INK, linewidth=1.5)
-        sheet.text(cx, cy + em(size) * 0.73 / 2, str(p.number), size, bold=True, ha="center")
+        sheet.text(cx, cy + em(size) * CAP / 2, str(p.number), size, bold=True, ha="center")
 
 
 @serialized

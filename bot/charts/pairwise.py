@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.colors import to_rgb
 
 from bot.charts.common import (
-    EMPTY, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, em,
-    fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
+    CAP, EMPTY, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT, Chart,
+    Sheet, em, fit_lines, fit_size, fmt_number, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import Problem, RankedProblem, coerce
 
@@ -35,7 +35,7 @@ def pairwise_chart(
     order: Iterable[RankedProblem | tuple],
     labels: Mapping[str, str] | None = None,
 ) -> Chart:
-    """PNG of the win matrix and the resulting order.
+    """The win matrix with the resulting order listed under it.
 
     *numbers_texts* gives the matrix's rows and columns (same order for both);
     ``wins[i][j]`` is how many times problem i was preferred to problem j (the diagonal is
@@ -48,6 +48,8 @@ def pairwise_chart(
     n = len(problems)
     if len(wins) != n or any(len(row) != n for row in wins):
         raise ValueError(f"wins must be {n}×{n} to match numbers_texts")
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for row in wins for w in row):
+        raise ValueError("wins must be non-negative ints")
 
     sheet = Sheet()
     inner = sheet.width - 2 * MARGIN_PX
@@ -68,11 +70,12 @@ def pairwise_chart(
     return sheet.chart(y + MARGIN_PX)
 
 
-def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Sequence[int]]) -> float:
+def _matrix(sheet: Sheet, top: float, problems: list[Problem],
+            wins: Sequence[Sequence[int]]) -> float:
     n = len(problems)
     heads = [str(p.number) for p in problems]
     counts = [[str(int(wins[i][j])) for j in range(n)] for i in range(n)]
-    cells = [counts[i][j] for i in range(n) for j in range(n) if i != j]
+    count_texts = [counts[i][j] for i in range(n) for j in range(n) if i != j]
 
     # The row heads take one column; cells share the rest of the width up to a
     # comfortable size, and the type shrinks only as far as the cells make it.
@@ -80,16 +83,16 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
     size = SIZE_TEXT + 1
     head_w = max(width_of(h, size, bold) for h in heads) + em(size) * 0.6
     cell = min((sheet.width - 2 * MARGIN_PX - head_w) / n, em(size) * MAX_CELL_EM)
-    height_fit = cell * 0.55 / em(0.73)
-    size = min(fit_size(cells, cell * 0.8, size), height_fit)
+    height_fit = cell * 0.55 / em(CAP)
+    size = min(fit_size(count_texts, cell * 0.8, size), height_fit)
     head_size = min(fit_size(heads, cell * 0.75, SIZE_TEXT + 1, bold), height_fit)
     head_w = max(width_of(h, head_size, bold) for h in heads) + em(head_size) * 0.6
     grid_w = cell * n
     left = MARGIN_PX + (sheet.width - 2 * MARGIN_PX - head_w - grid_w) / 2 + head_w
     band = em(head_size) * 1.35
     grid_y = top + band + em(head_size) * 0.25
-    cap = em(size) * 0.73
-    head_cap = em(head_size) * 0.73
+    cap = em(size) * CAP
+    head_cap = em(head_size) * CAP
 
     won = np.array([[int(wins[i][j]) for j in range(n)] for i in range(n)], dtype=float)
     played = won + won.T
@@ -115,10 +118,10 @@ def _matrix(sheet: Sheet, top: float, problems: list[Problem], wins: Sequence[Se
                 if color not in ink:
                     ink[color] = ink_on(color)
                 cell_text.append((left + cell * (j + 0.5), cy + cap / 2, text, ink[color]))
-    # Column heads on alternate light bands keep "10 11 12" apart in a narrow matrix.
-    for j in range(1, n, 2):
-        boxes.append((left + cell * j, grid_y - band, cell, band))
-        colors.append(HEAD_BAND)
+    if not bold:  # column heads on alternate bands keep "10 11 12" apart
+        for j in range(1, n, 2):
+            boxes.append((left + cell * j, grid_y - band, cell, band))
+            colors.append(HEAD_BAND)
     sheet.rects(boxes, colors, edge=PAPER, linewidth=1.5 if cell > 40 else 0.8)
     sheet.text_batch(head_text, head_size, bold=bold)
     sheet.text_batch(cell_text, size)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bot.charts.common import (
-    MARGIN_PX, MUTED, OKABE_ITO, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet, block_height, em,
-    fit_lines, ink_on, merge_labels, serialized, width_of,
+    CAP, HAIRLINE, MARGIN_PX, MUTED, OKABE_ITO, RULE, SIZE_SMALL, SIZE_TEXT, Chart, Sheet,
+    block_height, em, fit_lines, ink_on, merge_labels, serialized, width_of,
 )
 from bot.charts.data import StickerRow, coerce
 
@@ -26,7 +26,7 @@ PAPER = OKABE_ITO["orange"]
 def stickers_chart(
     rows: Iterable[StickerRow | tuple], labels: Mapping[str, str] | None = None
 ) -> Chart:
-    """PNG of sticker totals, sorted by total (ties keep the given order).
+    """One bar of sticker totals a problem, most on top (ties keep the given order).
 
     When any row has in-person (paper) stickers, each bar is split into its online and
     in-person parts, with a legend and the part counts inside the bar where they fit.
@@ -60,13 +60,13 @@ def stickers_chart(
     line_count = max(len(t) for t in texts)
     row_h = block_height(line_count, size) + em(size) * 0.6
     bar_h = min(em(size) * 1.3, row_h - em(size) * 0.4)
-    cap = em(size) * 0.73
+    cap = em(size) * CAP
 
     sheet.line(bar_x, y, bar_x, y + row_h * len(rows), RULE, 1.5)
     for i, (row, lines) in enumerate(zip(rows, texts)):
         middle = y + row_h * (i + 0.5)
         if i:
-            sheet.line(MARGIN_PX, y + row_h * i, width - MARGIN_PX, y + row_h * i, "#E6E6E6", 1.0)
+            sheet.line(MARGIN_PX, y + row_h * i, width - MARGIN_PX, y + row_h * i, HAIRLINE, 1.0)
         first_baseline = sheet.lines_centered(text_x, middle, lines, size)
         sheet.text(text_x - em(size) * 0.3, first_baseline, f"{row.number}.", size,
                    bold=True, ha="right")
@@ -80,7 +80,7 @@ def stickers_chart(
             sheet.rect(x, middle - bar_h / 2, w, bar_h, color)
             label = str(count)
             if hybrid and width_of(label, SIZE_SMALL) + em(SIZE_SMALL) * 0.6 <= w:
-                sheet.text(x + w / 2, middle + em(SIZE_SMALL) * 0.73 / 2, label, SIZE_SMALL,
+                sheet.text(x + w / 2, middle + em(SIZE_SMALL) * CAP / 2, label, SIZE_SMALL,
                            color=ink_on(color), ha="center")
             x += w
         sheet.text(x + em(size) * 0.4, middle + cap / 2, str(row.total), size, bold=True)

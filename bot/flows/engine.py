@@ -93,8 +93,11 @@ class Engine:
     async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
         """Everything was rolled back; remember the update and say why in a fresh transaction."""
         if event.update_id is not None:
-            async with self.db.transaction() as tx:
-                await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
+            try:
+                async with self.db.transaction() as tx:
+                    await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
+            except Exception:  # the database is still failing: say so all the same
+                log.exception("could not record update %s as handled", event.update_id)
         outcome = Outcome()
         if event.button is not None:
             outcome.toast = Toast(text, alert=len(text) > 60, url=url)

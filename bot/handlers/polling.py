@@ -74,9 +74,15 @@ class DurablePolling:
             if not updates:
                 continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            async with self.db.transaction() as tx:
-                await inbox.store(tx, CHANNEL, [(str(u.update_id), u.model_dump_json(exclude_none=True))
-                                                for u in updates], now)
+            try:
+                async with self.db.transaction() as tx:
+                    await inbox.store(tx, CHANNEL, [(str(u.update_id), u.model_dump_json(exclude_none=True))
+                                                    for u in updates], now)
+            except Exception as exc:  # e.g. the database is locked: fetch the same batch again
+                log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(updates), exc,
+                            self.retry_delay)
+                await asyncio.sleep(self.retry_delay)
+                continue
             offset = updates[-1].update_id + 1  # confirmed by the next getUpdates, now that it is stored
             for update in updates:
                 self._spawn(update)
@@ -96,8 +102,12 @@ class DurablePolling:
     async def _flush(self) -> None:
         done, self._done = self._done, []
         if done:
-            async with self.db.transaction() as tx:
-                await inbox.done(tx, CHANNEL, done)
+            try:
+                async with self.db.transaction() as tx:
+                    await inbox.done(tx, CHANNEL, done)
+            except Exception:
+                self._done.extend(done)  # try again at the next flush
+                raise
 
     async def _flush_forever(self) -> None:
         while True:

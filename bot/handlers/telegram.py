@@ -139,10 +139,11 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         toast = outcome.toast
         try:
             if toast is None:
-                await query.answer()
+                await _retrying(lambda: query.answer(), attempts=3)
             else:
-                await query.answer(text=toast.text[:200], show_alert=toast.alert, url=toast.url)
-        except TelegramBadRequest as exc:
+                await _retrying(lambda: query.answer(text=toast.text[:200], show_alert=toast.alert, url=toast.url),
+                                attempts=3)
+        except Exception as exc:  # the vote is stored; only the toast is lost
             log.info("callback answer failed: %s", exc)
         await delivery.deliver(outcome.messages)
 

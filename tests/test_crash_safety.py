@@ -1,0 +1,201 @@
+"""Crash safety and faults: SIGKILL mid-burst, double taps, a failing Bot API, a locked
+database, online backup and the audit log's verification."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from bot import cli
+from bot.storage import ballots
+from bot.storage.db import Database
+from tests.test_e2e_telegram import TOKEN, Bot, button_for, new_community, onboard, say
+
+PROBLEMS = ["Жол жөндеу керек", "Балалар алаңы жоқ", "Мектеп автобусы кешігеді", "Ауыз су жиі өшеді"]
+
+
+async def add_members(db: Database, tg, count: int, first_id: int = 5000, community_id: int = 1):
+    """Members who joined earlier (stored directly: onboarding them over HTTP is not the point)."""
+    users = [tg.user(first_id + i, f"M{i}", "en") for i in range(count)]
+    async with db.transaction() as tx:
+        for user in users:
+            member_id = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at, active_community)"
+                                        " VALUES (?, 'en', 'now', 'now', ?)", (user.first_name, community_id))
+            await tx.execute("INSERT INTO identities VALUES ('telegram', ?, ?, 'now')", (str(user.id), member_id))
+            await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at)"
+                             " VALUES (?, ?, 'member', 'now')", (community_id, member_id))
+    return users
+
+
+async def ballot_village(tg, bot, members: int):
+    """A community with a linked group, four problems, an open sticker ballot and members."""
+    aigerim = tg.user(1, "Айгерим", "kk")
+    await onboard(tg, aigerim, "қазақша")
+    code = await new_community(tg, aigerim)
+    group = tg.group(-100321, "Ауыл", with_bot=True)
+    await say(tg, aigerim, f"/link {code}", group)
+    for text in PROBLEMS:
+        await say(tg, aigerim, f"/propose {text}")
+    users = await add_members(bot.app.db, tg, members)
+    ballot = await say(tg, aigerim, "/poll dots 3", group)
+    return aigerim, group, users, ballot
+
+
+async def stickers(db_path: str) -> dict[int, dict[int, int]]:
+    async with Database(db_path) as db:
+        async with db.transaction() as tx:
+            return await ballots.all_stickers(tx, 1)
+
+
+def start_process(tg, db_path: str) -> subprocess.Popen:
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_path}
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_path):
+    db_path = str(tmp_path / "kill.db")
+    runner = Bot(tg, db_path)
+    await runner.start()
+    _, group, users, ballot = await ballot_village(tg, runner, 60)
+    await runner.stop()
+
+    process = start_process(tg, db_path)
+    try:
+        taps = []
+        for user in users:  # everyone places three stickers: on #1, #2 and #3
+            for number in (1, 2, 3):
+                taps.append(tg.press(user, ballot, button_for(ballot, number), chat=group))
+        ids = {tap["callback_query"]["id"] for tap in taps}
+        deadline = time.monotonic() + 30
+        while len(ids & set(tg.callback_answers)) < 40 and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        acknowledged = ids & set(tg.callback_answers)
+        assert 40 <= len(acknowledged) < len(taps), "the kill must land in the middle of the burst"
+
+        process = start_process(tg, db_path)
+        expected = {1: 1, 2: 1, 3: 1}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = await stickers(db_path)
+            if len(state) == 60 and all(v == expected for v in state.values()):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # anything still replayed now would show as a second toggle
+        state = await stickers(db_path)
+        assert len(state) == 60, f"{60 - len(state)} members lost votes"
+        assert all(v == expected for v in state.values()), "a vote was lost or counted twice"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def test_twenty_identical_taps_at_once_leave_one_sticker(tg, bot):
+    bot.app.engine.double_tap = 1.0
+    _, group, users, ballot = await ballot_village(tg, bot, 1)
+    data = button_for(ballot, 2)
+    taps = [tg.press(users[0], ballot, data, chat=group) for _ in range(20)]
+    await asyncio.gather(*(tg.answer_to(t) for t in taps))
+    async with bot.app.db.transaction() as tx:
+        assert await ballots.all_stickers(tx, 1) == {2: {2: 1}}
+        assert dict(await ballots.options(tx, 1))[2] == 1
+
+
+async def test_a_failing_bot_api_loses_no_action(tg, bot):
+    _, group, users, ballot = await ballot_village(tg, bot, 3)
+    tg.fail_next(2, status=500, methods=["answerCallbackQuery"])
+    update = tg.press(users[0], ballot, button_for(ballot, 1), chat=group)
+    await tg.answer_to(update, timeout=10)  # answered after the retries
+    tg.throttle_for(1.5, retry_after=1, methods=["sendMessage", "editMessageText"])
+    reply = await say(tg, users[1], "/status", contains="seven steps")
+    assert "▶️ 1." in reply["text"]
+    await tg.answer_to(tg.press(users[2], ballot, button_for(ballot, 1), chat=group), timeout=10)
+    async with bot.app.db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1))[1] == 2
+    assert tg.count_429 >= 1
+
+
+async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):
+    _, group, users, ballot = await ballot_village(tg, bot, 2)
+
+    def hold_lock(seconds: float) -> None:
+        raw = sqlite3.connect(bot.db_path, timeout=10)
+        raw.execute("BEGIN IMMEDIATE")
+        time.sleep(seconds)
+        raw.rollback()
+        raw.close()
+
+    holder = threading.Thread(target=hold_lock, args=(1.0,))
+    holder.start()
+    await asyncio.sleep(0.1)
+    answer = await tg.answer_to(tg.press(users[0], ballot, button_for(ballot, 1), chat=group), timeout=15)
+    holder.join()
+    assert answer["text"].startswith("Sticker placed on #1")
+
+    # locked for longer than SQLite waits: the update stays with Telegram until it can be stored
+    bot.app.db.busy_timeout_ms = 300
+    await bot.app.db.conn.execute("PRAGMA busy_timeout = 300")
+    holder = threading.Thread(target=hold_lock, args=(2.0,))
+    holder.start()
+    await asyncio.sleep(0.1)
+    answer = await tg.answer_to(tg.press(users[1], ballot, button_for(ballot, 1), chat=group), timeout=15)
+    holder.join()
+    assert answer["text"].startswith("Sticker placed on #1")
+    async with bot.app.db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1))[1] == 2
+
+
+async def test_online_backup_while_the_bot_runs_keeps_every_vote(tg, bot, tmp_path, monkeypatch):
+    _, group, users, ballot = await ballot_village(tg, bot, 5)
+    for user in users:
+        await tg.answer_to(tg.press(user, ballot, button_for(ballot, 3), chat=group))
+    target = str(tmp_path / "backup.db")
+    monkeypatch.setenv("QATYSU_DB", bot.db_path)
+    status = await asyncio.to_thread(cli.main, ["backup", target])
+    assert status == 0
+    async with Database(target) as copy:
+        async with copy.transaction() as tx:
+            assert dict(await ballots.options(tx, 1))[3] == 5
+            assert len(await ballots.all_stickers(tx, 1)) == 5
+
+
+async def test_audit_verify_command_names_the_first_broken_entry(tg, bot, monkeypatch, capsys):
+    await ballot_village(tg, bot, 1)
+    await bot.stop()
+    monkeypatch.setenv("QATYSU_DB", bot.db_path)
+    assert await asyncio.to_thread(cli.main, ["audit", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out
+    raw = sqlite3.connect(bot.db_path)
+    raw.executescript("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{}' WHERE id = 3;")
+    raw.close()
+    assert await asyncio.to_thread(cli.main, ["audit", "verify"]) == 1
+    assert "entry 3" in capsys.readouterr().out
+
+
+@pytest.fixture
+async def tg():
+    from tests.fakes import FakeTelegram
+
+    async with FakeTelegram(token=TOKEN, bot_username="qatysu_test_bot") as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(tg, tmp_path):
+    runner = Bot(tg, str(tmp_path / "faults.db"))
+    await runner.start()
+    yield runner
+    await runner.stop()
