@@ -19,6 +19,7 @@ from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
+from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage.db import Database
 
@@ -41,10 +42,12 @@ class TelegramApp:
     delivery: Delivery = field(init=False)
     _runner: web.AppRunner | None = field(default=None, init=False)
     scheduler: Scheduler | None = field(default=None, init=False)
+    outbox: OutboxWorker = field(init=False)
     sweep_interval: float = 10.0
     session: AiohttpSession | None = None  # tests pass one of their own
     retry_delay: float = 1.0               # after a failed getUpdates
     double_tap: float = 1.0                # seconds within which a repeated press is one press
+    limits: dict = field(default_factory=dict)  # TelegramSender's rate and intervals (tests: none)
     polling: DurablePolling | None = field(default=None, init=False)
 
     async def start(self) -> None:
@@ -59,7 +62,9 @@ class TelegramApp:
                              default_locale=config.locale, default_tz=config.tz,
                              operator_name=config.operator_name, operator_bin=config.operator_bin,
                              double_tap=self.double_tap)
-        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot)}, edit_interval=self.edit_interval)
+        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)}, edit_interval=self.edit_interval)
+        self.outbox = OutboxWorker(self.delivery)
+        self.outbox.start()
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
         self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
@@ -99,6 +104,7 @@ class TelegramApp:
             await self._runner.cleanup()
             self._runner = None
         await self.delivery.throttle.flush()
+        await self.outbox.stop()
         await self.bot.session.close()
         await self.db.close()
 

@@ -10,19 +10,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.flows.types import Message
+from bot.flows.types import Message, Outcome
 from bot.storage import updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
+class RetryLater(Exception):
+    """The channel asks us to wait (Telegram's 429 ``retry_after``) before sending to that chat."""
+
+    def __init__(self, seconds: float, everywhere: bool = False) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+        self.everywhere = everywhere
+
+
+class Undeliverable(Exception):
+    """The message can never be delivered (the person blocked the bot, the chat is gone)."""
+
+
 class Sender(Protocol):
-    """One channel's way of putting a message on a screen."""
+    """One channel's way of putting a message on a screen.
+
+    ``send`` and ``edit`` raise ``RetryLater`` when the channel limits us, ``Undeliverable``
+    when it never will accept the message; other exceptions are failures worth retrying.
+    """
+
+    rate: float  # messages per second overall
+
+    def min_interval(self, chat_id: str) -> float:
+        """Seconds between two messages to one chat (Telegram: 1 s, 3 s for groups)."""
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
         """Send; return the channel's id of the new message (None when it has none)."""
@@ -74,23 +97,42 @@ class EditThrottle:
 
 
 class Delivery:
+    """Sends replies at once; what cannot be sent now goes to the outbox, which retries."""
+
     def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0) -> None:
         self.db = db
         self.senders = senders
         self.throttle = EditThrottle(edit_interval)
+        self.wake_outbox: Callable[[], None] = lambda: None
+
+    async def deliver_outcome(self, outcome: Outcome) -> None:
+        await self.deliver(outcome.messages)
+        if outcome.queued:
+            self.wake_outbox()
 
     async def deliver(self, messages: list[Message]) -> None:
+        later: list[Message] = []
         for message in messages:
             sender = self.senders.get(message.channel)
             if sender is None:
                 log.warning("no sender for channel %s; message to %s dropped", message.channel, message.chat_id)
                 continue
             try:
-                await self._one(sender, message)
-            except Exception:
-                log.exception("delivering to %s:%s failed", message.channel, message.chat_id)
+                await self.send_one(sender, message)
+            except Undeliverable as exc:
+                log.info("%s:%s does not accept messages: %s", message.channel, message.chat_id, exc)
+            except Exception as exc:
+                log.warning("sending to %s:%s failed (%s); the outbox will retry", message.channel,
+                            message.chat_id, exc)
+                later.append(message)
+        if later:
+            from bot.storage import outbox
 
-    async def _one(self, sender: Sender, message: Message) -> None:
+            async with self.db.transaction() as tx:
+                await outbox.add(tx, later, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            self.wake_outbox()
+
+    async def send_one(self, sender: Sender, message: Message) -> None:
         if message.edit and message.tag:
             async with self.db.transaction() as tx:
                 refs = [r for r in await updates.messages_tagged(tx, message.tag)

@@ -44,7 +44,7 @@ class Scheduler:
         for job in JOBS:
             try:
                 outcome = await self.engine.run_system(job)
-                await self.delivery.deliver(outcome.messages)
+                await self.delivery.deliver_outcome(outcome)
             except Exception:
                 log.exception("scheduled job %s failed", job.__name__)
 

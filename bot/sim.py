@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.flows.types import Button, Event, Message, Outcome, Toast
+from bot.outbox import OutboxWorker
 
 CHANNEL = "demo"
 
@@ -35,6 +36,11 @@ class SimSender:
     log: list[tuple[str, Shown, bool]] = field(default_factory=list)  # (chat, message, edited)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
+    rate = float("inf")
+
+    def min_interval(self, chat_id: str) -> float:
+        return 0.0
+
     async def send(self, message: Message, image: bytes | None) -> str | None:
         shown = Shown(str(next(self._ids)), message.chat_id, message.text, message.buttons, image, message.document)
         self.chats.setdefault(message.chat_id, []).append(shown)
@@ -53,6 +59,7 @@ class Sim:
         self.engine = engine
         self.sender = SimSender()
         self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval)
+        self.outbox = OutboxWorker(self.delivery)
         self._updates = itertools.count(1)
         self._users = itertools.count(1001)
         self.toasts: list[tuple[str, Toast]] = []
@@ -71,7 +78,8 @@ class Sim:
         outcome = await self.engine.handle(event)
         if outcome.toast:
             self.toasts.append((person.id, outcome.toast))
-        await self.delivery.deliver(outcome.messages)
+        await self.delivery.deliver_outcome(outcome)
+        await self.outbox.drain()  # group posts and notifications, at once (no rate limits here)
         if self.on_event:
             self.on_event(person, event, description, outcome)
         return outcome

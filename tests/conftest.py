@@ -92,3 +92,24 @@ async def build_community(sim: Sim, n_members: int = 3, langs: tuple[str, ...] =
 @pytest.fixture
 async def community(sim) -> Community:
     return await build_community(sim)
+
+
+@pytest.fixture
+async def tg():
+    """A fake Telegram Bot API on 127.0.0.1."""
+    from tests.fakes import FakeTelegram
+    from tests.test_e2e_telegram import TOKEN
+
+    async with FakeTelegram(token=TOKEN, bot_username="qatysu_test_bot") as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(tg, tmp_path):
+    """The real bot, polling the fake Bot API (no rate limits: the fake enforces none by default)."""
+    from tests.test_e2e_telegram import Bot
+
+    runner = Bot(tg, str(tmp_path / "bot.db"))
+    await runner.start()
+    yield runner
+    await runner.stop()

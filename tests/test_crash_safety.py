@@ -183,19 +183,3 @@ async def test_audit_verify_command_names_the_first_broken_entry(tg, bot, monkey
     raw.close()
     assert await asyncio.to_thread(cli.main, ["audit", "verify"]) == 1
     assert "entry 3" in capsys.readouterr().out
-
-
-@pytest.fixture
-async def tg():
-    from tests.fakes import FakeTelegram
-
-    async with FakeTelegram(token=TOKEN, bot_username="qatysu_test_bot") as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tg, tmp_path):
-    runner = Bot(tg, str(tmp_path / "faults.db"))
-    await runner.start()
-    yield runner
-    await runner.stop()

@@ -16,19 +16,14 @@ from bot.storage import ballots
 from tests.fakes import FakeTelegram
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-@pytest.fixture
-async def tg():
-    async with FakeTelegram(token=TOKEN, bot_username="qatysu_test_bot") as fake:
-        yield fake
+NO_LIMITS = {"rate": 1000.0, "private_interval": 0.0, "group_interval": 0.0}  # the fake enforces none
 
 
 class Bot:
     """The bot process: start, stop (and start again on the same database)."""
 
     def __init__(self, tg: FakeTelegram, db_path: str, **overrides) -> None:
-        self.tg, self.db_path, self.overrides = tg, db_path, {"double_tap": 0.0, **overrides}
+        self.tg, self.db_path, self.overrides = tg, db_path, {"double_tap": 0.0, "limits": NO_LIMITS, **overrides}
         self.app: TelegramApp | None = None
 
     async def start(self) -> TelegramApp:
@@ -42,14 +37,6 @@ class Bot:
         if self.app is not None:
             await self.app.stop()
             self.app = None
-
-
-@pytest.fixture
-async def bot(tg, tmp_path):
-    runner = Bot(tg, str(tmp_path / "e2e.db"))
-    await runner.start()
-    yield runner
-    await runner.stop()
 
 
 async def say(tg, user, text, chat=None, contains=None):

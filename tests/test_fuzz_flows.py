@@ -27,7 +27,10 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import tempfile
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -366,11 +369,44 @@ def forged_payload(t: Template) -> st.SearchStrategy[str]:
     return st.one_of(structured, targeted, malformed)
 
 
-# --- the state machine ------------------------------------------------------------------------
-class FlowFuzz(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
+# --- known bugs -------------------------------------------------------------------------------
+# Real bugs this fuzz found in bot/. Each has a strict-xfail reproduction at the end of this file;
+# the fuzz tolerates exactly that failure (recognised by exception and event) and nothing else,
+# so it keeps hunting for new ones. When a bug is fixed its reproduction XPASSes and fails:
+# then delete the reproduction's xfail mark and the entry here.
+def _nondecimal_digit(event: Event) -> bool:
+    return any(ch.isdigit() and not ch.isdecimal() for ch in (event.args or "") + (event.button or ""))
+
+
+KNOWN_BUGS: dict[str, Callable[[Event, BaseException], bool]] = {
+    # str.isdigit() accepts '²', '①', ... which int() rejects: ValueError instead of a refusal.
+    "unicode-digits": lambda event, exc: isinstance(exc, ValueError) and "invalid literal for int()" in str(exc)
+    and _nondecimal_digit(event),
+    # c:<70 digits> reaches SQLite: OverflowError instead of a refused payload.
+    "huge-community-id": lambda event, exc: isinstance(exc, OverflowError) and (event.button or "").startswith("c:"),
+    # per_option > 1: the upsert fires the INSERT guard, which counts the row being replaced twice.
+    "sticker-upsert": lambda event, exc: isinstance(exc, sqlite3.IntegrityError) and "sticker limit" in str(exc)
+    and (event.button or "").startswith("d:"),
+    # ZoneInfo("Asia") raises IsADirectoryError, a 300-character name OSError: not caught.
+    "timezone-oserror": lambda event, exc: isinstance(exc, OSError) and any(
+        frame.name == "create_community" for frame in traceback.extract_tb(exc.__traceback__)),
+}
+
+
+def known_bug(event: Event, record: logging.LogRecord) -> str | None:
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is None:
+        return None
+    return next((name for name, matches in KNOWN_BUGS.items() if matches(event, exc)), None)
+
+
+# --- driving the engine on a copy of the template ---------------------------------------------
+class Harness:
+    """A fresh copy of the template database, an engine on it, and the checks after every event."""
+
+    def __init__(self, *, tolerate_known_bugs: bool = False) -> None:
         self.t = template()
+        self.tolerate = tolerate_known_bugs
         self.folder = tempfile.mkdtemp(prefix="qatysu-fuzz-")
         path = os.path.join(self.folder, "fuzz.db")
         shutil.copyfile(self.t.path, path)
@@ -387,8 +423,12 @@ class FlowFuzz(RuleBasedStateMachine):
         self.last_event: Event | None = None
         self.newbie_lang: str | None = None
         self.newbie_name = "Newbie"
+        self.hit_known_bugs: list[str] = []
 
-    def teardown(self) -> None:
+    def note(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
         logging.getLogger(ENGINE_LOG).removeHandler(self.errors)
         try:
             self.loop.run_until_complete(self.db.close())
@@ -396,7 +436,6 @@ class FlowFuzz(RuleBasedStateMachine):
             self.loop.close()
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    # --- driving the engine --------------------------------------------------------------------
     def event(self, who: str, where: str, **fields) -> Event:
         user_id, lang, name = PEOPLE[who]
         if who == "newbie":
@@ -406,11 +445,23 @@ class FlowFuzz(RuleBasedStateMachine):
                      update_id=f"fuzz-{next(self.updates)}", user_name=name, user_lang=lang,
                      chat_title="Fuzz group" if chat else "", **fields)
 
+    def send(self, who: str, where: str, **fields) -> Outcome:
+        return self.handle(self.event(who, where, **fields))
+
     def handle(self, event: Event) -> Outcome:
-        note(f"event: {event!r}")
+        self.note(f"event: {event!r}")
         self.clock.advance(seconds=7)
         outcome = self.loop.run_until_complete(self.engine.handle(event))
-        note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages]!r}")
+        self.note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages]!r}")
+        unexpected = []
+        for record in self.errors.records:
+            bug = known_bug(event, record) if self.tolerate else None
+            if bug is None:
+                unexpected.append(record)
+            else:
+                self.hit_known_bugs.append(bug)
+                self.note(f"  (known bug {bug})")
+        self.errors.records = unexpected
         assert not self.errors.records, f"the engine failed on {event!r}:\n{self.errors.describe()}"
         check_outcome(event, outcome)
         for chat_id, data in payloads(outcome):
@@ -424,6 +475,80 @@ class FlowFuzz(RuleBasedStateMachine):
                 self.newest[message.chat_id] = buttons
         self.last_event = event
         return outcome
+
+    def query(self, sql: str, params: tuple = ()) -> list:
+        async def run() -> list:
+            async with self.db.transaction() as tx:
+                return [tuple(r) for r in await tx.all(sql, params)]
+        return self.loop.run_until_complete(run())
+
+    def check_database(self) -> None:
+        self.loop.run_until_complete(self._check_database())
+
+    async def _check_database(self) -> None:
+        t = self.t
+        async with self.db.transaction() as tx:
+            over = await tx.all(
+                "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
+                " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
+                " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
+            assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
+            for table in VOTE_TABLES:
+                foreign = await tx.all(
+                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                    " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
+                    " WHERE ms.member_id IS NULL")
+                assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
+            outsiders = [t.ids["stranger"]]
+            newbie = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
+                                     (CH, PEOPLE["newbie"][0]))
+            if newbie is not None:
+                outsiders.append(newbie)
+            marks = ",".join("?" * len(outsiders))
+            joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
+                                  " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
+            assert not joined, f"an outsider became a member: {[tuple(r) for r in joined]}"
+            # An outsider may found a community of their own with /new and vote there; nowhere else.
+            for table in VOTE_TABLES:
+                theirs = await tx.all(
+                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                    f" WHERE v.member_id IN ({marks}) AND b.community_id IN (?, ?)",
+                    (*outsiders, t.community_a, t.community_b))
+                assert not theirs, f"{table} rows of an outsider: {[tuple(r) for r in theirs]}"
+            opened = await tx.all(
+                "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
+                " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
+                " WHERE ms.role IS NOT 'facilitator'")
+            assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
+            broken = await audit.verify(tx)
+            assert broken is None, f"audit chain broken: {broken}"
+            # Beyond the brief: a vote sits in the table of its ballot's kind, on the ballot's options.
+            for table, kind in VOTE_TABLES.items():
+                wrong = await tx.all(f"SELECT v.ballot_id, b.kind FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                                     " WHERE b.kind != ?", (kind,))
+                assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
+            for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
+                                  ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
+                stray = await tx.all(
+                    f"SELECT v.ballot_id, v.{column} FROM {table} v WHERE NOT EXISTS (SELECT 1 FROM ballot_options o"
+                    f" WHERE o.ballot_id = v.ballot_id AND o.problem_id = v.{column})")
+                assert not stray, f"{table} rows on problems the ballot does not offer: {[tuple(r) for r in stray]}"
+
+
+VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise"}
+
+
+# --- the state machine ------------------------------------------------------------------------
+class FlowFuzz(Harness, RuleBasedStateMachine):
+    def __init__(self) -> None:
+        RuleBasedStateMachine.__init__(self)
+        Harness.__init__(self, tolerate_known_bugs=True)
+
+    def note(self, text: str) -> None:
+        note(text)
+
+    def teardown(self) -> None:
+        self.close()
 
     def no_codes(self, who: str, text: str) -> None:
         """The stranger and the never-seen person are never handed a join code (they stay outsiders)."""
@@ -539,45 +664,7 @@ class FlowFuzz(RuleBasedStateMachine):
     # --- invariants ----------------------------------------------------------------------------
     @invariant()
     def database_is_consistent(self):
-        self.loop.run_until_complete(self._check_database())
-
-    async def _check_database(self) -> None:
-        t = self.t
-        async with self.db.transaction() as tx:
-            over = await tx.all(
-                "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
-                " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
-                " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
-            assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
-            for table in ("dot_votes", "matrix_votes", "pairwise_votes"):
-                foreign = await tx.all(
-                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
-                    " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
-                    " WHERE ms.member_id IS NULL")
-                assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
-            outsiders = [t.ids["stranger"]]
-            newbie = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
-                                     (CH, PEOPLE["newbie"][0]))
-            if newbie is not None:
-                outsiders.append(newbie)
-            marks = ",".join("?" * len(outsiders))
-            joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
-                                  " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
-            assert not joined, f"an outsider became a member: {[tuple(r) for r in joined]}"
-            # An outsider may found a community of their own with /new and vote there; nowhere else.
-            for table in ("dot_votes", "matrix_votes", "pairwise_votes"):
-                theirs = await tx.all(
-                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
-                    f" WHERE v.member_id IN ({marks}) AND b.community_id IN (?, ?)",
-                    (*outsiders, t.community_a, t.community_b))
-                assert not theirs, f"{table} rows of an outsider: {[tuple(r) for r in theirs]}"
-            opened = await tx.all(
-                "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
-                " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
-                " WHERE ms.role IS NOT 'facilitator'")
-            assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
-            broken = await audit.verify(tx)
-            assert broken is None, f"audit chain broken: {broken}"
+        self.check_database()
 
 
 FlowFuzz.TestCase.settings = settings(

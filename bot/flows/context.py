@@ -154,7 +154,8 @@ class Context:
             return
         text, buttons = build(translator(target.locale))
         for channel, external_id in await members.identities(self.tx, member_id):
-            self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons))))
+            self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
+                                                 durable=True))
 
     async def post_groups(self, community: Community, build: Callable[[Translator], tuple[str, Buttons]],
                           *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
@@ -163,7 +164,8 @@ class Context:
         text, buttons = build(translator(community.locale))
         for channel, chat_id in await communities.groups(self.tx, community.id):
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
-                                                 chart=chart, tag=tag, edit=edit, urgent=urgent))
+                                                 chart=chart, tag=tag, edit=edit, urgent=urgent,
+                                                 durable=urgent))
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""

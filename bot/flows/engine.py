@@ -18,7 +18,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, members, updates
+from bot.storage import conversations, members, outbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class Engine:
                 ctx = Context(self, tx, event, member, state, data)
                 await self._dispatch(ctx)
                 await ctx.save_state()
+                await self._queue_durable(tx, ctx.outcome)
                 return ctx.outcome
         except (Refused, BadPayload) as refusal:
             if isinstance(refusal, BadPayload):
@@ -88,7 +89,17 @@ class Engine:
         async with self.db.transaction() as tx:
             ctx = Context(self, tx, Event(channel=SYSTEM, user_id=SYSTEM, chat_id=SYSTEM), None, "", {})
             await job(ctx)
+            await self._queue_durable(tx, ctx.outcome)
             return ctx.outcome
+
+    @staticmethod
+    async def _queue_durable(tx, outcome: Outcome) -> None:
+        """Group posts and notifications go to the outbox in the action's own transaction."""
+        durable = [m for m in outcome.messages if m.durable]
+        if durable:
+            await outbox.add(tx, durable, utcnow().isoformat(timespec="seconds"))
+            outcome.messages = [m for m in outcome.messages if not m.durable]
+            outcome.queued = True
 
     async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
         """Everything was rolled back; remember the update and say why in a fresh transaction."""

@@ -57,6 +57,7 @@ class Message:
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
     urgent: bool = True          # False: the channel may coalesce edits under rate limits
+    durable: bool = False        # True: written to the outbox with the action, sent even after a crash
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Outcome:
     messages: list[Message] = field(default_factory=list)
     toast: Toast | None = None
     duplicate: bool = False
+    queued: bool = False         # durable messages were written to the outbox
 
 
 def keyboard(*rows: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:

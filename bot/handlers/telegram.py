@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import asynccontextmanager
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
 
-from bot.delivery import Delivery
+from bot.delivery import Delivery, RetryLater, Undeliverable
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message
@@ -48,40 +49,58 @@ async def _retrying(call, attempts: int = 5):
 
 
 class TelegramSender:
-    def __init__(self, bot: Bot) -> None:
+    """Telegram's limits: about 30 messages a second overall, one a second in a private chat,
+    20 a minute in a group. Failures are translated for the outbox (``RetryLater``,
+    ``Undeliverable``); anything else is worth retrying."""
+
+    def __init__(self, bot: Bot, *, rate: float = 30.0, private_interval: float = 1.0,
+                 group_interval: float = 3.0) -> None:
         self.bot = bot
+        self.rate = rate
+        self.private_interval = private_interval
+        self.group_interval = group_interval
+
+    def min_interval(self, chat_id: str) -> float:
+        return self.group_interval if chat_id.startswith("-") else self.private_interval
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
         markup = _markup(message)
-        try:
+        async with _translated_errors():
             if image is not None:
                 caption = message.text if len(message.text) <= CAPTION_MAX else None
                 photo = BufferedInputFile(image, message.chart.filename if message.chart else "chart.png")
-                sent = await _retrying(lambda: self.bot.send_photo(
-                    message.chat_id, photo, caption=caption, reply_markup=markup if caption else None))
+                sent = await self.bot.send_photo(message.chat_id, photo, caption=caption,
+                                                 reply_markup=markup if caption else None)
                 if caption is None:
-                    sent = await _retrying(lambda: self.bot.send_message(
-                        message.chat_id, message.text, reply_markup=markup))
+                    sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=markup)
             elif message.document is not None:
                 name, content = message.document
-                sent = await _retrying(lambda: self.bot.send_document(
-                    message.chat_id, BufferedInputFile(content, name), caption=message.text[:CAPTION_MAX]))
+                sent = await self.bot.send_document(message.chat_id, BufferedInputFile(content, name),
+                                                    caption=message.text[:CAPTION_MAX])
             else:
-                sent = await _retrying(lambda: self.bot.send_message(
-                    message.chat_id, message.text, reply_markup=markup, disable_web_page_preview=True))
-        except TelegramForbiddenError:
-            log.info("chat %s blocked the bot or removed it", message.chat_id)
-            return None
+                sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=markup,
+                                                   disable_web_page_preview=True)
         return str(sent.message_id)
 
     async def edit(self, message: Message, message_id: str) -> None:
         try:
-            await _retrying(lambda: self.bot.edit_message_text(
-                text=message.text, chat_id=message.chat_id, message_id=int(message_id),
-                reply_markup=_markup(message), disable_web_page_preview=True))
-        except TelegramBadRequest as exc:
+            async with _translated_errors():
+                await self.bot.edit_message_text(text=message.text, chat_id=message.chat_id,
+                                                 message_id=int(message_id), reply_markup=_markup(message),
+                                                 disable_web_page_preview=True)
+        except Undeliverable as exc:
             if "not modified" not in str(exc):
                 raise
+
+
+@asynccontextmanager
+async def _translated_errors():
+    try:
+        yield
+    except TelegramRetryAfter as exc:
+        raise RetryLater(exc.retry_after) from exc
+    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+        raise Undeliverable(str(exc)) from exc
 
 
 def _command(text: str, bot_username: str) -> tuple[str, str] | None:
@@ -99,8 +118,7 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
     router = Router(name="qatysu")
 
     async def run(event: Event) -> None:
-        outcome = await engine.handle(event)
-        await delivery.deliver(outcome.messages)
+        await delivery.deliver_outcome(await engine.handle(event))
 
     @router.message()
     async def on_message(message: TgMessage, event_update: Update) -> None:
@@ -145,7 +163,7 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
                                 attempts=3)
         except Exception as exc:  # the vote is stored; only the toast is lost
             log.info("callback answer failed: %s", exc)
-        await delivery.deliver(outcome.messages)
+        await delivery.deliver_outcome(outcome)
 
     @router.my_chat_member(F.chat.type.in_({"group", "supergroup"}))
     async def on_added(update: ChatMemberUpdated, event_update: Update) -> None:

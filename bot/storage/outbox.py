@@ -1,0 +1,44 @@
+"""The outbox: messages that must reach people even across a crash or a rate limit."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+
+from bot.flows.types import Message
+from bot.storage.db import Tx
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    message: Message
+    attempts: int
+
+
+async def add(tx: Tx, messages: list[Message], now: str) -> None:
+    await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                         [(m.channel, m.chat_id, pickle.dumps(m), now) for m in messages])
+
+
+async def due(tx: Tx, at: float, limit: int = 200) -> list[Queued]:
+    rows = await tx.all("SELECT id, payload, attempts FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
+                        (at, limit))
+    return [Queued(r[0], pickle.loads(r[1]), r[2]) for r in rows]
+
+
+async def sent(tx: Tx, ids: list[int]) -> None:
+    await tx.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+
+async def postpone(tx: Tx, outbox_id: int, not_before: float, failed: bool) -> None:
+    await tx.execute("UPDATE outbox SET not_before = ?, attempts = attempts + ? WHERE id = ?",
+                     (not_before, 1 if failed else 0, outbox_id))
+
+
+async def size(tx: Tx) -> int:
+    return int(await tx.scalar("SELECT COUNT(*) FROM outbox"))
+
+
+async def next_due(tx: Tx) -> float | None:
+    return await tx.scalar("SELECT MIN(not_before) FROM outbox")
