@@ -24,6 +24,7 @@ import atexit
 import itertools
 import logging
 import os
+import pickle
 import random
 import re
 import shutil
@@ -41,7 +42,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import bot.flows.all  # noqa: F401  (registers every command and button before the strategies read them)
 from bot.flows import registry
 from bot.flows.engine import Engine
-from bot.flows.types import Event, Outcome
+from bot.flows.types import Event, Message, Outcome
 from bot.storage import audit
 from bot.storage.db import Database
 
@@ -104,15 +105,17 @@ class ErrorLog(logging.Handler):
 ALLOWED_TAGS = re.compile(r"</?(?:b|i)>")
 
 
-def check_outcome(event: Event, outcome: Outcome) -> None:
+def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = ()) -> None:
+    """``queued``: what the event put into the outbox (group posts, notifications) to send later."""
     if outcome.duplicate:
-        assert not outcome.messages and outcome.toast is None, "a duplicate delivery must change nothing"
+        assert not outcome.messages and outcome.toast is None and not queued, \
+            "a duplicate delivery must change nothing"
         return
     plain_group_text = event.is_group and event.command is None and event.button is None \
         and not event.joined_group and event.phone is None
     if not plain_group_text:
-        assert outcome.messages or outcome.toast is not None, f"no answer to {event!r}"
-    for message in outcome.messages:
+        assert outcome.messages or queued or outcome.toast is not None, f"no answer to {event!r}"
+    for message in [*outcome.messages, *queued]:
         # The text is Telegram HTML: only <b> and <i>; everything a person typed is escaped.
         assert "<" not in ALLOWED_TAGS.sub("", message.text), f"unescaped '<' in {message.text!r}"
         if message.chart is None and message.document is None:
@@ -126,9 +129,19 @@ def check_outcome(event: Event, outcome: Outcome) -> None:
         assert outcome.toast.text
 
 
-def payloads(outcome: Outcome) -> list[tuple[str, str]]:
-    """(chat, payload) of every button the outcome shows."""
-    return [(m.chat_id, b.data) for m in outcome.messages for row in m.buttons for b in row if b.data]
+def payloads(outcome: Outcome, queued: list[Message] = ()) -> list[tuple[str, str]]:
+    """(chat, payload) of every button the outcome shows, at once or through the outbox."""
+    return [(m.chat_id, b.data) for m in [*outcome.messages, *queued] for row in m.buttons for b in row if b.data]
+
+
+async def take_outbox(db: Database) -> list[Message]:
+    """Take what the engine queued in the outbox (as if it had been sent), when there is one."""
+    async with db.transaction() as tx:
+        if not await tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
+            return []
+        rows = await tx.all("SELECT id, payload FROM outbox ORDER BY id")
+        await tx.execute("DELETE FROM outbox")
+    return [pickle.loads(r[1]) for r in rows]
 
 
 # --- the template database, built once per test session ---------------------------------------
@@ -175,9 +188,10 @@ async def _build_template(path: str) -> Template:
                       update_id=f"setup-{next(counter)}", user_name=name, user_lang=lang,
                       chat_title="Group" if chat else "", **fields)
         outcome = await engine.handle(event)
+        queued = await take_outbox(db)
         assert not errors.records, errors.describe()
-        check_outcome(event, outcome)
-        for chat_id, data in payloads(outcome):
+        check_outcome(event, outcome, queued)
+        for chat_id, data in payloads(outcome, queued):
             seen.setdefault(chat_id, []).append(data)
         return outcome
 
@@ -228,8 +242,8 @@ async def _build_template(path: str) -> Template:
     await ev("other", button=f"mx:{matrix}:{problems_b[0]}:b:3")
     await ev("other", GROUP_B, command="poll", args="pairwise")
     pairwise = await _last_ballot(db)
-    shown = await ev("other", command="start", args=f"b_{pairwise}")
-    await ev("other", button=next(d for _, d in payloads(shown) if d.startswith("pw:")))
+    await ev("other", command="start", args=f"b_{pairwise}")
+    await ev("other", button=next(d for d in seen[PEOPLE["other"][0]] if d.startswith(f"pw:{pairwise}:")))
 
     async with db.transaction() as tx:
         ids = {}
@@ -354,6 +368,11 @@ def forged_payload(t: Template) -> st.SearchStrategy[str]:
         .map(lambda x: f"pw:{x[0]}:{x[1]}:{x[2]}:{x[1]}"),
         st.sampled_from(t.ballots_b).flatmap(lambda b: st.sampled_from(
             [f"open:{b}", f"close:{b}", f"mxr:{b}", f"pwr:{b}"])),
+        st.tuples(st.integers(max(t.ballots_b) + 1, max(t.ballots_b) + 5), st.integers(1, 12),
+                  st.integers(1, 12), st.sampled_from("ab"), st.sampled_from("123")).flatmap(
+            lambda x: st.sampled_from([f"d:{x[0]}:{x[1]}", f"mx:{x[0]}:{x[1]}:{x[3]}:{x[4]}",
+                                       f"pw:{x[0]}:{x[1]}:{x[2]}:{x[1]}", f"pw:{x[0]}:{x[1]}:{x[2]}:{x[2]}",
+                                       f"open:{x[0]}", f"close:{x[0]}", f"mxr:{x[0]}", f"pwr:{x[0]}"])),
         st.sampled_from(t.problems_b + t.problems_a).map(lambda p: f"ch:{p}"),
         st.sampled_from([t.community_a, t.community_b, 99]).flatmap(lambda c: st.sampled_from(
             [f"vol:{c}", f"c:{c}"])),
@@ -374,23 +393,23 @@ def forged_payload(t: Template) -> st.SearchStrategy[str]:
 # the fuzz tolerates exactly that failure (recognised by exception and event) and nothing else,
 # so it keeps hunting for new ones. When a bug is fixed its reproduction XPASSes and fails:
 # then delete the reproduction's xfail mark and the entry here.
-def _nondecimal_digit(event: Event) -> bool:
-    return any(ch.isdigit() and not ch.isdecimal() for ch in (event.args or "") + (event.button or ""))
+def _in_frames(exc: BaseException, *names: str) -> bool:
+    return any(frame.name in names for frame in traceback.extract_tb(exc.__traceback__))
 
 
-KNOWN_BUGS: dict[str, Callable[[Event, BaseException], bool]] = {
-    # str.isdigit() accepts '²', '①', ... which int() rejects: ValueError instead of a refusal.
-    "unicode-digits": lambda event, exc: isinstance(exc, ValueError) and "invalid literal for int()" in str(exc)
-    and _nondecimal_digit(event),
-    # c:<70 digits> reaches SQLite: OverflowError instead of a refused payload.
-    "huge-community-id": lambda event, exc: isinstance(exc, OverflowError) and (event.button or "").startswith("c:"),
-    # per_option > 1: the upsert fires the INSERT guard, which counts the row being replaced twice.
-    "sticker-upsert": lambda event, exc: isinstance(exc, sqlite3.IntegrityError) and "sticker limit" in str(exc)
-    and (event.button or "").startswith("d:"),
+KNOWN_BUGS: dict[str, Callable[[Event | None, BaseException], bool]] = {
+    # per_option > 1: the sticker upsert fires the INSERT guard trigger, which counts the row being
+    # replaced on top of its new count: IntegrityError 'sticker limit' on a legal tap.
+    "sticker-upsert": lambda event, exc: isinstance(exc, sqlite3.IntegrityError) and "sticker limit" in str(exc),
+    # Closing a ballot whose options were all hidden (with votes or paper stickers left): IndexError
+    # in the caption; the ballot can never be closed, and the scheduler's sweep fails every time.
+    "close-all-hidden": lambda event, exc: isinstance(exc, IndexError) and _in_frames(exc, "caption", "post_combined"),
     # ZoneInfo("Asia") raises IsADirectoryError, a 300-character name OSError: not caught.
-    "timezone-oserror": lambda event, exc: isinstance(exc, OSError) and any(
-        frame.name == "create_community" for frame in traceback.extract_tb(exc.__traceback__)),
+    "timezone-oserror": lambda event, exc: isinstance(exc, OSError) and _in_frames(exc, "create_community"),
 }
+# Database invariants that known bugs break (checked again once the bug is fixed):
+# - a forged d:/mx:/pw: payload naming a ballot of another kind is stored (votes in the wrong table).
+KNOWN_INVARIANT_BUGS = {"cross-kind-votes"}
 
 
 def known_bug(event: Event, record: logging.LogRecord) -> str | None:
@@ -448,11 +467,13 @@ class Harness:
     def send(self, who: str, where: str, **fields) -> Outcome:
         return self.handle(self.event(who, where, **fields))
 
-    def handle(self, event: Event) -> Outcome:
+    def handle(self, event: Event, advance: bool = True) -> Outcome:
         self.note(f"event: {event!r}")
-        self.clock.advance(seconds=7)
+        if advance:
+            self.clock.advance(seconds=7)
         outcome = self.loop.run_until_complete(self.engine.handle(event))
-        self.note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages]!r}")
+        queued = self.loop.run_until_complete(take_outbox(self.db))
+        self.note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages + queued]!r}")
         unexpected = []
         for record in self.errors.records:
             bug = known_bug(event, record) if self.tolerate else None
@@ -463,13 +484,13 @@ class Harness:
                 self.note(f"  (known bug {bug})")
         self.errors.records = unexpected
         assert not self.errors.records, f"the engine failed on {event!r}:\n{self.errors.describe()}"
-        check_outcome(event, outcome)
-        for chat_id, data in payloads(outcome):
+        check_outcome(event, outcome, queued)
+        for chat_id, data in payloads(outcome, queued):
             shown = self.seen.setdefault(chat_id, [])
             if data in shown:
                 shown.remove(data)
             shown.append(data)
-        for message in outcome.messages:
+        for message in outcome.messages + queued:
             buttons = [b.data for row in message.buttons for b in row if b.data]
             if buttons:
                 self.newest[message.chat_id] = buttons
@@ -526,6 +547,9 @@ class Harness:
             for table, kind in VOTE_TABLES.items():
                 wrong = await tx.all(f"SELECT v.ballot_id, b.kind FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
                                      " WHERE b.kind != ?", (kind,))
+                if wrong and self.tolerate and "cross-kind-votes" in KNOWN_INVARIANT_BUGS:
+                    self.hit_known_bugs.append("cross-kind-votes")
+                    continue
                 assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
             for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
                                   ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
@@ -631,6 +655,17 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
         payload = data.draw(st.sampled_from(candidates), label="payload")
         self.handle(self.event(who, where, button=payload))
 
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["private", "group"]), data=st.data())
+    def double_tap(self, who, where, data):
+        """The same button twice within a moment: the second press is dropped or answered, never counted twice."""
+        chat = CHATS[where] or PEOPLE[who][0]
+        candidates = self.seen.get(chat, [])[-10:]
+        if not candidates:
+            return
+        payload = data.draw(st.sampled_from(candidates), label="payload")
+        self.handle(self.event(who, where, button=payload))
+        self.handle(self.event(who, where, button=payload), advance=False)
+
     @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data())
     def press_forged(self, who, where, data):
         self.handle(self.event(who, where, button=data.draw(forged_payload(self.t), label="forged")))
@@ -657,8 +692,16 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
 
         self.clock.advance(minutes=minutes)
         for job in JOBS:
-            outcome = self.loop.run_until_complete(self.engine.run_system(job))
-            for message in outcome.messages:
+            try:
+                outcome = self.loop.run_until_complete(self.engine.run_system(job))
+            except Exception as exc:  # the scheduler logs and retries; only known bugs may get here
+                bug = next((name for name, matches in KNOWN_BUGS.items() if matches(None, exc)), None)
+                if bug is None:
+                    raise
+                self.hit_known_bugs.append(bug)
+                continue
+            queued = self.loop.run_until_complete(take_outbox(self.db))
+            for message in [*outcome.messages, *queued]:
                 assert "<" not in ALLOWED_TAGS.sub("", message.text)
 
     # --- invariants ----------------------------------------------------------------------------

@@ -1,3 +1,3 @@
 """Importing this registers every flow module with the registry."""
 
-from bot.flows import ballots, choice, community, dots, matrix, onboarding, pairwise, problems  # noqa: F401
+from bot.flows import ballots, choice, community, dots, matrix, onboarding, pairwise, privacy, problems  # noqa: F401

@@ -110,6 +110,10 @@ class Context:
     def clear(self) -> None:
         self.state, self.data = "", {}
 
+    def forget_state(self) -> None:
+        """Nothing about this person is written back (their conversation row is already gone)."""
+        self._saved = ("", {})
+
     async def save_state(self) -> None:
         if (self.state, self.data) != self._saved:
             await conversations.save(self.tx, self.event.channel, self.event.user_id,

@@ -1,0 +1,46 @@
+"""The member's rights over their data: /mydata (a copy of everything stored) and /forget."""
+
+from __future__ import annotations
+
+import json
+
+from bot.flows.context import Context
+from bot.flows.engine import BadPayload
+from bot.flows.registry import button, command
+from bot.flows.types import Button
+from bot.i18n import N_
+from bot.storage import privacy
+
+
+@command("mydata", where="private", describe=N_("What is stored about you"))
+async def mydata(ctx: Context) -> None:
+    assert ctx.member is not None
+    data = await privacy.export(ctx.tx, ctx.member.id)
+    await ctx.audit("member.data_exported")
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    ctx.reply(ctx.t("Everything stored about you, as a file. Your votes are shown only to you."),
+              document=("qatysu-my-data.json", content))
+
+
+@command("forget", where="private", describe=N_("Erase your data"))
+async def forget(ctx: Context) -> None:
+    ctx.reply(ctx.t("This erases your name, phone number, your messenger account's link to Qatysu and your "
+                    "name on the problems you proposed. Your votes stay counted, but nothing links them to "
+                    "you any more. This cannot be undone. Erase?"),
+              [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
+
+
+@button("forget", where="private")
+async def forget_confirmed(ctx: Context, answer: str) -> None:
+    if answer not in ("yes", "no"):
+        raise BadPayload("forget answer")
+    if answer == "no":
+        ctx.reply(ctx.t("Nothing was erased."))
+        return
+    assert ctx.member is not None
+    await ctx.audit("member.forgotten")
+    await privacy.erase(ctx.tx, ctx.member.id)
+    ctx.member = None
+    ctx.clear()
+    ctx.forget_state()
+    ctx.reply(ctx.t("Your data is erased. You can join again at any time with /start."))

@@ -1,0 +1,65 @@
+"""A member's personal data: everything stored about them (export) and its erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.storage.db import Tx
+
+
+def _rows(rows) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]
+
+
+async def export(tx: Tx, member_id: int) -> dict[str, Any]:
+    member = await tx.one("SELECT id, name, locale, phone, consent_at, created_at FROM members WHERE id = ?",
+                          (member_id,))
+    ids = await tx.all("SELECT channel, external_id, created_at FROM identities WHERE member_id = ?", (member_id,))
+    return {
+        "member": dict(member) if member else None,
+        "identities": _rows(ids),
+        "communities": _rows(await tx.all(
+            "SELECT c.name, c.place, ms.role, ms.kmut, ms.joined_at FROM memberships ms"
+            " JOIN communities c ON c.id = ms.community_id WHERE ms.member_id = ?", (member_id,))),
+        "problems_proposed": _rows(await tx.all(
+            "SELECT p.number, p.text, p.status, p.created_at, c.name AS community FROM problem_authors a"
+            " JOIN problems p ON p.id = a.problem_id JOIN communities c ON c.id = p.community_id"
+            " WHERE a.member_id = ?", (member_id,))),
+        "stickers": _rows(await tx.all(
+            "SELECT d.ballot_id, p.number AS problem, d.count FROM dot_votes d JOIN problems p ON p.id = d.problem_id"
+            " WHERE d.member_id = ?", (member_id,))),
+        "matrix_scores": _rows(await tx.all(
+            "SELECT m.ballot_id, p.number AS problem, m.a AS importance, m.b AS urgency FROM matrix_votes m"
+            " JOIN problems p ON p.id = m.problem_id WHERE m.member_id = ?", (member_id,))),
+        "pairwise_answers": _rows(await tx.all(
+            "SELECT v.ballot_id, lo.number AS a, hi.number AS b, w.number AS preferred FROM pairwise_votes v"
+            " JOIN problems lo ON lo.id = v.low_id JOIN problems hi ON hi.id = v.high_id"
+            " JOIN problems w ON w.id = v.winner_id WHERE v.member_id = ?", (member_id,))),
+        "volunteered": _rows(await tx.all(
+            "SELECT c.name AS community, v.at FROM volunteers v JOIN communities c ON c.id = v.community_id"
+            " WHERE v.member_id = ?", (member_id,))),
+        "conversations": _rows(await tx.all(
+            "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
+            " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
+        "actions_in_audit_log": _rows(await tx.all(
+            "SELECT at, action, detail FROM audit_log WHERE actor_id = ? ORDER BY id", (member_id,))),
+    }
+
+
+async def erase(tx: Tx, member_id: int) -> None:
+    """Erase what identifies the member. Their votes stay counted, linked only to an anonymous
+    row that no identity, name or phone leads to; their proposals stay, without an author."""
+    identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))
+    for channel, external_id in identities:
+        for table, column in (("conversations", "external_id"), ("recent_taps", "user_id"),
+                              ("message_refs", "chat_id"), ("outbox", "chat_id")):
+            await tx.execute(f"DELETE FROM {table} WHERE channel = ? AND {column} = ?", (channel, external_id))
+    await tx.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
+    await tx.execute("DELETE FROM problem_authors WHERE member_id = ?", (member_id,))
+    await tx.execute("UPDATE problems SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
+    await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
+    await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("UPDATE group_links SET linked_by = NULL WHERE linked_by = ?", (member_id,))
+    await tx.execute("UPDATE members SET name = NULL, phone = NULL, active_community = NULL,"
+                     " consent_at = '', created_at = '' WHERE id = ?", (member_id,))

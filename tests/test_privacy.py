@@ -1,0 +1,89 @@
+"""Privacy: the consent text, /mydata and /forget (nothing personal survives; votes stay counted)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+
+from bot.flows.engine import Engine
+from bot.sim import Sim
+from bot.storage import ballots
+from tests.conftest import build_community, onboard
+
+
+async def test_consent_names_the_operator_and_how_to_withdraw(db, clock):
+    engine = Engine(db, clock=clock, rng=random.Random(1), operator_name="«Ауыл дамуы» ҚҚ",
+                    operator_bin="123456789012")
+    person = Sim(engine).person("Ерлан", "en")
+    await person.send("/start")
+    await person.press("English")
+    text = person.last().text
+    for part in ("«Ауыл дамуы» ҚҚ", "BIN 123456789012", "Purpose", "Data:", "Where:", "How long", "/forget",
+                 "On personal data and their protection"):
+        assert part in text, part
+
+
+async def test_mydata_sends_everything_stored_about_the_member(sim):
+    c = await build_community(sim, 1, ("en",))
+    member = c.members[0]
+    await member.send("/propose The road floods every spring")
+    await member.send("/mydata")
+    name, content = member.last().document
+    data = json.loads(content)
+    assert name.endswith(".json")
+    assert data["member"]["name"] == member.name
+    assert data["identities"][0]["external_id"] == member.id
+    assert data["problems_proposed"][0]["text"] == "The road floods every spring"
+    assert data["communities"][0]["name"] == "Көктерек"
+
+
+def dump(path: str) -> str:
+    raw = sqlite3.connect(path)
+    text = "\n".join(str(row) for table, in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                     for row in raw.execute(f"SELECT * FROM {table}"))
+    raw.close()
+    return text
+
+
+async def test_forget_erases_every_personal_field_and_keeps_votes_counted(sim, tmp_path):
+    c = await build_community(sim, 2, ("en",))
+    target = sim.person("Zhanar Unique-Name", "en")
+    await target.send(f"/start {c.code}")
+    await target.press("English")
+    await target.press_data("consent:yes")
+    await target.send("Zhanar Unique-Name")
+    await sim.handle(target, "contact", phone="+7 701 555 12 34")
+    await target.send("/propose Secret-problem-text about the well")
+    await c.members[0].send("/propose Another problem in the village")
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = sim.messages(c.group.id)[-1]
+    for row in ballot.buttons:
+        await target.press_data(row[0].data, c.group)
+    async with sim.engine.db.transaction() as tx:
+        before = dict(await ballots.options(tx, 1))
+    assert target.id in dump(sim.engine.db.path) and "Zhanar Unique-Name" in dump(sim.engine.db.path)
+
+    await target.send("/forget")
+    await target.press("Erase my data")
+    assert "erased" in target.last().text
+    text = dump(sim.engine.db.path)
+    for personal in ("Zhanar Unique-Name", "77015551234", "5551234", f"'{target.id}'"):
+        assert personal not in text, personal
+    async with sim.engine.db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1)) == before  # the votes still count
+        row = await tx.one("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1")
+    assert row["action"] == "member.forgotten"
+    await target.send("/start")
+    assert "Choose your language" in target.last().text  # a stranger again
+    await c.facilitator.send("/problems")
+    assert "Secret-problem-text" in c.facilitator.last().text  # the proposal stays, authorless
+
+
+async def test_forget_can_be_cancelled(sim):
+    c = await build_community(sim, 1, ("en",))
+    await c.members[0].send("/forget")
+    await c.members[0].press("Cancel")
+    assert "Nothing was erased" in c.members[0].last().text
+    await c.members[0].send("/status")
+    assert "seven steps" in c.members[0].last().text
