@@ -1,0 +1,76 @@
+"""Timed behaviour: coalesced group edits and closing a ballot at its closing time."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.delivery import EditThrottle
+from bot.scheduler import Scheduler
+from bot.storage import ballots
+from tests.conftest import build_community
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_edits_of_one_message_are_coalesced_latest_wins():
+    clock = FakeTime()
+    throttle = EditThrottle(interval=3.0, clock=clock)
+    done: list[int] = []
+
+    def edit(n):
+        async def run():
+            done.append(n)
+        return run
+
+    await throttle.submit(("t", "-1", "5"), edit(1))  # first edit goes at once
+    for n in range(2, 50):                             # a burst of taps within the interval
+        await throttle.submit(("t", "-1", "5"), edit(n))
+    assert done == [1]
+    clock.now += 3.0
+    await throttle.flush()
+    assert done == [1, 49]                             # one more edit, with the latest content
+    await throttle.submit(("t", "-2", "7"), edit(100))  # another message is not held back
+    assert done == [1, 49, 100]
+
+
+async def test_a_ballot_closes_at_its_closing_time_and_posts_the_result(sim, clock):
+    c = await build_community(sim, 1, ("en",))
+    await c.facilitator.send("/propose First problem of the village")
+    await c.facilitator.send("/propose Second problem of the village")
+    await c.facilitator.send("/poll dots 30m", c.group)
+    ballot = sim.messages(c.group.id)[-1]
+    assert "10:30" in ballot.text  # the closing time, in Asia/Almaty
+    await c.members[0].press_data(ballot.buttons[0][0].data, c.group)
+    scheduler = Scheduler(sim.engine, sim.delivery)
+    await scheduler.sweep()
+    async with sim.engine.db.transaction() as tx:
+        assert (await ballots.get(tx, 1)).is_open
+    clock.advance(minutes=31)
+    await scheduler.sweep()
+    await sim.outbox.drain()
+    async with sim.engine.db.transaction() as tx:
+        assert not (await ballots.get(tx, 1)).is_open
+    assert any(m.image for m in sim.messages(c.group.id))
+    await scheduler.sweep()  # nothing twice
+    await sim.outbox.drain()
+    assert sum(1 for m in sim.messages(c.group.id) if m.image) == 1
+
+
+async def test_the_scheduler_runs_its_sweep_periodically(sim, clock):
+    calls = []
+
+    async def sweep():
+        calls.append(1)
+
+    scheduler = Scheduler(sim.engine, sim.delivery, interval=0.05)
+    scheduler.sweep = sweep
+    await scheduler.start()
+    await asyncio.sleep(0.3)
+    scheduler.stop()
+    assert len(calls) >= 3
