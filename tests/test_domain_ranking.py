@@ -6,7 +6,6 @@ import ast
 import itertools
 import math
 import random
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -16,22 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import combined, matrix, pairwise, ranking, stickers
-from bot.domain.ranking import (
-    CombinedRow,
-    MatrixPoint,
-    OptionTally,
-    StickerAction,
-    all_pairs,
-    bradley_terry,
-    combined_ranking,
-    competition_ranks,
-    matrix_cell,
-    matrix_result,
-    pairs_for_member,
-    pairwise_result,
-    sticker_tally,
-    sticker_toggle,
-)
+from bot.domain.combined import CombinedRow, combined_ranking
+from bot.domain.matrix import MatrixPoint, matrix_cell, matrix_result
+from bot.domain.pairwise import all_pairs, bradley_terry, pairs_for_member, pairwise_result
+from bot.domain.ranking import competition_ranks
+from bot.domain.stickers import OptionTally, StickerAction, sticker_tally, sticker_toggle
 
 settings.register_profile(
     "domain", max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -102,27 +90,6 @@ def test_domain_modules_import_only_the_standard_library() -> None:
                 assert top in sys.stdlib_module_names or name.startswith("bot.domain") or (
                     top == "__future__"
                 ), f"{module.__name__} imports {name}"
-
-
-@pytest.mark.parametrize("first", ["stickers", "matrix", "pairwise", "combined", "ranking"])
-def test_modules_import_in_any_order_and_ranking_reexports(first: str) -> None:
-    code = (
-        f"import bot.domain.{first}\n"
-        "from bot.domain.ranking import sticker_toggle, matrix_result, pairwise_result, "
-        "combined_ranking, bradley_terry\n"
-        "import bot.domain.stickers as s\n"
-        "assert sticker_toggle is s.sticker_toggle\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
-
-
-def test_ranking_reexports_are_the_module_objects() -> None:
-    assert ranking.sticker_tally is stickers.sticker_tally
-    assert ranking.MatrixPoint is matrix.MatrixPoint
-    assert ranking.bradley_terry is pairwise.bradley_terry
-    assert ranking.CombinedRow is combined.CombinedRow
-    with pytest.raises(AttributeError):
-        ranking.no_such_name  # noqa: B018
 
 
 # ---------------------------------------------------------------- competition ranks

@@ -443,6 +443,7 @@ class Harness:
         self.newbie_lang: str | None = None
         self.newbie_name = "Newbie"
         self.hit_known_bugs: list[str] = []
+        self.outsider_ids: set[int] = {self.t.ids["stranger"]}
 
     def note(self, text: str) -> None:
         pass
@@ -514,17 +515,19 @@ class Harness:
                 " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
                 " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
             assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
+            # /forget keeps an erased member's votes, on an anonymous row without identity or membership.
             for table in VOTE_TABLES:
                 foreign = await tx.all(
                     f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
                     " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
-                    " WHERE ms.member_id IS NULL")
+                    f" WHERE ms.member_id IS NULL AND NOT ({ERASED.format(member='v.member_id')})")
                 assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
-            outsiders = [t.ids["stranger"]]
-            newbie = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
-                                     (CH, PEOPLE["newbie"][0]))
-            if newbie is not None:
-                outsiders.append(newbie)
+            for who in OUTSIDERS:  # every member row the stranger or the never-seen person ever had
+                current = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
+                                          (CH, PEOPLE[who][0]))
+                if current is not None:
+                    self.outsider_ids.add(current)
+            outsiders = sorted(self.outsider_ids)
             marks = ",".join("?" * len(outsiders))
             joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
                                   " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
@@ -539,7 +542,7 @@ class Harness:
             opened = await tx.all(
                 "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
                 " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
-                " WHERE ms.role IS NOT 'facilitator'")
+                f" WHERE ms.role IS NOT 'facilitator' AND NOT ({ERASED.format(member='b.opened_by')})")
             assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
             broken = await audit.verify(tx)
             assert broken is None, f"audit chain broken: {broken}"
@@ -560,6 +563,9 @@ class Harness:
 
 
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise"}
+# A member who used /forget: no identity leads to the row any more, and the name is gone.
+ERASED = ("NOT EXISTS (SELECT 1 FROM identities i WHERE i.member_id = {member})"
+          " AND (SELECT m.name FROM members m WHERE m.id = {member}) IS NULL")
 
 
 # --- the state machine ------------------------------------------------------------------------
@@ -665,6 +671,33 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
         payload = data.draw(st.sampled_from(candidates), label="payload")
         self.handle(self.event(who, where, button=payload))
         self.handle(self.event(who, where, button=payload), advance=False)
+
+    @rule(who=st.sampled_from(ACTORS + ("m1", "m2", "m3")), where=st.sampled_from(["private", "group"]),
+          data=st.data())
+    def press_mutated(self, who, where, data):
+        """A real payload with one thing changed: another id, another prefix, a field more or less."""
+        candidates = sorted({d for shown in self.seen.values() for d in shown})
+        parts = data.draw(st.sampled_from(candidates), label="original").split(":")
+        how = data.draw(st.sampled_from(["id", "id", "prefix", "prefix", "drop", "add", "swap"]), label="how")
+        if how == "id" and len(parts) > 1:
+            index = data.draw(st.integers(1, len(parts) - 1), label="field")
+            parts[index] = str(data.draw(st.integers(0, 16), label="value"))
+        elif how == "prefix":  # the same ids under another prefix, shaped as that prefix wants
+            prefix = data.draw(st.sampled_from(["d", "mx", "pw", "open", "close", "mxr", "pwr", "ch", "vol"]),
+                               label="prefix")
+            ids = [p for p in parts[1:] if p.isdigit()] + [str(data.draw(st.integers(1, 12), label="id"))
+                                                          for _ in range(3)]
+            first, second, third = ids[0], ids[1], ids[2]
+            parts = {"d": ["d", first, second], "mx": ["mx", first, second, "a", "2"],
+                     "pw": ["pw", first, second, third, second], "ch": ["ch", first],
+                     "vol": ["vol", first]}.get(prefix, [prefix, first])
+        elif how == "drop" and len(parts) > 1:
+            parts.pop()
+        elif how == "add":
+            parts.append(data.draw(st.sampled_from(["1", "a", "b", "3", ""]), label="extra"))
+        elif how == "swap" and len(parts) > 2:
+            parts[1], parts[2] = parts[2], parts[1]
+        self.handle(self.event(who, where, button=":".join(parts)))
 
     @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(list(CHATS)), data=st.data())
     def press_forged(self, who, where, data):

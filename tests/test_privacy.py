@@ -9,7 +9,7 @@ import sqlite3
 from bot.flows.engine import Engine
 from bot.sim import Sim
 from bot.storage import ballots
-from tests.conftest import build_community, onboard
+from tests.conftest import build_community
 
 
 async def test_consent_names_the_operator_and_how_to_withdraw(db, clock):

@@ -1,64 +1,16 @@
-"""Step 1 ranking rules: competition ranks, and the front door to the Step 1 methods.
+"""Competition ranking ("1,1,3"), shared by the Step 1 methods.
 
-`competition_ranks` lives here. The methods live in small modules named for what they hold:
-
-- `bot.domain.stickers` — sticker (dot) voting: toggles and tallies;
-- `bot.domain.matrix` — the 3x3 priority matrix;
-- `bot.domain.pairwise` — pairwise ranking: pair sampling, win counts, Bradley–Terry;
-- `bot.domain.combined` — the combined ranking of several methods.
-
-Every public name of those modules can also be imported from here
-(`from bot.domain.ranking import sticker_toggle`); they are loaded lazily (PEP 562) so the
-method modules can themselves import `competition_ranks` from this module without a cycle.
-Pure rules: standard library only, no I/O.
+The methods live in modules named for what they hold: `stickers` (sticker voting), `matrix`
+(the 3x3 priority matrix), `pairwise` (pair sampling, win counts, Bradley–Terry) and
+`combined` (several methods side by side). Pure rules: standard library only, no I/O.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from bot.domain.combined import CombinedRow, combined_ranking
-    from bot.domain.matrix import AXIS_MAX, AXIS_MIN, MatrixPoint, matrix_cell, matrix_result
-    from bot.domain.pairwise import (
-        PairwiseResult,
-        all_pairs,
-        bradley_terry,
-        pairs_for_member,
-        pairwise_result,
-    )
-    from bot.domain.stickers import (
-        OptionTally,
-        StickerAction,
-        StickerChange,
-        sticker_tally,
-        sticker_toggle,
-    )
-
-_REEXPORTS: dict[str, str] = {
-    "StickerAction": "bot.domain.stickers",
-    "StickerChange": "bot.domain.stickers",
-    "OptionTally": "bot.domain.stickers",
-    "sticker_toggle": "bot.domain.stickers",
-    "sticker_tally": "bot.domain.stickers",
-    "AXIS_MIN": "bot.domain.matrix",
-    "AXIS_MAX": "bot.domain.matrix",
-    "MatrixPoint": "bot.domain.matrix",
-    "matrix_cell": "bot.domain.matrix",
-    "matrix_result": "bot.domain.matrix",
-    "PairwiseResult": "bot.domain.pairwise",
-    "all_pairs": "bot.domain.pairwise",
-    "pairs_for_member": "bot.domain.pairwise",
-    "pairwise_result": "bot.domain.pairwise",
-    "bradley_terry": "bot.domain.pairwise",
-    "CombinedRow": "bot.domain.combined",
-    "combined_ranking": "bot.domain.combined",
-}
-
-__all__ = ["competition_ranks", *_REEXPORTS]
+__all__ = ["competition_ranks"]
 
 
 def competition_ranks(
@@ -89,15 +41,3 @@ def competition_ranks(
             rank = position
         ranks[option] = rank
     return ranks
-
-
-def __getattr__(name: str) -> Any:
-    """Load a Step 1 method's public name on first use (see the module docstring)."""
-    module = _REEXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_REEXPORTS))

@@ -14,7 +14,7 @@ from bot.domain.models import Community
 from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.engine import BadPayload, lookup
 from bot.flows.registry import button, command, start_payload
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -41,11 +41,7 @@ def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
 
 async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
     """The community of the ballot a button or link names (forged or unknown ids are refused)."""
-    if small_int(ballot_id) is None:
-        raise BadPayload("ballot id")
-    ballot = await ballots.get(ctx.tx, int(ballot_id))
-    if ballot is None:
-        raise BadPayload("no such ballot")
+    ballot = await lookup(ctx, ballots.get, ballot_id, "ballot")
     community = await communities.get(ctx.tx, ballot.community_id)
     assert community is not None
     return community

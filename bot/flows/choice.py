@@ -7,7 +7,7 @@ from bot.domain.models import Community
 from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.engine import lookup
 from bot.flows.registry import button, command
 from bot.flows.types import Button
 from bot.i18n import Translator
@@ -69,11 +69,7 @@ def combined_caption(tr: Translator, rows: list, by_id: dict) -> str:
 
 
 async def problem_scope(ctx: Context, problem_id: str) -> Community:
-    if small_int(problem_id) is None:
-        raise BadPayload("problem id")
-    problem = await problems.get(ctx.tx, int(problem_id))
-    if problem is None:
-        raise BadPayload("no such problem")
+    problem = await lookup(ctx, problems.get, problem_id, "problem")
     community = await communities.get(ctx.tx, problem.community_id)
     assert community is not None
     return community
@@ -126,12 +122,7 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
 
 
 async def community_scope(ctx: Context, community_id: str) -> Community | None:
-    if small_int(community_id) is None:
-        raise BadPayload("community id")
-    community = await communities.get(ctx.tx, int(community_id))
-    if community is None:
-        raise BadPayload("no such community")
-    return community
+    return await lookup(ctx, communities.get, community_id, "community")
 
 
 @button("vol", who="member", scope=community_scope)

@@ -13,7 +13,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Any
 
+from bot.domain.text import small_int
 from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
@@ -31,6 +33,15 @@ FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Plea
 
 class BadPayload(Exception):
     """A button payload that does not name anything that exists (stale or forged)."""
+
+
+async def lookup(ctx: Context, get: Callable[..., Awaitable[Any]], raw: str, what: str) -> Any:
+    """The object a payload's id names; a malformed or unknown id is refused as stale or forged."""
+    number = small_int(raw)
+    found = await get(ctx.tx, number) if number is not None else None
+    if found is None:
+        raise BadPayload(f"no {what} {raw[:20]!r}")
+    return found
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,392 @@
+"""Who may do what: every command, button and deep link × every role, against PRODUCT.md.
+
+The expected table is written out below. A command, button or deep-link prefix that exists in
+``bot.flows.registry`` but not in the table fails ``test_every_route_is_classified``: a new one
+must be classified here.
+
+Roles, always towards community A (the *target*):
+- ``stranger``  — onboarded (consented, named), member of nothing;
+- ``member``    — a member of A;
+- ``kmut``      — a member of A elected to the ҚМҰТ (``memberships.kmut = 1``);
+- ``facilitator`` — A's facilitator;
+- ``other_facilitator`` — the facilitator of community B, not a member of A.
+
+Each case runs on a fresh copy of a template database (built once through the real engine): A
+with a linked group, four problems and an open ballot of each kind; B with its own group. Commands
+go to A's group (where everyone's target is A) and, for the roles whose active community is A, to
+the private chat. Buttons carry payloads naming real objects of A (its ballots, problems, id), so
+the authorization decision — not a missing object — is what is tested. "Refused" is recognised
+by the English refusal texts; "allowed" is anything else (it may still say "no vote is open").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import random
+import shutil
+import tempfile
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import bot.flows.all  # noqa: F401  (registers every route)
+from bot.flows import registry
+from bot.flows.engine import Engine
+from bot.flows.types import Event, Message, Outcome
+from bot.storage.db import Database
+
+# --- the expected table (PRODUCT.md) ------------------------------------------------------------
+# The least role that may do it: anyone < onboarded < member (kmut is a member) < facilitator.
+EXPECTED_COMMANDS = {
+    # anyone, even before onboarding
+    "start": "anyone", "menu": "anyone", "help": "anyone", "lang": "anyone", "status": "anyone",
+    "join": "anyone",
+    # a person who consented and gave a name
+    "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
+    # members of the community
+    "propose": "member", "problems": "member", "vote": "member", "results": "member",
+    # its facilitator
+    "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
+    "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
+}
+EXPECTED_BUTTONS = {
+    "lang": "anyone", "consent": "anyone", "onbname": "anyone", "m": "anyone",
+    "tz": "onboarded", "forget": "onboarded",
+    "c": "member",  # switch the active community: only to one's own
+    "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
+    "vol": "member",
+    "ch": "facilitator", "close": "facilitator",
+}
+EXPECTED_START_PAYLOADS = {"b": "member"}
+
+RANK = {"anyone": 0, "onboarded": 1, "member": 2, "facilitator": 3}
+ROLES = {"stranger": "onboarded", "member": "member", "kmut": "member", "facilitator": "facilitator",
+         "other_facilitator": "onboarded"}  # the rank each role holds in community A
+
+REFUSALS = ("Only the community's facilitator can do that.",
+            "Only members of this community can do that.",
+            "Please open the private chat with me first to join.",
+            "You are not in a community yet. Open a join link from your facilitator, or create a community "
+            "with /new.")
+STALE = "This button no longer works."
+
+CH = "demo"
+PEOPLE = {"facilitator": "3001", "member": "3002", "kmut": "3003", "stranger": "3004", "other_facilitator": "3005"}
+GROUP_A, GROUP_B = "-300100", "-300200"
+PROBLEMS = ["The road floods every spring", "No playground for children", "The school bus is late",
+            "Drinking water is often cut off"]
+
+
+def allowed(role: str, needed: str) -> bool:
+    return RANK[ROLES[role]] >= RANK[needed]
+
+
+# --- the template ----------------------------------------------------------------------------------
+@dataclass
+class World:
+    path: str
+    clock_end: datetime
+    community_a: int
+    community_b: int
+    code_a: str
+    code_b: str
+    problems: list[int]           # A's problem ids by number
+    ballots: dict[str, int]       # A's open ballot of each kind
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class Bot:
+    """The engine on a database, driven with events; what it queues in the outbox counts as said."""
+
+    def __init__(self, db: Database, clock: Clock, updates: str) -> None:
+        self.db, self.clock, self.updates = db, clock, updates
+        self.engine = Engine(db, bot_username="qatysu_auth_bot", clock=clock, rng=random.Random(3),
+                             default_locale="en")
+        self.counter = itertools.count(1)
+
+    async def send(self, who: str, chat: str | None = None, **fields) -> tuple[Outcome, list[Message]]:
+        self.clock.now += timedelta(seconds=5)
+        user = PEOPLE[who]
+        event = Event(channel=CH, user_id=user, chat_id=chat or user, is_group=chat is not None,
+                      update_id=f"{self.updates}-{next(self.counter)}", user_name=who.replace("_", " ").title(),
+                      user_lang="en", chat_title="Group" if chat else "", **fields)
+        outcome = await self.engine.handle(event)
+        assert not outcome.duplicate, event
+        return outcome, await take_outbox(self.db)
+
+    async def scalar(self, sql: str, params: tuple = ()):
+        async with self.db.transaction() as tx:
+            return await tx.scalar(sql, params)
+
+
+async def take_outbox(db: Database) -> list[Message]:
+    async with db.transaction() as tx:
+        if not await tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
+            return []
+        rows = await tx.all("SELECT payload FROM outbox ORDER BY id")
+        await tx.execute("DELETE FROM outbox")
+    return [pickle.loads(r[0]) for r in rows]
+
+
+async def _build(path: str) -> World:
+    errors = ErrorLog()
+    logging.getLogger("bot.flows.engine").addHandler(errors)
+    db = await Database(path).open()
+    clock = Clock(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc))
+    bot = Bot(db, clock, "setup")
+
+    async def onboard(who: str, code: str = "") -> None:
+        await bot.send(who, command="start", args=code)
+        await bot.send(who, button="lang:en")
+        await bot.send(who, button="consent:yes")
+        await bot.send(who, text=who.replace("_", " ").title())
+
+    async def new_community(who: str, name: str, group: str) -> tuple[int, str]:
+        await bot.send(who, command="new")
+        await bot.send(who, text=name)
+        await bot.send(who, text="Talgar district")
+        await bot.send(who, button="tz:Asia/Almaty")
+        community, code = None, None
+        async with db.transaction() as tx:
+            row = await tx.one("SELECT id, join_code FROM communities ORDER BY id DESC LIMIT 1")
+            community, code = row[0], row[1]
+        await bot.send(who, group, command="link", args=code)
+        return community, code
+
+    await onboard("facilitator")
+    community_a, code_a = await new_community("facilitator", "Kokterek", GROUP_A)
+    await onboard("member", code_a)
+    await onboard("kmut", code_a)
+    await onboard("stranger")
+    await onboard("other_facilitator")
+    community_b, code_b = await new_community("other_facilitator", "Other village", GROUP_B)
+    await bot.send("other_facilitator", command="propose", args="A problem of the other village")
+    await bot.send("other_facilitator", command="propose", args="Another problem of the other village")
+    for who, text in zip(("member", "kmut", "facilitator", "member"), PROBLEMS):
+        await bot.send(who, GROUP_A, command="propose", args=text)
+    ballots = {}
+    for kind in ("dots", "matrix", "pairwise"):
+        await bot.send("facilitator", GROUP_A, command="poll", args=kind)
+        ballots[kind] = await bot.scalar("SELECT id FROM ballots WHERE community_id = ? AND kind = ? AND status = 'open'",
+                                         (community_a, kind))
+    async with db.transaction() as tx:
+        problems = [r[0] for r in await tx.all("SELECT id FROM problems WHERE community_id = ? ORDER BY number",
+                                               (community_a,))]
+        kmut_id = await tx.scalar("SELECT member_id FROM identities WHERE external_id = ?", (PEOPLE["kmut"],))
+        await tx.execute("UPDATE memberships SET kmut = 1 WHERE community_id = ? AND member_id = ?",
+                         (community_a, kmut_id))
+        roles = {r[0]: r[1] for r in await tx.all(
+            "SELECT i.external_id, ms.role || ms.kmut FROM identities i LEFT JOIN memberships ms"
+            " ON ms.member_id = i.member_id AND ms.community_id = ?", (community_a,))}
+    assert roles == {PEOPLE["facilitator"]: "facilitator0", PEOPLE["member"]: "member0", PEOPLE["kmut"]: "member1",
+                     PEOPLE["stranger"]: None, PEOPLE["other_facilitator"]: None}, roles
+    assert len(problems) == 4 and all(ballots.values()), (problems, ballots)
+    assert not errors.records, errors.records
+    logging.getLogger("bot.flows.engine").removeHandler(errors)
+    await db.close()
+    return World(path, clock.now, community_a, community_b, code_a, code_b, problems, ballots)
+
+
+@pytest.fixture(scope="module")
+def world():
+    folder = tempfile.mkdtemp(prefix="qatysu-auth-")
+    try:
+        yield asyncio.run(_build(os.path.join(folder, "template.db")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+async def fresh(world, tmp_path):
+    path = str(tmp_path / "auth.db")
+    shutil.copyfile(world.path, path)
+    db = await Database(path).open()
+    errors = ErrorLog()
+    logging.getLogger("bot.flows.engine").addHandler(errors)
+    bot = Bot(db, Clock(world.clock_end + timedelta(minutes=1)), "case")
+    bot.errors = errors
+    yield bot
+    logging.getLogger("bot.flows.engine").removeHandler(errors)
+    await db.close()
+
+
+def said(outcome: Outcome, queued: list[Message]) -> list[str]:
+    texts = [m.text for m in [*outcome.messages, *queued]]
+    if outcome.toast is not None:
+        texts.append(outcome.toast.text)
+    return texts
+
+
+def refused(texts: list[str], extra: tuple[str, ...] = ()) -> bool:
+    return any(r in text for text in texts for r in (*REFUSALS, *extra))
+
+
+# --- the cases ---------------------------------------------------------------------------------------
+def command_args(name: str, world: World) -> str:
+    return {"propose": "The bridge over the river is broken", "poll": "dots", "merge": "4 1", "hide": "3",
+            "choose": "2", "paper": "5 1:3 2:2", "link": world.code_a, "join": world.code_a,
+            "close": "dots"}.get(name, "")
+
+
+def button_payload(prefix: str, world: World) -> tuple[str, bool]:
+    """A payload naming A's real objects, and whether it is pressed in A's group (else in private)."""
+    b, p = world.ballots, world.problems
+    return {
+        "d": (f"d:{b['dots']}:{p[0]}", True),
+        "close": (f"close:{b['dots']}", True),
+        "ch": (f"ch:{p[1]}", True),
+        "vol": (f"vol:{world.community_a}", True),
+        "open": (f"open:{b['matrix']}", False),
+        "mx": (f"mx:{b['matrix']}:{p[0]}:a:2", False),
+        "mxr": (f"mxr:{b['matrix']}", False),
+        "pw": (f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", False),
+        "pwr": (f"pwr:{b['pairwise']}", False),
+        "c": (f"c:{world.community_a}", False),
+        "lang": ("lang:en", False),
+        "consent": ("consent:yes", False),
+        "onbname": ("onbname", False),
+        "m": ("m:help", False),
+        "tz": ("tz:Asia/Almaty", False),
+        "forget": ("forget:no", False),
+    }[prefix]
+
+
+PREPARE = {
+    # the time-zone button belongs to /new: name and place are asked first
+    "tz": [dict(command="new"), dict(text="New village"), dict(text="Somewhere")],
+}
+# Refusals a handler gives in its own words, counted as refusals for that route only.
+OWN_REFUSALS = {"c": (STALE,)}  # switching to a community one is not in: refused as a stale button
+
+
+def command_cases():
+    for name in sorted(EXPECTED_COMMANDS):
+        route = registry.COMMANDS.get(name)
+        where = route.where if route else "any"
+        for role in ROLES:
+            if where in ("any", "group"):
+                yield pytest.param(name, role, "group", id=f"/{name}-{role}-group")
+            # In private the target is the active community: A for its members; the stranger has none
+            # and B's facilitator acts on B, so they are tested there only where no community is needed.
+            if where in ("any", "private") and (role in ("member", "kmut", "facilitator")
+                                                or where == "private"):
+                yield pytest.param(name, role, "private", id=f"/{name}-{role}-private")
+
+
+@pytest.mark.parametrize("name, role, chat", list(command_cases()))
+async def test_command(fresh, world, name, role, chat):
+    outcome, queued = await fresh.send(role, GROUP_A if chat == "group" else None, command=name,
+                                       args=command_args(name, world))
+    texts = said(outcome, queued)
+    assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
+    assert texts, f"/{name} by {role} got no answer"
+    expected = allowed(role, EXPECTED_COMMANDS[name])
+    assert refused(texts) != expected, (f"/{name} by {role} in the {chat} chat should be "
+                                        f"{'allowed' if expected else 'refused'}; the bot said {texts}")
+
+
+def menu_cases():
+    """m:<command> runs the command: it must be authorized exactly like the command itself."""
+    for name in sorted(EXPECTED_COMMANDS):
+        route = registry.COMMANDS.get(name)
+        if route is None or route.who not in ("member", "facilitator") or route.where == "private":
+            continue
+        for role in ROLES:
+            yield pytest.param(name, role, id=f"m:{name}-{role}")
+
+
+@pytest.mark.parametrize("name, role", list(menu_cases()))
+async def test_menu_button_is_authorized_like_its_command(fresh, world, name, role):
+    outcome, queued = await fresh.send(role, GROUP_A, button=f"m:{name}")
+    texts = said(outcome, queued)
+    assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
+    expected = allowed(role, EXPECTED_COMMANDS[name])
+    assert refused(texts) != expected, (f"m:{name} by {role} should be {'allowed' if expected else 'refused'}; "
+                                        f"the bot said {texts}")
+
+
+@pytest.mark.parametrize("prefix, role", [pytest.param(p, r, id=f"{p}-{r}")
+                                          for p in sorted(EXPECTED_BUTTONS) for r in ROLES])
+async def test_button(fresh, world, prefix, role):
+    payload, in_group = button_payload(prefix, world)
+    for step in PREPARE.get(prefix, []):
+        await fresh.send(role, **step)
+    outcome, queued = await fresh.send(role, GROUP_A if in_group else None, button=payload)
+    texts = said(outcome, queued)
+    assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
+    assert texts, f"{payload} by {role} got no answer"
+    expected = allowed(role, EXPECTED_BUTTONS[prefix])
+    assert refused(texts, OWN_REFUSALS.get(prefix, ())) != expected, (
+        f"{payload} by {role} should be {'allowed' if expected else 'refused'}; the bot said {texts}")
+
+
+@pytest.mark.parametrize("prefix, role", [pytest.param(p, r, id=f"start_{p}-{r}")
+                                          for p in sorted(EXPECTED_START_PAYLOADS) for r in ROLES])
+async def test_start_payload(fresh, world, prefix, role):
+    rest = {"b": str(world.ballots["matrix"])}[prefix]
+    outcome, queued = await fresh.send(role, command="start", args=f"{prefix}_{rest}")
+    texts = said(outcome, queued)
+    assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
+    expected = allowed(role, EXPECTED_START_PAYLOADS[prefix])
+    assert refused(texts) != expected, (f"/start {prefix}_{rest} by {role} should be "
+                                        f"{'allowed' if expected else 'refused'}; the bot said {texts}")
+
+
+def test_every_route_is_classified():
+    """A new command, button or deep link must be classified in the table above."""
+    missing = {
+        "commands": sorted(set(registry.COMMANDS) - set(EXPECTED_COMMANDS)),
+        "buttons": sorted(set(registry.BUTTONS) - set(EXPECTED_BUTTONS)),
+        "start payloads": sorted(set(registry.START_PAYLOADS) - set(EXPECTED_START_PAYLOADS)),
+    }
+    assert not any(missing.values()), f"classify these in tests/test_authorization.py: {missing}"
+    gone = {
+        "commands": sorted(set(EXPECTED_COMMANDS) - set(registry.COMMANDS)),
+        "buttons": sorted(set(EXPECTED_BUTTONS) - set(registry.BUTTONS)),
+        "start payloads": sorted(set(EXPECTED_START_PAYLOADS) - set(registry.START_PAYLOADS)),
+    }
+    assert not any(gone.values()), f"no longer registered, remove from the table: {gone}"
+
+
+# --- refusals change nothing -------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ["stranger", "other_facilitator"])
+async def test_outsiders_taps_store_no_vote(fresh, world, role):
+    b, p = world.ballots, world.problems
+    for payload in (f"d:{b['dots']}:{p[0]}", f"mx:{b['matrix']}:{p[0]}:a:2", f"mx:{b['matrix']}:{p[0]}:b:2",
+                    f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", f"vol:{world.community_a}", f"ch:{p[0]}",
+                    f"close:{b['dots']}"):
+        await fresh.send(role, GROUP_A, button=payload)
+        await fresh.send(role, button=payload)
+    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices"):
+        assert await fresh.scalar(f"SELECT COUNT(*) FROM {table}") == 0, table
+    assert await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed'") == 0
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: /link re-links a group already linked to another community; any "
+                   "onboarded person can /new a community and take over every group they are in")
+async def test_another_facilitator_cannot_relink_a_linked_group(fresh, world):
+    """B's facilitator sends /link with B's code in A's group: the group stays A's."""
+    outcome, queued = await fresh.send("other_facilitator", GROUP_A, command="link", args=world.code_b)
+    linked = await fresh.scalar("SELECT community_id FROM group_links WHERE chat_id = ?", (GROUP_A,))
+    assert linked == world.community_a, f"A's group now belongs to community {linked}; said {said(outcome, queued)}"
