@@ -90,14 +90,37 @@ async def child_main(args: argparse.Namespace) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     loop = asyncio.get_running_loop()
     profiler = None
+    gc_time = [0.0, 0.0, 0]  # seconds in the garbage collector, start of the current one, collections
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+            gc_time[2] += 1
+
+    import gc
+
+    gc.callbacks.append(on_gc)
 
     def reply(**payload) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")
         sys.stdout.flush()
 
+    experiments = set(args.experiment or [])
     if args.child == "ours":
         from bot.app import TelegramApp
         from bot.config import Config
+
+        if "one-hop-reads" in experiments:
+            # What-if: Tx.one as one round trip to the DB thread (execute + fetchone + close = 3).
+            from bot.storage.db import Tx
+
+            async def one(self, sql, params=()):
+                rows = await self.conn.execute_fetchall(sql, params)
+                return rows[0] if rows else None
+
+            Tx.one = one
 
         config = Config(db_path=args.db, telegram_token=TOKEN, telegram_api_base=args.api)
         extra = {} if args.double_tap is None else {"double_tap": args.double_tap}
@@ -137,6 +160,11 @@ async def child_main(args: argparse.Namespace) -> None:
             await asyncio.gather(task, return_exceptions=True)
             await bot.session.close()
 
+    if "gc-freeze" in experiments:
+        # What-if: move everything alive after start-up (aiogram's ~150 MB of pydantic types) out
+        # of the collector's sight, so full collections stop traversing it.
+        gc.collect()
+        gc.freeze()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     reply(ready=True, pid=os.getpid(), rss_mb=rss_mb())
@@ -161,6 +189,30 @@ async def child_main(args: argparse.Namespace) -> None:
                 profiler.disable()
                 profiler.dump_stats(cmd["path"])
             reply(ok=True)
+        elif cmd["cmd"] == "sql_on":
+            # Count SQL statements (sqlite's trace, values blanked) and aiosqlite round trips to
+            # its worker thread (each ``await`` on the connection is one), by the call made.
+            sql_counts: Counter[str] = Counter()
+            hops: Counter[str] = Counter()
+            conn = app.db.conn
+            original = conn._execute
+
+            def trace(statement: str) -> None:
+                text = re.sub(r"'[^']*'", "?", " ".join(statement.split()))
+                sql_counts[re.sub(r"(?<![\w.])-?\d+(\.\d+)?", "?", text)[:110]] += 1
+
+            async def counting(fn, *a, **kw):
+                hops[getattr(fn, "__name__", type(fn).__name__)] += 1
+                return await original(fn, *a, **kw)
+
+            await original(conn._conn.set_trace_callback, trace)
+            conn._execute = counting
+            reply(ok=True)
+        elif cmd["cmd"] == "sql_off":
+            conn = app.db.conn
+            del conn._execute
+            await conn._execute(conn._conn.set_trace_callback, None)
+            reply(counts=sql_counts.most_common(), hops=hops.most_common())
         elif cmd["cmd"] == "idle":
             # Handler tasks still running after their callback was answered (deliveries).
             if args.child == "ours" and getattr(app, "polling", None) is not None:
@@ -173,7 +225,9 @@ async def child_main(args: argparse.Namespace) -> None:
             idle_at = time.monotonic()
             if args.child == "ours":
                 await app.delivery.throttle.flush()  # the last coalesced group edit
-            reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic())
+            reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic(), gc=gc_time[0], gcs=gc_time[2])
+        elif cmd["cmd"] == "gc":
+            reply(gc=gc_time[0], gcs=gc_time[2])
         elif cmd["cmd"] == "rss":
             reply(rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
         elif cmd["cmd"] == "stop":
@@ -217,6 +271,8 @@ class Child:
                "--log-level", args.log_level]
         if args.double_tap is not None:
             cmd += ["--double-tap", str(args.double_tap)]
+        for experiment in args.experiment or []:
+            cmd += ["--experiment", experiment]
         self.cmd = cmd
         self.proc: asyncio.subprocess.Process | None = None
         self.pid = 0
@@ -316,6 +372,9 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
     elif profile_tag and args.profile == "pyspy":
         spy = start_pyspy(child.pid, args, profile_tag)
         await asyncio.sleep(1.0)  # py-spy attaches
+    if args.count_sql and child.kind == "ours":
+        await child.ask(cmd="sql_on")
+    gc0 = await child.ask(cmd="gc")
     bot_cpu0, fake_cpu0, all_cpu0 = cpu_seconds(child.pid), cpu_seconds(), machine_busy_seconds()
     queued: list[tuple[str, float]] = []
     rounds = max(len(d) for d in datas)
@@ -342,6 +401,7 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
     bot_cpu1, fake_cpu1, all_cpu1 = cpu_seconds(child.pid), cpu_seconds(), machine_busy_seconds()
     idle = await child.ask(cmd="idle", timeout=max(30.0, deadline - time.monotonic() + 30))
     bot_cpu2 = cpu_seconds(child.pid)
+    sql = await child.ask(cmd="sql_off") if args.count_sql and child.kind == "ours" else None
     if spy is not None:
         stop_pyspy(spy)
     if profile_tag and args.profile == "cprofile":
@@ -368,10 +428,11 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
         "bot_cpu": bot_cpu1 - bot_cpu0, "fake_cpu": fake_cpu1 - fake_cpu0,
         "other_cpu": max(0.0, (all_cpu1 - all_cpu0) - (bot_cpu1 - bot_cpu0) - (fake_cpu1 - fake_cpu0)),
         "loadavg": loadavg(),
+        "gc": idle["gc"] - gc0["gc"], "gcs": idle["gcs"] - gc0["gcs"],
         "busy_after": idle["busy"], "idle": idle["idle_at"] - t_first, "bot_cpu_to_idle": bot_cpu2 - bot_cpu0,
         "methods": dict(methods), "failed": [str(c) for c in failed[:5]], "n_failed": len(failed),
         "double_answers": sum(1 for v in answer_calls.values() if v > 1),
-        "queued": queued,
+        "queued": queued, "sql": sql,
     }
 
 
@@ -463,6 +524,8 @@ async def driver(args: argparse.Namespace) -> int:
           f"({'all queued at once' if args.rate <= 0 else f'queued at {args.rate:,.0f}/s'})")
     print(f"machine: {machine()}")
     print(f"work dir: {workdir}")
+    if args.experiment:
+        print(f"EXPERIMENT (not the shipped code): {', '.join(args.experiment)}")
     t_setup = time.perf_counter()
     children: list[Child] = []
     try:
@@ -537,6 +600,18 @@ async def driver(args: argparse.Namespace) -> int:
             child.kill()
 
     report(args, mine, ceiling, checks)
+    if mine.get("sql"):
+        n = mine["updates"]
+        hops = mine["sql"]["hops"]
+        total = sum(c for _, c in hops)
+        print(f"\naiosqlite round trips to its thread during the burst: {total:,} = {total / n:.1f} per update ("
+              + ", ".join(f"{name} {c / n:.1f}" for name, c in hops) + ")")
+        counts = mine["sql"]["counts"]
+        total = sum(c for _, c in counts)
+        print(f"SQL statements (sqlite trace; executemany rows and trigger bodies count one each): "
+              f"{total:,} = {total / n:.1f} per update")
+        for statement, count in counts[:30]:
+            print(f"  {count / n:6.2f}/update  {statement}")
     if args.profile == "pyspy":
         for tag in ("ours", "bare"):
             path = os.path.join(args.profile_dir, f"{tag}.pyspy.txt")
@@ -566,6 +641,8 @@ def report(args, mine: dict, ceiling: dict, checks) -> None:
          f"{ceiling['bot_cpu_to_idle'] / max(1, ceiling['answered']) * 1e6:,.0f} µs"),
         ("updates per bot CPU-second", f"{mine['answered'] / max(1e-9, mine['bot_cpu_to_idle']):,.0f}",
          f"{ceiling['answered'] / max(1e-9, ceiling['bot_cpu_to_idle']):,.0f}"),
+        ("bot time in garbage collection", f"{mine['gc']:.1f} s ({mine['gcs']:,} collections)",
+         f"{ceiling['gc']:.1f} s ({ceiling['gcs']:,} collections)"),
         ("fake API CPU (driver process)", f"{mine['fake_cpu']:.1f} s", f"{ceiling['fake_cpu']:.1f} s"),
         ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", f"{ceiling['other_cpu']:.1f} s"),
         ("load average after", mine["loadavg"], ceiling["loadavg"]),
@@ -680,8 +757,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "one-hop-reads"],
+                        help="what-if runs, not the shipped code: gc.freeze() after start-up (both "
+                             "bots); Tx.one in one DB round trip instead of three (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
+    parser.add_argument("--count-sql", action="store_true",
+                        help="count the SQL statements the bot runs during the burst (sqlite trace)")
     parser.add_argument("--pyspy", help="path of the py-spy executable (default: py-spy on PATH)")
     parser.add_argument("--profile-dir", help="where profiles go (default: the work dir)")
     parser.add_argument("--child", choices=["ours", "bare"], help=argparse.SUPPRESS)
