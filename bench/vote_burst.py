@@ -60,6 +60,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -600,6 +601,8 @@ async def driver(args: argparse.Namespace) -> int:
             child.kill()
 
     report(args, mine, ceiling, checks)
+    if not args.keep and not args.profile:
+        shutil.rmtree(workdir, ignore_errors=True)
     if mine.get("sql"):
         n = mine["updates"]
         hops = mine["sql"]["hops"]
@@ -656,7 +659,7 @@ def report(args, mine: dict, ceiling: dict, checks) -> None:
     for name, a, b in rows:
         print(f"{name:{w0}}  {a:>{w1}}  {b}")
     print()
-    print(f"Bot API calls by the bot during the burst: "
+    print("Bot API calls by the bot during the burst: "
           + ", ".join(f"{k} {v:,}" for k, v in sorted(mine["methods"].items())))
     print(f"bot RSS before the burst: {mine['rss_before']:.0f} MB")
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
@@ -706,8 +709,15 @@ def summarise_pyspy(path: str, tag: str, top: int = 22) -> None:
                 inclusive[name] += count
                 seen.add(name)
         leaf[short_frame(frames[-1])] += count
+    print("  main thread by component (a sample goes to the innermost component on its stack):")
+    components: Counter[str] = Counter()
+    for frames, count in stacks:
+        if frames[0] == main:
+            components[component(frames)] += count
+    for name, c in components.most_common():
+        print(f"    {c / total_main:6.1%}  {name}")
     skip = ("<module>", "main (", "run (", "Runner.run", "run_until_complete", "run_forever")
-    print(f"  main thread, inclusive (share of all its samples, idle included):")
+    print("  main thread, inclusive (share of all its samples, idle included):")
     shown = 0
     for name, c in inclusive.most_common():
         if any(name.startswith(k) or k in name for k in skip):
@@ -730,6 +740,33 @@ def summarise_pyspy(path: str, tag: str, top: int = 22) -> None:
         for name, c in lines.most_common(5):
             print(f"    {c / count:6.1%}  {name}")
     print(f"  raw collapsed stacks: {path}")
+
+
+COMPONENTS = (  # (marker in a frame, component), matched from the innermost frame outwards
+    ("EpollSelector.select", "idle (waiting for the DB thread or the network)"),
+    ("Logger.", "logging"),
+    ("Handler.emit", "logging"),
+    ("aiosqlite/", "aiosqlite calls (hand-over to its thread, futures)"),
+    ("_read_from_self", "event loop: wake-ups from the DB thread (self-pipe)"),
+    ("TelegramMethod.emit", "Bot API requests (answerCallbackQuery, edits)"),
+    ("on_callback (vote_burst", "Bot API requests (answerCallbackQuery, edits)"),
+    ("Engine.handle", "engine: the flows' own Python (SQL excluded)"),
+    ("Delivery.deliver", "delivery: group edit (its own transaction, throttle)"),
+    ("DurablePolling._flush", "inbox clean-up"),
+    ("DurablePolling._poll", "getUpdates, parsing, inbox write"),
+    ("Dispatcher._listen_updates", "getUpdates, parsing"),
+    ("Dispatcher.feed_update", "aiogram dispatch (middlewares, routers, filters)"),
+    ("OutboxWorker", "outbox"),
+    ("Scheduler", "scheduler"),
+)
+
+
+def component(frames: list[str]) -> str:
+    for frame in reversed(frames[1:]):
+        for marker, name in COMPONENTS:
+            if marker in frame:
+                return name
+    return "event loop, other"
 
 
 def short_frame(frame: str, keep_line: bool = False) -> str:
@@ -761,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (both "
                              "bots); Tx.one in one DB round trip instead of three (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
     parser.add_argument("--count-sql", action="store_true",
                         help="count the SQL statements the bot runs during the burst (sqlite trace)")

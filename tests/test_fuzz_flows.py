@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import html
 import itertools
 import logging
 import os
@@ -105,8 +106,10 @@ class ErrorLog(logging.Handler):
 ALLOWED_TAGS = re.compile(r"</?(?:b|i)>")
 
 
-def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = ()) -> None:
-    """``queued``: what the event put into the outbox (group posts, notifications) to send later."""
+def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = (),
+                  known: list[str] | None = None) -> None:
+    """``queued``: what the event put into the outbox (group posts, notifications) to send later.
+    ``known``: tolerate the known bugs (see KNOWN_BUGS) and record them there."""
     if outcome.duplicate:
         assert not outcome.messages and outcome.toast is None and not queued, \
             "a duplicate delivery must change nothing"
@@ -118,8 +121,12 @@ def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = ()) ->
     for message in [*outcome.messages, *queued]:
         # The text is Telegram HTML: only <b> and <i>; everything a person typed is escaped.
         assert "<" not in ALLOWED_TAGS.sub("", message.text), f"unescaped '<' in {message.text!r}"
-        if message.chart is None and message.document is None:
-            assert 0 < len(message.text) <= TELEGRAM_TEXT_MAX, f"text of {len(message.text)} characters"
+        if message.chart is None and message.document is None:  # (captions too long go as a text)
+            visible = html.unescape(ALLOWED_TAGS.sub("", message.text))
+            if known is not None and len(visible) > TELEGRAM_TEXT_MAX and _lists_problems(event):
+                known.append("long-listing")
+                continue
+            assert 0 < len(visible) <= TELEGRAM_TEXT_MAX, f"text of {len(visible)} characters, Telegram takes 4096"
         for row in message.buttons:
             for button in row:
                 assert button.text, "a button needs a label"
@@ -127,6 +134,10 @@ def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = ()) ->
                     assert len(button.data.encode()) <= PAYLOAD_MAX, f"payload too long: {button.data!r}"
     if outcome.toast is not None:
         assert outcome.toast.text
+
+
+def _lists_problems(event: Event) -> bool:
+    return "problems" in (event.command, event.button, event.args) or event.button == "m:problems"
 
 
 def payloads(outcome: Outcome, queued: list[Message] = ()) -> list[tuple[str, str]]:
@@ -273,7 +284,7 @@ EDGE_STRINGS = [
     "\u202eevil\u202c name", "\u200fسلام\u200f", "👩‍👩‍👧‍👦", "🇰🇿🇰🇿", "🙂" * 50, "ӘҒҚҢӨҰҮҺІ", "әғқңөұүһі",
     "Ауылда ӘҒҚҢӨҰҮҺІ су жоқ", "<b>bold</b>", "<script>alert(1)</script>", "</b><b>", "<i", "a < b > c & d",
     "&lt;b&gt;", "*bold* _italic_ `code` [link](http://example.com) ~~x~~ ||spoiler||", "# heading\n- item",
-    "x" * 5000, "Ә" * 5000, "ab", "abc", "a" * 300, "a" * 301, "²", "³ ¹", "①", "١٢", "٣", "৩", "9" * 40,
+    "ab", "abc", "a" * 300, "a" * 301, "²", "³ ¹", "①", "١٢", "٣", "৩", "9" * 40,
     "-1", "0", "#1", " #2 ", "1 2", "2 1", "1 1", "#3 #1", "007", "1.5", "1e3", "0x10", "NaN", "None",
     "null", "true", "'; DROP TABLE members; --", "%s %d {name} {0}", "{", "}", "\\", "\r\n", "\u2028\u2029",
     "\ufeff", "\ufffd", "\U0001F600", "Asia", "Asia/Almaty", "Europe/London", "UTC", "../../etc/passwd",
@@ -286,6 +297,7 @@ edge_text = st.one_of(
     st.text(max_size=30),
     st.tuples(st.sampled_from(EDGE_STRINGS), st.sampled_from(EDGE_STRINGS)).map("".join),
     st.sampled_from(EDGE_CHARS).map(lambda c: c * 5000),
+    st.sampled_from(["Ә", "x ", "<b>", "👩‍👩‍👧", "\u200f", "a\x00"]).map(lambda c: (c * 5000)[:5000]),  # 5,000 characters
 )
 
 problem_text = st.one_of(
@@ -397,26 +409,36 @@ def _in_frames(exc: BaseException, *names: str) -> bool:
     return any(frame.name in names for frame in traceback.extract_tb(exc.__traceback__))
 
 
-KNOWN_BUGS: dict[str, Callable[[Event | None, BaseException], bool]] = {
+def _per_option_above_one(h: "Harness", event: Event | None) -> bool:
+    parts = (event.button or "").split(":") if event else []
+    if len(parts) < 2 or not parts[1].isascii() or not parts[1].isdigit():
+        return False
+    rows = h.query("SELECT per_option FROM ballots WHERE id = ?", (int(parts[1]),))
+    return bool(rows) and rows[0][0] > 1
+
+
+KNOWN_BUGS: dict[str, Callable[["Harness", Event | None, BaseException], bool]] = {
     # per_option > 1: the sticker upsert fires the INSERT guard trigger, which counts the row being
     # replaced on top of its new count: IntegrityError 'sticker limit' on a legal tap.
-    "sticker-upsert": lambda event, exc: isinstance(exc, sqlite3.IntegrityError) and "sticker limit" in str(exc),
+    "sticker-upsert": lambda h, event, exc: isinstance(exc, sqlite3.IntegrityError)
+    and "sticker limit" in str(exc) and _per_option_above_one(h, event),
     # Closing a ballot whose options were all hidden (with votes or paper stickers left): IndexError
     # in the caption; the ballot can never be closed, and the scheduler's sweep fails every time.
-    "close-all-hidden": lambda event, exc: isinstance(exc, IndexError) and _in_frames(exc, "caption", "post_combined"),
+    "close-all-hidden": lambda h, event, exc: isinstance(exc, IndexError) and _in_frames(exc, "caption", "post_combined"),
     # ZoneInfo("Asia") raises IsADirectoryError, a 300-character name OSError: not caught.
-    "timezone-oserror": lambda event, exc: isinstance(exc, OSError) and _in_frames(exc, "create_community"),
+    # (And "long-listing", checked in check_outcome: /problems puts every proposal in one message,
+    # beyond Telegram's 4096 characters once there are about 14 long ones.)
+    "timezone-oserror": lambda h, event, exc: isinstance(exc, OSError) and _in_frames(exc, "create_community"),
 }
 # Database invariants that known bugs break (checked again once the bug is fixed):
 # - a forged d:/mx:/pw: payload naming a ballot of another kind is stored (votes in the wrong table).
 KNOWN_INVARIANT_BUGS = {"cross-kind-votes"}
 
 
-def known_bug(event: Event, record: logging.LogRecord) -> str | None:
-    exc = record.exc_info[1] if record.exc_info else None
+def known_bug(h: "Harness", event: Event | None, exc: BaseException | None) -> str | None:
     if exc is None:
         return None
-    return next((name for name, matches in KNOWN_BUGS.items() if matches(event, exc)), None)
+    return next((name for name, matches in KNOWN_BUGS.items() if matches(h, event, exc)), None)
 
 
 # --- driving the engine on a copy of the template ---------------------------------------------
@@ -477,7 +499,8 @@ class Harness:
         self.note(f"  -> toast={outcome.toast!r} messages={[m.text[:120] for m in outcome.messages + queued]!r}")
         unexpected = []
         for record in self.errors.records:
-            bug = known_bug(event, record) if self.tolerate else None
+            exc = record.exc_info[1] if record.exc_info else None
+            bug = known_bug(self, event, exc) if self.tolerate else None
             if bug is None:
                 unexpected.append(record)
             else:
@@ -485,7 +508,7 @@ class Harness:
                 self.note(f"  (known bug {bug})")
         self.errors.records = unexpected
         assert not self.errors.records, f"the engine failed on {event!r}:\n{self.errors.describe()}"
-        check_outcome(event, outcome, queued)
+        check_outcome(event, outcome, queued, self.hit_known_bugs if self.tolerate else None)
         for chat_id, data in payloads(outcome, queued):
             shown = self.seen.setdefault(chat_id, [])
             if data in shown:
@@ -728,7 +751,7 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
             try:
                 outcome = self.loop.run_until_complete(self.engine.run_system(job))
             except Exception as exc:  # the scheduler logs and retries; only known bugs may get here
-                bug = next((name for name, matches in KNOWN_BUGS.items() if matches(None, exc)), None)
+                bug = known_bug(self, None, exc)
                 if bug is None:
                     raise
                 self.hit_known_bugs.append(bug)
@@ -744,7 +767,123 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
 
 
 FlowFuzz.TestCase.settings = settings(
-    max_examples=int(os.environ.get("QATYSU_FUZZ_EXAMPLES", "60")), stateful_step_count=40, deadline=None,
+    max_examples=int(os.environ.get("QATYSU_FUZZ_EXAMPLES", "100")), stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 TestFlowFuzz = FlowFuzz.TestCase
+
+
+# --- reproductions of the bugs the fuzz found (see KNOWN_BUGS) ----------------------------------
+@pytest.fixture
+def harness():
+    h = Harness()
+    yield h
+    h.close()
+
+
+def _ballot_of(h: Harness, kind: str) -> int:
+    return h.query("SELECT MAX(id) FROM ballots WHERE kind = ? AND community_id = ?", (kind, h.t.community_a))[0][0]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG sticker-upsert: with /poll dots 3 2, a second sticker on a problem "
+                                       "fails with IntegrityError 'sticker limit' (the upsert fires the INSERT "
+                                       "guard trigger, which counts the replaced row twice)")
+def test_bug_second_sticker_on_a_problem_when_per_option_allows_it(harness):
+    h, (first, second, *_) = harness, harness.t.problems_a
+    h.send("fac", "group", command="poll", args="dots 3 2")
+    ballot = _ballot_of(h, "dots")
+    h.send("m1", "group", button=f"d:{ballot}:{first}")
+    h.send("m1", "group", button=f"d:{ballot}:{second}")
+    outcome = h.send("m1", "group", button=f"d:{ballot}:{first}")  # 2 + 1 = 3 stickers, 2 on #1: legal
+    assert outcome.toast is not None and "#1" in outcome.toast.text
+    assert h.query("SELECT count FROM dot_votes WHERE ballot_id = ? AND problem_id = ?", (ballot, first)) == [(2,)]
+
+
+@pytest.mark.parametrize("poll, votes", [
+    pytest.param("matrix 1 2", ["mx:{b}:{p1}:a:2", "mx:{b}:{p1}:b:3"], id="matrix"),
+    pytest.param("pairwise 1 2", ["pw:{b}:{p1}:{p2}:{p1}"], id="pairwise"),
+    pytest.param("dots", [], id="dots-with-paper"),
+])
+@pytest.mark.xfail(strict=True, reason="BUG close-all-hidden: closing a ballot whose options were all hidden, with "
+                                       "votes (matrix, pairwise) or paper stickers (dots) left, raises IndexError in "
+                                       "results.caption: the ballot can never be closed")
+def test_bug_close_a_ballot_whose_options_were_all_hidden(harness, poll, votes):
+    h = harness
+    p1, p2 = h.t.problems_a[:2]
+    h.send("fac", "group", command="poll", args=poll)
+    ballot = _ballot_of(h, poll.split()[0])
+    h.send("m1", "private", command="start", args=f"b_{ballot}")
+    for vote in votes:
+        h.send("m1", "private", button=vote.format(b=ballot, p1=p1, p2=p2))
+    if poll == "dots":
+        h.send("fac", "group", command="paper", args="5")
+    for number in (1, 2, 3, 4) if poll == "dots" else (1, 2):
+        h.send("fac", "group", command="hide", args=str(number))
+    h.send("fac", "group", command="close", args="")
+    assert h.query("SELECT status FROM ballots WHERE id = ?", (ballot,)) == [("closed",)]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG close-all-hidden: the scheduler's sweep raises IndexError on such a "
+                                       "ballot, rolls back and retries forever; other due ballots never close")
+def test_bug_scheduler_closes_a_due_ballot_whose_options_were_all_hidden(harness):
+    from bot.scheduler import close_due_ballots
+
+    h = harness
+    p1, p2 = h.t.problems_a[:2]
+    h.send("fac", "group", command="poll", args="matrix 1 2 1h")
+    ballot = _ballot_of(h, "matrix")
+    h.send("m1", "private", button=f"mx:{ballot}:{p1}:a:2")
+    h.send("m1", "private", button=f"mx:{ballot}:{p1}:b:3")
+    h.send("fac", "group", command="hide", args="1")
+    h.send("fac", "group", command="hide", args="2")
+    h.clock.advance(hours=2)
+    h.loop.run_until_complete(h.engine.run_system(close_due_ballots))
+    assert h.query("SELECT status FROM ballots WHERE id = ?", (ballot,)) == [("closed",)]
+
+
+@pytest.mark.parametrize("answer", [
+    pytest.param(dict(text="Asia"), id="typed-Asia"),
+    pytest.param(dict(text="A" * 300), id="typed-300-chars"),
+    pytest.param(dict(button="tz:Asia"), id="button-tz:Asia"),
+])
+@pytest.mark.xfail(strict=True, reason="BUG timezone-oserror: /new's time zone 'Asia' (a tzdata directory) raises "
+                                       "IsADirectoryError and a 300-character one OSError; only ValueError and "
+                                       "ZoneInfoNotFoundError are caught in community.create_community")
+def test_bug_unknown_time_zone_is_refused_politely(harness, answer):
+    h = harness
+    h.send("stranger", "private", command="new")
+    h.send("stranger", "private", text="New village")
+    h.send("stranger", "private", text="Somewhere")
+    outcome = h.send("stranger", "private", **answer)
+    said = [m.text for m in outcome.messages] + ([outcome.toast.text] if outcome.toast else [])
+    assert any("do not know the time zone" in text for text in said), said
+
+
+@pytest.mark.parametrize("kind, payload, table", [
+    pytest.param("matrix", "d:{b}:{p}", "dot_votes", id="sticker-on-a-matrix-ballot"),
+    pytest.param("pairwise", "d:{b}:{p}", "dot_votes", id="sticker-on-a-pairwise-ballot"),
+    pytest.param("dots", "mx:{b}:{p}:a:2|mx:{b}:{p}:b:2", "matrix_votes", id="matrix-score-on-a-sticker-ballot"),
+    pytest.param("dots", "pw:{b}:{p}:{q}:{p}", "pairwise_votes", id="pairwise-answer-on-a-sticker-ballot"),
+])
+@pytest.mark.xfail(strict=True, reason="BUG cross-kind-votes: d:/mx:/pw: payloads do not check the ballot's kind; "
+                                       "a forged payload stores votes of one kind on a ballot of another")
+def test_bug_vote_payload_of_another_kind_is_refused(harness, kind, payload, table):
+    h = harness
+    p, q = h.t.problems_a[:2]
+    h.send("fac", "group", command="poll", args=kind)
+    ballot = _ballot_of(h, kind)
+    for data in payload.format(b=ballot, p=p, q=q).split("|"):
+        h.send("m1", "private", button=data)
+    assert h.query(f"SELECT COUNT(*) FROM {table} WHERE ballot_id = ?", (ballot,)) == [(0,)]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG long-listing: /problems sends every proposal in one message; 15 "
+                                       "proposals of 300 characters exceed Telegram's 4096 characters, so the "
+                                       "send fails and the person gets no answer")
+def test_bug_problem_list_fits_in_a_telegram_message(harness):
+    h = harness
+    text = "the road to the school floods every spring and the children cannot get to their classes; " * 3
+    for who in ("fac", "m1", "m2"):
+        for i in range(5):
+            h.send(who, "private", command="propose", args=f"{who} {i}: {text}"[:300])
+    h.send("fac", "private", command="problems", args="")  # checked: no message over 4096 characters
