@@ -51,7 +51,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
     tz = env.get("QATYSU_TZ", "Asia/Almaty").strip() or "Asia/Almaty"
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"QATYSU_TZ is not a known time zone: {tz!r}") from None
     port_text = env.get("QATYSU_HTTP_PORT", "8080").strip() or "8080"
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -47,9 +47,12 @@ async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
     return community
 
 
-async def load_ballot(ctx: Context, ballot_id: str) -> Ballot:
+async def load_ballot(ctx: Context, ballot_id: str, kind: str | None = None) -> Ballot:
+    """The ballot a payload names (its scope already checked); a vote of another kind is forged."""
     ballot = await ballots.get(ctx.tx, int(ballot_id))
     assert ballot is not None
+    if kind is not None and ballot.kind != kind:
+        raise BadPayload(f"a {kind} vote on a {ballot.kind} ballot")
     return ballot
 
 
@@ -287,9 +290,10 @@ async def results_command(ctx: Context) -> None:
     if len({b.kind for b in closed}) > 1:
         from bot.flows import choice
 
-        latest_each = await choice.latest_results(ctx, community)
-        rows, chart = results.combined(ctx.locale, latest_each)
-        ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id), chart=chart)
+        latest_each = [r for r in await choice.latest_results(ctx, community) if r.order]
+        if len(latest_each) > 1:
+            rows, chart = results.combined(ctx.locale, latest_each)
+            ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id), chart=chart)
 
 
 # --- in-person tallies ---------------------------------------------------------------------

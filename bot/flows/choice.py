@@ -29,7 +29,7 @@ def confirm_buttons(tr: Translator, candidates: list[problems.Problem]) -> list[
 
 async def post_combined(ctx: Context, community: Community) -> None:
     """After a ballot closes: the combined ranking when several methods ran, and the choice to confirm."""
-    latest = await latest_results(ctx, community)
+    latest = [r for r in await latest_results(ctx, community) if r.order]
     if not latest or all(not r.voters and not r.ballot.paper_present for r in latest):
         return
     by_id = latest[-1].by_id

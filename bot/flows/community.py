@@ -165,11 +165,9 @@ async def new_tz_pressed(ctx: Context, *zone_parts: str) -> None:
 
 
 async def create_community(ctx: Context, zone: str) -> None:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not valid_zone(zone):
         raise ctx.refuse(ctx.t("I do not know the time zone «{zone}». Tap one of the buttons.",
-                               zone=esc(zone[:40]))) from None
+                               zone=esc(zone[:40])))
     assert ctx.member is not None
     code = await new_join_code(ctx)
     community = await communities.create(
@@ -198,6 +196,17 @@ async def new_join_code(ctx: Context) -> str:
 
 
 # --- joining -------------------------------------------------------------------------------
+def valid_zone(zone: str) -> bool:
+    """An IANA time zone name ("Asia" is a folder of tzdata, not a zone; odd names raise OSError)."""
+    if not zone or len(zone) > 64:
+        return False
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
 def normalize_code(raw: str) -> str:
     return clean_line(raw).upper().replace(" ", "")[:32]
 
@@ -284,6 +293,10 @@ async def link(ctx: Context) -> None:
                                code=esc(code)))
     if await ctx.role(community.id) != "facilitator":
         raise ctx.refuse(ctx.t("Only the community's facilitator can do that."))
+    current = await communities.by_group(ctx.tx, ctx.event.channel, ctx.event.chat_id)
+    if current is not None and current.id != community.id and await ctx.role(current.id) != "facilitator":
+        raise ctx.refuse(ctx.t("This group is already linked to <b>{name}</b>; only its facilitator can link "
+                               "it to another community.", name=esc(current.name)))
     assert ctx.member is not None
     await communities.link_group(ctx.tx, ctx.event.channel, ctx.event.chat_id, community.id,
                                  clean_line(ctx.event.chat_title)[:128], ctx.member.id, ctx.now_iso)

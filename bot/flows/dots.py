@@ -16,8 +16,13 @@ from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 from bot.storage.problems import Problem
 
-LIST_TEXT = 90     # characters of a problem's text in the message
-BUTTON_TEXT = 28   # and on its button
+BUTTON_TEXT = 28   # characters of a problem's text on its button
+LIST_BUDGET = 2800  # characters the list of problems may take in one message
+
+
+def list_text(count: int) -> int:
+    """How much of each problem's text the ballot message shows, so that it fits one message."""
+    return max(30, min(90, LIST_BUDGET // max(1, count)))
 
 
 def short(text: str, limit: int) -> str:
@@ -38,7 +43,7 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
     if not ballot.is_open:
         lines = [tr.t("🗳 <b>Sticker voting</b> is closed. Members who voted: {n}.", n=ballot.turnout)]
         for pid, count in sorted(options, key=lambda o: (-o[1], by_id[o[0]].number)):
-            lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))} — {count}")
+            lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(options))))} — {count}")
         return "\n".join(lines), []
     show = ballot.visibility == "live"
     lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot) + closing_note(tr, ballot, tz), ""]
@@ -46,7 +51,7 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
     random.Random(ballot.id).shuffle(order)
     for pid in sorted(counts, key=lambda pid: by_id[pid].number):
         count = f" — {counts[pid]}" if show else ""
-        lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))}{count}")
+        lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}{count}")
     lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
     if ballot.visibility != "live":
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
@@ -73,7 +78,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
         count = f" · {counts[pid]}" if show else ""
         buttons.append([Button(f"{marks}{' ' if marks else ''}{by_id[pid].number} · "
                                f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=f"d:{ballot.id}:{pid}")])
-    lines += [""] + [f"{by_id[pid].number}. {esc(short(by_id[pid].text, LIST_TEXT))}"
+    lines += [""] + [f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}"
                      for pid in sorted(counts, key=lambda p: by_id[p].number)]
     return "\n".join(lines), buttons
 
@@ -85,7 +90,7 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
 
 @button("d", who="member", scope=ballot_scope)
 async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+    ballot = await load_ballot(ctx, ballot_id, "dots")
     refuse_closed(ctx, ballot)
     problem = await open_problem(ctx, ballot, problem_id)
     assert ctx.member is not None and ctx.scoped is not None

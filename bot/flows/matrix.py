@@ -68,7 +68,7 @@ async def ask(ctx: Context, ballot: Ballot, problem: problems.Problem, axis: str
 async def scored(ctx: Context, ballot_id: str, problem_id: str, axis: str, value: str) -> None:
     if axis not in AXES or value not in ("1", "2", "3"):
         raise BadPayload("matrix score")
-    ballot = await load_ballot(ctx, ballot_id)
+    ballot = await load_ballot(ctx, ballot_id, "matrix")
     refuse_closed(ctx, ballot)
     problem = await open_problem(ctx, ballot, problem_id)
     assert ctx.member is not None
@@ -96,6 +96,6 @@ async def scored(ctx: Context, ballot_id: str, problem_id: str, axis: str, value
 
 @button("mxr", who="member", scope=ballot_scope)
 async def rescore(ctx: Context, ballot_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+    ballot = await load_ballot(ctx, ballot_id, "matrix")
     refuse_closed(ctx, ballot)
     await show_next(ctx, ballot, first=False, again=True)

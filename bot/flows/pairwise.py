@@ -66,7 +66,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
 
 @button("pw", who="member", scope=ballot_scope)
 async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+    ballot = await load_ballot(ctx, ballot_id, "pairwise")
     refuse_closed(ctx, ballot)
     if winner not in (left, right) or left == right:
         raise BadPayload("pairwise answer")
@@ -85,6 +85,6 @@ async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: 
 
 @button("pwr", who="member", scope=ballot_scope)
 async def again(ctx: Context, ballot_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+    ballot = await load_ballot(ctx, ballot_id, "pairwise")
     refuse_closed(ctx, ballot)
     await show_next(ctx, ballot, first=False, again=True)

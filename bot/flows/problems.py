@@ -14,6 +14,7 @@ from bot.i18n import N_, Translator
 from bot.storage import problems
 
 TEXT_MIN, TEXT_MAX = 3, 300
+MESSAGE_MAX = 3500  # characters a message may hold, with room to spare
 RATE_COUNT, RATE_WINDOW = 5, timedelta(minutes=10)
 
 menu_item(1, N_("Propose a problem"), "propose")
@@ -89,7 +90,20 @@ async def list_problems(ctx: Context) -> None:
     if await ctx.role(community.id) == "facilitator":
         lines += ["", ctx.t("Facilitator: merge a duplicate with /merge 5 2 (#5 into #2), hide an abusive "
                             "one with /hide 5, confirm the chosen problem with /choose 2.")]
-    ctx.reply("\n".join(lines))
+    for part in pages(lines):
+        ctx.reply(part)
+
+
+def pages(lines: list[str], limit: int = MESSAGE_MAX) -> list[str]:
+    """Lines joined into as few messages as fit Telegram's 4096 characters (WhatsApp's are shorter)."""
+    parts, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    return parts + [current] if current else parts
 
 
 def _numbers(ctx: Context, count: int) -> list[int]:

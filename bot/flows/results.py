@@ -96,7 +96,10 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
     """One sentence that states the finding, then turnout and the audit log's head."""
     ballot, first = result.ballot, _first(result)
     title = tr.t(METHOD_NAMES[ballot.kind])
-    if not result.voters and not ballot.paper_present:
+    if not first:
+        finding = tr.t("{method}: no problem of this ballot is left (all were hidden or merged away).",
+                       method=title)
+    elif not result.voters and not ballot.paper_present:
         finding = tr.t("{method}: nobody voted.", method=title)
     elif len(first) > 1:
         finding = tr.t("{method}: a tie for first place between {problems}.", method=title, problems=_names(first))

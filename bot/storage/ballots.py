@@ -97,11 +97,11 @@ async def set_stickers(tx: Tx, ballot_id: int, member_id: int, problem_id: int, 
     if count == 0:
         await tx.execute("DELETE FROM dot_votes WHERE ballot_id = ? AND member_id = ? AND problem_id = ?",
                          (ballot_id, member_id, problem_id))
-    else:
-        await tx.execute(
-            "INSERT INTO dot_votes (ballot_id, member_id, problem_id, count) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (ballot_id, member_id, problem_id) DO UPDATE SET count = excluded.count",
-            (ballot_id, member_id, problem_id, count))
+    elif not await tx.changed("UPDATE dot_votes SET count = ? WHERE ballot_id = ? AND member_id = ? AND problem_id = ?",
+                              (count, ballot_id, member_id, problem_id)):
+        # An upsert would run the INSERT guard, which counts the row being replaced twice.
+        await tx.execute("INSERT INTO dot_votes (ballot_id, member_id, problem_id, count) VALUES (?, ?, ?, ?)",
+                         (ballot_id, member_id, problem_id, count))
 
 
 async def all_stickers(tx: Tx, ballot_id: int) -> dict[int, dict[int, int]]:

@@ -140,6 +140,8 @@ CREATE TRIGGER dot_votes_guard_insert BEFORE INSERT ON dot_votes
 BEGIN
     SELECT RAISE(ABORT, 'ballot is not open')
      WHERE (SELECT status FROM ballots WHERE id = NEW.ballot_id) IS NOT 'open';
+    SELECT RAISE(ABORT, 'not a sticker ballot')
+     WHERE (SELECT kind FROM ballots WHERE id = NEW.ballot_id) IS NOT 'dots';
     SELECT RAISE(ABORT, 'not an option of this ballot')
      WHERE NOT EXISTS (SELECT 1 FROM ballot_options WHERE ballot_id = NEW.ballot_id AND problem_id = NEW.problem_id);
     SELECT RAISE(ABORT, 'sticker limit')
@@ -167,6 +169,8 @@ CREATE TRIGGER matrix_votes_guard BEFORE INSERT ON matrix_votes
 BEGIN
     SELECT RAISE(ABORT, 'ballot is not open')
      WHERE (SELECT status FROM ballots WHERE id = NEW.ballot_id) IS NOT 'open';
+    SELECT RAISE(ABORT, 'not a matrix ballot')
+     WHERE (SELECT kind FROM ballots WHERE id = NEW.ballot_id) IS NOT 'matrix';
     SELECT RAISE(ABORT, 'not an option of this ballot')
      WHERE NOT EXISTS (SELECT 1 FROM ballot_options WHERE ballot_id = NEW.ballot_id AND problem_id = NEW.problem_id);
 END;
@@ -174,6 +178,8 @@ CREATE TRIGGER pairwise_votes_guard BEFORE INSERT ON pairwise_votes
 BEGIN
     SELECT RAISE(ABORT, 'ballot is not open')
      WHERE (SELECT status FROM ballots WHERE id = NEW.ballot_id) IS NOT 'open';
+    SELECT RAISE(ABORT, 'not a pairwise ballot')
+     WHERE (SELECT kind FROM ballots WHERE id = NEW.ballot_id) IS NOT 'pairwise';
     SELECT RAISE(ABORT, 'not an option of this ballot')
      WHERE NOT EXISTS (SELECT 1 FROM ballot_options WHERE ballot_id = NEW.ballot_id AND problem_id = NEW.low_id)
         OR NOT EXISTS (SELECT 1 FROM ballot_options WHERE ballot_id = NEW.ballot_id AND problem_id = NEW.high_id);
