@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class TelegramApp:
             self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
                                           timeout=self.polling_timeout, retry_delay=self.retry_delay)
             await self.polling.start()
+        gc.freeze()  # the objects made at start-up (aiogram's types) are not walked by every collection
         log.info("Telegram bot @%s is running (%s)", me.username,
                  "webhook" if config.telegram_webhook_url else "long polling")
 

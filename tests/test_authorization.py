@@ -383,8 +383,6 @@ async def test_outsiders_taps_store_no_vote(fresh, world, role):
     assert await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed'") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: /link re-links a group already linked to another community; any "
-                   "onboarded person can /new a community and take over every group they are in")
 async def test_another_facilitator_cannot_relink_a_linked_group(fresh, world):
     """B's facilitator sends /link with B's code in A's group: the group stays A's."""
     outcome, queued = await fresh.send("other_facilitator", GROUP_A, command="link", args=world.code_b)

@@ -29,7 +29,6 @@ import pickle
 import random
 import re
 import shutil
-import sqlite3
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -123,9 +122,6 @@ def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = (),
         assert "<" not in ALLOWED_TAGS.sub("", message.text), f"unescaped '<' in {message.text!r}"
         if message.chart is None and message.document is None:  # (captions too long go as a text)
             visible = html.unescape(ALLOWED_TAGS.sub("", message.text))
-            if known is not None and len(visible) > TELEGRAM_TEXT_MAX and _lists_problems(event):
-                known.append("long-listing")
-                continue
             assert 0 < len(visible) <= TELEGRAM_TEXT_MAX, f"text of {len(visible)} characters, Telegram takes 4096"
         for row in message.buttons:
             for button in row:
@@ -401,7 +397,7 @@ def forged_payload(t: Template) -> st.SearchStrategy[str]:
 
 
 # --- known bugs -------------------------------------------------------------------------------
-# Real bugs this fuzz found in bot/. Each has a strict-xfail reproduction at the end of this file;
+# Real bugs this fuzz finds in bot/ get a strict-xfail reproduction at the end of this file;
 # the fuzz tolerates exactly that failure (recognised by exception and event) and nothing else,
 # so it keeps hunting for new ones. When a bug is fixed its reproduction XPASSes and fails:
 # then delete the reproduction's xfail mark and the entry here.
@@ -418,21 +414,12 @@ def _per_option_above_one(h: "Harness", event: Event | None) -> bool:
 
 
 KNOWN_BUGS: dict[str, Callable[["Harness", Event | None, BaseException], bool]] = {
-    # per_option > 1: the sticker upsert fires the INSERT guard trigger, which counts the row being
-    # replaced on top of its new count: IntegrityError 'sticker limit' on a legal tap.
-    "sticker-upsert": lambda h, event, exc: isinstance(exc, sqlite3.IntegrityError)
-    and "sticker limit" in str(exc) and _per_option_above_one(h, event),
-    # Closing a ballot whose options were all hidden (with votes or paper stickers left): IndexError
-    # in the caption; the ballot can never be closed, and the scheduler's sweep fails every time.
-    "close-all-hidden": lambda h, event, exc: isinstance(exc, IndexError) and _in_frames(exc, "caption", "post_combined"),
-    # ZoneInfo("Asia") raises IsADirectoryError, a 300-character name OSError: not caught.
-    # (And "long-listing", checked in check_outcome: /problems puts every proposal in one message,
-    # beyond Telegram's 4096 characters once there are about 14 long ones.)
-    "timezone-oserror": lambda h, event, exc: isinstance(exc, OSError) and _in_frames(exc, "create_community"),
+    # None now. The six found so far (sticker upsert, closing an all-hidden ballot, tzdata folder
+    # names, cross-kind votes, over-long /problems, re-linking a group) are fixed; their
+    # reproductions at the end of this file guard against their return.
 }
 # Database invariants that known bugs break (checked again once the bug is fixed):
-# - a forged d:/mx:/pw: payload naming a ballot of another kind is stored (votes in the wrong table).
-KNOWN_INVARIANT_BUGS = {"cross-kind-votes"}
+KNOWN_INVARIANT_BUGS: set[str] = set()
 
 
 def known_bug(h: "Harness", event: Event | None, exc: BaseException | None) -> str | None:
@@ -767,13 +754,13 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
 
 
 FlowFuzz.TestCase.settings = settings(
-    max_examples=int(os.environ.get("QATYSU_FUZZ_EXAMPLES", "100")), stateful_step_count=40, deadline=None,
+    max_examples=int(os.environ.get("QATYSU_FUZZ_EXAMPLES", "120")), stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 TestFlowFuzz = FlowFuzz.TestCase
 
 
-# --- reproductions of the bugs the fuzz found (see KNOWN_BUGS) ----------------------------------
+# --- regressions: the bugs the fuzz found, fixed ---------------------------------------------------
 @pytest.fixture
 def harness():
     h = Harness()
@@ -785,9 +772,6 @@ def _ballot_of(h: Harness, kind: str) -> int:
     return h.query("SELECT MAX(id) FROM ballots WHERE kind = ? AND community_id = ?", (kind, h.t.community_a))[0][0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sticker-upsert: with /poll dots 3 2, a second sticker on a problem "
-                                       "fails with IntegrityError 'sticker limit' (the upsert fires the INSERT "
-                                       "guard trigger, which counts the replaced row twice)")
 def test_bug_second_sticker_on_a_problem_when_per_option_allows_it(harness):
     h, (first, second, *_) = harness, harness.t.problems_a
     h.send("fac", "group", command="poll", args="dots 3 2")
@@ -795,7 +779,7 @@ def test_bug_second_sticker_on_a_problem_when_per_option_allows_it(harness):
     h.send("m1", "group", button=f"d:{ballot}:{first}")
     h.send("m1", "group", button=f"d:{ballot}:{second}")
     outcome = h.send("m1", "group", button=f"d:{ballot}:{first}")  # 2 + 1 = 3 stickers, 2 on #1: legal
-    assert outcome.toast is not None and "#1" in outcome.toast.text
+    assert outcome.toast is not None and "№1" in outcome.toast.text  # m1 reads Russian
     assert h.query("SELECT count FROM dot_votes WHERE ballot_id = ? AND problem_id = ?", (ballot, first)) == [(2,)]
 
 
@@ -804,9 +788,6 @@ def test_bug_second_sticker_on_a_problem_when_per_option_allows_it(harness):
     pytest.param("pairwise 1 2", ["pw:{b}:{p1}:{p2}:{p1}"], id="pairwise"),
     pytest.param("dots", [], id="dots-with-paper"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG close-all-hidden: closing a ballot whose options were all hidden, with "
-                                       "votes (matrix, pairwise) or paper stickers (dots) left, raises IndexError in "
-                                       "results.caption: the ballot can never be closed")
 def test_bug_close_a_ballot_whose_options_were_all_hidden(harness, poll, votes):
     h = harness
     p1, p2 = h.t.problems_a[:2]
@@ -823,8 +804,6 @@ def test_bug_close_a_ballot_whose_options_were_all_hidden(harness, poll, votes):
     assert h.query("SELECT status FROM ballots WHERE id = ?", (ballot,)) == [("closed",)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG close-all-hidden: the scheduler's sweep raises IndexError on such a "
-                                       "ballot, rolls back and retries forever; other due ballots never close")
 def test_bug_scheduler_closes_a_due_ballot_whose_options_were_all_hidden(harness):
     from bot.scheduler import close_due_ballots
 
@@ -846,9 +825,6 @@ def test_bug_scheduler_closes_a_due_ballot_whose_options_were_all_hidden(harness
     pytest.param(dict(text="A" * 300), id="typed-300-chars"),
     pytest.param(dict(button="tz:Asia"), id="button-tz:Asia"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG timezone-oserror: /new's time zone 'Asia' (a tzdata directory) raises "
-                                       "IsADirectoryError and a 300-character one OSError; only ValueError and "
-                                       "ZoneInfoNotFoundError are caught in community.create_community")
 def test_bug_unknown_time_zone_is_refused_politely(harness, answer):
     h = harness
     h.send("stranger", "private", command="new")
@@ -865,8 +841,6 @@ def test_bug_unknown_time_zone_is_refused_politely(harness, answer):
     pytest.param("dots", "mx:{b}:{p}:a:2|mx:{b}:{p}:b:2", "matrix_votes", id="matrix-score-on-a-sticker-ballot"),
     pytest.param("dots", "pw:{b}:{p}:{q}:{p}", "pairwise_votes", id="pairwise-answer-on-a-sticker-ballot"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG cross-kind-votes: d:/mx:/pw: payloads do not check the ballot's kind; "
-                                       "a forged payload stores votes of one kind on a ballot of another")
 def test_bug_vote_payload_of_another_kind_is_refused(harness, kind, payload, table):
     h = harness
     p, q = h.t.problems_a[:2]
@@ -877,9 +851,6 @@ def test_bug_vote_payload_of_another_kind_is_refused(harness, kind, payload, tab
     assert h.query(f"SELECT COUNT(*) FROM {table} WHERE ballot_id = ?", (ballot,)) == [(0,)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG long-listing: /problems sends every proposal in one message; 15 "
-                                       "proposals of 300 characters exceed Telegram's 4096 characters, so the "
-                                       "send fails and the person gets no answer")
 def test_bug_problem_list_fits_in_a_telegram_message(harness):
     h = harness
     text = "the road to the school floods every spring and the children cannot get to their classes; " * 3

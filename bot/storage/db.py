@@ -69,8 +69,8 @@ class Tx:
         await self.conn.executemany(sql, rows)
 
     async def one(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.conn.execute_fetchall(sql, params)  # one hop to the database thread, not three
+        return rows[0] if rows else None
 
     async def all(self, sql: str, params: Sequence[Any] | dict = ()) -> list[sqlite3.Row]:
         return list(await self.conn.execute_fetchall(sql, params))

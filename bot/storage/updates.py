@@ -33,14 +33,12 @@ async def messages_tagged(tx: Tx, tag: str) -> list[tuple[str, str, str]]:
 
 async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
     """Record a button press; False when the same person pressed the same button within ``window`` s."""
-    last = await tx.scalar("SELECT at FROM recent_taps WHERE channel = ? AND user_id = ? AND data = ?",
-                           (channel, user_id, data))
-    if last is not None and at - last < window:
-        return False
-    await tx.execute("INSERT INTO recent_taps (channel, user_id, data, at) VALUES (?, ?, ?, ?)"
-                     " ON CONFLICT (channel, user_id, data) DO UPDATE SET at = excluded.at",
-                     (channel, user_id, data, at))
-    return True
+    changed = await tx.changed(
+        "INSERT INTO recent_taps (channel, user_id, data, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (channel, user_id, data) DO UPDATE SET at = excluded.at"
+        " WHERE excluded.at - recent_taps.at >= ?",
+        (channel, user_id, data, at, window))
+    return changed > 0
 
 
 async def prune_taps(tx: Tx, before: float) -> int:
