@@ -63,7 +63,8 @@ class TelegramApp:
                              default_locale=config.locale, default_tz=config.tz,
                              operator_name=config.operator_name, operator_bin=config.operator_bin,
                              double_tap=self.double_tap)
-        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)}, edit_interval=self.edit_interval)
+        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)},
+                                 edit_interval=self.edit_interval, redraw=self.engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()
         self.dp = build_dispatcher(self.engine, self.delivery)

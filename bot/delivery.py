@@ -1,8 +1,8 @@
 """Delivering the flows' messages through a channel's sender, after the transaction commits.
 
-Charts are rendered here, off the event loop. Edits of a message that many people act on (a
-ballot in a group) are coalesced: at most one edit per message every ``edit_interval`` seconds,
-the latest content wins, so a burst of taps stays inside a group's message limits.
+Charts are rendered here, off the event loop. Views that many people change at once (a ballot's
+counts in a group) are redrawn at most once every ``edit_interval`` seconds per view, from the
+database as it is then, so a burst of taps costs one edit and one read, not one per tap.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,9 +65,9 @@ class _Pending:
 class EditThrottle:
     interval: float = 3.0
     clock: Callable[[], float] = time.monotonic
-    _keys: dict[tuple[str, str, str], _Pending] = field(default_factory=dict)
+    _keys: dict[str, _Pending] = field(default_factory=dict)
 
-    async def submit(self, key: tuple[str, str, str], edit: Callable[[], Awaitable[None]]) -> None:
+    async def submit(self, key: str, edit: Callable[[], Awaitable[None]]) -> None:
         pending = self._keys.setdefault(key, _Pending())
         if pending.task is None and self.clock() - pending.last >= self.interval:
             pending.last = self.clock()
@@ -77,7 +77,7 @@ class EditThrottle:
         if pending.task is None:
             pending.task = asyncio.create_task(self._later(key, pending))
 
-    async def _later(self, key: tuple[str, str, str], pending: _Pending) -> None:
+    async def _later(self, key: str, pending: _Pending) -> None:
         try:
             await asyncio.sleep(max(0.0, pending.last + self.interval - self.clock()))
             edit, pending.latest = pending.latest, None
@@ -96,19 +96,30 @@ class EditThrottle:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _no_redraw(key: str) -> Outcome:
+    raise RuntimeError(f"nothing can redraw {key!r}: set Delivery.redraw")
+
+
 class Delivery:
     """Sends replies at once; what cannot be sent now goes to the outbox, which retries."""
 
-    def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0) -> None:
+    def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0,
+                 redraw: Callable[[str], Awaitable[Outcome]] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.throttle = EditThrottle(edit_interval)
         self.wake_outbox: Callable[[], None] = lambda: None
+        self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
         if outcome.queued:
             self.wake_outbox()
+        for key in outcome.refresh:
+            await self.throttle.submit(key, lambda key=key: self._redraw(key))
+
+    async def _redraw(self, key: str) -> None:
+        await self.deliver((await self.redraw(key)).messages)
 
     async def deliver(self, messages: list[Message]) -> None:
         later: list[Message] = []
@@ -137,13 +148,8 @@ class Delivery:
             async with self.db.transaction() as tx:
                 refs = [r for r in await updates.messages_tagged(tx, message.tag)
                         if r[0] == message.channel and r[1] == message.chat_id]
-            for channel, chat_id, message_id in refs:
-                key = (channel, chat_id, message_id)
-                edit = (lambda m=message, i=message_id: sender.edit(m, i))
-                if message.urgent:
-                    await edit()
-                else:
-                    await self.throttle.submit(key, edit)
+            for _, _, message_id in refs:
+                await sender.edit(message, message_id)
             return
         image = None
         if message.chart is not None:

@@ -58,7 +58,8 @@ class Sim:
     def __init__(self, engine: Engine, *, edit_interval: float = 0.0) -> None:
         self.engine = engine
         self.sender = SimSender()
-        self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval)
+        self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval,
+                                 redraw=engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self._updates = itertools.count(1)
         self._users = itertools.count(1001)

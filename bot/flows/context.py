@@ -161,15 +161,18 @@ class Context:
             self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
                                                  durable=True))
 
+    def refresh(self, key: str) -> None:
+        """Ask for a view to be redrawn soon (coalesced with other requests for it)."""
+        self.outcome.refresh.add(key)
+
     async def post_groups(self, community: Community, build: Callable[[Translator], tuple[str, Buttons]],
                           *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
-                          urgent: bool = True) -> None:
+                          durable: bool = True) -> None:
         """A message to every group linked to the community, in the community's language."""
         text, buttons = build(translator(community.locale))
         for channel, chat_id in await communities.groups(self.tx, community.id):
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
-                                                 chart=chart, tag=tag, edit=edit, urgent=urgent,
-                                                 durable=urgent))
+                                                 chart=chart, tag=tag, edit=edit, durable=durable))
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""

@@ -9,10 +9,10 @@ from bot.domain.stickers import StickerAction, sticker_toggle
 from bot.flows.ballots import (ballot_scope, closing_note, load_ballot, member_order, open_problem,
                                refuse_closed, tag)
 from bot.flows.context import Context, esc
-from bot.flows.registry import button
+from bot.flows.registry import button, refresher
 from bot.flows.types import Button, Message
 from bot.i18n import Translator
-from bot.storage import ballots, problems
+from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
 from bot.storage.problems import Problem
 
@@ -106,14 +106,22 @@ async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
         ctx.t("Sticker taken back from #{number}.", number=problem.number)
     ctx.toast(toast + " " + ctx.tn("{left} of {n} sticker left.", "{left} of {n} stickers left.",
                                    ballot.stickers, left=change.left))
-    fresh = await ballots.get(ctx.tx, ballot.id)
-    assert fresh is not None
-    if fresh.visibility == "live" or fresh.turnout != ballot.turnout:
-        options = await ballots.options(ctx.tx, ballot.id)
-        by_id = await problems.all_of(ctx.tx, ballot.community_id)
-        await ctx.post_groups(ctx.scoped, lambda tr: group_message(tr, fresh, options, by_id, ctx.scoped.tz),
-                              tag=tag(fresh), edit=True, urgent=False)
+    ctx.refresh(f"b:{ballot.id}")  # the group's counts, redrawn at most every few seconds
     if not ctx.event.is_group:
-        text, buttons = await private_message(ctx, fresh)
+        text, buttons = await private_message(ctx, ballot)
         ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(fresh), edit=True))
+                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=True))
+
+
+@refresher("b")
+async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
+    """The sticker ballot's group message with the current counts (not kept in the outbox:
+    a lost redraw is replaced by the next one)."""
+    ballot = await ballots.get(ctx.tx, int(ballot_id))
+    if ballot is None or ballot.kind != "dots" or not ballot.is_open:
+        return
+    community = await communities.get(ctx.tx, ballot.community_id)
+    options = await ballots.options(ctx.tx, ballot.id)
+    by_id = await problems.all_of(ctx.tx, ballot.community_id)
+    await ctx.post_groups(community, lambda tr: group_message(tr, ballot, options, by_id, community.tz),
+                          tag=tag(ballot), edit=True, durable=False)

@@ -103,6 +103,12 @@ class Engine:
             await self._queue_durable(tx, ctx.outcome)
             return ctx.outcome
 
+    async def redraw(self, key: str) -> Outcome:
+        """Run the refresher for ``key`` ("prefix:args") and return the messages it draws."""
+        prefix, args = registry.parse_payload(key)
+        handler = registry.REFRESHERS[prefix]
+        return await self.run_system(lambda ctx: handler(ctx, *args))
+
     @staticmethod
     async def _queue_durable(tx, outcome: Outcome) -> None:
         """Group posts and notifications go to the outbox in the action's own transaction."""

@@ -32,6 +32,10 @@ COMMANDS: dict[str, Route] = {}
 BUTTONS: dict[str, Route] = {}
 STATES: dict[str, Route] = {}
 START_PAYLOADS: dict[str, Route] = {}
+# Views many people change at once (a ballot's live counts in the group): a flow asks for a
+# redraw with ``ctx.refresh("prefix:arg")``; the channel coalesces the requests and calls the
+# refresher at most once every few seconds, in a transaction of its own.
+REFRESHERS: dict[str, Handler] = {}
 # Commands a user sees in the client's menu, in order: (command, description message id).
 PUBLIC_COMMANDS: list[tuple[str, str]] = []
 
@@ -75,6 +79,16 @@ def start_payload(prefix: str, *, who: str = "onboarded",
                   scope: Callable[..., Awaitable[Any]] | None = None) -> Callable[[Handler], Handler]:
     """A deep link ``?start=<prefix>_<rest>`` → ``handler(ctx, rest)``."""
     return _route(START_PAYLOADS, prefix, who, "private", scope)
+
+
+def refresher(prefix: str) -> Callable[[Handler], Handler]:
+    """``ctx.refresh("prefix:a")`` → later ``handler(ctx, "a")`` emits the redrawn messages."""
+
+    def register(handler: Handler) -> Handler:
+        REFRESHERS[prefix] = handler
+        return handler
+
+    return register
 
 
 def parse_payload(payload: str) -> tuple[str, list[str]]:

@@ -56,7 +56,6 @@ class Message:
     document: tuple[str, bytes] | None = None  # (filename, content)
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
-    urgent: bool = True          # False: the channel may coalesce edits under rate limits
     durable: bool = False        # True: written to the outbox with the action, sent even after a crash
 
 
@@ -75,6 +74,7 @@ class Outcome:
     toast: Toast | None = None
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
+    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
 
 
 def keyboard(*rows: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
