@@ -87,11 +87,18 @@ class OutboxWorker:
             if sender is None or key in blocked:
                 continue
             now = self.clock()
-            ready_at = max(self._next_in_chat.get(key, 0.0), self._paused_until, self._rate_slot(sender, now))
-            if ready_at > now:
+            if self._paused_until > now:  # the channel said to wait, for every chat
+                waits.append(self._paused_until - now)
+                break
+            chat_ready = self._next_in_chat.get(key, 0.0)
+            if chat_ready > now:
                 blocked.add(key)  # keep this chat's order: nothing later for it in this pass
-                waits.append(ready_at - now)
+                waits.append(chat_ready - now)
                 continue
+            slot = self._rate_slot(sender, now)
+            if slot > now:  # the overall rate: wait for the slot rather than skip
+                await asyncio.sleep(slot - now)
+                now = self.clock()
             self._last_send = now
             self._next_in_chat[key] = now + sender.min_interval(message.chat_id)
             try:
