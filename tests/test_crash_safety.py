@@ -182,3 +182,17 @@ async def test_audit_verify_command_names_the_first_broken_entry(tg, bot, monkey
     raw.close()
     assert await asyncio.to_thread(cli.main, ["audit", "verify"]) == 1
     assert "entry 3" in capsys.readouterr().out
+
+
+async def test_a_slow_or_timing_out_bot_api_does_not_hold_up_votes(tg, bot):
+    _, group, users, ballot = await ballot_village(tg, bot, 2)
+    bot.app.bot.session.timeout = 1  # seconds before the client gives up on a request
+    tg.slow(3.0, methods=["sendMessage"])  # every message the bot sends now times out
+    tg.send(users[0], "/status")  # its reply hangs, then fails; the outbox will retry it
+    started = asyncio.get_running_loop().time()
+    answer = await tg.answer_to(tg.press(users[1], ballot, button_for(ballot, 2), chat=group), timeout=10)
+    assert answer["text"].startswith("Sticker placed on #2")
+    assert asyncio.get_running_loop().time() - started < 2.5  # not queued behind the hanging request
+    tg.slow(0)
+    reply = await tg.next_message(users[0].id, timeout=15, contains="seven steps")
+    assert "▶️ 1." in reply["text"]
