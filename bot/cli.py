@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     audit_parser.add_argument("action", choices=["verify"])
     audit_parser.set_defaults(fn=_audit)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
     except configuration.ConfigError as exc:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Outcome
-from bot.sim import Group, Person, Sim
+from bot import demo_steps
+from bot.sim import Person, Sim
 from bot.storage.db import Database
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Almaty
@@ -89,13 +90,6 @@ class Transcript:
         return path
 
 
-async def onboard(person: Person, lang_button: str) -> None:
-    await person.send("/start")
-    await person.press(lang_button)
-    await person.press_data("consent:yes")
-    await person.press(person.name)
-
-
 async def run_demo(out_dir: str = "demo-out", seed: int = 7) -> str:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,40 +103,6 @@ async def run_demo(out_dir: str = "demo-out", seed: int = 7) -> str:
         sim = Sim(engine)
         transcript = Transcript(sim, out)
         sim.on_event = transcript
-        await demo_script(sim, transcript, random.Random(seed))
+        await demo_steps.run_all(sim, transcript, random.Random(seed))
         path = transcript.write()
     return str(path.parent)
-
-
-async def demo_script(sim: Sim, transcript: Transcript, rng: random.Random) -> None:
-    facilitator = sim.person("Айгерим", "kk")
-    group = Group("-100200300", "Көктерек ауылы")
-    transcript.names.update({facilitator.id: facilitator.name, group.id: f"group «{group.title}»"})
-
-    transcript.section("Onboarding and a new community")
-    await onboard(facilitator, "қазақша")
-    await facilitator.send("/new")
-    await facilitator.send("Көктерек ауылы")
-    await facilitator.send("Алматы облысы, Талғар ауданы")
-    await facilitator.press("Asia/Almaty")
-    code = re.search(r"start=([A-Z0-9]+)", facilitator.inbox()[-1].text).group(1)
-
-    transcript.section("Linking the group chat")
-    await facilitator.send(f"/link {code}", group)
-
-    transcript.section("Members join by link, each in their language")
-    members = [sim.person("Ерлан", "kk"), sim.person("Ольга", "ru"), sim.person("John", "en")]
-    for member, language in zip(members, ("қазақша", "русский", "English")):
-        transcript.names[member.id] = member.name
-        await member.send(f"/start {code}")
-        await member.press(language)
-        await member.press_data("consent:yes")
-        await member.press(member.name)
-
-    transcript.section("Where are we?")
-    await members[0].send("/status", group)
-    await members[1].send("/next", group)
-
-    from bot.demo_steps import run_steps
-
-    await run_steps(sim, transcript, facilitator, members, group, code, rng)

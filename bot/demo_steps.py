@@ -1,8 +1,9 @@
-"""The demo's walk through the methodology's steps, one function a step."""
+"""The demo's walk through the methodology: the foundation, then one function a step."""
 
 from __future__ import annotations
 
 import random
+import re
 
 from bot.sim import Group, Person, Sim
 
@@ -46,8 +47,43 @@ def button_number(label: str) -> int:
     return int(label.replace("✅", "").strip().split(" ")[0].lstrip("#🅰🅱 ").split("·")[0])
 
 
-async def run_steps(sim: Sim, transcript, facilitator: Person, members: list[Person], group: Group,
-                    code: str, rng: random.Random) -> None:
+async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
+    facilitator, members, group, code = await foundation(sim, transcript)
+    await step1(sim, transcript, facilitator, members, group, code, rng)
+
+
+async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
+    """A facilitator creates the community and links the group; three members join."""
+    facilitator = sim.person("Айгерим", "kk")
+    group = Group("-100200300", "Көктерек ауылы")
+    transcript.names.update({facilitator.id: facilitator.name, group.id: f"group «{group.title}»"})
+
+    transcript.section("Onboarding and a new community")
+    await facilitator.send("/start")
+    await facilitator.press("қазақша")
+    await facilitator.press_data("consent:yes")
+    await facilitator.press(facilitator.name)
+    await facilitator.send("/new")
+    await facilitator.send("Көктерек ауылы")
+    await facilitator.send("Алматы облысы, Талғар ауданы")
+    await facilitator.press("Asia/Almaty")
+    code = re.search(r"start=([A-Z0-9]+)", facilitator.inbox()[-1].text).group(1)
+
+    transcript.section("Linking the group chat")
+    await facilitator.send(f"/link {code}", group)
+
+    transcript.section("Members join by link, each in their language")
+    members = await join_members(sim, transcript, NAMES[:3], code)
+
+    transcript.section("Where are we?")
+    await members[0].send("/status", group)
+    await members[1].send("/next", group)
+    return facilitator, members, group, code
+
+
+async def step1(sim: Sim, transcript, facilitator: Person, members: list[Person], group: Group,
+                code: str, rng: random.Random) -> None:
+    """Step 1: the brainstorm, the three methods, the choice and the volunteers."""
     transcript.quiet = True
     more = await join_members(sim, transcript, NAMES[len(members):], code)
     transcript.quiet = False
