@@ -123,6 +123,36 @@ async def child_main(args: argparse.Namespace) -> None:
 
             Tx.one = one
 
+        if "aiogram-polling" in experiments:
+            # What-if: aiogram's own polling instead of the durable inbox (no inbox write per
+            # batch, no clean-up of handled ids); the rest of TelegramApp is unchanged.
+            import bot.app as bot_app
+
+            class AiogramPolling:
+                """Same interface as DurablePolling; runs ``dp.start_polling`` in a task."""
+
+                def __init__(self, bot, dp, db, *, allowed_updates, timeout=30, retry_delay=1.0, **_):
+                    self.bot, self.dp = bot, dp
+                    self.allowed_updates, self.timeout = allowed_updates, timeout
+                    self._tasks = dp._handle_update_tasks  # what the "idle" command waits for
+                    self._runner: asyncio.Task | None = None
+
+                async def start(self) -> None:
+                    self._runner = asyncio.create_task(self.dp.start_polling(
+                        self.bot, handle_signals=False, close_bot_session=False,
+                        allowed_updates=self.allowed_updates, polling_timeout=self.timeout))
+
+                async def stop(self, grace: float = 10.0) -> None:
+                    try:
+                        await self.dp.stop_polling()
+                    except RuntimeError:  # not started yet
+                        self._runner.cancel()
+                    await asyncio.gather(self._runner, return_exceptions=True)
+                    if self._tasks:
+                        await asyncio.wait(set(self._tasks), timeout=grace)
+
+            bot_app.DurablePolling = AiogramPolling
+
         config = Config(db_path=args.db, telegram_token=TOKEN, telegram_api_base=args.api)
         extra = {} if args.double_tap is None else {"double_tap": args.double_tap}
         app = TelegramApp(config, rng=random.Random(5), edit_interval=args.edit_interval,
@@ -794,9 +824,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "one-hop-reads"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "one-hop-reads", "aiogram-polling"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (both "
-                             "bots); Tx.one in one DB round trip instead of three (our bot). Repeatable.")
+                             "bots); Tx.one in one DB round trip instead of three (our bot); aiogram's "
+                             "dp.start_polling instead of the durable inbox (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
