@@ -39,6 +39,7 @@ from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message, Outcome
 from bot.storage.db import Database
+from tests.test_fuzz_flows import ErrorLog
 
 # --- the expected table (PRODUCT.md) ------------------------------------------------------------
 # The least role that may do it: anyone < onboarded < member (kmut is a member) < facilitator.
@@ -105,15 +106,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class ErrorLog(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 class Bot:
