@@ -42,6 +42,7 @@ def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
 async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
     """The community of the ballot a button or link names (forged or unknown ids are refused)."""
     ballot = await lookup(ctx, ballots.get, ballot_id, "ballot")
+    ctx.found[("ballot", ballot.id)] = ballot
     community = await communities.get(ctx.tx, ballot.community_id)
     assert community is not None
     return community
@@ -49,7 +50,7 @@ async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
 
 async def load_ballot(ctx: Context, ballot_id: str, kind: str | None = None) -> Ballot:
     """The ballot a payload names (its scope already checked); a vote of another kind is forged."""
-    ballot = await ballots.get(ctx.tx, int(ballot_id))
+    ballot = ctx.found.get(("ballot", int(ballot_id))) or await ballots.get(ctx.tx, int(ballot_id))
     assert ballot is not None
     if kind is not None and ballot.kind != kind:
         raise BadPayload(f"a {kind} vote on a {ballot.kind} ballot")
@@ -65,10 +66,10 @@ async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problem
     """A problem a vote names: it must be one of the ballot's options and still open."""
     if small_int(problem_id) is None:
         raise BadPayload("problem id")
-    problem = await problems.get(ctx.tx, int(problem_id))
-    if problem is None or problem.community_id != ballot.community_id or \
-            int(problem_id) not in await ballots.all_options(ctx.tx, ballot.id):
+    found = await problems.offered(ctx.tx, int(problem_id), ballot.id)
+    if found is None or not found[1] or found[0].community_id != ballot.community_id:
         raise BadPayload("not an option of this ballot")
+    problem = found[0]
     if problem.status == "merged":
         target = await problems.get(ctx.tx, problem.merged_into or 0)
         raise ctx.refuse(ctx.t("#{number} was merged into #{target}; vote for #{target}.",

@@ -52,6 +52,7 @@ class Context:
         self.outcome = Outcome()
         self._community_cache: dict[str, Community | None] = {}
         self.scoped: Community | None = None  # the community the route was authorised for
+        self.found: dict[tuple[str, int], Any] = {}  # what the scope read, for the handler to reuse
 
     # --- who and where -------------------------------------------------------------------
     @property

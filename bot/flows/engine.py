@@ -20,7 +20,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, members, outbox, updates
+from bot.storage import conversations, outbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,7 @@ class Engine:
                 if event.button is not None and not await updates.claim_tap(
                         tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
                     return Outcome(duplicate=True)
-                member = await members.by_identity(tx, event.channel, event.user_id)
-                state, data = await conversations.load(tx, event.channel, event.user_id)
+                member, state, data = await conversations.identify(tx, event.channel, event.user_id)
                 ctx = Context(self, tx, event, member, state, data)
                 await self._dispatch(ctx)
                 await ctx.save_state()

@@ -41,6 +41,14 @@ async def get(tx: Tx, problem_id: int) -> Problem | None:
     return None if row is None else _problem(row)
 
 
+async def offered(tx: Tx, problem_id: int, ballot_id: int) -> tuple[Problem, bool] | None:
+    """A problem and whether the ballot offers it (one read: this runs for every vote)."""
+    row = await tx.one(
+        "SELECT p.*, EXISTS (SELECT 1 FROM ballot_options o WHERE o.ballot_id = ? AND o.problem_id = p.id)"
+        " AS on_ballot FROM problems p WHERE p.id = ?", (ballot_id, problem_id))
+    return None if row is None else (_problem(row), bool(row["on_ballot"]))
+
+
 async def by_number(tx: Tx, community_id: int, number: int) -> Problem | None:
     row = await tx.one("SELECT * FROM problems WHERE community_id = ? AND number = ?", (community_id, number))
     return None if row is None else _problem(row)
