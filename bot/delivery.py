@@ -59,19 +59,24 @@ class _Pending:
     last: float = float("-inf")
     latest: Callable[[], Awaitable[None]] | None = None
     task: asyncio.Task | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one redraw of a view at a time, in order
 
 
 @dataclass
 class EditThrottle:
+    """At most one redraw of a view every ``interval`` seconds; the latest request wins, and a
+    request that arrives while a redraw runs gets one after it (so the last state is drawn)."""
+
     interval: float = 3.0
     clock: Callable[[], float] = time.monotonic
     _keys: dict[str, _Pending] = field(default_factory=dict)
 
     async def submit(self, key: str, edit: Callable[[], Awaitable[None]]) -> None:
         pending = self._keys.setdefault(key, _Pending())
-        if pending.task is None and self.clock() - pending.last >= self.interval:
-            pending.last = self.clock()
-            await edit()
+        if pending.task is None and not pending.lock.locked() and self.clock() - pending.last >= self.interval:
+            async with pending.lock:
+                pending.last = self.clock()
+                await edit()
             return
         pending.latest = edit
         if pending.task is None:
@@ -79,21 +84,23 @@ class EditThrottle:
 
     async def _later(self, key: str, pending: _Pending) -> None:
         try:
-            await asyncio.sleep(max(0.0, pending.last + self.interval - self.clock()))
-            edit, pending.latest = pending.latest, None
-            pending.last = self.clock()
-            pending.task = None
-            if edit is not None:
-                await edit()
+            async with pending.lock:  # after the redraw in progress, if any
+                await asyncio.sleep(max(0.0, pending.last + self.interval - self.clock()))
+                pending.task = None  # from here on, a new request schedules its own redraw
+                edit, pending.latest = pending.latest, None
+                pending.last = self.clock()
+                if edit is not None:
+                    await edit()
         except Exception:
-            log.exception("delayed edit of %s failed", key)
+            log.exception("delayed redraw of %s failed", key)
         finally:
-            pending.task = None
+            if pending.task is asyncio.current_task():
+                pending.task = None
 
     async def flush(self) -> None:
-        """Wait for every delayed edit (tests, shutdown)."""
-        while tasks := [p.task for p in self._keys.values() if p.task is not None]:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Wait until every requested redraw has been drawn (tests, shutdown)."""
+        while any(p.task is not None or p.lock.locked() for p in self._keys.values()):
+            await asyncio.sleep(0.01)
 
 
 async def _no_redraw(key: str) -> Outcome:

@@ -74,3 +74,21 @@ async def test_the_scheduler_runs_its_sweep_periodically(sim, clock):
     await asyncio.sleep(0.3)
     scheduler.stop()
     assert len(calls) >= 3
+
+
+async def test_a_request_during_a_slow_redraw_gets_its_own_and_flush_waits_for_it():
+    throttle = EditThrottle(interval=0.05)
+    done: list[int] = []
+
+    def edit(n, slow=0.0):
+        async def run():
+            await asyncio.sleep(slow)
+            done.append(n)
+        return run
+
+    await throttle.submit("b:1", edit(1))          # at once
+    await throttle.submit("b:1", edit(2, slow=0.2))  # delayed; slow to run
+    await asyncio.sleep(0.1)                       # now inside edit 2
+    await throttle.submit("b:1", edit(3))          # arrives during it
+    await throttle.flush()
+    assert done == [1, 2, 3]                       # the last state is drawn, and flush saw it
