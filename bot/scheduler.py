@@ -8,6 +8,7 @@ start. APScheduler runs the sweep.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -30,7 +31,19 @@ async def close_due_ballots(ctx: Context) -> None:
                 await ballot_flows.close(ctx, community, ballot)
 
 
-JOBS = (close_due_ballots,)
+PROCESSED_KEPT = timedelta(days=30)  # long beyond any redelivery Telegram makes
+TAPS_KEPT = timedelta(hours=1)       # far beyond the double-tap window
+
+
+async def prune(ctx: Context) -> None:
+    """Forget update ids and button presses too old to come again, so those tables stay small."""
+    from bot.storage import updates
+
+    await updates.prune(ctx.tx, (ctx.now - PROCESSED_KEPT).isoformat(timespec="seconds"))
+    await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
+
+
+JOBS = (close_due_ballots, prune)
 
 
 class Scheduler:

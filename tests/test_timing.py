@@ -92,3 +92,21 @@ async def test_a_request_during_a_slow_redraw_gets_its_own_and_flush_waits_for_i
     await throttle.submit("b:1", edit(3))          # arrives during it
     await throttle.flush()
     assert done == [1, 2, 3]                       # the last state is drawn, and flush saw it
+
+
+async def test_the_sweep_forgets_old_update_ids_and_taps_but_keeps_recent_ones(sim, clock):
+    from datetime import timedelta
+
+    from bot.storage import updates
+
+    now = clock.now
+    async with sim.engine.db.transaction() as tx:
+        await updates.claim(tx, "telegram", "old", (now - timedelta(days=40)).isoformat(timespec="seconds"))
+        await updates.claim(tx, "telegram", "new", (now - timedelta(days=1)).isoformat(timespec="seconds"))
+        await updates.claim_tap(tx, "telegram", "1", "d:1:1", (now - timedelta(hours=2)).timestamp(), 1.0)
+        await updates.claim_tap(tx, "telegram", "1", "d:1:2", now.timestamp(), 1.0)
+    await Scheduler(sim.engine, sim.delivery).sweep()
+    async with sim.engine.db.transaction() as tx:
+        ids = {r[0] for r in await tx.all("SELECT update_id FROM processed_updates WHERE channel = 'telegram'")}
+        taps = {r[0] for r in await tx.all("SELECT data FROM recent_taps")}
+    assert ids == {"new"} and taps == {"d:1:2"}

@@ -76,6 +76,3 @@ class Outcome:
     queued: bool = False         # durable messages were written to the outbox
     refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
 
-
-def keyboard(*rows: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
-    return tuple(tuple(row) for row in rows if row)

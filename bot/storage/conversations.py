@@ -25,15 +25,6 @@ async def identify(tx: Tx, channel: str, external_id: str) -> tuple[Member | Non
     return member, row["state"], json.loads(row["data"])
 
 
-async def load(tx: Tx, channel: str, external_id: str) -> tuple[str, dict[str, Any]]:
-    row = await tx.one(
-        "SELECT state, data FROM conversations WHERE channel = ? AND external_id = ?", (channel, external_id)
-    )
-    if row is None:
-        return "", {}
-    return row["state"], json.loads(row["data"])
-
-
 async def save(tx: Tx, channel: str, external_id: str, state: str, data: dict[str, Any], now: str) -> None:
     if not state:
         await tx.execute("DELETE FROM conversations WHERE channel = ? AND external_id = ?", (channel, external_id))

@@ -88,10 +88,5 @@ async def count_members(tx: Tx, community_id: int) -> int:
     return int(await tx.scalar("SELECT COUNT(*) FROM memberships WHERE community_id = ?", (community_id,)))
 
 
-async def member_ids(tx: Tx, community_id: int) -> list[int]:
-    rows = await tx.all("SELECT member_id FROM memberships WHERE community_id = ? ORDER BY member_id", (community_id,))
-    return [r[0] for r in rows]
-
-
 async def set_phone(tx: Tx, member_id: int, phone: str) -> None:
     await tx.execute("UPDATE members SET phone = ? WHERE id = ?", (phone, member_id))
