@@ -343,3 +343,45 @@ async def test_combined_ranking_confirm_and_volunteers(sim):
     await c.facilitator.send("/next", c.group)
     summary = sim.messages(c.group.id)[-1].text
     assert "#3" in summary and "Мүше 1" in summary and "Мүше 2" not in summary
+
+
+async def test_counts_after_voting_are_shown_only_to_those_who_voted(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots voted", c.group)
+    await c.members[0].send("/vote")
+    await c.members[0].press("Sticker voting")
+    def with_counts(message) -> bool:  # a button reads "N · text · count" when counts are shown
+        return all(b.text.count(" · ") == 2 for row in message.buttons for b in row)
+
+    before = c.members[0].last()
+    assert not with_counts(before)
+    await c.members[0].press_data(before.buttons[0][0].data)
+    assert with_counts(c.members[0].last())          # once voted, the member sees the counts
+    assert not with_counts(await group_ballot(c))    # the group does not
+    await c.members[1].send("/vote")
+    await c.members[1].press("Sticker voting")
+    assert not with_counts(c.members[1].last())      # nor a member who has not voted
+
+
+async def test_results_reposts_the_latest_result_and_the_combined_ranking(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.members[0].send("/results")
+    assert "No vote has closed yet" in c.members[0].last().text
+    await c.facilitator.send("/poll dots", c.group)
+    for member in c.members:
+        await member.press_data(button_for(await group_ballot(c), 2), c.group)
+    await c.facilitator.send("/close", c.group)
+    await c.members[0].send("/results")
+    latest = c.members[0].last()
+    assert latest.image is not None and "Sticker voting: #2" in latest.text and "Audit:" in latest.text
+    await c.facilitator.send("/poll pairwise", c.group)
+    await c.members[0].send("/start b_2")
+    for _ in range(3):
+        await c.members[0].press_data(c.members[0].last().buttons[0][0].data)
+    await c.facilitator.send("/close", c.group)
+    await c.members[1].send("/results")
+    pairwise, combined = c.members[1].inbox()[-2:]
+    assert "Pairwise ranking" in pairwise.text and pairwise.image is not None
+    assert "Combined ranking" in combined.text and combined.image is not None
