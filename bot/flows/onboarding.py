@@ -66,7 +66,9 @@ async def language_chosen(ctx: Context, code: str) -> None:
 
 
 def consent_text(ctx: Context) -> str:
-    operator = ctx.engine.operator_name + (f" (BIN {ctx.engine.operator_bin})" if ctx.engine.operator_bin else "")
+    operator = ctx.engine.operator_name
+    if ctx.engine.operator_bin:
+        operator += " (" + ctx.t("BIN {bin}", bin=ctx.engine.operator_bin) + ")"
     return ctx.t(
         "<b>Consent to the processing of personal data</b>\n\n"
         "Under the Law of the Republic of Kazakhstan «On personal data and their protection», "
