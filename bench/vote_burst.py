@@ -113,16 +113,6 @@ async def child_main(args: argparse.Namespace) -> None:
         from bot.app import TelegramApp
         from bot.config import Config
 
-        if "one-hop-reads" in experiments:
-            # What-if: Tx.one as one round trip to the DB thread (execute + fetchone + close = 3).
-            from bot.storage.db import Tx
-
-            async def one(self, sql, params=()):
-                rows = await self.conn.execute_fetchall(sql, params)
-                return rows[0] if rows else None
-
-            Tx.one = one
-
         if "aiogram-polling" in experiments:
             # What-if: aiogram's own polling instead of the durable inbox (no inbox write per
             # batch, no clean-up of handled ids); the rest of TelegramApp is unchanged.
@@ -824,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "one-hop-reads", "aiogram-polling"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (both "
                              "bots); Tx.one in one DB round trip instead of three (our bot); aiogram's "
                              "dp.start_polling instead of the durable inbox (our bot). Repeatable.")

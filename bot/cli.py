@@ -48,9 +48,10 @@ def _audit(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         async with Database(configuration.load().db_path) as db:
-            async with db.transaction() as tx:
-                broken = await audit.verify(tx)
-                head = await audit.head(tx)
+            async def check(tx):
+                return await audit.verify(tx), await audit.head(tx)
+
+            broken, head = await db.atomic(check)
         if broken is None:
             print(f"audit log intact; head {head[:12]}")
             return 0

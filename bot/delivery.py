@@ -146,16 +146,14 @@ class Delivery:
         if later:
             from bot.storage import outbox
 
-            async with self.db.transaction() as tx:
-                await outbox.add(tx, later, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            await self.db.atomic(lambda tx: outbox.add(tx, later, now))
             self.wake_outbox()
 
     async def send_one(self, sender: Sender, message: Message) -> None:
         if message.edit and message.tag:
-            async with self.db.transaction() as tx:
-                refs = [r for r in await updates.messages_tagged(tx, message.tag)
-                        if r[0] == message.channel and r[1] == message.chat_id]
-            for _, _, message_id in refs:
+            refs = await self.db.atomic(lambda tx: updates.messages_tagged(tx, message.tag))
+            for _, _, message_id in (r for r in refs if r[0] == message.channel and r[1] == message.chat_id):
                 await sender.edit(message, message_id)
             return
         image = None
@@ -166,5 +164,5 @@ class Delivery:
             image = await render(chart.render, *chart.args, **chart.kwargs)
         message_id = await sender.send(message, image)
         if message.tag and message_id is not None:
-            async with self.db.transaction() as tx:
-                await updates.remember_message(tx, message.channel, message.chat_id, message.tag, message_id)
+            await self.db.atomic(lambda tx: updates.remember_message(
+                tx, message.channel, message.chat_id, message.tag, message_id))

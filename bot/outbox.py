@@ -71,11 +71,9 @@ class OutboxWorker:
     async def drain_once(self) -> float:
         """One pass over what is due; returns how long to wait before the next (0: go on)."""
         now = self.clock()
-        async with self.db.transaction() as tx:
-            queued = await outbox.due(tx, now)
+        queued = await self.db.atomic(lambda tx: outbox.due(tx, now))
         if not queued:
-            async with self.db.transaction() as tx:
-                soonest = await outbox.next_due(tx)
+            soonest = await self.db.atomic(outbox.next_due)
             return self.idle if soonest is None else max(0.0, soonest - now)
         blocked: set[tuple[str, str]] = set()
         progress = False
@@ -123,15 +121,14 @@ class OutboxWorker:
                               message.chat_id, item.attempts + 1, exc)
                 else:
                     delay = min(2 ** item.attempts, 300)
-                    async with self.db.transaction() as tx:
-                        await outbox.postpone(tx, item.id, self.clock() + delay, failed=True)
+                    until = self.clock() + delay
+                    await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
                     waits.append(delay)
                     continue
             else:
                 self.sent += 1
             # Removed at once, so a stop right after sends it again at most once more.
-            async with self.db.transaction() as tx:
-                await outbox.sent(tx, [item.id])
+            await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
             progress = True
         if progress:
             return 0.0  # look again at once

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
 from bot.storage import audit, members, updates
-from bot.storage.db import Database, migrations, split_statements
+from bot.storage.db import AwaitedOutsideDatabase, Database, migrations, split_statements
 
 
 async def tables(db: Database) -> set[str]:
@@ -66,6 +67,75 @@ async def test_a_failed_transaction_leaves_nothing(db):
             raise RuntimeError("boom")
     async with db.transaction() as tx:
         assert await members.by_identity(tx, "demo", "1") is None
+
+
+async def test_atomic_commits_its_work_and_returns_its_result(db):
+    async def work(tx):
+        member_id = (await members.create(tx, "demo", "1", "kk", "2026-01-01T00:00:00")).id
+        return member_id, await tx.scalar("SELECT COUNT(*) FROM members")
+
+    member_id, count = await db.atomic(work)
+    assert count == 1
+    assert await db.scalar("SELECT id FROM members") == member_id
+
+
+async def test_a_failed_atomic_leaves_nothing_and_reraises(db):
+    async def work(tx):
+        await members.create(tx, "demo", "1", "kk", "2026-01-01T00:00:00")
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await db.atomic(work)
+    assert await db.scalar("SELECT COUNT(*) FROM members") == 0
+    assert await db.atomic(lambda tx: tx.scalar("SELECT 1")) == 1  # the connection is usable again
+
+
+class Suspend:
+    def __await__(self):
+        yield  # what an awaited future or socket does: hand control back to the event loop
+
+
+@pytest.mark.parametrize("outside, error", [
+    (Suspend, AwaitedOutsideDatabase),
+    (lambda: asyncio.sleep(0.01), RuntimeError),  # no event loop on the database thread
+])
+async def test_atomic_refuses_to_await_anything_but_the_database(db, outside, error):
+    async def work(tx):
+        await members.create(tx, "demo", "1", "kk", "2026-01-01T00:00:00")
+        await outside()  # e.g. a network call: it would hold the write lock across it
+
+    with pytest.raises(error):
+        await db.atomic(work)
+    assert await db.scalar("SELECT COUNT(*) FROM members") == 0
+
+
+async def test_atomic_is_one_hand_over_to_the_database_thread(db, monkeypatch):
+    hops = 0
+    real = db.conn._execute
+
+    async def counting(fn, *args, **kwargs):
+        nonlocal hops
+        hops += 1
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(db.conn, "_execute", counting)
+
+    async def work(tx):
+        for i in range(10):
+            await members.create(tx, "demo", str(i), "kk", "2026-01-01T00:00:00")
+        return await tx.all("SELECT id FROM members")
+
+    assert len(await db.atomic(work)) == 10
+    assert hops == 1
+
+
+async def test_concurrent_atomics_each_see_the_others_commits(db):
+    async def bump(tx):
+        count = await tx.scalar("SELECT COUNT(*) FROM members")
+        await members.create(tx, "demo", str(count), "kk", "2026-01-01T00:00:00")
+
+    await asyncio.gather(*(db.atomic(bump) for _ in range(50)))
+    assert await db.scalar("SELECT COUNT(DISTINCT i.external_id) FROM identities i") == 50
 
 
 async def test_foreign_keys_are_enforced(db):

@@ -67,20 +67,24 @@ class Engine:
 
     async def handle(self, event: Event) -> Outcome:
         ctx: Context | None = None
+
+        async def work(tx) -> Outcome:
+            nonlocal ctx
+            if event.update_id is not None and not await updates.claim(
+                    tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
+                return Outcome(duplicate=True)
+            if event.button is not None and not await updates.claim_tap(
+                    tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
+                return Outcome(duplicate=True)
+            member, state, data = await conversations.identify(tx, event.channel, event.user_id)
+            ctx = Context(self, tx, event, member, state, data)
+            await self._dispatch(ctx)
+            await ctx.save_state()
+            await self._queue_durable(tx, ctx.outcome)
+            return ctx.outcome
+
         try:
-            async with self.db.transaction() as tx:
-                if event.update_id is not None and not await updates.claim(
-                        tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
-                    return Outcome(duplicate=True)
-                if event.button is not None and not await updates.claim_tap(
-                        tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
-                    return Outcome(duplicate=True)
-                member, state, data = await conversations.identify(tx, event.channel, event.user_id)
-                ctx = Context(self, tx, event, member, state, data)
-                await self._dispatch(ctx)
-                await ctx.save_state()
-                await self._queue_durable(tx, ctx.outcome)
-                return ctx.outcome
+            return await self.db.atomic(work)
         except (Refused, BadPayload) as refusal:
             if isinstance(refusal, BadPayload):
                 log.warning("refused payload %r from %s:%s: %s", event.button, event.channel, event.user_id, refusal)
@@ -96,11 +100,13 @@ class Engine:
 
     async def run_system(self, job: Callable[[Context], Awaitable[None]]) -> Outcome:
         """Run a scheduled job (no person behind it) in one transaction, like an event."""
-        async with self.db.transaction() as tx:
+        async def work(tx) -> Outcome:
             ctx = Context(self, tx, Event(channel=SYSTEM, user_id=SYSTEM, chat_id=SYSTEM), None, "", {})
             await job(ctx)
             await self._queue_durable(tx, ctx.outcome)
             return ctx.outcome
+
+        return await self.db.atomic(work)
 
     async def redraw(self, key: str) -> Outcome:
         """Run the refresher for ``key`` ("prefix:args") and return the messages it draws."""
@@ -121,8 +127,8 @@ class Engine:
         """Everything was rolled back; remember the update and say why in a fresh transaction."""
         if event.update_id is not None:
             try:
-                async with self.db.transaction() as tx:
-                    await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
+                await self.db.atomic(lambda tx: updates.claim(
+                    tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")))
             except Exception:  # the database is still failing: say so all the same
                 log.exception("could not record update %s as handled", event.update_id)
         outcome = Outcome()

@@ -38,8 +38,7 @@ class DurablePolling:
         self._flusher: asyncio.Task | None = None
 
     async def start(self) -> None:
-        async with self.db.transaction() as tx:
-            left = await inbox.pending(tx, CHANNEL)
+        left = await self.db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
         if left:
             log.info("handling %d update(s) received before the last stop", len(left))
         for _, payload in left:
@@ -75,9 +74,8 @@ class DurablePolling:
                 continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             try:
-                async with self.db.transaction() as tx:
-                    await inbox.store(tx, CHANNEL, [(str(u.update_id), u.model_dump_json(exclude_none=True))
-                                                    for u in updates], now)
+                rows = [(str(u.update_id), u.model_dump_json(exclude_none=True)) for u in updates]
+                await self.db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, now))
             except Exception as exc:  # e.g. the database is locked: fetch the same batch again
                 log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(updates), exc,
                             self.retry_delay)
@@ -103,8 +101,7 @@ class DurablePolling:
         done, self._done = self._done, []
         if done:
             try:
-                async with self.db.transaction() as tx:
-                    await inbox.done(tx, CHANNEL, done)
+                await self.db.atomic(lambda tx: inbox.done(tx, CHANNEL, done))
             except Exception:
                 self._done.extend(done)  # try again at the next flush
                 raise
