@@ -1,16 +1,19 @@
-"""The SQLite database: one aiosqlite connection in WAL mode, numbered migrations, transactions.
+"""The SQLite database: WAL mode, numbered migrations, one transaction per unit of work.
 
 Every user action runs in one ``atomic(work)``: ``BEGIN IMMEDIATE`` takes SQLite's write lock at
-the start, so a read-then-write can never interleave with another writer (even another process),
-and an asyncio lock serialises the transactions of this process on its single connection.
+the start, so a read-then-write can never interleave with another writer (even another process).
+The work is an ``async def`` whose only awaits are ``Tx`` helpers; ``atomic`` runs it to the end
+at once, on the event loop's thread, with its own ``sqlite3`` connection: a vote tap's dozen
+statements take a few hundred microseconds, less than handing them to a thread would cost (each
+hand-over woke the other core and, worse, made the two threads take turns at the GIL: see
+bench/README.md). Awaiting anything else inside raises ``AwaitedOutsideDatabase`` and rolls back,
+so units of work never interleave: do network calls after the commit.
 
-``atomic`` hands the whole unit of work to aiosqlite's database thread at once and runs it there
-to the end: the work is an ``async def`` whose only awaits are ``Tx`` helpers, which on that
-thread complete without suspending. One thread hand-over per transaction instead of one per SQL
-statement: on a vote tap that was ~12 hand-overs, each waking the other core (bench/README.md).
-Awaiting anything else inside (a network call, a sleep, another transaction) raises
-``AwaitedOutsideDatabase`` and rolls back: do such things after the commit.
-``transaction()`` (one hand-over per statement) is for tests and maintenance scripts.
+What could block the event loop for long runs on aiosqlite's thread and connection instead:
+WAL checkpoints (the loop's connection never checkpoints; a background task does, passively),
+``backup`` (``VACUUM INTO``), and ``transaction()``, one hand-over per statement, for tests and
+maintenance scripts. When another connection or process holds the write lock, ``atomic`` does
+not wait inside SQLite: it sleeps on the event loop and tries again, up to ``busy_timeout_ms``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -58,20 +62,19 @@ def split_statements(script: str) -> list[str]:
 
 
 class Tx:
-    """A running transaction: thin helpers over the sqlite3 connection.
+    """A running transaction: thin helpers over a connection.
 
-    Inside ``Database.atomic`` the helpers run SQL at once, on the database thread (the awaits
-    never suspend). Inside ``Database.transaction`` each helper is one hop to that thread.
+    Inside ``Database.atomic`` the helpers run SQL at once on the loop's own connection (the
+    awaits never suspend); inside ``Database.transaction`` each is one hop to aiosqlite's thread.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, *, direct: bool) -> None:
-        self._aconn = conn
-        self._direct = direct
+    def __init__(self, conn: sqlite3.Connection | aiosqlite.Connection) -> None:
+        self._conn = conn
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        if self._direct:
-            return fn(self._aconn._conn, *args)
-        return await self._aconn._execute(fn, self._aconn._conn, *args)
+        if isinstance(self._conn, sqlite3.Connection):
+            return fn(self._conn, *args)
+        return await self._conn._execute(fn, self._conn._conn, *args)
 
     async def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> None:
         await self._call(_execute, sql, params)
@@ -141,27 +144,47 @@ def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class Database:
-    """Owns the connection; ``await db.atomic(work)`` for every unit of work."""
+    """Owns the connections; ``await db.atomic(work)`` for every unit of work."""
+
+    CHECKPOINT_INTERVAL = 1.0  # seconds between passive WAL checkpoints, off the event loop
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._sync: sqlite3.Connection | None = None  # the event loop's: every atomic()
+        self._conn: aiosqlite.Connection | None = None  # its own thread: checkpoints, backup, tests
+        self._lock = asyncio.Lock()  # held by transaction() from BEGIN to COMMIT
+        self._checkpointer: asyncio.Task | None = None
+        self._commits = 0
 
-    async def open(self) -> "Database":
+    async def open(self, *, migrate_to: int | None = None) -> "Database":
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        await self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        await self._conn.execute("PRAGMA journal_mode = WAL")
-        await self._conn.execute("PRAGMA synchronous = NORMAL")
-        await self._conn.execute("PRAGMA foreign_keys = ON")
-        await self.migrate()
+        for pragma in (f"busy_timeout = {int(self.busy_timeout_ms)}", "journal_mode = WAL",
+                       "synchronous = NORMAL", "foreign_keys = ON"):
+            await self._on_thread(f"PRAGMA {pragma}")
+        sync = sqlite3.connect(self.path, isolation_level=None, timeout=0)  # never waits in SQLite
+        sync.row_factory = sqlite3.Row
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "wal_autocheckpoint = 0"):
+            sync.execute(f"PRAGMA {pragma}")
+        self._sync = sync
+        await self.migrate(migrate_to)
+        self._checkpointer = asyncio.create_task(self._checkpoint_forever())
         return self
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            self._checkpointer = None
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
         if self._conn is not None:
-            await self._conn.close()
+            try:
+                await self._on_thread("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.close()
             self._conn = None
 
     async def __aenter__(self) -> "Database":
@@ -180,9 +203,8 @@ class Database:
         return int(await self.scalar("PRAGMA user_version"))
 
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
-        """One value read outside any transaction (a snapshot, as SQLite gives every statement)."""
-        rows = await self.conn._execute(_fetchall, self.conn._conn, sql, params)
-        return rows[0][0] if rows else None
+        """One value read in a transaction of its own."""
+        return await self.atomic(lambda tx: tx.scalar(sql, params))
 
     async def migrate(self, target: int | None = None) -> int:
         """Apply every migration above ``PRAGMA user_version`` (up to ``target``), each atomically."""
@@ -202,24 +224,41 @@ class Database:
         return current
 
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run ``work(tx)`` as one transaction on the database thread and return its result.
+        """Run ``work(tx)`` as one transaction and return its result.
 
         The transaction commits when ``work`` returns and rolls back when it raises (the
-        exception is re-raised here).
+        exception is re-raised here). While another connection holds the write lock it waits,
+        sleeping on the event loop, up to ``busy_timeout_ms``; then ``sqlite3.OperationalError``.
         """
-        async with self._lock:
-            return await self.conn._execute(self._run_atomic, work)
+        if self._sync is None:
+            raise RuntimeError("database is not open")
+        if self._lock.locked():  # a transaction() is between its statements: wait for its end
+            async with self._lock:
+                pass
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.002
+        while True:
+            try:
+                self._sync.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.1)
+        return self._run_begun(self._sync, work)
 
-    def _run_atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        conn = self.conn._conn
-        conn.execute("BEGIN IMMEDIATE")
+    def _run_begun(self, conn: sqlite3.Connection, work: Callable[[Tx], Awaitable[T]]) -> T:
         try:
-            result = run_to_end(work(Tx(self.conn, direct=True)))  # type: ignore[arg-type]
+            result = run_to_end(work(Tx(conn)))  # type: ignore[arg-type]
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._commits += 1
         return result
 
     @asynccontextmanager
@@ -228,7 +267,7 @@ class Database:
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self.conn, direct=False)
+                yield Tx(self.conn)
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
@@ -237,5 +276,22 @@ class Database:
 
     async def backup(self, target: str) -> None:
         """A consistent copy of the live database (``VACUUM INTO``), safe while the bot runs."""
-        async with self._lock:
-            await self.conn.execute("VACUUM INTO ?", (target,))
+        await self._on_thread("VACUUM INTO ?", (target,))
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the database file without blocking any writer."""
+        self._commits = 0
+        await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _on_thread(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement on aiosqlite's connection and thread, its cursor closed at once."""
+        await self.conn._execute(_execute, self.conn._conn, sql, params)
+
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.CHECKPOINT_INTERVAL)
+            if self._commits:
+                try:
+                    await self.checkpoint()
+                except Exception:
+                    log.exception("WAL checkpoint failed; trying again in %.0f s", self.CHECKPOINT_INTERVAL)
