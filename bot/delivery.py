@@ -117,6 +117,7 @@ class Delivery:
         self.throttle = EditThrottle(edit_interval)
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
+        self._drawn: dict[tuple[str, str, str], tuple] = {}  # what each tagged message shows now
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
@@ -154,7 +155,10 @@ class Delivery:
         if message.edit and message.tag:
             refs = await self.db.atomic(lambda tx: updates.messages_tagged(tx, message.tag))
             for _, _, message_id in (r for r in refs if r[0] == message.channel and r[1] == message.chat_id):
-                await sender.edit(message, message_id)
+                key = (message.channel, message.chat_id, message_id)
+                if self._drawn.get(key) != (message.text, message.buttons):  # else nothing to change
+                    await sender.edit(message, message_id)
+                    self._remember(key, message)
             return
         image = None
         if message.chart is not None:
@@ -166,3 +170,12 @@ class Delivery:
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(
                 tx, message.channel, message.chat_id, message.tag, message_id))
+            self._remember((message.channel, message.chat_id, message_id), message)
+
+    def _remember(self, key: tuple[str, str, str], message: Message) -> None:
+        """Keep what a tagged message shows, so an identical redraw is not sent (Telegram refuses
+        it, and it would spend the group's 20 messages a minute). Bounded: oldest forgotten."""
+        self._drawn.pop(key, None)
+        self._drawn[key] = (message.text, message.buttons)
+        if len(self._drawn) > 10_000:
+            del self._drawn[next(iter(self._drawn))]

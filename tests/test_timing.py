@@ -110,3 +110,18 @@ async def test_the_sweep_forgets_old_update_ids_and_taps_but_keeps_recent_ones(s
         ids = {r[0] for r in await tx.all("SELECT update_id FROM processed_updates WHERE channel = 'telegram'")}
         taps = {r[0] for r in await tx.all("SELECT data FROM recent_taps")}
     assert ids == {"new"} and taps == {"d:1:2"}
+
+
+async def test_a_redraw_that_changes_nothing_sends_no_edit(sim):
+    c = await build_community(sim, 2, ("en", "kk"))
+    await c.facilitator.send("/propose First problem of the village")
+    await c.facilitator.send("/propose Second problem of the village")
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = sim.messages(c.group.id)[-1]
+    edits = lambda: sum(1 for chat, _, edited in sim.sender.log if chat == c.group.id and edited)  # noqa: E731
+    await c.members[0].press_data(ballot.buttons[0][0].data, c.group)
+    assert edits() == 1 and "1" in sim.messages(c.group.id)[-1].buttons[0][0].text
+    await sim.delivery._redraw("b:1")  # nothing changed since: Telegram would refuse the edit
+    assert edits() == 1
+    await c.members[1].press_data(ballot.buttons[0][0].data, c.group)
+    assert edits() == 2
