@@ -160,7 +160,7 @@ async def build(path: str, args: argparse.Namespace) -> dict:
                       ("members", "communities", "problems", "ballots", "dot_votes", "processed_updates")}
             turnout = await tx.scalar("SELECT SUM(turnout) FROM ballots")
             online = await tx.scalar("SELECT SUM(online) FROM ballot_options")
-        await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await db.checkpoint()
     finally:
         await db.close()
     counts["turnout"], counts["stickers"] = turnout, online

@@ -184,6 +184,19 @@ async def test_committed_pages_reach_the_database_file_by_background_checkpoints
     file_only.close()
 
 
+async def test_checkpoints_wait_for_a_transaction_in_progress(db, monkeypatch, caplog):
+    monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 0.02)
+    db._checkpointer.cancel()
+    db._checkpointer = asyncio.create_task(db._checkpoint_forever())
+    await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))
+    async with db.transaction() as tx:  # same connection as the checkpointer's
+        await members.create(tx, "demo", "2", "kk", "now")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)
+    assert "checkpoint failed" not in caplog.text
+    assert await db.scalar("SELECT COUNT(*) FROM members") == 2
+
+
 async def test_foreign_keys_are_enforced(db):
     with pytest.raises(sqlite3.IntegrityError):
         async with db.transaction() as tx:

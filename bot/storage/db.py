@@ -284,8 +284,10 @@ class Database:
         await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def _on_thread(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """One statement on aiosqlite's connection and thread, its cursor closed at once."""
-        await self.conn._execute(_execute, self.conn._conn, sql, params)
+        """One statement on aiosqlite's connection and thread, its cursor closed at once (after
+        any ``transaction()`` in progress on that connection)."""
+        async with self._lock:
+            await self.conn._execute(_execute, self.conn._conn, sql, params)
 
     async def _checkpoint_forever(self) -> None:
         while True:
