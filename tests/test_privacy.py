@@ -60,8 +60,10 @@ async def test_forget_erases_every_personal_field_and_keeps_votes_counted(sim, t
     ballot = sim.messages(c.group.id)[-1]
     for row in ballot.buttons:
         await target.press_data(row[0].data, c.group)
+    await c.facilitator.send("/close", c.group)
     async with sim.engine.db.transaction() as tx:
         before = dict(await ballots.options(tx, 1))
+    assert sum(before.values()) == 2
     assert target.id in dump(sim.engine.db.path) and "Zhanar Unique-Name" in dump(sim.engine.db.path)
 
     await target.send("/forget")
@@ -71,13 +73,43 @@ async def test_forget_erases_every_personal_field_and_keeps_votes_counted(sim, t
     for personal in ("Zhanar Unique-Name", "77015551234", "5551234", f"'{target.id}'"):
         assert personal not in text, personal
     async with sim.engine.db.transaction() as tx:
-        assert dict(await ballots.options(tx, 1)) == before  # the votes still count
+        assert dict(await ballots.options(tx, 1)) == before  # the votes of a closed ballot still count
         row = await tx.one("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1")
     assert row["action"] == "member.forgotten"
     await target.send("/start")
     assert "Choose your language" in target.last().text  # a stranger again
     await c.facilitator.send("/problems")
     assert "Secret-problem-text" in c.facilitator.last().text  # the proposal stays, authorless
+
+
+async def test_forget_withdraws_votes_from_open_ballots_so_rejoining_cannot_vote_twice(sim):
+    c = await build_community(sim, 2, ("en",))
+    await c.facilitator.send("/propose First problem of the village")
+    await c.facilitator.send("/propose Second problem of the village")
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = sim.messages(c.group.id)[-1]
+    voter = c.members[0]
+    chosen = int(ballot.buttons[0][0].data.split(":")[-1])  # the buttons come shuffled
+    other = 3 - chosen
+    await voter.press_data(ballot.buttons[0][0].data, c.group)
+    await c.members[1].press_data(ballot.buttons[0][0].data, c.group)
+
+    async def counts():
+        async with sim.engine.db.transaction() as tx:
+            return dict(await ballots.options(tx, 1)), (await ballots.get(tx, 1)).turnout
+
+    assert await counts() == ({chosen: 2, other: 0}, 2)
+    await voter.send("/forget")
+    await voter.press("Erase my data")
+    assert await counts() == ({chosen: 1, other: 0}, 1)  # withdrawn from the ballot still open
+    assert sim.messages(c.group.id)[-1].buttons[0][0].text.endswith("· 1")  # the group sees it at once
+
+    await voter.send(f"/start {c.code}")  # the same account joins again
+    await voter.press("English")
+    await voter.press_data("consent:yes")
+    await voter.send("Back again")
+    await voter.press_data(ballot.buttons[0][0].data, c.group)
+    assert await counts() == ({chosen: 2, other: 0}, 2)  # one person, one set of stickers
 
 
 async def test_forget_can_be_cancelled(sim):

@@ -78,8 +78,9 @@ def consent_text(ctx: Context) -> str:
         "and what you write and vote here.\n"
         "• Where: on the operator's server in a database; votes are secret, others see only totals.\n"
         "• How long: while you take part, and at most 3 years after your last action.\n"
-        "• Withdraw at any time with /forget: your data is erased, your votes stay counted without "
-        "your name. /mydata sends you everything stored about you.\n\n"
+        "• Withdraw at any time with /forget: your data is erased; your votes in closed ballots stay "
+        "counted without your name, those in ballots still open are withdrawn. /mydata sends you "
+        "everything stored about you.\n\n"
         "Do you agree?", operator=esc(operator))
 
 

@@ -25,8 +25,9 @@ async def mydata(ctx: Context) -> None:
 @command("forget", where="private", describe=N_("Erase your data"))
 async def forget(ctx: Context) -> None:
     ctx.reply(ctx.t("This erases your name, phone number, your messenger account's link to Qatysu and your "
-                    "name on the problems you proposed. Your votes stay counted, but nothing links them to "
-                    "you any more. This cannot be undone. Erase?"),
+                    "name on the problems you proposed. Your votes in ballots that have closed stay counted, "
+                    "but nothing links them to you any more; your votes in ballots still open are "
+                    "withdrawn. This cannot be undone. Erase?"),
               [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
 
 
@@ -39,7 +40,8 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
         return
     assert ctx.member is not None
     await ctx.audit("member.forgotten")
-    await privacy.erase(ctx.tx, ctx.member.id)
+    for ballot_id in await privacy.erase(ctx.tx, ctx.member.id):
+        ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
     ctx.member = None
     ctx.clear()
     ctx.forget_state()

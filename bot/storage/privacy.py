@@ -46,9 +46,20 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
     }
 
 
-async def erase(tx: Tx, member_id: int) -> None:
-    """Erase what identifies the member. Their votes stay counted, linked only to an anonymous
-    row that no identity, name or phone leads to; their proposals stay, without an author."""
+async def erase(tx: Tx, member_id: int) -> list[int]:
+    """Erase what identifies the member; return the open ballots their votes were withdrawn from.
+
+    Votes in closed ballots stay counted, linked only to an anonymous row that no identity, name
+    or phone leads to; their proposals stay, without an author. Votes in ballots still open are
+    withdrawn: whoever joins again under the same account starts afresh and cannot vote twice.
+    """
+    still_open = [r[0] for r in await tx.all(
+        "SELECT id FROM ballots WHERE status = 'open' AND id IN (SELECT ballot_id FROM dot_votes"
+        " WHERE member_id = ?1 UNION SELECT ballot_id FROM matrix_votes WHERE member_id = ?1"
+        " UNION SELECT ballot_id FROM pairwise_votes WHERE member_id = ?1)", (member_id,))]
+    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans"):
+        await tx.execute(f"DELETE FROM {table} WHERE member_id = ? AND ballot_id IN"
+                         " (SELECT id FROM ballots WHERE status = 'open')", (member_id,))
     identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))
     for channel, external_id in identities:
         for table, column in (("conversations", "external_id"), ("recent_taps", "user_id"),
@@ -63,3 +74,4 @@ async def erase(tx: Tx, member_id: int) -> None:
     await tx.execute("UPDATE group_links SET linked_by = NULL WHERE linked_by = ?", (member_id,))
     await tx.execute("UPDATE members SET name = NULL, phone = NULL, active_community = NULL,"
                      " consent_at = '', created_at = '' WHERE id = ?", (member_id,))
+    return still_open
