@@ -7,6 +7,7 @@ after the commit: what a person is told has been stored.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import replace
 import logging
@@ -29,6 +30,9 @@ SYSTEM = "system"
 DOUBLE_TAP = 1.0  # seconds: the same button pressed again this soon by the same person is one press
 STALE_BUTTON = N_("This button no longer works. Open /start for the current menu.")
 FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again.")
+
+
+_signature = functools.cache(inspect.signature)  # the handlers never change; checked on every event
 
 
 class BadPayload(Exception):
@@ -192,7 +196,7 @@ class Engine:
         from bot.flows import onboarding
 
         try:
-            inspect.signature(route.handler).bind(ctx, *args)
+            _signature(route.handler).bind(ctx, *args)
         except TypeError:
             raise BadPayload(f"{len(args)} arguments do not fit {route.handler.__qualname__}") from None
         if route.where == "private" and ctx.event.is_group:
