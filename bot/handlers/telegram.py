@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
@@ -185,7 +188,28 @@ async def set_commands(bot: Bot) -> None:
         await bot.set_my_commands(commands, language_code=None if locale == "kk" else locale)
 
 
+class NoFSMStorage(BaseStorage):
+    """Conversation state lives in our database (``bot/storage/conversations.py``), not in
+    aiogram's FSM. Its default ``MemoryStorage`` would keep a record for every chat and person
+    that ever sent an update (its middleware reads the state of each), growing without end."""
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        raise NotImplementedError("Qatysu keeps conversation state in its database")
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        raise NotImplementedError("Qatysu keeps conversation state in its database")
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return {}
+
+    async def close(self) -> None:
+        pass
+
+
 def build_dispatcher(engine: Engine, delivery: Delivery) -> Dispatcher:
-    dp = Dispatcher()
+    dp = Dispatcher(storage=NoFSMStorage())
     dp.include_router(build_router(engine, delivery))
     return dp
