@@ -815,9 +815,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
     parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling"],
-                        help="what-if runs, not the shipped code: gc.freeze() after start-up (both "
-                             "bots); Tx.one in one DB round trip instead of three (our bot); aiogram's "
-                             "dp.start_polling instead of the durable inbox (our bot). Repeatable.")
+                        help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
+                             "bare bot; ours does it already); aiogram's dp.start_polling instead of "
+                             "the durable inbox (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")

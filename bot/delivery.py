@@ -107,8 +107,16 @@ async def _no_redraw(key: str) -> Outcome:
     raise RuntimeError(f"nothing can redraw {key!r}: set Delivery.redraw")
 
 
+@dataclass
+class _Shown:
+    content: tuple | None = None  # (text, buttons) the channel accepted last
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class Delivery:
     """Sends replies at once; what cannot be sent now goes to the outbox, which retries."""
+
+    SHOWN_MAX = 10_000
 
     def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0,
                  redraw: Callable[[str], Awaitable[Outcome]] | None = None) -> None:
@@ -117,7 +125,7 @@ class Delivery:
         self.throttle = EditThrottle(edit_interval)
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
-        self._drawn: dict[tuple[str, str, str], tuple] = {}  # what each tagged message shows now
+        self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
@@ -155,10 +163,11 @@ class Delivery:
         if message.edit and message.tag:
             refs = await self.db.atomic(lambda tx: updates.messages_tagged(tx, message.tag))
             for _, _, message_id in (r for r in refs if r[0] == message.channel and r[1] == message.chat_id):
-                key = (message.channel, message.chat_id, message_id)
-                if self._drawn.get(key) != (message.text, message.buttons):  # else nothing to change
-                    await sender.edit(message, message_id)
-                    self._remember(key, message)
+                shown = self._shown_as((message.channel, message.chat_id, message_id))
+                async with shown.lock:  # edits of one message in order, each compared with the last
+                    if shown.content != (message.text, message.buttons):  # else nothing to change
+                        await sender.edit(message, message_id)
+                        shown.content = (message.text, message.buttons)
             return
         image = None
         if message.chart is not None:
@@ -170,12 +179,17 @@ class Delivery:
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(
                 tx, message.channel, message.chat_id, message.tag, message_id))
-            self._remember((message.channel, message.chat_id, message_id), message)
+            self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
+                                                                                      message.buttons)
 
-    def _remember(self, key: tuple[str, str, str], message: Message) -> None:
-        """Keep what a tagged message shows, so an identical redraw is not sent (Telegram refuses
-        it, and it would spend the group's 20 messages a minute). Bounded: oldest forgotten."""
-        self._drawn.pop(key, None)
-        self._drawn[key] = (message.text, message.buttons)
-        if len(self._drawn) > 10_000:
-            del self._drawn[next(iter(self._drawn))]
+    def _shown_as(self, key: tuple[str, str, str]) -> "_Shown":
+        """What a tagged message shows, so an identical redraw is not sent (Telegram refuses it,
+        and it would spend the group's 20 messages a minute). Bounded: the least recently used
+        idle entry is forgotten (then one redraw too many at worst)."""
+        shown = self._shown.pop(key, None) or _Shown()
+        self._shown[key] = shown
+        if len(self._shown) > self.SHOWN_MAX:
+            idle = next((k for k, v in self._shown.items() if not v.lock.locked()), None)
+            if idle is not None and idle != key:
+                del self._shown[idle]
+        return shown

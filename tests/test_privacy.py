@@ -102,6 +102,9 @@ async def test_forget_withdraws_votes_from_open_ballots_so_rejoining_cannot_vote
     await voter.send("/forget")
     await voter.press("Erase my data")
     assert await counts() == ({chosen: 1, other: 0}, 1)  # withdrawn from the ballot still open
+    async with sim.engine.db.transaction() as tx:
+        entry = await tx.one("SELECT action, detail FROM audit_log ORDER BY id DESC LIMIT 1")
+    assert entry["action"] == "member.forgotten" and json.loads(entry["detail"])["votes_withdrawn_from_ballots"] == [1]
     assert sim.messages(c.group.id)[-1].buttons[0][0].text.endswith("· 1")  # the group sees it at once
 
     await voter.send(f"/start {c.code}")  # the same account joins again

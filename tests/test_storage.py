@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import time
 
 import pytest
 
@@ -257,3 +259,102 @@ async def test_backup_is_a_consistent_copy(db, tmp_path):
         async with copy.transaction() as tx:
             assert await tx.scalar("SELECT COUNT(*) FROM audit_log") == 5
             assert await audit.verify(tx) is None
+
+
+# --- the two connections: checkpoints, backups and scripts never hold up the bot's work --------
+
+async def test_a_backup_in_progress_does_not_hold_up_transactions(db, tmp_path):
+    await db.atomic(lambda tx: tx.execute("CREATE TABLE blob (x)"))
+    await db.atomic(lambda tx: tx.executemany("INSERT INTO blob VALUES (?)",
+                                              [(os.urandom(4000),) for _ in range(10_000)]))
+    await db.checkpoint()
+    backup = asyncio.create_task(db.backup(str(tmp_path / "copy.db")))
+    await asyncio.sleep(0.005)  # VACUUM INTO of ~40 MB is under way on aiosqlite's thread
+    await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))
+    assert not backup.done()
+    await backup
+
+
+async def test_the_wal_stays_bounded_under_a_stream_of_writes(db):
+    await db.atomic(lambda tx: tx.execute("CREATE TABLE t (x)"))
+    largest, end = 0, time.monotonic() + 1.5
+    while time.monotonic() < end:  # back to back, as in a vote burst
+        await db.atomic(lambda tx: tx.execute("INSERT INTO t VALUES (?)", (os.urandom(500),)))
+        await asyncio.sleep(0)
+        largest = max(largest, os.path.getsize(db.path + "-wal"))
+    assert largest < 40_000_000  # ~250 MB before checkpoints also came after 1,000 commits
+
+
+async def test_a_failed_checkpoint_is_tried_again(db, monkeypatch):
+    monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 0.02)
+    db._checkpointer.cancel()
+    calls = 0
+    real = db._on_thread
+
+    async def failing(sql, params=()):
+        nonlocal calls
+        if "wal_checkpoint(PASSIVE)" in sql:
+            calls += 1
+            if calls < 3:
+                raise sqlite3.OperationalError("disk I/O error")
+        return await real(sql, params)
+
+    monkeypatch.setattr(db, "_on_thread", failing)
+    db._checkpointer = asyncio.create_task(db._checkpoint_forever())
+    await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))
+    await asyncio.sleep(0.3)
+    assert calls == 3 and db._commits == 0  # failed twice, then done, and not again
+
+
+async def test_closing_while_a_transaction_waits_for_the_lock_says_so(db):
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    waiting = asyncio.create_task(db.atomic(lambda tx: tx.scalar("SELECT 1")))
+    await asyncio.sleep(0.05)
+    await db.close()
+    other.execute("ROLLBACK")
+    other.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await waiting
+
+
+async def test_a_failing_rollback_neither_hides_the_error_nor_wedges_the_connection(db, caplog):
+    class FailingRollback(sqlite3.Connection):
+        fail = True
+
+        def execute(self, sql, *args):
+            if sql == "ROLLBACK" and FailingRollback.fail:
+                FailingRollback.fail = False
+                raise sqlite3.OperationalError("disk I/O error")
+            return super().execute(sql, *args)
+
+    db._sync.close()
+    db._sync = sqlite3.connect(db.path, isolation_level=None, timeout=0, factory=FailingRollback)
+
+    async def work(tx):
+        await members.create(tx, "demo", "1", "kk", "now")
+        raise ValueError("the real error")
+
+    with pytest.raises(ValueError, match="the real error"):
+        await db.atomic(work)
+    assert "ROLLBACK failed" in caplog.text
+    assert await db.scalar("SELECT COUNT(*) FROM members") == 0  # and the next one works
+
+
+async def test_a_script_cancelled_while_beginning_leaves_no_write_lock(db):
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the script's BEGIN now waits inside SQLite on its thread
+
+    async def script():
+        async with db.transaction() as tx:
+            await tx.execute("SELECT 1")
+
+    task = asyncio.create_task(script())
+    await asyncio.sleep(0.05)
+    task.cancel()  # e.g. asyncio.wait_for around a maintenance script
+    await asyncio.gather(task, return_exceptions=True)
+    other.execute("ROLLBACK")
+    other.close()
+    await asyncio.sleep(0.1)  # the BEGIN still queued on aiosqlite's thread has run by now
+    db.busy_timeout_ms = 500
+    await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))

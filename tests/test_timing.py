@@ -125,3 +125,40 @@ async def test_a_redraw_that_changes_nothing_sends_no_edit(sim):
     assert edits() == 1
     await c.members[1].press_data(ballot.buttons[0][0].data, c.group)
     assert edits() == 2
+
+
+class SlowSender:
+    """Telegram applies edits as they arrive; the answers may come back in another order."""
+
+    rate = 30.0
+
+    def __init__(self) -> None:
+        self.screen: dict[str, str] = {}
+        self.delays: list[float] = []
+
+    def min_interval(self, chat_id: str) -> float:
+        return 0.0
+
+    async def send(self, message, image):
+        return "7"
+
+    async def edit(self, message, message_id: str) -> None:
+        self.screen[message_id] = message.text  # shown now
+        await asyncio.sleep(self.delays.pop(0))  # the answer takes this long
+
+
+async def test_two_edits_of_one_message_at_once_leave_the_screen_and_memory_agreeing(db):
+    from bot.delivery import Delivery
+    from bot.flows.types import Message
+    from bot.storage import updates
+
+    sender = SlowSender()
+    delivery = Delivery(db, {"t": sender})
+    await db.atomic(lambda tx: updates.remember_message(tx, "t", "1", "v:1", "7"))
+    view = lambda text: Message("t", "1", text, (), tag="v:1", edit=True)  # noqa: E731
+    sender.delays = [0.05, 0.0]
+    await asyncio.gather(delivery.send_one(sender, view("A")), delivery.send_one(sender, view("B")))
+    assert sender.screen["7"] == "B"
+    sender.delays = [0.0]
+    await delivery.send_one(sender, view("A"))  # back to A: must be drawn, not skipped
+    assert sender.screen["7"] == "A"

@@ -39,8 +39,9 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
         ctx.reply(ctx.t("Nothing was erased."))
         return
     assert ctx.member is not None
-    await ctx.audit("member.forgotten")
-    for ballot_id in await privacy.erase(ctx.tx, ctx.member.id):
+    withdrawn = await privacy.erase(ctx.tx, ctx.member.id)
+    await ctx.audit("member.forgotten", votes_withdrawn_from_ballots=withdrawn)
+    for ballot_id in withdrawn:
         ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
     ctx.member = None
     ctx.clear()

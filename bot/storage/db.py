@@ -10,10 +10,11 @@ bench/README.md). Awaiting anything else inside raises ``AwaitedOutsideDatabase`
 so units of work never interleave: do network calls after the commit.
 
 What could block the event loop for long runs on aiosqlite's thread and connection instead:
-WAL checkpoints (the loop's connection never checkpoints; a background task does, passively),
-``backup`` (``VACUUM INTO``), and ``transaction()``, one hand-over per statement, for tests and
-maintenance scripts. When another connection or process holds the write lock, ``atomic`` does
-not wait inside SQLite: it sleeps on the event loop and tries again, up to ``busy_timeout_ms``.
+WAL checkpoints (the loop's connection never checkpoints; a background task does, see
+``checkpoint``), ``backup`` (``VACUUM INTO``), and ``transaction()``, one hand-over per statement,
+for tests and maintenance scripts. The two connections exclude each other only through SQLite's
+own locks: when another connection or process holds the write lock, ``atomic`` does not wait
+inside SQLite, it sleeps on the event loop and tries again, up to ``busy_timeout_ms``.
 """
 
 from __future__ import annotations
@@ -120,6 +121,19 @@ def _executemany(conn: sqlite3.Connection, sql: str, rows: list) -> None:
     conn.executemany(sql, rows).close()
 
 
+def _restart_wal(conn: sqlite3.Connection, wait_ms: int, usual_ms: int) -> tuple[int, int, int]:
+    conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}").close()
+    try:
+        return tuple(_fetchall(conn, "PRAGMA wal_checkpoint(RESTART)", ())[0])  # type: ignore[return-value]
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(usual_ms)}").close()
+
+
+def _end_transaction(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.Row]:
     cursor = conn.execute(sql, params)
     try:
@@ -147,30 +161,42 @@ class Database:
     """Owns the connections; ``await db.atomic(work)`` for every unit of work."""
 
     CHECKPOINT_INTERVAL = 1.0  # seconds between passive WAL checkpoints, off the event loop
+    CHECKPOINT_COMMITS = 1000  # or sooner, after this many commits
+    WAL_RESTART_PAGES = 4000  # a WAL still this long after a passive checkpoint is started over
+    WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a started-over WAL file is truncated to
+    RESTART_WAIT_MS = 200  # how long writers may be held for that
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self._sync: sqlite3.Connection | None = None  # the event loop's: every atomic()
         self._conn: aiosqlite.Connection | None = None  # its own thread: checkpoints, backup, tests
-        self._lock = asyncio.Lock()  # held by transaction() from BEGIN to COMMIT
+        self._lock = asyncio.Lock()  # one user of the aiosqlite connection at a time
         self._checkpointer: asyncio.Task | None = None
-        self._commits = 0
+        self._commits = 0  # since the last complete checkpoint
+        self._writers_may_go = asyncio.Event()  # cleared while the WAL is started over
+        self._writers_may_go.set()
+        self._checkpoint_due = asyncio.Event()  # set after CHECKPOINT_COMMITS commits
 
     async def open(self, *, migrate_to: int | None = None) -> "Database":
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         for pragma in (f"busy_timeout = {int(self.busy_timeout_ms)}", "journal_mode = WAL",
-                       "synchronous = NORMAL", "foreign_keys = ON"):
+                       "synchronous = NORMAL", "foreign_keys = ON",
+                       f"journal_size_limit = {self.WAL_SIZE_LIMIT}"):
             await self._on_thread(f"PRAGMA {pragma}")
-        sync = sqlite3.connect(self.path, isolation_level=None, timeout=0)  # never waits in SQLite
-        sync.row_factory = sqlite3.Row
-        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "wal_autocheckpoint = 0"):
-            sync.execute(f"PRAGMA {pragma}")
-        self._sync = sync
+        self._sync = self._connect_sync()
         await self.migrate(migrate_to)
         self._checkpointer = asyncio.create_task(self._checkpoint_forever())
         return self
+
+    def _connect_sync(self) -> sqlite3.Connection:
+        sync = sqlite3.connect(self.path, isolation_level=None, timeout=0)  # never waits in SQLite
+        sync.row_factory = sqlite3.Row
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "wal_autocheckpoint = 0",
+                       f"journal_size_limit = {self.WAL_SIZE_LIMIT}"):
+            sync.execute(f"PRAGMA {pragma}")
+        return sync
 
     async def close(self) -> None:
         if self._checkpointer is not None:
@@ -230,24 +256,20 @@ class Database:
         exception is re-raised here). While another connection holds the write lock it waits,
         sleeping on the event loop, up to ``busy_timeout_ms``; then ``sqlite3.OperationalError``.
         """
-        if self._sync is None:
-            raise RuntimeError("database is not open")
-        if self._lock.locked():  # a transaction() is between its statements: wait for its end
-            async with self._lock:
-                pass
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
         while True:
+            await self._writers_may_go.wait()  # at once, unless a checkpoint restarts the WAL
+            if self._sync is None:
+                raise RuntimeError("database is not open")
             try:
                 self._sync.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     raise
-                if time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.1)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
         return self._run_begun(self._sync, work)
 
     def _run_begun(self, conn: sqlite3.Connection, work: Callable[[Tx], Awaitable[T]]) -> T:
@@ -255,45 +277,83 @@ class Database:
             result = run_to_end(work(Tx(conn)))  # type: ignore[arg-type]
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._roll_back(conn)
             raise
         self._commits += 1
+        if self._commits >= self.CHECKPOINT_COMMITS:
+            self._checkpoint_due.set()
         return result
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End a failed transaction; should even that fail, start over with a new connection
+        rather than leave every later unit of work inside the failed one."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("ROLLBACK failed; reconnecting to the database")
+            conn.close()  # SQLite rolls back what a closed connection left open
+            self._sync = self._connect_sync()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """A transaction driven from the event loop, one hand-over per statement (tests, scripts)."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn._execute(_execute, self.conn._conn, "BEGIN IMMEDIATE", ())
                 yield Tx(self.conn)
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # also when cancelled while BEGIN waited its turn: it may still run after this
+                await asyncio.shield(self.conn._execute(_end_transaction, self.conn._conn))
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                await self.conn._execute(_execute, self.conn._conn, "COMMIT", ())
 
     async def backup(self, target: str) -> None:
         """A consistent copy of the live database (``VACUUM INTO``), safe while the bot runs."""
         await self._on_thread("VACUUM INTO ?", (target,))
 
-    async def checkpoint(self) -> None:
-        """Copy the WAL's committed pages into the database file without blocking any writer."""
-        self._commits = 0
-        await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
+    async def checkpoint(self) -> bool:
+        """Copy the WAL's committed pages into the database file; True when all were copied.
 
-    async def _on_thread(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """One statement on aiosqlite's connection and thread, its cursor closed at once (after
-        any ``transaction()`` in progress on that connection)."""
-        async with self._lock:
-            await self.conn._execute(_execute, self.conn._conn, sql, params)
+        Passive: it never makes a writer wait. Under a steady stream of writes a passive
+        checkpoint never catches up with the last frame, and SQLite starts the WAL over only
+        when one has, so a WAL still longer than ``WAL_RESTART_PAGES`` is then checkpointed in
+        RESTART mode while this process's writers wait (``atomic`` on the loop), briefly, as
+        most pages are copied already; if readers elsewhere keep it from finishing within
+        ``RESTART_WAIT_MS``, it gives up until the next round.
+        """
+        commits = self._commits
+        busy, log_pages, copied = await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
+        if not busy and log_pages > self.WAL_RESTART_PAGES:
+            self._writers_may_go.clear()
+            try:
+                async with self._lock:
+                    busy, log_pages, copied = await self.conn._execute(
+                        _restart_wal, self.conn._conn, self.RESTART_WAIT_MS, self.busy_timeout_ms)
+            finally:
+                self._writers_may_go.set()
+        complete = not busy and copied == log_pages
+        if complete:
+            self._commits -= commits
+        return complete
 
     async def _checkpoint_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.CHECKPOINT_INTERVAL)
+            try:
+                await asyncio.wait_for(self._checkpoint_due.wait(), self.CHECKPOINT_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            self._checkpoint_due.clear()
             if self._commits:
                 try:
                     await self.checkpoint()
                 except Exception:
                     log.exception("WAL checkpoint failed; trying again in %.0f s", self.CHECKPOINT_INTERVAL)
+
+    async def _on_thread(self, sql: str, params: Sequence[Any] = ()) -> tuple:
+        """One statement on aiosqlite's connection and thread, after any ``transaction()`` in
+        progress there; its first row (or ``()``)."""
+        async with self._lock:
+            rows = await self.conn._execute(_fetchall, self.conn._conn, sql, params)
+        return tuple(rows[0]) if rows else ()
