@@ -326,13 +326,13 @@ class Database:
         commits = self._commits
         busy, log_pages, copied = await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
         if not busy and log_pages > self.WAL_RESTART_PAGES:
-            self._writers_may_go.clear()
-            try:
-                async with self._lock:
+            async with self._lock:  # first: a script's transaction() may hold the connection
+                self._writers_may_go.clear()
+                try:
                     busy, log_pages, copied = await self.conn._execute(
                         _restart_wal, self.conn._conn, self.RESTART_WAIT_MS, self.busy_timeout_ms)
-            finally:
-                self._writers_may_go.set()
+                finally:
+                    self._writers_may_go.set()
         complete = not busy and copied == log_pages
         if complete:
             self._commits -= commits
