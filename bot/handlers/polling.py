@@ -6,6 +6,10 @@ considers delivered. Here every batch is written to the ``inbox`` table, in one 
 before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
 start whatever is still in the inbox is handled again. The engine remembers processed update
 ids, so an update handled just before a crash changes nothing the second time.
+
+At most ``max_in_flight`` updates are being handled at once: past that, the next batch is not
+fetched until some finish. A burst then waits at Telegram instead of as tens of thousands of
+tasks in this process, so memory stays bounded and updates are answered in the order they came.
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+BATCH = 100  # what one getUpdates returns at most (Telegram's own maximum)
 
 
 class DurablePolling:
     def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
-                 timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2) -> None:
+                 timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
+                 max_in_flight: int = 1000) -> None:
+        if max_in_flight < BATCH:
+            raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
         self.bot, self.dp, self.db = bot, dp, db
         self.allowed_updates = allowed_updates
         self.timeout = timeout
         self.retry_delay = retry_delay
         self.flush_interval = flush_interval
+        self.max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task] = set()
+        self._room = asyncio.Event()  # set while another batch fits under max_in_flight
+        self._room.set()
         self._done: list[str] = []
         self._runner: asyncio.Task | None = None
         self._flusher: asyncio.Task | None = None
@@ -41,9 +52,7 @@ class DurablePolling:
         left = await self.db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
         if left:
             log.info("handling %d update(s) received before the last stop", len(left))
-        for _, payload in left:
-            self._spawn(Update.model_validate_json(payload, context={"bot": self.bot}))
-        self._runner = asyncio.create_task(self._poll())
+        self._runner = asyncio.create_task(self._poll(left))
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -58,11 +67,15 @@ class DurablePolling:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._flush()
 
-    async def _poll(self) -> None:
+    async def _poll(self, left: list[tuple[str, str]]) -> None:
+        for _, payload in left:
+            await self._room.wait()
+            self._spawn(Update.model_validate_json(payload, context={"bot": self.bot}))
         offset: int | None = None
         while True:
+            await self._room.wait()
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.timeout,
+                updates = await self.bot.get_updates(offset=offset, limit=BATCH, timeout=self.timeout,
                                                      allowed_updates=self.allowed_updates)
             except asyncio.CancelledError:
                 raise
@@ -88,7 +101,14 @@ class DurablePolling:
     def _spawn(self, update: Update) -> None:
         task = asyncio.create_task(self._handle(update))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+        if len(self._tasks) + BATCH > self.max_in_flight:
+            self._room.clear()
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) + BATCH <= self.max_in_flight:
+            self._room.set()
 
     async def _handle(self, update: Update) -> None:
         try:
