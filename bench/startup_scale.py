@@ -19,6 +19,9 @@ Measured, ``--repeat`` times, each in a fresh Python process started against the
   ``TelegramApp.start()`` (getMe, setMyCommands, the scheduler's first sweep, deleteWebhook, the
   durable inbox) until the fake receives the first ``getUpdates``, i.e. polling is running;
 * the process from spawn to that first ``getUpdates`` (interpreter + imports + start);
+* the first reply: a member's ``/start``, queued before the spawn as if written while the bot was
+  down, answered (this includes building the aiogram types that first update uses, which are
+  built on first use: ``bot/handlers/aiogram_types.py``);
 * RSS (VmRSS) once polling runs, and the peak (ru_maxrss);
 * then, for information, RSS after rendering a first result chart (matplotlib is imported on
   first use, so a bot that has posted a result carries it).
@@ -57,6 +60,8 @@ async def child_main(args: argparse.Namespace) -> None:
     import logging
 
     t_imports = time.monotonic()
+    if args.eager_aiogram:
+        import aiogram  # noqa: F401  (first: aiogram as shipped, every type built at import)
     from bot.app import TelegramApp
     from bot.config import Config
 
@@ -168,12 +173,15 @@ async def build(path: str, args: argparse.Namespace) -> dict:
 
 
 # ============================================================================ the driver
-async def measure(tg, db_path: str) -> dict:
-    """One fresh bot process: spawn → started → first getUpdates; RSS then."""
+async def measure(tg, db_path: str, eager_aiogram: bool = False) -> dict:
+    """One fresh bot process: spawn → started → first getUpdates → first reply; RSS then."""
     tg.first_poll = None
+    member = tg.user(1_000_001, "Мүше 1-0", "kk")  # the facilitator of community 1
+    tg.send(member, "/start")  # written while the bot was down: answered first thing
     t_spawn = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(Path(__file__).resolve()), "--child", "--api", tg.base_url, "--db", db_path,
+        *(["--eager-aiogram"] if eager_aiogram else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT))
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 120)
@@ -182,6 +190,8 @@ async def measure(tg, db_path: str) -> dict:
         started = json.loads(line)
         while tg.first_poll is None:
             await asyncio.sleep(0.001)
+        await tg.next_message(member, timeout=60)
+        t_reply = time.monotonic()
         await asyncio.sleep(0.2)  # polling settles (first long poll waiting)
         proc.stdin.write(b'{"cmd": "report"}\n')
         await proc.stdin.drain()
@@ -201,6 +211,7 @@ async def measure(tg, db_path: str) -> dict:
         "start_call": started["t_started"] - started["t_start"],
         "start": tg.first_poll - started["t_start"],
         "process": tg.first_poll - t_spawn,
+        "reply": t_reply - t_spawn, "first_update": t_reply - tg.first_poll,
         "rss": report["rss_mb"], "peak": report["peak_rss_mb"], "rss_at_start_return": started["rss_mb"],
         "rss_chart": chart["rss_mb"], "chart_seconds": chart["seconds"],
     }
@@ -242,9 +253,12 @@ async def driver(args: argparse.Namespace) -> int:
             runs.append(run)
             print(f"  run {i + 1}: start {run['start']:.2f} s (start() returned after {run['start_call']:.2f} s), "
                   f"imports {run['imports']:.2f} s, interpreter {run['interpreter']:.2f} s, "
-                  f"spawn → polling {run['process']:.2f} s; RSS {run['rss']:.0f} MB, peak {run['peak']:.0f} MB, "
+                  f"spawn → polling {run['process']:.2f} s, → first reply {run['reply']:.2f} s; "
+                  f"RSS {run['rss']:.0f} MB, peak {run['peak']:.0f} MB, "
                   f"after the first chart {run['rss_chart']:.0f} MB")
+        eager = [await measure(tg, db_path, eager_aiogram=True) for _ in range(args.repeat)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    base = {k: statistics.median(r[k] for r in eager) for k in eager[0]}
     print()
     print(f"median of {len(runs)} fresh processes (load average {loadavg()}):")
     rows = [
@@ -255,6 +269,9 @@ async def driver(args: argparse.Namespace) -> int:
         ("Python interpreter up to the imports", f"{med['interpreter']:.2f} s", ""),
         ("whole process: spawn → first getUpdates", f"{med['process']:.2f} s",
          f"goal ≤ {GOAL_START:.0f} s: {'met' if med['process'] <= GOAL_START else 'NOT met'}"),
+        ("  then the first update (a /start written while it was down) answered", f"{med['first_update']:.2f} s",
+         ""),
+        ("whole process: spawn → that first reply", f"{med['reply']:.2f} s", ""),
         ("RSS with polling running", f"{med['rss']:.0f} MB",
          f"goal ≤ {GOAL_RSS:.0f} MB: {'met' if med['rss'] <= GOAL_RSS else 'NOT met'}"),
         ("peak RSS (ru_maxrss)", f"{med['peak']:.0f} MB",
@@ -265,6 +282,13 @@ async def driver(args: argparse.Namespace) -> int:
     w0 = max(len(r[0]) for r in rows)
     for name, value, goal in rows:
         print(f"  {name:{w0}}  {value:>8}  {goal}")
+    print()
+    print(f"baseline, same runs with aiogram's types built at import (aiogram as shipped), median of {len(eager)}:")
+    for label, key, unit in (("import bot.app", "imports", "s"), ("spawn → first getUpdates", "process", "s"),
+                             ("spawn → first reply", "reply", "s"), ("RSS with polling running", "rss", "MB"),
+                             ("RSS after the first chart", "rss_chart", "MB")):
+        value = f"{base[key]:.2f} s" if unit == "s" else f"{base[key]:.0f} MB"
+        print(f"  {label:{w0}}  {value:>8}  ours ÷ baseline {med[key] / base[key]:.2f}")
     if not args.db:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
@@ -280,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--db", help="use (or build once and keep at) this database path")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--eager-aiogram", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -109,6 +109,8 @@ async def child_main(args: argparse.Namespace) -> None:
         sys.stdout.flush()
 
     experiments = set(args.experiment or [])
+    if "eager-aiogram" in experiments:
+        import aiogram  # noqa: F401  (first: aiogram as shipped, every type built at import)
     if args.child == "ours":
         from bot.app import TelegramApp
         from bot.config import Config
@@ -814,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); aiogram's dp.start_polling instead of "
                              "the durable inbox (our bot). Repeatable.")

@@ -8,6 +8,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 
+import bot.handlers  # noqa: F401  (first: imports aiogram with its types built on first use)
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession

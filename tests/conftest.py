@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+import bot.handlers  # noqa: F401  (before any test imports aiogram: as the bot runs, types built on first use)
 from bot.flows.engine import Engine
 from bot.sim import Group, Person, Sim
 from bot.storage.db import Database
