@@ -92,13 +92,16 @@ async def child_main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     profiler = None
     gc_time = [0.0, 0.0, 0]  # seconds in the garbage collector, start of the current one, collections
+    gc_gen = [0.0, 0.0, 0.0]  # seconds per generation collected
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
             gc_time[1] = time.perf_counter()
         else:
-            gc_time[0] += time.perf_counter() - gc_time[1]
+            spent = time.perf_counter() - gc_time[1]
+            gc_time[0] += spent
             gc_time[2] += 1
+            gc_gen[info["generation"]] += spent
 
     import gc
 
@@ -248,9 +251,11 @@ async def child_main(args: argparse.Namespace) -> None:
             idle_at = time.monotonic()
             if args.child == "ours":
                 await app.delivery.throttle.flush()  # the last coalesced group edit
-            reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic(), gc=gc_time[0], gcs=gc_time[2])
+            reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic(), gc=gc_time[0], gcs=gc_time[2],
+                  gc_gen=list(gc_gen), gc_counts=[s["collections"] for s in gc.get_stats()])
         elif cmd["cmd"] == "gc":
-            reply(gc=gc_time[0], gcs=gc_time[2])
+            reply(gc=gc_time[0], gcs=gc_time[2], gc_gen=list(gc_gen),
+                  gc_counts=[s["collections"] for s in gc.get_stats()])
         elif cmd["cmd"] == "rss":
             reply(rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
         elif cmd["cmd"] == "stop":
@@ -452,6 +457,8 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
         "other_cpu": max(0.0, (all_cpu1 - all_cpu0) - (bot_cpu1 - bot_cpu0) - (fake_cpu1 - fake_cpu0)),
         "loadavg": loadavg(),
         "gc": idle["gc"] - gc0["gc"], "gcs": idle["gcs"] - gc0["gcs"],
+        "gc_gen": " / ".join(f"{c1 - c0:,} in {t1 - t0:.1f} s" for c0, c1, t0, t1 in
+                             zip(gc0["gc_counts"], idle["gc_counts"], gc0["gc_gen"], idle["gc_gen"])),
         "busy_after": idle["busy"], "idle": idle["idle_at"] - t_first, "bot_cpu_to_idle": bot_cpu2 - bot_cpu0,
         "methods": dict(methods), "failed": [str(c) for c in failed[:5]], "n_failed": len(failed),
         "double_answers": sum(1 for v in answer_calls.values() if v > 1),
@@ -668,6 +675,7 @@ def report(args, mine: dict, ceiling: dict, checks) -> None:
          f"{ceiling['answered'] / max(1e-9, ceiling['bot_cpu_to_idle']):,.0f}"),
         ("bot time in garbage collection", f"{mine['gc']:.1f} s ({mine['gcs']:,} collections)",
          f"{ceiling['gc']:.1f} s ({ceiling['gcs']:,} collections)"),
+        ("  by generation 0 / 1 / 2", mine["gc_gen"], ceiling["gc_gen"]),
         ("fake API CPU (driver process)", f"{mine['fake_cpu']:.1f} s", f"{ceiling['fake_cpu']:.1f} s"),
         ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", f"{ceiling['other_cpu']:.1f} s"),
         ("load average after", mine["loadavg"], ceiling["loadavg"]),
