@@ -80,7 +80,7 @@ class TelegramApp:
             self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
                                           timeout=self.polling_timeout, retry_delay=self.retry_delay)
             await self.polling.start()
-        gc.freeze()  # the objects made at start-up (aiogram's types) are not walked by every collection
+        gc.freeze()  # the objects made at start-up (aiogram, the flows) are not walked by every collection
         # Each update allocates a few hundred objects (pydantic models, aiohttp requests): with the
         # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
         # at 10,000 it is ~1.5 % (bench/README.md).
