@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bot.storage import ballots, problems
+from bot.storage import audit, ballots, problems
 from tests.conftest import build_community
 
 
@@ -385,3 +387,36 @@ async def test_results_reposts_the_latest_result_and_the_combined_ranking(sim):
     pairwise, combined = c.members[1].inbox()[-2:]
     assert "Pairwise ranking" in pairwise.text and pairwise.image is not None
     assert "Combined ranking" in combined.text and combined.image is not None
+
+
+async def test_every_result_posted_to_the_group_ends_with_the_audit_head(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS[:3])
+    results_posted = []
+
+    async def act(person, text=None, data=None, expect=1):
+        before = len(sim.messages(c.group.id))
+        await (person.send(text, c.group) if text else person.press_data(data, c.group))
+        async with sim.engine.db.transaction() as tx:
+            head = (await audit.head(tx))[:8]
+        new = [m for m in sim.messages(c.group.id)[before:] if m.image is not None or not text or "/next" in text]
+        assert len(new) >= expect, [m.text for m in new]
+        results_posted.extend((m, head) for m in new)
+        return new
+
+    await c.facilitator.send("/poll dots", c.group)
+    for member in c.members:
+        await member.press_data(button_for(await group_ballot(c), 2), c.group)
+    await act(c.facilitator, "/close")                       # the sticker result, with its chart
+    await c.facilitator.send("/poll pairwise", c.group)
+    await c.members[0].send("/start b_2")
+    for _ in range(3):
+        await c.members[0].press_data(c.members[0].last().buttons[0][0].data)
+    pairwise, combined = await act(c.facilitator, "/close", expect=2)   # pairwise + combined ranking
+    chosen = await act(c.facilitator, data=combined.buttons[0][0].data)  # the problem confirmed
+    await act(c.facilitator, "/next")                       # step 1's result, step 2 opens
+    assert len(results_posted) == 5
+    for message, head in results_posted:
+        last_line = message.text.splitlines()[-1]
+        assert re.fullmatch(rf"\S+: {head}", last_line), (last_line, head, message.text[:80])
+    assert "Жиынтық рейтинг" in combined.text and "Аудит" in chosen[0].text  # the community speaks Kazakh

@@ -294,7 +294,8 @@ async def results_command(ctx: Context) -> None:
         latest_each = [r for r in await choice.latest_results(ctx, community) if r.order]
         if len(latest_each) > 1:
             rows, chart = results.combined(ctx.locale, latest_each)
-            ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id), chart=chart)
+            ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id) + "\n"
+                      + results.audit_line(ctx.tr, await ctx.audit_head()), chart=chart)
 
 
 # --- in-person tallies ---------------------------------------------------------------------

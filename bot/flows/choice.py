@@ -36,10 +36,12 @@ async def post_combined(ctx: Context, community: Community) -> None:
     if len(latest) > 1:
         rows, _ = results.combined(community.locale, latest)
         top = [by_id[r.option] for r in rows[:SHORTLIST]]
+        head = await ctx.audit_head()
 
         def build(tr: Translator):
-            return combined_caption(tr, rows, by_id) + "\n" + \
-                tr.t("Facilitator: confirm the problem the community will work on."), confirm_buttons(tr, top)
+            return "\n".join([combined_caption(tr, rows, by_id),
+                              tr.t("Facilitator: confirm the problem the community will work on."),
+                              results.audit_line(tr, head)]), confirm_buttons(tr, top)
 
         await ctx.post_groups(community, build, chart=results.combined(community.locale, latest)[1])
         if not await communities.groups(ctx.tx, community.id):
@@ -107,7 +109,7 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
     def build(tr: Translator):
         return (tr.t("✅ The community will work on #{number}: «{text}».\n\nWho will take part in the next "
                      "stage? Tap the button.", number=problem.number, text=esc(problem.text))
-                + "\n" + tr.t("Audit: {hash}", hash=head[:8]),
+                + "\n" + results.audit_line(tr, head),
                 [[Button(tr.t("🙋 I will take part in the next stage"), data=f"vol:{community.id}")]])
 
     await ctx.post_groups(community, build)

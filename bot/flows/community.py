@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.models import Community
 from bot.domain.text import clean_line, small_int
-from bot.flows import onboarding
+from bot.flows import onboarding, results
 from bot.flows.context import Context, esc
 from bot.flows.registry import COMMANDS, button, command, state
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
@@ -340,7 +340,7 @@ async def next_step(ctx: Context) -> None:
     tr = Translator(community.locale)
     result = await summarize(ctx, community, tr) if summarize else None
     await communities.set_step(ctx.tx, community.id, community.step + 1)
-    await ctx.audit("step.next", community.id, step=community.step + 1)
+    head = await ctx.audit("step.next", community.id, step=community.step + 1)
     moved = await communities.get(ctx.tx, community.id)
     assert moved is not None
 
@@ -350,7 +350,7 @@ async def next_step(ctx: Context) -> None:
             parts.append(result)
         parts.append(tr.t("<b>Step {step}: {title}</b>\n{goal}", step=moved.step,
                           title=tr.t(STEP_TITLES[moved.step]), goal=tr.t(STEP_GOALS[moved.step])))
-        return "\n\n".join(parts), []
+        return "\n\n".join(parts) + "\n" + results.audit_line(tr, head), []
 
     await ctx.post_groups(moved, announcement)
     if not ctx.event.is_group or (ctx.event.channel, ctx.event.chat_id) not in await communities.groups(

@@ -92,6 +92,11 @@ def _names(problems_: list[Problem]) -> str:
     return ", ".join(f"#{p.number} «{esc(p.text if len(p.text) <= 60 else p.text[:59] + '…')}»" for p in problems_)
 
 
+def audit_line(tr: Translator, audit_head: str) -> str:
+    """The last line of every result posted: the audit log's short head hash (``qatysu audit verify``)."""
+    return tr.t("Audit: {hash}", hash=audit_head[:8])
+
+
 def caption(tr: Translator, result: Result, audit_head: str) -> str:
     """One sentence that states the finding, then turnout and the audit log's head."""
     ballot, first = result.ballot, _first(result)
@@ -120,7 +125,7 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
     if ballot.kind == "dots" and ballot.paper_present:
         lines.append(tr.t("In person: {n} people at the meeting, {stickers} paper stickers, added to the online count.",
                           n=ballot.paper_present, stickers=sum(r.paper for r in result.rows)))
-    lines.append(tr.t("Audit: {hash}", hash=audit_head))
+    lines.append(audit_line(tr, audit_head))
     return "\n".join(lines)
 
 
