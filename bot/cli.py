@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import re
 import sys
 
 from bot import config as configuration
@@ -33,6 +35,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from bot.storage.db import Database
 
+    if os.path.exists(args.path):
+        print(f"qatysu: {args.path} already exists; name a new file for the backup", file=sys.stderr)
+        return 2
+
     async def go() -> None:
         async with Database(configuration.load().db_path) as db:
             await db.backup(args.path)
@@ -49,16 +55,31 @@ def _audit(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with Database(configuration.load().db_path) as db:
             async def check(tx):
-                return await audit.verify(tx), await audit.head(tx)
+                missing = [h for h in args.head if not await audit.has_hash(tx, h)]
+                return await audit.verify(tx), await audit.head(tx), missing
 
-            broken, head = await db.atomic(check)
-        if broken is None:
-            print(f"audit log intact; head {head[:12]}")
-            return 0
-        print(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
-        return 1
+            broken, head, missing = await db.atomic(check)
+        if broken is not None:
+            print(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
+            return 1
+        if missing:
+            # The chain itself is consistent, so entries were cut from its end (and maybe others
+            # appended since), or the hash comes from another database.
+            print(f"audit log cut: no entry has the posted hash {', '.join(missing)}; "
+                  f"entries were removed from its end (head now {head[:12]})")
+            return 1
+        print(f"audit log intact; head {head[:12]}" + (f"; posted hashes found: {', '.join(args.head)}"
+                                                         if args.head else ""))
+        return 0
 
     return asyncio.run(go())
+
+
+def _hash_prefix(value: str) -> str:
+    value = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{8,64}", value):
+        raise argparse.ArgumentTypeError("a hash is 8 to 64 hexadecimal characters, as posted: 'Audit: 3fa9c01b'")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     backup.set_defaults(fn=_backup)
     audit_parser = sub.add_parser("audit", help="audit log tools")
     audit_parser.add_argument("action", choices=["verify"])
+    audit_parser.add_argument("--head", action="append", default=[], type=_hash_prefix, metavar="HASH",
+                              help="a head hash posted to a group ('Audit: …'); checks the log still has it")
     audit_parser.set_defaults(fn=_audit)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,

@@ -196,3 +196,33 @@ async def test_a_slow_or_timing_out_bot_api_does_not_hold_up_votes(tg, bot):
     tg.slow(0)
     reply = await tg.next_message(users[0].id, timeout=15, contains="seven steps")
     assert "▶️ 1." in reply["text"]
+
+
+async def test_audit_verify_finds_entries_cut_from_the_end_by_a_posted_hash(tg, bot, monkeypatch, capsys):
+    await ballot_village(tg, bot, 1)
+    await bot.stop()
+    monkeypatch.setenv("QATYSU_DB", bot.db_path)
+    raw = sqlite3.connect(bot.db_path)
+    posted = raw.execute("SELECT substr(hash, 1, 8) FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert await asyncio.to_thread(cli.main, ["audit", "verify", "--head", posted]) == 0
+    assert "intact" in capsys.readouterr().out
+    # Someone with the file drops the guards and cuts the newest entries: the chain alone still fits.
+    triggers = raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+    for (name,) in triggers.fetchall():
+        raw.execute(f"DROP TRIGGER {name}")
+    raw.execute("DELETE FROM audit_log WHERE id > (SELECT MAX(id) - 2 FROM audit_log)")
+    raw.commit()
+    raw.close()
+    assert await asyncio.to_thread(cli.main, ["audit", "verify"]) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["audit", "verify", "--head", posted.upper()]) == 1
+    assert f"no entry has the posted hash {posted}" in capsys.readouterr().out
+
+
+async def test_backup_refuses_to_overwrite_a_file(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "backup.db"
+    target.write_bytes(b"earlier backup")
+    monkeypatch.setenv("QATYSU_DB", str(tmp_path / "bot.db"))
+    assert await asyncio.to_thread(cli.main, ["backup", str(target)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert target.read_bytes() == b"earlier backup"

@@ -54,3 +54,8 @@ async def verify(tx: Tx) -> Broken | None:
             return Broken(row["id"], "content does not match its hash (the entry was edited)")
         prev = row["hash"]
     return None
+
+
+async def has_hash(tx: Tx, prefix: str) -> bool:
+    """Whether an entry's hash starts with ``prefix`` (a head hash once posted to a group)."""
+    return await tx.scalar("SELECT 1 FROM audit_log WHERE hash LIKE ? || '%' LIMIT 1", (prefix.lower(),)) is not None
