@@ -185,6 +185,19 @@ async def test_bad_input_over_http_is_answered_and_escaped(tg, bot):
     assert "No community has the code" in bad_code["text"]
 
 
+async def test_a_shared_contact_saves_only_the_senders_own_number(tg, bot):
+    john, mary = tg.user(3, "John", "en"), tg.user(4, "Mary", "en")
+    await onboard(tg, john, "English")
+    tg.share_contact(john, "+7 701 555 0101", owner=mary)
+    reply = await tg.next_message(john.id)
+    assert "someone else's contact" in reply["text"]
+    tg.share_contact(john, "+7 701 555 0202")
+    assert "phone number is saved" in (await tg.next_message(john.id))["text"]
+    async with bot.app.db.transaction() as tx:
+        phones = [row[0] for row in await tx.all("SELECT phone FROM members")]
+    assert phones == ["+77015550202"]
+
+
 async def test_webhook_mode_checks_the_secret(tg, tmp_path, unused_tcp_port):
     runner = Bot(tg, str(tmp_path / "hook.db"))
     runner.overrides = {}

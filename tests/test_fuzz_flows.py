@@ -725,6 +725,10 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
     def share_contact(self, who, phone):
         self.handle(self.event(who, "private", phone=phone))
 
+    @rule(who=st.sampled_from(ACTORS))
+    def share_someone_elses_contact(self, who):
+        self.handle(self.event(who, "private", foreign_contact=True))
+
     @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["group", "unlinked", "other_group"]))
     def bot_added(self, who, where):
         self.handle(self.event(who, where, joined_group=True))

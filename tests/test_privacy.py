@@ -6,21 +6,33 @@ import json
 import random
 import sqlite3
 
+import pytest
+
 from bot.flows.engine import Engine
 from bot.sim import Sim
 from bot.storage import ballots
 from tests.conftest import build_community
 
 
-async def test_consent_names_the_operator_and_how_to_withdraw(db, clock):
+CONSENT_PARTS = {  # operator, BIN, purpose, data, where, how long, how to withdraw, the law
+    ("en", "English"): ("BIN 123456789012", "Purpose", "Data:", "Where:", "How long",
+                        "On personal data and their protection"),
+    ("kk", "қазақша"): ("БСН 123456789012", "Мақсаты", "Деректер:", "Қайда:", "Қанша уақыт",
+                        "Дербес деректер және оларды қорғау туралы"),
+    ("ru", "русский"): ("БИН 123456789012", "Цель", "Данные:", "Где:", "Как долго",
+                        "О персональных данных и их защите"),
+}
+
+
+@pytest.mark.parametrize("lang, label", list(CONSENT_PARTS))
+async def test_consent_names_the_operator_and_how_to_withdraw(db, clock, lang, label):
     engine = Engine(db, clock=clock, rng=random.Random(1), operator_name="«Ауыл дамуы» ҚҚ",
                     operator_bin="123456789012")
-    person = Sim(engine).person("Ерлан", "en")
+    person = Sim(engine).person("Ерлан", lang)
     await person.send("/start")
-    await person.press("English")
+    await person.press(label)
     text = person.last().text
-    for part in ("«Ауыл дамуы» ҚҚ", "BIN 123456789012", "Purpose", "Data:", "Where:", "How long", "/forget",
-                 "On personal data and their protection"):
+    for part in ("«Ауыл дамуы» ҚҚ", "/forget", "/mydata", *CONSENT_PARTS[(lang, label)]):
         assert part in text, part
 
 

@@ -168,7 +168,7 @@ class Engine:
             if route is None:
                 raise BadPayload(f"unknown prefix {prefix!r}")
             await self._run(ctx, route, args)
-        elif event.phone is not None:
+        elif event.phone is not None or event.foreign_contact:
             await onboarding.contact_shared(ctx, event.phone)
         elif event.text is not None and not event.is_group:
             route = registry.STATES.get(ctx.state)

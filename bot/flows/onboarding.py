@@ -163,11 +163,16 @@ async def refused_before(ctx: Context, text: str) -> None:
                     "mind, send /start."))
 
 
-async def contact_shared(ctx: Context, phone: str) -> None:
+async def contact_shared(ctx: Context, phone: str | None) -> None:
+    """A contact card shared in private chat: the sender's own (``phone``), or someone else's (None)."""
     if not ctx.onboarded or ctx.event.is_group:
         await begin(ctx)
         return
     assert ctx.member is not None
+    if phone is None:
+        ctx.reply(ctx.t("That is someone else's contact, and I did not keep it. I save only your own "
+                        "number: share your own contact card if you want to link it."))
+        return
     digits = "".join(ch for ch in phone if ch.isdigit())[:15]
     await members.set_phone(ctx.tx, ctx.member.id, "+" + digits)
     await ctx.audit("member.phone_shared")

@@ -22,7 +22,8 @@ class Event:
     command: str | None = None   # "start" for "/start CODE" (lower case, no slash, no @bot)
     args: str = ""               # what followed the command
     button: str | None = None    # callback payload of a pressed button
-    phone: str | None = None     # a shared contact's number
+    phone: str | None = None     # a shared contact's number (the sender's own)
+    foreign_contact: bool = False  # a contact card of someone else was shared (nothing of it is kept)
     user_name: str = ""          # the name the channel's profile shows (a suggestion only)
     user_lang: str | None = None  # the client's language code
     chat_title: str = ""

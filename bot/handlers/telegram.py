@@ -135,8 +135,9 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         text = message.text or message.caption
         if message.contact is not None and not is_group:
             if message.contact.user_id != user.id:
-                return
-            await run(Event(**base, phone=message.contact.phone_number))
+                await run(Event(**base, foreign_contact=True))  # its number is not passed on
+            else:
+                await run(Event(**base, phone=message.contact.phone_number))
             return
         if text is None:
             if not is_group:

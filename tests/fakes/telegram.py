@@ -1104,12 +1104,14 @@ class FakeTelegram:
             deliver = self._privacy_allows(msg)
         return self._push({"message": msg}, deliver=deliver)
 
-    def share_contact(self, user: FakeUser, phone: str, chat: FakeChat | int | None = None) -> JSON:
-        """The user shares their own contact (phone number) with the bot."""
+    def share_contact(self, user: FakeUser, phone: str, chat: FakeChat | int | None = None, *,
+                      owner: FakeUser | None = None) -> JSON:
+        """The user shares their own contact (phone number) with the bot, or ``owner``'s card."""
         c = self._sender_chat(user, chat)
-        contact: JSON = {"phone_number": phone, "first_name": user.first_name, "user_id": user.id}
-        if user.last_name:
-            contact["last_name"] = user.last_name
+        card = owner or user
+        contact: JSON = {"phone_number": phone, "first_name": card.first_name, "user_id": card.id}
+        if card.last_name:
+            contact["last_name"] = card.last_name
         return self._push({"message": self._user_message(user, c, contact=contact)})
 
     def send_photo_from_user(
