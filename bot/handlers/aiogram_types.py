@@ -4,14 +4,14 @@
 which builds each validator and serializer at once: on our machine 2.3 s of a 3.0 s import and
 ~100 MB of memory (aiogram issues #1513, #1891). A bot uses a few dozen of those models.
 
-``load()`` imports aiogram while those calls are only recorded, and puts the namespace aiogram
-passes to them (``Message``, ``Chat``, ``Optional``...) into the globals of every module of
-``aiogram.types`` and ``aiogram.methods`` where that name is not already bound. Those modules
-import these names only for type checkers; with them bound, pydantic resolves every forward
-reference from the module, as it does for any model, and builds each model the first time it
-is used (``defer_build``, which aiogram's ``TelegramObject`` already sets) — also when it is
-built inside another one (``Response[Message]``, ``SendMessage``). Nothing else about the models
-changes; ``tests/test_aiogram_types.py`` builds every one of them this way.
+``load()`` imports aiogram while those calls are only recorded, keeping the namespace aiogram
+passes to them (``Message``, ``Chat``, ``Optional``...: names its modules import only for type
+checkers). pydantic then builds each model the first time it is used (``defer_build``, which
+aiogram's ``TelegramObject`` sets), through ``model_rebuild``. On aiogram's base models that
+method is replaced by one that always passes that namespace, merged over the model's own module,
+as aiogram's loop did: pydantic would otherwise also read the names of whatever function first
+used the model, so a local ``User`` there could change what a Telegram ``User`` is. Nothing else
+about the models changes; ``tests/test_aiogram_types.py`` builds every one of them this way.
 
 It must run before anything imports aiogram: ``bot/handlers/__init__.py`` calls it, and the modules
 that import aiogram import ``bot.handlers`` first. If aiogram is already imported, it does nothing.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-_PACKAGES = ("aiogram.types.", "aiogram.methods.")
+_PACKAGE = "aiogram."
 
 
 def load() -> bool:
@@ -33,12 +33,11 @@ def load() -> bool:
     from pydantic import BaseModel
 
     original = BaseModel.__dict__["model_rebuild"]
-    namespaces: list[dict[str, Any]] = []
+    namespace: dict[str, Any] = {}
 
     def record(cls: type[BaseModel], *, _types_namespace: dict[str, Any] | None = None, **kwargs: Any):
-        if _types_namespace is not None and not kwargs and cls.__module__.startswith(_PACKAGES):
-            if not namespaces or namespaces[-1] is not _types_namespace:
-                namespaces.append(_types_namespace)
+        if _types_namespace is not None and not kwargs and cls.__module__.startswith(_PACKAGE):
+            namespace.update(_types_namespace)
             return None
         return original.__func__(cls, _types_namespace=_types_namespace, **kwargs)
 
@@ -48,9 +47,14 @@ def load() -> bool:
         import aiogram.methods  # noqa: F401
     finally:
         BaseModel.model_rebuild = original  # type: ignore[method-assign]
-    for name, module in list(sys.modules.items()):
-        if name.startswith(_PACKAGES) and module is not None:
-            for namespace in namespaces:
-                for key, value in namespace.items():
-                    module.__dict__.setdefault(key, value)
+
+    def model_rebuild(cls: type[BaseModel], *, _types_namespace: dict[str, Any] | None = None,
+                      _parent_namespace_depth: int = 2, **kwargs: Any):
+        if _types_namespace is None:  # pydantic's own call at first use: never the caller's names
+            _types_namespace = {**vars(sys.modules[cls.__module__]), **namespace}
+        return original.__func__(cls, _types_namespace=_types_namespace, **kwargs)
+
+    for base in BaseModel.__subclasses__():  # aiogram's roots: every aiogram model inherits from one
+        if base.__module__.startswith(_PACKAGE):
+            base.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign, assignment]
     return True
