@@ -1,48 +1,135 @@
-"""Durable polling under a burst: the number of updates being handled at once stays bounded."""
+"""Durable polling: bounded under a burst, and never stopped by one odd update."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
+import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
-from bot.handlers.polling import DurablePolling
+from bot.handlers.polling import CHANNEL, DurablePolling
+from bot.storage import inbox
 from bot.storage.db import Database
 
 
-async def test_a_burst_waits_at_telegram_beyond_max_in_flight(tg, tmp_path):
+class Recorder:
+    """A dispatcher whose handler notes each message and waits while ``gate`` is closed."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.dp = Dispatcher()
+        self.dp.message()(self.handle)
+
+    async def handle(self, message: Message) -> None:
+        self.seen.append(message.from_user.id)
+        await self.gate.wait()
+
+    async def until(self, count: int, timeout: float = 5.0) -> None:
+        for _ in range(int(timeout / 0.02)):
+            if len(self.seen) >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{len(self.seen)} of {count} updates handled")
+
+
+@pytest.fixture
+async def polling_parts(tg, tmp_path):
+    bot = Bot(tg.token, session=tg.session())
+    async with Database(str(tmp_path / "p.db")) as db:
+        yield bot, db
+    await bot.session.close()
+
+
+def message_update(update_id: int, user_id: int) -> str:
+    return json.dumps({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1, "chat": {"id": user_id, "type": "private"},
+        "from": {"id": user_id, "is_bot": False, "first_name": f"U{user_id}"}, "text": "hello"}})
+
+
+async def test_a_burst_waits_at_telegram_beyond_max_in_flight(tg, polling_parts):
+    bot, db = polling_parts
     users = [tg.user(100 + i, f"U{i}", "en") for i in range(350)]
     for user in users:
         tg.send(user, "hello")
-    entered: list[int] = []
-    release = asyncio.Event()
-    dp = Dispatcher()
+    recorder = Recorder()
+    recorder.gate.clear()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=200)
+    await polling.start()
+    try:
+        await recorder.until(200)
+        await asyncio.sleep(0.3)  # time enough to fetch more, were it allowed
+        assert len(recorder.seen) == 200, "handled at once beyond max_in_flight"
+        assert tg.pending() == 250, "fetched beyond max_in_flight while handlers were busy"
+        recorder.gate.set()
+        await recorder.until(350)
+        assert sorted(recorder.seen) == sorted(u.id for u in users), "every update handled once"
+    finally:
+        recorder.gate.set()
+        await polling.stop()
 
-    @dp.message()
-    async def slow(message: Message) -> None:
-        entered.append(message.from_user.id)
-        await release.wait()
 
-    bot = Bot(tg.token, session=tg.session())
-    async with Database(str(tmp_path / "p.db")) as db:
-        polling = DurablePolling(bot, dp, db, allowed_updates=["message"], timeout=1, max_in_flight=200)
+async def test_stored_updates_beyond_the_bound_and_a_broken_one_are_handled_then_polling_goes_on(
+        tg, polling_parts, caplog):
+    bot, db = polling_parts
+    rows = [(str(i), message_update(i, 1000 + i)) for i in range(1, 251)]
+    rows.insert(100, ("9999", '{"update_id": 9999, "message": {"date": "not a date"}}'))
+    await db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, "2026-03-02T05:00:00"))
+    later = tg.user(7, "Later", "en")
+    tg.send(later, "after the restart")
+    recorder = Recorder()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
+                             flush_interval=0.05)
+    with caplog.at_level(logging.ERROR, logger="bot.handlers.polling"):
         await polling.start()
         try:
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if len(entered) >= 200:
-                    break
-            await asyncio.sleep(0.3)  # time enough to fetch more, were it allowed
-            assert len(entered) == 200, "handled at once beyond max_in_flight"
-            assert tg.pending() >= 150, "fetched beyond max_in_flight while handlers were busy"
-            release.set()
-            for _ in range(200):
-                await asyncio.sleep(0.02)
-                if len(entered) == 350:
-                    break
-            assert sorted(entered) == sorted(u.id for u in users), "every update handled once"
+            await recorder.until(251)
+            assert sorted(recorder.seen) == sorted([*range(1001, 1251), later.id])
+            assert "dropping stored update 9999" in caplog.text
+            await asyncio.sleep(0.2)
+            assert await db.atomic(lambda tx: inbox.pending(tx, CHANNEL)) == []  # all done, the broken one too
         finally:
-            release.set()
             await polling.stop()
-            await bot.session.close()
+
+
+async def test_a_message_aiogram_fills_with_placeholders_is_stored_and_handled(tg, polling_parts):
+    bot, db = polling_parts
+    user = tg.user(5, "Linker", "en")
+    recorder = Recorder()
+    recorder.gate.clear()  # hold the handler, so the update is still in the inbox
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1)
+    await polling.start()
+    try:
+        tg.send(user, "see https://example.kz", extra={"link_preview_options": {"url": "https://example.kz"}})
+        await recorder.until(1)
+        stored = await db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
+        assert len(stored) == 1 and "https://example.kz" in stored[0][1]
+        recorder.gate.set()
+        tg.send(user, "and polling goes on")
+        await recorder.until(2)
+    finally:
+        recorder.gate.set()
+        await polling.stop()
+
+
+async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplog):
+    bot, db = polling_parts
+    for i in range(150):
+        tg.send(tg.user(300 + i, f"S{i}", "en"), "hello")
+    recorder = Recorder()
+    recorder.gate.clear()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
+                             stall_warning=0.1)
+    with caplog.at_level(logging.WARNING, logger="bot.handlers.polling"):
+        await polling.start()
+        try:
+            await recorder.until(100)
+            await asyncio.sleep(0.3)
+            assert "100 updates have been in handling" in caplog.text
+        finally:
+            recorder.gate.set()
+            await polling.stop()

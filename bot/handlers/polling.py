@@ -19,6 +19,7 @@ import logging
 from datetime import datetime, timezone
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.default import Default
 from aiogram.types import Update
 
 from bot.storage import inbox
@@ -29,10 +30,21 @@ CHANNEL = "telegram"
 BATCH = 100  # what one getUpdates returns at most (Telegram's own maximum)
 
 
+def _stored_json(update: Update) -> str:
+    """The update as the inbox keeps it. aiogram fills fields a message left out with ``Default``
+    placeholders (``link_preview_options``): they are stored as absent."""
+    def fallback(value: object) -> None:
+        if isinstance(value, Default):
+            return None
+        raise TypeError(f"cannot store a {type(value).__name__}")
+
+    return update.model_dump_json(exclude_none=True, fallback=fallback)
+
+
 class DurablePolling:
     def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
                  timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
-                 max_in_flight: int = 1000) -> None:
+                 max_in_flight: int = 1000, stall_warning: float = 60.0) -> None:
         if max_in_flight < BATCH:
             raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
         self.bot, self.dp, self.db = bot, dp, db
@@ -41,6 +53,7 @@ class DurablePolling:
         self.retry_delay = retry_delay
         self.flush_interval = flush_interval
         self.max_in_flight = max_in_flight
+        self.stall_warning = stall_warning
         self._tasks: set[asyncio.Task] = set()
         self._room = asyncio.Event()  # set while another batch fits under max_in_flight
         self._room.set()
@@ -53,6 +66,7 @@ class DurablePolling:
         if left:
             log.info("handling %d update(s) received before the last stop", len(left))
         self._runner = asyncio.create_task(self._poll(left))
+        self._runner.add_done_callback(self._runner_ended)
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -67,13 +81,32 @@ class DurablePolling:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._flush()
 
+    @staticmethod
+    def _runner_ended(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.critical("polling stopped: no more updates will be received", exc_info=task.exception())
+
+    async def _wait_for_room(self) -> None:
+        while not self._room.is_set():
+            try:
+                await asyncio.wait_for(self._room.wait(), self.stall_warning)
+            except asyncio.TimeoutError:
+                log.warning("%d updates have been in handling for %.0f s; new updates wait at Telegram",
+                            len(self._tasks), self.stall_warning)
+
     async def _poll(self, left: list[tuple[str, str]]) -> None:
-        for _, payload in left:
-            await self._room.wait()
-            self._spawn(Update.model_validate_json(payload, context={"bot": self.bot}))
+        for update_id, payload in left:
+            await self._wait_for_room()
+            try:
+                update = Update.model_validate_json(payload, context={"bot": self.bot})
+            except Exception:
+                log.exception("dropping stored update %s: it no longer parses", update_id)
+                self._done.append(update_id)
+                continue
+            self._spawn(update)
         offset: int | None = None
         while True:
-            await self._room.wait()
+            await self._wait_for_room()
             try:
                 updates = await self.bot.get_updates(offset=offset, limit=BATCH, timeout=self.timeout,
                                                      allowed_updates=self.allowed_updates)
@@ -86,8 +119,13 @@ class DurablePolling:
             if not updates:
                 continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            rows = []
+            for update in updates:
+                try:
+                    rows.append((str(update.update_id), _stored_json(update)))
+                except Exception:  # handled all the same, without the crash guarantee
+                    log.exception("update %s cannot be stored in the inbox", update.update_id)
             try:
-                rows = [(str(u.update_id), u.model_dump_json(exclude_none=True)) for u in updates]
                 await self.db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, now))
             except Exception as exc:  # e.g. the database is locked: fetch the same batch again
                 log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(updates), exc,

@@ -1088,17 +1088,19 @@ class FakeTelegram:
         chat: FakeChat | int | None = None,
         *,
         reply_to: Any = None,
+        extra: JSON | None = None,
     ) -> JSON:
         """The user writes ``text`` (in their private chat, or in ``chat``).
 
         ``/commands`` (also ``/cmd@bot`` in groups) get ``bot_command`` entities and
         ``@names`` ``mention`` entities, like Telegram. ``reply_to`` may be a message
         record/dict or message id. Returns the update dict (also when privacy mode
-        kept it from the bot; see :attr:`dropped_updates`).
+        kept it from the bot; see :attr:`dropped_updates`). ``extra``: more message fields, as
+        Telegram sends them (``{"link_preview_options": {...}}``).
         """
         c = self._sender_chat(user, chat)
         msg = self._user_message(user, c, text=text, entities=_user_entities(text) or None,
-                                 reply_to=reply_to)
+                                 reply_to=reply_to, **(extra or {}))
         deliver = True
         if c.is_group and self.privacy_mode and c.bot_status != "administrator":
             deliver = self._privacy_allows(msg)
