@@ -1,7 +1,9 @@
-"""Vote burst: many members tapping a sticker ballot at once, through the real bot.
+"""Vote burst: many members voting at once, through the real bot.
 
-    python bench/vote_burst.py                    # 1,000 members
+    python bench/vote_burst.py                    # 1,000 members, the group's sticker ballot
     python bench/vote_burst.py --members 10000    # 10,000 members
+    python bench/vote_burst.py --ballot matrix    # the priority matrix, in private chats
+    python bench/vote_burst.py --ballot pairwise  # pairwise ranking, in private chats
     python bench/vote_burst.py --profile pyspy    # also sample the bot with py-spy
 
 What runs
@@ -50,6 +52,36 @@ Checks (PASS/FAIL): stored stickers of every member equal the plan exactly; the 
 counts and turnout equal the expected tallies; every update was answered exactly once, with the
 expected toast (placed / taken back); no call failed; the group message, after the last
 coalesced edit, shows the final counts.
+
+Private ballots (``--ballot matrix``, ``--ballot pairwise``)
+------------------------------------------------------------
+The same village, members and measurements; the ballot is answered in each member's private
+chat instead (``bench/_ballots.py``).
+
+Set-up (not measured): the facilitator sends ``/poll matrix`` (or ``/poll pairwise``) in the
+group, for all 5 problems; every member then sends ``/start b_<id>``, the deep link of the group
+message's button (all N at once; the time it takes is printed with the set-up), and gets the first
+question; the bench waits until the bot is idle.
+
+The burst: 10 callback updates per member — the matrix scores each problem on importance, then
+urgency (1–3: 5 × 2 presses); pairwise answers "which is more pressing?" for all 10 pairs of the 5
+problems. Each answer edits the member's message into the next question, in an order of the
+member's own, so the bench presses a button of that message as the fake shows it now, choosing by
+what it reads there (the problem number; the question, in the member's language; the label) from
+the member's plan (matrix: scores drawn per problem from a fixed seed, skewed so the means
+differ; pairwise: an order of the problems of the member's own, noisy around a common one). A
+member's next press is queued as soon as the bot has answered the last one and edited their
+message: one update in flight per member, all N members at once, round after round. Latency is
+still queued → answered; the time until the message shows the next question is printed below the
+table. The bare dispatcher gets the same presses, one in flight per member, each member's next as
+soon as the last is answered (it edits nothing).
+
+Checks: every member was asked each question once and answered as planned; the answers the bot
+stored equal what the bench pressed; the result the bot computes from storage (its own
+``results.build``: matrix means, cells and ranks; pairwise wins per pair, per problem, ranks)
+equals the one the bench tallies from what it pressed; turnout; every update answered exactly
+once, with the toast that confirms what was pressed; no call failed; every member's message ends
+with the thank-you.
 """
 
 from __future__ import annotations
@@ -70,6 +102,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ballots import BALLOTS, fmt_ms, say  # noqa: E402
 from _common import (BOT_USERNAME, ROOT, TOKEN, cpu_seconds, loadavg, machine,  # noqa: E402
                      machine_busy_seconds, peak_rss_mb, percentile, rss_mb, verdict)
 
@@ -339,11 +372,6 @@ class Child:
             self.proc.kill()
 
 
-async def say(tg, user, text, chat=None, contains=None, timeout=30.0):
-    tg.send(user, text, chat)
-    return await tg.next_message(chat or user.id, contains=contains, timeout=timeout)
-
-
 async def set_up_village(tg) -> tuple[object, object]:
     """Facilitator onboards, creates the community, links the group, proposes the problems."""
     aigerim = tg.user(1, "Айгерим", "kk")
@@ -368,30 +396,9 @@ async def set_up_village(tg) -> tuple[object, object]:
     return aigerim, group
 
 
-def button_data(message, number: int) -> str:
-    for row in message["reply_markup"]["inline_keyboard"]:
-        for b in row:
-            if b["text"].startswith(f"{number} ·"):
-                return b["callback_data"]
-    raise LookupError(number)
-
-
-def plan_taps(n: int, seed: int) -> list[list[int]]:
-    """Per member, the five problem numbers tapped (see the module docstring); the final
-    stickers are taps 2, 3 and 5."""
-    rng = random.Random(seed)
-    plans = []
-    for _ in range(n):
-        r = rng.choices(range(5), weights=[5, 4, 3, 2, 1])[0]
-        a, b, c, d = ((r + k) % 5 + 1 for k in range(4))
-        plans.append([a, b, c, a, d])
-    return plans
-
-
-async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
-                args: argparse.Namespace, profile_tag: str | None) -> dict:
-    """Queue every tap, wait until all are answered; return the measurements."""
-    n_updates = sum(len(d) for d in datas)
+async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace,
+                profile_tag: str | None) -> dict:
+    """Queue the updates (``await feed()``), wait until all are answered; return the measurements."""
     answers_before = len(tg.callback_answers)
     mark = tg.mark()
     spy = None
@@ -404,24 +411,8 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
         await child.ask(cmd="sql_on")
     gc0 = await child.ask(cmd="gc")
     bot_cpu0, fake_cpu0, all_cpu0 = cpu_seconds(child.pid), cpu_seconds(), machine_busy_seconds()
-    queued: list[tuple[str, float]] = []
-    rounds = max(len(d) for d in datas)
-    order = [(u, d[k]) for k in range(rounds) for u, d in zip(users, datas) if k < len(d)]
     t_first = time.monotonic()
-    if args.rate <= 0:
-        for user, data in order:
-            update = tg.press(user, ballot, data, chat=group)
-            queued.append((update["callback_query"]["id"], time.monotonic()))
-    else:
-        batch = max(1, int(args.rate / 100))
-        for start in range(0, len(order), batch):
-            due = t_first + start / args.rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            for user, data in order[start:start + batch]:
-                update = tg.press(user, ballot, data, chat=group)
-                queued.append((update["callback_query"]["id"], time.monotonic()))
+    queued = await feed()
     t_pushed = time.monotonic()
     deadline = t_first + args.timeout
     while len(tg.callback_answers) - answers_before < n_updates and time.monotonic() < deadline:
@@ -443,7 +434,7 @@ async def burst(tg, child: Child, ballot, group, users, datas: list[list[str]],
             answer_calls[cb] += 1
             if call.ok:
                 answered_at.setdefault(cb, call.time)
-    latencies = sorted(answered_at[cb] - t for cb, t in queued if cb in answered_at)
+    latencies = sorted(answered_at[cb] - t for cb, t, _ in queued if cb in answered_at)
     t_last = max(answered_at.values()) if answered_at else time.monotonic()
     wall = t_last - t_first
     methods = Counter(c.method for c in calls)
@@ -484,65 +475,6 @@ def stop_pyspy(spy) -> None:
         proc.kill()
 
 
-async def read_tallies(db_path: str, ballot_id: int):
-    from bot.storage import ballots
-    from bot.storage.db import Database
-
-    db = await Database(db_path).open()
-    try:
-        async with db.transaction() as tx:
-            stickers = await ballots.all_stickers(tx, ballot_id)
-            counts = dict(await ballots.options(tx, ballot_id))
-            ballot = await ballots.get(tx, ballot_id)
-            ids = {int(r[0]): r[1] for r in await tx.all(
-                "SELECT external_id, member_id FROM identities WHERE channel = 'telegram'")}
-            pid_of = {r[0]: r[1] for r in await tx.all("SELECT number, id FROM problems")}
-            dot_sum = await tx.scalar("SELECT COALESCE(SUM(count), 0) FROM dot_votes WHERE ballot_id = ?",
-                                      (ballot_id,))
-            voters = await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM dot_votes WHERE ballot_id = ?",
-                                     (ballot_id,))
-    finally:
-        await db.close()
-    return stickers, counts, ballot, ids, pid_of, dot_sum, voters
-
-
-def check_toasts(tg, users, plans, queued_ours) -> tuple[bool, str]:
-    """Taps 1, 2, 3, 5 place a sticker; tap 4 takes one back (in each member's language)."""
-    from bot.i18n import translator
-
-    by_round = {}
-    n = len(users)
-    for index, (cb, _) in enumerate(queued_ours):
-        by_round[cb] = (index // n, index % n)
-    bad = []
-    for cb, (k, i) in by_round.items():
-        answer = tg.callback_answers.get(cb)
-        tr = translator(users[i].language_code)
-        number = plans[i][k]
-        want = tr.t("Sticker taken back from #{number}.", number=number) if k == 3 else \
-            tr.t("Sticker placed on #{number}.", number=number)
-        if answer is None or not (answer["text"] or "").startswith(want):
-            bad.append((users[i].id, k + 1, want, answer and answer["text"]))
-    return not bad, (f"{len(bad)} unexpected toasts, e.g. {bad[:3]}" if bad else
-                     f"all {len(by_round)} toasts as expected")
-
-
-def group_shows(tg, group, ballot, expected_by_number: dict[int, int]) -> tuple[bool, str]:
-    live = tg.message(group.id, ballot["message_id"])
-    shown = {}
-    for line in live["text"].splitlines():
-        m = re.match(r"^(\d+)\. .* — (\d+)$", line)
-        if m:
-            shown[int(m.group(1))] = int(m.group(2))
-    ok = shown == expected_by_number
-    return ok, (f"group message shows {shown} after {live['edits']} edits"
-                + ("" if ok else f", expected {expected_by_number}"))
-
-
-def fmt_ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
-
-
 async def driver(args: argparse.Namespace) -> int:
     from tests.fakes import FakeTelegram
 
@@ -550,8 +482,9 @@ async def driver(args: argparse.Namespace) -> int:
     args.profile_dir = args.profile_dir or workdir
     db_path = os.path.join(workdir, "bench.db")
     n = args.members
-    print(f"vote_burst: {n:,} members × 5 taps = {5 * n:,} callback updates "
-          f"({'all queued at once' if args.rate <= 0 else f'queued at {args.rate:,.0f}/s'})")
+    ballot = BALLOTS[args.ballot](n, args.seed)
+    for line in ballot.header(n, args.rate):
+        print(line)
     print(f"machine: {machine()}")
     print(f"work dir: {workdir}")
     if args.experiment:
@@ -565,62 +498,28 @@ async def driver(args: argparse.Namespace) -> int:
             ready = await ours.start()
             aigerim, group = await set_up_village(tg)
             seeded = await ours.ask(cmd="seed", n=n)
-            ballot = await say(tg, aigerim, "/poll dots", group)
-            ballot_id = int(button_data(ballot, 1).split(":")[1])
             users = [tg.user(tg_id, name, locale) for tg_id, name, locale in map(member_row, range(n))]
-            plans = plan_taps(n, args.seed)
-            datas = [[button_data(ballot, number) for number in plan] for plan in plans]
+            opened = await ballot.open(tg, aigerim, group, users)
+            if ballot.private:
+                await ours.ask(cmd="idle")  # every first question remembered before anyone answers it
             before = await ours.ask(cmd="rss")
-            print(f"set-up: {time.perf_counter() - t_setup:.1f} s (members inserted in {seeded['seconds']:.2f} s); "
-                  f"bot RSS at start {ready['rss_mb']:.0f} MB, before the burst {before['rss_mb']:.0f} MB")
+            print(f"set-up: {time.perf_counter() - t_setup:.1f} s (members inserted in {seeded['seconds']:.2f} s"
+                  f"{opened}); bot RSS at start {ready['rss_mb']:.0f} MB, before the burst {before['rss_mb']:.0f} MB")
 
-            mine = await burst(tg, ours, ballot, group, users, datas, args, "ours" if args.profile else None)
+            n_updates = ballot.per_member * n
+            mine = await burst(tg, ours, lambda: ballot.feed(tg, users, args), n_updates, args,
+                               "ours" if args.profile else None)
             stopped = await ours.stop()
             mine["peak_rss"] = stopped["peak_rss_mb"]
             mine["rss_before"] = before["rss_mb"]
-
-            # --- correctness
-            stickers, counts, stored_ballot, ids, pid_of, dot_sum, voters = await read_tallies(db_path, ballot_id)
-            expected_member = {ids[u.id]: {pid_of[p]: 1 for p in (plan[1], plan[2], plan[4])}
-                               for u, plan in zip(users, plans)}
-            expected_counts = Counter()
-            for plan in plans:
-                for p in (plan[1], plan[2], plan[4]):
-                    expected_counts[pid_of[p]] += 1
-            seeded_ids = set(expected_member)
-            got_member = {m: s for m, s in stickers.items() if m in seeded_ids}
-            strangers = {m: s for m, s in stickers.items() if m not in seeded_ids}
-            wrong = [m for m in seeded_ids if got_member.get(m) != expected_member[m]]
-            checks = []
-            checks.append((not wrong and not strangers,
-                           "every member's stored stickers equal the plan",
-                           f"{len(wrong)} members differ" + (f", e.g. member {wrong[0]}: stored "
-                                                            f"{got_member.get(wrong[0])}, expected "
-                                                            f"{expected_member[wrong[0]]}" if wrong else "")
-                           + (f"; {len(strangers)} unexpected voters" if strangers else "")))
-            number_of = {v: k for k, v in pid_of.items()}
-            exp_by_number = {number_of[p]: c for p, c in sorted(expected_counts.items())}
-            got_by_number = {number_of[p]: c for p, c in counts.items()}
-            checks.append((counts == dict(expected_counts) and dot_sum == 3 * n,
-                           "online counts (trigger-kept) equal the expected tallies",
-                           f"stored {got_by_number}, expected {exp_by_number}, stickers in dot_votes {dot_sum}"))
-            checks.append((stored_ballot.turnout == n == voters, "turnout equals the number of members",
-                           f"turnout {stored_ballot.turnout}, distinct voters {voters}, members {n}"))
-            checks.append((mine["answered"] == mine["updates"] and mine["double_answers"] == 0,
-                           "every update answered exactly once",
-                           f"{mine['answered']}/{mine['updates']} answered, {mine['double_answers']} twice"))
-            checks.append(check_toasts(tg, users, plans, mine["queued"]) + ("",))
-            checks[-1] = (checks[-1][0], "toasts: taps 1-3 and 5 placed, tap 4 taken back", checks[-1][1])
-            checks.append((mine["n_failed"] == 0, "no Bot API call failed",
-                           f"{mine['n_failed']} failed" + (f": {mine['failed']}" if mine["failed"] else "")))
-            shows_ok, shows_detail = group_shows(tg, group, ballot, exp_by_number)
-            checks.append((shows_ok, "the group message ends with the final counts", shows_detail))
+            checks = await ballot.check(tg, db_path, users, mine)
 
             # --- the framework's ceiling
             bare = Child("bare", tg.base_url, db_path, args, workdir)
             children.append(bare)
             await bare.start()
-            ceiling = await burst(tg, bare, ballot, group, users, datas, args, "bare" if args.profile else None)
+            ceiling = await burst(tg, bare, lambda: ballot.replay(tg, users, args), n_updates, args,
+                                  "bare" if args.profile else None)
             stopped = await bare.stop()
             ceiling["peak_rss"] = stopped["peak_rss_mb"]
             checks.append((ceiling["answered"] == ceiling["updates"], "bare dispatcher answered every update",
@@ -629,7 +528,7 @@ async def driver(args: argparse.Namespace) -> int:
         for child in children:
             child.kill()
 
-    report(args, mine, ceiling, checks)
+    report(args, mine, ceiling, checks, ballot.notes())
     if not args.keep and not args.profile:
         shutil.rmtree(workdir, ignore_errors=True)
     if mine.get("sql"):
@@ -655,7 +554,7 @@ async def driver(args: argparse.Namespace) -> int:
     return 0 if all(ok for ok, _, _ in checks) else 1
 
 
-def report(args, mine: dict, ceiling: dict, checks) -> None:
+def report(args, mine: dict, ceiling: dict, checks, notes: list[str]) -> None:
     ratio = mine["rate"] / ceiling["rate"] if ceiling["rate"] else float("nan")
     rows = [
         ("updates answered", f"{mine['answered']:,}/{mine['updates']:,}", f"{ceiling['answered']:,}/{ceiling['updates']:,}"),
@@ -691,6 +590,8 @@ def report(args, mine: dict, ceiling: dict, checks) -> None:
     print()
     print("Bot API calls by the bot during the burst: "
           + ", ".join(f"{k} {v:,}" for k, v in sorted(mine["methods"].items())))
+    for line in notes:
+        print(line)
     print(f"bot RSS before the burst: {mine['rss_before']:.0f} MB")
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     print(f"goal ≥ {GOAL_RATE:,.0f} vote updates/s: {mine['rate']:,.0f}/s — {met(mine['rate'] >= GOAL_RATE)}")
@@ -814,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1000, help="members tapping (default 1000; try 10000)")
+    parser.add_argument("--ballot", choices=sorted(BALLOTS), default="dots",
+                        help="dots: stickers in the group (default); matrix, pairwise: in private chats")
     parser.add_argument("--rate", type=float, default=0,
                         help="queue the updates at this many per second instead of all at once")
     parser.add_argument("--edit-interval", type=float, default=3.0,
@@ -839,6 +742,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rate > 0 and args.ballot != "dots":
+        parser.error("--rate paces the dots burst only; private ballots are answered one update per member at a time")
     if args.child:
         asyncio.run(child_main(args))
         return 0

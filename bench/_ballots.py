@@ -1,0 +1,579 @@
+"""The ballots ``vote_burst.py`` measures: how the facilitator opens each, what every member
+presses, and the exact checks afterwards of what the bot stored and computes.
+
+* ``Dots`` — the group's sticker ballot: every tap is known in advance (the group message's
+  buttons do not change), so the whole burst is queued at once.
+* ``Matrix`` and ``Pairwise`` — ballots in each member's private chat, opened by the group
+  message's deep link. Every answer edits the member's message into the next question (in an
+  order of their own), so a member presses a button of the message as the fake shows it now,
+  and only once the bot has answered the last press and edited the message: one update in flight
+  per member, all members at once.
+
+A burst's ``feed`` queues the updates and returns them as ``Queued`` (callback id, when, the
+press); ``replay`` feeds the bare dispatcher the same number of callback updates the same way;
+``check`` returns ``(ok, name, detail)`` rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import Counter
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+from _common import percentile  # noqa: E402  (bench/ is on sys.path; vote_burst.py puts it there)
+
+STICKERS_PER_MEMBER = 3
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
+
+
+async def say(tg, user, text, chat=None, contains=None, timeout=30.0):
+    tg.send(user, text, chat)
+    return await tg.next_message(chat or user.id, contains=contains, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Press:
+    """One button press: by ``member`` (an index into the members) on ``message``."""
+
+    member: int
+    user: Any
+    message: dict
+    data: str
+    chat: Any = None
+    label: Any = None  # what it answers, for the checks' details (dots: the tap number)
+    toast: str = ""  # how the bot's answer should begin (in the member's language)
+    strict: bool = True  # the message must carry the button now (False: a replay to the bare bot)
+
+
+class Queued(NamedTuple):
+    callback_id: str
+    at: float
+    press: Press
+
+
+def push(tg, press: Press) -> Queued:
+    update = tg.press(press.user, press.message, press.data, chat=press.chat, strict=press.strict)
+    return Queued(update["callback_query"]["id"], time.monotonic(), press)
+
+
+async def queue_all(tg, presses: list[Press], rate: float) -> list[Queued]:
+    """Queue every press at once, or ``rate`` a second (in batches of 1 % of it)."""
+    if rate <= 0:
+        return [push(tg, press) for press in presses]
+    queued: list[Queued] = []
+    t_first = time.monotonic()
+    batch = max(1, int(rate / 100))
+    for start in range(0, len(presses), batch):
+        delay = t_first + start / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queued.extend(push(tg, press) for press in presses[start:start + batch])
+    return queued
+
+
+async def new_calls(tg, since: int, deadline: float):
+    """The Bot API calls the fake records from index ``since`` on, each as it comes, until the
+    deadline (the caller stops iterating when it has what it waits for)."""
+    cursor = since
+    while time.monotonic() < deadline:
+        if cursor == tg.mark():
+            try:
+                await tg.wait_for(lambda call: True, timeout=max(0.01, deadline - time.monotonic()), since=cursor)
+            except AssertionError:  # timed out
+                return
+        for call in tg.calls(since=cursor):
+            cursor += 1
+            yield call
+
+
+async def feed_in_turn(tg, users, next_press: Callable[[int], Press | None], *, until_edited: bool,
+                       deadline: float) -> tuple[list[Queued], list[float]]:
+    """Every member presses at once, then each presses again as soon as the bot has answered
+    the last press (and, ``until_edited``, edited their private message): one update in flight
+    per member. ``next_press(i)`` is member i's next press, None when done. Returns the queued
+    updates and, per press, the seconds from queued to the edit."""
+    queued: list[Queued] = []
+    to_edit: list[float] = []
+    member_of_chat = {user.id: i for i, user in enumerate(users)}
+    member_of_callback: dict[str, int] = {}
+    waiting: dict[int, list] = {}  # member → [their update queued, answered yet, edited yet]
+
+    def press_next(i: int) -> None:
+        press = next_press(i)
+        if press is None:
+            return
+        q = push(tg, press)
+        queued.append(q)
+        member_of_callback[q.callback_id] = i
+        waiting[i] = [q, False, not until_edited]
+
+    mark = tg.mark()
+    for i in range(len(users)):
+        press_next(i)
+    if not waiting:
+        return queued, to_edit
+    async with aclosing(new_calls(tg, mark, deadline)) as calls:
+        async for call in calls:
+            method = call.method.lower()
+            if not call.ok or method not in ("answercallbackquery", "editmessagetext"):
+                continue
+            if method == "answercallbackquery":
+                i, slot = member_of_callback.pop(call.params.get("callback_query_id"), None), 1
+            else:
+                i, slot = member_of_chat.get(call.message["chat_id"]), 2
+            state = waiting.get(i)
+            if state is None or state[slot]:
+                continue
+            state[slot] = True
+            if slot == 2:
+                to_edit.append(call.time - state[0].at)
+            if state[1] and state[2]:
+                del waiting[i]
+                press_next(i)
+                if not waiting:
+                    break
+    return queued, to_edit
+
+
+def answered_once(run: dict) -> tuple[bool, str, str]:
+    return (run["answered"] == run["updates"] and run["double_answers"] == 0,
+            "every update answered exactly once",
+            f"{run['answered']}/{run['updates']} answered, {run['double_answers']} twice")
+
+
+def none_failed(run: dict) -> tuple[bool, str, str]:
+    return (run["n_failed"] == 0, "no Bot API call failed",
+            f"{run['n_failed']} failed" + (f": {run['failed']}" if run["failed"] else ""))
+
+
+def toasts_as_expected(tg, queued: list[Queued], name: str) -> tuple[bool, str, str]:
+    """Every answer begins with the toast its press expects."""
+    bad = []
+    for cb, _, press in queued:
+        answer = tg.callback_answers.get(cb)
+        if answer is None or not (answer["text"] or "").startswith(press.toast):
+            bad.append((press.user.id, press.label, press.toast, answer and answer["text"]))
+    return (not bad, name, f"{len(bad)} unexpected toasts, e.g. {bad[:3]}" if bad else
+            f"all {len(queued)} toasts as expected")
+
+
+async def read_db(db_path: str, read: Callable):
+    """``await read(tx)`` in one transaction on the bench's database, through the app's code."""
+    from bot.storage.db import Database
+
+    db = await Database(db_path).open()
+    try:
+        async with db.transaction() as tx:
+            return await read(tx)
+    finally:
+        await db.close()
+
+
+async def numbering(tx) -> tuple[dict[int, int], dict[int, int]]:
+    """Telegram id → member id, problem number → problem id."""
+    ids = {int(r[0]): r[1] for r in await tx.all(
+        "SELECT external_id, member_id FROM identities WHERE channel = 'telegram'")}
+    pid_of = {r[0]: r[1] for r in await tx.all("SELECT number, id FROM problems")}
+    return ids, pid_of
+
+
+def differences(got: dict, expected: dict, what: str) -> tuple[bool, str]:
+    """Whether two dicts by member are equal, and a line saying how they differ."""
+    wrong = [k for k in expected if got.get(k) != expected[k]]
+    strangers = [k for k in got if k not in expected]
+    detail = (f"{len(wrong)} {what} differ" + (f", e.g. member {wrong[0]}: stored {got.get(wrong[0])}, expected "
+                                               f"{expected[wrong[0]]}" if wrong else "")
+              + (f"; {len(strangers)} unexpected voters" if strangers else ""))
+    return not wrong and not strangers, detail
+
+
+def competition_ranks(scores: dict[int, Any]) -> dict[int, int]:
+    """1 + how many score strictly more (ties share a rank), computed here, not by the bot."""
+    return {k: 1 + sum(other > v for other in scores.values()) for k, v in scores.items()}
+
+
+# ============================================================================ stickers in the group
+class Dots:
+    """The group's sticker ballot (``/poll dots``: 3 stickers, one per problem, counts live)."""
+
+    kind = "dots"
+    per_member = 5
+    private = False
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.plans = plan_taps(n, seed)
+
+    def header(self, n: int, rate: float) -> list[str]:
+        return [f"vote_burst: {n:,} members × 5 taps = {5 * n:,} callback updates "
+                f"({'all queued at once' if rate <= 0 else f'queued at {rate:,.0f}/s'})"]
+
+    async def open(self, tg, facilitator, group, users) -> str:
+        from bot.i18n import translator
+
+        self.message = await say(tg, facilitator, "/poll dots", group)
+        self.ballot_id = int(button_data(self.message, 1).split(":")[1])
+        self.group = group
+        by_round = []
+        for k in range(self.per_member):
+            for i, (user, plan) in enumerate(zip(users, self.plans)):
+                tr, number = translator(user.language_code), plan[k]
+                toast = tr.t("Sticker taken back from #{number}.", number=number) if k == 3 else \
+                    tr.t("Sticker placed on #{number}.", number=number)
+                by_round.append(Press(i, user, self.message, button_data(self.message, number), group, k + 1, toast))
+        self.presses = by_round
+        return ""
+
+    async def feed(self, tg, users, args) -> list[Queued]:
+        return await queue_all(tg, self.presses, args.rate)
+
+    replay = feed  # the bare dispatcher gets the same taps on the same message
+
+    def notes(self) -> list[str]:
+        return []
+
+    async def check(self, tg, db_path: str, users, mine: dict) -> list[tuple[bool, str, str]]:
+        from bot.storage import ballots
+
+        async def read(tx):
+            return (await ballots.all_stickers(tx, self.ballot_id), dict(await ballots.options(tx, self.ballot_id)),
+                    await ballots.get(tx, self.ballot_id), *await numbering(tx),
+                    await tx.scalar("SELECT COALESCE(SUM(count), 0) FROM dot_votes WHERE ballot_id = ?",
+                                    (self.ballot_id,)),
+                    await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM dot_votes WHERE ballot_id = ?",
+                                    (self.ballot_id,)))
+
+        stickers, counts, stored_ballot, ids, pid_of, dot_sum, voters = await read_db(db_path, read)
+        n = len(users)
+        final = [(plan[1], plan[2], plan[4]) for plan in self.plans]  # the stickers each member ends with
+        expected_member = {ids[u.id]: {pid_of[p]: 1 for p in numbers} for u, numbers in zip(users, final)}
+        expected_counts = Counter(pid_of[p] for numbers in final for p in numbers)
+        stored_ok, stored_detail = differences(stickers, expected_member, "members")
+        number_of = {v: k for k, v in pid_of.items()}
+        exp_by_number = {number_of[p]: c for p, c in sorted(expected_counts.items())}
+        got_by_number = {number_of[p]: c for p, c in counts.items()}
+        shows_ok, shows_detail = group_shows(tg, self.group, self.message, exp_by_number)
+        return [
+            (stored_ok, "every member's stored stickers equal the plan", stored_detail),
+            (counts == dict(expected_counts) and dot_sum == STICKERS_PER_MEMBER * n,
+             "online counts (trigger-kept) equal the expected tallies",
+             f"stored {got_by_number}, expected {exp_by_number}, stickers in dot_votes {dot_sum}"),
+            (stored_ballot.turnout == n == voters, "turnout equals the number of members",
+             f"turnout {stored_ballot.turnout}, distinct voters {voters}, members {n}"),
+            answered_once(mine),
+            toasts_as_expected(tg, mine["queued"], "toasts: taps 1-3 and 5 placed, tap 4 taken back"),
+            none_failed(mine),
+            (shows_ok, "the group message ends with the final counts", shows_detail),
+        ]
+
+
+def button_data(message, number: int) -> str:
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for b in row:
+            if b["text"].startswith(f"{number} ·"):
+                return b["callback_data"]
+    raise LookupError(number)
+
+
+def plan_taps(n: int, seed: int) -> list[list[int]]:
+    """Per member, the five problem numbers tapped (see vote_burst.py's docstring); the final
+    stickers are taps 2, 3 and 5."""
+    rng = random.Random(seed)
+    plans = []
+    for _ in range(n):
+        r = rng.choices(range(5), weights=[5, 4, 3, 2, 1])[0]
+        a, b, c, d = ((r + k) % 5 + 1 for k in range(4))
+        plans.append([a, b, c, a, d])
+    return plans
+
+
+def group_shows(tg, group, ballot, expected_by_number: dict[int, int]) -> tuple[bool, str]:
+    live = tg.message(group.id, ballot["message_id"])
+    shown = {}
+    for line in live["text"].splitlines():
+        m = re.match(r"^(\d+)\. .* — (\d+)$", line)
+        if m:
+            shown[int(m.group(1))] = int(m.group(2))
+    ok = shown == expected_by_number
+    return ok, (f"group message shows {shown} after {live['edits']} edits"
+                + ("" if ok else f", expected {expected_by_number}"))
+
+
+# ============================================================================ ballots in private chats
+class PrivateBallot:
+    """A ballot each member answers in the private chat, question by question (one message,
+    edited). Subclasses say what a member answers to the message in front of them and how the
+    bot's stored answers and result are read and recomputed."""
+
+    kind = ""
+    prefix = ""  # of the answer buttons' callback data
+    again = ""  # of the "change my answers" button on the closing message
+    reader = ""  # bot.storage.ballots' reader of every member's answers
+    private = True
+    per_member = 0
+    questions = ""  # for the header
+
+    def __init__(self, n: int, seed: int) -> None:
+        rng = random.Random(seed)
+        self.plans = [self.plan_member(rng) for _ in range(n)]
+        self.answers: list[dict] = [{} for _ in range(n)]  # member → what they pressed, by question
+        self.asked: list[Counter] = [Counter() for _ in range(n)]  # member → times each question came
+        self.to_edit: list[float] = []
+
+    def header(self, n: int, rate: float) -> list[str]:
+        return [
+            f"vote_burst --ballot {self.kind}: {n:,} members × {self.per_member} answers ({self.questions}) = "
+            f"{self.per_member * n:,} callback updates in private chats",
+            "measured: the answers, one in flight per member: the next is queued once the bot has answered the "
+            "last and edited the member's message, pressing a button of that message as the fake shows it",
+            f"set-up, not measured: /poll {self.kind} in the group; every member opens the ballot by the group "
+            "message's deep link (/start b_<id>, all at once) and gets the first question",
+            "bare aiogram: the same presses, one in flight per member, the next once the last is answered",
+        ]
+
+    async def open(self, tg, facilitator, group, users) -> str:
+        invitation = await say(tg, facilitator, f"/poll {self.kind}", group)
+        payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
+        self.ballot_id = int(payload.removeprefix("b_"))
+        mark, t0 = tg.mark(), time.monotonic()
+        for user in users:
+            tg.send(user, f"/start {payload}")
+        self.messages: dict[int, dict] = {}  # member index → the ballot's message in their private chat
+        member_of_chat = {user.id: i for i, user in enumerate(users)}
+        async with aclosing(new_calls(tg, mark, t0 + 120)) as calls:
+            async for call in calls:
+                i = member_of_chat.get(call.message["chat_id"]) if call.message is not None else None
+                if i is not None and self.buttons(call.message, self.prefix):
+                    self.messages[i] = call.message
+                    if len(self.messages) == len(users):
+                        break
+        seconds = time.monotonic() - t0
+        if len(self.messages) < len(users):
+            raise RuntimeError(f"only {len(self.messages)} of {len(users)} members got the first question")
+        return (f"; {len(users):,} members opened the ballot by its deep link in {seconds:.1f} s "
+                f"({len(users) / seconds:,.0f} /start updates/s)")
+
+    @staticmethod
+    def buttons(message: dict, prefix: str) -> list[dict]:
+        return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+                if b.get("callback_data", "").startswith(prefix + ":")]
+
+    async def feed(self, tg, users, args) -> list[Queued]:
+        def next_press(i: int) -> Press | None:
+            message = tg.message(users[i].id, self.messages[i]["message_id"])
+            if not self.buttons(message, self.prefix):
+                return None  # the closing "thank you"
+            button, question, answer, toast = self.choose(i, users[i], message)
+            self.answers[i][question] = answer
+            self.asked[i][question] += 1
+            return Press(i, users[i], message, button["callback_data"], label=question, toast=toast)
+
+        queued, self.to_edit = await feed_in_turn(tg, users, next_press, until_edited=True,
+                                                  deadline=time.monotonic() + args.timeout)
+        self.pressed = queued
+        return queued
+
+    async def replay(self, tg, users, args) -> list[Queued]:
+        """The bare dispatcher: each member's presses again, in their order; the bare handler
+        only answers, so the next goes once the last is answered."""
+        todo: list[list[Press]] = [[] for _ in users]
+        for _, _, press in self.pressed:
+            todo[press.member].append(Press(press.member, press.user, press.message, press.data, strict=False))
+        for presses in todo:
+            presses.reverse()
+        queued, _ = await feed_in_turn(tg, users, lambda i: todo[i].pop() if todo[i] else None,
+                                       until_edited=False, deadline=time.monotonic() + args.timeout)
+        return queued
+
+    def notes(self) -> list[str]:
+        shown = sorted(self.to_edit)
+        return [f"member's message edited to the next question, from the answer queued: p50 "
+                f"{fmt_ms(percentile(shown, 50))}, p95 {fmt_ms(percentile(shown, 95))}, "
+                f"max {fmt_ms(shown[-1] if shown else float('nan'))} ({len(shown):,} edits)"]
+
+    async def check(self, tg, db_path: str, users, mine: dict) -> list[tuple[bool, str, str]]:
+        from bot.flows import results
+        from bot.storage import ballots
+
+        async def read(tx):
+            ballot = await ballots.get(tx, self.ballot_id)
+            return (await self.stored(tx), await results.build(tx, ballot), await ballots.voters(tx, ballot),
+                    *await numbering(tx))
+
+        stored, result, voters, ids, pid_of = await read_db(db_path, read)
+        n = len(users)
+        number_of = {v: k for k, v in pid_of.items()}
+        twice = sum(1 for asked in self.asked for c in asked.values() if c > 1)
+        unplanned = [i for i in range(n) if self.answers[i] != self.planned_answers(i)]
+        stored_ok, stored_detail = differences(
+            {m: self.by_number(answers, number_of) for m, answers in stored.items()},
+            {ids[u.id]: self.answers[i] for i, u in enumerate(users)}, "members")
+        got, expected = self.bot_result(result, number_of), self.bench_result()
+        closed = [i for i, u in enumerate(users)
+                  if self.buttons(tg.message(u.id, self.messages[i]["message_id"]), self.again)]
+        return [
+            (not unplanned and not twice, "every member was asked each question once and answered as planned",
+             f"{n - len(unplanned):,}/{n:,} members as planned, {twice} questions asked twice"),
+            (stored_ok, "every member's stored answers equal what the bench pressed", stored_detail),
+            (got == expected, "the bot's result from storage equals the bench's tally of what it pressed",
+             f"bot {self.brief(got)}" if got == expected else f"bot {got}, bench {expected}"),
+            (voters == result.voters == n, "turnout equals the number of members",
+             f"turnout {voters}, result's voters {result.voters}, members {n}"),
+            answered_once(mine),
+            toasts_as_expected(tg, mine["queued"], "toasts: each answer confirmed as pressed"),
+            none_failed(mine),
+            (len(closed) == n, "every member's message ends with the thank-you",
+             f"{len(closed):,}/{n:,} show it, with its button to change the answers"),
+        ]
+
+    # --- what subclasses say
+    def plan_member(self, rng: random.Random) -> Any:
+        raise NotImplementedError
+
+    def planned_answers(self, i: int) -> dict:
+        raise NotImplementedError
+
+    def choose(self, i: int, user, message: dict) -> tuple[dict, Any, Any, str]:
+        """Member i's answer to ``message``: (button, question, answer, expected toast)."""
+        raise NotImplementedError
+
+    async def stored(self, tx) -> dict[int, dict]:
+        """Every member's stored answers (the storage module's own reader), by member id."""
+        from bot.storage import ballots
+
+        return await getattr(ballots, self.reader)(tx, self.ballot_id)
+
+    def by_number(self, stored: dict, number_of: dict[int, int]) -> dict:
+        raise NotImplementedError
+
+    def bot_result(self, result, number_of: dict[int, int]) -> dict:
+        raise NotImplementedError
+
+    def bench_result(self) -> dict:
+        raise NotImplementedError
+
+    def brief(self, result: dict) -> str:
+        return str(result)
+
+
+class Matrix(PrivateBallot):
+    """``/poll matrix``: each problem scored on importance (a), then urgency (b), 1–3."""
+
+    kind, prefix, again, reader = "matrix", "mx", "mxr", "all_scores"
+    per_member = 10
+    questions = "5 problems × importance and urgency"
+    # weights of the scores 1, 2, 3 by problem number, so that the means differ
+    IMPORTANCE = {1: (1, 2, 6), 2: (2, 3, 4), 3: (3, 4, 2), 4: (4, 3, 2), 5: (6, 2, 1)}
+    URGENCY = {1: (3, 3, 3), 2: (1, 2, 6), 3: (2, 2, 5), 4: (5, 3, 1), 5: (3, 4, 2)}
+
+    def plan_member(self, rng):
+        return {number: (rng.choices((1, 2, 3), self.IMPORTANCE[number])[0],
+                         rng.choices((1, 2, 3), self.URGENCY[number])[0]) for number in range(1, 6)}
+
+    def planned_answers(self, i):
+        return {(number, axis): ab[k] for number, ab in self.plans[i].items() for k, axis in enumerate("ab")}
+
+    def choose(self, i, user, message):
+        from bot.i18n import translator
+
+        tr = translator(user.language_code)
+        number = int(re.search(r"#(\d+)", message["text"]).group(1))
+        if tr.t("How <b>important</b> is it for the community?") in message["source"]:
+            axis = "a"
+        elif tr.t("How <b>urgent</b> is it — how soon must it be solved?") in message["source"]:
+            axis = "b"
+        else:
+            raise AssertionError(f"neither question in {message['text']!r}")
+        a, b = self.plans[i][number]
+        value = a if axis == "a" else b
+        button = next(b for b in self.buttons(message, self.prefix) if b["text"].removeprefix("✅ ") == str(value))
+        toast = tr.t("Importance: {value}", value=value) if axis == "a" else \
+            tr.t("Saved: #{number} importance {a}, urgency {b}.", number=number, a=self.answers[i].get((number, "a")),
+                 b=value)
+        return button, (number, axis), value, toast
+
+    def by_number(self, stored, number_of):
+        return {(number_of[p], axis): ab[k] for p, ab in stored.items() for k, axis in enumerate("ab")}
+
+    def bot_result(self, result, number_of):
+        """Per problem number: (scored by, mean importance, mean urgency, mean cell, drawn in cell, rank)."""
+        return {number_of[r.option]: (r.n, r.mean_a, r.mean_b, r.mean_score, (r.cell_a, r.cell_b), r.rank)
+                for r in result.rows}
+
+    def bench_result(self):
+        sums = {number: [0, 0, 0] for number in range(1, 6)}
+        for answers in self.answers:
+            for (number, axis), value in answers.items():
+                sums[number]["ab".index(axis)] += value
+                sums[number][2] += axis == "a"
+        cell = lambda total, n: min(3, max(1, (2 * total + n) // (2 * n)))  # noqa: E731 (half up)
+        means = {number: (a + b - n) / n for number, (a, b, n) in sums.items()}
+        ranks = competition_ranks(means)
+        return {number: (n, a / n, b / n, means[number], (cell(a, n), cell(b, n)), ranks[number])
+                for number, (a, b, n) in sums.items()}
+
+
+    def brief(self, result):
+        return "; ".join(f"#{number} rank {rank}: {n} scored, importance {a:.2f}, urgency {b:.2f}, cell {cell:.2f}"
+                         f" drawn at {drawn}" for number, (n, a, b, cell, drawn, rank)
+                         in sorted(result.items(), key=lambda item: item[1][-1]))
+
+
+class Pairwise(PrivateBallot):
+    """``/poll pairwise``: "which is more pressing?" for each of the 10 pairs of 5 problems."""
+
+    kind, prefix, again, reader = "pairwise", "pw", "pwr", "all_answers"
+    per_member = 10
+    questions = "all 10 pairs of 5 problems"
+    APPEAL = {1: 2.0, 2: 1.0, 3: 2.5, 4: 0.5, 5: 0.0}  # how pressing each problem seems, on average
+
+    def plan_member(self, rng):
+        """The member's own order of the problems, most pressing first."""
+        return sorted(self.APPEAL, key=lambda number: -(self.APPEAL[number] + rng.gauss(0, 1.2)))
+
+    def planned_answers(self, i):
+        order = self.plans[i]
+        return {(a, b): min(a, b, key=order.index) for a in range(1, 6) for b in range(a + 1, 6)}
+
+    def choose(self, i, user, message):
+        from bot.i18n import translator
+
+        sides = {int(re.search(r"#(\d+)", b["text"]).group(1)): b for b in self.buttons(message, self.prefix)}
+        winner = min(sides, key=self.plans[i].index)
+        toast = translator(user.language_code).t("Saved: #{number} is more pressing.", number=winner)
+        return sides[winner], (min(sides), max(sides)), winner, toast
+
+    def by_number(self, stored, number_of):
+        return {(number_of[low], number_of[high]): number_of[winner] for (low, high), winner in stored.items()}
+
+    def bot_result(self, result, number_of):
+        """The method, wins per ordered pair (winner, loser), wins per problem, ranks."""
+        outcome = result.extra["outcome"]
+        return {"method": outcome.method, "voters": outcome.voters,
+                "wins": {(number_of[w], number_of[l]): c for (w, l), c in sorted(outcome.wins.items()) if c},
+                "win_counts": {number_of[p]: c for p, c in sorted(outcome.win_counts.items())},
+                "ranks": {number_of[p]: rank for p, _, rank in outcome.ranking}}
+
+    def bench_result(self):
+        wins = Counter()
+        for answers in self.answers:
+            for pair, winner in answers.items():
+                wins[(winner, pair[0] + pair[1] - winner)] += 1
+        win_counts = {number: sum(c for (w, _), c in wins.items() if w == number) for number in range(1, 6)}
+        return {"method": "wins", "voters": len(self.answers), "wins": dict(sorted(wins.items())),
+                "win_counts": win_counts, "ranks": dict(sorted(competition_ranks(win_counts).items()))}
+
+
+    def brief(self, result):
+        return (f"{ {k: v for k, v in result.items() if k != 'wins'} } and the {len(result['wins'])} counts "
+                "of wins per ordered pair")
+
+
+BALLOTS = {"dots": Dots, "matrix": Matrix, "pairwise": Pairwise}
