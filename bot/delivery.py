@@ -161,8 +161,9 @@ class Delivery:
 
     async def send_one(self, sender: Sender, message: Message) -> None:
         if message.edit and message.tag:
-            refs = await self.db.atomic(lambda tx: updates.messages_tagged(tx, message.tag))
-            for _, _, message_id in (r for r in refs if r[0] == message.channel and r[1] == message.chat_id):
+            message_id = await self.db.atomic(lambda tx: updates.tagged_message(
+                tx, message.channel, message.chat_id, message.tag))
+            if message_id is not None:
                 shown = self._shown_as((message.channel, message.chat_id, message_id))
                 async with shown.lock:  # edits of one message in order, each compared with the last
                     if shown.content != (message.text, message.buttons):  # else nothing to change

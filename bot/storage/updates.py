@@ -26,9 +26,10 @@ async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message
     )
 
 
-async def messages_tagged(tx: Tx, tag: str) -> list[tuple[str, str, str]]:
-    rows = await tx.all("SELECT channel, chat_id, message_id FROM message_refs WHERE tag = ?", (tag,))
-    return [(r["channel"], r["chat_id"], r["message_id"]) for r in rows]
+async def tagged_message(tx: Tx, channel: str, chat_id: str, tag: str) -> str | None:
+    """The id of the message last sent to the chat under ``tag`` (what an edit of it changes)."""
+    return await tx.scalar("SELECT message_id FROM message_refs WHERE channel = ? AND chat_id = ? AND tag = ?",
+                           (channel, chat_id, tag))
 
 
 async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
