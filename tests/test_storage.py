@@ -233,7 +233,7 @@ async def test_audit_log_refuses_updates(db):
 
 @pytest.mark.parametrize("tamper, entry", [
     ("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"n\":99}' WHERE id = 3", 3),
-    ("DELETE FROM audit_log WHERE id = 2", 3),
+    ("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2", 3),
     ("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET id = 100 WHERE id = 2;"
      " UPDATE audit_log SET id = 2 WHERE id = 4; UPDATE audit_log SET id = 4 WHERE id = 100", 2),
 ])

@@ -84,7 +84,14 @@ async def hide(tx: Tx, problem_id: int) -> None:
 
 
 async def merge(tx: Tx, source: int, target: int) -> None:
-    """Merge ``source`` into ``target``: authors and the votes in open ballots carry over."""
+    """Merge ``source`` into ``target``: authors and the votes in open ballots carry over.
+
+    An open ballot's options are frozen (004_guards.sql); the one change allowed is this: an open
+    ballot offering ``source`` gains ``target`` if it lacks it, once ``source`` is marked merged
+    into it, so stickers can move there. The source keeps its option row: results count it as the
+    target, and a tap on its old button is told to vote for the target.
+    """
+    # First: the option trigger allows the target only as the problem an option was merged into.
     await tx.execute("UPDATE problems SET status = 'merged', merged_into = ? WHERE id = ?", (target, source))
     await tx.execute("UPDATE problems SET merged_into = ? WHERE merged_into = ?", (target, source))
     await tx.execute("INSERT OR IGNORE INTO problem_authors (problem_id, member_id)"
@@ -93,8 +100,9 @@ async def merge(tx: Tx, source: int, target: int) -> None:
         "SELECT ballot_id FROM ballot_options o JOIN ballots b ON b.id = o.ballot_id"
         " WHERE o.problem_id = ? AND b.status = 'open'", (source,))]
     for ballot_id in open_ballots:
-        await tx.execute("INSERT OR IGNORE INTO ballot_options (ballot_id, problem_id) VALUES (?, ?)",
-                         (ballot_id, target))
+        if await tx.one("SELECT 1 FROM ballot_options WHERE ballot_id = ? AND problem_id = ?",
+                        (ballot_id, target)) is None:
+            await tx.execute("INSERT INTO ballot_options (ballot_id, problem_id) VALUES (?, ?)", (ballot_id, target))
         # Stickers: a member who marked both keeps one (the ballot's per-problem limit), the other returns.
         moved = await tx.all("SELECT member_id, count FROM dot_votes WHERE ballot_id = ? AND problem_id = ?",
                              (ballot_id, source))
