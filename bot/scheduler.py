@@ -1,4 +1,4 @@
-"""Timed work: closing ballots at their closing time.
+"""Timed work: closing ballots at their closing time, pruning, erasing members silent too long.
 
 A sweep every few seconds reads what is due from the database, so nothing is kept only in
 memory: a restart loses no deadline, and one that passed while the bot was down is handled on
@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.delivery import Delivery
 from bot.flows.context import Context
 from bot.flows.engine import Engine
+from bot.flows.privacy import expire_inactive
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ async def prune(ctx: Context) -> None:
     await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
 
 
-JOBS = (close_due_ballots, prune)
+JOBS = (close_due_ballots, prune, expire_inactive)
 
 
 class Scheduler:

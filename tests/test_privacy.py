@@ -134,3 +134,35 @@ async def test_forget_can_be_cancelled(sim):
     assert "Nothing was erased" in c.members[0].last().text
     await c.members[0].send("/status")
     assert "seven steps" in c.members[0].last().text
+
+
+async def test_members_silent_for_three_years_are_erased_as_by_forget(sim, clock):
+    from bot.flows.privacy import expire_inactive
+
+    c = await build_community(sim, 2, ("en",))
+    silent, active = c.members
+    await c.facilitator.send("/propose First problem of the village")
+    await c.facilitator.send("/propose Second problem of the village")
+    await c.facilitator.send("/poll dots", c.group)
+    ballot = sim.messages(c.group.id)[-1]
+    await silent.press_data(ballot.buttons[0][0].data, c.group)
+    clock.advance(days=3 * 366 - 30)
+    await active.send("/status")               # a member who still takes part
+    await c.facilitator.send("/status")
+    clock.advance(days=29)
+    await sim.engine.run_system(expire_inactive)  # one day short of three years: nobody goes
+    async with sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM members WHERE name IS NOT NULL") == 3
+    clock.advance(days=2)
+    outcome = await sim.engine.run_system(expire_inactive)
+    async with sim.engine.db.transaction() as tx:
+        names = [r[0] for r in await tx.all("SELECT name FROM members WHERE name IS NOT NULL ORDER BY id")]
+        entry = await tx.one("SELECT action, detail FROM audit_log ORDER BY id DESC LIMIT 1")
+        turnout = (await ballots.get(tx, 1)).turnout
+    assert silent.name not in names and active.name in names and c.facilitator.name in names
+    assert silent.id not in dump(sim.engine.db.path)
+    assert entry["action"] == "member.expired"
+    assert json.loads(entry["detail"])["votes_withdrawn_from_ballots"] == [1] and turnout == 0
+    assert outcome.refresh == {"b:1"}  # the group's counts are redrawn without the sticker
+    await silent.send("/start")
+    assert "Choose your language" in silent.last().text  # a stranger now

@@ -13,6 +13,7 @@ class Member:
     name: str | None
     locale: str
     active_community: int | None
+    last_seen_on: str | None = None  # the day ("YYYY-MM-DD", UTC) of their last action
 
 
 @dataclass(frozen=True)

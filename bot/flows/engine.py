@@ -21,7 +21,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, outbox, updates
+from bot.storage import conversations, members, outbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ class Engine:
                 return Outcome(duplicate=True)
             member, state, data = await conversations.identify(tx, event.channel, event.user_id)
             ctx = Context(self, tx, event, member, state, data)
+            if member is not None and (member.last_seen_on or "") < (today := ctx.now.date().isoformat()):
+                await members.seen(tx, member.id, today)  # once a day: the retention period restarts
             await self._dispatch(ctx)
             await ctx.save_state()
             await self._queue_durable(tx, ctx.outcome)

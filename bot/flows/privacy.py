@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from bot.flows.context import Context
 from bot.flows.engine import BadPayload
 from bot.flows.registry import button, command
 from bot.flows.types import Button
 from bot.i18n import N_
-from bot.storage import privacy
+from bot.storage import members, privacy
+
+RETENTION = timedelta(days=3 * 366)  # "at most 3 years after your last action" (the consent text)
+EXPIRE_BATCH = 100  # members erased per sweep, so one transaction stays short
 
 
 @command("mydata", where="private", describe=N_("What is stored about you"))
@@ -47,3 +51,13 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
     ctx.clear()
     ctx.forget_state()
     ctx.reply(ctx.t("Your data is erased. You can join again at any time with /start."))
+
+
+async def expire_inactive(ctx: Context) -> None:
+    """Scheduled: erase, as /forget does, the members whose last action is older than RETENTION."""
+    cutoff = (ctx.now - RETENTION).date().isoformat()
+    for member_id in await members.inactive_before(ctx.tx, cutoff, EXPIRE_BATCH):
+        withdrawn = await privacy.erase(ctx.tx, member_id)
+        await ctx.audit("member.expired", member=member_id, votes_withdrawn_from_ballots=withdrawn)
+        for ballot_id in withdrawn:
+            ctx.refresh(f"b:{ballot_id}")

@@ -27,13 +27,26 @@ async def get(tx: Tx, member_id: int) -> Member | None:
 
 async def create(tx: Tx, channel: str, external_id: str, locale: str, now: str) -> Member:
     member_id = await tx.insert(
-        "INSERT INTO members (locale, consent_at, created_at) VALUES (?, ?, ?)", (locale, now, now)
+        "INSERT INTO members (locale, consent_at, created_at, last_seen_on) VALUES (?, ?, ?, ?)",
+        (locale, now, now, now[:10]),
     )
     await tx.execute(
         "INSERT INTO identities (channel, external_id, member_id, created_at) VALUES (?, ?, ?, ?)",
         (channel, external_id, member_id, now),
     )
-    return Member(id=member_id, name=None, locale=locale, active_community=None)
+    return Member(id=member_id, name=None, locale=locale, active_community=None, last_seen_on=now[:10])
+
+
+async def seen(tx: Tx, member_id: int, day: str) -> None:
+    """Note the day of the member's latest action (what the retention period counts from)."""
+    await tx.execute("UPDATE members SET last_seen_on = ? WHERE id = ?", (day, member_id))
+
+
+async def inactive_before(tx: Tx, day: str, limit: int) -> list[int]:
+    """Members not yet erased whose last action was before ``day``, the longest silent first."""
+    rows = await tx.all("SELECT id FROM members WHERE consent_at <> '' AND last_seen_on < ?"
+                        " ORDER BY last_seen_on LIMIT ?", (day, limit))
+    return [r["id"] for r in rows]
 
 
 async def set_name(tx: Tx, member_id: int, name: str) -> None:
