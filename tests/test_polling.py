@@ -133,3 +133,17 @@ async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplo
         finally:
             recorder.gate.set()
             await polling.stop()
+
+
+async def test_stopping_just_as_room_comes_free_does_not_hang(tg, polling_parts):
+    bot, db = polling_parts
+    polling = DurablePolling(bot, Recorder().dp, db, allowed_updates=["message"], timeout=1)
+    polling._room.clear()  # as when max_in_flight updates are in handling
+    await polling.start()
+    await asyncio.sleep(0.05)  # the poller waits for room
+    runner = polling._runner
+    polling._room.set()  # room comes free in the very tick stop() cancels the poller
+    try:
+        await asyncio.wait_for(polling.stop(), 3)
+    finally:
+        runner.cancel()

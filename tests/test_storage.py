@@ -358,3 +358,14 @@ async def test_a_script_cancelled_while_beginning_leaves_no_write_lock(db):
     await asyncio.sleep(0.1)  # the BEGIN still queued on aiosqlite's thread has run by now
     db.busy_timeout_ms = 500
     await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))
+
+
+async def test_closing_just_as_a_checkpoint_falls_due_does_not_hang(tmp_path):
+    database = await Database(str(tmp_path / "due.db")).open()
+    checkpointer = database._checkpointer
+    await asyncio.sleep(0)  # the checkpointer waits for its next round
+    database._checkpoint_due.set()  # due in the very tick close() cancels it
+    try:
+        await asyncio.wait_for(database.close(), 3)
+    finally:
+        checkpointer.cancel()

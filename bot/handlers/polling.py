@@ -88,9 +88,10 @@ class DurablePolling:
 
     async def _wait_for_room(self) -> None:
         while not self._room.is_set():
-            try:
-                await asyncio.wait_for(self._room.wait(), self.stall_warning)
-            except asyncio.TimeoutError:
+            try:  # not asyncio.wait_for, which on Python 3.11 can swallow stop()'s cancel
+                async with asyncio.timeout(self.stall_warning):
+                    await self._room.wait()
+            except TimeoutError:
                 log.warning("%d updates have been in handling for %.0f s; new updates wait at Telegram",
                             len(self._tasks), self.stall_warning)
 

@@ -340,9 +340,11 @@ class Database:
 
     async def _checkpoint_forever(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._checkpoint_due.wait(), self.CHECKPOINT_INTERVAL)
-            except asyncio.TimeoutError:
+            try:  # not asyncio.wait_for: on Python 3.11 it can swallow a cancel that comes with the
+                # event (then close() waited for this loop forever)
+                async with asyncio.timeout(self.CHECKPOINT_INTERVAL):
+                    await self._checkpoint_due.wait()
+            except TimeoutError:
                 pass
             self._checkpoint_due.clear()
             if self._commits:
