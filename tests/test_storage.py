@@ -367,5 +367,7 @@ async def test_closing_just_as_a_checkpoint_falls_due_does_not_hang(tmp_path):
     database._checkpoint_due.set()  # due in the very tick close() cancels it
     try:
         await asyncio.wait_for(database.close(), 3)
-    finally:
+    finally:  # should it hang: end the task and aiosqlite's thread, or pytest could not exit
         checkpointer.cancel()
+        if database._conn is not None:
+            await database._conn.close()
