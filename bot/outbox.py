@@ -1,6 +1,17 @@
 """The outbox worker: sends queued messages at the rate each channel allows, waits out its
-``retry_after``, retries failures with backoff, and picks up where it was after a restart
-(the queue is a table)."""
+``retry_after``, and picks up where it was after a restart (the queue is a table).
+
+What happens to a message that does not go through:
+
+* ``Undeliverable`` (the person blocked the bot, the chat is gone): dropped at once.
+* ``RetryLater`` (a 429): sent again after its ``retry_after``.
+* Any other failure (5xx, a timeout, a lost connection) is taken as passing: the message is tried
+  again after 1, 2, 4 … seconds, then every ``BACKOFF_CAP`` seconds, however long it lasts.
+* Expiry, the only way a message is dropped without a permanent error: one still not sent
+  ``MAX_AGE`` (a day) after it was queued is dropped with a warning. An outage of the Bot API
+  is over long before that, while a post or notice a day late is more likely to mislead (a
+  ballot it announces may have closed) than to help; the facilitator can post again.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +24,8 @@ from bot.delivery import Delivery, RetryLater, Undeliverable
 from bot.storage import outbox
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
+MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
 PACE = 0.95    # of the channel's rate: room for requests that arrive a little late or early
 
@@ -31,6 +43,7 @@ class OutboxWorker:
         self._last_send = 0.0
         self.sent = 0
         self.retried = 0
+        self._failing = False  # the last send failed (logged once per run of failures)
         delivery.wake_outbox = self.wake
 
     def wake(self) -> None:
@@ -81,10 +94,16 @@ class OutboxWorker:
         for item in queued:
             message = item.message
             key = (message.channel, message.chat_id)
+            now = self.clock()
+            if now - item.queued_at >= MAX_AGE:
+                log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
+                            message.channel, message.chat_id, MAX_AGE / 3600, item.attempts)
+                await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+                progress = True
+                continue
             sender = self.delivery.senders.get(message.channel)
             if sender is None or key in blocked:
                 continue
-            now = self.clock()
             if self._paused_until > now:  # the channel said to wait, for every chat
                 waits.append(self._paused_until - now)
                 break
@@ -114,25 +133,34 @@ class OutboxWorker:
                 log.info("dropping a message to %s:%s: %s", message.channel, message.chat_id, exc)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # passing: tried again later, never dropped for it
                 blocked.add(key)
-                if item.attempts + 1 >= MAX_ATTEMPTS:
-                    log.error("giving up on a message to %s:%s after %d attempts: %s", message.channel,
-                              message.chat_id, item.attempts + 1, exc)
-                else:
-                    delay = min(2 ** item.attempts, 300)
-                    until = self.clock() + delay
-                    await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
-                    waits.append(delay)
-                    continue
+                delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
+                until = self.clock() + delay
+                await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
+                self._note_failure(message, exc, item.attempts + 1, delay)
+                waits.append(delay)
+                continue
             else:
                 self.sent += 1
+                if self._failing:
+                    self._failing = False
+                    log.warning("sending through %s works again; the outbox catches up", message.channel)
             # Removed at once, so a stop right after sends it again at most once more.
             await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
             progress = True
         if progress:
             return 0.0  # look again at once
         return min(waits) if waits else self.idle
+
+    def _note_failure(self, message, exc: Exception, attempts: int, delay: float) -> None:
+        """A warning when sends start failing, not one per message (an outage fails them all)."""
+        if not self._failing:
+            self._failing = True
+            log.warning("sending to %s:%s failed (%s: %s); the outbox keeps retrying every message",
+                        message.channel, message.chat_id, type(exc).__name__, exc)
+        log.debug("a message to %s:%s failed %d times (%s); next try in %.0f s", message.channel,
+                  message.chat_id, attempts, exc, delay)
 
     def _rate_slot(self, sender, now: float) -> float:
         """The earliest time the channel's overall rate allows another message: messages are

@@ -4,12 +4,16 @@ limits, wait out 429s, and survive a restart."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime, timezone
 
+from bot.delivery import Delivery
 from bot.flows.types import Message
+from bot.handlers.telegram import TelegramSender
+from bot.outbox import MAX_AGE, OutboxWorker
 from bot.storage import outbox
-from tests.test_e2e_telegram import Bot
+from tests.test_e2e_telegram import NO_LIMITS, Bot
 
 REAL_LIMITS = {"rate": 30.0, "private_interval": 1.0, "group_interval": 3.0}
 
@@ -18,6 +22,43 @@ async def queue(app, messages):
     async with app.db.transaction() as tx:
         await outbox.add(tx, messages, datetime.now(timezone.utc).isoformat())
     app.outbox.wake()
+
+
+class FakeClock:
+    """The worker's time, moved on by the test: hours of backoff pass in a moment."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def stepped_worker(app, **limits) -> tuple[OutboxWorker, FakeClock]:
+    """The app's outbox worker replaced by one the test runs pass by pass on a fake clock."""
+    await app.outbox.stop()
+    clock = FakeClock()
+    sender = TelegramSender(app.bot, **{**NO_LIMITS, **limits})
+    return OutboxWorker(Delivery(app.db, {"telegram": sender}), clock=clock), clock
+
+
+async def run_until(worker: OutboxWorker, clock: FakeClock, done, *, seconds: float, each_pass=lambda: None) -> None:
+    """Pass after pass, the fake clock moved on by the wait each pass asks for, until ``done()``;
+    fails when that takes more than ``seconds`` of the worker's time."""
+    deadline = clock.now + seconds
+    while not await done():
+        assert clock.now < deadline, "the outbox did not finish in time"
+        each_pass()
+        clock.now += max(await worker.drain_once(), 0.01)
+
+
+async def queued(app) -> int:
+    async with app.db.transaction() as tx:
+        return await outbox.size(tx)
+
+
+async def _empty(app) -> bool:
+    return await queued(app) == 0
 
 
 async def wait_until(condition, timeout: float) -> None:
@@ -75,3 +116,100 @@ async def test_a_person_who_blocked_the_bot_does_not_stall_the_rest(tg, bot):
     await wait_until(lambda: tg.messages(other.id), 5)
     async with bot.app.db.transaction() as tx:
         assert await outbox.size(tx) == 0
+
+
+async def test_a_long_outage_of_the_bot_api_delays_a_broadcast_but_loses_nothing(tg, bot):
+    """Half an hour of 500s, then a proxy's HTML 502 page: far beyond the eight attempts (about
+    two minutes of backoff) after which the outbox used to drop a message for good."""
+    users = [tg.user(9200 + i, f"U{i}", "en", started=True) for i in range(20)]
+    group = tg.group(-100700, "Ауыл", with_bot=True)
+    messages = [Message("telegram", str(u.id), f"Digest for U{i}") for i, u in enumerate(users)]
+    messages += [Message("telegram", str(group.id), f"Group post {i}") for i in range(3)]
+    worker, clock = await stepped_worker(bot.app)
+    started = clock.now
+    tg.fail_next(10**9, status=500, methods=["sendMessage"])
+    await queue(bot.app, messages)
+
+    def outage() -> None:
+        if clock.now - started >= 45 * 60:
+            tg.fail_next(0)  # the Bot API is back
+        elif clock.now - started >= 30 * 60:
+            tg.fail_next(10**9, status=502, body="<html><h1>502 Bad Gateway</h1></html>", methods=["sendMessage"])
+
+    await run_until(worker, clock, lambda: _empty(bot.app), seconds=60 * 60, each_pass=outage)
+    assert all([m["text"] for m in tg.messages(u.id)] == [f"Digest for U{i}"] for i, u in enumerate(users)), \
+        "a digest was lost or sent twice"
+    assert [m["text"] for m in tg.messages(group.id)] == [f"Group post {i}" for i in range(3)]
+    assert clock.now - started >= 45 * 60
+    assert len([c for c in tg.calls("sendMessage") if not c.ok]) >= 10 * len(messages)
+
+
+async def test_a_group_with_a_long_backlog_does_not_hold_back_other_chats(tg, bot):
+    """After an outage a group may have hundreds of posts queued, one per 3 s; the private
+    messages queued behind them go out at once, not after the backlog."""
+    group = tg.group(-100800, "Ауыл", with_bot=True)
+    users = [tg.user(9300 + i, f"U{i}", "en", started=True) for i in range(5)]
+    worker, clock = await stepped_worker(bot.app, rate=30.0, private_interval=1.0, group_interval=3.0)
+    started = clock.now
+    await queue(bot.app, [Message("telegram", str(group.id), f"Post {i}") for i in range(260)]
+                + [Message("telegram", str(u.id), "Your problem was accepted") for u in users])
+
+    async def everyone_has_theirs() -> bool:
+        return all(tg.messages(u.id) for u in users)
+
+    await run_until(worker, clock, everyone_has_theirs, seconds=20)
+    assert clock.now - started < 5
+    posts = [m["text"] for m in tg.messages(group.id)]
+    assert posts == [f"Post {i}" for i in range(len(posts))]
+
+
+async def test_a_message_still_not_sent_after_a_day_is_dropped_with_a_warning(tg, bot, caplog):
+    """Tried all day, at least every five minutes, then dropped: the expiry rule."""
+    user = tg.user(9400, "U", "en", started=True)
+    worker, clock = await stepped_worker(bot.app)
+    started = clock.now
+    tg.fail_next(10**9, status=500, methods=["sendMessage"])
+    await queue(bot.app, [Message("telegram", str(user.id), "The ballot closes tonight")])
+
+    async def almost_a_day() -> bool:
+        return clock.now - started >= MAX_AGE - 10 * 60
+
+    await run_until(worker, clock, almost_a_day, seconds=MAX_AGE)
+    assert await queued(bot.app) == 1, "dropped before its day was over"
+    assert len(tg.calls("sendMessage")) >= (MAX_AGE - 10 * 60) / 300
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        await run_until(worker, clock, lambda: _empty(bot.app), seconds=20 * 60)
+    assert clock.now - started >= MAX_AGE
+    assert any("not sent within 24 h" in r.getMessage() for r in caplog.records)
+    tg.fail_next(0)
+    await worker.drain_once()
+    assert tg.messages(user.id) == []
+
+
+async def test_a_message_queued_more_than_a_day_ago_is_not_sent(tg, bot, caplog):
+    """The bot was down for longer than a day: what it had queued is stale by now."""
+    user = tg.user(9500, "U", "en", started=True)
+    fresh = tg.user(9501, "V", "en", started=True)
+    worker, clock = await stepped_worker(bot.app)
+    await queue(bot.app, [Message("telegram", str(user.id), "The ballot closes tonight")])
+    clock.now += MAX_AGE + 60
+    async with bot.app.db.transaction() as tx:
+        await outbox.add(tx, [Message("telegram", str(fresh.id), "Hello")],
+                         datetime.fromtimestamp(clock.now, timezone.utc).isoformat())
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        await run_until(worker, clock, lambda: _empty(bot.app), seconds=60)
+    assert tg.messages(user.id) == []
+    assert [m["text"] for m in tg.messages(fresh.id)] == ["Hello"]
+    assert any("not sent within 24 h" in r.getMessage() for r in caplog.records)
+
+
+async def test_permanent_errors_give_up_at_once(tg, bot):
+    """Unchanged by the endless retries: a blocked bot (403) or a chat that does not exist (400)
+    is tried once, then dropped."""
+    blocked = tg.user(9600, "Blocked", "en", started=True)
+    tg.block(blocked)
+    worker, clock = await stepped_worker(bot.app)
+    await queue(bot.app, [Message("telegram", str(blocked.id), "Hi"), Message("telegram", "987654321", "Hi")])
+    await run_until(worker, clock, lambda: _empty(bot.app), seconds=1)
+    attempts = tg.calls("sendMessage")
+    assert sorted((str(c.chat_id), c.status) for c in attempts) == [(str(blocked.id), 403), ("987654321", 400)]

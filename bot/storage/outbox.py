@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from bot.flows.types import Message
 from bot.storage.db import Tx
@@ -14,6 +15,7 @@ class Queued:
     id: int
     message: Message
     attempts: int
+    queued_at: float  # seconds since the epoch
 
 
 async def add(tx: Tx, messages: list[Message], now: str) -> None:
@@ -22,12 +24,22 @@ async def add(tx: Tx, messages: list[Message], now: str) -> None:
 
 
 async def due(tx: Tx, at: float, limit: int = 200) -> list[Queued]:
-    rows = await tx.all("SELECT id, payload, attempts FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
-                        (at, limit))
-    return [Queued(r[0], pickle.loads(r[1]), r[2]) for r in rows]
+    """What is due at ``at``, oldest first, and only each chat's oldest due message: a chat with a
+    long backlog (a group after an outage) or told to wait cannot fill the batch and hold back
+    every other chat; its next message is picked once this one is sent."""
+    rows = await tx.all("SELECT id, payload, attempts, created_at FROM outbox WHERE id IN "
+                        "(SELECT MIN(id) FROM outbox WHERE not_before <= ? GROUP BY channel, chat_id) "
+                        "ORDER BY id LIMIT ?", (at, limit))
+    return [Queued(r[0], pickle.loads(r[1]), r[2], _epoch(r[3])) for r in rows]
+
+
+def _epoch(iso: str) -> float:
+    at = datetime.fromisoformat(iso)
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
 
 
 async def sent(tx: Tx, ids: list[int]) -> None:
+    """Remove messages: sent, undeliverable or expired."""
     await tx.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
 
