@@ -71,9 +71,10 @@ class OutboxWorker:
                 log.exception("outbox pass failed")
                 wait = self.idle
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, min(wait, self.idle)))
-            except asyncio.TimeoutError:
+            try:  # not asyncio.wait_for, which on Python 3.11 can swallow stop()'s cancel
+                async with asyncio.timeout(max(0.01, min(wait, self.idle))):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     async def drain(self) -> None:

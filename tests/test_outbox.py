@@ -4,6 +4,7 @@ limits, wait out 429s, and survive a restart."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from bot.flows.types import Message
 from bot.handlers.telegram import TelegramSender
 from bot.outbox import MAX_AGE, OutboxWorker
 from bot.storage import outbox
+from bot.storage.db import Database
 from tests.test_e2e_telegram import NO_LIMITS, Bot
 
 REAL_LIMITS = {"rate": 30.0, "private_interval": 1.0, "group_interval": 3.0}
@@ -213,3 +215,30 @@ async def test_permanent_errors_give_up_at_once(tg, bot):
     await run_until(worker, clock, lambda: _empty(bot.app), seconds=1)
     attempts = tg.calls("sendMessage")
     assert sorted((str(c.chat_id), c.status) for c in attempts) == [(str(blocked.id), 403), ("987654321", 400)]
+
+
+async def test_stopping_just_as_the_worker_is_woken_does_not_hang(tmp_path):
+    async with Database(str(tmp_path / "o.db")) as db:
+        worker = OutboxWorker(Delivery(db, {}), idle=5.0)
+        worker.start()
+        await asyncio.sleep(0.05)  # the worker waits for a wake-up
+        task = worker._task
+        worker.wake()  # woken in the very tick stop() cancels it
+        try:
+            await asyncio.wait_for(worker.stop(), 3)
+        finally:
+            task.cancel()
+
+
+async def test_a_chat_gone_or_moved_to_a_supergroup_is_given_up_at_once(tg, bot):
+    worker, clock = await stepped_worker(bot.app)
+    user = tg.user(9700, "Gone", "en", started=True)
+    tg.fail_next(1, 404, description="Not Found: chat not found", methods="sendMessage")
+    await queue(bot.app, [Message("telegram", str(user.id), "Hi")])
+    await run_until(worker, clock, lambda: _empty(bot.app), seconds=1)
+    moved = json.dumps({"ok": False, "error_code": 400, "parameters": {"migrate_to_chat_id": -1001234567890},
+                        "description": "Bad Request: group chat was upgraded to a supergroup chat"})
+    tg.fail_next(1, 400, body=moved, methods="sendMessage")
+    await queue(bot.app, [Message("telegram", "-4242", "Hi, group")])
+    await run_until(worker, clock, lambda: _empty(bot.app), seconds=1)
+    assert [c.status for c in tg.calls("sendMessage")] == [404, 400]

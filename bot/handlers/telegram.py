@@ -10,7 +10,8 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat, TelegramNotFound,
+                                TelegramRetryAfter)
 from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
 
@@ -102,8 +103,8 @@ async def _translated_errors():
         yield
     except TelegramRetryAfter as exc:
         raise RetryLater(exc.retry_after) from exc
-    except (TelegramForbiddenError, TelegramBadRequest) as exc:
-        raise Undeliverable(str(exc)) from exc
+    except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, TelegramMigrateToChat) as exc:
+        raise Undeliverable(str(exc)) from exc  # blocked, gone, or a group that became a supergroup
 
 
 def _command(text: str, bot_username: str) -> tuple[str, str] | None:
