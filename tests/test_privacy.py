@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
 import sqlite3
 
 import pytest
 
 from bot.flows.engine import Engine
-from bot.sim import Sim
+from bot.sim import Person, Sim
 from bot.storage import ballots
 from tests.conftest import build_community
 
@@ -166,3 +168,28 @@ async def test_members_silent_for_three_years_are_erased_as_by_forget(sim, clock
     assert outcome.refresh == {"b:1"}  # the group's counts are redrawn without the sticker
     await silent.send("/start")
     assert "Choose your language" in silent.last().text  # a stranger now
+
+
+async def test_forget_leaves_no_trace_in_the_database_files(sim):
+    c = await build_community(sim, 1, ("en",))
+    target = Person(sim, "5550123456789", "Aigul Traceable-Name", "en")  # a messenger id to look for
+    await target.send(f"/start {c.code}")
+    await target.press("English")
+    await target.press_data("consent:yes")
+    await target.send("Aigul Traceable-Name")
+    await sim.handle(target, "contact", phone="+7 701 999 88 77")
+    db = sim.engine.db
+
+    def files() -> bytes:
+        return b"".join(open(path, "rb").read() for path in (db.path, db.path + "-wal") if os.path.exists(path))
+
+    assert "Aigul Traceable-Name".encode() in files()
+    await target.send("/forget")
+    await target.press("Erase my data")
+    for _ in range(150):  # the checkpointer's next round (every second)
+        if not db._wipe_due:
+            break
+        await asyncio.sleep(0.02)
+    data = files()
+    for trace in ("Aigul Traceable-Name", "77019998877", "5550123456789"):
+        assert trace.encode() not in data, trace

@@ -44,6 +44,7 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
         return
     assert ctx.member is not None
     withdrawn = await privacy.erase(ctx.tx, ctx.member.id)
+    ctx.engine.db.wipe_soon()
     await ctx.audit("member.forgotten", votes_withdrawn_from_ballots=withdrawn)
     for ballot_id in withdrawn:
         ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
@@ -58,6 +59,7 @@ async def expire_inactive(ctx: Context) -> None:
     cutoff = (ctx.now - RETENTION).date().isoformat()
     for member_id in await members.inactive_before(ctx.tx, cutoff, EXPIRE_BATCH):
         withdrawn = await privacy.erase(ctx.tx, member_id)
+        ctx.engine.db.wipe_soon()
         await ctx.audit("member.expired", member=member_id, votes_withdrawn_from_ballots=withdrawn)
         for ballot_id in withdrawn:
             ctx.refresh(f"b:{ballot_id}")

@@ -121,10 +121,10 @@ def _executemany(conn: sqlite3.Connection, sql: str, rows: list) -> None:
     conn.executemany(sql, rows).close()
 
 
-def _restart_wal(conn: sqlite3.Connection, wait_ms: int, usual_ms: int) -> tuple[int, int, int]:
+def _restart_wal(conn: sqlite3.Connection, wait_ms: int, usual_ms: int, mode: str) -> tuple[int, int, int]:
     conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}").close()
     try:
-        return tuple(_fetchall(conn, "PRAGMA wal_checkpoint(RESTART)", ())[0])  # type: ignore[return-value]
+        return tuple(_fetchall(conn, f"PRAGMA wal_checkpoint({mode})", ())[0])  # type: ignore[return-value]
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(usual_ms)}").close()
 
@@ -177,12 +177,13 @@ class Database:
         self._writers_may_go = asyncio.Event()  # cleared while the WAL is started over
         self._writers_may_go.set()
         self._checkpoint_due = asyncio.Event()  # set after CHECKPOINT_COMMITS commits
+        self._wipe_due = False  # the WAL holds erased personal data: empty its file at the next round
 
     async def open(self, *, migrate_to: int | None = None) -> "Database":
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         for pragma in (f"busy_timeout = {int(self.busy_timeout_ms)}", "journal_mode = WAL",
-                       "synchronous = NORMAL", "foreign_keys = ON",
+                       "synchronous = NORMAL", "foreign_keys = ON", "secure_delete = ON",
                        f"journal_size_limit = {self.WAL_SIZE_LIMIT}"):
             await self._on_thread(f"PRAGMA {pragma}")
         self._sync = self._connect_sync()
@@ -194,6 +195,7 @@ class Database:
         sync = sqlite3.connect(self.path, isolation_level=None, timeout=0)  # never waits in SQLite
         sync.row_factory = sqlite3.Row
         for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "wal_autocheckpoint = 0",
+                       "secure_delete = ON",  # what is deleted is overwritten, not left in free pages
                        f"journal_size_limit = {self.WAL_SIZE_LIMIT}"):
             sync.execute(f"PRAGMA {pragma}")
         return sync
@@ -323,20 +325,28 @@ class Database:
         most pages are copied already; if readers elsewhere keep it from finishing within
         ``RESTART_WAIT_MS``, it gives up until the next round.
         """
-        commits = self._commits
+        commits, wipe = self._commits, self._wipe_due
         busy, log_pages, copied = await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
-        if not busy and log_pages > self.WAL_RESTART_PAGES:
+        if not busy and (wipe or log_pages > self.WAL_RESTART_PAGES):
             async with self._lock:  # first: a script's transaction() may hold the connection
                 self._writers_may_go.clear()
                 try:
                     busy, log_pages, copied = await self.conn._execute(
-                        _restart_wal, self.conn._conn, self.RESTART_WAIT_MS, self.busy_timeout_ms)
+                        _restart_wal, self.conn._conn, self.RESTART_WAIT_MS, self.busy_timeout_ms,
+                        "TRUNCATE" if wipe else "RESTART")
                 finally:
                     self._writers_may_go.set()
         complete = not busy and copied == log_pages
         if complete:
             self._commits -= commits
+            self._wipe_due = self._wipe_due and not wipe
         return complete
+
+    def wipe_soon(self) -> None:
+        """Personal data was just erased: besides the database pages (``secure_delete``), empty
+        the WAL file, which still holds the old pages, at the next checkpoint."""
+        self._wipe_due = True
+        self._checkpoint_due.set()
 
     async def _checkpoint_forever(self) -> None:
         while True:
@@ -347,7 +357,7 @@ class Database:
             except TimeoutError:
                 pass
             self._checkpoint_due.clear()
-            if self._commits:
+            if self._commits or self._wipe_due:
                 try:
                     await self.checkpoint()
                 except Exception:
