@@ -291,6 +291,22 @@ async def test_sticker_voting_in_the_group_end_to_end(tg, bot):
     assert "closed" in closed["text"] or "жабылды" in closed["text"]
 
 
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_link_and_its_open_ballot(tg, bot):
+    aigerim, group, members = await village(tg, 3)
+    await say(tg, aigerim, "/poll dots", group)
+    supergroup = tg.upgrade_group(aigerim, group, -1001234567777)
+    ballot = await tg.next_message(supergroup.id)  # the open ballot, posted again where the group now is
+    assert "Жапсырма" in ballot["text"]
+    john = members[2]  # English
+    answer = await tg.answer_to(tg.press(john, ballot, button_for(ballot, 1), chat=supergroup))
+    assert answer["text"].startswith("Sticker placed on #1")
+    assert "1. " in (await say(tg, john, "/status", supergroup))["text"]  # the supergroup is the linked one
+    await say(tg, aigerim, "/close", supergroup)
+    photo = await tg.wait_for(lambda call: call.method == "sendPhoto")
+    assert photo.params["chat_id"] == supergroup.id and "#1" in photo.params["caption"]
+    assert not [c for c in tg.calls() if c.status != 200 and str(c.params.get("chat_id")) == str(group.id)]
+
+
 async def test_matrix_and_pairwise_in_private_through_the_deep_link(tg, bot):
     aigerim, group, members = await village(tg, 3)
     invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)

@@ -148,19 +148,23 @@ async def poll(ctx: Context) -> None:
     await announce(ctx, community, ballot)
 
 
-async def announce(ctx: Context, community: Community, ballot: Ballot) -> None:
+async def announce(ctx: Context, community: Community, ballot: Ballot,
+                   only: tuple[str, str] | None = None) -> None:
+    """Post the open ballot to the community's groups (or ``only`` that one)."""
     from bot.flows import dots
 
     if ballot.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, ballot.id)
         await ctx.post_groups(community, lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz),
-                              tag=tag(ballot))
+                              tag=tag(ballot), only=only)
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
         await ctx.post_groups(community, lambda tr: (
             private_ballot_invitation(tr, ballot) + closing_note(tr, ballot, community.tz),
-            [[Button(tr.t("Open the ballot"), url=link)]]))
+            [[Button(tr.t("Open the ballot"), url=link)]]), only=only)
+    if only is not None:
+        return
     groups = await communities.groups(ctx.tx, community.id)
     if not ctx.event.is_group or not groups:
         ctx.reply(ctx.t("The vote is open. Members find it under /vote.")

@@ -282,6 +282,23 @@ async def bot_added(ctx: Context) -> None:
                     "sending /link CODE here."))
 
 
+async def group_moved(ctx: Context, new_chat_id: str) -> None:
+    """Telegram made the group a supergroup, with a new id: the link follows, and the open
+    ballots are posted again there (the bot's old messages keep other ids, which it cannot edit)."""
+    from bot.flows import ballots as ballot_flows
+    from bot.storage import ballots
+
+    channel, old_chat_id = ctx.event.channel, ctx.event.chat_id
+    community_id = await communities.move_group(ctx.tx, channel, old_chat_id, new_chat_id)
+    if community_id is None:
+        return  # not linked: nothing follows
+    await ctx.audit("group.moved", community_id, chat=old_chat_id, to=new_chat_id)
+    community = await communities.get(ctx.tx, community_id)
+    assert community is not None
+    for ballot in await ballots.of_community(ctx.tx, community_id, "open"):
+        await ballot_flows.announce(ctx, community, ballot, only=(channel, new_chat_id))
+
+
 @command("link", who="onboarded", where="group")
 async def link(ctx: Context) -> None:
     code = normalize_code(ctx.event.args)

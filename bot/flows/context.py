@@ -168,10 +168,13 @@ class Context:
 
     async def post_groups(self, community: Community, build: Callable[[Translator], tuple[str, Buttons]],
                           *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
-                          durable: bool = True) -> None:
-        """A message to every group linked to the community, in the community's language."""
+                          durable: bool = True, only: tuple[str, str] | None = None) -> None:
+        """A message to every group linked to the community (or ``only`` that one), in the
+        community's language."""
         text, buttons = build(translator(community.locale))
         for channel, chat_id in await communities.groups(self.tx, community.id):
+            if only is not None and (channel, chat_id) != only:
+                continue
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
                                                  chart=chart, tag=tag, edit=edit, durable=durable))
 

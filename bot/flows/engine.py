@@ -154,6 +154,8 @@ class Engine:
         event = ctx.event
         if event.joined_group:
             await community.bot_added(ctx)
+        elif event.group_moved_to is not None:
+            await community.group_moved(ctx, event.group_moved_to)
         elif event.command is not None:
             if event.command == "start" and event.args and not event.is_group:
                 await self._start_payload(ctx, event.args.strip())

@@ -28,6 +28,8 @@ class Event:
     user_lang: str | None = None  # the client's language code
     chat_title: str = ""
     joined_group: bool = False   # the bot was added to the group ``chat_id``
+    group_moved_to: str | None = None  # the group ``chat_id`` now lives on under this id (Telegram
+                                        # upgraded it to a supergroup)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,9 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
                     update_id=str(event_update.update_id), user_name=user.full_name,
                     user_lang=user.language_code, chat_title=message.chat.title or "")
         text = message.text or message.caption
+        if message.migrate_to_chat_id is not None and is_group:
+            await run(Event(**base, group_moved_to=str(message.migrate_to_chat_id)))
+            return
         if message.contact is not None and not is_group:
             if message.contact.user_id != user.id:
                 await run(Event(**base, foreign_contact=True))  # its number is not passed on

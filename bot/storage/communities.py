@@ -52,6 +52,18 @@ async def link_group(tx: Tx, channel: str, chat_id: str, community_id: int, titl
     )
 
 
+async def move_group(tx: Tx, channel: str, chat_id: str, new_chat_id: str) -> int | None:
+    """The group now has another id (Telegram made it a supergroup): its link and the bot's
+    messages there follow. The community it is linked to, if any."""
+    community_id = await tx.scalar("SELECT community_id FROM group_links WHERE channel = ? AND chat_id = ?",
+                                   (channel, chat_id))
+    if community_id is not None:
+        await tx.execute("UPDATE OR REPLACE group_links SET chat_id = ? WHERE channel = ? AND chat_id = ?",
+                         (new_chat_id, channel, chat_id))
+        await tx.execute("DELETE FROM message_refs WHERE channel = ? AND chat_id = ?", (channel, chat_id))
+    return community_id
+
+
 async def by_group(tx: Tx, channel: str, chat_id: str) -> Community | None:
     row = await tx.one(
         "SELECT c.* FROM communities c JOIN group_links g ON g.community_id = c.id"

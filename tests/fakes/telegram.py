@@ -161,11 +161,13 @@ _ALL = "*"
 class _ApiError(Exception):
     """Raised inside method handlers; becomes an ``ok: false`` answer."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None):
+    def __init__(self, code: int, description: str, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None):
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def _bad(description: str) -> _ApiError:
@@ -304,6 +306,7 @@ class FakeChat:
     user: FakeUser | None = None
     bot_status: str = "left"
     member_status: dict[int, str] = field(default_factory=dict)
+    migrated_to: int | None = None  # a group upgraded to this supergroup (sends get 400)
     _next_mid: int = field(default=1, repr=False)
     _messages: dict[int, JSON] = field(default_factory=dict, repr=False)
     _bot_messages: list[JSON] = field(default_factory=list, repr=False)
@@ -1204,6 +1207,18 @@ class FakeTelegram:
             self._push({"message": msg})
         return upd
 
+    def upgrade_group(self, user: FakeUser, group: FakeChat | int, supergroup_id: int) -> FakeChat:
+        """Telegram turns ``group`` into a supergroup (an admin enabled topics, a public link...):
+        the chat gets a new id, the old group's service message says ``migrate_to_chat_id``, the
+        new one's ``migrate_from_chat_id``, and sends to the old id fail with that parameter."""
+        old = self.chat(group)
+        new = self.group(supergroup_id, old.title or "", type="supergroup")
+        new.bot_status, new.member_status = old.bot_status, dict(old.member_status)
+        old.migrated_to = supergroup_id
+        self._push({"message": self._user_message(user, old, migrate_to_chat_id=supergroup_id)})
+        self._push({"message": self._user_message(user, new, migrate_from_chat_id=old.id)})
+        return new
+
     def remove_bot_from_group(self, user: FakeUser, group: FakeChat | int, *, status: str = "kicked") -> JSON:
         """``user`` removes the bot ("kicked", or "left"): a ``my_chat_member`` update."""
         return self._bot_status_change(user, self.chat(group), status)
@@ -1899,6 +1914,8 @@ class FakeTelegram:
             payload = {"ok": False, "error_code": e.code, "description": e.description}
             if e.retry_after is not None:
                 payload["parameters"] = {"retry_after": e.retry_after}
+            if e.migrate_to_chat_id is not None:
+                payload["parameters"] = {"migrate_to_chat_id": e.migrate_to_chat_id}
         except _RawFailure as e:
             call.status = e.status
             call.description = e.body[:80]
@@ -1994,6 +2011,9 @@ class FakeTelegram:
             if not c.user.started:
                 raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             return
+        if c.migrated_to is not None:
+            raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                            migrate_to_chat_id=c.migrated_to)
         if c.bot_status == "kicked":
             raise _ApiError(403, f"Forbidden: bot was kicked from the {c.type} chat")
         if c.bot_status not in ("member", "administrator", "creator"):
