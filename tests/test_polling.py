@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import asynccontextmanager
 
 import pytest
 from aiogram import Bot, Dispatcher
@@ -37,6 +38,17 @@ class Recorder:
         raise AssertionError(f"{len(self.seen)} of {count} updates handled")
 
 
+@asynccontextmanager
+async def running(polling: DurablePolling, recorder: Recorder):
+    """The poller started; stopped at the end, its handlers let go first."""
+    await polling.start()
+    try:
+        yield polling
+    finally:
+        recorder.gate.set()
+        await polling.stop()
+
+
 @pytest.fixture
 async def polling_parts(tg, tmp_path):
     bot = Bot(tg.token, session=tg.session())
@@ -59,8 +71,7 @@ async def test_a_burst_waits_at_telegram_beyond_max_in_flight(tg, polling_parts)
     recorder = Recorder()
     recorder.gate.clear()
     polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=200)
-    await polling.start()
-    try:
+    async with running(polling, recorder):
         await recorder.until(200)
         await asyncio.sleep(0.3)  # time enough to fetch more, were it allowed
         assert len(recorder.seen) == 200, "handled at once beyond max_in_flight"
@@ -68,9 +79,6 @@ async def test_a_burst_waits_at_telegram_beyond_max_in_flight(tg, polling_parts)
         recorder.gate.set()
         await recorder.until(350)
         assert sorted(recorder.seen) == sorted(u.id for u in users), "every update handled once"
-    finally:
-        recorder.gate.set()
-        await polling.stop()
 
 
 async def test_stored_updates_beyond_the_bound_and_a_broken_one_are_handled_then_polling_goes_on(
@@ -85,15 +93,12 @@ async def test_stored_updates_beyond_the_bound_and_a_broken_one_are_handled_then
     polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
                              flush_interval=0.05)
     with caplog.at_level(logging.ERROR, logger="bot.handlers.polling"):
-        await polling.start()
-        try:
+        async with running(polling, recorder):
             await recorder.until(251)
             assert sorted(recorder.seen) == sorted([*range(1001, 1251), later.id])
             assert "dropping stored update 9999" in caplog.text
             await asyncio.sleep(0.2)
             assert await db.atomic(lambda tx: inbox.pending(tx, CHANNEL)) == []  # all done, the broken one too
-        finally:
-            await polling.stop()
 
 
 async def test_a_message_aiogram_fills_with_placeholders_is_stored_and_handled(tg, polling_parts):
@@ -102,8 +107,7 @@ async def test_a_message_aiogram_fills_with_placeholders_is_stored_and_handled(t
     recorder = Recorder()
     recorder.gate.clear()  # hold the handler, so the update is still in the inbox
     polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1)
-    await polling.start()
-    try:
+    async with running(polling, recorder):
         tg.send(user, "see https://example.kz", extra={"link_preview_options": {"url": "https://example.kz"}})
         await recorder.until(1)
         stored = await db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
@@ -111,9 +115,6 @@ async def test_a_message_aiogram_fills_with_placeholders_is_stored_and_handled(t
         recorder.gate.set()
         tg.send(user, "and polling goes on")
         await recorder.until(2)
-    finally:
-        recorder.gate.set()
-        await polling.stop()
 
 
 async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplog):
@@ -125,14 +126,10 @@ async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplo
     polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
                              stall_warning=0.1)
     with caplog.at_level(logging.WARNING, logger="bot.handlers.polling"):
-        await polling.start()
-        try:
+        async with running(polling, recorder):
             await recorder.until(100)
             await asyncio.sleep(0.3)
             assert "100 updates have been in handling" in caplog.text
-        finally:
-            recorder.gate.set()
-            await polling.stop()
 
 
 async def test_stopping_just_as_room_comes_free_does_not_hang(tg, polling_parts):
