@@ -12,7 +12,8 @@ import pytest
 
 from bot.flows.engine import Engine
 from bot.sim import Person, Sim
-from bot.storage import ballots
+from bot.storage import ballots, privacy
+from bot.storage.db import Database
 from tests.conftest import build_community
 
 
@@ -193,3 +194,22 @@ async def test_forget_leaves_no_trace_in_the_database_files(sim):
     data = files()
     for trace in ("Aigul Traceable-Name", "77019998877", "5550123456789"):
         assert trace.encode() not in data, trace
+
+
+async def test_members_from_before_retention_was_kept_count_from_the_upgrade(tmp_path, clock):
+    from bot.flows.privacy import expire_inactive
+
+    db = await Database(str(tmp_path / "old.db")).open(migrate_to=4)
+    try:
+        async with db.transaction() as tx:  # joined 1,200 days ago, before the upgrade
+            await tx.execute("INSERT INTO members (name, locale, consent_at, created_at)"
+                             " VALUES ('Old Timer', 'kk', '2023-01-01', '2023-01-01')")
+        await db.migrate()
+        engine = Engine(db, clock=clock, rng=random.Random(1))
+        await engine.run_system(expire_inactive)
+        async with db.transaction() as tx:
+            assert await tx.scalar("SELECT name FROM members") == "Old Timer"
+            exported = await privacy.export(tx, 1)
+        assert exported["member"]["last_seen_on"]  # /mydata shows what retention counts from
+    finally:
+        await db.close()

@@ -12,8 +12,8 @@ def _rows(rows) -> list[dict[str, Any]]:
 
 
 async def export(tx: Tx, member_id: int) -> dict[str, Any]:
-    member = await tx.one("SELECT id, name, locale, phone, consent_at, created_at FROM members WHERE id = ?",
-                          (member_id,))
+    member = await tx.one("SELECT id, name, locale, phone, consent_at, created_at, last_seen_on FROM members"
+                          " WHERE id = ?", (member_id,))
     ids = await tx.all("SELECT channel, external_id, created_at FROM identities WHERE member_id = ?", (member_id,))
     return {
         "member": dict(member) if member else None,
