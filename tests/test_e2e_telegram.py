@@ -307,6 +307,16 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_link_and_its_open_ball
     assert not [c for c in tg.calls() if c.status != 200 and str(c.params.get("chat_id")) == str(group.id)]
 
 
+async def test_posts_queued_for_a_group_just_upgraded_reach_the_supergroup(tg, bot):
+    aigerim, group, members = await village(tg, 2)
+    ballot = await say(tg, aigerim, "/poll dots", group)
+    await tg.answer_to(tg.press(members[0], ballot, button_for(ballot, 1), chat=group))
+    tg.send(aigerim, "/close", group)  # sent just before the upgrade: its result goes to the old id
+    supergroup = tg.upgrade_group(aigerim, group, -1001234567888)
+    photo = await tg.wait_for(lambda call: call.method == "sendPhoto" and call.status == 200, timeout=10)
+    assert photo.params["chat_id"] == supergroup.id and "#1" in photo.params["caption"]
+
+
 async def test_matrix_and_pairwise_in_private_through_the_deep_link(tg, bot):
     aigerim, group, members = await village(tg, 3)
     invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)

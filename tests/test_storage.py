@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bot.storage import audit, members, updates
+from bot.storage import audit, communities, members, updates
 from bot.storage.db import AwaitedOutsideDatabase, Database, migrations, split_statements
 
 
@@ -371,3 +371,18 @@ async def test_closing_just_as_a_checkpoint_falls_due_does_not_hang(tmp_path):
         checkpointer.cancel()
         if database._conn is not None:
             await database._conn.close()
+
+
+async def test_a_group_moved_onto_an_id_linked_already_keeps_that_link(db):
+    async def work(tx):
+        founder = await members.create(tx, "telegram", "1", "kk", "now")
+        for code in ("AAAA1111", "BBBB2222"):
+            await communities.create(tx, name=code, place="", tz="Asia/Almaty", locale="kk", join_code=code,
+                                     created_by=founder.id, now="now")
+        await communities.link_group(tx, "telegram", "-100", 1, "old group", founder.id, "now")
+        await communities.link_group(tx, "telegram", "-1009", 2, "supergroup", founder.id, "now")
+        moved_from = await communities.move_group(tx, "telegram", "-100", "-1009")
+        return moved_from, await tx.all("SELECT chat_id, community_id FROM group_links ORDER BY chat_id")
+
+    moved_from, links = await db.atomic(work)
+    assert moved_from == 1 and [tuple(r) for r in links] == [("-1009", 2)]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -68,6 +69,16 @@ class TelegramSender:
         return self.group_interval if chat_id.startswith("-") else self.private_interval
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
+        try:
+            return await self._send(message, image)
+        except Undeliverable as exc:
+            moved = exc.__cause__
+            if not isinstance(moved, TelegramMigrateToChat):
+                raise
+            # Queued before the bot saw the group become a supergroup: it goes where the group is now.
+            return await self._send(replace(message, chat_id=str(moved.migrate_to_chat_id)), image)
+
+    async def _send(self, message: Message, image: bytes | None) -> str | None:
         markup = _markup(message)
         async with _translated_errors():
             if image is not None:

@@ -58,8 +58,12 @@ async def move_group(tx: Tx, channel: str, chat_id: str, new_chat_id: str) -> in
     community_id = await tx.scalar("SELECT community_id FROM group_links WHERE channel = ? AND chat_id = ?",
                                    (channel, chat_id))
     if community_id is not None:
-        await tx.execute("UPDATE OR REPLACE group_links SET chat_id = ? WHERE channel = ? AND chat_id = ?",
-                         (new_chat_id, channel, chat_id))
+        if await tx.scalar("SELECT 1 FROM group_links WHERE channel = ? AND chat_id = ?", (channel, new_chat_id)):
+            # the supergroup is linked already (by /link there): that link stands
+            await tx.execute("DELETE FROM group_links WHERE channel = ? AND chat_id = ?", (channel, chat_id))
+        else:
+            await tx.execute("UPDATE group_links SET chat_id = ? WHERE channel = ? AND chat_id = ?",
+                             (new_chat_id, channel, chat_id))
         await tx.execute("DELETE FROM message_refs WHERE channel = ? AND chat_id = ?", (channel, chat_id))
     return community_id
 
