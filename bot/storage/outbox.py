@@ -23,13 +23,15 @@ async def add(tx: Tx, messages: list[Message], now: str) -> None:
                          [(m.channel, m.chat_id, pickle.dumps(m), now) for m in messages])
 
 
+_HEADS = "SELECT MIN(id) FROM outbox GROUP BY channel, chat_id"  # each chat's oldest message
+
+
 async def due(tx: Tx, at: float, limit: int = 200) -> list[Queued]:
-    """What is due at ``at``, oldest first, and only each chat's oldest due message: a chat with a
-    long backlog (a group after an outage) or told to wait cannot fill the batch and hold back
-    every other chat; its next message is picked once this one is sent."""
-    rows = await tx.all("SELECT id, payload, attempts, created_at FROM outbox WHERE id IN "
-                        "(SELECT MIN(id) FROM outbox WHERE not_before <= ? GROUP BY channel, chat_id) "
-                        "ORDER BY id LIMIT ?", (at, limit))
+    """Each chat's oldest message, when it is due at ``at``; oldest first. A chat goes in order
+    (its next message waits while the oldest waits out a failure), and a chat with a long backlog
+    (a group after an outage) cannot fill the batch and hold back every other chat."""
+    rows = await tx.all(f"SELECT id, payload, attempts, created_at FROM outbox WHERE id IN ({_HEADS})"
+                        " AND not_before <= ? ORDER BY id LIMIT ?", (at, limit))
     return [Queued(r[0], pickle.loads(r[1]), r[2], _epoch(r[3])) for r in rows]
 
 
@@ -53,4 +55,4 @@ async def size(tx: Tx) -> int:
 
 
 async def next_due(tx: Tx) -> float | None:
-    return await tx.scalar("SELECT MIN(not_before) FROM outbox")
+    return await tx.scalar(f"SELECT MIN(not_before) FROM outbox WHERE id IN ({_HEADS})")
