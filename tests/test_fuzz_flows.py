@@ -729,6 +729,12 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
     def share_someone_elses_contact(self, who):
         self.handle(self.event(who, "private", foreign_contact=True))
 
+    @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["group", "unlinked", "other_group"]),
+          to=st.sampled_from(["-1001000000001", GROUP_B, GROUP_UNLINKED]))
+    def group_upgraded(self, who, where, to):
+        """Telegram's service message: the group now lives on under another id (also one in use)."""
+        self.handle(self.event(who, where, group_moved_to=to))
+
     @rule(who=st.sampled_from(ACTORS), where=st.sampled_from(["group", "unlinked", "other_group"]))
     def bot_added(self, who, where):
         self.handle(self.event(who, where, joined_group=True))
