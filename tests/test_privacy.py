@@ -213,3 +213,12 @@ async def test_members_from_before_retention_was_kept_count_from_the_upgrade(tmp
         assert exported["member"]["last_seen_on"]  # /mydata shows what retention counts from
     finally:
         await db.close()
+
+
+async def test_forget_warns_the_only_facilitator_that_the_community_will_have_none(sim):
+    c = await build_community(sim, 1, ("en",))
+    await c.facilitator.send("/forget")
+    warning = c.facilitator.last().text
+    assert "жалғыз фасилитаторысыз" in warning and "«Көктерек»" in warning  # the facilitator speaks Kazakh
+    await c.members[0].send("/forget")
+    assert "only facilitator" not in c.members[0].last().text

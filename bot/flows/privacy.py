@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.flows.context import Context
+from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
 from bot.flows.registry import button, command
 from bot.flows.types import Button
@@ -28,11 +28,17 @@ async def mydata(ctx: Context) -> None:
 
 @command("forget", where="private", describe=N_("Erase your data"))
 async def forget(ctx: Context) -> None:
-    ctx.reply(ctx.t("This erases your name, phone number, your messenger account's link to Qatysu and your "
-                    "name on the problems you proposed. Your votes in ballots that have closed stay counted, "
-                    "but nothing links them to you any more; your votes in ballots still open are "
-                    "withdrawn. This cannot be undone. Erase?"),
-              [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
+    assert ctx.member is not None
+    text = ctx.t("This erases your name, phone number, your messenger account's link to Qatysu and your "
+                 "name on the problems you proposed. Your votes in ballots that have closed stay counted, "
+                 "but nothing links them to you any more; your votes in ballots still open are "
+                 "withdrawn. This cannot be undone. Erase?")
+    led = await members.led_alone(ctx.tx, ctx.member.id)
+    if led:
+        text += "\n\n" + ctx.t("⚠️ You are the only facilitator of {communities}: after this, nobody can open or "
+                                "close its votes or move it to the next step.",
+                                communities=", ".join(f"«{esc(name)}»" for name in led))
+    ctx.reply(text, [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
 
 
 @button("forget", where="private")

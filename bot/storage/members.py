@@ -97,6 +97,16 @@ async def communities_of(tx: Tx, member_id: int) -> list[tuple[Community, str]]:
     return [(community_from_row(r), r["role"]) for r in rows]
 
 
+async def led_alone(tx: Tx, member_id: int) -> list[str]:
+    """The names of the communities whose only facilitator is this member."""
+    rows = await tx.all(
+        "SELECT c.name FROM communities c JOIN memberships ms ON ms.community_id = c.id"
+        " WHERE ms.member_id = ? AND ms.role = 'facilitator' AND NOT EXISTS (SELECT 1 FROM memberships o"
+        " WHERE o.community_id = c.id AND o.role = 'facilitator' AND o.member_id <> ms.member_id) ORDER BY c.id",
+        (member_id,))
+    return [r["name"] for r in rows]
+
+
 async def count_members(tx: Tx, community_id: int) -> int:
     return int(await tx.scalar("SELECT COUNT(*) FROM memberships WHERE community_id = ?", (community_id,)))
 
