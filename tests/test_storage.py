@@ -386,3 +386,32 @@ async def test_a_group_moved_onto_an_id_linked_already_keeps_that_link(db):
 
     moved_from, links = await db.atomic(work)
     assert moved_from == 1 and [tuple(r) for r in links] == [("-1009", 2)]
+
+
+async def test_a_reader_elsewhere_does_not_get_writers_held_every_second(db, monkeypatch):
+    import bot.storage.db as db_module
+
+    held = []
+    real = db_module._restart_wal
+
+    def counting(*args):
+        held.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(db_module, "_restart_wal", counting)
+    db._checkpointer.cancel()  # this test runs the rounds itself
+    await db.atomic(lambda tx: members.create(tx, "demo", "1", "kk", "now"))
+    reader = sqlite3.connect(db.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM members").fetchone()  # a snapshot the WAL cannot be emptied past
+    try:
+        await db.atomic(lambda tx: members.create(tx, "demo", "2", "kk", "now"))
+        db.wipe_soon()
+        assert not await db.checkpoint()  # tried: the reader keeps the WAL
+        assert not await db.checkpoint()  # a second later: writers are not held again yet
+        assert held == ["TRUNCATE"]
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    db._restart_after = 0.0
+    assert await db.checkpoint() and not db._wipe_due  # once the reader is gone, the WAL is emptied

@@ -165,6 +165,7 @@ class Database:
     WAL_RESTART_PAGES = 4000  # a WAL still this long after a passive checkpoint is started over
     WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a started-over WAL file is truncated to
     RESTART_WAIT_MS = 200  # how long writers may be held for that
+    RESTART_RETRY = 10.0  # seconds before holding writers again, when a reader elsewhere kept it from finishing
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
@@ -178,6 +179,7 @@ class Database:
         self._writers_may_go.set()
         self._checkpoint_due = asyncio.Event()  # set after CHECKPOINT_COMMITS commits
         self._wipe_due = False  # the WAL holds erased personal data: empty its file at the next round
+        self._restart_after = 0.0  # monotonic time before which writers are not held again
 
     async def open(self, *, migrate_to: int | None = None) -> "Database":
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -323,11 +325,11 @@ class Database:
         when one has, so a WAL still longer than ``WAL_RESTART_PAGES`` is then checkpointed in
         RESTART mode while this process's writers wait (``atomic`` on the loop), briefly, as
         most pages are copied already; if readers elsewhere keep it from finishing within
-        ``RESTART_WAIT_MS``, it gives up until the next round.
+        ``RESTART_WAIT_MS``, it gives up, and holds writers again only ``RESTART_RETRY`` later.
         """
         commits, wipe = self._commits, self._wipe_due
         busy, log_pages, copied = await self._on_thread("PRAGMA wal_checkpoint(PASSIVE)")
-        if not busy and (wipe or log_pages > self.WAL_RESTART_PAGES):
+        if not busy and (wipe or log_pages > self.WAL_RESTART_PAGES) and time.monotonic() >= self._restart_after:
             async with self._lock:  # first: a script's transaction() may hold the connection
                 self._writers_may_go.clear()
                 try:
@@ -336,6 +338,8 @@ class Database:
                         "TRUNCATE" if wipe else "RESTART")
                 finally:
                     self._writers_may_go.set()
+            if busy:
+                self._restart_after = time.monotonic() + self.RESTART_RETRY
         complete = not busy and copied == log_pages
         if complete:
             self._commits -= commits
