@@ -226,3 +226,18 @@ async def test_backup_refuses_to_overwrite_a_file(tmp_path, monkeypatch, capsys)
     assert await asyncio.to_thread(cli.main, ["backup", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert target.read_bytes() == b"earlier backup"
+
+
+async def test_a_vote_answered_too_late_for_telegram_still_counts(tg, bot):
+    _, group, users, ballot = await ballot_village(tg, bot, 1)
+    tg.callback_expiry = 0.0  # as under a burst that kept the tap waiting past Telegram's window
+    since = len(tg.calls())
+    tg.press(users[0], ballot, button_for(ballot, 2), chat=group)
+    refused = await tg.wait_for("answerCallbackQuery")
+    assert refused.status == 400  # the member sees no toast
+    await asyncio.sleep(0.3)
+    assert [c.status for c in tg.calls("answerCallbackQuery", since)] == [400]  # not tried again
+    async with bot.app.db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1))[2] == 1  # the vote is stored and counted
+    edit = await tg.next_edit(ballot, timeout=6)
+    assert "— 1" in edit["text"]  # the group sees it

@@ -923,7 +923,10 @@ class FakeTelegram:
         self._allowed_updates: frozenset[str] | None = None
         self._poll_waiters: set[asyncio.Future[str]] = set()
         self._call_waiters: list[tuple[Callable[[Call], bool], asyncio.Future[Call]]] = []
-        self._open_callbacks: set[str] = set()
+        self._open_callbacks: dict[str, float] = {}  # callback query id -> when it was pressed
+        # Telegram refuses an answer to a callback query pressed too long ago (the window is not
+        # documented; about 15 s is reported). None: never too old (the default).
+        self.callback_expiry: float | None = None
         self._cb_counter = itertools.count(1)
         self._file_counter = itertools.count(1)
         self._t0 = time.monotonic()
@@ -1168,7 +1171,7 @@ class FakeTelegram:
             "chat": self.chat(chat if chat is not None else user).to_dict(), "date": 0,
         }
         cb_id = str(4_000_000_000_000_000_000 + self.bot_id * 1_000 + next(self._cb_counter))
-        self._open_callbacks.add(cb_id)
+        self._open_callbacks[cb_id] = time.monotonic()
         cq: JSON = {
             "id": cb_id,
             "from": user.to_dict(),
@@ -2295,10 +2298,12 @@ class FakeTelegram:
         cb_id = params.get("callback_query_id")
         if not isinstance(cb_id, str) or cb_id not in self._open_callbacks:
             raise _bad(_QUERY_TOO_OLD)
+        if self.callback_expiry is not None and time.monotonic() - self._open_callbacks[cb_id] > self.callback_expiry:
+            raise _bad(_QUERY_TOO_OLD)
         text = params.get("text")
         if text is not None and len(text) > 200:
             raise _bad("MESSAGE_TOO_LONG")
-        self._open_callbacks.discard(cb_id)
+        del self._open_callbacks[cb_id]
         self.callback_answers[cb_id] = {
             "text": text, "show_alert": _as_bool(params.get("show_alert", False)),
             "url": params.get("url"), "cache_time": params.get("cache_time"),
