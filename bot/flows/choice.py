@@ -34,7 +34,7 @@ async def post_combined(ctx: Context, community: Community) -> None:
         return
     by_id = latest[-1].by_id
     if len(latest) > 1:
-        rows, _ = results.combined(community.locale, latest)
+        rows, chart = results.combined(community.locale, latest)
         top = [by_id[r.option] for r in rows[:SHORTLIST]]
         head = await ctx.audit_head()
 
@@ -43,7 +43,7 @@ async def post_combined(ctx: Context, community: Community) -> None:
                               tr.t("Facilitator: confirm the problem the community will work on."),
                               results.audit_line(tr, head)]), confirm_buttons(tr, top)
 
-        await ctx.post_groups(community, build, chart=results.combined(community.locale, latest)[1])
+        await ctx.post_groups(community, build, chart=chart)
         if not await communities.groups(ctx.tx, community.id):
             text, buttons = build(ctx.tr)
             ctx.reply(text, buttons, chart=results.combined(ctx.locale, latest)[1])

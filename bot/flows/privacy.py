@@ -49,23 +49,25 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
         ctx.reply(ctx.t("Nothing was erased."))
         return
     assert ctx.member is not None
-    withdrawn = await privacy.erase(ctx.tx, ctx.member.id)
-    ctx.engine.db.wipe_soon()
-    await ctx.audit("member.forgotten", votes_withdrawn_from_ballots=withdrawn)
-    for ballot_id in withdrawn:
-        ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
+    await erase(ctx, ctx.member.id, "member.forgotten")
     ctx.member = None
     ctx.clear()
     ctx.forget_state()
     ctx.reply(ctx.t("Your data is erased. You can join again at any time with /start."))
 
 
+async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> None:
+    """Erase a member's personal data (``privacy.erase``), leave no copy of it in the database
+    files, note it in the audit log and redraw the ballots their votes were withdrawn from."""
+    withdrawn = await privacy.erase(ctx.tx, member_id)
+    ctx.engine.db.wipe_soon()
+    await ctx.audit(action, votes_withdrawn_from_ballots=withdrawn, **detail)
+    for ballot_id in withdrawn:
+        ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
+
+
 async def expire_inactive(ctx: Context) -> None:
     """Scheduled: erase, as /forget does, the members whose last action is older than RETENTION."""
     cutoff = (ctx.now - RETENTION).date().isoformat()
     for member_id in await members.inactive_before(ctx.tx, cutoff, EXPIRE_BATCH):
-        withdrawn = await privacy.erase(ctx.tx, member_id)
-        ctx.engine.db.wipe_soon()
-        await ctx.audit("member.expired", member=member_id, votes_withdrawn_from_ballots=withdrawn)
-        for ballot_id in withdrawn:
-            ctx.refresh(f"b:{ballot_id}")
+        await erase(ctx, member_id, "member.expired", member=member_id)
