@@ -92,9 +92,10 @@ class TelegramApp:
         config = self.config
         app = web.Application()
         # Telegram gets its 200 only after the update is handled (and stored), so a crash makes
-        # Telegram deliver it again instead of losing it.
+        # Telegram deliver it again instead of losing it; every delivery is then a ``retry``: one
+        # already handled gets its first answer again, which the crash may have kept from going.
         SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
-                             secret_token=config.telegram_webhook_secret).register(app, path=WEBHOOK_PATH)
+                             secret_token=config.telegram_webhook_secret, retry=True).register(app, path=WEBHOOK_PATH)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, config.http_host, config.http_port).start()

@@ -34,6 +34,7 @@ async def close_due_ballots(ctx: Context) -> None:
 
 PROCESSED_KEPT = timedelta(days=30)  # long beyond any redelivery Telegram makes
 TAPS_KEPT = timedelta(hours=1)       # far beyond the double-tap window
+REPLIES_KEPT = timedelta(minutes=10)  # an update's answer, for its replay after a crash and restart
 
 
 async def prune(ctx: Context) -> None:
@@ -42,6 +43,7 @@ async def prune(ctx: Context) -> None:
 
     await updates.prune(ctx.tx, (ctx.now - PROCESSED_KEPT).isoformat(timespec="seconds"))
     await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
+    await updates.forget_replies(ctx.tx, (ctx.now - REPLIES_KEPT).isoformat(timespec="seconds"))
 
 
 JOBS = (close_due_ballots, prune, expire_inactive)

@@ -102,6 +102,62 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
             process.kill()
 
 
+async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_path):
+    """A sticker and a proposal commit, then the process dies before any answer reaches Telegram
+    (the network stalls, then SIGKILL). After the restart both updates are replayed from the
+    inbox: each counts as a duplicate and changes nothing, yet the member gets the toast, the
+    proposer the confirmation, and the group its redrawn counts. Before the answers were kept
+    with the update, the replay was silent: a member who saw no toast would tap again and take
+    the sticker back."""
+    db_path = str(tmp_path / "cut.db")
+    runner = Bot(tg, db_path)
+    await runner.start()
+    _, group, users, ballot = await ballot_village(tg, runner, 2)
+    await runner.stop()
+    proposal = "Көше шамдары түнде жанбайды"
+
+    tg.hold(methods=["answerCallbackQuery", "sendMessage", "editMessageText"])
+    process = start_process(tg, db_path)
+    try:
+        tap = tg.press(users[0], ballot, button_for(ballot, 2), chat=group)
+        tg.send(users[1], f"/propose {proposal}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = await stickers(db_path)
+            async with Database(db_path) as db:
+                proposed = await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,))
+            if proposed and len(state) == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert proposed == 1 and len(state) == 1, "both actions must commit before the crash"
+        await asyncio.sleep(0.3)  # past the inbox's flush interval: still nothing may be marked done
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert tg.release(apply=False) >= 2  # the toast and the confirmation hung, never arrived
+        assert tap["callback_query"]["id"] not in tg.callback_answers
+        assert not [m for m in tg.messages(users[1].id) if proposal in m["text"]]
+
+        process = start_process(tg, db_path)
+        answer = await tg.answer_to(tap, timeout=30)
+        assert answer["text"].startswith("Sticker placed on #2")
+        reply = await tg.next_message(users[1].id, timeout=30, contains=proposal)
+        assert reply["text"].startswith("Recorded as #5")
+        await tg.wait_for("editMessageText", timeout=30)  # the group's counts, redrawn
+        assert "2. Балалар алаңы жоқ — 1" in tg.message(group, ballot["message_id"])["text"]
+        await asyncio.sleep(0.5)
+        state = await stickers(db_path)
+        assert state == {next(iter(state)): {2: 1}}, "the sticker was counted again, or taken back"
+        async with Database(db_path) as db:
+            assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
+    finally:
+        tg.release(apply=False)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 async def test_twenty_identical_taps_at_once_leave_one_sticker(tg, bot):
     bot.app.engine.double_tap = 1.0
     _, group, users, ballot = await ballot_village(tg, bot, 1)

@@ -198,7 +198,7 @@ async def test_a_shared_contact_saves_only_the_senders_own_number(tg, bot):
     assert phones == ["+77015550202"]
 
 
-async def test_webhook_mode_checks_the_secret(tg, tmp_path, unused_tcp_port):
+async def test_webhook_mode_checks_the_secret_and_answers_a_retry(tg, tmp_path, unused_tcp_port):
     runner = Bot(tg, str(tmp_path / "hook.db"))
     runner.overrides = {}
     config = Config(db_path=runner.db_path, telegram_token=TOKEN, telegram_api_base=tg.base_url,
@@ -213,6 +213,14 @@ async def test_webhook_mode_checks_the_secret(tg, tmp_path, unused_tcp_port):
         assert await tg.deliver_webhook(update) == 200
         hello = await tg.next_message(john.id)
         assert "Choose your language" in hello["text"]
+        # Telegram sends an update again only when it got no 200, e.g. the bot died before
+        # answering: the retry is not handled twice, but its answer is given again.
+        assert await tg.deliver_webhook(update) == 200
+        again = await tg.next_message(john.id)
+        assert again["text"] == hello["text"] and again["message_id"] != hello["message_id"]
+        async with app.db.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM processed_updates WHERE update_id = ?",
+                                   (str(update["update_id"]),)) == 1
     finally:
         await app.stop()
 

@@ -212,6 +212,24 @@ async def test_an_update_is_claimed_once(db):
         assert await updates.claim(tx, "whatsapp", "7", "t")
 
 
+async def test_an_answer_kept_for_a_retry_is_forgotten_after_ten_minutes(db):
+    from datetime import datetime, timezone
+
+    from bot import scheduler
+    from bot.flows.engine import Engine
+    from bot.flows.types import Outcome, Toast
+
+    async with db.transaction() as tx:
+        for update_id, at in (("1", "2026-01-01T10:00:00+00:00"), ("2", "2026-01-01T10:09:00+00:00")):
+            await updates.claim(tx, "telegram", update_id, at)
+            await updates.keep_reply(tx, "telegram", update_id, Outcome(toast=Toast("Sticker placed")))
+    engine = Engine(db, clock=lambda: datetime(2026, 1, 1, 10, 10, 30, tzinfo=timezone.utc))
+    await engine.run_system(scheduler.prune)
+    async with db.transaction() as tx:
+        assert (await updates.replay(tx, "telegram", "1")).toast is None
+        assert (await updates.replay(tx, "telegram", "2")).toast == Toast("Sticker placed")
+
+
 async def fill_audit(db: Database, n: int = 5) -> None:
     async with db.transaction() as tx:
         for i in range(n):

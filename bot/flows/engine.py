@@ -1,8 +1,9 @@
 """The conversation engine: one ``Event`` in, one transaction, an ``Outcome`` out.
 
-Each event is handled in a single transaction that also records its update id, so a duplicate
-delivery changes nothing and a failure leaves no half-done write. The reply is returned only
-after the commit: what a person is told has been stored.
+Each event is handled in a single transaction that also records its update id with the answer,
+so a duplicate delivery changes nothing (but is answered again: after a crash it may be the
+first answer to reach the person) and a failure leaves no half-done write. The reply is
+returned only after the commit: what a person is told has been stored.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class Engine:
             nonlocal ctx
             if event.update_id is not None and not await updates.claim(
                     tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
-                return Outcome(duplicate=True)
+                return (await updates.replay(tx, event.channel, event.update_id) if event.retry
+                        else Outcome(duplicate=True))
             if event.button is not None and not await updates.claim_tap(
                     tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
                 return Outcome(duplicate=True)
@@ -87,6 +89,8 @@ class Engine:
             await self._dispatch(ctx)
             await ctx.save_state()
             await self._queue_durable(tx, ctx.outcome)
+            if event.update_id is not None:
+                await updates.keep_reply(tx, event.channel, event.update_id, ctx.outcome)
             return ctx.outcome
 
         try:
@@ -130,13 +134,8 @@ class Engine:
             outcome.queued = True
 
     async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
-        """Everything was rolled back; remember the update and say why in a fresh transaction."""
-        if event.update_id is not None:
-            try:
-                await self.db.atomic(lambda tx: updates.claim(
-                    tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")))
-            except Exception:  # the database is still failing: say so all the same
-                log.exception("could not record update %s as handled", event.update_id)
+        """Everything was rolled back; say why, and remember the update and that answer in a
+        fresh transaction."""
         outcome = Outcome()
         if event.button is not None:
             outcome.toast = Toast(text, alert=len(text) > 60, url=url)
@@ -145,6 +144,15 @@ class Engine:
 
             buttons = ((Button(text="→", url=url),),) if url else ()
             outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
+        if event.update_id is not None:
+            async def remember(tx) -> None:
+                if await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
+                    await updates.keep_reply(tx, event.channel, event.update_id, outcome)
+
+            try:
+                await self.db.atomic(remember)
+            except Exception:  # the database is still failing: say so all the same
+                log.exception("could not record update %s as handled", event.update_id)
         return outcome
 
     # --- routing ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from bot.flows.engine import BadPayload
 from bot.flows.registry import button, command
 from bot.flows.types import Button
 from bot.i18n import N_
-from bot.storage import members, privacy
+from bot.storage import members, privacy, updates
 
 RETENTION = timedelta(days=3 * 366)  # "at most 3 years after your last action" (the consent text)
 EXPIRE_BATCH = 100  # members erased per sweep, so one transaction stays short
@@ -60,6 +60,8 @@ async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> 
     """Erase a member's personal data (``privacy.erase``), leave no copy of it in the database
     files, note it in the audit log and redraw the ballots their votes were withdrawn from."""
     withdrawn = await privacy.erase(ctx.tx, member_id)
+    await updates.forget_replies(ctx.tx)  # answers kept for a replay may quote what they wrote,
+    ctx.outcome.replayable = False          # and this one is addressed to their messenger id
     ctx.engine.db.wipe_soon()
     await ctx.audit(action, votes_withdrawn_from_ballots=withdrawn, **detail)
     for ballot_id in withdrawn:

@@ -18,6 +18,9 @@ class Event:
     chat_id: str                 # where it happened (== user_id in a private chat)
     is_group: bool = False
     update_id: str | None = None  # processed once; None for events that need no dedupe
+    retry: bool = False          # delivered again because its first handling may not have ended (a
+                                 # restart replaying the inbox, a webhook retry): if it did, the
+                                 # first answer is given again, as it may never have arrived
     text: str | None = None      # free text, when not a command
     command: str | None = None   # "start" for "/start CODE" (lower case, no slash, no @bot)
     args: str = ""               # what followed the command
@@ -78,4 +81,5 @@ class Outcome:
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
     refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
+    replayable: bool = True      # kept with the update id for a retry (False: it names a person just erased)
 

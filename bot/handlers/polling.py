@@ -4,8 +4,10 @@ aiogram's own polling confirms an offset (by asking for the next batch) while th
 batch may still be handled in background tasks, so a crash can lose updates Telegram already
 considers delivered. Here every batch is written to the ``inbox`` table, in one transaction,
 before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
-start whatever is still in the inbox is handled again. The engine remembers processed update
-ids, so an update handled just before a crash changes nothing the second time.
+start whatever is still in the inbox is handled again (``retry``). The engine remembers processed
+update ids, so an update handled just before a crash changes nothing the second time; it is only
+answered again, as that answer may not have been sent (nor may it: a reply sent in the last
+``flush_interval`` before a crash goes twice).
 
 At most ``max_in_flight`` updates are being handled at once: past that, the next batch is not
 fetched until some finish. A burst then waits at Telegram instead of as tens of thousands of
@@ -104,7 +106,7 @@ class DurablePolling:
                 log.exception("dropping stored update %s: it no longer parses", update_id)
                 self._done.append(update_id)
                 continue
-            self._spawn(update)
+            self._spawn(update, retry=True)
         offset: int | None = None
         while True:
             await self._wait_for_room()
@@ -137,8 +139,8 @@ class DurablePolling:
             for update in updates:
                 self._spawn(update)
 
-    def _spawn(self, update: Update) -> None:
-        task = asyncio.create_task(self._handle(update))
+    def _spawn(self, update: Update, retry: bool = False) -> None:
+        task = asyncio.create_task(self._handle(update, retry))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         if len(self._tasks) + BATCH > self.max_in_flight:
@@ -149,9 +151,9 @@ class DurablePolling:
         if len(self._tasks) + BATCH <= self.max_in_flight:
             self._room.set()
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, retry: bool) -> None:
         try:
-            await self.dp.feed_update(self.bot, update)
+            await self.dp.feed_update(self.bot, update, retry=retry)
         except Exception:
             log.exception("update %s failed", update.update_id)
         self._done.append(str(update.update_id))

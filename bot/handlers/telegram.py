@@ -136,13 +136,13 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         await delivery.deliver_outcome(await engine.handle(event))
 
     @router.message()
-    async def on_message(message: TgMessage, event_update: Update) -> None:
+    async def on_message(message: TgMessage, event_update: Update, retry: bool = False) -> None:
         user = message.from_user
         if user is None or user.is_bot:
             return
         is_group = message.chat.type in ("group", "supergroup")
         base = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(message.chat.id), is_group=is_group,
-                    update_id=str(event_update.update_id), user_name=user.full_name,
+                    update_id=str(event_update.update_id), retry=retry, user_name=user.full_name,
                     user_lang=user.language_code, chat_title=message.chat.title or "")
         text = message.text or message.caption
         if message.migrate_to_chat_id is not None and is_group:
@@ -165,12 +165,12 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
             await run(Event(**base, text=text))
 
     @router.callback_query()
-    async def on_callback(query: CallbackQuery, event_update: Update) -> None:
+    async def on_callback(query: CallbackQuery, event_update: Update, retry: bool = False) -> None:
         chat = query.message.chat if query.message else None
         is_group = chat is not None and chat.type in ("group", "supergroup")
         event = Event(channel=CHANNEL, user_id=str(query.from_user.id),
                       chat_id=str(chat.id) if chat else str(query.from_user.id), is_group=is_group,
-                      update_id=str(event_update.update_id), button=query.data or "",
+                      update_id=str(event_update.update_id), retry=retry, button=query.data or "",
                       user_name=query.from_user.full_name, user_lang=query.from_user.language_code)
         outcome = await engine.handle(event)
         toast = outcome.toast
@@ -185,12 +185,12 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         await delivery.deliver_outcome(outcome)
 
     @router.my_chat_member(F.chat.type.in_({"group", "supergroup"}))
-    async def on_added(update: ChatMemberUpdated, event_update: Update) -> None:
+    async def on_added(update: ChatMemberUpdated, event_update: Update, retry: bool = False) -> None:
         was = update.old_chat_member.status
         now = update.new_chat_member.status
         if now in ("member", "administrator") and was in ("left", "kicked"):
             await run(Event(channel=CHANNEL, user_id=str(update.from_user.id), chat_id=str(update.chat.id),
-                            is_group=True, update_id=str(event_update.update_id), joined_group=True,
+                            is_group=True, update_id=str(event_update.update_id), retry=retry, joined_group=True,
                             user_lang=update.from_user.language_code, chat_title=update.chat.title or ""))
 
     return router

@@ -1,7 +1,11 @@
-"""Processed update ids (each update handled once) and where the bot's messages went."""
+"""Processed update ids (each update handled once, its answer kept for a replay) and where the
+bot's messages went."""
 
 from __future__ import annotations
 
+import pickle
+
+from bot.flows.types import Outcome
 from bot.storage.db import Tx
 
 
@@ -12,6 +16,32 @@ async def claim(tx: Tx, channel: str, update_id: str, now: str) -> bool:
         (channel, update_id, now),
     )
     return changed > 0
+
+
+async def keep_reply(tx: Tx, channel: str, update_id: str, outcome: Outcome) -> None:
+    """Remember what the update was answered, should it be handled again (see migration 007)."""
+    if outcome.replayable and (outcome.messages or outcome.toast or outcome.refresh):
+        await tx.execute("UPDATE processed_updates SET reply = ? WHERE channel = ? AND update_id = ?",
+                         (pickle.dumps((outcome.messages, outcome.toast, sorted(outcome.refresh))),
+                          channel, update_id))
+
+
+async def replay(tx: Tx, channel: str, update_id: str) -> Outcome:
+    """A duplicate's outcome: nothing done again, the first handling's answer given again."""
+    reply = await tx.scalar("SELECT reply FROM processed_updates WHERE channel = ? AND update_id = ?",
+                            (channel, update_id))
+    if reply is None:
+        return Outcome(duplicate=True)
+    messages, toast, refresh = pickle.loads(reply)
+    return Outcome(messages=messages, toast=toast, refresh=set(refresh), duplicate=True)
+
+
+async def forget_replies(tx: Tx, before: str | None = None) -> int:
+    """Drop kept answers (those of updates processed before ``before``; all without it)."""
+    if before is None:
+        return await tx.changed("UPDATE processed_updates SET reply = NULL WHERE reply IS NOT NULL")
+    return await tx.changed("UPDATE processed_updates SET reply = NULL WHERE reply IS NOT NULL"
+                            " AND processed_at < ?", (before,))
 
 
 async def prune(tx: Tx, before: str) -> int:

@@ -945,6 +945,9 @@ class FakeTelegram:
         self._fail_methods: frozenset[str] | str | None = None
         self._slow_seconds = 0.0
         self._slow_methods: frozenset[str] | str | None = None
+        self._holding = False
+        self._held_methods: frozenset[str] | str | None = None
+        self._held: list[asyncio.Future[bool]] = []  # requests held, each resolved by release()
         self._throttle_until = 0.0
         self._throttle_retry_after: int | None = None
         self._throttle_methods: frozenset[str] | str | None = None
@@ -982,6 +985,7 @@ class FakeTelegram:
         """Wake every long poll (answering an empty list), stop the server."""
         if self._closing is not None and not self._closing.done():
             self._closing.set_result(None)
+        self.release(apply=False)
         self._wake_pollers("closing")
         if self._client is not None:
             await self._client.close()
@@ -1604,6 +1608,22 @@ class FakeTelegram:
         self._slow_seconds = seconds
         self._slow_methods = self._method_set(methods)
 
+    def hold(self, *, methods: Iterable[str] | str | None = None) -> None:
+        """Keep requests waiting, not yet applied, until :meth:`release`: the network between
+        the bot and Telegram stalls. ``methods`` as in :meth:`fail_next`."""
+        self._holding = True
+        self._held_methods = self._method_set(methods)
+
+    def release(self, *, apply: bool = True) -> int:
+        """Stop holding; the held requests go through, or with ``apply=False`` are dropped
+        without effect (the bot process died while they hung). Returns how many were held."""
+        self._holding = False
+        held, self._held = self._held, []
+        for request in held:
+            if not request.done():
+                request.set_result(apply)
+        return len(held)
+
     def throttle_for(
         self,
         seconds: float,
@@ -1821,6 +1841,11 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         params, files = await self._read_params(request)
+        if self._holding and self._applies(self._held_methods, method.lower()):
+            held = asyncio.get_running_loop().create_future()
+            self._held.append(held)
+            if not await held:  # dropped: as if the connection was cut before it arrived
+                return web.Response(status=502, text="dropped")
         status, payload = await self._process(method, params, files)
         if isinstance(payload, str):
             return web.Response(status=status, text=payload, content_type="text/html")
