@@ -110,6 +110,7 @@ async def _no_redraw(key: str) -> Outcome:
 @dataclass
 class _Shown:
     content: tuple | None = None  # (text, buttons) the channel accepted last
+    drawn_at: float = 0.0         # when that content was drawn (Message.drawn_at)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -165,10 +166,14 @@ class Delivery:
                 tx, message.channel, message.chat_id, message.tag))
             if message_id is not None:
                 shown = self._shown_as((message.channel, message.chat_id, message_id))
+                drawn_at = getattr(message, "drawn_at", 0.0)  # 0: queued by a version without it
                 async with shown.lock:  # edits of one message in order, each compared with the last
+                    if drawn_at < shown.drawn_at:
+                        return  # drawn before the one shown: it waited out a 429 while a newer went
                     if shown.content != (message.text, message.buttons):  # else nothing to change
                         await sender.edit(message, message_id)
                         shown.content = (message.text, message.buttons)
+                    shown.drawn_at = drawn_at
             return
         image = None
         if message.chart is not None:
@@ -180,8 +185,8 @@ class Delivery:
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(
                 tx, message.channel, message.chat_id, message.tag, message_id))
-            self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
-                                                                                      message.buttons)
+            shown = self._shown_as((message.channel, message.chat_id, message_id))
+            shown.content, shown.drawn_at = (message.text, message.buttons), getattr(message, "drawn_at", 0.0)
 
     def _shown_as(self, key: tuple[str, str, str]) -> "_Shown":
         """What a tagged message shows, so an identical redraw is not sent (Telegram refuses it,

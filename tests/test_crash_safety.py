@@ -158,6 +158,50 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
             process.kill()
 
 
+async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_nothing(tg, tmp_path):
+    """40 members answer a pairwise ballot at once while the fake applies Telegram's limits to
+    every message and edit (30 a second, one a second per chat): what is refused with a 429
+    goes out later, and every member still sees each next pair in turn, then the thanks."""
+    runner = Bot(tg, str(tmp_path / "flood.db"), limits={"rate": 30.0, "private_interval": 1.0,
+                                                          "group_interval": 3.0})
+    await runner.start()
+    try:
+        aigerim = tg.user(1, "Айгерим", "kk")
+        await onboard(tg, aigerim, "қазақша")
+        code = await new_community(tg, aigerim)
+        group = tg.group(-100321, "Ауыл", with_bot=True)
+        await say(tg, aigerim, f"/link {code}", group)
+        for text in PROBLEMS[:3]:
+            await say(tg, aigerim, f"/propose {text}")
+        users = await add_members(runner.app.db, tg, 40)
+        tg.send(aigerim, "/poll pairwise", group)
+        invitation = await tg.next_message(group, timeout=20)  # group posts go one per 3 s
+        payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
+        await asyncio.sleep(1.1)  # the set-up's messages out of the limits' windows
+        tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=30)
+
+        async def answer_every_pair(user) -> str:
+            since = tg.mark()
+            tg.send(user, f"/start {payload}")
+            pair = await tg.next_message(user.id, timeout=60, since=since)
+            for _ in range(3):
+                since = tg.mark()
+                lowest = min((b["text"] for row in pair["reply_markup"]["inline_keyboard"] for b in row),
+                             key=lambda label: int(label.split("#")[1].split()[0]))
+                tg.press_button(user, pair, lowest)
+                pair = await tg.next_edit(pair, timeout=60, since=since)
+            return pair["text"]
+
+        endings = await asyncio.gather(*(answer_every_pair(user) for user in users))
+        assert all("compared all 3 pairs" in text for text in endings)
+        assert tg.count_429 > 0, "the crowd must have run into the limits for this test to mean anything"
+        async with runner.app.db.transaction() as tx:
+            answers = await ballots.all_answers(tx, 1)
+        assert len(answers) == 40 and all(len(a) == 3 for a in answers.values())
+    finally:
+        await runner.stop()
+
+
 async def test_twenty_identical_taps_at_once_leave_one_sticker(tg, bot):
     bot.app.engine.double_tap = 1.0
     _, group, users, ballot = await ballot_village(tg, bot, 1)
@@ -181,6 +225,21 @@ async def test_a_failing_bot_api_loses_no_action(tg, bot):
     async with bot.app.db.transaction() as tx:
         assert dict(await ballots.options(tx, 1))[1] == 2
     assert tg.count_429 >= 1
+
+
+async def test_a_redraw_held_back_by_a_429_never_overwrites_a_newer_one(tg, bot):
+    """The group's counts are redrawn; Telegram refuses the edit with a 429, so that drawing
+    waits in the outbox; meanwhile a newer drawing goes through. The one that waited must not
+    then be sent over it: the group would show a count one vote short until the next tap."""
+    _, group, users, ballot = await ballot_village(tg, bot, 3)
+    tg.throttle_for(2.0, retry_after=3, methods=["editMessageText"])
+    await tg.answer_to(tg.press(users[0], ballot, button_for(ballot, 1), chat=group))
+    await tg.wait_for(lambda call: call.method == "editMessageText" and call.status == 429)
+    await asyncio.sleep(2.2)  # the 429s are over; the refused drawing is due in the outbox at 3 s
+    await tg.answer_to(tg.press(users[1], ballot, button_for(ballot, 1), chat=group))
+    await tg.wait_for(lambda call: call.method == "editMessageText" and call.ok)
+    await asyncio.sleep(1.5)  # past the refused drawing's retry_after
+    assert "1. Жол жөндеу керек — 2" in tg.message(group, ballot["message_id"])["text"]
 
 
 async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):

@@ -6,6 +6,7 @@ here knows Telegram or WhatsApp.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class Message:
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
     durable: bool = False        # True: written to the outbox with the action, sent even after a crash
+    drawn_at: float = field(default_factory=time.time, compare=False)  # an edit older than the one
+                                 # shown last is not sent (it waited in the outbox meanwhile)
 
 
 @dataclass(frozen=True)
