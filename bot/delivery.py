@@ -145,6 +145,9 @@ class Delivery:
             if sender is None:
                 log.warning("no sender for channel %s; message to %s dropped", message.channel, message.chat_id)
                 continue
+            if any(m.channel == message.channel and m.chat_id == message.chat_id for m in later):
+                later.append(message)  # behind the one that failed, not ahead of it
+                continue
             try:
                 await self.send_one(sender, message)
             except Undeliverable as exc:

@@ -249,3 +249,20 @@ async def test_a_chat_gets_its_messages_in_order_when_the_first_one_fails(tg, bo
     await run_until(worker, clock, lambda: _empty(bot.app), seconds=60)
     delivered = [c.params["text"] for c in tg.calls("sendMessage") if c.status == 200]
     assert delivered == ["1 open", "2 closed", "3 results"]
+
+
+async def test_a_reply_that_failed_is_not_overtaken_by_the_next_one(tg, bot):
+    """Two replies to one action; the first meets a passing 500 and goes to the outbox. The
+    second waits behind it, so the member reads them in the order they were written."""
+    john = tg.user(3, "John", "en")
+    tg.send(john, "/start")
+    choose = await tg.next_message(john.id)
+    tg.press_button(john, choose, "English")
+    consent = await tg.next_message(john.id)
+    tg.press_button(john, consent, "I agree")
+    ask = await tg.next_message(john.id)
+    tg.fail_next(1, status=500, methods=["sendMessage"])
+    tg.press_button(john, ask, "John")  # answered by a greeting, then the menu
+    greeting = await tg.next_message(john.id, timeout=10)
+    menu = await tg.next_message(john.id, timeout=10)
+    assert "John" in greeting["text"] and "not in a community" in menu["text"], (greeting["text"], menu["text"])
