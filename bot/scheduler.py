@@ -1,4 +1,5 @@
-"""Timed work: closing ballots at their closing time, pruning, erasing members silent too long.
+"""Timed work: closing ballots at their closing time, pruning, erasing members silent too long;
+and, once at start, redrawing the live views a crash may have left stale.
 
 A sweep every few seconds reads what is due from the database, so nothing is kept only in
 memory: a restart loses no deadline, and one that passed while the bot was down is handled on
@@ -7,6 +8,7 @@ start. APScheduler runs the sweep.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery import Delivery
 from bot.flows.context import Context
+from bot.flows.dots import redraw_open_ballots
 from bot.flows.engine import Engine
 from bot.flows.privacy import expire_inactive
 
@@ -47,6 +50,7 @@ async def prune(ctx: Context) -> None:
 
 
 JOBS = (close_due_ballots, prune, expire_inactive)
+AT_START = (redraw_open_ballots,)  # once, in the background: the bot answers meanwhile
 
 
 class Scheduler:
@@ -55,9 +59,13 @@ class Scheduler:
         self.delivery = delivery
         self.interval = interval
         self._scheduler = AsyncIOScheduler()
+        self._at_start: asyncio.Task | None = None
 
     async def sweep(self) -> None:
-        for job in JOBS:
+        await self.run(JOBS)
+
+    async def run(self, jobs: tuple) -> None:
+        for job in jobs:
             try:
                 outcome = await self.engine.run_system(job)
                 await self.delivery.deliver_outcome(outcome)
@@ -66,9 +74,12 @@ class Scheduler:
 
     async def start(self) -> None:
         await self.sweep()  # what fell due while the bot was down
+        self._at_start = asyncio.create_task(self.run(AT_START))
         self._scheduler.add_job(self.sweep, "interval", seconds=self.interval, max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def stop(self) -> None:
+        if self._at_start is not None:
+            self._at_start.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
