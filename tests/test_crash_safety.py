@@ -54,10 +54,28 @@ async def stickers(db_path: str) -> dict[int, dict[int, int]]:
             return await ballots.all_stickers(tx, 1)
 
 
-def start_process(tg, db_path: str) -> subprocess.Popen:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_path}
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+class BotProcess:
+    """``qatysu run`` in a child process, as in production: killed with SIGKILL, started again."""
+
+    def __init__(self, tg, db_path: str) -> None:
+        self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_path}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.env["QATYSU_DB"] + ".log", "ab") as log:  # a pipe nobody reads would fill and stall it
+            self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
+                                            stdout=subprocess.DEVNULL, stderr=log)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_path):
@@ -67,7 +85,8 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
     _, group, users, ballot = await ballot_village(tg, runner, 60)
     await runner.stop()
 
-    process = start_process(tg, db_path)
+    process = BotProcess(tg, db_path)
+    process.start()
     try:
         taps = []
         for user in users:  # everyone places three stickers: on #1, #2 and #3
@@ -77,12 +96,11 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
         deadline = time.monotonic() + 30
         while len(ids & set(tg.callback_answers)) < 40 and time.monotonic() < deadline:
             await asyncio.sleep(0.002)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        process.kill()
         acknowledged = ids & set(tg.callback_answers)
         assert 40 <= len(acknowledged) < len(taps), "the kill must land in the middle of the burst"
 
-        process = start_process(tg, db_path)
+        process.start()
         expected = {1: 1, 2: 1, 3: 1}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -95,11 +113,7 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
         assert len(state) == 60, f"{60 - len(state)} members lost votes"
         assert all(v == expected for v in state.values()), "a vote was lost or counted twice"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop()
 
 
 async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_path):
@@ -117,7 +131,8 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
     proposal = "Көше шамдары түнде жанбайды"
 
     tg.hold(methods=["answerCallbackQuery", "sendMessage", "editMessageText"])
-    process = start_process(tg, db_path)
+    process = BotProcess(tg, db_path)
+    process.start()
     try:
         tap = tg.press(users[0], ballot, button_for(ballot, 2), chat=group)
         tg.send(users[1], f"/propose {proposal}")
@@ -131,13 +146,12 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
             await asyncio.sleep(0.05)
         assert proposed == 1 and len(state) == 1, "both actions must commit before the crash"
         await asyncio.sleep(0.3)  # past the inbox's flush interval: still nothing may be marked done
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        process.kill()
         assert tg.release(apply=False) >= 2  # the toast and the confirmation hung, never arrived
         assert tap["callback_query"]["id"] not in tg.callback_answers
         assert not [m for m in tg.messages(users[1].id) if proposal in m["text"]]
 
-        process = start_process(tg, db_path)
+        process.start()
         answer = await tg.answer_to(tap, timeout=30)
         assert answer["text"].startswith("Sticker placed on #2")
         reply = await tg.next_message(users[1].id, timeout=30, contains=proposal)
@@ -151,11 +165,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
             assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
     finally:
         tg.release(apply=False)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop()
 
 
 async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path):
@@ -172,26 +182,22 @@ async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path)
     def shown() -> str:
         return tg.message(group, ballot["message_id"])["text"]
 
-    process = start_process(tg, db_path)
+    process = BotProcess(tg, db_path)
+    process.start()
     try:
         await tg.answer_to(tg.press(users[0], ballot, button_for(ballot, 1), chat=group), timeout=20)
         await tg.wait_for(lambda call: call.method == "editMessageText" and call.ok, timeout=10)
         assert "1. Жол жөндеу керек — 1" in shown()
         await tg.answer_to(tg.press(users[1], ballot, button_for(ballot, 1), chat=group), timeout=10)
         await asyncio.sleep(0.6)  # handled and marked done; its redraw is not due for 2 s more
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        process.kill()
         assert "1. Жол жөндеу керек — 1" in shown()
 
-        process = start_process(tg, db_path)
+        process.start()
         await tg.wait_for(lambda call: call.method == "editMessageText" and call.ok, timeout=20)
         assert "1. Жол жөндеу керек — 2" in shown()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop()
 
 
 async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_nothing(tg, tmp_path):
