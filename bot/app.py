@@ -105,7 +105,7 @@ class TelegramApp:
 
     async def stop(self) -> None:
         if self.scheduler is not None:
-            self.scheduler.stop()
+            await self.scheduler.stop()
         if self.polling is not None:
             await self.polling.stop()
             self.polling = None

@@ -140,6 +140,7 @@ class Delivery:
 
     async def deliver(self, messages: list[Message]) -> None:
         later: list[Message] = []
+        wait = 0.0  # what a 429 asked for: the outbox does not try before
         for message in messages:
             sender = self.senders.get(message.channel)
             if sender is None:
@@ -156,11 +157,14 @@ class Delivery:
                 log.warning("sending to %s:%s failed (%s); the outbox will retry", message.channel,
                             message.chat_id, exc)
                 later.append(message)
+                if isinstance(exc, RetryLater):
+                    wait = max(wait, exc.seconds)
         if later:
             from bot.storage import outbox
 
-            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            await self.db.atomic(lambda tx: outbox.add(tx, later, now))
+            now = datetime.now(timezone.utc)
+            not_before = now.timestamp() + wait
+            await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
             self.wake_outbox()
 
     async def send_one(self, sender: Sender, message: Message) -> None:
@@ -169,14 +173,13 @@ class Delivery:
                 tx, message.channel, message.chat_id, message.tag))
             if message_id is not None:
                 shown = self._shown_as((message.channel, message.chat_id, message_id))
-                drawn_at = getattr(message, "drawn_at", 0.0)  # 0: queued by a version without it
                 async with shown.lock:  # edits of one message in order, each compared with the last
-                    if drawn_at < shown.drawn_at:
+                    if message.drawn_at < shown.drawn_at:
                         return  # drawn before the one shown: it waited out a 429 while a newer went
                     if shown.content != (message.text, message.buttons):  # else nothing to change
                         await sender.edit(message, message_id)
                         shown.content = (message.text, message.buttons)
-                    shown.drawn_at = drawn_at
+                    shown.drawn_at = message.drawn_at
             return
         image = None
         if message.chart is not None:
@@ -189,7 +192,7 @@ class Delivery:
             await self.db.atomic(lambda tx: updates.remember_message(
                 tx, message.channel, message.chat_id, message.tag, message_id))
             shown = self._shown_as((message.channel, message.chat_id, message_id))
-            shown.content, shown.drawn_at = (message.text, message.buttons), getattr(message, "drawn_at", 0.0)
+            shown.content, shown.drawn_at = (message.text, message.buttons), message.drawn_at
 
     def _shown_as(self, key: tuple[str, str, str]) -> "_Shown":
         """What a tagged message shows, so an identical redraw is not sent (Telegram refuses it,

@@ -1,5 +1,5 @@
 """Timed work: closing ballots at their closing time, pruning, erasing members silent too long;
-and, once at start, redrawing the live views a crash may have left stale.
+and, once at start, the redraws a crash cut off.
 
 A sweep every few seconds reads what is due from the database, so nothing is kept only in
 memory: a restart loses no deadline, and one that passed while the bot was down is handled on
@@ -16,8 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery import Delivery
 from bot.flows.context import Context
-from bot.flows.dots import redraw_open_ballots
-from bot.flows.engine import Engine
+from bot.flows.engine import Engine, utcnow
 from bot.flows.privacy import expire_inactive
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ async def close_due_ballots(ctx: Context) -> None:
 
 PROCESSED_KEPT = timedelta(days=30)  # long beyond any redelivery Telegram makes
 TAPS_KEPT = timedelta(hours=1)       # far beyond the double-tap window
-REPLIES_KEPT = timedelta(minutes=10)  # an update's answer, for its replay after a crash and restart
+REPLIES_KEPT = timedelta(minutes=10)  # an answer not known to have gone out (a webhook's), for a retry
 
 
 async def prune(ctx: Context) -> None:
@@ -45,12 +44,23 @@ async def prune(ctx: Context) -> None:
     from bot.storage import updates
 
     await updates.prune(ctx.tx, (ctx.now - PROCESSED_KEPT).isoformat(timespec="seconds"))
+    # processed_at is the real time, not the engine's clock (which a demo runs fast)
+    await updates.forget_replies(ctx.tx, (utcnow() - REPLIES_KEPT).isoformat(timespec="seconds"))
     await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
-    await updates.forget_replies(ctx.tx, (ctx.now - REPLIES_KEPT).isoformat(timespec="seconds"))
 
 
 JOBS = (close_due_ballots, prune, expire_inactive)
-AT_START = (redraw_open_ballots,)  # once, in the background: the bot answers meanwhile
+async def redraw_pending(ctx: Context) -> None:
+    """Ask again for the redraws that a crash cut off (a clean stop leaves none)."""
+    from bot.flows import registry
+    from bot.storage import redraws
+
+    for key in await redraws.pending(ctx.tx):
+        if registry.parse_payload(key)[0] in registry.REFRESHERS:
+            ctx.refresh(key)
+
+
+AT_START = (redraw_pending,)  # once, in the background: the bot answers meanwhile
 
 
 class Scheduler:
@@ -62,9 +72,9 @@ class Scheduler:
         self._at_start: asyncio.Task | None = None
 
     async def sweep(self) -> None:
-        await self.run(JOBS)
+        await self._run_jobs(JOBS)
 
-    async def run(self, jobs: tuple) -> None:
+    async def _run_jobs(self, jobs: tuple) -> None:
         for job in jobs:
             try:
                 outcome = await self.engine.run_system(job)
@@ -74,12 +84,14 @@ class Scheduler:
 
     async def start(self) -> None:
         await self.sweep()  # what fell due while the bot was down
-        self._at_start = asyncio.create_task(self.run(AT_START))
+        self._at_start = asyncio.create_task(self._run_jobs(AT_START))
         self._scheduler.add_job(self.sweep, "interval", seconds=self.interval, max_instances=1, coalesce=True)
         self._scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self._at_start is not None:
             self._at_start.cancel()
+            await asyncio.gather(self._at_start, return_exceptions=True)
+            self._at_start = None
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)

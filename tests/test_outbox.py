@@ -266,3 +266,21 @@ async def test_a_reply_that_failed_is_not_overtaken_by_the_next_one(tg, bot):
     greeting = await tg.next_message(john.id, timeout=10)
     menu = await tg.next_message(john.id, timeout=10)
     assert "John" in greeting["text"] and "not in a community" in menu["text"], (greeting["text"], menu["text"])
+
+
+def test_a_message_queued_by_an_earlier_version_is_read_with_the_fields_added_since():
+    """The outbox and the kept answers hold pickles: after an upgrade, a message written before
+    ``drawn_at`` existed must still be sent, moved to a supergroup and shown in a log line."""
+    import pickle
+    from dataclasses import replace
+
+    state = dict(Message("telegram", "-100", "Ballot open").__dict__)
+    del state["drawn_at"]
+
+    class Earlier:  # pickles as a Message without the field, the way the earlier version wrote it
+        def __reduce__(self):
+            return object.__new__, (Message,), state
+
+    old = pickle.loads(pickle.dumps(Earlier()))
+    assert isinstance(old, Message) and old.drawn_at == 0.0  # drawn long ago: any newer edit wins
+    assert replace(old, chat_id="-1001").chat_id == "-1001" and "Ballot open" in repr(old)

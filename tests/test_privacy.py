@@ -51,6 +51,9 @@ async def test_mydata_sends_everything_stored_about_the_member(sim):
     assert data["identities"][0]["external_id"] == member.id
     assert data["problems_proposed"][0]["text"] == "The road floods every spring"
     assert data["communities"][0]["name"] == "Көктерек"
+    async with sim.engine.db.transaction() as tx:  # no second copy waits for a retry
+        kept = [r[0] for r in await tx.all("SELECT reply FROM processed_updates WHERE reply IS NOT NULL")]
+    assert kept and not [blob for blob in kept if b"qatysu-my-data.json" in blob]
 
 
 def dump(path: str) -> str:

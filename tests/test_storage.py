@@ -212,22 +212,39 @@ async def test_an_update_is_claimed_once(db):
         assert await updates.claim(tx, "whatsapp", "7", "t")
 
 
-async def test_an_answer_kept_for_a_retry_is_forgotten_after_ten_minutes(db):
-    from datetime import datetime, timezone
+async def test_an_answer_kept_for_a_retry_is_forgotten_once_it_went_out_or_after_ten_minutes(db):
+    from datetime import datetime, timedelta, timezone
 
     from bot import scheduler
     from bot.flows.engine import Engine
     from bot.flows.types import Outcome, Toast
+    from bot.handlers.polling import _done
+    from bot.storage import inbox
 
-    async with db.transaction() as tx:
-        for update_id, at in (("1", "2026-01-01T10:00:00+00:00"), ("2", "2026-01-01T10:09:00+00:00")):
-            await updates.claim(tx, "telegram", update_id, at)
-            await updates.keep_reply(tx, "telegram", update_id, Outcome(toast=Toast("Sticker placed")))
-    engine = Engine(db, clock=lambda: datetime(2026, 1, 1, 10, 10, 30, tzinfo=timezone.utc))
+    now = datetime.now(timezone.utc)
+    placed = Outcome(toast=Toast("Sticker placed"))
+    async with db.transaction() as tx:  # 1: answered long ago; 2: long ago, still in the inbox
+        for update_id, minutes_ago in (("1", 11), ("2", 11), ("3", 1), ("4", 1)):  # 3: lately; 4: went out
+            await updates.claim(tx, "telegram", update_id, (now - timedelta(minutes=minutes_ago)).isoformat())
+            await updates.keep_reply(tx, "telegram", update_id, placed)
+        await inbox.store(tx, "telegram", [("2", "{}"), ("4", "{}")], now.isoformat())
+        await _done(tx, ["4"])
+    engine = Engine(db, clock=lambda: now - timedelta(days=365))  # answers go by the real time, not a demo's
     await engine.run_system(scheduler.prune)
     async with db.transaction() as tx:
-        assert (await updates.replay(tx, "telegram", "1")).toast is None
-        assert (await updates.replay(tx, "telegram", "2")).toast == Toast("Sticker placed")
+        kept = {u: (await updates.replay(tx, "telegram", u)).toast for u in "1234"}
+    assert kept == {"1": None, "2": placed.toast, "3": placed.toast, "4": None}
+
+
+async def test_an_answer_that_cannot_be_read_any_more_is_skipped_not_called_a_failure(db):
+    from bot.flows.engine import Engine
+    from bot.flows.types import Event
+
+    async with db.transaction() as tx:
+        await updates.claim(tx, "telegram", "9", "2026-01-01T10:00:00+00:00")
+        await tx.execute("UPDATE processed_updates SET reply = ? WHERE update_id = '9'", (b"\x80\x05not a pickle",))
+    outcome = await Engine(db).handle(Event("telegram", "5", "5", update_id="9", retry=True, button="d:1:1"))
+    assert outcome.duplicate and outcome.toast is None and not outcome.messages
 
 
 async def fill_audit(db: Database, n: int = 5) -> None:

@@ -72,7 +72,7 @@ async def test_the_scheduler_runs_its_sweep_periodically(sim, clock):
     scheduler.sweep = sweep
     await scheduler.start()
     await asyncio.sleep(0.3)
-    scheduler.stop()
+    await scheduler.stop()
     assert len(calls) >= 3
 
 

@@ -113,13 +113,6 @@ async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
                                             tuple(map(tuple, buttons)), tag=tag(ballot), edit=True))
 
 
-async def redraw_open_ballots(ctx: Context) -> None:
-    """Every open sticker ballot's group counts, redrawn when the bot starts: the redraw that a
-    last tap before a crash asked for may never have run, and no tap may come to ask again."""
-    for ballot_id in await ballots.open_of_kind(ctx.tx, "dots"):
-        ctx.refresh(f"b:{ballot_id}")
-
-
 @refresher("b")
 async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
     """The sticker ballot's group message with the current counts (not kept in the outbox:

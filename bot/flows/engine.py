@@ -22,7 +22,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, members, outbox, updates
+from bot.storage import conversations, members, outbox, redraws, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Engine:
                 await members.seen(tx, member.id, today)  # once a day: the retention period restarts
             await self._dispatch(ctx)
             await ctx.save_state()
-            await self._queue_durable(tx, ctx.outcome)
+            await self._persist(tx, ctx.outcome)
             if event.update_id is not None:
                 await updates.keep_reply(tx, event.channel, event.update_id, ctx.outcome)
             return ctx.outcome
@@ -113,7 +113,7 @@ class Engine:
         async def work(tx) -> Outcome:
             ctx = Context(self, tx, Event(channel=SYSTEM, user_id=SYSTEM, chat_id=SYSTEM), None, "", {})
             await job(ctx)
-            await self._queue_durable(tx, ctx.outcome)
+            await self._persist(tx, ctx.outcome)
             return ctx.outcome
 
         return await self.db.atomic(work)
@@ -122,16 +122,24 @@ class Engine:
         """Run the refresher for ``key`` ("prefix:args") and return the messages it draws."""
         prefix, args = registry.parse_payload(key)
         handler = registry.REFRESHERS[prefix]
-        return await self.run_system(lambda ctx: handler(ctx, *args))
+
+        async def draw(ctx: Context) -> None:
+            await redraws.drawing(ctx.tx, key)
+            await handler(ctx, *args)
+
+        return await self.run_system(draw)
 
     @staticmethod
-    async def _queue_durable(tx, outcome: Outcome) -> None:
-        """Group posts and notifications go to the outbox in the action's own transaction."""
+    async def _persist(tx, outcome: Outcome) -> None:
+        """What must survive a crash is written in the action's own transaction: group posts and
+        notifications go to the outbox, and the views to redraw are noted (see redraws)."""
         durable = [m for m in outcome.messages if m.durable]
         if durable:
             await outbox.add(tx, durable, utcnow().isoformat(timespec="seconds"))
             outcome.messages = [m for m in outcome.messages if not m.durable]
             outcome.queued = True
+        if outcome.refresh:
+            await redraws.want(tx, outcome.refresh)
 
     async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
         """Everything was rolled back; say why, and remember the update and that answer in a
@@ -145,12 +153,15 @@ class Engine:
             buttons = ((Button(text="→", url=url),),) if url else ()
             outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
         if event.update_id is not None:
-            async def remember(tx) -> None:
-                if await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds")):
+            async def remember(tx) -> bool:
+                claimed = await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
+                if claimed:
                     await updates.keep_reply(tx, event.channel, event.update_id, outcome)
+                return claimed
 
             try:
-                await self.db.atomic(remember)
+                if not await self.db.atomic(remember):  # handled before: "nothing was saved" would be false
+                    return Outcome(duplicate=True)
             except Exception:  # the database is still failing: say so all the same
                 log.exception("could not record update %s as handled", event.update_id)
         return outcome

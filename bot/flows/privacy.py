@@ -24,6 +24,7 @@ async def mydata(ctx: Context) -> None:
     content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     ctx.reply(ctx.t("Everything stored about you, as a file. Your votes are shown only to you."),
               document=("qatysu-my-data.json", content))
+    ctx.outcome.replayable = False  # no second copy of it is kept for a retry: they can ask again
 
 
 @command("forget", where="private", describe=N_("Erase your data"))
@@ -60,8 +61,9 @@ async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> 
     """Erase a member's personal data (``privacy.erase``), leave no copy of it in the database
     files, note it in the audit log and redraw the ballots their votes were withdrawn from."""
     withdrawn = await privacy.erase(ctx.tx, member_id)
-    await updates.forget_replies(ctx.tx)  # answers kept for a replay may quote what they wrote,
-    ctx.outcome.replayable = False          # and this one is addressed to their messenger id
+    # Answers kept for a retry may quote what they wrote; this one is addressed to their messenger id.
+    await updates.forget_replies(ctx.tx)
+    ctx.outcome.replayable = False
     ctx.engine.db.wipe_soon()
     await ctx.audit(action, votes_withdrawn_from_ballots=withdrawn, **detail)
     for ballot_id in withdrawn:

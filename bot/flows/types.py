@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 
@@ -19,9 +19,9 @@ class Event:
     chat_id: str                 # where it happened (== user_id in a private chat)
     is_group: bool = False
     update_id: str | None = None  # processed once; None for events that need no dedupe
-    retry: bool = False          # delivered again because its first handling may not have ended (a
-                                 # restart replaying the inbox, a webhook retry): if it did, the
-                                 # first answer is given again, as it may never have arrived
+    # Delivered again because its first handling may not have ended (a restart replaying the
+    # inbox, a webhook retry): if it did, the first answer is given again, as it may not have gone out.
+    retry: bool = False
     text: str | None = None      # free text, when not a command
     command: str | None = None   # "start" for "/start CODE" (lower case, no slash, no @bot)
     args: str = ""               # what followed the command
@@ -36,15 +36,32 @@ class Event:
                                         # upgraded it to a supergroup)
 
 
+class _Stored:
+    """Pickled into the database (the outbox, answers kept for a retry): one written by an earlier
+    version is read with the fields added since at their defaults, or at the field's
+    ``metadata["stored_before"]`` when the default would be wrong for an old value."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name not in state:
+                if "stored_before" in f.metadata:
+                    state[f.name] = f.metadata["stored_before"]
+                elif f.default is not MISSING:
+                    state[f.name] = f.default
+                elif f.default_factory is not MISSING:
+                    state[f.name] = f.default_factory()
+        self.__dict__.update(state)  # frozen: no __setattr__
+
+
 @dataclass(frozen=True)
-class Button:
+class Button(_Stored):
     text: str
     data: str | None = None      # a payload that comes back as Event.button
     url: str | None = None       # or a link (deep links into the private chat)
 
 
 @dataclass(frozen=True)
-class Chart:
+class Chart(_Stored):
     """An image rendered after the transaction commits, off the event loop."""
 
     render: Callable[..., bytes]
@@ -54,7 +71,7 @@ class Chart:
 
 
 @dataclass(frozen=True)
-class Message:
+class Message(_Stored):
     channel: str
     chat_id: str
     text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
@@ -64,12 +81,13 @@ class Message:
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
     durable: bool = False        # True: written to the outbox with the action, sent even after a crash
-    drawn_at: float = field(default_factory=time.time, compare=False)  # an edit older than the one
-                                 # shown last is not sent (it waited in the outbox meanwhile)
+    # When it was drawn: an edit older than the one shown last is not sent (it waited in the
+    # outbox meanwhile). One stored before this field existed counts as drawn long ago.
+    drawn_at: float = field(default_factory=time.time, compare=False, metadata={"stored_before": 0.0})
 
 
 @dataclass(frozen=True)
-class Toast:
+class Toast(_Stored):
     """The short answer to a pressed button (a callback toast on Telegram)."""
 
     text: str

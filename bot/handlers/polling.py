@@ -6,8 +6,8 @@ considers delivered. Here every batch is written to the ``inbox`` table, in one 
 before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
 start whatever is still in the inbox is handled again (``retry``). The engine remembers processed
 update ids, so an update handled just before a crash changes nothing the second time; it is only
-answered again, as that answer may not have been sent (nor may it: a reply sent in the last
-``flush_interval`` before a crash goes twice).
+answered again, as that answer may not have gone out (a reply sent in the last ``flush_interval``
+before a crash goes twice). Once removed from the inbox, an update's answer is not kept.
 
 At most ``max_in_flight`` updates are being handled at once: past that, the next batch is not
 fetched until some finish. A burst then waits at Telegram instead of as tens of thousands of
@@ -24,7 +24,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import Default
 from aiogram.types import Update
 
-from bot.storage import inbox
+from bot.storage import inbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ def _stored_json(update: Update) -> str:
         raise TypeError(f"cannot store a {type(value).__name__}")
 
     return update.model_dump_json(exclude_none=True, fallback=fallback)
+
+
+async def _done(tx, update_ids: list[str]) -> None:
+    """Handled and answered: out of the inbox, and their answers need not be kept for a replay."""
+    await inbox.done(tx, CHANNEL, update_ids)
+    await updates.delivered(tx, CHANNEL, update_ids)
 
 
 class DurablePolling:
@@ -162,7 +168,7 @@ class DurablePolling:
         done, self._done = self._done, []
         if done:
             try:
-                await self.db.atomic(lambda tx: inbox.done(tx, CHANNEL, done))
+                await self.db.atomic(lambda tx: _done(tx, done))
             except Exception:
                 self._done.extend(done)  # try again at the next flush
                 raise

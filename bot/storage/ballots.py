@@ -63,10 +63,6 @@ async def of_community(tx: Tx, community_id: int, status: str | None = None) -> 
     return [_ballot(r) for r in rows]
 
 
-async def open_of_kind(tx: Tx, kind: str) -> list[int]:
-    return [r[0] for r in await tx.all("SELECT id FROM ballots WHERE status = 'open' AND kind = ? ORDER BY id", (kind,))]
-
-
 async def open_with_deadline(tx: Tx) -> list[Ballot]:
     rows = await tx.all("SELECT * FROM ballots WHERE status = 'open' AND closes_at IS NOT NULL ORDER BY closes_at")
     return [_ballot(r) for r in rows]

@@ -18,9 +18,10 @@ class Queued:
     queued_at: float  # seconds since the epoch
 
 
-async def add(tx: Tx, messages: list[Message], now: str) -> None:
-    await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                         [(m.channel, m.chat_id, pickle.dumps(m), now) for m in messages])
+async def add(tx: Tx, messages: list[Message], now: str, not_before: float = 0.0) -> None:
+    """Queue messages, to be sent in order per chat, none before ``not_before`` (epoch seconds)."""
+    await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                         [(m.channel, m.chat_id, pickle.dumps(m), now, not_before) for m in messages])
 
 
 _HEADS = "SELECT MIN(id) FROM outbox GROUP BY channel, chat_id"  # each chat's oldest message

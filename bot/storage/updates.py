@@ -3,10 +3,13 @@ bot's messages went."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 from bot.flows.types import Outcome
 from bot.storage.db import Tx
+
+log = logging.getLogger(__name__)
 
 
 async def claim(tx: Tx, channel: str, update_id: str, now: str) -> bool:
@@ -32,16 +35,29 @@ async def replay(tx: Tx, channel: str, update_id: str) -> Outcome:
                             (channel, update_id))
     if reply is None:
         return Outcome(duplicate=True)
-    messages, toast, refresh = pickle.loads(reply)
+    try:
+        messages, toast, refresh = pickle.loads(reply)
+    except Exception:  # kept by a version whose classes are gone: the answer is lost, the action is not
+        log.exception("the answer kept for %s update %s cannot be read", channel, update_id)
+        return Outcome(duplicate=True)
     return Outcome(messages=messages, toast=toast, refresh=set(refresh), duplicate=True)
 
 
-async def forget_replies(tx: Tx, before: str | None = None) -> int:
-    """Drop kept answers (those of updates processed before ``before``; all without it)."""
+async def delivered(tx: Tx, channel: str, update_ids: list[str]) -> None:
+    """The updates' answers went out: they are not kept any longer."""
+    await tx.executemany("UPDATE processed_updates SET reply = NULL WHERE channel = ? AND update_id = ?"
+                         " AND reply IS NOT NULL", [(channel, u) for u in update_ids])
+
+
+async def forget_replies(tx: Tx, before: str | None = None, limit: int = 1000) -> int:
+    """Drop kept answers: all of them, or (``before``) those of updates processed before then
+    and no longer waiting in the inbox, at most ``limit`` at a time."""
     if before is None:
         return await tx.changed("UPDATE processed_updates SET reply = NULL WHERE reply IS NOT NULL")
-    return await tx.changed("UPDATE processed_updates SET reply = NULL WHERE reply IS NOT NULL"
-                            " AND processed_at < ?", (before,))
+    return await tx.changed(
+        "UPDATE processed_updates SET reply = NULL WHERE rowid IN (SELECT p.rowid FROM processed_updates p"
+        " WHERE p.reply IS NOT NULL AND p.processed_at < ? AND NOT EXISTS (SELECT 1 FROM inbox i"
+        " WHERE i.channel = p.channel AND i.update_id = p.update_id) LIMIT ?)", (before, limit))
 
 
 async def prune(tx: Tx, before: str) -> int:
