@@ -30,9 +30,11 @@ def _key(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: bool = False) -> None:
+async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: bool = False,
+                    pairs: list[tuple[int, int]] | None = None) -> None:
     assert ctx.member is not None
-    pairs = await member_pairs(ctx, ballot)
+    if pairs is None:
+        pairs = await member_pairs(ctx, ballot)
     answers = await ballots.answers_of(ctx.tx, ballot.id, ctx.member.id)
     if again:
         ctx.goto("pw", ballot=ballot.id, done=[])
@@ -72,7 +74,8 @@ async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: 
         raise BadPayload("pairwise answer")
     p_left, p_right = await open_problem(ctx, ballot, left), await open_problem(ctx, ballot, right)
     assert ctx.member is not None
-    if _key(p_left.id, p_right.id) not in {_key(*p) for p in await member_pairs(ctx, ballot)}:
+    pairs = await member_pairs(ctx, ballot)
+    if _key(p_left.id, p_right.id) not in {_key(*p) for p in pairs}:
         raise BadPayload("pair not asked of this member")
     low, high = _key(p_left.id, p_right.id)
     await ballots.set_answer(ctx.tx, ballot.id, ctx.member.id, low, high, int(winner))
@@ -80,7 +83,7 @@ async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: 
     ctx.toast(ctx.t("Saved: #{number} is more pressing.", number=chosen.number))
     if ctx.state == "pw" and ctx.data.get("ballot") == ballot.id:
         ctx.data["done"] = [*ctx.data.get("done", []), [low, high]]
-    await show_next(ctx, ballot, first=False)
+    await show_next(ctx, ballot, first=False, pairs=pairs)
 
 
 @button("pwr", who="member", scope=ballot_scope)
