@@ -7,7 +7,7 @@ a member of nothing. Every hypothesis example copies that file into a fresh temp
 so examples never share state, and then throws a random sequence of events at
 ``Engine.handle``: every registered command with random arguments, free text with Unicode edge
 cases, buttons the bot really showed (fresh or stale, also replayed by someone else), forged and
-malformed payloads, duplicate deliveries, contacts, the bot being added to groups, and the clock
+malformed payloads, duplicate deliveries and retries (answered again, changing nothing), contacts, the bot being added to groups, and the clock
 moving on with the scheduler's sweep.
 
 After every event: no exception escapes, nothing is logged at ERROR by ``bot.flows.engine``,
@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -110,8 +110,9 @@ def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = (),
     """``queued``: what the event put into the outbox (group posts, notifications) to send later.
     ``known``: tolerate the known bugs (see KNOWN_BUGS) and record them there."""
     if outcome.duplicate:
-        assert not outcome.messages and outcome.toast is None and not queued, \
-            "a duplicate delivery must change nothing"
+        assert not queued, "a duplicate delivery must change nothing"
+        if not event.retry:  # a retry is answered again (see retried_delivery)
+            assert not outcome.messages and outcome.toast is None, "a duplicate delivery must change nothing"
         return
     plain_group_text = event.is_group and event.command is None and event.button is None \
         and not event.joined_group and event.phone is None
@@ -449,6 +450,7 @@ class Harness:
         self.seen: dict[str, list[str]] = {chat: list(dict.fromkeys(p)) for chat, p in self.t.seen.items()}
         self.newest: dict[str, list[str]] = {}   # chat → payloads of the newest message with buttons
         self.last_event: Event | None = None
+        self.last_outcome: Outcome | None = None
         self.newbie_lang: str | None = None
         self.newbie_name = "Newbie"
         self.hit_known_bugs: list[str] = []
@@ -505,7 +507,7 @@ class Harness:
             buttons = [b.data for row in message.buttons for b in row if b.data]
             if buttons:
                 self.newest[message.chat_id] = buttons
-        self.last_event = event
+        self.last_event, self.last_outcome = event, outcome
         return outcome
 
     def query(self, sql: str, params: tuple = ()) -> list:
@@ -719,6 +721,24 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
         assert self.last_event is not None
         outcome = self.handle(self.last_event)
         assert outcome.duplicate
+
+    @precondition(lambda self: self.last_event is not None and self.last_event.update_id is not None)
+    @rule()
+    def retried_delivery(self):
+        """The same update as a retry (a restart replaying the inbox, a webhook retry): nothing
+        changes, and the first answer is given again, unless it was not to be kept."""
+        assert self.last_event is not None and self.last_outcome is not None
+        first = self.last_outcome
+        outcome = self.handle(replace(self.last_event, retry=True))
+        assert outcome.duplicate
+        if first.duplicate:
+            return
+        if first.replayable:
+            assert outcome.toast == first.toast and outcome.refresh == first.refresh
+            assert [(m.chat_id, m.text, m.buttons) for m in outcome.messages] == \
+                [(m.chat_id, m.text, m.buttons) for m in first.messages]
+        else:
+            assert outcome.toast is None and not outcome.messages
 
     @rule(who=st.sampled_from(ACTORS), phone=st.one_of(st.sampled_from(["+77011234567", "87011234567", ""]),
                                                         edge_text))
