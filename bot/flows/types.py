@@ -102,5 +102,6 @@ class Outcome:
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
     refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
-    replayable: bool = True      # kept with the update id for a retry (False: it names a person just erased)
+    replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
+                                 # /mydata's export, or goes to a person just erased)
 
