@@ -127,7 +127,6 @@ class Delivery:
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
-        self._behind: set[tuple[str, str]] = set()  # chats whose failed replies wait in the outbox
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
@@ -147,8 +146,7 @@ class Delivery:
             if sender is None:
                 log.warning("no sender for channel %s; message to %s dropped", message.channel, message.chat_id)
                 continue
-            if (message.channel, message.chat_id) in self._behind or any(
-                    m.channel == message.channel and m.chat_id == message.chat_id for m in later):
+            if any(m.channel == message.channel and m.chat_id == message.chat_id for m in later):
                 later.append(message)  # behind the one that failed, not ahead of it
                 continue
             try:
@@ -167,17 +165,7 @@ class Delivery:
             now = datetime.now(timezone.utc)
             not_before = now.timestamp() + wait
             await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
-            self._behind.update((m.channel, m.chat_id) for m in later)
             self.wake_outbox()
-
-    async def caught_up(self, channel: str, chat_id: str) -> None:
-        """The outbox sent or dropped a message to the chat: once it holds none, replies go at once again."""
-        key = (channel, chat_id)
-        if key in self._behind:
-            from bot.storage import outbox
-
-            if not await self.db.atomic(lambda tx: outbox.holds(tx, channel, chat_id)):
-                self._behind.discard(key)
 
     async def send_one(self, sender: Sender, message: Message) -> None:
         if message.edit and message.tag:

@@ -100,7 +100,6 @@ class OutboxWorker:
                 log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
                             message.channel, message.chat_id, MAX_AGE / 3600, item.attempts)
                 await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
-                await self.delivery.caught_up(*key)
                 progress = True
                 continue
             sender = self.delivery.senders.get(message.channel)
@@ -150,7 +149,6 @@ class OutboxWorker:
                     log.warning("sending through %s works again; the outbox catches up", message.channel)
             # Removed at once, so a stop right after sends it again at most once more.
             await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
-            await self.delivery.caught_up(*key)
             progress = True
         if progress:
             return 0.0  # look again at once

@@ -14,7 +14,7 @@ from bot.handlers.telegram import TelegramSender
 from bot.outbox import MAX_AGE, OutboxWorker
 from bot.storage import outbox
 from bot.storage.db import Database
-from tests.test_e2e_telegram import NO_LIMITS, Bot, onboard, say
+from tests.test_e2e_telegram import NO_LIMITS, Bot
 
 REAL_LIMITS = {"rate": 30.0, "private_interval": 1.0, "group_interval": 3.0}
 
@@ -284,19 +284,3 @@ def test_a_message_queued_by_an_earlier_version_is_read_with_the_fields_added_si
     old = pickle.loads(pickle.dumps(Earlier()))
     assert isinstance(old, Message) and old.drawn_at == 0.0  # drawn long ago: any newer edit wins
     assert replace(old, chat_id="-1001").chat_id == "-1001" and "Ballot open" in repr(old)
-
-
-async def test_a_reply_that_failed_is_not_overtaken_by_the_next_actions_reply(tg, bot):
-    """The reply to /help meets a passing 500 and waits in the outbox; the member sends /lang at
-    once. Its reply comes after the first, not before; once the outbox has caught up with the
-    chat, replies go at once again."""
-    john = tg.user(3, "John", "en")
-    await onboard(tg, john, "English")
-    tg.fail_next(1, status=500, methods=["sendMessage"])
-    tg.send(john, "/help")
-    await tg.wait_for(lambda call: call.method == "sendMessage" and call.status == 500)
-    tg.send(john, "/lang")
-    first = await tg.next_message(john.id, timeout=10)
-    second = await tg.next_message(john.id, timeout=10)
-    assert "/forget" in first["text"] and "/forget" not in second["text"], (first["text"], second["text"])
-    await say(tg, john, "/help")  # the outbox caught up: replies go at once again
