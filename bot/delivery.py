@@ -136,7 +136,12 @@ class Delivery:
             await self.throttle.submit(key, lambda key=key: self._redraw(key))
 
     async def _redraw(self, key: str) -> None:
-        await self.deliver((await self.redraw(key)).messages)
+        try:
+            outcome = await self.redraw(key)
+        except Exception:  # one view that cannot be drawn must not keep the others from it
+            log.exception("redrawing %s failed; it is tried again at the next change or start", key)
+            return
+        await self.deliver(outcome.messages)
 
     async def deliver(self, messages: list[Message]) -> None:
         later: list[Message] = []

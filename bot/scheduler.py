@@ -58,6 +58,8 @@ async def redraw_pending(ctx: Context) -> None:
     for key in await redraws.pending(ctx.tx):
         if registry.parse_payload(key)[0] in registry.REFRESHERS:
             ctx.refresh(key)
+        else:  # a view of a version that had it: nothing can draw it now
+            await redraws.drawing(ctx.tx, key)
 
 
 AT_START = (redraw_pending,)  # once, in the background: the bot answers meanwhile

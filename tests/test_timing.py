@@ -127,6 +127,34 @@ async def test_a_redraw_that_changes_nothing_sends_no_edit(sim):
     assert edits() == 2
 
 
+async def test_the_redraws_a_crash_cut_off_are_drawn_at_start_despite_one_that_fails(sim, monkeypatch):
+    """At start the views still waiting for a redraw are drawn: one whose refresher fails is
+    logged and left for later, one of a kind no longer known is forgotten, and the rest are
+    drawn all the same."""
+    from bot.flows import registry
+
+    c = await build_community(sim, 2, ("en", "kk"))
+    await c.facilitator.send("/propose First problem of the village")
+    await c.facilitator.send("/propose Second problem of the village")
+    await c.facilitator.send("/poll dots", c.group)
+    edits = lambda: sum(1 for chat, _, edited in sim.sender.log if chat == c.group.id and edited)  # noqa: E731
+
+    async def broken(ctx, arg):
+        raise RuntimeError("cannot draw")
+
+    monkeypatch.setitem(registry.REFRESHERS, "aa", broken)  # sorted before "b": drawn first
+    async with sim.engine.db.transaction() as tx:
+        await tx.executemany("INSERT INTO pending_redraws (view) VALUES (?)", [("aa:1",), ("b:1",), ("zz:9",)])
+    sim.delivery._shown.clear()  # a new process knows nothing of what the group shows
+    scheduler = Scheduler(sim.engine, sim.delivery)
+    await scheduler.start()
+    await scheduler._at_start
+    await scheduler.stop()
+    assert edits() == 1  # the ballot's counts, redrawn
+    async with sim.engine.db.transaction() as tx:
+        assert [r[0] for r in await tx.all("SELECT view FROM pending_redraws")] == ["aa:1"]
+
+
 class SlowSender:
     """Telegram applies edits as they arrive; the answers may come back in another order."""
 
