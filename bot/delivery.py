@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.flows.types import Message, Outcome
-from bot.storage import updates
+from bot.storage import outbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ class RetryLater(Exception):
 
 class Undeliverable(Exception):
     """The message can never be delivered (the person blocked the bot, the chat is gone)."""
+
+
+class NotShownYet(Undeliverable):
+    """An edit of a message that was never sent, or still waits in the outbox."""
 
 
 class Sender(Protocol):
@@ -156,6 +160,9 @@ class Delivery:
                 continue
             try:
                 await self.send_one(sender, message)
+            except NotShownYet:
+                if await self.db.atomic(lambda tx: outbox.holds(tx, message.channel, message.chat_id)):
+                    later.append(message)  # what it edits waits in the outbox (a new group post): after it
             except Undeliverable as exc:
                 log.info("%s:%s does not accept messages: %s", message.channel, message.chat_id, exc)
             except Exception as exc:
@@ -165,8 +172,6 @@ class Delivery:
                 if isinstance(exc, RetryLater):
                     wait = max(wait, exc.seconds)
         if later:
-            from bot.storage import outbox
-
             now = datetime.now(timezone.utc)
             not_before = now.timestamp() + wait
             await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
@@ -176,15 +181,16 @@ class Delivery:
         if message.edit and message.tag:
             message_id = await self.db.atomic(lambda tx: updates.tagged_message(
                 tx, message.channel, message.chat_id, message.tag))
-            if message_id is not None:
-                shown = self._shown_as((message.channel, message.chat_id, message_id))
-                async with shown.lock:  # edits of one message in order, each compared with the last
-                    if message.drawn_at < shown.drawn_at:
-                        return  # drawn before the one shown: it waited out a 429 while a newer went
-                    if shown.content != (message.text, message.buttons):  # else nothing to change
-                        await sender.edit(message, message_id)
-                        shown.content = (message.text, message.buttons)
-                    shown.drawn_at = message.drawn_at
+            if message_id is None:
+                raise NotShownYet(f"nothing shown under {message.tag!r} yet")
+            shown = self._shown_as((message.channel, message.chat_id, message_id))
+            async with shown.lock:  # edits of one message in order, each compared with the last
+                if message.drawn_at < shown.drawn_at:
+                    return  # drawn before the one shown: it waited out a 429 while a newer went
+                if shown.content != (message.text, message.buttons):  # else nothing to change
+                    await sender.edit(message, message_id)
+                    shown.content = (message.text, message.buttons)
+                shown.drawn_at = message.drawn_at
             return
         image = None
         if message.chart is not None:

@@ -313,6 +313,34 @@ async def test_a_redraw_held_back_by_a_429_never_overwrites_a_newer_one(tg, bot)
     assert len(refused) == 1, "the outbox tried again before the retry_after Telegram asked for"
 
 
+async def test_a_vote_cast_before_the_ballot_post_went_out_shows_once_it_does(tg, bot):
+    """A new ballot's group post waits in the outbox (a passing 500) while a member already
+    votes in private through /vote. The redraw of the group's counts has nothing to edit yet:
+    it goes to the outbox after the post, so the group sees the vote instead of a zero."""
+    aigerim = tg.user(1, "Айгерим", "kk")
+    await onboard(tg, aigerim, "қазақша")
+    code = await new_community(tg, aigerim)
+    group = tg.group(-100321, "Ауыл", with_bot=True)
+    await say(tg, aigerim, f"/link {code}", group)
+    for text in PROBLEMS:
+        await say(tg, aigerim, f"/propose {text}")
+    member = (await add_members(bot.app.db, tg, 1))[0]
+    tg.fail_next(1, status=500, methods=["sendMessage"])
+    tg.send(aigerim, "/poll dots", group)
+    await tg.wait_for(lambda call: call.method == "sendMessage" and call.status == 500)
+    menu = await say(tg, member, "/vote")
+    tg.press_button(member, menu, "Sticker voting")
+    private = await tg.next_message(member.id)
+    first = private["reply_markup"]["inline_keyboard"][0][0]
+    await tg.answer_to(tg.press(member, private, first["callback_data"]))
+    post = await tg.next_message(group, timeout=10)
+    number = first["callback_data"].split(":")[-1]
+    await tg.next_edit(post, timeout=10)
+    line = next(line for line in tg.message(group, post["message_id"])["text"].splitlines()
+                if line.startswith(f"{number}. "))
+    assert line.endswith("— 1"), line
+
+
 async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):
     _, group, users, ballot = await ballot_village(tg, bot, 2)
 

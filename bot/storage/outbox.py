@@ -51,6 +51,10 @@ async def postpone(tx: Tx, outbox_id: int, not_before: float, failed: bool) -> N
                      (not_before, 1 if failed else 0, outbox_id))
 
 
+async def holds(tx: Tx, channel: str, chat_id: str) -> bool:
+    return await tx.scalar("SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? LIMIT 1", (channel, chat_id)) is not None
+
+
 async def size(tx: Tx) -> int:
     return int(await tx.scalar("SELECT COUNT(*) FROM outbox"))
 
