@@ -149,7 +149,7 @@ class Delivery:
 
     async def deliver(self, messages: list[Message]) -> None:
         later: list[Message] = []
-        wait = 0.0  # what a 429 asked for: the outbox does not try before
+        wait: dict[tuple[str, str], float] = {}  # what a chat's 429 asked for: the outbox does not try before
         for message in messages:
             sender = self.senders.get(message.channel)
             if sender is None:
@@ -170,10 +170,10 @@ class Delivery:
                             message.chat_id, exc)
                 later.append(message)
                 if isinstance(exc, RetryLater):
-                    wait = max(wait, exc.seconds)
+                    wait[message.channel, message.chat_id] = exc.seconds
         if later:
             now = datetime.now(timezone.utc)
-            not_before = now.timestamp() + wait
+            not_before = {chat: now.timestamp() + seconds for chat, seconds in wait.items()}
             await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
             self.wake_outbox()
 

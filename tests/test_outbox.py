@@ -284,3 +284,25 @@ def test_a_message_queued_by_an_earlier_version_is_read_with_the_fields_added_si
     old = pickle.loads(pickle.dumps(Earlier()))
     assert isinstance(old, Message) and old.drawn_at == 0.0  # drawn long ago: any newer edit wins
     assert replace(old, chat_id="-1001").chat_id == "-1001" and "Ballot open" in repr(old)
+
+
+async def test_a_429_delays_only_its_own_chat_in_the_outbox(db):
+    """One reply meets a 429 (retry after 30 s), another chat's a passing 500: the first waits
+    out its 30 s in the outbox, the other is tried again at once."""
+    from bot.delivery import RetryLater
+
+    class Failing:
+        rate = 30.0
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            raise RetryLater(30) if message.chat_id == "1" else RuntimeError("500")
+
+    delivery = Delivery(db, {"telegram": Failing()})
+    started = time.time()
+    await delivery.deliver([Message("telegram", "1", "To one"), Message("telegram", "2", "To two")])
+    async with db.transaction() as tx:
+        waits = {r[0]: r[1] for r in await tx.all("SELECT chat_id, not_before FROM outbox")}
+    assert waits["1"] >= started + 29 and waits["2"] == 0.0

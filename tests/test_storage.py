@@ -247,6 +247,22 @@ async def test_an_answer_that_cannot_be_read_any_more_is_skipped_not_called_a_fa
     assert outcome.duplicate and outcome.toast is None and not outcome.messages
 
 
+async def test_an_update_handled_before_is_never_answered_nothing_was_saved(db, monkeypatch):
+    """Should answering a retry fail, the member must not read "nothing was saved, try again":
+    the first handling was saved, and trying again would take a sticker back."""
+    from bot.flows.engine import Engine
+    from bot.flows.types import Event
+
+    async def broken(*args):
+        raise RuntimeError("the kept answer cannot be read")
+
+    async with db.transaction() as tx:
+        await updates.claim(tx, "telegram", "9", "2026-01-01T10:00:00+00:00")
+    monkeypatch.setattr(updates, "replay", broken)
+    outcome = await Engine(db).handle(Event("telegram", "5", "5", update_id="9", retry=True, button="d:1:1"))
+    assert outcome.duplicate and outcome.toast is None and not outcome.messages
+
+
 async def fill_audit(db: Database, n: int = 5) -> None:
     async with db.transaction() as tx:
         for i in range(n):

@@ -18,10 +18,14 @@ class Queued:
     queued_at: float  # seconds since the epoch
 
 
-async def add(tx: Tx, messages: list[Message], now: str, not_before: float = 0.0) -> None:
-    """Queue messages, to be sent in order per chat, none before ``not_before`` (epoch seconds)."""
+async def add(tx: Tx, messages: list[Message], now: str,
+              not_before: dict[tuple[str, str], float] | None = None) -> None:
+    """Queue messages, to be sent in order per chat; a chat in ``not_before`` (epoch seconds, by
+    (channel, chat_id)) not before then."""
+    wait = not_before or {}
     await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
-                         [(m.channel, m.chat_id, pickle.dumps(m), now, not_before) for m in messages])
+                         [(m.channel, m.chat_id, pickle.dumps(m), now, wait.get((m.channel, m.chat_id), 0.0))
+                          for m in messages])
 
 
 _HEADS = "SELECT MIN(id) FROM outbox GROUP BY channel, chat_id"  # each chat's oldest message
