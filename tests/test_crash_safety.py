@@ -34,16 +34,21 @@ async def add_members(db: Database, tg, count: int, first_id: int = 5000, commun
     return users
 
 
-async def ballot_village(tg, bot, members: int):
-    """A community with a linked group, four problems, an open sticker ballot and members."""
+async def linked_village(tg, bot, members: int, problems: list[str] = PROBLEMS):
+    """A community with a linked group, its problems proposed, and members; no ballot yet."""
     aigerim = tg.user(1, "Айгерим", "kk")
     await onboard(tg, aigerim, "қазақша")
     code = await new_community(tg, aigerim)
     group = tg.group(-100321, "Ауыл", with_bot=True)
     await say(tg, aigerim, f"/link {code}", group)
-    for text in PROBLEMS:
+    for text in problems:
         await say(tg, aigerim, f"/propose {text}")
-    users = await add_members(bot.app.db, tg, members)
+    return aigerim, group, await add_members(bot.app.db, tg, members)
+
+
+async def ballot_village(tg, bot, members: int):
+    """A linked village with four problems and an open sticker ballot."""
+    aigerim, group, users = await linked_village(tg, bot, members)
     ballot = await say(tg, aigerim, "/poll dots 3", group)
     return aigerim, group, users, ballot
 
@@ -235,14 +240,7 @@ async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_
                                                           "group_interval": 3.0})
     await runner.start()
     try:
-        aigerim = tg.user(1, "Айгерим", "kk")
-        await onboard(tg, aigerim, "қазақша")
-        code = await new_community(tg, aigerim)
-        group = tg.group(-100321, "Ауыл", with_bot=True)
-        await say(tg, aigerim, f"/link {code}", group)
-        for text in PROBLEMS[:3]:
-            await say(tg, aigerim, f"/propose {text}")
-        users = await add_members(runner.app.db, tg, 40)
+        aigerim, group, users = await linked_village(tg, runner, 40, PROBLEMS[:3])
         tg.send(aigerim, "/poll pairwise", group)
         invitation = await tg.next_message(group, timeout=20)  # group posts go one per 3 s
         payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
@@ -317,14 +315,7 @@ async def test_a_vote_cast_before_the_ballot_post_went_out_shows_once_it_does(tg
     """A new ballot's group post waits in the outbox (a passing 500) while a member already
     votes in private through /vote. The redraw of the group's counts has nothing to edit yet:
     it goes to the outbox after the post, so the group sees the vote instead of a zero."""
-    aigerim = tg.user(1, "Айгерим", "kk")
-    await onboard(tg, aigerim, "қазақша")
-    code = await new_community(tg, aigerim)
-    group = tg.group(-100321, "Ауыл", with_bot=True)
-    await say(tg, aigerim, f"/link {code}", group)
-    for text in PROBLEMS:
-        await say(tg, aigerim, f"/propose {text}")
-    member = (await add_members(bot.app.db, tg, 1))[0]
+    aigerim, group, (member,) = await linked_village(tg, bot, 1)
     tg.fail_next(1, status=500, methods=["sendMessage"])
     tg.send(aigerim, "/poll dots", group)
     await tg.wait_for(lambda call: call.method == "sendMessage" and call.status == 500)
