@@ -13,6 +13,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
+from bot.storage import updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,15 @@ class TelegramApp:
         # Telegram gets its 200 only after the update is handled (and stored), so a crash makes
         # Telegram deliver it again instead of losing it; every delivery is then a ``retry``: one
         # already handled gets its first answer again, which the crash may have kept from going.
+        # Once handled, its answer is not kept: a retry then (the 200 was lost) stays silent.
+        db = self.db
+
+        async def answered(handler, update: Update, data: dict):
+            result = await handler(update, data)
+            await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [str(update.update_id)]))
+            return result
+
+        self.dp.update.outer_middleware(answered)
         SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
                              secret_token=config.telegram_webhook_secret, retry=True).register(app, path=WEBHOOK_PATH)
         self._runner = web.AppRunner(app)
