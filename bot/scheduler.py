@@ -36,7 +36,7 @@ async def close_due_ballots(ctx: Context) -> None:
 
 PROCESSED_KEPT = timedelta(days=30)  # long beyond any redelivery Telegram makes
 TAPS_KEPT = timedelta(hours=1)       # far beyond the double-tap window
-REPLIES_KEPT = timedelta(minutes=10)  # an answer not known to have gone out (a webhook's), for a retry
+REPLIES_KEPT = timedelta(minutes=10)  # an answer never marked as gone out (its handling failed), for a retry
 
 
 async def prune(ctx: Context) -> None:
