@@ -114,7 +114,6 @@ async def _no_redraw(key: str) -> Outcome:
 @dataclass
 class _Shown:
     content: tuple | None = None  # (text, buttons) the channel accepted last
-    drawn_at: float = 0.0         # when that content was drawn (Message.drawn_at)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -179,18 +178,17 @@ class Delivery:
 
     async def send_one(self, sender: Sender, message: Message) -> None:
         if message.edit and message.tag:
-            message_id = await self.db.atomic(lambda tx: updates.tagged_message(
-                tx, message.channel, message.chat_id, message.tag))
+            message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
+                tx, message.channel, message.chat_id, message.tag, message.drawn_at))
             if message_id is None:
                 raise NotShownYet(f"nothing shown under {message.tag!r} yet")
+            if not newest:
+                return  # drawn before one already shown (it waited out a 429, or came with a replay)
             shown = self._shown_as((message.channel, message.chat_id, message_id))
-            async with shown.lock:  # edits of one message in order, each compared with the last
-                if message.drawn_at < shown.drawn_at:
-                    return  # drawn before the one shown: it waited out a 429 while a newer went
+            async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
                     await sender.edit(message, message_id)
                     shown.content = (message.text, message.buttons)
-                shown.drawn_at = message.drawn_at
             return
         image = None
         if message.chart is not None:
@@ -201,9 +199,9 @@ class Delivery:
         message_id = await sender.send(message, image)
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(
-                tx, message.channel, message.chat_id, message.tag, message_id))
-            shown = self._shown_as((message.channel, message.chat_id, message_id))
-            shown.content, shown.drawn_at = (message.text, message.buttons), message.drawn_at
+                tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at))
+            self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
+                                                                                      message.buttons)
 
     def _shown_as(self, key: tuple[str, str, str]) -> "_Shown":
         """What a tagged message shows, so an identical redraw is not sent (Telegram refuses it,

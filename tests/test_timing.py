@@ -190,3 +190,23 @@ async def test_two_edits_of_one_message_at_once_leave_the_screen_and_memory_agre
     sender.delays = [0.0]
     await delivery.send_one(sender, view("A"))  # back to A: must be drawn, not skipped
     assert sender.screen["7"] == "A"
+
+
+async def test_an_edit_drawn_before_the_one_shown_is_not_sent_even_after_a_restart(db):
+    """A newer view of a member's ballot was shown; an older drawing of it still waited in the
+    outbox (or came back with a replayed update's answer) when the bot restarted. The restarted
+    bot, which remembers nothing in memory, must not draw the old view over the new one."""
+    from bot.delivery import Delivery
+    from bot.flows.types import Message
+
+    sender = SlowSender()
+    sender.delays = [0.0, 0.0, 0.0]
+    view = lambda text, at: Message("t", "1", text, (), tag="v:1", edit=True, drawn_at=at)  # noqa: E731
+    before = Delivery(db, {"t": sender})
+    await before.deliver([Message("t", "1", "first pair", (), tag="v:1", drawn_at=1.0)])
+    await before.deliver([view("third pair", 3.0)])
+    restarted = Delivery(db, {"t": sender})
+    await restarted.deliver([view("second pair", 2.0)])
+    assert sender.screen["7"] == "third pair"
+    await restarted.deliver([view("fourth pair", 4.0)])
+    assert sender.screen["7"] == "fourth pair"

@@ -64,18 +64,28 @@ async def prune(tx: Tx, before: str) -> int:
     return await tx.changed("DELETE FROM processed_updates WHERE processed_at < ?", (before,))
 
 
-async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message_id: str) -> None:
+async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message_id: str,
+                           drawn_at: float = 0.0) -> None:
     await tx.execute(
-        "INSERT INTO message_refs (channel, chat_id, tag, message_id) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (channel, chat_id, tag) DO UPDATE SET message_id = excluded.message_id",
-        (channel, chat_id, tag, message_id),
+        "INSERT INTO message_refs (channel, chat_id, tag, message_id, drawn_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (channel, chat_id, tag) DO UPDATE SET message_id = excluded.message_id,"
+        " drawn_at = excluded.drawn_at",
+        (channel, chat_id, tag, message_id, drawn_at),
     )
 
 
-async def tagged_message(tx: Tx, channel: str, chat_id: str, tag: str) -> str | None:
-    """The id of the message last sent to the chat under ``tag`` (what an edit of it changes)."""
-    return await tx.scalar("SELECT message_id FROM message_refs WHERE channel = ? AND chat_id = ? AND tag = ?",
-                           (channel, chat_id, tag))
+async def edit_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: float) -> tuple[str | None, bool]:
+    """The id of the message last sent to the chat under ``tag`` (None: nothing yet), and whether
+    a drawing made at ``drawn_at`` is the newest yet; if it is, it is noted as the one shown."""
+    row = await tx.one("SELECT message_id, drawn_at FROM message_refs WHERE channel = ? AND chat_id = ? AND tag = ?",
+                       (channel, chat_id, tag))
+    if row is None:
+        return None, False
+    if drawn_at < row[1]:
+        return row[0], False
+    await tx.execute("UPDATE message_refs SET drawn_at = ? WHERE channel = ? AND chat_id = ? AND tag = ?",
+                     (drawn_at, channel, chat_id, tag))
+    return row[0], True
 
 
 async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
