@@ -135,7 +135,7 @@ class Delivery:
         await self.deliver(outcome.messages)
         if outcome.queued:
             self.wake_outbox()
-        for key in outcome.refresh:
+        for key in sorted(outcome.refresh):
             await self.throttle.submit(key, lambda key=key: self._redraw(key))
 
     async def _redraw(self, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import time
 from datetime import datetime, timezone
 
@@ -306,3 +307,33 @@ async def test_a_429_delays_only_its_own_chat_in_the_outbox(db):
     async with db.transaction() as tx:
         waits = {r[0]: r[1] for r in await tx.all("SELECT chat_id, not_before FROM outbox")}
     assert waits["1"] >= started + 29 and waits["2"] == 0.0
+
+
+async def test_a_queued_edit_replaces_the_older_edits_of_the_same_message(db):
+    """While a group post waits in the outbox, every vote's redraw of it queues an edit: only
+    the newest is kept, or a long outage would leave hundreds of stale edits to send, one per
+    3 s, ahead of the group's next real post."""
+    post = Message("telegram", "-100", "Ballot", tag="ballot:1")
+    edits = [Message("telegram", "-100", f"Ballot, {n} votes", tag="ballot:1", edit=True) for n in (1, 2, 3)]
+    other = Message("telegram", "-100", "Another view", tag="ballot:2", edit=True)
+    now = datetime.now(timezone.utc).isoformat()
+    async with db.transaction() as tx:
+        await outbox.add(tx, [post], now)
+        for edit in edits:
+            await outbox.add(tx, [edit, other] if edit is edits[0] else [edit], now)
+        queued = [pickle.loads(r[0]) for r in await tx.all("SELECT payload FROM outbox ORDER BY id")]
+    assert [m.text for m in queued] == ["Ballot", "Another view", "Ballot, 3 votes"]
+
+
+async def test_the_outbox_drops_an_edit_of_a_message_never_sent(tg, bot):
+    """An edit queued for a message that was never sent (its post was refused for good) is
+    dropped, not retried for a day ahead of the chat's later posts."""
+    user = tg.user(9100, "U", "en", started=True)
+    await queue(bot.app, [Message("telegram", str(user.id), "Counts", tag="never:1", edit=True),
+                          Message("telegram", str(user.id), "A later post")])
+    assert (await tg.next_message(user.id, timeout=10))["text"] == "A later post"
+    for _ in range(100):  # the row goes once the send is answered
+        if await queued(bot.app) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await queued(bot.app) == 0 and not tg.calls("editMessageText")

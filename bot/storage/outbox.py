@@ -21,11 +21,25 @@ class Queued:
 async def add(tx: Tx, messages: list[Message], now: str,
               not_before: dict[tuple[str, str], float] | None = None) -> None:
     """Queue messages, to be sent in order per chat; a chat in ``not_before`` (epoch seconds, by
-    (channel, chat_id)) not before then."""
+    (channel, chat_id)) not before then. An edit replaces the edits of the same message queued
+    before it: only the newest drawing is worth a turn in the chat's queue."""
     wait = not_before or {}
+    for message in messages:
+        if message.edit and message.tag:
+            await _drop_queued_edits(tx, message)
     await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                          [(m.channel, m.chat_id, pickle.dumps(m), now, wait.get((m.channel, m.chat_id), 0.0))
                           for m in messages])
+
+
+async def _drop_queued_edits(tx: Tx, edit: Message) -> None:
+    rows = await tx.all("SELECT id, payload FROM outbox WHERE channel = ? AND chat_id = ?", (edit.channel, edit.chat_id))
+    older = [r[0] for r in rows if _is_edit_of(pickle.loads(r[1]), edit.tag)]
+    await tx.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in older])
+
+
+def _is_edit_of(message: Message, tag: str | None) -> bool:
+    return message.edit and message.tag == tag
 
 
 _HEADS = "SELECT MIN(id) FROM outbox GROUP BY channel, chat_id"  # each chat's oldest message
