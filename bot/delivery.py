@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.flows.types import Message, Outcome
@@ -37,6 +37,14 @@ class Undeliverable(Exception):
 
 class NotShownYet(Undeliverable):
     """An edit of a message that was never sent, or still waits in the outbox."""
+
+
+class Moved(Undeliverable):
+    """The chat lives on under another id (Telegram upgraded the group to a supergroup)."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__(f"the chat moved to {to}")
+        self.to = to
 
 
 class Sender(Protocol):
@@ -196,7 +204,12 @@ class Delivery:
 
             chart = message.chart
             image = await render(chart.render, *chart.args, **chart.kwargs)
-        message_id = await sender.send(message, image)
+        try:
+            message_id = await sender.send(message, image)
+        except Moved as moved:  # sent before the bot saw the group's upgrade
+            if message.tag:
+                raise  # a live view: the flows post it again where the group is now, once they see the move
+            message_id = await sender.send(replace(message, chat_id=moved.to), image)
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(
                 tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at))

@@ -334,6 +334,21 @@ async def test_posts_queued_for_a_group_just_upgraded_reach_the_supergroup(tg, b
     assert photo.params["chat_id"] == supergroup.id and "#1" in photo.params["caption"]
 
 
+async def test_a_ballot_posted_as_the_group_is_upgraded_is_posted_once_and_stays_live(tg, bot):
+    """The post meant for the old group is redirected to the supergroup: the bot remembers it
+    there, so its counts stay live and it is not posted a second time when the upgrade arrives."""
+    aigerim, group, members = await village(tg, 2)
+    tg.send(aigerim, "/poll dots", group)  # its ballot post goes to the old id, refused, sent again
+    supergroup = tg.upgrade_group(aigerim, group, -1001234567999)
+    ballot = await tg.next_message(supergroup.id, contains="Жапсырма")
+    await tg.answer_to(tg.press(members[0], ballot, button_for(ballot, 1), chat=supergroup))
+    edit = await tg.wait_for(lambda call: call.method == "editMessageText" and call.status == 200, timeout=5)
+    assert edit.params["message_id"] == ballot["message_id"] and "1. " in edit.params["text"]
+    await asyncio.sleep(0.5)  # time for a second post, if one were coming
+    posts = [c for c in tg.calls("sendMessage") if c.status == 200 and "Жапсырма" in c.params["text"]]
+    assert [c.params["chat_id"] for c in posts] == [supergroup.id]
+
+
 async def test_matrix_and_pairwise_in_private_through_the_deep_link(tg, bot):
     aigerim, group, members = await village(tg, 3)
     invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)

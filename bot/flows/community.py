@@ -284,7 +284,8 @@ async def bot_added(ctx: Context) -> None:
 
 async def group_moved(ctx: Context, new_chat_id: str) -> None:
     """Telegram made the group a supergroup, with a new id: the link follows, and the open
-    ballots are posted again there (the bot's old messages keep other ids, which it cannot edit)."""
+    ballots are posted again there (the bot's old messages keep other ids, which it cannot edit;
+    a ballot post still on its way to the old id is dropped by the delivery, not redirected)."""
     from bot.flows import ballots as ballot_flows
     from bot.storage import ballots
 

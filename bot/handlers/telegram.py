@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -18,7 +17,7 @@ from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, Tele
 from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
 
-from bot.delivery import Delivery, RetryLater, Undeliverable
+from bot.delivery import Delivery, Moved, RetryLater, Undeliverable
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message
@@ -82,16 +81,6 @@ class TelegramSender:
         return self.group_interval if chat_id.startswith("-") else self.private_interval
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
-        try:
-            return await self._send(message, image)
-        except Undeliverable as exc:
-            moved = exc.__cause__
-            if not isinstance(moved, TelegramMigrateToChat):
-                raise
-            # Queued before the bot saw the group become a supergroup: it goes where the group is now.
-            return await self._send(replace(message, chat_id=str(moved.migrate_to_chat_id)), image)
-
-    async def _send(self, message: Message, image: bytes | None) -> str | None:
         markup = _markup(message)
         async with _translated_errors():
             if image is not None:
@@ -126,8 +115,10 @@ async def _translated_errors():
         yield
     except TelegramRetryAfter as exc:
         raise RetryLater(exc.retry_after) from exc
-    except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, TelegramMigrateToChat) as exc:
-        raise Undeliverable(str(exc)) from exc  # blocked, gone, or a group that became a supergroup
+    except TelegramMigrateToChat as exc:  # a group that became a supergroup
+        raise Moved(str(exc.migrate_to_chat_id)) from exc
+    except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as exc:
+        raise Undeliverable(str(exc)) from exc  # blocked, or gone
 
 
 def _command(text: str, bot_username: str) -> tuple[str, str] | None:
