@@ -362,6 +362,51 @@ async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):
         assert dict(await ballots.options(tx, 1))[1] == 2
 
 
+async def test_an_action_that_meets_a_locked_database_waits_and_is_done_once(tg, bot):
+    """The update is already in the inbox when its own transaction finds the database locked for
+    longer than SQLite waits: the action is tried again until it is stored, and the member is
+    answered once, with what was done — never "nothing was saved, try again", which would make
+    them tap again and take the sticker back."""
+    _, group, users, ballot = await ballot_village(tg, bot, 1)
+    bot.app.db.busy_timeout_ms = 300
+    locked = threading.Event()
+
+    def hold_lock(seconds: float) -> None:
+        raw = sqlite3.connect(bot.db_path, timeout=10)
+        raw.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        raw.rollback()
+        raw.close()
+
+    engine, handle = bot.app.engine, bot.app.engine.handle
+    holders: list[threading.Thread] = []
+
+    async def locked_first(event):
+        if not holders:  # the first time only: the lock comes after the update was stored
+            holders.append(threading.Thread(target=hold_lock, args=(1.5,)))
+            holders[0].start()
+            await asyncio.to_thread(locked.wait)
+        return await handle(event)
+
+    engine.handle = locked_first
+    mark = len(tg.calls())
+    answer = await tg.answer_to(tg.press(users[0], ballot, button_for(ballot, 1), chat=group), timeout=15)
+    holders[0].join()
+    assert answer["text"].startswith("Sticker placed on #1")
+    assert len(tg.calls("answerCallbackQuery", since=mark)) == 1
+    holders.clear()
+    locked.clear()
+    tg.send(users[0], "/propose Көпір құлап жатыр")
+    reply = await tg.next_message(users[0].id, timeout=15)
+    assert "#5" in reply["text"], reply["text"]
+    await asyncio.sleep(0.3)
+    assert not [m for m in tg.messages(users[0].id) if "went wrong" in m["text"]]
+    async with bot.app.db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1))[1] == 1
+        assert await tx.scalar("SELECT COUNT(*) FROM problems WHERE text = 'Көпір құлап жатыр'") == 1
+
+
 async def test_online_backup_while_the_bot_runs_keeps_every_vote(tg, bot, tmp_path, monkeypatch):
     _, group, users, ballot = await ballot_village(tg, bot, 5)
     for user in users:

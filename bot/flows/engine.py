@@ -23,7 +23,7 @@ from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
 from bot.storage import conversations, members, outbox, redraws, updates
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ class Engine:
             else:
                 text, url = refusal.text, refusal.url
             return await self._after_rollback(event, text, url)
+        except Busy:
+            raise  # nothing was done: the channel tries the whole event again (not "try again" to a person)
         except Exception:
             log.exception("failed to handle %r", event)
             tr = ctx.tr if ctx else translator(pick_locale(event.user_lang, self.default_locale))

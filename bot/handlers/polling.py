@@ -25,11 +25,12 @@ from aiogram.client.default import Default
 from aiogram.types import Update
 
 from bot.storage import inbox, updates
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 BATCH = 100  # what one getUpdates returns at most (Telegram's own maximum)
+BUSY_BACKOFF_CAP = 30.0  # seconds between tries of an update the locked database keeps out
 
 
 def _stored_json(update: Update) -> str:
@@ -158,10 +159,19 @@ class DurablePolling:
             self._room.set()
 
     async def _handle(self, update: Update, retry: bool) -> None:
-        try:
-            await self.dp.feed_update(self.bot, update, retry=retry)
-        except Exception:
-            log.exception("update %s failed", update.update_id)
+        delay = self.retry_delay
+        while True:
+            try:
+                await self.dp.feed_update(self.bot, update, retry=retry)
+            except Busy as exc:  # locked by another process: it stays in the inbox and is tried again
+                log.warning("update %s waits: the database is busy (%s); trying again in %.1fs",
+                            update.update_id, exc, delay)
+                await asyncio.sleep(delay)
+                delay, retry = min(delay * 2, BUSY_BACKOFF_CAP), True
+                continue
+            except Exception:
+                log.exception("update %s failed", update.update_id)
+            break
         self._done.append(str(update.update_id))
 
     async def _flush(self) -> None:

@@ -142,6 +142,11 @@ def _fetchall(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.R
         cursor.close()
 
 
+class Busy(sqlite3.OperationalError):
+    """Another connection held the write lock for longer than ``busy_timeout_ms``: nothing was
+    done, and the whole unit of work may simply be tried again later."""
+
+
 class AwaitedOutsideDatabase(RuntimeError):
     """Work run by ``Database.atomic`` awaited something other than the database."""
 
@@ -258,7 +263,7 @@ class Database:
 
         The transaction commits when ``work`` returns and rolls back when it raises (the
         exception is re-raised here). While another connection holds the write lock it waits,
-        sleeping on the event loop, up to ``busy_timeout_ms``; then ``sqlite3.OperationalError``.
+        sleeping on the event loop, up to ``busy_timeout_ms``; then ``Busy``.
         """
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
@@ -270,8 +275,10 @@ class Database:
                 self._sync.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
+                if time.monotonic() >= deadline:
+                    raise Busy(str(exc)) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
         return self._run_begun(self._sync, work)
