@@ -144,3 +144,40 @@ async def test_stopping_just_as_room_comes_free_does_not_hang(tg, polling_parts)
         await asyncio.wait_for(polling.stop(), 3)
     finally:
         runner.cancel()
+
+
+async def test_get_updates_failing_in_every_way_loses_no_update(tg, tmp_path, caplog):
+    """Telegram answering getUpdates with 500, with 429 and its retry_after, with a proxy's HTML
+    page, and not at all within the client's timeout: the bot keeps polling, waits as long as
+    a 429 asks, and every update is handled once."""
+    bot = Bot(tg.token, session=tg.session(timeout=2))
+    users = [tg.user(400 + i, f"F{i}", "en") for i in range(5)]
+    recorder = Recorder()
+    async with Database(str(tmp_path / "f.db")) as db:
+        polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.05)
+        with caplog.at_level(logging.WARNING, logger="bot.handlers.polling"):
+            async with running(polling, recorder):
+                tg.fail_next(2, status=500, methods="getUpdates")
+                tg.send(users[0], "after two 500s")
+                await recorder.until(1)
+
+                before = tg.count_429
+                tg.throttle_for(1.5, retry_after=2, methods="getUpdates")
+                tg.send(users[1], "after a 429")
+                await recorder.until(2, timeout=6)
+                assert tg.count_429 - before == 1, "polled again before the 429's retry_after"
+
+                tg.fail_next(1, status=502, body="<html><h1>502 Bad Gateway</h1></html>", methods="getUpdates")
+                tg.send(users[2], "after a proxy's page")
+                await recorder.until(3)
+
+                tg.slow(3.0, methods="getUpdates")  # the answer comes after the client gave up
+                tg.send(users[3], "after a timeout")
+                await asyncio.sleep(2.5)
+                tg.slow(0, methods="getUpdates")
+                tg.send(users[4], "and on")
+                await recorder.until(5, timeout=10)
+                await asyncio.sleep(0.2)
+    await bot.session.close()
+    assert sorted(recorder.seen) == [u.id for u in users], "an update lost or handled twice"
+    assert caplog.text.count("getUpdates failed") >= 5

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import Default
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 
 from bot.storage import inbox, updates
@@ -123,8 +124,10 @@ class DurablePolling:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, self.retry_delay)
-                await asyncio.sleep(self.retry_delay)
+                # Telegram's 429 says how long to wait; anything else is tried again soon
+                delay = max(self.retry_delay, exc.retry_after if isinstance(exc, TelegramRetryAfter) else 0)
+                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
                 continue
             if not updates:
                 continue
