@@ -124,6 +124,10 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
         state = await stickers(db_path)
         assert len(state) == 60, f"{60 - len(state)} members lost votes"
         assert all(v == expected for v in state.values()), "a vote was lost or counted twice"
+        async with Database(db_path) as db:  # the counts kept by triggers agree with the votes
+            async with db.transaction() as tx:
+                assert dict(await ballots.options(tx, 1)) == {1: 60, 2: 60, 3: 60, 4: 0}
+                assert (await ballots.get(tx, 1)).turnout == 60
     finally:
         process.stop()
 
