@@ -225,3 +225,48 @@ async def test_forget_warns_the_only_facilitator_that_the_community_will_have_no
     assert "жалғыз фасилитаторысыз" in warning and "«Көктерек»" in warning  # the facilitator speaks Kazakh
     await c.members[0].send("/forget")
     assert "only facilitator" not in c.members[0].last().text
+
+
+async def test_forget_over_telegram_leaves_no_trace_in_the_database_files(tg, bot):
+    """Through the real bot, where more quotes the member: the raw updates in the inbox (the /forget
+    itself among them), the conversation state, the pages the WAL still holds. None survives."""
+    from tests.test_e2e_telegram import PROBLEMS, button_for, join, new_community, onboard as tg_onboard, say
+
+    aigerim = tg.user(1, "Айгерим", "kk")
+    await tg_onboard(tg, aigerim, "қазақша")
+    code = await new_community(tg, aigerim)
+    group = tg.group(-100777, "Көктерек", with_bot=True)
+    await say(tg, aigerim, f"/link {code}", group)
+    for text in PROBLEMS[:2]:
+        await say(tg, aigerim, f"/propose {text}")
+    dinara = tg.user(5550123456789, "Dinara Traceable-Name", "en", "dinara_traceable", last_name="Unique-Surname")
+    await join(tg, dinara, code, "English")
+    tg.share_contact(dinara, "+7 701 999 88 77")
+    await tg.next_message(dinara.id, contains="saved")
+    await say(tg, dinara, "My neighbour Secret-Free-Text lives at Abai 5")  # not a command: the menu answers
+    await say(tg, dinara, "/propose")  # asked to describe a problem: a conversation is waiting
+    ballot = await say(tg, aigerim, "/poll dots", group)
+    await tg.answer_to(tg.press(dinara, ballot, button_for(ballot, 1), chat=group))
+    await tg.answer_to(tg.press(aigerim, ballot, button_for(ballot, 2), chat=group))
+    await say(tg, aigerim, "/close", group)
+    db = bot.app.db
+
+    def files() -> bytes:
+        return b"".join(open(path, "rb").read() for path in (db.path, db.path + "-wal") if os.path.exists(path))
+
+    traces = ("Dinara Traceable-Name", "Unique-Surname", "dinara_traceable", "5550123456789", "77019998877",
+              "Secret-Free-Text")
+    before = files()
+    assert [t for t in traces if t.encode() in before] == list(traces)  # all there, so the check below can fail
+
+    prompt = await say(tg, dinara, "/forget")
+    tg.press_button(dinara, prompt, "Erase my data")
+    assert "erased" in (await tg.next_message(dinara.id))["text"]
+    async with db.transaction() as tx:
+        assert dict(await ballots.options(tx, 1)) == {1: 1, 2: 1}  # their sticker still counts, unlinked
+    for _ in range(150):  # the checkpointer's next round (every second)
+        if not db._wipe_due:
+            break
+        await asyncio.sleep(0.02)
+    data = files()
+    assert [t for t in traces if t.encode() in data] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.storage.db import Tx
@@ -9,6 +10,31 @@ from bot.storage.db import Tx
 
 def _rows(rows) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
+
+
+def _mentions(value: Any, external_id: str) -> bool:
+    """Whether a received update (as JSON) names this account: a user or chat ``id`` (or a
+    contact's ``user_id``) equal to it, as Telegram's updates carry them, with the person's name."""
+    if isinstance(value, dict):
+        return any((key in ("id", "user_id") and isinstance(item, int) and not isinstance(item, bool)
+                    and str(item) == external_id) or _mentions(item, external_id) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_mentions(item, external_id) for item in value)
+    return False
+
+
+async def _drop_received_updates(tx: Tx, channel: str, external_id: str) -> None:
+    """Remove from the inbox the raw updates that quote the account (its name, username, what it
+    wrote): among them the very /forget being handled, and nothing removes them otherwise before
+    the WAL is emptied. The one being handled is claimed in this transaction, so it is not needed
+    again; any other still in flight is handled all the same, only not again after a crash."""
+    for update_id, payload in await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ?", (channel,)):
+        try:
+            update = json.loads(payload)
+        except ValueError:
+            continue
+        if _mentions(update, external_id):
+            await tx.execute("DELETE FROM inbox WHERE channel = ? AND update_id = ?", (channel, update_id))
 
 
 async def export(tx: Tx, member_id: int) -> dict[str, Any]:
@@ -65,6 +91,7 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
         for table, column in (("conversations", "external_id"), ("recent_taps", "user_id"),
                               ("message_refs", "chat_id"), ("outbox", "chat_id")):
             await tx.execute(f"DELETE FROM {table} WHERE channel = ? AND {column} = ?", (channel, external_id))
+        await _drop_received_updates(tx, channel, external_id)
     await tx.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM problem_authors WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE problems SET created_by = NULL WHERE created_by = ?", (member_id,))
