@@ -37,9 +37,22 @@ async def _drop_received_updates(tx: Tx, channel: str, external_id: str) -> None
             await tx.execute("DELETE FROM inbox WHERE channel = ? AND update_id = ?", (channel, update_id))
 
 
+async def _pairs_to_compare(tx: Tx, member_id: int) -> list[dict[str, Any]]:
+    """The pairs each pairwise ballot asks the member, by problem number (stored by problem id)."""
+    plans = []
+    for ballot_id, pairs in await tx.all("SELECT ballot_id, pairs FROM pairwise_plans WHERE member_id = ?"
+                                         " ORDER BY ballot_id", (member_id,)):
+        number = {r[0]: r[1] for r in await tx.all(
+            "SELECT p.id, p.number FROM ballot_options o JOIN problems p ON p.id = o.problem_id"
+            " WHERE o.ballot_id = ?", (ballot_id,))}
+        plans.append({"ballot_id": ballot_id, "pairs": [[number.get(a, a), number.get(b, b)]
+                                                         for a, b in json.loads(pairs)]})
+    return plans
+
+
 async def export(tx: Tx, member_id: int) -> dict[str, Any]:
-    member = await tx.one("SELECT id, name, locale, phone, consent_at, created_at, last_seen_on FROM members"
-                          " WHERE id = ?", (member_id,))
+    member = await tx.one("SELECT id, name, locale, phone, consent_at, active_community, created_at, last_seen_on"
+                          " FROM members WHERE id = ?", (member_id,))
     ids = await tx.all("SELECT channel, external_id, created_at FROM identities WHERE member_id = ?", (member_id,))
     return {
         "member": dict(member) if member else None,
@@ -61,9 +74,22 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             "SELECT v.ballot_id, lo.number AS a, hi.number AS b, w.number AS preferred FROM pairwise_votes v"
             " JOIN problems lo ON lo.id = v.low_id JOIN problems hi ON hi.id = v.high_id"
             " JOIN problems w ON w.id = v.winner_id WHERE v.member_id = ?", (member_id,))),
+        "pairs_to_compare": await _pairs_to_compare(tx, member_id),
         "volunteered": _rows(await tx.all(
             "SELECT c.name AS community, v.at FROM volunteers v JOIN communities c ON c.id = v.community_id"
             " WHERE v.member_id = ?", (member_id,))),
+        "communities_created": _rows(await tx.all(
+            "SELECT name, place, created_at FROM communities WHERE created_by = ?", (member_id,))),
+        "groups_linked": _rows(await tx.all(
+            "SELECT g.channel, g.chat_id, g.title, c.name AS community, g.linked_at FROM group_links g"
+            " JOIN communities c ON c.id = g.community_id WHERE g.linked_by = ?", (member_id,))),
+        "ballots_opened": _rows(await tx.all(
+            "SELECT b.id AS ballot_id, b.kind, c.name AS community, b.opened_at FROM ballots b"
+            " JOIN communities c ON c.id = b.community_id WHERE b.opened_by = ?", (member_id,))),
+        "problems_chosen": _rows(await tx.all(
+            "SELECT c.name AS community, p.number AS problem, s.confirmed_at FROM step1_choices s"
+            " JOIN communities c ON c.id = s.community_id JOIN problems p ON p.id = s.problem_id"
+            " WHERE s.confirmed_by = ?", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
