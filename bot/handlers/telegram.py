@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -121,15 +122,30 @@ async def _translated_errors():
         raise Undeliverable(str(exc)) from exc  # blocked, or gone
 
 
+_COMMAND = re.compile(r"/(\S+)\s*(.*)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _command(text: str, bot_username: str) -> tuple[str, str] | None:
-    """``/cmd@bot args`` → (cmd, args); None when it is no command or is addressed to another bot."""
-    if not text.startswith("/") or len(text) < 2:
+    """``/cmd@bot args`` → (cmd, args); None when it is no command or is addressed to another bot.
+    Any whitespace ends the command, as in Telegram's clients: ``/propose`` and a new line."""
+    found = _COMMAND.match(text)
+    if found is None:
         return None
-    head, _, args = text[1:].partition(" ")
-    name, _, addressee = head.partition("@")
+    name, _, addressee = found.group(1).partition("@")
     if addressee and addressee.lower() != bot_username.lower():
         return None
-    return name.lower()[:64], args.strip()
+    return name.lower()[:64], found.group(2).strip()
+
+
+def _clean(text: str) -> str:
+    """Text as it can be stored and sent: a lone UTF-16 surrogate (valid in JSON, not in UTF-8)
+    becomes U+FFFD instead of failing every write it reaches."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def build_router(engine: Engine, delivery: Delivery) -> Router:
@@ -145,9 +161,10 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
             return
         is_group = message.chat.type in ("group", "supergroup")
         base = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(message.chat.id), is_group=is_group,
-                    update_id=str(event_update.update_id), retry=retry, user_name=user.full_name,
-                    user_lang=user.language_code, chat_title=message.chat.title or "")
+                    update_id=str(event_update.update_id), retry=retry, user_name=_clean(user.full_name),
+                    user_lang=user.language_code, chat_title=_clean(message.chat.title or ""))
         text = message.text or message.caption
+        text = _clean(text) if text is not None else None
         if message.migrate_to_chat_id is not None and is_group:
             await run(Event(**base, group_moved_to=str(message.migrate_to_chat_id)))
             return
@@ -173,8 +190,8 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         is_group = chat is not None and chat.type in ("group", "supergroup")
         event = Event(channel=CHANNEL, user_id=str(query.from_user.id),
                       chat_id=str(chat.id) if chat else str(query.from_user.id), is_group=is_group,
-                      update_id=str(event_update.update_id), retry=retry, button=query.data or "",
-                      user_name=query.from_user.full_name, user_lang=query.from_user.language_code)
+                      update_id=str(event_update.update_id), retry=retry, button=_clean(query.data or ""),
+                      user_name=_clean(query.from_user.full_name), user_lang=query.from_user.language_code)
         outcome = await engine.handle(event)
         toast = outcome.toast
         try:
@@ -194,7 +211,7 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
         if now in ("member", "administrator") and was in ("left", "kicked"):
             await run(Event(channel=CHANNEL, user_id=str(update.from_user.id), chat_id=str(update.chat.id),
                             is_group=True, update_id=str(event_update.update_id), retry=retry, joined_group=True,
-                            user_lang=update.from_user.language_code, chat_title=update.chat.title or ""))
+                            user_lang=update.from_user.language_code, chat_title=_clean(update.chat.title or "")))
 
     return router
 

@@ -1248,6 +1248,25 @@ class FakeTelegram:
         self._update_mark = len(self.sent)
         self._wake_pollers("update")
 
+    def push(self, body: JSON, *, bypass_allowed: bool = False) -> JSON:
+        """Queue a hand-made update (``body`` without ``update_id``, e.g.
+        ``{"edited_message": {...}}``) for kinds the other methods cannot produce. With
+        ``bypass_allowed`` it is delivered even if the bot's ``allowed_updates`` excludes
+        it, as Telegram does for updates queued before that setting changed."""
+        if bypass_allowed:
+            kept, self._allowed_updates = self._allowed_updates, None
+            try:
+                return self._push(body)
+            finally:
+                self._allowed_updates = kept
+        return self._push(body)
+
+    def user_message(self, user: FakeUser, chat: FakeChat | int | None = None, **content: Any) -> JSON:
+        """A Bot API ``Message`` from ``user`` (in their private chat, or ``chat``) with
+        ``content`` fields (``sticker=...``, ``location=...``), stored like sent ones; pass
+        it to :meth:`push` as ``{"message": ...}`` or ``{"edited_message": ...}``."""
+        return self._user_message(user, self._sender_chat(user, chat), **content)
+
     def pending(self) -> int:
         """Number of queued updates not yet confirmed by a getUpdates offset (or
         delivered to the webhook)."""
@@ -1853,8 +1872,11 @@ class FakeTelegram:
 
     @staticmethod
     def _json(status: int, payload: Any) -> web.Response:
-        return web.Response(status=status, body=json.dumps(payload, ensure_ascii=False).encode(),
-                            content_type="application/json")
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: only JSON's \uXXXX escape can carry it
+            body = json.dumps(payload).encode()
+        return web.Response(status=status, body=body, content_type="application/json")
 
     async def _http_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
