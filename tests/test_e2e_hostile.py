@@ -170,9 +170,6 @@ async def test_a_command_for_another_bot_in_the_group_is_left_to_it(tg, bot, log
 async def test_lone_surrogates_are_replaced_instead_of_failing(tg, bot, logged):
     """Valid JSON (``"\\ud800"``) but not UTF-8: Telegram should never send one, but if it does, the
     text is kept with U+FFFD in its place rather than failing with "something went wrong"."""
-    # Known, not the adapter's: the durable inbox cannot store such an update (it is handled all the
-    # same, without the crash guarantee); see bot/handlers/polling.py _stored_json.
-    logged.tolerated = ("cannot be stored in the inbox",)
     john = tg.user(3, "John \udc00", "en")
     choose = await say(tg, john, "/start")
     tg.press_button(john, choose, "English")
@@ -345,8 +342,6 @@ async def test_updates_the_bot_does_not_handle_are_confirmed_and_do_not_stop_it(
     await db_check(bot)
 
 
-@pytest.mark.xfail(strict=True, reason="bot/handlers/polling.py: one update aiogram cannot parse fails the whole "
-                   "getUpdates batch, fetched again forever; nothing after it is received")
 async def test_an_update_aiogram_cannot_parse_does_not_stop_polling(tg, bot, logged):
     """A field this aiogram requires missing (an API version apart, a Telegram slip): that update
     may be dropped and logged, but the ones after it must still arrive."""

@@ -17,11 +17,14 @@ tasks in this process, so memory stays bounded and updates are answered in the o
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import Default
+from aiogram.methods import GetUpdates
+from aiogram.methods.base import Response
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 
@@ -34,15 +37,26 @@ BATCH = 100  # what one getUpdates returns at most (Telegram's own maximum)
 BUSY_BACKOFF_CAP = 30.0  # seconds between tries of an update the locked database keeps out
 
 
-def _stored_json(update: Update) -> str:
-    """The update as the inbox keeps it. aiogram fills fields a message left out with ``Default``
-    placeholders (``link_preview_options``): they are stored as absent."""
-    def fallback(value: object) -> None:
-        if isinstance(value, Default):
-            return None
-        raise TypeError(f"cannot store a {type(value).__name__}")
+class _RawGetUpdates(GetUpdates):
+    """``getUpdates`` whose answer is read here update by update: one update this aiogram cannot
+    parse (a field it requires missing) is dropped and logged, instead of failing the whole batch,
+    which would be fetched again forever and stop the bot receiving anything."""
 
-    return update.model_dump_json(exclude_none=True, fallback=fallback)
+    __returning__ = list[dict[str, Any]]
+
+
+_RAW = Response[list[dict[str, Any]]]  # kept alive: pydantic caches generic classes weakly (see aiogram_types)
+
+
+def _stored_json(raw: dict[str, Any]) -> str:
+    """The update as the inbox keeps it: as Telegram sent it. Text SQLite cannot hold (a lone
+    surrogate, which Telegram should never send) is kept escaped."""
+    text = json.dumps(raw, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(raw)
+    return text
 
 
 async def _done(tx, update_ids: list[str]) -> None:
@@ -119,8 +133,8 @@ class DurablePolling:
         while True:
             await self._wait_for_room()
             try:
-                updates = await self.bot.get_updates(offset=offset, limit=BATCH, timeout=self.timeout,
-                                                     allowed_updates=self.allowed_updates)
+                raw = await self.bot(_RawGetUpdates(offset=offset, limit=BATCH, timeout=self.timeout,
+                                                    allowed_updates=self.allowed_updates))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -129,15 +143,18 @@ class DurablePolling:
                 log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 continue
-            if not updates:
+            if not raw:
                 continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            rows = []
-            for update in updates:
+            rows, updates = [], []
+            for item in raw:
                 try:
-                    rows.append((str(update.update_id), _stored_json(update)))
-                except Exception:  # handled all the same, without the crash guarantee
-                    log.exception("update %s cannot be stored in the inbox", update.update_id)
+                    update = Update.model_validate(item, context={"bot": self.bot})
+                except Exception as exc:
+                    log.error("update %s cannot be parsed by this aiogram; dropped: %s", item.get("update_id"), exc)
+                    continue
+                updates.append(update)
+                rows.append((str(update.update_id), _stored_json(item)))
             try:
                 await self.db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, now))
             except Exception as exc:  # e.g. the database is locked: fetch the same batch again
@@ -145,7 +162,8 @@ class DurablePolling:
                             self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
                 continue
-            offset = updates[-1].update_id + 1  # confirmed by the next getUpdates, now that it is stored
+            # confirmed by the next getUpdates, now that it is stored (an unreadable last one too)
+            offset = max(int(item.get("update_id", 0)) for item in raw) + 1
             for update in updates:
                 self._spawn(update)
 
