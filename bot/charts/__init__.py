@@ -12,12 +12,16 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.charts.combined import render_combined
-from bot.charts.data import CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow
+from bot.charts.data import (
+    CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow,
+)
+from bot.charts.election import render_election
 from bot.charts.matrix import render_matrix
 from bot.charts.pairwise import render_pairwise
 from bot.charts.stickers import render_stickers
 
 __all__ = [
+    "CandidateRow",
     "CombinedRow",
     "MatrixPoint",
     "Problem",
@@ -25,6 +29,7 @@ __all__ = [
     "StickerRow",
     "render",
     "render_combined",
+    "render_election",
     "render_matrix",
     "render_pairwise",
     "render_stickers",

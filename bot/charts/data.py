@@ -100,6 +100,31 @@ class CombinedRow:
                 raise ValueError(f"ranks must be positive ints (None: not ranked), got {rank!r}")
 
 
+@dataclass(frozen=True)
+class CandidateRow:
+    """One candidate of the initiative group (ҚМҰТ) election.
+
+    ``name`` is the member's display name (any length and script; the chart shortens it);
+    ``category`` one of the category keys given to the renderer; ``votes`` the approvals.
+    ``tied``: the votes did not decide between this candidate and another (the candidate is
+    seated all the same; the chart marks it).
+    """
+
+    name: str
+    category: str
+    votes: int
+    elected: bool
+    tied: bool = False
+
+    def __post_init__(self) -> None:
+        _count("votes", self.votes)
+        for flag in ("elected", "tied"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
+        if not isinstance(self.category, str) or not self.category:
+            raise ValueError(f"category must be a non-empty key, got {self.category!r}")
+
+
 def coerce(cls: type[T], item: Any) -> T:
     """*item* as a *cls*: itself, or built from a tuple/list in field order, or a mapping."""
     if isinstance(item, cls):

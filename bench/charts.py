@@ -1,6 +1,7 @@
-"""Render time and PNG size of the Step 1 charts at 30 problems (print only, not a test).
+"""Render time and PNG size of the result charts at 30 problems or candidates (print only,
+not a test): Step 1's four, and Step 2's election of the initiative group.
 
-    python bench/charts_step1.py [runs]
+    python bench/charts.py [runs]
 
 Wall time is what a user waits for; CPU time (this thread only) shows the chart's own
 cost when other processes compete for the machine. Target: median wall ≤ 150 ms and every
@@ -18,8 +19,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 
 from bot.charts import (  # noqa: E402
-    CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render_combined,
-    render_matrix, render_pairwise, render_stickers,
+    CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render_combined,
+    render_election, render_matrix, render_pairwise, render_stickers,
 )
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
@@ -42,6 +43,25 @@ def problem_text(i: int, rnd: random.Random) -> str:
     return words[: rnd.choice([25, 40, 60, 90, 140, 300])]
 
 
+CATEGORIES = [("activist", "Белсенді / көшбасшы"), ("vulnerable", "Әлеуметтік осал топ"),
+              ("authority", "Жергілікті билік"), ("business", "Бизнес"), ("ngo", "ҮЕҰ"),
+              ("media", "БАҚ")]
+NAMES = ["Әбдірахманова Гүлнәр Серікқызы", "Қасымов Ерлан", "Өмірзақов Нұрлан Бақытұлы",
+         "Үсенова Айгүл", "Ғалымжанов Ілияс", "Сейітқали Ұлжан Әбенқызы", "Төлеуова Мәдина"]
+
+
+def candidate_rows(rnd: random.Random, seats: int = 7) -> list[CandidateRow]:
+    """N candidates with names of 13 to 60 characters; the top *seats* elected, the last
+    two seats by a tie."""
+    names = [" ".join(rnd.choice(NAMES) for _ in range(3))[: rnd.choice([13, 20, 30, 60])]
+             for _ in range(N)]
+    votes = sorted((rnd.randint(0, 42) for _ in range(N)), reverse=True)
+    votes[seats - 1] = votes[seats]
+    return [CandidateRow(name, rnd.choice(CATEGORIES[:5])[0], v, i < seats,
+                         i in (seats - 1, seats))
+            for i, (name, v) in enumerate(zip(names, votes))]
+
+
 def cases(rnd: random.Random):
     texts = [problem_text(i, rnd) for i in range(N)]
     stickers = sorted((StickerRow(i + 1, t, rnd.randint(0, 30), rnd.randint(0, 10))
@@ -55,18 +75,23 @@ def cases(rnd: random.Random):
     combined = [CombinedRow(i + 1, t, (rnd.randint(1, N), rnd.randint(1, N), i + 1), i + 1)
                 for i, t in enumerate(texts)]
     kk = {"title": "Жапсырма әдісі: ең өзекті мәселелер", "online": "онлайн", "paper": "жиналыста"}
+    candidates = candidate_rows(rnd)
+    kk_election = {"title": "ҚМҰТ сайлауы", "subtitle": "42 мүше дауыс берді · 7 орын",
+                   "elected": "сайланды", "tied": "тең", "composition": "Санаттар",
+                   "candidates": "кандидаттар", "absent": "кандидат жоқ", "uncovered": "орын жоқ"}
     return {
         "stickers": lambda: render_stickers(stickers, kk),
         "matrix": lambda: render_matrix(points, {"x": "Маңыздылығы", "y": "Шұғылдығы"}),
         "pairwise": lambda: render_pairwise(problems, wins, order),
         "combined": lambda: render_combined(combined, ["Жапсырма", "Матрица", "Жүппен саралау"]),
+        "election": lambda: render_election(candidates, CATEGORIES, kk_election),
     }
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     charts = cases(random.Random(1))
-    print(f"{N} problems, {runs} runs each, load average {os.getloadavg()[0]:.2f}")
+    print(f"{N} problems (candidates), {runs} runs each, load average {os.getloadavg()[0]:.2f}")
     print(f"{'chart':<10}{'median ms':>11}{'worst ms':>10}{'cpu med ms':>12}{'PNG KB':>8}"
           f"{'size px':>12}  ok")
     for name, render in charts.items():
