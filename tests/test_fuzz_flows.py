@@ -556,6 +556,20 @@ class Harness:
                 " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
                 f" WHERE ms.role IS NOT 'facilitator' AND NOT ({ERASED.format(member='b.opened_by')})")
             assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
+            # No action beyond a role: every audited action that needs a role was taken by someone
+            # holding it in that community, or by the scheduler (a ballot closed at its closing time).
+            beyond = await tx.all(
+                "SELECT a.id, a.action, a.community_id, a.actor_id, ms.role FROM audit_log a"
+                " LEFT JOIN memberships ms ON ms.community_id = a.community_id AND ms.member_id = a.actor_id"
+                f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator')"
+                f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
+                f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
+                f" AND NOT (a.actor_id IS NULL AND a.action IN ({_marks(SCHEDULED_ACTIONS)}) AND EXISTS ("
+                "SELECT 1 FROM ballots b WHERE b.id = json_extract(a.detail, '$.ballot')"
+                " AND b.community_id = a.community_id AND b.closes_at <= a.at))",
+                (*FACILITATOR_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
+            assert not beyond, f"actions beyond the actor's role (id, action, community, actor, role): " \
+                               f"{[tuple(r) for r in beyond]}"
             broken = await audit.verify(tx)
             assert broken is None, f"audit chain broken: {broken}"
             # Beyond the brief: a vote sits in the table of its ballot's kind, on the ballot's options.
@@ -575,6 +589,18 @@ class Harness:
 
 
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise"}
+# Audited actions by the least role they need in the entry's community (the routes' ``who``):
+FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
+                       "problem.hidden", "step1.chosen", "group.linked", "step.next")
+MEMBER_ACTIONS = ("problem.proposed", "step1.volunteered", "step1.unvolunteered")
+SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
+# Actions that need no role there (joining, creating a community, one's own data, a group's new id):
+UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared",
+                   "member.data_exported", "member.forgotten", "member.expired")
+
+
+def _marks(values: tuple) -> str:
+    return ",".join("?" * len(values))
 # A member who used /forget: no identity leads to the row any more, and the name is gone.
 ERASED = ("NOT EXISTS (SELECT 1 FROM identities i WHERE i.member_id = {member})"
           " AND (SELECT m.name FROM members m WHERE m.id = {member}) IS NULL")
@@ -788,6 +814,24 @@ FlowFuzz.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 TestFlowFuzz = FlowFuzz.TestCase
+
+
+def test_every_audited_action_is_classified_by_role():
+    """The role invariant knows every action the flows write to the audit log: a new one must be
+    placed in FACILITATOR_ACTIONS, MEMBER_ACTIONS or UNROLED_ACTIONS above."""
+    from pathlib import Path
+
+    import bot.flows
+
+    written = set()
+    for source in Path(bot.flows.__file__).parent.glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        written |= set(re.findall(r"\.audit\(\s*\"([\w.]+)\"", text))
+        written |= set(re.findall(r"\berase\(ctx,[^)\n]*?\"([\w.]+)\"", text))
+    classified = {*FACILITATOR_ACTIONS, *MEMBER_ACTIONS, *UNROLED_ACTIONS}
+    assert len(written) > 10, written
+    assert written <= classified, f"classify in tests/test_fuzz_flows.py: {sorted(written - classified)}"
+    assert classified <= written, f"no longer written, remove: {sorted(classified - written)}"
 
 
 # --- regressions: the bugs the fuzz found, fixed ---------------------------------------------------
