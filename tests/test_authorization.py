@@ -131,6 +131,29 @@ class Bot:
         async with self.db.transaction() as tx:
             return await tx.scalar(sql, params)
 
+    async def visible_state(self) -> dict[str, list[tuple]]:
+        """Every table but the bookkeeping ones, as sorted rows: what anyone could see or be told."""
+        async with self.db.transaction() as tx:
+            tables = [r[0] for r in await tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {table: sorted((tuple(r) for r in await tx.all(f'SELECT * FROM "{table}"')), key=repr)
+                    for table in sorted(tables) if table not in BOOKKEEPING}
+
+
+# Tables that record how the bot works, not what anyone did: which updates were handled (a refusal
+# is remembered there too), conversation steps, what waits to be sent or redrawn, recent taps.
+BOOKKEEPING = {"processed_updates", "conversations", "inbox", "outbox", "message_refs", "recent_taps",
+               "pending_redraws", "sqlite_sequence"}
+
+
+def changes(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> dict[str, dict[str, list]]:
+    """Per table, the rows that appeared and disappeared."""
+    found = {}
+    for table in sorted(set(before) | set(after)):
+        old, new = before.get(table, []), after.get(table, [])
+        if old != new:
+            found[table] = {"added": [r for r in new if r not in old], "removed": [r for r in old if r not in new]}
+    return found
+
 
 async def take_outbox(db: Database) -> list[Message]:
     async with db.transaction() as tx:
@@ -288,14 +311,18 @@ def command_cases():
 
 @pytest.mark.parametrize("name, role, chat", list(command_cases()))
 async def test_command(fresh, world, name, role, chat):
+    expected = allowed(role, EXPECTED_COMMANDS[name])
+    before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, GROUP_A if chat == "group" else None, command=name,
                                        args=command_args(name, world))
     texts = said(outcome, queued)
     assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
     assert texts, f"/{name} by {role} got no answer"
-    expected = allowed(role, EXPECTED_COMMANDS[name])
     assert refused(texts) != expected, (f"/{name} by {role} in the {chat} chat should be "
                                         f"{'allowed' if expected else 'refused'}; the bot said {texts}")
+    if before is not None:
+        assert not (changed := changes(before, await fresh.visible_state())), \
+            f"/{name} by {role} was refused, yet it changed {changed}"
 
 
 def menu_cases():
@@ -310,12 +337,16 @@ def menu_cases():
 
 @pytest.mark.parametrize("name, role", list(menu_cases()))
 async def test_menu_button_is_authorized_like_its_command(fresh, world, name, role):
+    expected = allowed(role, EXPECTED_COMMANDS[name])
+    before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, GROUP_A, button=f"m:{name}")
     texts = said(outcome, queued)
     assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
-    expected = allowed(role, EXPECTED_COMMANDS[name])
     assert refused(texts) != expected, (f"m:{name} by {role} should be {'allowed' if expected else 'refused'}; "
                                         f"the bot said {texts}")
+    if before is not None:
+        assert not (changed := changes(before, await fresh.visible_state())), \
+            f"m:{name} by {role} was refused, yet it changed {changed}"
 
 
 @pytest.mark.parametrize("prefix, role", [pytest.param(p, r, id=f"{p}-{r}")
@@ -324,25 +355,33 @@ async def test_button(fresh, world, prefix, role):
     payload, in_group = button_payload(prefix, world)
     for step in PREPARE.get(prefix, []):
         await fresh.send(role, **step)
+    expected = allowed(role, EXPECTED_BUTTONS[prefix])
+    before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, GROUP_A if in_group else None, button=payload)
     texts = said(outcome, queued)
     assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
     assert texts, f"{payload} by {role} got no answer"
-    expected = allowed(role, EXPECTED_BUTTONS[prefix])
     assert refused(texts, OWN_REFUSALS.get(prefix, ())) != expected, (
         f"{payload} by {role} should be {'allowed' if expected else 'refused'}; the bot said {texts}")
+    if before is not None:
+        assert not (changed := changes(before, await fresh.visible_state())), \
+            f"{payload} by {role} was refused, yet it changed {changed}"
 
 
 @pytest.mark.parametrize("prefix, role", [pytest.param(p, r, id=f"start_{p}-{r}")
                                           for p in sorted(EXPECTED_START_PAYLOADS) for r in ROLES])
 async def test_start_payload(fresh, world, prefix, role):
     rest = {"b": str(world.ballots["matrix"])}[prefix]
+    expected = allowed(role, EXPECTED_START_PAYLOADS[prefix])
+    before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, command="start", args=f"{prefix}_{rest}")
     texts = said(outcome, queued)
     assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
-    expected = allowed(role, EXPECTED_START_PAYLOADS[prefix])
     assert refused(texts) != expected, (f"/start {prefix}_{rest} by {role} should be "
                                         f"{'allowed' if expected else 'refused'}; the bot said {texts}")
+    if before is not None:
+        assert not (changed := changes(before, await fresh.visible_state())), \
+            f"/start {prefix}_{rest} by {role} was refused, yet it changed {changed}"
 
 
 def test_every_route_is_classified():
