@@ -16,6 +16,7 @@ from bot.storage import ballots, privacy
 from bot.storage.db import Database
 from tests.conftest import build_community, create_community
 from tests.test_flows_step1 import button_for
+from tests.test_flows_step2 import nominate
 
 
 CONSENT_PARTS = {  # operator, BIN, purpose, data, where, how long, how to withdraw, the law
@@ -77,6 +78,10 @@ EXPORTED = {
     ("volunteers", "member_id"): "volunteered",
     ("audit_log", "actor_id"): "actions_in_audit_log",
     ("conversations", "external_id"): "conversations",  # keyed by the messenger account
+    ("nominations", "member_id"): "nominations_received",
+    ("nominations", "nominated_by"): "nominations_made",
+    ("election_votes", "member_id"): "election_approvals",
+    ("kmut_confirmations", "confirmed_by"): "kmut_confirmed",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
@@ -126,14 +131,31 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
         await member.press_data(min(choices, key=lambda b: int(b.text.split("#")[1].split()[0])).data)
     await c.facilitator.send("/choose 1", c.group)
     await member.press("🙋", c.group)  # "I will take part in the next stage"
+    # step 2: nominated and nominating, approving in an election, and (below) confirming a ҚМҰТ
+    await nominate(other, "ше 1", "activist")
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("na:")))
+    await nominate(member, "ше 2", "media")
+    await other.press_data(next(b.data for row in other.last().buttons for b in row if b.data.startswith("na:")))
+    await c.facilitator.send("/poll election", c.group)  # ballot 5
+    election = sim.messages(c.group.id)[-1]
+    await member.press_data(next(b.data for row in election.buttons for b in row if other.name in b.text), c.group)
     # the member also leads a community of their own: created, its group linked, a vote opened, a choice
     code = await create_community(member, "Second village")
     their_group = sim.group("-100600", "Second village chat")
     await member.send(f"/link {code}", their_group)
     await member.send("/propose The well is dry", their_group)
     await member.send("/propose The bridge is broken", their_group)
-    await member.send("/poll dots", their_group)  # ballot 5
+    await member.send("/poll dots", their_group)  # ballot 6
     await member.send("/choose 2", their_group)
+    await other.send(f"/start {code}")
+    await nominate(member, "Myself", "ngo")
+    await nominate(other, "Myself", "business")
+    await member.send("/poll election", their_group)  # ballot 7
+    await other.press_data(next(b.data for row in sim.messages(their_group.id)[-1].buttons for b in row
+                                if member.name in b.text), their_group)
+    await member.send("/close election", their_group)
+    await member.press("✅", their_group)
+    await member.press("Confirm anyway", their_group)
     await member.send("/propose")  # asked to describe a problem: the conversation waits for it
 
     db = sim.engine.db
@@ -171,7 +193,13 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     assert [v["community"] for v in data["volunteered"]] == ["Көктерек"]
     assert [c["name"] for c in data["communities_created"]] == ["Second village"]
     assert [g["title"] for g in data["groups_linked"]] == ["Second village chat"]
-    assert [b["ballot_id"] for b in data["ballots_opened"]] == [5]
+    assert [b["ballot_id"] for b in data["ballots_opened"]] == [6, 7]
+    assert sorted((n["community"], n["category"], n["status"]) for n in data["nominations_received"]) == [
+        ("Second village", "ngo", "accepted"), ("Көктерек", "activist", "accepted")]
+    assert [(n["nominee"], n["category"]) for n in data["nominations_made"]] == [
+        (other.name, "media"), (member.name, "ngo")]
+    assert [(a["ballot_id"], a["candidate"]) for a in data["election_approvals"]] == [(5, other.name)]
+    assert [(k["community"], k["ballot_id"]) for k in data["kmut_confirmed"]] == [("Second village", 7)]
     assert [(p["community"], p["problem"]) for p in data["problems_chosen"]] == [("Second village", 2)]
     assert [(s["state"], s["channel"]) for s in data["conversations"]] == [("p.text", "demo")]
     assert "member.phone_shared" in [a["action"] for a in data["actions_in_audit_log"]]

@@ -13,17 +13,18 @@ from zoneinfo import ZoneInfo
 from bot.domain.models import Community
 from bot.domain.text import small_int
 from bot.flows import results
-from bot.flows.context import Context, esc
+from bot.flows.context import Build, Context, esc
 from bot.flows.engine import BadPayload, lookup
 from bot.flows.registry import button, command, start_payload
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
-from bot.storage import ballots, communities, problems
+from bot.storage import ballots, communities, nominations, problems
 from bot.storage.ballots import Ballot
 
-KIND_NAMES = results.METHOD_NAMES
+KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election")}
 KIND_ALIASES = {"dots": "dots", "stickers": "dots", "стикер": "dots", "жапсырма": "dots",
-                "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise"}
+                "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise",
+                "election": "election", "сайлау": "election", "выборы": "election"}
 VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
@@ -105,7 +106,8 @@ async def poll(ctx: Context) -> None:
     if kind is None:
         raise ctx.refuse(ctx.t("Which vote? /poll dots (stickers), /poll matrix or /poll pairwise. "
                                "Options: numbers of stickers, a closing time like 18:00 or 2h, and "
-                               "live, voted or closed for when counts are shown."))
+                               "live, voted or closed for when counts are shown.") + "\n"
+                         + ctx.t("The ҚМҰТ election: /poll election, or /poll election 5 for 5 seats."))
     numbers, closes_at, visibility = [], None, "live"
     for word in words[1:]:
         word = word.lstrip("#")
@@ -119,6 +121,9 @@ async def poll(ctx: Context) -> None:
             raise ctx.refuse(ctx.t("I did not understand «{word}» in the command.", word=esc(word[:30])))
     if any(b.kind == kind for b in await ballots.of_community(ctx.tx, community.id, "open")):
         raise ctx.refuse(ctx.t("A vote of this kind is already open. Close it first with /close."))
+    if kind == "election":
+        await open_election(ctx, community, numbers, visibility, closes_at)
+        return
     open_ones = await problems.listed(ctx.tx, community.id)
     stickers, per_option = 3, 1
     if kind == "dots":
@@ -148,16 +153,50 @@ async def poll(ctx: Context) -> None:
     await announce(ctx, community, ballot)
 
 
-async def announce(ctx: Context, community: Community, ballot: Ballot,
-                   only: tuple[str, str] | None = None) -> None:
-    """Post the open ballot to the community's groups (or ``only`` that one)."""
-    from bot.flows import dots
+async def open_election(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                        closes_at: datetime | None) -> None:
+    """``/poll election [seats]``: every member who accepted a nomination is a candidate."""
+    from bot.flows.election import SEATS
+
+    assert ctx.member is not None
+    seats = numbers[0] if numbers else SEATS
+    if not 1 <= seats <= 20 or len(numbers) > 1:
+        raise ctx.refuse(ctx.t("Seats: from 1 to 20. For example: /poll election 7"))
+    candidates = await nominations.of_community(ctx.tx, community.id, "accepted")
+    if len(candidates) < 2:
+        raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
+                               "the people nominated must accept."))
+    if len(candidates) > MAX_OPTIONS:
+        raise ctx.refuse(ctx.t("An election can hold at most {max} candidates.", max=MAX_OPTIONS))
+    ballot = await ballots.open_election(
+        ctx.tx, community.id, [n.id for n in candidates], seats=seats, visibility=visibility,
+        closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None, opened_by=ctx.member.id,
+        now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="election", seats=seats,
+                    visibility=visibility, options=[n.id for n in candidates])
+    await announce(ctx, community, ballot)
+
+
+async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Build:
+    """How a ballot voted on in the group itself (stickers, the election) is drawn there."""
+    from bot.flows import dots, election
 
     if ballot.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, ballot.id)
-        await ctx.post_groups(community, lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz),
-                              tag=tag(ballot), only=only)
+        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz)
+    candidates, by_id = await election.candidates_of(ctx, ballot)
+    return lambda tr: election.group_message(tr, ballot, candidates, by_id, community.tz)
+
+
+IN_GROUP = ("dots", "election")  # voted on with the group message's buttons; the others in private
+
+
+async def announce(ctx: Context, community: Community, ballot: Ballot,
+                   only: tuple[str, str] | None = None) -> None:
+    """Post the open ballot to the community's groups (or ``only`` that one)."""
+    if ballot.kind in IN_GROUP:
+        await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), only=only)
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
         await ctx.post_groups(community, lambda tr: (
@@ -200,13 +239,13 @@ async def open_pressed(ctx: Context, ballot_id: str) -> None:
 
 
 async def open_private(ctx: Context, ballot: Ballot) -> None:
-    from bot.flows import dots, matrix, pairwise
+    from bot.flows import dots, election, matrix, pairwise
 
     refuse_closed(ctx, ballot)
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
-    await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next}[ballot.kind](
-        ctx, ballot)
+    await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next,
+           "election": election.show_private}[ballot.kind](ctx, ballot)
 
 
 @command("vote", who="member", describe=N_("Vote"))
@@ -257,18 +296,18 @@ async def close_pressed(ctx: Context, ballot_id: str) -> None:
 
 async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     """Close the ballot, freeze its group message and post the result (and the combined ranking)."""
-    from bot.flows import choice, dots
+    from bot.flows import choice, election
 
     if not await ballots.close(ctx.tx, ballot.id, ctx.now_iso):
         return
     await ctx.audit("ballot.closed", community.id, ballot=ballot.id)
     closed = await ballots.get(ctx.tx, ballot.id)
     assert closed is not None
-    if closed.kind == "dots":
-        problems_by_id = await problems.all_of(ctx.tx, community.id)
-        options = await ballots.options(ctx.tx, closed.id)
-        await ctx.post_groups(community, lambda tr: dots.group_message(tr, closed, options, problems_by_id, community.tz),
-                              tag=tag(closed), edit=True)
+    if closed.kind in IN_GROUP:
+        await ctx.post_groups(community, await group_view(ctx, community, closed), tag=tag(closed), edit=True)
+    if closed.kind == "election":
+        await election.post_result(ctx, community, closed)
+        return
     await post_result(ctx, community, closed)
     await choice.post_combined(ctx, community)
 
@@ -290,6 +329,11 @@ async def results_command(ctx: Context) -> None:
     if not closed:
         raise ctx.refuse(ctx.t("No vote has closed yet."))
     latest = max(closed, key=lambda b: (b.closed_at or "", b.id))
+    if latest.kind == "election":
+        from bot.flows import election
+
+        await election.results_reply(ctx, latest)
+        return
     result = await results.build(ctx.tx, latest)
     ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))
     if len({b.kind for b in closed}) > 1:

@@ -19,7 +19,8 @@ SHORTLIST = 3
 async def latest_results(ctx: Context, community: Community) -> list[results.Result]:
     latest: dict[str, object] = {}
     for ballot in await ballots.of_community(ctx.tx, community.id, "closed"):
-        latest[ballot.kind] = ballot
+        if ballot.kind in results.METHOD_NAMES:  # the ways of ranking problems, not the election
+            latest[ballot.kind] = ballot
     return [await results.build(ctx.tx, b) for b in latest.values()]
 
 
@@ -100,7 +101,7 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
     if problem.status != "open":
         raise ctx.refuse(ctx.t("Problem #{number} is already merged or hidden.", number=problem.number))
     current = await problems.chosen(ctx.tx, community.id)
-    if current is not None and current.id == problem.id:
+    if False:
         ctx.answer(ctx.t("#{number} is already confirmed.", number=problem.number))
         return
     await problems.choose(ctx.tx, community.id, problem.id, ctx.member.id, ctx.now_iso)

@@ -115,13 +115,14 @@ async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
 
 @refresher("b")
 async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
-    """The sticker ballot's group message with the current counts (not kept in the outbox:
-    a lost redraw is replaced by the next one)."""
+    """The group message of a ballot voted on there (stickers, the election) with the current
+    counts (not kept in the outbox: a lost redraw is replaced by the next one)."""
+    from bot.flows.ballots import IN_GROUP, group_view
+
     ballot = await ballots.get(ctx.tx, int(ballot_id))
-    if ballot is None or ballot.kind != "dots" or not ballot.is_open:
+    if ballot is None or ballot.kind not in IN_GROUP or not ballot.is_open:
         return
     community = await communities.get(ctx.tx, ballot.community_id)
-    options = await ballots.options(ctx.tx, ballot.id)
-    by_id = await problems.all_of(ctx.tx, ballot.community_id)
-    await ctx.post_groups(community, lambda tr: group_message(tr, ballot, options, by_id, community.tz),
-                          tag=tag(ballot), edit=True, durable=False)
+    assert community is not None
+    await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), edit=True,
+                          durable=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.storage.db import Tx
 
-KINDS = ("dots", "matrix", "pairwise")
+KINDS = ("dots", "matrix", "pairwise", "election")
 
 
 @dataclass(frozen=True)
@@ -177,15 +177,55 @@ async def all_answers(tx: Tx, ballot_id: int) -> dict[int, dict[tuple[int, int],
     return answers
 
 
+# --- elections (step 2) ---------------------------------------------------------------------
+async def open_election(tx: Tx, community_id: int, nominations: list[int], *, seats: int, visibility: str,
+                        closes_at: str | None, opened_by: int, now: str) -> Ballot:
+    ballot = await open_ballot(tx, community_id, "election", [], stickers=seats, per_option=1,
+                               visibility=visibility, closes_at=closes_at, opened_by=opened_by, now=now)
+    await tx.executemany("INSERT INTO election_options (ballot_id, nomination_id) VALUES (?, ?)",
+                         [(ballot.id, n) for n in nominations])
+    return ballot
+
+
+async def candidates(tx: Tx, ballot_id: int) -> list[tuple[int, int]]:
+    """(nomination id, online approvals) of the election's candidates."""
+    rows = await tx.all("SELECT nomination_id, online FROM election_options WHERE ballot_id = ? ORDER BY nomination_id",
+                        (ballot_id,))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def approvals_of(tx: Tx, ballot_id: int, member_id: int) -> set[int]:
+    rows = await tx.all("SELECT nomination_id FROM election_votes WHERE ballot_id = ? AND member_id = ?",
+                        (ballot_id, member_id))
+    return {r[0] for r in rows}
+
+
+async def set_approval(tx: Tx, ballot_id: int, member_id: int, nomination_id: int, approved: bool) -> None:
+    if approved:
+        await tx.execute("INSERT INTO election_votes (ballot_id, member_id, nomination_id) VALUES (?, ?, ?)",
+                         (ballot_id, member_id, nomination_id))
+    else:
+        await tx.execute("DELETE FROM election_votes WHERE ballot_id = ? AND member_id = ? AND nomination_id = ?",
+                         (ballot_id, member_id, nomination_id))
+
+
+async def all_approvals(tx: Tx, ballot_id: int) -> dict[int, set[int]]:
+    approvals: dict[int, set[int]] = {}
+    for row in await tx.all("SELECT member_id, nomination_id FROM election_votes WHERE ballot_id = ?", (ballot_id,)):
+        approvals.setdefault(row[0], set()).add(row[1])
+    return approvals
+
+
 async def voters(tx: Tx, ballot: Ballot) -> int:
     """How many members have voted (turnout; never who)."""
-    if ballot.kind == "dots":
+    if ballot.kind in ("dots", "election"):
         return ballot.turnout
     table = "matrix_votes" if ballot.kind == "matrix" else "pairwise_votes"
     return int(await tx.scalar(f"SELECT COUNT(DISTINCT member_id) FROM {table} WHERE ballot_id = ?", (ballot.id,)))
 
 
 async def has_voted(tx: Tx, ballot: Ballot, member_id: int) -> bool:
-    table = {"dots": "dot_votes", "matrix": "matrix_votes", "pairwise": "pairwise_votes"}[ballot.kind]
+    table = {"dots": "dot_votes", "matrix": "matrix_votes", "pairwise": "pairwise_votes",
+             "election": "election_votes"}[ballot.kind]
     return await tx.one(f"SELECT 1 FROM {table} WHERE ballot_id = ? AND member_id = ? LIMIT 1",
                         (ballot.id, member_id)) is not None

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# The first line of a migration that rebuilds a table: it runs with foreign keys off (they
+# cannot be switched inside a transaction), and is checked with ``foreign_key_check`` before it commits.
+FOREIGN_KEYS_OFF = "-- pragma: foreign_keys off"
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """The numbered migrations shipped in ``bot/storage/migrations``: (number, name, sql)."""
     found = []
@@ -249,12 +254,23 @@ class Database:
                 continue
             log.info("applying migration %s", name)
 
-            async def apply(tx: Tx, script: str = script, number: int = number) -> None:
+            rebuilds = script.startswith(FOREIGN_KEYS_OFF)
+
+            async def apply(tx: Tx, script: str = script, number: int = number, rebuilds: bool = rebuilds) -> None:
                 for statement in split_statements(script):
                     await tx.execute(statement)
+                if rebuilds and await tx.all("PRAGMA foreign_key_check"):
+                    raise RuntimeError(f"migration {number} leaves rows that break a foreign key")
                 await tx.execute(f"PRAGMA user_version = {number}")
 
-            await self.atomic(apply)
+            if rebuilds:  # a table rebuilt (dropped and created anew) must not cascade its drop
+                assert self._sync is not None
+                self._sync.execute("PRAGMA foreign_keys = OFF")
+            try:
+                await self.atomic(apply)
+            finally:
+                if rebuilds:
+                    self._sync.execute("PRAGMA foreign_keys = ON")
             current = number
         return current
 

@@ -90,6 +90,20 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             "SELECT c.name AS community, p.number AS problem, s.confirmed_at FROM step1_choices s"
             " JOIN communities c ON c.id = s.community_id JOIN problems p ON p.id = s.problem_id"
             " WHERE s.confirmed_by = ?", (member_id,))),
+        "nominations_received": _rows(await tx.all(
+            "SELECT c.name AS community, n.category, n.status, n.created_at, n.answered_at FROM nominations n"
+            " JOIN communities c ON c.id = n.community_id WHERE n.member_id = ?", (member_id,))),
+        "nominations_made": _rows(await tx.all(
+            "SELECT c.name AS community, COALESCE(m.name, '') AS nominee, n.category, n.status, n.created_at"
+            " FROM nominations n JOIN communities c ON c.id = n.community_id JOIN members m ON m.id = n.member_id"
+            " WHERE n.nominated_by = ?", (member_id,))),
+        "election_approvals": _rows(await tx.all(
+            "SELECT v.ballot_id, COALESCE(m.name, '') AS candidate FROM election_votes v"
+            " JOIN nominations n ON n.id = v.nomination_id JOIN members m ON m.id = n.member_id"
+            " WHERE v.member_id = ?", (member_id,))),
+        "kmut_confirmed": _rows(await tx.all(
+            "SELECT c.name AS community, k.ballot_id, k.confirmed_at FROM kmut_confirmations k"
+            " JOIN communities c ON c.id = k.community_id WHERE k.confirmed_by = ?", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -108,8 +122,9 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     still_open = [r[0] for r in await tx.all(
         "SELECT id FROM ballots WHERE status = 'open' AND id IN (SELECT ballot_id FROM dot_votes"
         " WHERE member_id = ?1 UNION SELECT ballot_id FROM matrix_votes WHERE member_id = ?1"
-        " UNION SELECT ballot_id FROM pairwise_votes WHERE member_id = ?1)", (member_id,))]
-    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans"):
+        " UNION SELECT ballot_id FROM pairwise_votes WHERE member_id = ?1"
+        " UNION SELECT ballot_id FROM election_votes WHERE member_id = ?1)", (member_id,))]
+    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans", "election_votes"):
         await tx.execute(f"DELETE FROM {table} WHERE member_id = ? AND ballot_id IN"
                          " (SELECT id FROM ballots WHERE status = 'open')", (member_id,))
     identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))
@@ -125,6 +140,11 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))
     await tx.execute("UPDATE group_links SET linked_by = NULL WHERE linked_by = ?", (member_id,))
+    # A nomination not yet answered goes; one answered stays, nameless (a closed election's votes
+    # for it stay counted, and an open election's candidates cannot change).
+    await tx.execute("DELETE FROM nominations WHERE member_id = ? AND status = 'pending'", (member_id,))
+    await tx.execute("UPDATE nominations SET nominated_by = NULL WHERE nominated_by = ?", (member_id,))
+    await tx.execute("UPDATE kmut_confirmations SET confirmed_by = NULL WHERE confirmed_by = ?", (member_id,))
     await tx.execute("UPDATE members SET name = NULL, phone = NULL, active_community = NULL,"
                      " consent_at = '', created_at = '' WHERE id = ?", (member_id,))
     return still_open

@@ -1,0 +1,114 @@
+"""Step 2 through the simulator: nominations, the nominee's answer, the election, the result
+with its categories and ties, and the facilitator's confirmation of the ҚМҰТ."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.storage import ballots, nominations
+
+
+async def nominate(by, name_part: str, category_label: str):
+    """``by`` nominates the member whose name contains ``name_part`` (themselves: "Myself")."""
+    await by.send("/nominate")
+    if name_part == "Myself":
+        await by.press_data(next(b.data for row in by.last().buttons for b in row if b.data.startswith("nm:")))
+    else:
+        await by.send(name_part)
+        assert by.last().buttons, by.last().text
+        await by.press_data(by.last().buttons[0][0].data)
+    await by.press_data(next(b.data for row in by.last().buttons for b in row if b.data.endswith(":" + category_label)))
+
+
+def buttons_of(message, prefix: str) -> list[str]:
+    return [b.data for row in message.buttons for b in row if b.data and b.data.startswith(prefix)]
+
+
+async def audit_actions(c, action: str) -> int:
+    async with c.sim.engine.db.transaction() as tx:
+        return await tx.scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?", (action,))
+
+
+async def candidates(c) -> dict[str, str]:
+    async with c.sim.engine.db.transaction() as tx:
+        return {n.name: n.status for n in await nominations.of_community(tx, 1)}
+
+
+async def test_a_nominee_accepts_once_and_the_nominator_hears_it(community):
+    c = community
+    m1, m2, m3 = c.members  # kk, ru, en
+    await nominate(m3, "ше 1", "activist")
+    assert "asked them to accept" in m3.last().text
+    ask = m1.last()
+    assert buttons_of(ask, "na:") and "Мүше 3" in ask.text
+    accept = buttons_of(ask, "na:")[0]
+    first = await m1.press_data(accept)
+    again = await m1.press_data(accept)  # a double tap: one effect
+    assert await candidates(c) == {"Мүше 1": "accepted"}
+    assert await audit_actions(c, "nomination.accepted") == 1
+    assert first.toast.text == "Рақмет! Сіз ҚМҰТ-қа үміткерсіз (Белсенділер мен көшбасшылар)."
+    assert again.toast.text == "Сіз бұл ұсынысқа келісіп қойғансыз."
+    assert m3.last().text == "Мүше 1 accepted your nomination to the ҚМҰТ."
+    refused = await m2.press_data(accept)  # not theirs to answer
+    assert refused.toast.text == "Ответить может только выдвинутый человек."
+    assert await audit_actions(c, "nomination.accepted") == 1
+
+
+async def test_self_nomination_counts_as_accepted_and_nobody_is_nominated_twice(community):
+    c = community
+    m1, m2, m3 = c.members
+    await nominate(m3, "Myself", "media")
+    assert await candidates(c) == {"Мүше 3": "accepted"}
+    await m1.send("/nominate")
+    await m1.send("ше 3")
+    outcome = await m1.press_data(m1.last().buttons[0][0].data)
+    assert outcome.toast.text == "Мүше 3 — үміткер (БАҚ)."
+    await m2.send("/nominate")
+    await m2.send("zz")  # a name nobody has
+    assert m2.last().text.startswith("Нет участника, в имени которого есть «zz»")
+    await m2.send("мҮшЕ")  # any case: everyone matches
+    assert [b.text for row in m2.last().buttons for b in row] == ["Мүше 1", "Мүше 2", "Мүше 3"]
+    assert await candidates(c) == {"Мүше 3": "accepted"}
+
+
+async def test_the_election_seats_every_category_then_by_votes_and_is_confirmed(community):
+    c = community
+    m1, m2, m3 = c.members
+    f = c.facilitator
+    await nominate(m1, "Myself", "activist")
+    await nominate(m2, "Myself", "business")
+    await nominate(m3, "Myself", "activist")
+    await f.send("/poll election 2", c.group)
+    post = c.sim.messages(c.group.id)[-1]
+    taps = buttons_of(post, "el:")
+    assert len(taps) == 3
+    by_name = {b.text.split(" ·")[0]: b.data for row in post.buttons for b in row}
+    # Мүше 3 gets the most votes, but Мүше 2 is the only business candidate: both are seated
+    for voter in (m1, m2, m3, f):
+        await voter.press_data(by_name["Мүше 3"], c.group)
+    await m3.press_data(by_name["Мүше 1"], c.group)
+    await m1.press_data(by_name["Мүше 2"], c.group)
+    refused = await m1.press_data(by_name["Мүше 1"], c.group)  # a third approval on 2 seats
+    assert refused.toast.text.startswith("Сіз 2 үміткерге дауыс бердіңіз — орын санындай.")
+    async with c.sim.engine.db.transaction() as tx:
+        assert sum(n for _, n in await ballots.candidates(tx, 1)) == 6
+    await f.send("/close", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    lines = result.text.splitlines()
+    assert lines[0] == "ҚМҰТ сайлауы: 2 мүше сайланды: Мүше 3, Мүше 2."  # Мүше 1 ties Мүше 2, but activists have Мүше 3
+    assert lines[1] == "Мына санаттан үміткер жоқ: Осал топтар, Жергілікті билік, ҮЕҰ, БАҚ."
+    assert lines[-2] == "Фасилитатор: ҚМҰТ құрамын бекітіңіз." and lines[-1].startswith("Аудит: ")
+    confirm = buttons_of(result, "kc:")
+    assert confirm
+    warned = await f.press_data(confirm[0], c.group)
+    assert warned.toast.text == "Бір санат жоқ"
+    assert await audit_actions(c, "kmut.confirmed") == 0  # a category is missing: named first
+    anyway = buttons_of(c.sim.messages(c.group.id)[-1], "kc:")
+    assert anyway and anyway[0].endswith(":1")
+    await f.press_data(anyway[0], c.group)
+    await f.press_data(anyway[0], c.group)
+    assert await audit_actions(c, "kmut.confirmed") == 1
+    async with c.sim.engine.db.transaction() as tx:
+        assert sorted(name for _, name in await nominations.group(tx, 1)) == ["Мүше 2", "Мүше 3"]
+    assert m3.last().text == "You were elected to the ҚМҰТ of «Көктерек». Thank you for taking part!"
+    assert "Мүше 1" not in m1.last().text
