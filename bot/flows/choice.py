@@ -101,7 +101,7 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
     if problem.status != "open":
         raise ctx.refuse(ctx.t("Problem #{number} is already merged or hidden.", number=problem.number))
     current = await problems.chosen(ctx.tx, community.id)
-    if False:
+    if current is not None and current.id == problem.id:
         ctx.answer(ctx.t("#{number} is already confirmed.", number=problem.number))
         return
     await problems.choose(ctx.tx, community.id, problem.id, ctx.member.id, ctx.now_iso)
