@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from bot.sim import Group, Person, Sim
+from bot.sim import Group, Person, Shown, Sim
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
@@ -22,6 +22,21 @@ PROBLEMS = [
     ("The school bus is late almost every day", 4),
     ("Медпункт аптасына екі күн ғана жұмыс істейді", 7),
     ("Қоқыс шығарылмайды, ауыл шетінде үйінді пайда болды", 3),
+]
+# Step 2: who nominates whom to the ҚМҰТ, in which category, who they are in the village, and how
+# much the village trusts them (the members approve candidates with these weights). "" nominates
+# oneself; a trust of None declines the nomination.
+NOMINATIONS = [
+    ("Ерлан", "Гүлнар", "activist", "teaches at the village school", 8),
+    ("Ольга", "Мария", "vulnerable", "is a pensioner", 6),
+    ("Жанар", "", "vulnerable", "is a mother of six", 7),
+    ("Данияр", "Бауыржан", "business", "owns the shop by the bus stop", None),
+    ("John", "Асель", "ngo", "volunteers for a local NGO", 6),
+    ("Светлана", "Дина", "media", "runs the village WhatsApp channel", 5),
+    ("Нұрлан", "Серік", "authority", "is the akimat's specialist for the village", 6),
+    ("Айжан", "Ерлан", "activist", "started the water petition", 7),
+    ("Қайрат", "", "activist", "coaches the boys' football team", 4),
+    ("Татьяна", "Анна", "vulnerable", "cares for her disabled son", 4),
 ]
 
 
@@ -49,7 +64,8 @@ def button_number(label: str) -> int:
 
 async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     facilitator, members, group, code = await foundation(sim, transcript)
-    await step1(sim, transcript, facilitator, members, group, code, rng)
+    village = await step1(sim, transcript, facilitator, members, group, code, rng)
+    await step2(sim, transcript, facilitator, village, group, rng)
 
 
 async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
@@ -82,7 +98,7 @@ async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group,
 
 
 async def step1(sim: Sim, transcript, facilitator: Person, members: list[Person], group: Group,
-                code: str, rng: random.Random) -> None:
+                code: str, rng: random.Random) -> list[Person]:
     """Step 1: the brainstorm, the three methods, the choice and the volunteers."""
     transcript.quiet = True
     more = await join_members(sim, transcript, NAMES[len(members):], code)
@@ -163,3 +179,69 @@ async def step1(sim: Sim, transcript, facilitator: Person, members: list[Person]
     transcript.section("On to step 2")
     await facilitator.send("/next", group)
     await village[1].send("/status")
+    return village
+
+
+def buttons(message: Shown, prefix: str) -> list[str]:
+    return [b.data for row in message.buttons for b in row if b.data and b.data.startswith(prefix)]
+
+
+async def nominate(by: Person, nominee: Person, category: str) -> None:
+    """``by`` nominates ``nominee`` (or themselves) to the ҚМҰТ: the name, then the category."""
+    await by.send("/nominate")
+    if nominee is by:
+        await by.press_data(buttons(by.last(), "nm:")[0])
+    else:
+        await by.send(nominee.name)
+        await by.press(nominee.name)
+    await by.press_data(next(d for d in buttons(by.last(), "nc:") if d.endswith(":" + category)))
+
+
+async def step2(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group,
+                rng: random.Random) -> None:
+    """Step 2: nominations to the ҚМҰТ, the answers, the election, the confirmation."""
+    by_name = {m.name: m for m in village}
+    transcript.section("Step 2. Nominations to the ҚМҰТ")
+    transcript.note("Who is who: " + "; ".join(f"{nominee or by} {who}" for by, nominee, _, who, _ in NOMINATIONS)
+                    + ".")
+    shown = {"Ерлан", "Ольга", "Жанар", "Данияр", "John", "Светлана"}
+    for by, nominee, category, _, trust in NOMINATIONS:
+        transcript.quiet = by not in shown
+        person = by_name[nominee or by]
+        await nominate(by_name[by], person, category)
+        if person is not by_name[by]:
+            await person.press_data(buttons(person.last(), "na:" if trust is not None else "nd:")[0])
+    transcript.quiet = False
+    transcript.note("Серік, Ерлан, Қайрат and Анна were nominated the same way (not shown).")
+    await by_name["Игорь"].send("/nominate")  # Гүлнар is a candidate already: refused
+    await by_name["Игорь"].send("Гүлнар")
+    await by_name["Игорь"].press("Гүлнар")
+
+    transcript.section("Step 2. The ҚМҰТ election in the group")
+    await facilitator.send("/poll election 7", group)
+    post = sim.messages(group.id)[-1]
+    taps = {b.text.split(" ·")[0]: b.data for row in post.buttons for b in row if b.data.startswith("el:")}
+    trust = {nominee or by: t for by, nominee, _, _, t in NOMINATIONS if t is not None}
+    for i, member in enumerate([facilitator] + village):
+        transcript.quiet = i >= 2
+        picks = weighted_order(rng, list(taps), trust)[:rng.randint(2, 6)]
+        if member is by_name["Ерлан"] and "Ерлан" not in picks:
+            picks.append("Ерлан")  # he approves himself, then thinks better of it (below)
+        for name in picks:
+            await member.press_data(taps[name], group)
+    transcript.quiet = False
+    await by_name["Ерлан"].press_data(taps["Ерлан"], group)  # takes back his approval of himself
+    transcript.note(f"Every member approved two to six of the {len(taps)} candidates; the group message "
+                    "is edited with the counts.")
+    await facilitator.send("/close election", group)
+
+    transcript.section("Step 2. The facilitator confirms the ҚМҰТ")
+    result = next(m for m in reversed(sim.messages(group.id)) if m.image is not None)
+    await facilitator.press_data(buttons(result, "kc:")[0], group)
+    anyway = buttons(sim.messages(group.id)[-1], "kc:")
+    if anyway:  # a category has no candidate: the method asks for an explicit confirmation
+        await facilitator.press_data(anyway[0], group)
+    await by_name["Гүлнар"].send("/status")
+
+    transcript.section("On to step 3")
+    await facilitator.send("/next", group)

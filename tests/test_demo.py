@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from contextlib import closing
+
 from bot.demo import run_demo
 
 
-async def test_the_demo_walks_step_1_and_writes_transcript_and_charts(tmp_path):
+async def test_the_demo_walks_steps_1_and_2_and_writes_transcript_and_charts(tmp_path):
     out = await run_demo(str(tmp_path / "demo-out"), seed=7)
     transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
     for expected in ("Көктерек ауылы", "Добро пожаловать", "Welcome to",      # three languages
@@ -14,6 +18,27 @@ async def test_the_demo_walks_step_1_and_writes_transcript_and_charts(tmp_path):
         assert expected in transcript, expected
     assert "Traceback" not in transcript and "Кешіріңіз" not in transcript  # nothing failed on the way
     charts = sorted((tmp_path / "demo-out").glob("chart-*.png"))
-    assert len(charts) >= 5
+    assert len(charts) >= 6
     assert all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and c.stat().st_size < 200_000 for c in charts)
     assert out.endswith("demo-out")
+
+    # step 2: nominations, the election, its result with a chart, the ҚМҰТ confirmed
+    with closing(sqlite3.connect(tmp_path / "demo-out" / "demo.db")) as db:
+        statuses = dict(db.execute("SELECT status, COUNT(*) FROM nominations GROUP BY status"))
+        kmut = [name for (name,) in db.execute("SELECT m.name FROM memberships s JOIN members m ON m.id = s.member_id"
+                                               " WHERE s.kmut = 1 ORDER BY m.name")]
+        confirmed = db.execute("SELECT COUNT(*) FROM kmut_confirmations").fetchone()[0]
+        step = db.execute("SELECT step FROM communities").fetchone()[0]
+    assert statuses == {"accepted": 9, "declined": 1}  # the candidates; the shop owner declined
+    assert confirmed == 1 and len(kmut) == 7 and "Гүлнар" in kmut
+    assert step == 3
+    # the election's result is posted to the group with its chart, the missing category named
+    result = re.search(r"ҚМҰТ сайлауы: 7 мүше сайланды: .*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
+    assert result, "no election result with a chart"
+    assert "Мына санаттан үміткер жоқ: Бизнес." in result.group(0)
+    chart = tmp_path / "demo-out" / result.group(1)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # confirmed explicitly without the business category, then step 2's result is posted on /next
+    assert "[Сонда да бекіту]" in transcript and "ҚМҰТ құрамы бекітілді" in transcript
+    assert "ҚМҰТ (7 мүше): " + ", ".join(sorted(kmut)) in transcript
+    assert "3-қадам" in transcript
