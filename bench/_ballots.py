@@ -1,8 +1,9 @@
 """The ballots ``vote_burst.py`` measures: how the facilitator opens each, what every member
 presses, and the exact checks afterwards of what the bot stored and computes.
 
-* ``Dots`` — the group's sticker ballot: every tap is known in advance (the group message's
-  buttons do not change), so the whole burst is queued at once.
+* ``Dots`` and ``Election`` — ballots voted on with the group message's buttons (``GroupBallot``:
+  stickers on problems; approvals of the ҚМҰТ's candidates): every tap is known in advance (the
+  group message's buttons do not change), so the whole burst is queued at once.
 * ``Matrix`` and ``Pairwise`` — ballots in each member's private chat, opened by the group
   message's deep link. Every answer edits the member's message into the next question (in an
   order of their own), so a member presses a button of the message as the fake shows it now,
@@ -200,35 +201,44 @@ def competition_ranks(scores: dict[int, Any]) -> dict[int, int]:
     return {k: 1 + sum(other > v for other in scores.values()) for k, v in scores.items()}
 
 
-# ============================================================================ stickers in the group
-class Dots:
-    """The group's sticker ballot (``/poll dots``: 3 stickers, one per problem, counts live)."""
+# ============================================================================ ballots in the group
+class GroupBallot:
+    """A ballot voted on with the group message's buttons (stickers, the election): every tap is
+    known in advance, as the buttons do not change, so the whole burst is queued at once. Every
+    member taps five times, on the options (numbered from 0 in ``labels``' order) ``r``, ``r+1``,
+    ``r+2`` (3 marks placed), ``r`` again (taken back) and ``r+3`` (placed elsewhere), mod the
+    number of options, ``r`` drawn from a fixed seed, skewed so that the tallies differ. Subclasses
+    say how the ballot is opened, what the buttons and toasts say and how the stored votes are read."""
 
-    kind = "dots"
+    kind = ""
     per_member = 5
     private = False
+    command = ""  # what the facilitator sends in the group
+    marks = STICKERS_PER_MEMBER  # what every member has at the end (stickers, approvals)
+    flag = ""  # how the header names the run ("" for the default ballot)
+    done = ""  # the toast check's name
 
     def __init__(self, n: int, seed: int) -> None:
-        self.plans = plan_taps(n, seed)
+        self.labels = self.option_labels(n)
+        weights = list(range(len(self.labels), 0, -1))  # the first options drawn most often as r
+        self.plans = [[self.labels[k] for k in taps] for taps in plan_taps(n, seed, len(self.labels), weights)]
 
     def header(self, n: int, rate: float) -> list[str]:
-        return [f"vote_burst: {n:,} members × 5 taps = {5 * n:,} callback updates "
-                f"({'all queued at once' if rate <= 0 else f'queued at {rate:,.0f}/s'})"]
+        return [f"vote_burst{self.flag}: {n:,} members × {self.per_member} taps = {self.per_member * n:,} callback "
+                f"updates ({'all queued at once' if rate <= 0 else f'queued at {rate:,.0f}/s'})"]
 
     async def open(self, tg, facilitator, group, users) -> str:
         from bot.i18n import translator
 
-        self.message = await say(tg, facilitator, "/poll dots", group)
-        self.ballot_id = int(button_data(self.message, 1).split(":")[1])
+        self.message = await say(tg, facilitator, self.command, group)
+        self.ballot_id = int(self.message["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split(":")[1])
         self.group = group
-        by_round = []
-        for k in range(self.per_member):
+        presses = []
+        for k in range(self.per_member):  # round by round: everyone's tap 1, then everyone's tap 2, ...
             for i, (user, plan) in enumerate(zip(users, self.plans)):
-                tr, number = translator(user.language_code), plan[k]
-                toast = tr.t("Sticker taken back from #{number}.", number=number) if k == 3 else \
-                    tr.t("Sticker placed on #{number}.", number=number)
-                by_round.append(Press(i, user, self.message, button_data(self.message, number), group, k + 1, toast))
-        self.presses = by_round
+                presses.append(Press(i, user, self.message, button_data(self.message, plan[k]), group, k + 1,
+                                     self.toast(translator(user.language_code), k, plan[k])))
+        self.presses = presses
         return ""
 
     async def feed(self, tg, users, args) -> list[Queued]:
@@ -243,67 +253,165 @@ class Dots:
         from bot.storage import ballots
 
         async def read(tx):
-            return (await ballots.all_stickers(tx, self.ballot_id), dict(await ballots.options(tx, self.ballot_id)),
-                    await ballots.get(tx, self.ballot_id), *await numbering(tx),
-                    await tx.scalar("SELECT COALESCE(SUM(count), 0) FROM dot_votes WHERE ballot_id = ?",
-                                    (self.ballot_id,)),
-                    await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM dot_votes WHERE ballot_id = ?",
-                                    (self.ballot_id,)))
+            return (await ballots.get(tx, self.ballot_id), *await self.read(tx))
 
-        stickers, counts, stored_ballot, ids, pid_of, dot_sum, voters = await read_db(db_path, read)
+        stored_ballot, marks, counts, option_id, ids, total, voters = await read_db(db_path, read)
         n = len(users)
-        final = [(plan[1], plan[2], plan[4]) for plan in self.plans]  # the stickers each member ends with
-        expected_member = {ids[u.id]: {pid_of[p]: 1 for p in numbers} for u, numbers in zip(users, final)}
-        expected_counts = Counter(pid_of[p] for numbers in final for p in numbers)
-        stored_ok, stored_detail = differences(stickers, expected_member, "members")
-        number_of = {v: k for k, v in pid_of.items()}
-        exp_by_number = {number_of[p]: c for p, c in sorted(expected_counts.items())}
-        got_by_number = {number_of[p]: c for p, c in counts.items()}
-        shows_ok, shows_detail = group_shows(tg, self.group, self.message, exp_by_number)
+        final = [(plan[1], plan[2], plan[4]) for plan in self.plans]  # what each member ends with
+        expected_member = {ids[u.id]: self.as_stored([option_id[o] for o in labels])
+                           for u, labels in zip(users, final)}
+        expected_counts = Counter(option_id[o] for labels in final for o in labels)
+        stored_ok, stored_detail = differences(marks, expected_member, "members")
+        label_of = {v: k for k, v in option_id.items()}
+        exp_by_label = {label_of[o]: expected_counts[o] for o in sorted(option_id.values())}
+        got_by_label = {label_of[o]: c for o, c in counts.items()}
+        shows_ok, shows_detail = group_shows(tg, self.group, self.message, exp_by_label, self.shown)
         return [
-            (stored_ok, "every member's stored stickers equal the plan", stored_detail),
-            (counts == dict(expected_counts) and dot_sum == STICKERS_PER_MEMBER * n,
+            (stored_ok, f"every member's stored {self.what} equal the plan", stored_detail),
+            (counts == {o: expected_counts[o] for o in option_id.values()} and total == self.marks * n,
              "online counts (trigger-kept) equal the expected tallies",
-             f"stored {got_by_number}, expected {exp_by_number}, stickers in dot_votes {dot_sum}"),
+             f"stored {got_by_label}, expected {exp_by_label}, {self.what} stored {total}"),
             (stored_ballot.turnout == n == voters, "turnout equals the number of members",
              f"turnout {stored_ballot.turnout}, distinct voters {voters}, members {n}"),
             answered_once(mine),
-            toasts_as_expected(tg, mine["queued"], "toasts: taps 1-3 and 5 placed, tap 4 taken back"),
+            toasts_as_expected(tg, mine["queued"], self.done),
             none_failed(mine),
             (shows_ok, "the group message ends with the final counts", shows_detail),
         ]
 
+    # --- what subclasses say
+    what = ""  # what a member places, plural ("stickers", "approvals")
+    shown = r""  # a line of the group message: (label, count)
 
-def button_data(message, number: int) -> str:
+    def option_labels(self, n: int) -> list:
+        """The options as the buttons name them (the text before " ·")."""
+        raise NotImplementedError
+
+    def toast(self, tr, k: int, label) -> str:
+        """How the bot's answer to tap ``k`` (from 0) on ``label`` begins."""
+        raise NotImplementedError
+
+    async def read(self, tx) -> tuple:
+        """(every member's stored marks by member id, the online counts by option id, option id by
+        label, member id by Telegram id, marks stored, distinct voters)."""
+        raise NotImplementedError
+
+    def as_stored(self, option_ids: list[int]) -> Any:
+        """A member's marks as ``read`` gives them."""
+        raise NotImplementedError
+
+
+class Dots(GroupBallot):
+    """The group's sticker ballot (``/poll dots``: 3 stickers, one per problem, counts live)."""
+
+    kind, command, what = "dots", "/poll dots", "stickers"
+    done = "toasts: taps 1-3 and 5 placed, tap 4 taken back"
+    shown = r"^(\d+)\. .* — (\d+)$"
+
+    def option_labels(self, n):
+        return [1, 2, 3, 4, 5]  # the problems' numbers
+
+    def toast(self, tr, k, number):
+        return tr.t("Sticker taken back from #{number}.", number=number) if k == 3 else \
+            tr.t("Sticker placed on #{number}.", number=number)
+
+    async def read(self, tx):
+        from bot.storage import ballots
+
+        ids, pid_of = await numbering(tx)
+        return (await ballots.all_stickers(tx, self.ballot_id), dict(await ballots.options(tx, self.ballot_id)),
+                pid_of, ids,
+                await tx.scalar("SELECT COALESCE(SUM(count), 0) FROM dot_votes WHERE ballot_id = ?", (self.ballot_id,)),
+                await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM dot_votes WHERE ballot_id = ?",
+                                (self.ballot_id,)))
+
+    def as_stored(self, option_ids):
+        return {p: 1 for p in option_ids}
+
+
+class Election(GroupBallot):
+    """The ҚМҰТ election (``/poll election 3``): 10 candidates — seeded members 0..9, their
+    nominations accepted, across the six categories — 3 seats, counts live."""
+
+    kind, flag, what = "election", " --ballot election", "approvals"
+    seats = 3
+    command = f"/poll election {seats}"
+    marks = seats
+    candidates = 10
+    done = "toasts: taps 1-3 and 5 approved, tap 4 taken back, with the approvals left"
+    shown = r"^• (.+?) · .* — (\d+)$"
+
+    def option_labels(self, n):
+        from bot.domain.election import CATEGORIES
+
+        if n < self.candidates:
+            raise SystemExit(f"--ballot election needs at least {self.candidates} members (the candidates)")
+        # (member index, category) of the nominations the seed step inserts, accepted
+        self.nominees = [(i, CATEGORIES[i % len(CATEGORIES)]) for i in range(self.candidates)]
+        return [member_name(i) for i in range(self.candidates)]
+
+    def toast(self, tr, k, name):
+        approved = (1, 2, 3, 2, 3)[k]  # the member's approvals after tap k
+        said = tr.t("Approval taken back from {name}.", name=name) if k == 3 else tr.t("You approved {name}.", name=name)
+        return said + " " + tr.tn("{left} of {n} left.", "{left} of {n} left.", self.seats, left=self.seats - approved)
+
+    async def read(self, tx):
+        from bot.storage import ballots
+
+        ids, _ = await numbering(tx)
+        nid_of = {r[0]: r[1] for r in await tx.all(
+            "SELECT m.name, o.nomination_id FROM election_options o JOIN nominations n ON n.id = o.nomination_id"
+            " JOIN members m ON m.id = n.member_id WHERE o.ballot_id = ?", (self.ballot_id,))}
+        return (await ballots.all_approvals(tx, self.ballot_id), dict(await ballots.candidates(tx, self.ballot_id)),
+                nid_of, ids,
+                await tx.scalar("SELECT COUNT(*) FROM election_votes WHERE ballot_id = ?", (self.ballot_id,)),
+                await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM election_votes WHERE ballot_id = ?",
+                                (self.ballot_id,)))
+
+    def as_stored(self, option_ids):
+        return set(option_ids)
+
+
+def member_name(i: int) -> str:
+    """The i-th seeded member's name (vote_burst.py's ``member_row``)."""
+    return f"Мүше {i}"
+
+
+def button_data(message, label) -> str:
+    """The callback data of the button named ``label`` (its text up to " ·")."""
     for row in message["reply_markup"]["inline_keyboard"]:
         for b in row:
-            if b["text"].startswith(f"{number} ·"):
+            if b["text"].startswith(f"{label} ·"):
                 return b["callback_data"]
-    raise LookupError(number)
+    raise LookupError(label)
 
 
-def plan_taps(n: int, seed: int) -> list[list[int]]:
-    """Per member, the five problem numbers tapped (see vote_burst.py's docstring); the final
-    stickers are taps 2, 3 and 5."""
+def plan_taps(n: int, seed: int, options: int = 5, weights: list[int] | None = None) -> list[list[int]]:
+    """Per member, the five options tapped, numbered from 0 (see ``GroupBallot``); the final
+    marks are taps 2, 3 and 5."""
     rng = random.Random(seed)
+    weights = weights or list(range(options, 0, -1))
     plans = []
     for _ in range(n):
-        r = rng.choices(range(5), weights=[5, 4, 3, 2, 1])[0]
-        a, b, c, d = ((r + k) % 5 + 1 for k in range(4))
+        r = rng.choices(range(options), weights=weights)[0]
+        a, b, c, d = ((r + k) % options for k in range(4))
         plans.append([a, b, c, a, d])
     return plans
 
 
-def group_shows(tg, group, ballot, expected_by_number: dict[int, int]) -> tuple[bool, str]:
+def group_shows(tg, group, ballot, expected: dict, pattern: str) -> tuple[bool, str]:
+    """Whether the group message, as the fake shows it now, gives the expected count for each
+    option (its lines matching ``pattern``: the option's label, its count)."""
     live = tg.message(group.id, ballot["message_id"])
+    kind = type(next(iter(expected), ""))
     shown = {}
     for line in live["text"].splitlines():
-        m = re.match(r"^(\d+)\. .* — (\d+)$", line)
+        m = re.match(pattern, line)
         if m:
-            shown[int(m.group(1))] = int(m.group(2))
-    ok = shown == expected_by_number
+            shown[kind(m.group(1))] = int(m.group(2))
+    ok = shown == expected
     return ok, (f"group message shows {shown} after {live['edits']} edits"
-                + ("" if ok else f", expected {expected_by_number}"))
+                + ("" if ok else f", expected {expected}"))
 
 
 # ============================================================================ ballots in private chats
@@ -576,4 +684,4 @@ class Pairwise(PrivateBallot):
                 "of wins per ordered pair")
 
 
-BALLOTS = {"dots": Dots, "matrix": Matrix, "pairwise": Pairwise}
+BALLOTS = {"dots": Dots, "election": Election, "matrix": Matrix, "pairwise": Pairwise}

@@ -2,6 +2,7 @@
 
     python bench/vote_burst.py                    # 1,000 members, the group's sticker ballot
     python bench/vote_burst.py --members 10000    # 10,000 members
+    python bench/vote_burst.py --ballot election  # the ҚМҰТ election, in the group
     python bench/vote_burst.py --ballot matrix    # the priority matrix, in private chats
     python bench/vote_burst.py --ballot pairwise  # pairwise ranking, in private chats
     python bench/vote_burst.py --profile pyspy    # also sample the bot with py-spy
@@ -53,6 +54,29 @@ counts and turnout equal the expected tallies; every update was answered exactly
 expected toast (placed / taken back); no call failed; the group message, after the last
 coalesced edit, shows the final counts.
 
+The ҚМҰТ election (``--ballot election``)
+-----------------------------------------
+The same village, members, burst shape, measurements and checks, on the group's election message
+(``bench/_ballots.py``, ``GroupBallot``: one mechanism for both group ballots).
+
+Set-up (not measured): with the members, the first 10 seeded members are nominated through the
+app's own storage (``bot.storage.nominations.add``, each nominating themselves, so accepted),
+across the six categories (activist, vulnerable, authority, business, ngo, media, then again the
+first four); the facilitator opens the election with ``/poll election 3`` in the group (3 seats,
+counts shown live: the default). The group message has one button a candidate
+(``el:<ballot id>:<nomination id>``), found by the candidate's name on it.
+
+The burst: every member taps five times, candidates numbered 0..9 and ``r`` drawn (fixed seed,
+skewed) as above: ``r``, ``r+1``, ``r+2`` approved (3 of 3 seats used), ``r`` again (approval
+taken back), ``r+3`` approved (mod 10); each member ends with 3 approvals. The toasts expected:
+"You approved {name}. {left} of 3 left." (2, 1, 0, then 0 after tap 5) and "Approval taken back
+from {name}. 1 of 3 left." (tap 4), in the member's language. Checks: stored approvals
+(``election_votes``) equal the plan exactly; the trigger-kept ``election_options.online`` counts
+equal the expected tallies and 3 × members approvals are stored; ``ballots.turnout`` equals the
+members; every update answered once with the expected toast; no call failed; the group message's
+last edit shows every candidate's final count. The same double-tap caveat: below ~300 members,
+pass ``--double-tap 0.2`` (tap 4 repeats tap 1's button).
+
 Private ballots (``--ballot matrix``, ``--ballot pairwise``)
 ------------------------------------------------------------
 The same village, members and measurements; the ballot is answered in each member's private
@@ -102,7 +126,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ballots import BALLOTS, fmt_ms, say  # noqa: E402
+from _ballots import BALLOTS, fmt_ms, member_name, say  # noqa: E402
 from _common import (BOT_USERNAME, ROOT, TOKEN, cpu_seconds, loadavg, machine,  # noqa: E402
                      machine_busy_seconds, peak_rss_mb, percentile, rss_mb, verdict)
 
@@ -235,7 +259,7 @@ async def child_main(args: argparse.Namespace) -> None:
         cmd = json.loads(line)
         if cmd["cmd"] == "seed":
             t0 = time.perf_counter()
-            await seed_members(app.db, cmd["n"])
+            await seed_members(app.db, cmd["n"], cmd.get("nominees"))
             reply(seeded=cmd["n"], seconds=time.perf_counter() - t0, rss_mb=rss_mb())
         elif cmd["cmd"] == "profile_on":
             import cProfile
@@ -301,11 +325,17 @@ async def child_main(args: argparse.Namespace) -> None:
 
 def member_row(i: int) -> tuple[int, str, str]:
     """The i-th seeded member: (telegram id, name, locale)."""
-    return FIRST_USER + i, f"Мүше {i}", LOCALES[i % len(LOCALES)]
+    return FIRST_USER + i, member_name(i), LOCALES[i % len(LOCALES)]
 
 
-async def seed_members(db, n: int) -> None:
-    """N members of the (only) community, inserted with SQL through the app's Database."""
+async def seed_members(db, n: int, nominees: list | None = None) -> None:
+    """N members of the (only) community, inserted with SQL through the app's Database; then
+    ``nominees`` ((member index, category): the election's candidates) nominated through the
+    app's own storage, each nomination accepted."""
+    from datetime import datetime, timezone
+
+    from bot.storage import nominations
+
     async with db.transaction() as tx:
         community_id = await tx.scalar("SELECT id FROM communities ORDER BY id LIMIT 1")
         base = int(await tx.scalar("SELECT COALESCE(MAX(id), 0) FROM members")) + 1
@@ -318,6 +348,9 @@ async def seed_members(db, n: int) -> None:
                              [(str(tg_id), base + i) for i, (tg_id, _, _) in enumerate(rows)])
         await tx.executemany("INSERT INTO memberships (community_id, member_id, role, joined_at)"
                              " VALUES (?, ?, 'member', 'now')", [(community_id, base + i) for i in range(n)])
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for i, category in nominees or []:  # nominated themselves, so accepted by doing so
+            await nominations.add(tx, community_id, base + i, category, base + i, now, accepted=True)
 
 
 # ============================================================================ the driver side
@@ -497,7 +530,7 @@ async def driver(args: argparse.Namespace) -> int:
             children.append(ours)
             ready = await ours.start()
             aigerim, group = await set_up_village(tg)
-            seeded = await ours.ask(cmd="seed", n=n)
+            seeded = await ours.ask(cmd="seed", n=n, nominees=getattr(ballot, "nominees", None))
             users = [tg.user(tg_id, name, locale) for tg_id, name, locale in map(member_row, range(n))]
             opened = await ballot.open(tg, aigerim, group, users)
             if ballot.private:
@@ -716,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1000, help="members tapping (default 1000; try 10000)")
     parser.add_argument("--ballot", choices=sorted(BALLOTS), default="dots",
-                        help="dots: stickers in the group (default); matrix, pairwise: in private chats")
+                        help="dots: stickers in the group (default); election: the ҚМҰТ election in the "
+                             "group; matrix, pairwise: in private chats")
     parser.add_argument("--rate", type=float, default=0,
                         help="queue the updates at this many per second instead of all at once")
     parser.add_argument("--edit-interval", type=float, default=3.0,
@@ -742,8 +776,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.rate > 0 and args.ballot != "dots":
-        parser.error("--rate paces the dots burst only; private ballots are answered one update per member at a time")
+    if args.rate > 0 and BALLOTS[args.ballot].private:
+        parser.error("--rate paces the group ballots' bursts only; private ballots are answered one update per member at a time")
     if args.child:
         asyncio.run(child_main(args))
         return 0
