@@ -591,8 +591,9 @@ class Harness:
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise"}
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
-                       "problem.hidden", "step1.chosen", "group.linked", "step.next")
-MEMBER_ACTIONS = ("problem.proposed", "step1.volunteered", "step1.unvolunteered")
+                       "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
+MEMBER_ACTIONS = ("problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
+                  "nomination.accepted", "nomination.declined")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
 UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared",
@@ -826,7 +827,8 @@ def test_every_audited_action_is_classified_by_role():
     written = set()
     for source in Path(bot.flows.__file__).parent.glob("*.py"):
         text = source.read_text(encoding="utf-8")
-        written |= set(re.findall(r"\.audit\(\s*\"([\w.]+)\"", text))
+        for action in re.findall(r"\.audit\(([^,]*)", text):  # the names in the first argument
+            written |= set(re.findall(r"\"([\w.]+)\"", action))
         written |= set(re.findall(r"\berase\(ctx,[^)\n]*?\"([\w.]+)\"", text))
     classified = {*FACILITATOR_ACTIONS, *MEMBER_ACTIONS, *UNROLED_ACTIONS}
     assert len(written) > 10, written
