@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
+from bot.flows.engine import Engine
+from bot.flows.types import Event, Outcome
+from bot.sim import CHANNEL, Group, Person
 from bot.storage import audit, ballots, problems
+from bot.storage.db import Database
 from tests.conftest import build_community
 
 
@@ -74,11 +83,34 @@ async def onboard_stranger(person):
 
 
 async def test_proposals_are_rate_limited(sim):
-    c = await build_community(sim, 1, ("en",))
-    for i in range(5):
-        await c.members[0].send(f"/propose Problem number {i} in the village")
-    await c.members[0].send("/propose One more problem in the village")
-    assert "Please wait" in c.members[0].last().text
+    """Five proposals in ten minutes, in the group and in private together; the sixth waits."""
+    c = await build_community(sim, 2, ("en",))
+    member, other = c.members
+    for i in range(3):
+        await member.send(f"/propose Problem number {i} in the village")
+    for i in range(3, 5):
+        await member.send(f"/propose Problem number {i} in the village", c.group)
+        assert f"#{i + 1}" in sim.messages(c.group.id)[-1].text
+    await member.send("/propose One more problem in the village", c.group)
+    assert "proposed 5 problems" in sim.messages(c.group.id)[-1].text
+    assert "Please wait" in sim.messages(c.group.id)[-1].text
+    await member.send("/propose")
+    await member.send("One more problem in the village")
+    assert "Please wait" in member.last().text
+    await member.send("/problems")
+    assert "#5 Problem number 4" in member.last().text and "One more problem" not in member.last().text
+    await other.send("/propose The bridge over the river is broken")  # the limit is per member
+    assert "Recorded as #6" in other.last().text
+    async with sim.engine.db.transaction() as tx:
+        first = datetime.fromisoformat(await tx.scalar("SELECT MIN(created_at) FROM problems"))
+    sim.engine.clock.now = first + timedelta(minutes=9, seconds=30)
+    await member.send("/propose One more problem in the village")
+    assert "Please wait" in member.last().text
+    sim.engine.clock.now = first + timedelta(minutes=10, seconds=5)  # the first one is ten minutes old
+    await member.send("/propose One more problem in the village")
+    assert "Recorded as #7" in member.last().text
+    async with sim.engine.db.transaction() as tx:
+        assert [r[0] for r in await tx.all("SELECT number FROM problems ORDER BY number")] == [1, 2, 3, 4, 5, 6, 7]
 
 
 async def test_merge_keeps_authors_and_votes_and_hide_refunds(sim):
@@ -345,6 +377,110 @@ async def test_combined_ranking_confirm_and_volunteers(sim):
     await c.facilitator.send("/next", c.group)
     summary = sim.messages(c.group.id)[-1].text
     assert "#3" in summary and "Мүше 1" in summary and "Мүше 2" not in summary
+
+
+async def press_at_once(c, person: Person, data: str, group: Group | None = None, n: int = 20,
+                        **engine_options) -> list[Outcome]:
+    """``n`` identical presses by one person at the same instant, as when a phone on a bad network
+    sends a tap many times: each is its own update, handled by its own engine on its own database
+    connection in its own thread, all let go at once. What they answer is delivered as usual."""
+    instant = c.sim.engine.clock.now
+    start = threading.Barrier(n)
+    outcomes: list[Outcome | BaseException | None] = [None] * n
+
+    def tap(i: int) -> None:
+        async def handle() -> Outcome:
+            async with Database(c.sim.engine.db.path) as db:
+                engine = Engine(db, bot_username=c.sim.engine.bot_username, clock=lambda: instant,
+                                rng=random.Random(i), **engine_options)
+                start.wait()
+                return await engine.handle(Event(
+                    channel=CHANNEL, user_id=person.id, update_id=f"burst-{data}-{i}", user_name=person.name,
+                    user_lang=person.lang, chat_id=group.id if group else person.id, is_group=group is not None,
+                    button=data))
+        try:
+            outcomes[i] = asyncio.run(handle())
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=tap, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    await asyncio.to_thread(lambda: [thread.join() for thread in threads])
+    failed = [o for o in outcomes if not isinstance(o, Outcome)]
+    assert not failed, failed
+    for outcome in outcomes:
+        await c.sim.delivery.deliver_outcome(outcome)
+    await c.sim.outbox.drain()
+    c.sim.engine.clock.advance(seconds=5)
+    return outcomes
+
+
+async def audited(sim, action: str) -> int:
+    async with sim.engine.db.transaction() as tx:
+        return await tx.scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?", (action,))
+
+
+async def offered_for_confirmation(sim):
+    """A closed sticker vote: every member put a sticker on #2, proposed by the second member."""
+    c = await build_community(sim, 3, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    for member in c.members:
+        await member.press_data(button_for(await group_ballot(c), 2), c.group)
+    await c.facilitator.send("/close", c.group)
+    offer = next(m for m in reversed(sim.messages(c.group.id)) if m.buttons)
+    confirm = offer.buttons[0][0].data
+    assert confirm.startswith("ch:")
+    return c, confirm
+
+
+def confirmations(sim, c) -> list:
+    return [m for m in sim.messages(c.group.id) if any(b.data.startswith("vol:") for row in m.buttons for b in row
+                                                       if b.data)]
+
+
+@pytest.mark.parametrize("guard", [pytest.param(True, id="as-configured"),
+                                   pytest.param(False, id="without-the-double-tap-guard")])
+async def test_twenty_simultaneous_confirm_presses_confirm_once(sim, guard):
+    """The facilitator's "Confirm #2" pressed twenty times at once: one confirmation in the group,
+    one notice to the author, one audit entry. Without the double-tap guard, the database's write
+    lock still makes the presses one after another: the others hear it is already confirmed."""
+    c, confirm = await offered_for_confirmation(sim)
+    author = c.members[1]
+    outcomes = await press_at_once(c, c.facilitator, confirm, c.group, **({} if guard else {"double_tap": 0.0}))
+    posted = confirmations(sim, c)
+    assert len(posted) == 1 and "#2" in posted[0].text, [m.text for m in posted]
+    assert [m.text for m in author.inbox() if "was chosen" in m.text] == [
+        "Your problem #2 «Балалар алаңы жоқ» was chosen by the community. Thank you!"]
+    assert await audited(sim, "step1.chosen") == 1
+    toasts = Counter(o.toast.text for o in outcomes if o.toast is not None)
+    if guard:  # the repeats are one press: answered once
+        assert sum(toasts.values()) == 1, toasts
+    else:  # every press is answered: once "confirmed", nineteen times "already confirmed"
+        assert sorted(toasts.values()) == [1, 19], toasts
+    async with sim.engine.db.transaction() as tx:
+        assert (await problems.chosen(tx, 1)).number == 2
+
+
+async def test_twenty_simultaneous_take_part_taps_put_the_member_on_the_list_once(sim):
+    """"I will take part" toggles: a second tap a moment later takes the member off the list. Twenty
+    taps at the same instant are one tap (the double-tap guard, kept in the database): on the list."""
+    c, confirm = await offered_for_confirmation(sim)
+    await c.facilitator.press_data(confirm, c.group)
+    take_part = confirmations(sim, c)[-1].buttons[0][0].data
+    member = c.members[0]
+    outcomes = await press_at_once(c, member, take_part, c.group)
+    toasts = [o.toast.text for o in outcomes if o.toast is not None]
+    assert toasts == ["You are on the list. 1 person will take part."]
+    assert sum(o.duplicate for o in outcomes) == 19
+    async with sim.engine.db.transaction() as tx:
+        assert await problems.volunteers(tx, 1) == [member.name]
+    assert (await audited(sim, "step1.volunteered"), await audited(sim, "step1.unvolunteered")) == (1, 0)
+    await c.facilitator.send("/next", c.group)
+    assert f"(1): {member.name}." in sim.messages(c.group.id)[-1].text
+    outcome = await member.press_data(take_part, c.group)  # a moment later: a tap of its own
+    assert outcome.toast.text == "You are off the list. Tap again to join."
 
 
 async def test_counts_after_voting_are_shown_only_to_those_who_voted(sim):
