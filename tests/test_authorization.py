@@ -12,7 +12,9 @@ Roles, always towards community A (the *target*):
 - ``other_facilitator`` — the facilitator of community B, not a member of A.
 
 Each case runs on a fresh copy of a template database (built once through the real engine): A
-with a linked group, four problems and an open ballot of each kind; B with its own group. Commands
+with a linked group, four problems, an open ballot of each kind, two candidates for the ҚМҰТ and
+a nomination of the facilitator not yet answered, a closed election and an open one; B with its
+own group. Commands
 go to A's group (where everyone's target is A) and, for the roles whose active community is A, to
 the private chat. Buttons carry payloads naming real objects of A (its ballots, problems, id), so
 the authorization decision — not a missing object — is what is tested. "Refused" is recognised
@@ -50,7 +52,7 @@ EXPECTED_COMMANDS = {
     # a person who consented and gave a name
     "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
     # members of the community
-    "propose": "member", "problems": "member", "vote": "member", "results": "member",
+    "propose": "member", "problems": "member", "vote": "member", "results": "member", "nominate": "member",
     # its facilitator
     "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
     "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
@@ -60,8 +62,11 @@ EXPECTED_BUTTONS = {
     "tz": "onboarded", "forget": "onboarded",
     "c": "member",  # switch the active community: only to one's own
     "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
-    "vol": "member",
-    "ch": "facilitator", "close": "facilitator",
+    "vol": "member", "nm": "member", "nc": "member", "el": "member",
+    # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
+    # is already nominated (in its own words: allowed here, as past the route's check).
+    "na": "member", "nd": "member",
+    "ch": "facilitator", "close": "facilitator", "kc": "facilitator",
 }
 EXPECTED_START_PAYLOADS = {"b": "member"}
 
@@ -97,7 +102,9 @@ class World:
     code_a: str
     code_b: str
     problems: list[int]           # A's problem ids by number
-    ballots: dict[str, int]       # A's open ballot of each kind
+    ballots: dict[str, int]       # A's open ballot of each kind; "closed_election": a closed one
+    ids: dict[str, int]           # member ids by role
+    nominations: dict[str, int]   # A's nominations: "pending" (of the facilitator, unanswered), "candidate"
 
 
 class Clock:
@@ -205,6 +212,28 @@ async def _build(path: str) -> World:
         await bot.send("facilitator", GROUP_A, command="poll", args=kind)
         ballots[kind] = await bot.scalar("SELECT id FROM ballots WHERE community_id = ? AND kind = ? AND status = 'open'",
                                          (community_a, kind))
+    ids = {}
+    for who in PEOPLE:
+        ids[who] = await bot.scalar("SELECT member_id FROM identities WHERE external_id = ?", (PEOPLE[who],))
+    # Step 2: the member and the ҚМҰТ member nominate themselves; the member nominates the facilitator,
+    # who has not answered. One election is closed (with a vote), another is open.
+    for who in ("member", "kmut"):
+        await bot.send(who, button=f"nc:{community_a}:{ids[who]}:activist")
+    await bot.send("member", button=f"nc:{community_a}:{ids['facilitator']}:business")
+    election_ballots = []
+    for _ in range(2):
+        await bot.send("facilitator", GROUP_A, command="poll", args="election 1")
+        election_ballots.append(await bot.scalar(
+            "SELECT id FROM ballots WHERE community_id = ? AND kind = 'election' AND status = 'open'", (community_a,)))
+        if len(election_ballots) == 1:
+            candidate = await bot.scalar("SELECT id FROM nominations WHERE member_id = ?", (ids["member"],))
+            await bot.send("member", GROUP_A, button=f"el:{election_ballots[0]}:{candidate}")
+            await bot.send("facilitator", GROUP_A, command="close", args="election")
+    ballots["closed_election"], ballots["election"] = election_ballots
+    async with db.transaction() as tx:
+        nominations = {"pending": await tx.scalar("SELECT id FROM nominations WHERE status = 'pending'"),
+                       "candidate": await tx.scalar("SELECT id FROM nominations WHERE member_id = ?", (ids["kmut"],))}
+        assert await tx.scalar("SELECT status FROM ballots WHERE id = ?", (ballots["closed_election"],)) == "closed"
     async with db.transaction() as tx:
         problems = [r[0] for r in await tx.all("SELECT id FROM problems WHERE community_id = ? ORDER BY number",
                                                (community_a,))]
@@ -216,11 +245,11 @@ async def _build(path: str) -> World:
             " ON ms.member_id = i.member_id AND ms.community_id = ?", (community_a,))}
     assert roles == {PEOPLE["facilitator"]: "facilitator0", PEOPLE["member"]: "member0", PEOPLE["kmut"]: "member1",
                      PEOPLE["stranger"]: None, PEOPLE["other_facilitator"]: None}, roles
-    assert len(problems) == 4 and all(ballots.values()), (problems, ballots)
+    assert len(problems) == 4 and all(ballots.values()) and all(nominations.values()), (problems, ballots, nominations)
     assert not errors.records, errors.records
     logging.getLogger("bot.flows.engine").removeHandler(errors)
     await db.close()
-    return World(path, clock.now, community_a, community_b, code_a, code_b, problems, ballots)
+    return World(path, clock.now, community_a, community_b, code_a, code_b, problems, ballots, ids, nominations)
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +307,12 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "pw": (f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", False),
         "pwr": (f"pwr:{b['pairwise']}", False),
         "c": (f"c:{world.community_a}", False),
+        "nm": (f"nm:{world.community_a}:{world.ids['member']}", False),
+        "nc": (f"nc:{world.community_a}:{world.ids['facilitator']}:media", False),
+        "na": (f"na:{world.nominations['pending']}", False),
+        "nd": (f"nd:{world.nominations['pending']}", False),
+        "el": (f"el:{b['election']}:{world.nominations['candidate']}", True),
+        "kc": (f"kc:{b['closed_election']}", True),
         "lang": ("lang:en", False),
         "consent": ("consent:yes", False),
         "onbname": ("onbname", False),
@@ -411,7 +446,8 @@ async def test_outsiders_taps_store_no_vote(fresh, world, role):
         await fresh.send(role, button=payload)
     for table in ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices"):
         assert await fresh.scalar(f"SELECT COUNT(*) FROM {table}") == 0, table
-    assert await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed'") == 0
+    assert await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed' AND id != ?",
+                              (b["closed_election"],)) == 0
 
 
 async def test_another_facilitator_cannot_relink_a_linked_group(fresh, world):
