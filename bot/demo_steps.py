@@ -192,8 +192,9 @@ async def nominate(by: Person, nominee: Person, category: str) -> None:
     if nominee is by:
         await by.press_data(buttons(by.last(), "nm:")[0])
     else:
-        await by.send(nominee.name)
-        await by.press(nominee.name)
+        await by.send(nominee.name)  # one match goes straight to the categories; several are offered
+        if buttons(by.last(), "nm:"):
+            await by.press(nominee.name)
     await by.press_data(next(d for d in buttons(by.last(), "nc:") if d.endswith(":" + category)))
 
 
@@ -213,9 +214,8 @@ async def step2(sim: Sim, transcript, facilitator: Person, village: list[Person]
             await person.press_data(buttons(person.last(), "na:" if trust is not None else "nd:")[0])
     transcript.quiet = False
     transcript.note("Серік, Ерлан, Қайрат and Анна were nominated the same way (not shown).")
-    await by_name["Игорь"].send("/nominate")  # Гүлнар is a candidate already: refused
+    await by_name["Игорь"].send("/nominate")  # Гүлнар is a candidate already: said at once
     await by_name["Игорь"].send("Гүлнар")
-    await by_name["Игорь"].press("Гүлнар")
 
     transcript.section("Step 2. The ҚМҰТ election in the group")
     await facilitator.send("/poll election 7", group)

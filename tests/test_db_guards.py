@@ -322,3 +322,100 @@ async def test_the_audit_log_takes_new_entries_and_refuses_edits_and_deletions(d
         await audit.append(tx, NOW, "test.entry", n=3)
         assert await tx.scalar("SELECT COUNT(*) FROM audit_log") == 4
         assert await audit.verify(tx) is None
+
+
+# --- step 2: nominations and the election ----------------------------------------------------
+NOMINATE = ("INSERT INTO nominations (community_id, member_id, category, nominated_by, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)")
+APPROVE = "INSERT INTO election_votes (ballot_id, member_id, nomination_id) VALUES (?, ?, ?)"
+
+
+async def candidates(db: Database, w: World, status: str = "accepted") -> list[int]:
+    async with db.transaction() as tx:
+        return [await tx.insert(NOMINATE, (w.community, m, category, m, status, NOW))
+                for m, category in zip(w.members, ("activist", "business", "media"))]
+
+
+async def open_election(db: Database, w: World, nominations: list[int], seats: int = 2) -> int:
+    """An election opened the way ballots.open_election does it: the open ballot, then its candidates."""
+    async with db.transaction() as tx:
+        ballot = await tx.insert("INSERT INTO ballots (community_id, kind, stickers, opened_at)"
+                                 " VALUES (?, 'election', ?, ?)", (w.community, seats, NOW))
+        for nomination in nominations:
+            await tx.execute("INSERT INTO election_options (ballot_id, nomination_id) VALUES (?, ?)",
+                             (ballot, nomination))
+    return ballot
+
+
+async def test_a_nomination_is_answered_once_and_never_changes(db, world):
+    w = world
+    async with db.transaction() as tx:
+        pending = await tx.insert(NOMINATE, (w.community, w.members[0], "ngo", w.members[1], "pending", NOW))
+    await refused(db, NOMINATE, (w.community, w.members[0], "media", w.members[2], "pending", NOW), "UNIQUE")
+    await refused(db, NOMINATE, (w.community, w.members[1], "clergy", w.members[2], "pending", NOW), "CHECK")
+    await allowed(db, "UPDATE nominations SET status = 'accepted' WHERE id = ?", (pending,))
+    await refused(db, "UPDATE nominations SET status = 'declined' WHERE id = ?", (pending,), "answered once")
+    await refused(db, "UPDATE nominations SET status = 'pending' WHERE id = ?", (pending,), "answered once")
+    await refused(db, "UPDATE nominations SET category = 'media' WHERE id = ?", (pending,), "cannot change")
+
+
+async def test_twenty_identical_concurrent_acceptances_leave_one_answer(db, world):
+    """The nominee's "accept" written twenty times at once, each by its own connection, the way
+    nominations.answer writes it: one changes the row, the others find it answered."""
+    w = world
+    async with db.transaction() as tx:
+        nomination = await tx.insert(NOMINATE, (w.community, w.members[0], "ngo", w.members[1], "pending", NOW))
+
+    async def accept(writer: Database) -> int:
+        async with writer.transaction() as tx:
+            return await tx.changed("UPDATE nominations SET status = 'accepted', answered_at = ?"
+                                    " WHERE id = ? AND status = 'pending'", (NOW, nomination))
+
+    async with AsyncExitStack() as stack:
+        writers = [await stack.enter_async_context(Database(db.path)) for _ in range(20)]
+        changed = await asyncio.gather(*(accept(writer) for writer in writers))
+    assert sorted(changed) == [0] * 19 + [1]
+
+
+async def test_an_approval_needs_an_open_election_a_candidate_and_a_free_seat(db, world):
+    w = world
+    n1, n2, n3 = await candidates(db, w)
+    ballot = await open_election(db, w, [n1, n2, n3], seats=2)
+    voter = w.members[0]
+    await allowed(db, APPROVE, (ballot, voter, n1))
+    await refused(db, APPROVE, (ballot, voter, n1), "UNIQUE")
+    await allowed(db, APPROVE, (ballot, voter, n2))
+    await refused(db, APPROVE, (ballot, voter, n3), "seat limit")
+    await refused(db, "UPDATE election_votes SET nomination_id = ? WHERE ballot_id = ? AND nomination_id = ?",
+                  (n3, ballot, n2), "not changed")
+    await allowed(db, "DELETE FROM election_votes WHERE ballot_id = ? AND member_id = ? AND nomination_id = ?",
+                  (ballot, voter, n2))
+    await allowed(db, APPROVE, (ballot, voter, n3))
+    assert await scalar(db, "SELECT turnout FROM ballots WHERE id = ?", (ballot,)) == 1
+    async with db.transaction() as tx:
+        online = {r[0]: r[1] for r in await tx.all(
+            "SELECT nomination_id, online FROM election_options WHERE ballot_id = ?", (ballot,))}
+    assert online == {n1: 1, n2: 0, n3: 1}
+    dots_ballot = await new_ballot(db, w, "dots", w.problems[:2])
+    await refused(db, APPROVE, (dots_ballot, voter, n1), "not an election")
+    await allowed(db, "UPDATE ballots SET status = 'closed', closed_at = ? WHERE id = ?", (NOW, ballot))
+    await refused(db, APPROVE, (ballot, w.members[1], n1), NOT_OPEN)
+    await refused(db, "DELETE FROM election_votes WHERE ballot_id = ?", (ballot,), NOT_OPEN)
+
+
+async def test_an_elections_seats_and_candidates_are_frozen_while_it_is_open(db, world):
+    w = world
+    n1, n2, n3 = await candidates(db, w)
+    async with db.transaction() as tx:
+        late = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at) VALUES ('late', 'en', ?, ?)",
+                               (NOW, NOW))
+        pending = await tx.insert(NOMINATE, (w.community, late, "ngo", w.members[0], "pending", NOW))
+    ballot = await open_election(db, w, [n1, n2], seats=2)
+    await refused(db, "UPDATE ballots SET stickers = 3 WHERE id = ?", (ballot,), "ballot rules cannot change")
+    await refused(db, "INSERT INTO election_options (ballot_id, nomination_id) VALUES (?, ?)", (ballot, pending),
+                  "accepted a nomination")  # only a candidate who accepted, even while it is being opened
+    await allowed(db, APPROVE, (ballot, w.members[0], n1))
+    await refused(db, "INSERT INTO election_options (ballot_id, nomination_id) VALUES (?, ?)", (ballot, n3), FROZEN)
+    await refused(db, "DELETE FROM election_options WHERE ballot_id = ? AND nomination_id = ?", (ballot, n2), FROZEN)
+    await refused(db, "UPDATE election_options SET nomination_id = ? WHERE ballot_id = ? AND nomination_id = ?",
+                  (n3, ballot, n2), "cannot change")

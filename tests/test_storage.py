@@ -466,3 +466,37 @@ async def test_a_reader_elsewhere_does_not_get_writers_held_every_second(db, mon
         reader.close()
     db._restart_after = 0.0
     assert await db.checkpoint() and not db._wipe_due  # once the reader is gone, the WAL is emptied
+
+
+async def test_rebuilding_the_ballots_table_keeps_every_vote_and_every_guard(tmp_path):
+    """Migration 010 rebuilds ``ballots`` (to take the election kind) with foreign keys off: the
+    votes that cascade from it stay, and the triggers on it and on the vote tables still hold."""
+    path = str(tmp_path / "r.db")
+    db = await Database(path).open(migrate_to=9)
+    async with db.transaction() as tx:
+        member = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at) VALUES ('m', 'en', 'x', 'x')")
+        community = await tx.insert("INSERT INTO communities (name, place, tz, locale, join_code, created_at)"
+                                    " VALUES ('A', 'A', 'Asia/Almaty', 'en', 'REB1', 'x')")
+        problem = await tx.insert("INSERT INTO problems (community_id, number, text, norm, created_at)"
+                                  " VALUES (?, 1, 'p', 'p', 'x')", (community,))
+        ballot = await tx.insert("INSERT INTO ballots (community_id, kind, stickers, opened_at) VALUES (?, 'dots', 1, 'x')",
+                                 (community,))
+        await tx.execute("INSERT INTO ballot_options (ballot_id, problem_id) VALUES (?, ?)", (ballot, problem))
+        await tx.execute("INSERT INTO dot_votes (ballot_id, member_id, problem_id, count) VALUES (?, ?, ?, 1)",
+                         (ballot, member, problem))
+    await db.close()
+    async with Database(path) as migrated:
+        assert await migrated.version() == len(migrations())
+        async with migrated.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM dot_votes") == 1
+            assert await tx.scalar("SELECT online FROM ballot_options") == 1
+            assert await tx.scalar("SELECT turnout FROM ballots") == 1
+            assert not await tx.all("PRAGMA foreign_key_check")
+            assert await tx.scalar("PRAGMA foreign_keys") == 1  # on again after the migration
+        with pytest.raises(sqlite3.IntegrityError, match="rules cannot change"):
+            async with migrated.transaction() as tx:
+                await tx.execute("UPDATE ballots SET stickers = 2")
+        with pytest.raises(sqlite3.IntegrityError, match="sticker limit"):
+            async with migrated.transaction() as tx:
+                await tx.execute("INSERT INTO dot_votes (ballot_id, member_id, problem_id, count) VALUES (?, ?, ?, 1)",
+                                 (ballot, member, problem))  # the vote guard reads the rebuilt table

@@ -77,6 +77,13 @@ async def name_sent(ctx: Context, text: str) -> None:
         ctx.reply(ctx.t("No member's name contains «{query}». Try another part of the name; the person "
                         "must have joined the community.", query=esc(query)))
         return
+    if len(found) == 1:  # the one member meant: on to the category
+        existing = await nominations.of_member(ctx.tx, community_id, found[0][0])
+        if existing is not None:
+            raise ctx.refuse(already(ctx.tr, existing))
+        ctx.reply(ctx.t("Whom do you nominate?") + f" <b>{esc(found[0][1])}</b>\n"
+                  + ctx.t("In which category do you nominate them?"), category_buttons(ctx.tr, community_id, found[0][0]))
+        return
     rows = [[Button(name[:60], data=f"nm:{community_id}:{member_id}")] for member_id, name in found[:MATCHES]]
     more = ctx.t(" Only the first {n} are shown: send more of the name.", n=MATCHES) if len(found) > MATCHES else ""
     ctx.reply(ctx.t("Whom do you nominate?") + more, rows)
@@ -104,8 +111,11 @@ async def nominee_chosen(ctx: Context, community_id: str, member_id: str) -> Non
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None:
         raise ctx.refuse(already(ctx.tr, existing))
-    ctx.reply(ctx.t("In which category do you nominate them?"),
-              [[Button(ctx.t(CATEGORY_NAMES[key]), data=f"nc:{community.id}:{target}:{key}")] for key in CATEGORIES])
+    ctx.reply(ctx.t("In which category do you nominate them?"), category_buttons(ctx.tr, community.id, target))
+
+
+def category_buttons(tr: Translator, community_id: int, target: int) -> list[list[Button]]:
+    return [[Button(tr.t(CATEGORY_NAMES[key]), data=f"nc:{community_id}:{target}:{key}")] for key in CATEGORIES]
 
 
 def already(tr: Translator, existing: Nomination) -> str:
