@@ -227,6 +227,16 @@ async def _build_template(path: str) -> Template:
     await onboard("stranger")
     for who, text in zip(("m1", "m2", "m3", "fac"), PROBLEMS_A):
         await ev(who, command="propose", args=text)
+    # step 2 in A: m1 and m2 stand themselves, m3 is nominated by m1 and has not answered yet
+    async with db.transaction() as tx:
+        community = await tx.scalar("SELECT id FROM communities WHERE join_code = ?", (code_a,))
+        member_of = {who: await tx.scalar("SELECT member_id FROM identities WHERE external_id = ?", (PEOPLE[who][0],))
+                     for who in ("m1", "m2", "m3")}
+    for who, category in (("m1", "activist"), ("m2", "media")):
+        await ev(who, command="nominate")
+        await ev(who, button=f"nc:{community}:{member_of[who]}:{category}")
+    await ev("m1", command="nominate")
+    await ev("m1", button=f"nc:{community}:{member_of['m3']}:ngo")
 
     await onboard("other")
     code_b = await new_community("other", "Other village", GROUP_B)
@@ -322,7 +332,7 @@ paper_args = st.one_of(
     edge_text,
 )
 OPENING_POLLS = ["dots", "dots 3 2", "dots 2 2 voted", "dots 4 1 closed", "dots 1", "matrix", "matrix 1 2",
-                 "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h"]
+                 "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h", "election", "election 1", "election 2 voted"]
 small = st.integers(1, 6).map(str)
 facilitator_args = st.one_of(
     st.tuples(st.just("poll"), st.one_of(
@@ -580,6 +590,20 @@ class Harness:
                     self.hit_known_bugs.append("cross-kind-votes")
                     continue
                 assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
+            # step 2: approvals within the seats, on the election's candidates; a nominee is a member
+            over = await tx.all("SELECT v.ballot_id, v.member_id, COUNT(*), b.stickers FROM election_votes v"
+                                " JOIN ballots b ON b.id = v.ballot_id GROUP BY v.ballot_id, v.member_id"
+                                " HAVING COUNT(*) > b.stickers")
+            assert not over, f"approvals beyond the seats: {[tuple(r) for r in over]}"
+            stray = await tx.all("SELECT v.ballot_id, v.nomination_id FROM election_votes v WHERE NOT EXISTS"
+                                 " (SELECT 1 FROM election_options o WHERE o.ballot_id = v.ballot_id"
+                                 " AND o.nomination_id = v.nomination_id)")
+            assert not stray, f"approvals of someone not on the ballot: {[tuple(r) for r in stray]}"
+            outsiders = await tx.all(
+                "SELECT n.id, n.member_id FROM nominations n WHERE NOT EXISTS"
+                " (SELECT 1 FROM memberships ms WHERE ms.community_id = n.community_id AND ms.member_id = n.member_id)"
+                f" AND NOT ({ERASED.format(member='n.member_id')})")
+            assert not outsiders, f"nominations of non-members: {[tuple(r) for r in outsiders]}"
             for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
                                   ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
                 stray = await tx.all(
@@ -588,7 +612,8 @@ class Harness:
                 assert not stray, f"{table} rows on problems the ballot does not offer: {[tuple(r) for r in stray]}"
 
 
-VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise"}
+VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise",
+               "election_votes": "election"}
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
