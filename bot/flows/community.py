@@ -112,12 +112,14 @@ async def help_command(ctx: Context) -> None:
                      "/poll dots|matrix|pairwise — start a vote (facilitator)\n"
                      "/close — close the open vote and post the result (facilitator)\n"
                      "/results — post the latest result again\n/propose TEXT — propose a problem")
+        text += "\n" + ctx.t("/poll election [seats] — elect the ҚМҰТ (facilitator)")
     else:
         text = ctx.t("<b>What I can do</b>\n/start — the menu\n/new — create a community\n"
                      "/propose — propose a problem\n/problems — the proposed problems\n"
                      "/vote — ballots waiting for you\n/status — the seven steps and where we are\n"
                      "/lang — language\n/mydata — what is stored about you\n/forget — erase your data\n\n"
                      "Everything is also on the buttons under /start.")
+        text = text.replace("\n\n", "\n" + ctx.t("/nominate — nominate someone to the ҚМҰТ") + "\n\n", 1)
     ctx.reply(text)
 
 
