@@ -1,5 +1,6 @@
 """Render time and PNG size of the result charts at 30 problems or candidates (print only,
-not a test): Step 1's four, and Step 2's election of the initiative group.
+not a test): Step 1's four, Step 2's election of the initiative group, and Step 3's problem
+tree at 40 causes and consequences (25 and 15, three levels deep).
 
     python bench/charts.py [runs]
 
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 
 from bot.charts import (  # noqa: E402
     CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render_combined,
-    render_election, render_matrix, render_pairwise, render_stickers,
+    TreeNode, render_election, render_matrix, render_pairwise, render_stickers, render_tree,
 )
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
@@ -62,6 +63,22 @@ def candidate_rows(rnd: random.Random, seats: int = 7) -> list[CandidateRow]:
             for i, (name, v) in enumerate(zip(names, votes))]
 
 
+def tree_nodes(rnd: random.Random, causes: int = 25, effects: int = 15) -> list[TreeNode]:
+    """Causes then consequences numbered from 1, texts of 10 to 200 characters, each kind in
+    groups of five: a node on the problem, its child and grandchild, a second child and its
+    child (three levels)."""
+    nodes: list[TreeNode] = []
+    for kind, n in (("cause", causes), ("effect", effects)):
+        first = len(nodes) + 1
+        for i in range(n):
+            up = [None, 0, 1, 0, 3][i % 5]
+            parent = None if up is None else first + i - i % 5 + up
+            words = " ".join(PHRASES[(i + k + len(nodes)) % len(PHRASES)] for k in range(5))
+            text = words[: rnd.choice([10, 30, 60, 90, 140, 200])]
+            nodes.append(TreeNode(first + i, text, kind, parent))
+    return nodes
+
+
 def cases(rnd: random.Random):
     texts = [problem_text(i, rnd) for i in range(N)]
     stickers = sorted((StickerRow(i + 1, t, rnd.randint(0, 30), rnd.randint(0, 10))
@@ -79,12 +96,17 @@ def cases(rnd: random.Random):
     kk_election = {"title": "ҚМҰТ сайлауы", "subtitle": "42 мүше дауыс берді · 7 орын",
                    "elected": "сайланды", "tied": "тең", "composition": "Санаттар",
                    "candidates": "кандидаттар", "absent": "кандидат жоқ", "uncovered": "орын жоқ"}
+    tree = tree_nodes(rnd)
+    kk_tree = {"title": "Мәселе ағашы", "subtitle": "25 себеп · 15 салдар",
+               "effects": "Салдары (бұтақтар)", "problem": "Мәселе",
+               "causes": "Себептері (тамырлар)"}
     return {
         "stickers": lambda: render_stickers(stickers, kk),
         "matrix": lambda: render_matrix(points, {"x": "Маңыздылығы", "y": "Шұғылдығы"}),
         "pairwise": lambda: render_pairwise(problems, wins, order),
         "combined": lambda: render_combined(combined, ["Жапсырма", "Матрица", "Жүппен саралау"]),
         "election": lambda: render_election(candidates, CATEGORIES, kk_election),
+        "tree": lambda: render_tree((texts[0] + " " + texts[1])[:300], tree, kk_tree),
     }
 
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from bot.charts.combined import render_combined
 from bot.charts.data import (
-    CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow,
+    CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, TreeNode,
 )
 from bot.charts.election import render_election
 from bot.charts.matrix import render_matrix
 from bot.charts.pairwise import render_pairwise
 from bot.charts.stickers import render_stickers
+from bot.charts.tree import render_tree
 
 __all__ = [
     "CandidateRow",
@@ -27,12 +28,14 @@ __all__ = [
     "Problem",
     "RankedProblem",
     "StickerRow",
+    "TreeNode",
     "render",
     "render_combined",
     "render_election",
     "render_matrix",
     "render_pairwise",
     "render_stickers",
+    "render_tree",
 ]
 
 

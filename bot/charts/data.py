@@ -125,6 +125,38 @@ class CandidateRow:
             raise ValueError(f"category must be a non-empty key, got {self.category!r}")
 
 
+TREE_KINDS = ("cause", "effect")
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One cause or consequence of the problem tree (step 3).
+
+    ``number`` is the node's number as lists and commands refer to it ("#3"), unique in the
+    tree; ``text`` as a member wrote it (any length and script; the chart shortens it);
+    ``kind`` "cause" or "effect"; ``parent`` the number of the node of the same kind it hangs
+    under, None when it hangs on the problem itself.
+    """
+
+    number: int
+    text: str
+    kind: str
+    parent: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
+            raise ValueError(f"number must be a positive int, got {self.number!r}")
+        if not isinstance(self.text, str):
+            raise ValueError(f"text must be a str, got {self.text!r}")
+        if self.kind not in TREE_KINDS:
+            raise ValueError(f"kind must be 'cause' or 'effect', got {self.kind!r}")
+        if self.parent is not None and (isinstance(self.parent, bool)
+                                        or not isinstance(self.parent, int) or self.parent < 1):
+            raise ValueError(f"parent must be a positive int or None, got {self.parent!r}")
+        if self.parent == self.number:
+            raise ValueError(f"node #{self.number} cannot hang under itself")
+
+
 def coerce(cls: type[T], item: Any) -> T:
     """*item* as a *cls*: itself, or built from a tuple/list in field order, or a mapping."""
     if isinstance(item, cls):
