@@ -100,3 +100,25 @@ async def test_nominate_accept_twenty_times_at_once_elect_and_confirm(tg, bot):
     assert refused["text"] == "Only the community's facilitator can do that."
     again = await tg.answer_to(tg.press(aigerim, warning, anyway, chat=group))
     assert again["text"] == "Бұл ҚМҰТ бекітіліп қойған."
+
+
+async def test_a_name_with_markup_characters_reads_plainly_in_a_toast(tg, bot):
+    """Messages are HTML, so names are escaped there; a toast is plain text and must not show
+    the escapes (``&amp;``)."""
+    aigerim, group, users = await linked_village(tg, bot, 2)
+    async with bot.app.db.transaction() as tx:
+        await tx.execute("UPDATE members SET name = 'Ана & <Бала>' WHERE name = 'M1'")
+    m0 = users[0]
+    await say(tg, m0, "/nominate")
+    await say(tg, users[1], "/start")
+    prompt = await say(tg, users[1], "/nominate")
+    tg.press(users[1], prompt, data_of(prompt, "nm:")[0])  # M1 stands themselves
+    chosen = await tg.next_message(users[1].id)
+    tg.press(users[1], chosen, data_of(chosen, "nc:")[0])
+    await tg.next_message(users[1].id)
+    await say(tg, m0, "/nominate")
+    found = await say(tg, m0, "Бала")  # one match, already a candidate: said in a message (HTML, escaped)
+    assert found["text"] == "Ана & <Бала> is already a candidate (Activists and leaders)."  # as the client shows it
+    mine = await say(tg, m0, "/nominate")
+    toast = await tg.answer_to(tg.press(m0, mine, "nm:1:3", strict=False))  # pressed: said in a toast (plain)
+    assert toast["text"] == "Ана & <Бала> is already a candidate (Activists and leaders)."

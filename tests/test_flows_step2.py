@@ -112,3 +112,118 @@ async def test_the_election_seats_every_category_then_by_votes_and_is_confirmed(
         assert sorted(name for _, name in await nominations.group(tx, 1)) == ["Мүше 2", "Мүше 3"]
     assert m3.last().text == "You were elected to the ҚМҰТ of «Көктерек». Thank you for taking part!"
     assert "Мүше 1" not in m1.last().text
+
+
+async def elect(c, seats: int = 2, votes: tuple = ()):
+    """Open an election in the group, let ``votes`` ((voter, candidate names), ...) be cast, close it;
+    return the result message posted to the group."""
+    await c.facilitator.send(f"/poll election {seats}", c.group)
+    post = c.sim.messages(c.group.id)[-1]
+    by_name = {b.text.split(" ·")[0]: b.data for row in post.buttons for b in row}
+    for voter, names in votes:
+        for name in names:
+            await voter.press_data(by_name[name], c.group)
+    await c.facilitator.send("/close election", c.group)
+    return next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+
+
+async def test_nobody_voted_is_said_once_and_cannot_be_confirmed(community):
+    c = community
+    m1, m2, m3 = c.members
+    for member, category in ((m1, "activist"), (m2, "activist"), (m3, "activist")):
+        await nominate(member, "Myself", category)
+    result = await elect(c, seats=1)
+    assert result.text.splitlines()[:2] == ["ҚМҰТ сайлауы: ешкім дауыс бермеді.",
+                                            "Үміткері жоқ санаттар: Осал топтар, Жергілікті билік, Бизнес, ҮЕҰ, БАҚ."]
+    assert "тең дауыс" not in result.text and not buttons_of(result, "kc:")
+
+
+async def test_ties_are_named_with_the_seats_they_are_for(community):
+    c = community
+    m1, m2, m3 = c.members
+    async with c.sim.engine.db.transaction() as tx:  # the group speaks English, to read the plurals
+        await tx.execute("UPDATE communities SET locale = 'en'")
+    for member in (m1, m2, m3):
+        await nominate(member, "Myself", "activist")
+    result = await elect(c, seats=2, votes=((m1, ["Мүше 1"]), (m2, ["Мүше 2"]), (m3, ["Мүше 3"])))
+    lines = result.text.splitlines()
+    assert lines[0] == "ҚМҰТ election: 3 members elected: Мүше 1, Мүше 2, Мүше 3."
+    assert lines[1] == ("A tie for 1 seat between Мүше 1, Мүше 2, Мүше 3 (1 votes each) (the seat of Activists and "
+                        "leaders). All of them are seated unless the facilitator runs the election again.")
+    assert "2 seats; the ties seat 1 more." in lines
+
+
+async def test_a_long_result_stays_within_one_message(community):
+    from bot.domain.election import election_result
+    from bot.flows import election
+    from bot.i18n import translator
+    from bot.storage.ballots import Ballot
+    from bot.storage.nominations import Nomination
+
+    name = "Әбдіқадыров Нұрсұлтан Жанұзақұлы-Қайырбеков"
+    by_id = {i: Nomination(i, 1, i, "activist", None, "accepted", f"{name} {i}") for i in range(1, 41)}
+    result = election_result({1: [1]}, {i: "activist" for i in by_id}, 7)  # 39 tie at 0 for 6 seats
+    ballot = Ballot(1, 1, "election", "closed", 7, 1, "live", None, 0, 1, "x", "x")
+    text = election.caption(translator("kk"), ballot, result, by_id, "abcdef12", "Фасилитатор: ҚМҰТ құрамын бекітіңіз.")
+    assert len(text) < 4096 and "және тағы" in text
+
+
+async def test_results_offer_the_confirmation_the_closing_post_may_have_lost(community):
+    c = community
+    m1, m2, m3 = c.members
+    for member, category in ((m1, "activist"), (m2, "business")):
+        await nominate(member, "Myself", category)
+    await elect(c, seats=2, votes=((m3, ["Мүше 1", "Мүше 2"]),))
+    await c.facilitator.send("/results")
+    assert buttons_of(c.facilitator.last(), "kc:") == ["kc:1"]
+    await m3.send("/results")
+    assert not buttons_of(m3.last(), "kc:")  # a member sees the result, not the button
+
+
+async def test_an_older_elections_confirm_cannot_replace_a_newer_kmut(community):
+    c = community
+    m1, m2, m3 = c.members
+    f = c.facilitator
+    for member, category in ((m1, "activist"), (m2, "business")):
+        await nominate(member, "Myself", category)
+    first = await elect(c, seats=1, votes=((m3, ["Мүше 1"]),))
+    second = await elect(c, seats=1, votes=((m3, ["Мүше 2"]),))
+    for message in (second, c.sim.messages(c.group.id)[-1]):
+        if buttons_of(message, "kc:"):
+            await f.press_data(buttons_of(message, "kc:")[-1], c.group)
+    await f.press_data("kc:2:1", c.group)
+    async with c.sim.engine.db.transaction() as tx:
+        assert [name for _, name in await nominations.group(tx, 1)] == ["Мүше 2"]
+    stale = await f.press_data(buttons_of(first, "kc:")[0] + ":1", c.group)
+    assert stale.toast.text == "Кейінгі сайлаудың ҚМҰТ құрамы бекітіліп қойған; бұл нәтиже ескірген."
+    async with c.sim.engine.db.transaction() as tx:
+        assert [name for _, name in await nominations.group(tx, 1)] == ["Мүше 2"]
+
+
+async def test_a_declined_nomination_may_be_made_again(community):
+    c = community
+    m1, m2, m3 = c.members
+    await nominate(m3, "ше 1", "media")
+    await m1.press_data(buttons_of(m1.last(), "nd:")[0])
+    assert await candidates(c) == {"Мүше 1": "declined"}
+    await nominate(m1, "Myself", "activist")  # changed their mind
+    assert await candidates(c) == {"Мүше 1": "accepted"}
+
+
+async def test_a_candidate_who_erases_their_data_stands_no_more(community):
+    c = community
+    m1, m2, m3 = c.members
+    for member, category in ((m1, "activist"), (m2, "business"), (m3, "media")):
+        await nominate(member, "Myself", category)
+    await c.facilitator.send("/poll election 3", c.group)
+    post = c.sim.messages(c.group.id)[-1]
+    for row in post.buttons:
+        await m1.press_data(row[0].data, c.group)
+    await m3.send("/forget")
+    await m3.press_data("forget:yes")
+    await c.facilitator.send("/close election", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    assert result.text.splitlines()[0] == "ҚМҰТ сайлауы: 2 мүше сайланды: Мүше 1, Мүше 2."
+    await c.facilitator.send("/poll election", c.group)  # the next election: two candidates left
+    assert [b.text.split(" ·")[0] for row in c.sim.messages(c.group.id)[-1].buttons for b in row] in (
+        ["Мүше 1", "Мүше 2"], ["Мүше 2", "Мүше 1"])

@@ -162,7 +162,8 @@ async def open_election(ctx: Context, community: Community, numbers: list[int], 
     seats = numbers[0] if numbers else SEATS
     if not 1 <= seats <= 20 or len(numbers) > 1:
         raise ctx.refuse(ctx.t("Seats: from 1 to 20. For example: /poll election 7"))
-    candidates = await nominations.of_community(ctx.tx, community.id, "accepted")
+    candidates = [n for n in await nominations.of_community(ctx.tx, community.id, "accepted")
+                  if n.name]  # one who erased their data (/forget) stands no more
     if len(candidates) < 2:
         raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
                                "the people nominated must accept."))

@@ -124,7 +124,8 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
             number=problem.number, text=esc(problem.text)), []))
 
 
-async def community_scope(ctx: Context, community_id: str) -> Community | None:
+async def community_scope(ctx: Context, community_id: str, *rest: str) -> Community | None:
+    """The community a button names first (forged or unknown ids are refused)."""
     return await lookup(ctx, communities.get, community_id, "community")
 
 

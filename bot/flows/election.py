@@ -70,7 +70,8 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
     show = ballot.visibility == "live" or (ballot.visibility == "voted" and bool(mine))
     left = ballot.stickers - len(mine)
     lines = [ctx.t("🗳 <b>ҚМҰТ election</b>"), rules(ctx.tr, ballot),
-             ctx.tn("You can approve {n} more.", "You can approve {n} more.", left), ""]
+             ctx.tn("You can approve {n} more.", "You can approve {n} more.", left) if left else
+             ctx.t("You have used all your approvals; tap a ✅ name to take one back."), ""]
     lines += [f"• {label(ctx.tr, by_id[nid])}" for nid in sorted(counts, key=lambda n: (by_id[n].name.casefold(), n))]
     buttons = []
     for nid in member_order(ballot, ctx.member.id, list(counts)):
@@ -117,14 +118,21 @@ async def tap(ctx: Context, ballot_id: str, nomination_id: str) -> None:
 
 # --- the result ------------------------------------------------------------------------------
 async def result_of(ctx: Context, ballot: Ballot) -> tuple[ElectionResult, dict[int, Nomination]]:
+    """The result; a candidate who has since erased their data (/forget) is no longer one."""
     options, by_id = await candidates_of(ctx, ballot)
-    candidates = {nid: by_id[nid].category for nid, _ in options}
-    approvals = await ballots.all_approvals(ctx.tx, ballot.id)
+    candidates = {nid: by_id[nid].category for nid, _ in options if by_id[nid].name}
+    approvals = {voter: {c for c in approved if c in candidates}
+                 for voter, approved in (await ballots.all_approvals(ctx.tx, ballot.id)).items()}
     return election_result(approvals, candidates, ballot.stickers), by_id
 
 
+NAMED = 12  # names a caption lists in one breath; the rest are counted (the message stays short)
+
+
 def _names(tr: Translator, ids, by_id: dict[int, Nomination]) -> str:
-    return ", ".join(shown_name(tr, by_id[i].name) for i in ids)
+    ids = list(ids)
+    names = ", ".join(shown_name(tr, by_id[i].name) for i in ids[:NAMED])
+    return names + (" " + tr.tn("and {n} more", "and {n} more", len(ids) - NAMED) if len(ids) > NAMED else "")
 
 
 def missing_text(tr: Translator, result: ElectionResult) -> str:
@@ -155,15 +163,17 @@ def caption(tr: Translator, ballot: Ballot, result: ElectionResult, by_id: dict[
     else:
         lines = [tr.tn("ҚМҰТ election: {n} member elected: {names}.", "ҚМҰТ election: {n} members elected: {names}.",
                        len(result.elected), names=_names(tr, result.elected, by_id))]
-    for tie in result.ties:
+    for tie in result.ties if result.voters else ():  # nobody voted: said once, not as ties
         where = tr.t(CATEGORY_NAMES[tie.category]) if tie.category else None
-        votes = result.votes[tie.candidates[0]]
-        text = tr.tn("A tie ({votes} vote each) for {seats} seat between {names}",
-                     "A tie ({votes} votes each) for {seats} seats between {names}", votes,
-                     votes=votes, seats=tie.seats, names=_names(tr, tie.candidates, by_id))
+        text = tr.tn("A tie for {seats} seat between {names} ({votes} votes each)",
+                     "A tie for {seats} seats between {names} ({votes} votes each)", tie.seats,
+                     votes=result.votes[tie.candidates[0]], seats=tie.seats, names=_names(tr, tie.candidates, by_id))
         if where:
             text += " " + tr.t("(the seat of {category})", category=where)
         lines.append(text + ". " + tr.t("All of them are seated unless the facilitator runs the election again."))
+    if result.voters and len(result.elected) > ballot.stickers:
+        lines.append(tr.t("{seats} seats; the ties seat {extra} more.", seats=ballot.stickers,
+                          extra=len(result.elected) - ballot.stickers))
     missing = missing_text(tr, result)
     if missing:
         lines.append(missing)
@@ -180,8 +190,9 @@ def chart(locale: str, ballot: Ballot, result: ElectionResult, by_id: dict[int, 
 
     tr = translator(locale)
     tied = {c for tie in result.ties for c in tie.candidates}
-    rows = [data.CandidateRow(by_id[c].name or tr.t("a former member"), by_id[c].category, result.votes[c],
-                              c in result.elected, c in tied) for c in result.order]
+    rows = [data.CandidateRow(by_id[c].name, by_id[c].category, result.votes[c],
+                              bool(result.voters) and c in result.elected, bool(result.voters) and c in tied)
+            for c in result.order]
     categories = [(key, tr.t(CATEGORY_NAMES[key])) for key in CATEGORIES]
     labels = {"title": tr.t("ҚМҰТ election"),
               "subtitle": tr.tn("{n} member voted", "{n} members voted", result.voters) + " · "
@@ -208,9 +219,14 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
-    """/results for an election: its caption and chart, to whoever asks."""
+    """/results for an election: its caption and chart; to the facilitator, while the group is not
+    confirmed, with the button to confirm it (the result posted at closing may have gone nowhere)."""
     result, by_id = await result_of(ctx, ballot)
-    ctx.reply(caption(ctx.tr, ballot, result, by_id, await ctx.audit_head()),
+    confirmable = (result.elected and result.voters and await ctx.role(ballot.community_id) == "facilitator"
+                   and not await nominations.confirmed(ctx.tx, ballot.id))
+    then = ctx.t("Facilitator: confirm the ҚМҰТ.") if confirmable else ""
+    ctx.reply(caption(ctx.tr, ballot, result, by_id, await ctx.audit_head(), then),
+              [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]] if confirmable else [],
               chart=chart(ctx.locale, ballot, result, by_id))
 
 
@@ -224,6 +240,8 @@ async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> Non
     if await nominations.confirmed(ctx.tx, ballot.id):
         ctx.answer(ctx.t("This ҚМҰТ is already confirmed."))
         return
+    if await nominations.confirmed_later(ctx.tx, community.id, ballot.id):
+        raise ctx.refuse(ctx.t("The ҚМҰТ of a later election is confirmed already; this result is out of date."))
     result, by_id = await result_of(ctx, ballot)
     if not result.elected or not result.voters:
         raise ctx.refuse(ctx.t("Nobody was elected; run the election again: /poll election"))

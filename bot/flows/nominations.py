@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.domain.election import CATEGORIES
 from bot.domain.models import Community
 from bot.domain.text import clean_text, small_int
+from bot.flows.choice import community_scope
 from bot.flows.community import menu_item
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload, lookup
@@ -25,6 +26,7 @@ CATEGORY_NAMES = {
 }
 SEARCH_MIN = 2   # letters of a name to search for
 MATCHES = 8      # members offered for one search
+LISTED = 40      # candidates listed by /nominate (the message stays within Telegram's length)
 
 menu_item(2, N_("Nominate to the ҚМҰТ"), "nominate")
 menu_item(2, N_("Vote"), "vote")
@@ -35,11 +37,13 @@ def shown_name(tr: Translator, name: str) -> str:
 
 
 def candidates_text(tr: Translator, found: list[Nomination]) -> str:
-    accepted = [n for n in found if n.status == "accepted"]
+    accepted = [n for n in found if n.status == "accepted" and n.name]  # not one who erased their data
     if not accepted:
         return tr.t("No candidates yet.")
     lines = [tr.tn("{n} candidate:", "{n} candidates:", len(accepted))]
-    lines += [f"• {shown_name(tr, n.name)} — {tr.t(CATEGORY_NAMES[n.category])}" for n in accepted]
+    lines += [f"• {shown_name(tr, n.name)} — {tr.t(CATEGORY_NAMES[n.category])}" for n in accepted[:LISTED]]
+    if len(accepted) > LISTED:
+        lines.append(tr.tn("…and {n} more.", "…and {n} more.", len(accepted) - LISTED))
     waiting = sum(n.status == "pending" for n in found)
     if waiting:
         lines.append(tr.tn("{n} nomination waits for an answer.", "{n} nominations wait for an answer.", waiting))
@@ -67,8 +71,9 @@ async def nominate(ctx: Context) -> None:
 async def name_sent(ctx: Context, text: str) -> None:
     community_id = ctx.data.get("community")
     if ctx.member is None or not isinstance(community_id, int) or await ctx.role(community_id) == "stranger":
-        ctx.clear()
-        raise ctx.refuse(ctx.t("Start again with /nominate."))
+        ctx.clear()  # (a refusal would roll the clearing back)
+        ctx.reply(ctx.t("Start again with /nominate."))
+        return
     query = clean_text(text)[:64]
     if len(query) < SEARCH_MIN:
         raise ctx.refuse(ctx.t("Send at least two letters of the name."))
@@ -79,21 +84,14 @@ async def name_sent(ctx: Context, text: str) -> None:
         return
     if len(found) == 1:  # the one member meant: on to the category
         existing = await nominations.of_member(ctx.tx, community_id, found[0][0])
-        if existing is not None:
+        if existing is not None and existing.status != "declined":
             raise ctx.refuse(already(ctx.tr, existing))
-        ctx.reply(ctx.t("Whom do you nominate?") + f" <b>{esc(found[0][1])}</b>\n"
-                  + ctx.t("In which category do you nominate them?"), category_buttons(ctx.tr, community_id, found[0][0]))
+        ctx.reply(ctx.t("You nominate: <b>{name}</b>. In which category?", name=esc(found[0][1])),
+                  category_buttons(ctx.tr, community_id, found[0][0]))
         return
     rows = [[Button(name[:60], data=f"nm:{community_id}:{member_id}")] for member_id, name in found[:MATCHES]]
     more = ctx.t(" Only the first {n} are shown: send more of the name.", n=MATCHES) if len(found) > MATCHES else ""
     ctx.reply(ctx.t("Whom do you nominate?") + more, rows)
-
-
-async def community_scope(ctx: Context, community_id: str, *rest: str) -> Community | None:
-    """The community a nomination button names (forged or unknown ids are refused)."""
-    from bot.storage import communities
-
-    return await lookup(ctx, communities.get, community_id, "community")
 
 
 async def nominee(ctx: Context, member_id: str) -> tuple[Community, int]:
@@ -109,7 +107,7 @@ async def nominee(ctx: Context, member_id: str) -> tuple[Community, int]:
 async def nominee_chosen(ctx: Context, community_id: str, member_id: str) -> None:
     community, target = await nominee(ctx, member_id)
     existing = await nominations.of_member(ctx.tx, community.id, target)
-    if existing is not None:
+    if existing is not None and existing.status != "declined":
         raise ctx.refuse(already(ctx.tr, existing))
     ctx.reply(ctx.t("In which category do you nominate them?"), category_buttons(ctx.tr, community.id, target))
 
@@ -119,13 +117,12 @@ def category_buttons(tr: Translator, community_id: int, target: int) -> list[lis
 
 
 def already(tr: Translator, existing: Nomination) -> str:
+    """Why a member cannot be nominated now (a declined nomination may be made again)."""
     category = tr.t(CATEGORY_NAMES[existing.category])
     if existing.status == "accepted":
         return tr.t("{name} is already a candidate ({category}).", name=shown_name(tr, existing.name), category=category)
-    if existing.status == "pending":
-        return tr.t("{name} is already nominated ({category}) and has not answered yet.",
-                    name=shown_name(tr, existing.name), category=category)
-    return tr.t("{name} declined a nomination.", name=shown_name(tr, existing.name))
+    return tr.t("{name} is already nominated ({category}) and has not answered yet.",
+                name=shown_name(tr, existing.name), category=category)
 
 
 @button("nc", who="member", scope=community_scope)
@@ -135,8 +132,10 @@ async def category_chosen(ctx: Context, community_id: str, member_id: str, categ
     if category not in CATEGORIES:
         raise BadPayload("unknown category")
     existing = await nominations.of_member(ctx.tx, community.id, target)
-    if existing is not None:
+    if existing is not None and existing.status != "declined":
         raise ctx.refuse(already(ctx.tr, existing))
+    if existing is not None:  # declined before: a new nomination may be made, and answered anew
+        await nominations.drop_declined(ctx.tx, existing.id)
     self = target == ctx.member.id
     nomination_id = await nominations.add(ctx.tx, community.id, target, category, ctx.member.id, ctx.now_iso, self)
     await ctx.audit("nomination.made", community.id, nomination=nomination_id, nominee=target, category=category)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 from collections.abc import Mapping
@@ -198,8 +199,8 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
             if toast is None:
                 await _retrying(lambda: query.answer(), attempts=3)
             else:
-                await _retrying(lambda: query.answer(text=toast.text[:200], show_alert=toast.alert, url=toast.url),
-                                attempts=3)
+                text = html.unescape(toast.text)[:200]  # plain text: names are escaped for messages
+                await _retrying(lambda: query.answer(text=text, show_alert=toast.alert, url=toast.url), attempts=3)
         except Exception as exc:  # the vote is stored; only the toast is lost
             log.info("callback answer failed: %s", exc)
         await delivery.deliver_outcome(outcome)

@@ -62,6 +62,11 @@ async def answer(tx: Tx, nomination_id: int, accepted: bool, now: str) -> bool:
                             ("accepted" if accepted else "declined", now, nomination_id)) > 0
 
 
+async def drop_declined(tx: Tx, nomination_id: int) -> None:
+    """Forget a declined nomination, so that the person may be nominated again."""
+    await tx.execute("DELETE FROM nominations WHERE id = ? AND status = 'declined'", (nomination_id,))
+
+
 async def search_members(tx: Tx, community_id: int, query: str, limit: int = 8) -> list[tuple[int, str]]:
     """Members of the community whose name contains ``query`` (any case, any script), by name."""
     rows = await tx.all("SELECT m.id, m.name FROM memberships s JOIN members m ON m.id = s.member_id"
@@ -87,6 +92,12 @@ async def confirm(tx: Tx, ballot_id: int, community_id: int, elected: list[int],
 
 async def confirmed(tx: Tx, ballot_id: int) -> bool:
     return await tx.one("SELECT 1 FROM kmut_confirmations WHERE ballot_id = ?", (ballot_id,)) is not None
+
+
+async def confirmed_later(tx: Tx, community_id: int, ballot_id: int) -> bool:
+    """Whether the group of an election opened after this one is confirmed."""
+    return await tx.one("SELECT 1 FROM kmut_confirmations WHERE community_id = ? AND ballot_id > ?",
+                        (community_id, ballot_id)) is not None
 
 
 async def group(tx: Tx, community_id: int) -> list[tuple[int, str]]:
