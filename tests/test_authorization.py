@@ -44,7 +44,7 @@ from bot.storage.db import Database
 from tests.test_fuzz_flows import ErrorLog
 
 # --- the expected table (PRODUCT.md) ------------------------------------------------------------
-# The least role that may do it: anyone < onboarded < member (kmut is a member) < facilitator.
+# The least role that may do it: anyone < onboarded < member < kmut (elected to the ҚМҰТ) < facilitator.
 EXPECTED_COMMANDS = {
     # anyone, even before onboarding
     "start": "anyone", "menu": "anyone", "help": "anyone", "lang": "anyone", "status": "anyone",
@@ -53,6 +53,7 @@ EXPECTED_COMMANDS = {
     "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
     # members of the community
     "propose": "member", "problems": "member", "vote": "member", "results": "member", "nominate": "member",
+    "tree": "member",
     # its facilitator
     "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
     "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
@@ -62,7 +63,7 @@ EXPECTED_BUTTONS = {
     "tz": "onboarded", "forget": "onboarded",
     "c": "member",  # switch the active community: only to one's own
     "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
-    "vol": "member", "nm": "member", "nc": "member", "el": "member",
+    "vol": "member", "nm": "member", "nc": "member", "el": "member", "tn": "member", "tp": "member", "tc": "member",
     # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
     # is already nominated (in its own words: allowed here, as past the route's check).
     "na": "member", "nd": "member",
@@ -70,11 +71,15 @@ EXPECTED_BUTTONS = {
 }
 EXPECTED_START_PAYLOADS = {"b": "member"}
 
-RANK = {"anyone": 0, "onboarded": 1, "member": 2, "facilitator": 3}
-ROLES = {"stranger": "onboarded", "member": "member", "kmut": "member", "facilitator": "facilitator",
+# Commands whose arguments ask for more than the command's route: (command, arguments) → least role.
+EXPECTED_VARIANTS = {("tree", "merge 2 1"): "kmut", ("tree", "remove 1"): "kmut"}
+
+RANK = {"anyone": 0, "onboarded": 1, "member": 2, "kmut": 3, "facilitator": 4}
+ROLES = {"stranger": "onboarded", "member": "member", "kmut": "kmut", "facilitator": "facilitator",
          "other_facilitator": "onboarded"}  # the rank each role holds in community A
 
 REFUSALS = ("Only the community's facilitator can do that.",
+            "Only the ҚМҰТ (the initiative group) or the facilitator can do that.",
             "Only members of this community can do that.",
             "Please open the private chat with me first to join.",
             "You are not in a community yet. Open a join link from your facilitator, or create a community "
@@ -234,6 +239,15 @@ async def _build(path: str) -> World:
         nominations = {"pending": await tx.scalar("SELECT id FROM nominations WHERE status = 'pending'"),
                        "candidate": await tx.scalar("SELECT id FROM nominations WHERE member_id = ?", (ids["kmut"],))}
         assert await tx.scalar("SELECT status FROM ballots WHERE id = ?", (ballots["closed_election"],)) == "closed"
+    # Step 3: #1 chosen; a cause #1 with a cause #2 under it, and a consequence #3
+    await bot.send("facilitator", GROUP_A, command="choose", args="1")
+    for kind, text, place in (("cause", "The culvert is blocked", None), ("cause", "Nobody cleans it", "1"),
+                              ("effect", "Children miss school", None)):
+        await bot.send("member", button=f"tn:{community_a}:{kind}")
+        await bot.send("member", text=text)
+        if place:
+            await bot.send("member", button=f"tp:{community_a}:{place}")
+    assert await bot.scalar("SELECT COUNT(*) FROM tree_nodes WHERE status = 'open'") == 3
     async with db.transaction() as tx:
         problems = [r[0] for r in await tx.all("SELECT id FROM problems WHERE community_id = ? ORDER BY number",
                                                (community_a,))]
@@ -313,6 +327,9 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "nd": (f"nd:{world.nominations['pending']}", False),
         "el": (f"el:{b['election']}:{world.nominations['candidate']}", True),
         "kc": (f"kc:{b['closed_election']}", True),
+        "tn": (f"tn:{world.community_a}:cause", False),
+        "tp": (f"tp:{world.community_a}:0", False),  # after PREPARE: a node waits for its place
+        "tc": (f"tc:{world.community_a}", False),
         "lang": ("lang:en", False),
         "consent": ("consent:yes", False),
         "onbname": ("onbname", False),
@@ -327,7 +344,9 @@ PREPARE = {
     "tz": [dict(command="new"), dict(text="New village"), dict(text="Somewhere")],
 }
 # Refusals a handler gives in its own words, counted as refusals for that route only.
-OWN_REFUSALS = {"c": (STALE,)}  # switching to a community one is not in: refused as a stale button
+OWN_REFUSALS = {"c": (STALE,)}
+# A place for a node is pressed after the node's text: prepared like that, it is allowed for members.
+PREPARE["tp"] = [dict(button="tn:{community}:cause"), dict(text="The pipes froze last winter")]  # switching to a community one is not in: refused as a stale button
 
 
 def command_cases():
@@ -360,6 +379,24 @@ async def test_command(fresh, world, name, role, chat):
             f"/{name} by {role} was refused, yet it changed {changed}"
 
 
+@pytest.mark.parametrize("name, args, role", [pytest.param(n, a, r, id=f"/{n} {a}-{r}")
+                                              for (n, a) in sorted(EXPECTED_VARIANTS) for r in ROLES])
+async def test_command_variant(fresh, world, name, args, role):
+    """The ҚМҰТ's curation of the tree: /tree is a member's, /tree merge and /tree remove the ҚМҰТ's."""
+    expected = allowed(role, EXPECTED_VARIANTS[name, args])
+    before = None if expected else await fresh.visible_state()
+    outcome, queued = await fresh.send(role, GROUP_A, command=name, args=args)
+    texts = said(outcome, queued)
+    assert not fresh.errors.records, [r.getMessage() for r in fresh.errors.records]
+    assert refused(texts) != expected, (f"/{name} {args} by {role} should be "
+                                        f"{'allowed' if expected else 'refused'}; the bot said {texts}")
+    if before is not None:
+        assert not (changed := changes(before, await fresh.visible_state())), \
+            f"/{name} {args} by {role} was refused, yet it changed {changed}"
+    else:
+        assert await fresh.scalar("SELECT COUNT(*) FROM tree_nodes WHERE status = 'open'") == 2
+
+
 def menu_cases():
     """m:<command> runs the command: it must be authorized exactly like the command itself."""
     for name in sorted(EXPECTED_COMMANDS):
@@ -389,7 +426,7 @@ async def test_menu_button_is_authorized_like_its_command(fresh, world, name, ro
 async def test_button(fresh, world, prefix, role):
     payload, in_group = button_payload(prefix, world)
     for step in PREPARE.get(prefix, []):
-        await fresh.send(role, **step)
+        await fresh.send(role, **{k: v.format(community=world.community_a) for k, v in step.items()})
     expected = allowed(role, EXPECTED_BUTTONS[prefix])
     before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, GROUP_A if in_group else None, button=payload)
@@ -439,13 +476,15 @@ def test_every_route_is_classified():
 @pytest.mark.parametrize("role", ["stranger", "other_facilitator"])
 async def test_outsiders_taps_store_no_vote(fresh, world, role):
     b, p = world.ballots, world.problems
+    tables = ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices", "tree_nodes")
+    before = {table: await fresh.scalar(f"SELECT COUNT(*) FROM {table}") for table in tables}
     for payload in (f"d:{b['dots']}:{p[0]}", f"mx:{b['matrix']}:{p[0]}:a:2", f"mx:{b['matrix']}:{p[0]}:b:2",
                     f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", f"vol:{world.community_a}", f"ch:{p[0]}",
-                    f"close:{b['dots']}"):
+                    f"close:{b['dots']}", f"tn:{world.community_a}:cause", f"tp:{world.community_a}:1"):
         await fresh.send(role, GROUP_A, button=payload)
         await fresh.send(role, button=payload)
-    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices"):
-        assert await fresh.scalar(f"SELECT COUNT(*) FROM {table}") == 0, table
+    for table in tables:
+        assert await fresh.scalar(f"SELECT COUNT(*) FROM {table}") == before[table], table
     assert await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed' AND id != ?",
                               (b["closed_election"],)) == 0
 

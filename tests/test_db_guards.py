@@ -419,3 +419,33 @@ async def test_an_elections_seats_and_candidates_are_frozen_while_it_is_open(db,
     await refused(db, "DELETE FROM election_options WHERE ballot_id = ? AND nomination_id = ?", (ballot, n2), FROZEN)
     await refused(db, "UPDATE election_options SET nomination_id = ? WHERE ballot_id = ? AND nomination_id = ?",
                   (n3, ballot, n2), "cannot change")
+
+
+# --- step 3: the problem tree ---------------------------------------------------------------
+NODE = ("INSERT INTO tree_nodes (community_id, number, kind, parent_id, text, norm, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+async def node(db: Database, w: World, number: int, kind: str, parent: int | None = None) -> int:
+    async with db.transaction() as tx:
+        return await tx.insert(NODE, (w.community, number, kind, parent, f"node {number}", f"node {number}", NOW))
+
+
+async def test_a_tree_node_hangs_only_under_an_open_node_of_its_kind(db, world):
+    w = world
+    cause = await node(db, w, 1, "cause")
+    effect = await node(db, w, 2, "effect")
+    await node(db, w, 3, "cause", cause)
+    await refused(db, NODE, (w.community, 4, "cause", effect, "x", "x", NOW), "open node of its kind")
+    await refused(db, NODE, (w.community, 4, "mood", None, "x", "x", NOW), "CHECK")
+    await refused(db, NODE, (w.community, 3, "cause", None, "x", "x", NOW), "UNIQUE")  # numbers are the community's
+    async with db.transaction() as tx:
+        other = await tx.insert("INSERT INTO communities (name, place, tz, locale, join_code, created_at)"
+                                " VALUES ('B', 'B', 'Asia/Almaty', 'en', 'GUARD2', ?)", (NOW,))
+    await refused(db, NODE, (other, 1, "cause", cause, "x", "x", NOW), "open node of its kind")
+    await refused(db, "UPDATE tree_nodes SET parent_id = ? WHERE id = ?", (effect, cause + 2), "open node of its kind")
+    await refused(db, "UPDATE tree_nodes SET parent_id = id WHERE id = ?", (cause,), "CHECK|open node")
+    await refused(db, "UPDATE tree_nodes SET kind = 'effect' WHERE id = ?", (cause,), "keeps its kind")
+    await allowed(db, "UPDATE tree_nodes SET status = 'removed' WHERE id = ?", (cause,))
+    await refused(db, NODE, (w.community, 5, "cause", cause, "x", "x", NOW), "open node of its kind")
+    await refused(db, "UPDATE tree_nodes SET status = 'open' WHERE id = ?", (cause,), "stays so")

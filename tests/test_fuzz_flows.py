@@ -237,6 +237,13 @@ async def _build_template(path: str) -> Template:
         await ev(who, button=f"nc:{community}:{member_of[who]}:{category}")
     await ev("m1", command="nominate")
     await ev("m1", button=f"nc:{community}:{member_of['m3']}:ngo")
+    # step 3 in A: problem #1 chosen, m2 elected to the ҚМҰТ, a cause and a consequence on the tree
+    await ev("fac", GROUP_A, command="choose", args="1")
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE memberships SET kmut = 1 WHERE member_id = ?", (member_of["m2"],))
+    for kind, text in (("cause", "Су құбыры ескі"), ("effect", "Балалар ауырады")):
+        await ev("m1", button=f"tn:{community}:{kind}")
+        await ev("m1", text=text)
 
     await onboard("other")
     code_b = await new_community("other", "Other village", GROUP_B)
@@ -347,6 +354,8 @@ facilitator_args = st.one_of(
     st.tuples(st.just("paper"), st.tuples(small, small, small).map(lambda t: f"{t[0]} {t[1]}:{t[2]}")),
     st.tuples(st.sampled_from(["next", "results", "problems", "status"]), st.just("")),
 )
+tree_args = st.one_of(st.sampled_from(["", "merge 1 2", "merge 2 1", "remove 1", "remove 2", "merge 1 1", "remove",
+                                        "merge 1", "remove 99", "merge #2 #1", "MERGE 2 1"]), numbers_args)
 close_args = st.one_of(st.sampled_from(["", "dots", "matrix", "pairwise", "stickers", "all"]), edge_text)
 
 
@@ -361,7 +370,7 @@ def start_args(t: Template) -> st.SearchStrategy[str]:
 def args_for(command: str, t: Template) -> st.SearchStrategy[str]:
     specific = {
         "propose": problem_text, "poll": poll_args, "merge": numbers_args, "hide": numbers_args,
-        "choose": numbers_args, "paper": paper_args, "close": close_args,
+        "choose": numbers_args, "paper": paper_args, "close": close_args, "tree": tree_args,
         "start": start_args(t), "join": start_args(t), "link": start_args(t),
         "lang": st.sampled_from(["", "en", "ru", "kk", "de"]),
     }.get(command)
@@ -572,12 +581,13 @@ class Harness:
                 "SELECT a.id, a.action, a.community_id, a.actor_id, ms.role FROM audit_log a"
                 " LEFT JOIN memberships ms ON ms.community_id = a.community_id AND ms.member_id = a.actor_id"
                 f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator')"
+                f" OR (a.action IN ({_marks(KMUT_ACTIONS)}) AND ms.role IS NOT 'facilitator' AND ms.kmut IS NOT 1)"
                 f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
                 f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
                 f" AND NOT (a.actor_id IS NULL AND a.action IN ({_marks(SCHEDULED_ACTIONS)}) AND EXISTS ("
                 "SELECT 1 FROM ballots b WHERE b.id = json_extract(a.detail, '$.ballot')"
                 " AND b.community_id = a.community_id AND b.closes_at <= a.at))",
-                (*FACILITATOR_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
+                (*FACILITATOR_ACTIONS, *KMUT_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
             assert not beyond, f"actions beyond the actor's role (id, action, community, actor, role): " \
                                f"{[tuple(r) for r in beyond]}"
             broken = await audit.verify(tx)
@@ -604,6 +614,11 @@ class Harness:
                 " (SELECT 1 FROM memberships ms WHERE ms.community_id = n.community_id AND ms.member_id = n.member_id)"
                 f" AND NOT ({ERASED.format(member='n.member_id')})")
             assert not outsiders, f"nominations of non-members: {[tuple(r) for r in outsiders]}"
+            # step 3: a node hangs under an open node of its kind and community, never under itself
+            astray = await tx.all("SELECT n.id FROM tree_nodes n JOIN tree_nodes p ON p.id = n.parent_id"
+                                  " WHERE n.status = 'open' AND (p.kind <> n.kind OR p.community_id <> n.community_id"
+                                  " OR p.status <> 'open' OR p.id = n.id)")
+            assert not astray, f"tree nodes hanging where they cannot: {[tuple(r) for r in astray]}"
             for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
                                   ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
                 stray = await tx.all(
@@ -617,7 +632,8 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
-MEMBER_ACTIONS = ("problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
+KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed")  # the ҚМҰТ's (or the facilitator's)
+MEMBER_ACTIONS = ("tree.node_added", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
                   "nomination.accepted", "nomination.declined")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
@@ -844,7 +860,7 @@ TestFlowFuzz = FlowFuzz.TestCase
 
 def test_every_audited_action_is_classified_by_role():
     """The role invariant knows every action the flows write to the audit log: a new one must be
-    placed in FACILITATOR_ACTIONS, MEMBER_ACTIONS or UNROLED_ACTIONS above."""
+    placed in FACILITATOR_ACTIONS, KMUT_ACTIONS, MEMBER_ACTIONS or UNROLED_ACTIONS above."""
     from pathlib import Path
 
     import bot.flows
@@ -855,7 +871,7 @@ def test_every_audited_action_is_classified_by_role():
         for action in re.findall(r"\.audit\(([^,]*)", text):  # the names in the first argument
             written |= set(re.findall(r"\"([\w.]+)\"", action))
         written |= set(re.findall(r"\berase\(ctx,[^)\n]*?\"([\w.]+)\"", text))
-    classified = {*FACILITATOR_ACTIONS, *MEMBER_ACTIONS, *UNROLED_ACTIONS}
+    classified = {*FACILITATOR_ACTIONS, *KMUT_ACTIONS, *MEMBER_ACTIONS, *UNROLED_ACTIONS}
     assert len(written) > 10, written
     assert written <= classified, f"classify in tests/test_fuzz_flows.py: {sorted(written - classified)}"
     assert classified <= written, f"no longer written, remove: {sorted(classified - written)}"

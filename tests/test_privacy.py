@@ -82,6 +82,7 @@ EXPORTED = {
     ("nominations", "nominated_by"): "nominations_made",
     ("election_votes", "member_id"): "election_approvals",
     ("kmut_confirmations", "confirmed_by"): "kmut_confirmed",
+    ("tree_nodes", "created_by"): "tree_nodes_added",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
@@ -131,6 +132,9 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
         await member.press_data(min(choices, key=lambda b: int(b.text.split("#")[1].split()[0])).data)
     await c.facilitator.send("/choose 1", c.group)
     await member.press("🙋", c.group)  # "I will take part in the next stage"
+    await member.send("/tree")  # step 3: a cause of the chosen problem
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.endswith(":cause")))
+    await member.send("The culvert under the road is blocked")
     # step 2: nominated and nominating, approving in an election, and (below) confirming a ҚМҰТ
     await nominate(other, "ше 1", "activist")
     await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("na:")))
@@ -200,6 +204,8 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
         (other.name, "media"), (member.name, "ngo")]
     assert [(a["ballot_id"], a["candidate"]) for a in data["election_approvals"]] == [(5, other.name)]
     assert [(k["community"], k["ballot_id"]) for k in data["kmut_confirmed"]] == [("Second village", 7)]
+    assert [(t["number"], t["kind"], t["text"]) for t in data["tree_nodes_added"]] == [
+        (1, "cause", "The culvert under the road is blocked")]
     assert [(p["community"], p["problem"]) for p in data["problems_chosen"]] == [("Second village", 2)]
     assert [(s["state"], s["channel"]) for s in data["conversations"]] == [("p.text", "demo")]
     assert "member.phone_shared" in [a["action"] for a in data["actions_in_audit_log"]]

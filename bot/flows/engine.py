@@ -234,7 +234,7 @@ class Engine:
                                  ctx.deep_link("menu"))
             await onboarding.begin(ctx)
             return
-        if route.who in ("member", "facilitator"):
+        if route.who in ("member", "kmut", "facilitator"):
             found = await route.scope(ctx, *args) if route.scope else await ctx.community()
             await require(ctx, found, route.who)
             ctx.scoped = found
@@ -242,7 +242,7 @@ class Engine:
 
 
 async def require(ctx: Context, community, who: str) -> None:
-    """Refuse unless the person holds ``who`` ('member' or 'facilitator') in ``community``."""
+    """Refuse unless the person holds ``who`` ('member', 'kmut' or 'facilitator') in ``community``."""
     from bot.flows.community import join_link
 
     if community is None:
@@ -257,3 +257,5 @@ async def require(ctx: Context, community, who: str) -> None:
                          join_link(ctx, community))
     if who == "facilitator" and role != "facilitator":
         raise ctx.refuse(ctx.t("Only the community's facilitator can do that."))
+    if who == "kmut" and role not in ("kmut", "facilitator"):
+        raise ctx.refuse(ctx.t("Only the ҚМҰТ (the initiative group) or the facilitator can do that."))

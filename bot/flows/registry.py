@@ -5,6 +5,7 @@ a person was shown:
 - ``anyone``     — even a stranger who has not finished onboarding;
 - ``onboarded``  — a person who consented and gave a name;
 - ``member``     — a member of the community the action concerns;
+- ``kmut``       — a member elected to its ҚМҰТ (step 2), or its facilitator;
 - ``facilitator`` — a facilitator of that community.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Handler = Callable[..., Awaitable[None]]
-ROLES = ("anyone", "onboarded", "member", "facilitator")
+ROLES = ("anyone", "onboarded", "member", "kmut", "facilitator")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Route:
     handler: Handler
     who: str = "onboarded"
     where: str = "any"   # "private", "group" or "any"
-    # For 'member'/'facilitator': finds the community from the arguments (e.g. a ballot's);
+    # For 'member'/'kmut'/'facilitator': finds the community from the arguments (e.g. a ballot's);
     # default: the group's community, or the member's active one.
     scope: Callable[..., Awaitable[Any]] | None = None
 

@@ -104,6 +104,9 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "kmut_confirmed": _rows(await tx.all(
             "SELECT c.name AS community, k.ballot_id, k.confirmed_at FROM kmut_confirmations k"
             " JOIN communities c ON c.id = k.community_id WHERE k.confirmed_by = ?", (member_id,))),
+        "tree_nodes_added": _rows(await tx.all(
+            "SELECT c.name AS community, t.number, t.kind, t.text, t.status, t.created_at FROM tree_nodes t"
+            " JOIN communities c ON c.id = t.community_id WHERE t.created_by = ?", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -136,6 +139,7 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM problem_authors WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE problems SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("UPDATE tree_nodes SET created_by = NULL WHERE created_by = ?", (member_id,))
     await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))

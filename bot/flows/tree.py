@@ -1,0 +1,281 @@
+"""Step 3, the problem tree (мәселе ағашы): members add causes (the roots) and consequences (the
+branches) of the chosen problem, each on the problem itself or under another of its kind; the
+ҚМҰТ merges duplicates and removes what does not belong; the bot draws the tree."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.domain.models import Community
+from bot.domain.text import clean_text, small_int
+from bot.flows.choice import community_scope
+from bot.flows.community import STEP_RESULTS, menu_item
+from bot.flows.context import Context, esc
+from bot.flows.engine import BadPayload, require
+from bot.flows.problems import normalize, pages
+from bot.flows.registry import button, command, state
+from bot.flows.types import Button, Chart
+from bot.i18n import N_, Translator, translator
+from bot.storage import communities, problems, tree
+from bot.storage.problems import Problem
+from bot.storage.tree import Node
+
+TEXT_MIN, TEXT_MAX = 3, 200
+MAX_NODES = 80                                # open nodes a tree may hold (the chart stays readable)
+RATE_COUNT, RATE_WINDOW = 10, timedelta(minutes=10)
+KINDS = {"cause": N_("cause"), "effect": N_("consequence")}
+
+menu_item(3, N_("Problem tree"), "tree")
+
+
+async def chosen_problem(ctx: Context, community: Community) -> Problem:
+    problem = await problems.chosen(ctx.tx, community.id)
+    if problem is None:
+        raise ctx.refuse(ctx.t("The problem tree starts once the community has chosen its problem (step 1)."))
+    return problem
+
+
+def outline(tr: Translator, nodes: list[Node], kind: str) -> list[str]:
+    """The nodes of one kind, each under its parent, indented by depth."""
+    children: dict[int | None, list[Node]] = {}
+    for node in nodes:
+        if node.kind == kind:
+            children.setdefault(node.parent_id, []).append(node)
+    lines: list[str] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for node in children.get(parent, []):
+            lines.append(f"{'    ' * depth}{'└ ' if depth else ''}#{node.number} {esc(node.text)}")
+            walk(node.id, depth + 1)
+
+    walk(None, 0)
+    return lines or [tr.t("— none yet —")]
+
+
+def tree_text(tr: Translator, problem: Problem, nodes: list[Node]) -> list[str]:
+    return ([tr.t("🌳 <b>Problem tree</b>"), "", tr.t("<b>Consequences</b> (the branches):")]
+            + outline(tr, nodes, "effect")
+            + ["", tr.t("<b>The problem</b> (the trunk): {text}", text=esc(problem.text)), "",
+               tr.t("<b>Causes</b> (the roots):")]
+            + outline(tr, nodes, "cause"))
+
+
+def add_buttons(tr: Translator, community_id: int) -> list[list[Button]]:
+    return [[Button(tr.t("➕ A cause"), data=f"tn:{community_id}:cause"),
+             Button(tr.t("➕ A consequence"), data=f"tn:{community_id}:effect")],
+            [Button(tr.t("🖼 The tree as a picture"), data=f"tc:{community_id}")]]
+
+
+def chart(locale: str, problem: Problem, nodes: list[Node]) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    tr = translator(locale)
+    by_id = {n.id: n for n in nodes}
+    rows = [data.TreeNode(n.number, n.text, n.kind, by_id[n.parent_id].number if n.parent_id else None)
+            for n in nodes]
+    causes = sum(n.kind == "cause" for n in nodes)
+    labels = {"title": tr.t("Problem tree"),
+              "subtitle": tr.tn("{n} cause", "{n} causes", causes) + " · "
+              + tr.tn("{n} consequence", "{n} consequences", len(nodes) - causes),
+              "causes": tr.t("Causes (the roots)"), "effects": tr.t("Consequences (the branches)"),
+              "problem": tr.t("The problem"), "empty": tr.t("No causes or consequences yet"),
+              "no_effects": tr.t("No consequences yet"), "no_causes": tr.t("No causes yet")}
+    return Chart(charts.render_tree, (problem.text, rows, labels), filename="tree.png")
+
+
+def caption(tr: Translator, nodes: list[Node]) -> str:
+    causes = sum(n.kind == "cause" for n in nodes)
+    return tr.t("Problem tree: {causes}, {effects}.", causes=tr.tn("{n} cause", "{n} causes", causes),
+                effects=tr.tn("{n} consequence", "{n} consequences", len(nodes) - causes))
+
+
+# --- seeing the tree -------------------------------------------------------------------------
+@command("tree", who="member", describe=N_("Problem tree"))
+async def tree_command(ctx: Context) -> None:
+    """``/tree`` shows the tree; the ҚМҰТ curates with ``/tree merge 5 2`` and ``/tree remove 5``."""
+    community = ctx.scoped
+    assert community is not None
+    words = ctx.event.args.lower().split()
+    if words and words[0] in ("merge", "remove"):
+        await curate(ctx, community, words)
+        return
+    if words:
+        raise ctx.refuse(ctx.t("Write /tree to see the tree; the ҚМҰТ merges with /tree merge 5 2 and removes "
+                               "with /tree remove 5."))
+    problem = await chosen_problem(ctx, community)
+    nodes = await tree.of_community(ctx.tx, community.id)
+    if ctx.event.is_group:
+        ctx.reply(caption(ctx.tr, nodes), [[Button(ctx.t("➕ Add a cause or a consequence"),
+                                                  url=ctx.deep_link("tree"))]], chart=chart(ctx.locale, problem, nodes))
+        return
+    lines = tree_text(ctx.tr, problem, nodes)
+    if await ctx.role(community.id) in ("kmut", "facilitator"):
+        lines += ["", ctx.t("ҚМҰТ: merge a duplicate with /tree merge 5 2 (#5 into #2), remove one with "
+                            "/tree remove 5.")]
+    parts = pages(lines)
+    for part in parts[:-1]:
+        ctx.reply(part)
+    ctx.reply(parts[-1], add_buttons(ctx.tr, community.id))
+
+
+@button("tc", who="member", scope=community_scope)
+async def picture(ctx: Context, community_id: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    problem = await chosen_problem(ctx, community)
+    nodes = await tree.of_community(ctx.tx, community.id)
+    ctx.reply(caption(ctx.tr, nodes), chart=chart(ctx.locale, problem, nodes))
+
+
+# --- adding ----------------------------------------------------------------------------------
+@button("tn", who="member", scope=community_scope)
+async def add_pressed(ctx: Context, community_id: str, kind: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    if kind not in KINDS:
+        raise BadPayload("unknown kind")
+    if ctx.event.is_group:
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("tree"))
+    problem = await chosen_problem(ctx, community)
+    ctx.goto("tree.text", community=community.id, kind=kind)
+    if kind == "cause":
+        ctx.reply(ctx.t("Write one cause of the problem «{problem}»: why does it happen? (3–200 characters)",
+                        problem=esc(problem.text)))
+    else:
+        ctx.reply(ctx.t("Write one consequence of the problem «{problem}»: what does it lead to? (3–200 characters)",
+                        problem=esc(problem.text)))
+
+
+@state("tree.text", who="member")
+async def text_sent(ctx: Context, raw: str) -> None:
+    community_id, kind = ctx.data.get("community"), ctx.data.get("kind")
+    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
+    if kind not in KINDS or community is None:
+        ctx.clear()  # (a refusal would roll the clearing back)
+        ctx.reply(ctx.t("Start again with /tree."))
+        return
+    await require(ctx, community, "member")
+    assert ctx.member is not None
+    text = clean_text(raw)
+    if len(text) < TEXT_MIN:
+        raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TEXT_MIN))
+    if len(text) > TEXT_MAX:
+        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(text), max=TEXT_MAX))
+    existing = await tree.same_text(ctx.tx, community.id, kind, normalize(text))
+    if existing is not None:
+        raise ctx.refuse(ctx.t("This is already on the tree as #{number}.", number=existing.number))
+    since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
+    if await tree.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
+        raise ctx.refuse(ctx.t("You have added {n} causes and consequences in the last minutes. Please wait a "
+                               "little before the next one.", n=RATE_COUNT))
+    nodes = await tree.of_community(ctx.tx, community.id)
+    if len(nodes) >= MAX_NODES:
+        raise ctx.refuse(ctx.t("The tree has {max} causes and consequences already; the ҚМҰТ can merge "
+                               "duplicates to make room.", max=MAX_NODES))
+    same_kind = [n for n in nodes if n.kind == kind]
+    if not same_kind:
+        await add(ctx, community, kind, None, text)
+        return
+    ctx.goto("tree.where", community=community.id, kind=kind, text=text)
+    rows = [[Button(ctx.t("Directly on the problem"), data=f"tp:{community.id}:0")]]
+    rows += [[Button(f"#{n.number} {n.text[:40]}", data=f"tp:{community.id}:{n.number}")] for n in same_kind]
+    ctx.reply(ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
+                    "consequence of a consequence)"), rows)
+
+
+@state("tree.where", who="member")
+async def text_instead_of_place(ctx: Context, raw: str) -> None:
+    raise ctx.refuse(ctx.t("Choose its place with the buttons above, or start again with /tree."))
+
+
+@button("tp", who="member", scope=community_scope)
+async def where_pressed(ctx: Context, community_id: str, number: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    parent_number = small_int(number)
+    if parent_number is None:
+        raise BadPayload("parent number")
+    if ctx.state != "tree.where" or ctx.data.get("community") != community.id:
+        raise BadPayload("no node waiting for its place")
+    kind, text = ctx.data.get("kind"), ctx.data.get("text")
+    if kind not in KINDS or not isinstance(text, str):
+        raise BadPayload("no node waiting for its place")
+    parent = None
+    if parent_number:
+        parent = await tree.by_number(ctx.tx, community.id, parent_number)
+        if parent is None or parent.kind != kind:
+            raise BadPayload("not a node of this kind")
+        if parent.status != "open":
+            raise ctx.refuse(ctx.t("#{number} was merged or removed meanwhile; choose another place.",
+                                   number=parent.number))
+    if await tree.same_text(ctx.tx, community.id, kind, normalize(text)) is not None:  # added meanwhile
+        ctx.clear()
+        ctx.answer(ctx.t("This is already on the tree."))
+        return
+    await add(ctx, community, kind, parent, text)
+
+
+async def add(ctx: Context, community: Community, kind: str, parent: Node | None, text: str) -> None:
+    assert ctx.member is not None
+    node = await tree.add(ctx.tx, community.id, kind, parent.id if parent else None, text, normalize(text),
+                          ctx.member.id, ctx.now_iso)
+    await ctx.audit("tree.node_added", community.id, node=node.id, kind=kind, parent=parent.id if parent else None)
+    ctx.clear()
+    where = ctx.t("under #{number}", number=parent.number) if parent else ctx.t("on the problem itself")
+    ctx.reply(ctx.t("Added to the tree as #{number} ({kind}, {where}). Thank you! Add another, or see the whole "
+                    "tree with /tree.", number=node.number, kind=ctx.t(KINDS[kind]), where=where),
+              add_buttons(ctx.tr, community.id))
+
+
+# --- curating (the ҚМҰТ) ---------------------------------------------------------------------
+async def curate(ctx: Context, community: Community, words: list[str]) -> None:
+    await require(ctx, community, "kmut")
+    numbers = [small_int(w.lstrip("#"), 6) for w in words[1:]]
+    usage = ctx.t("Write /tree merge 5 2 to merge #5 into #2, or /tree remove 5.")
+    if words[0] == "remove":
+        if len(numbers) != 1 or numbers[0] is None:
+            raise ctx.refuse(usage)
+        node = await open_node(ctx, community, numbers[0])
+        await tree.remove(ctx.tx, node)
+        await ctx.audit("tree.node_removed", community.id, node=node.id)
+        ctx.reply(ctx.t("#{number} is off the tree; what hung under it now hangs where it hung.", number=node.number))
+        return
+    if len(numbers) != 2 or None in numbers or numbers[0] == numbers[1]:
+        raise ctx.refuse(usage)
+    source = await open_node(ctx, community, numbers[0])
+    target = await open_node(ctx, community, numbers[1])
+    if source.kind != target.kind:
+        raise ctx.refuse(ctx.t("A cause merges only with a cause, a consequence with a consequence."))
+    if await hangs_under(ctx, target, source):
+        raise ctx.refuse(ctx.t("#{target} hangs under #{source}; merge the other way: /tree merge {target} {source}",
+                               target=target.number, source=source.number))
+    await tree.merge(ctx.tx, source, target)
+    await ctx.audit("tree.node_merged", community.id, node=source.id, into=target.id)
+    ctx.reply(ctx.t("#{source} is merged into #{target}.", source=source.number, target=target.number))
+
+
+async def open_node(ctx: Context, community: Community, number: int) -> Node:
+    node = await tree.by_number(ctx.tx, community.id, number)
+    if node is None or node.status != "open":
+        raise ctx.refuse(ctx.t("There is no #{number} on the tree.", number=number))
+    return node
+
+
+async def hangs_under(ctx: Context, node: Node, ancestor: Node) -> bool:
+    by_id = {n.id: n for n in await tree.of_community(ctx.tx, node.community_id)}
+    seen, current = set(), node.parent_id
+    while current is not None and current not in seen:
+        if current == ancestor.id:
+            return True
+        seen.add(current)
+        current = by_id[current].parent_id if current in by_id else None
+    return False
+
+
+async def step_result(ctx: Context, community: Community, tr: Translator) -> str | None:
+    nodes = await tree.of_community(ctx.tx, community.id)
+    return caption(tr, nodes) if nodes else None
+
+
+STEP_RESULTS[3] = step_result

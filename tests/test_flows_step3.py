@@ -1,0 +1,156 @@
+"""Step 3 through the simulator: the problem tree — causes and consequences added by members,
+each in its place, limited per member; merged and removed by the ҚМҰТ only; drawn for the group."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.storage import tree
+from tests.test_flows_step1 import TEXTS, propose_all
+
+
+def data(message, prefix: str) -> list[str]:
+    return [b.data for row in message.buttons for b in row if b.data and b.data.startswith(prefix)]
+
+
+async def chosen(c):
+    await propose_all(c, TEXTS[:2])
+    await c.facilitator.send("/choose 1", c.group)
+
+
+async def add(person, kind: str, text: str, under: int | None = None):
+    """``person`` adds a cause or consequence (``kind``) from /tree, under node #``under`` or on the problem."""
+    await person.send("/tree")
+    await person.press_data(next(d for d in data(person.last(), "tn:") if d.endswith(":" + kind)))
+    outcome = await person.send(text)
+    places = data(person.last(), "tp:")
+    if places:
+        outcome = await person.press_data(next(d for d in places if d.endswith(f":{under or 0}")))
+    return outcome
+
+
+async def nodes(c):
+    async with c.sim.engine.db.transaction() as tx:
+        found = await tree.of_community(tx, 1)
+    by_id = {n.id: n for n in found}
+    return {n.number: (n.kind, by_id[n.parent_id].number if n.parent_id else None, n.text) for n in found}
+
+
+async def make_kmut(c, person):
+    async with c.sim.engine.db.transaction() as tx:
+        await tx.execute("UPDATE memberships SET kmut = 1 WHERE member_id = (SELECT member_id FROM identities"
+                         " WHERE external_id = ?)", (person.id,))
+
+
+async def test_the_tree_waits_for_the_chosen_problem(community):
+    c = community
+    m1 = c.members[0]  # kk
+    await m1.send("/tree")
+    assert m1.last().text == "Мәселе ағашы қауымдастық мәселесін таңдағаннан кейін басталады (1-қадам)."
+
+
+async def test_members_add_causes_and_consequences_each_in_its_place(community):
+    c = community
+    m1, m2, m3 = c.members  # kk, ru, en
+    await chosen(c)
+    await add(m3, "cause", "The road was never repaired after the flood")
+    assert m3.last().text.startswith("Added to the tree as #1 (cause, on the problem itself).")
+    await add(m3, "cause", "No money in the district budget", under=1)
+    assert m3.last().text.startswith("Added to the tree as #2 (cause, under #1).")
+    await add(m2, "effect", "Дети опаздывают в школу")
+    await add(m2, "effect", "Скорая не может проехать", under=3)
+    assert await nodes(c) == {1: ("cause", None, "The road was never repaired after the flood"),
+                              2: ("cause", 1, "No money in the district budget"),
+                              3: ("effect", None, "Дети опаздывают в школу"),
+                              4: ("effect", 3, "Скорая не может проехать")}
+    await m3.send("/tree")
+    lines = m3.last().text.splitlines()
+    consequences, problem, causes = (lines.index("<b>Consequences</b> (the branches):"),
+                                     next(i for i, l in enumerate(lines) if l.startswith("<b>The problem</b>")),
+                                     lines.index("<b>Causes</b> (the roots):"))
+    assert consequences < problem < causes  # branches above the trunk, roots below
+    assert lines[consequences + 1:consequences + 3] == ["#3 Дети опаздывают в школу", "    └ #4 Скорая не может проехать"]
+    assert lines[causes + 1:causes + 3] == ["#1 The road was never repaired after the flood",
+                                            "    └ #2 No money in the district budget"]
+    # the same cause again is refused; a consequence may say the same words
+    await add(m1, "cause", "the road was never repaired after the flood!")
+    assert m1.last().text == "Бұл ағашта #1 болып тұр."
+
+
+async def test_a_cause_cannot_hang_under_a_consequence_or_a_forged_place(community):
+    c = community
+    m3 = c.members[2]
+    await chosen(c)
+    await add(m3, "effect", "Children are late for school")
+    await m3.send("/tree")
+    await m3.press_data(next(d for d in data(m3.last(), "tn:") if d.endswith(":cause")))
+    await m3.send("Nobody clears the snow")  # the first cause: no place to choose
+    await m3.send("/tree")
+    await m3.press_data(next(d for d in data(m3.last(), "tn:") if d.endswith(":cause")))
+    await m3.send("The grader is broken")
+    assert data(m3.last(), "tp:") == ["tp:1:0", "tp:1:2"]  # the problem, or cause #2 — never consequence #1
+    forged = await m3.press_data("tp:1:1")
+    assert forged.toast.text == "This button no longer works. Open /start for the current menu."
+    await m3.press_data("tp:1:2")
+    assert (await nodes(c))[3] == ("cause", 2, "The grader is broken")
+    again = await m3.press_data("tp:1:2")  # the place pressed again: nothing waits for a place any more
+    assert again.toast.text.startswith("This button no longer works")
+    assert len(await nodes(c)) == 3
+
+
+async def test_nodes_are_limited_per_member_and_the_limit_lifts(community, sim):
+    c = community
+    m3, m2 = c.members[2], c.members[1]
+    await chosen(c)
+    for i in range(10):
+        await add(m3, "cause", f"Cause number {i} of many")
+    await add(m3, "cause", "One cause too many")
+    assert m3.last().text.startswith("You have added 10 causes and consequences in the last minutes.")
+    assert len(await nodes(c)) == 10
+    await add(m2, "cause", "Другой участник может добавить")
+    assert len(await nodes(c)) == 11
+    sim.engine.clock = lambda now=sim.engine.clock(): now + timedelta(minutes=11)
+    await add(m3, "cause", "One cause too many")
+    assert len(await nodes(c)) == 12
+
+
+async def test_only_the_kmut_or_the_facilitator_merges_and_removes(community):
+    c = community
+    m1, m2, m3 = c.members
+    await chosen(c)
+    await add(m3, "cause", "The road was never repaired")
+    await add(m3, "cause", "Nobody repaired the road", under=1)
+    await add(m3, "cause", "No budget", under=2)
+    await add(m3, "effect", "Children are late")
+    await m3.send("/tree merge 2 1")
+    assert m3.last().text == "Only the ҚМҰТ (the initiative group) or the facilitator can do that."
+    await make_kmut(c, m3)
+    await m3.send("/tree merge 1 2")  # #2 hangs under #1: the other way round
+    assert m3.last().text == "#2 hangs under #1; merge the other way: /tree merge 2 1"
+    await m3.send("/tree merge 4 1")
+    assert m3.last().text == "A cause merges only with a cause, a consequence with a consequence."
+    await m3.send("/tree merge 2 1")
+    assert m3.last().text == "#2 is merged into #1."
+    assert await nodes(c) == {1: ("cause", None, "The road was never repaired"), 3: ("cause", 1, "No budget"),
+                              4: ("effect", None, "Children are late")}
+    await c.facilitator.send("/tree remove 1", c.group)
+    assert await nodes(c) == {3: ("cause", None, "No budget"), 4: ("effect", None, "Children are late")}
+    await m3.send("/tree remove 1")
+    assert m3.last().text == "There is no #1 on the tree."
+    async with c.sim.engine.db.transaction() as tx:
+        actions = [r[0] for r in await tx.all("SELECT action FROM audit_log WHERE action LIKE 'tree.%' ORDER BY id")]
+    assert actions == ["tree.node_added"] * 4 + ["tree.node_merged", "tree.node_removed"]
+
+
+async def test_the_group_gets_the_tree_as_a_chart_with_a_caption(community):
+    c = community
+    await chosen(c)
+    await add(c.members[2], "cause", "The road was never repaired")
+    await add(c.members[2], "effect", "Children are late", None)
+    await c.members[0].send("/tree", c.group)
+    posted = c.sim.messages(c.group.id)[-1]
+    assert posted.image is not None and posted.image.startswith(b"\x89PNG")
+    assert posted.text == "Мәселе ағашы: 1 себеп, 1 салдар."
+    assert posted.buttons[0][0].url.endswith("start=tree")
