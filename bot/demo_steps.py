@@ -6,6 +6,7 @@ import random
 import re
 
 from bot.sim import Group, Person, Shown, Sim
+from bot.storage import problems, tree
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
@@ -38,6 +39,50 @@ NOMINATIONS = [
     ("Қайрат", "", "activist", "coaches the boys' football team", 4),
     ("Татьяна", "Анна", "vulnerable", "cares for her disabled son", 4),
 ]
+# Step 3: the problem tree of each problem the village may choose in step 1 (by its number): who
+# adds what, a cause or a consequence ("effect"), on the problem (None) or under an earlier entry
+# (by its key). "dup" repeats another cause in other words and "off" is off the topic: the ҚМҰТ
+# merges the one and removes the other.
+OFF_TOPIC = ("off", "Данияр", "effect", None, "Сенбі күні клубта той болады, бәріңіз келіңіздер!")
+TREES = {
+    1: [("c1", "Ерлан", "cause", None, "Жол жиегінде арық жоқ, көктемде қар суы жолда тұрып қалады"),
+        ("c2", "Ольга", "cause", None, "Дорогу не ремонтировали больше двадцати лет"),
+        ("c3", "Гүлнар", "cause", "c2", "Жол жөндеуге аудан бюджетінде қаржы қарастырылмаған"),
+        ("c4", "John", "cause", None, "Heavy grain trucks drive through the village and break the road"),
+        ("c5", "Светлана", "cause", "c4", "Нет объездной дороги для грузовиков"),
+        ("e1", "Асель", "effect", None, "Балалар мектепке бара алмай, сабақ қалдырады"),
+        ("e2", "Ольга", "effect", None, "Весной скорая помощь не может проехать к домам"),
+        ("e3", "Данияр", "effect", "e1", "Балалардың үлгерімі төмендейді"),
+        ("e4", "Светлана", "effect", "e2", "Больных приходится нести до трассы на руках"),
+        ("e5", "Гүлнар", "effect", None, "Көліктер тез бұзылып, жөндеуге көп ақша кетеді"),
+        ("dup", "Бауыржан", "cause", None, "Жол шетінде арық жоқ, сондықтан қар суы жолда тұрады"),
+        OFF_TOPIC],
+    2: [("c1", "Ерлан", "cause", None, "Су құбыры 1970 жылдары салынған, әбден тозып, жиі жарылады"),
+        ("c2", "Ольга", "cause", None, "Насос на скважине старый и не справляется с нагрузкой"),
+        ("c3", "Гүлнар", "cause", "c1", "Құбырды ауыстыруға аудан бюджетінен қаржы бөлінбеген"),
+        ("c4", "John", "cause", None, "In summer many families water their gardens with drinking water"),
+        ("c5", "Светлана", "cause", "c2", "Из-за перепадов напряжения насос часто перегорает"),
+        ("e1", "Асель", "effect", None, "Әйелдер мен балалар суды құдықтан шелекпен тасиды"),
+        ("e2", "Ольга", "effect", None, "Люди пьют воду из арыка, дети болеют"),
+        ("e3", "Данияр", "effect", "e1", "Балалар сабаққа кешігіп, үй тапсырмасын үлгермейді"),
+        ("e4", "Светлана", "effect", "e2", "Медпункт переполнен, больных приходится возить в район"),
+        ("e5", "Гүлнар", "effect", None, "Бақшалар қурап, мал суарылмай қалады"),
+        ("dup", "Бауыржан", "cause", None, "Құбырлар тым ескі, сондықтан жиі жарылып қалады"),
+        OFF_TOPIC],
+    6: [("c1", "Ерлан", "cause", None, "Ауылда тұрақты фельдшер жоқ, ол аудан орталығынан келеді"),
+        ("c2", "Ольга", "cause", None, "Молодые медики не хотят ехать работать в село"),
+        ("c3", "Гүлнар", "cause", "c1", "Фельдшерге ауылдан тұратын үй берілмейді"),
+        ("c4", "John", "cause", None, "The district clinic has too few staff for all its villages"),
+        ("c5", "Светлана", "cause", "c2", "Зарплата фельдшера в селе слишком низкая"),
+        ("e1", "Асель", "effect", None, "Науқастар аудан орталығына дейін 40 шақырым жол жүреді"),
+        ("e2", "Ольга", "effect", None, "Пожилые люди остаются без помощи по выходным"),
+        ("e3", "Данияр", "effect", "e1", "Жол ақысына отбасының соңғы ақшасы кетеді"),
+        ("e4", "Светлана", "effect", "e2", "Хронические болезни находят слишком поздно"),
+        ("e5", "Гүлнар", "effect", None, "Балаларға екпе уақытында салынбайды"),
+        ("dup", "Бауыржан", "cause", None, "Өз фельдшеріміз жоқ, аудан орталығынан келіп тұрады"),
+        OFF_TOPIC],
+}
+DUPLICATE_OF = "c1"  # the cause "dup" repeats
 
 
 def weighted_order(rng: random.Random, options: list[int], weight: dict[int, float]) -> list[int]:
@@ -66,6 +111,7 @@ async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     facilitator, members, group, code = await foundation(sim, transcript)
     village = await step1(sim, transcript, facilitator, members, group, code, rng)
     await step2(sim, transcript, facilitator, village, group, rng)
+    await step3(sim, transcript, facilitator, village, group)
 
 
 async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
@@ -244,4 +290,63 @@ async def step2(sim: Sim, transcript, facilitator: Person, village: list[Person]
     await by_name["Гүлнар"].send("/status")
 
     transcript.section("On to step 3")
+    await facilitator.send("/next", group)
+
+
+async def add_to_tree(sim: Sim, person: Person, kind: str, text: str, under: int | None) -> int:
+    """``person`` adds a cause or a consequence from /tree (or the buttons under their last addition),
+    on the problem or under node #``under``; returns its number."""
+    if not buttons(person.last(), "tn:"):
+        await person.send("/tree")
+    await person.press_data(next(d for d in buttons(person.last(), "tn:") if d.endswith(":" + kind)))
+    await person.send(text)
+    places = buttons(person.last(), "tp:")
+    if places:
+        await person.press_data(next(d for d in places if d.endswith(f":{under or 0}")))
+    async with sim.engine.db.transaction() as tx:
+        community = int(buttons(person.last(), "tn:")[0].split(":")[1])
+        return next(n.number for n in await tree.of_community(tx, community) if n.text == text)
+
+
+async def step3(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """Step 3: the problem tree of the chosen problem, curated by the ҚМҰТ, drawn for the group."""
+    by_name = {m.name: m for m in village}
+    async with sim.engine.db.transaction() as tx:
+        chosen = await problems.chosen(tx, 1)
+        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
+                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+    assert chosen is not None
+    entries = TREES.get(chosen.number)
+    if entries is None:
+        transcript.note(f"The village chose #{chosen.number}; the demo has no tree for it, so step 3 is skipped.")
+        return
+    curator = next((by_name[n] for n in ("Гүлнар", "Асель", "Ерлан") if n in kmut),
+                   next(m for m in village if m.name in kmut))
+
+    transcript.section("Step 3. The problem tree (мәселе ағашы)")
+    transcript.note(f"The village builds the tree of its problem #{chosen.number} in private chat: causes "
+                    "(the roots) and consequences (the branches), each on the problem or under another. "
+                    "Each member opens /tree first (shown for the first only) and presses ➕.")
+    number: dict[str, int] = {}
+    for i, (key, who, kind, under, text) in enumerate(entries):
+        person = by_name[who]
+        if not buttons(person.last(), "tn:"):
+            transcript.quiet = i > 0  # the outline /tree shows is shown once; the curator's below
+            await person.send("/tree")
+            transcript.quiet = False
+        number[key] = await add_to_tree(sim, person, kind, text, number.get(under) if under else None)
+    dup, off, original = number["dup"], number["off"], number[DUPLICATE_OF]
+
+    transcript.section("Step 3. The ҚМҰТ tidies the tree")
+    transcript.note(f"#{dup} says what #{original} says; #{off} is not about the problem. "
+                    f"{curator.name} is in the ҚМҰТ; Бауыржан is not.")
+    await by_name["Бауыржан"].send(f"/tree merge {dup} {original}")  # refused: only the ҚМҰТ curates
+    await curator.send("/tree")
+    await curator.send(f"/tree merge {dup} {original}")
+    await curator.send(f"/tree remove {off}")
+
+    transcript.section("Step 3. The tree in the group")
+    await by_name["Асель"].send("/tree", group)
+
+    transcript.section("On to step 4")
     await facilitator.send("/next", group)
