@@ -1,6 +1,7 @@
 """Render time and PNG size of the result charts at 30 problems or candidates (print only,
 not a test): Step 1's four, Step 2's election of the initiative group, and Step 3's problem
-tree at 40 causes and consequences (25 and 15, three levels deep).
+tree at 40 causes and consequences (25 and 15, three levels deep); Step 4's institutional
+diagram at 15 organisations.
 
     python bench/charts.py [runs]
 
@@ -23,6 +24,7 @@ from bot.charts import (  # noqa: E402
     CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render_combined,
     TreeNode, render_election, render_matrix, render_pairwise, render_stickers, render_tree,
 )
+from bot.charts import OrgRow, render_orgs  # noqa: E402
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
 N = 30
@@ -79,6 +81,13 @@ def tree_nodes(rnd: random.Random, causes: int = 25, effects: int = 15) -> list[
     return nodes
 
 
+def org_rows(rnd: random.Random, n: int = 15) -> list[OrgRow]:
+    """Step 4's institutional diagram: *n* organisations, names of 10 to 100 characters."""
+    return [OrgRow(i + 1, " ".join(rnd.choice(NAMES) for _ in range(4))[: rnd.choice(
+        [10, 30, 60, 100])], round(rnd.uniform(1, 3), 1), round(rnd.uniform(1, 3), 1),
+        rnd.randint(1, 30)) for i in range(n)]
+
+
 def cases(rnd: random.Random):
     texts = [problem_text(i, rnd) for i in range(N)]
     stickers = sorted((StickerRow(i + 1, t, rnd.randint(0, 30), rnd.randint(0, 10))
@@ -97,6 +106,7 @@ def cases(rnd: random.Random):
                    "elected": "сайланды", "tied": "тең", "composition": "Санаттар",
                    "candidates": "кандидаттар", "absent": "кандидат жоқ", "uncovered": "орын жоқ"}
     tree = tree_nodes(rnd)
+    orgs = org_rows(random.Random(4))  # its own draws: the other charts stay as they were
     kk_tree = {"title": "Мәселе ағашы", "subtitle": "25 себеп · 15 салдар",
                "effects": "Салдары (бұтақтар)", "problem": "Мәселе",
                "causes": "Себептері (тамырлар)"}
@@ -107,6 +117,8 @@ def cases(rnd: random.Random):
         "combined": lambda: render_combined(combined, ["Жапсырма", "Матрица", "Жүппен саралау"]),
         "election": lambda: render_election(candidates, CATEGORIES, kk_election),
         "tree": lambda: render_tree((texts[0] + " " + texts[1])[:300], tree, kk_tree),
+        "orgs": lambda: render_orgs(orgs, {"title": "Институционалдық диаграмма",
+                                           "community": "Біздің қауымдастық", "decimal": ","}),
     }
 
 

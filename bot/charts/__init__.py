@@ -17,6 +17,8 @@ from bot.charts.data import (
 )
 from bot.charts.election import render_election
 from bot.charts.matrix import render_matrix
+from bot.charts.data import OrgRow
+from bot.charts.orgs import render_orgs
 from bot.charts.pairwise import render_pairwise
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
@@ -25,6 +27,7 @@ __all__ = [
     "CandidateRow",
     "CombinedRow",
     "MatrixPoint",
+    "OrgRow",
     "Problem",
     "RankedProblem",
     "StickerRow",
@@ -33,6 +36,7 @@ __all__ = [
     "render_combined",
     "render_election",
     "render_matrix",
+    "render_orgs",
     "render_pairwise",
     "render_stickers",
     "render_tree",

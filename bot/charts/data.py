@@ -164,3 +164,34 @@ def coerce(cls: type[T], item: Any) -> T:
     if isinstance(item, dict):
         return cls(**item)
     return cls(*item)
+
+
+@dataclass(frozen=True)
+class OrgRow:
+    """One organisation, body, group or person of the step 4 institutional diagram.
+
+    ``number`` is its number as lists refer to it ("#2"), unique in the diagram; ``name``
+    as members wrote it (up to 100 characters, any script; the list shortens it);
+    ``importance`` and ``closeness`` the means of the members' estimates, 1.0 to 3.0 (3: most
+    important, closest to the community); ``raters`` how many members estimated it (≥ 1).
+    """
+
+    number: int
+    name: str
+    importance: float
+    closeness: float
+    raters: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
+            raise ValueError(f"number must be a positive int, got {self.number!r}")
+        if not isinstance(self.name, str) or len(self.name) > 100:
+            raise ValueError(f"name must be a str of at most 100 characters, got {self.name!r}")
+        for field in ("importance", "closeness"):
+            value = getattr(self, field)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not 1.0 <= value <= 3.0):  # NaN fails too
+                raise ValueError(f"{field} must be a number from 1 to 3, got {value!r}")
+            object.__setattr__(self, field, float(value))
+        if isinstance(self.raters, bool) or not isinstance(self.raters, int) or self.raters < 1:
+            raise ValueError(f"raters must be a positive int, got {self.raters!r}")
