@@ -305,7 +305,8 @@ async def add_to_tree(sim: Sim, person: Person, kind: str, text: str, under: int
         await person.press_data(next(d for d in places if d.endswith(f":{under or 0}")))
     async with sim.engine.db.transaction() as tx:
         community = int(buttons(person.last(), "tn:")[0].split(":")[1])
-        return next(n.number for n in await tree.of_community(tx, community) if n.text == text)
+        chosen = await problems.chosen(tx, community)
+        return next(n.number for n in await tree.of_problem(tx, chosen.id) if n.text == text)
 
 
 async def step3(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:

@@ -53,7 +53,7 @@ EXPECTED_COMMANDS = {
     "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
     # members of the community
     "propose": "member", "problems": "member", "vote": "member", "results": "member", "nominate": "member",
-    "tree": "member",
+    "tree": "member", "resources": "member", "orgs": "member",
     # its facilitator
     "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
     "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
@@ -64,15 +64,18 @@ EXPECTED_BUTTONS = {
     "c": "member",  # switch the active community: only to one's own
     "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
     "vol": "member", "nm": "member", "nc": "member", "el": "member", "tn": "member", "tp": "member", "tc": "member",
+    "ra": "member", "rk": "member", "rp": "member", "oa": "member", "op": "member", "or": "member", "oi": "member",
+    "oc": "member",
     # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
     # is already nominated (in its own words: allowed here, as past the route's check).
     "na": "member", "nd": "member",
     "ch": "facilitator", "close": "facilitator", "kc": "facilitator",
 }
-EXPECTED_START_PAYLOADS = {"b": "member"}
+EXPECTED_START_PAYLOADS = {"b": "member", "g": "member"}
 
 # Commands whose arguments ask for more than the command's route: (command, arguments) → least role.
-EXPECTED_VARIANTS = {("tree", "merge 2 1"): "kmut", ("tree", "remove 1"): "kmut"}
+EXPECTED_VARIANTS = {("tree", "merge 2 1"): "kmut", ("tree", "remove 1"): "kmut",
+                     ("resources", "remove 1"): "kmut", ("orgs", "remove 1"): "kmut"}
 
 RANK = {"anyone": 0, "onboarded": 1, "member": 2, "kmut": 3, "facilitator": 4}
 ROLES = {"stranger": "onboarded", "member": "member", "kmut": "kmut", "facilitator": "facilitator",
@@ -248,6 +251,14 @@ async def _build(path: str) -> World:
         if place:
             await bot.send("member", button=f"tp:{community_a}:{place}")
     assert await bot.scalar("SELECT COUNT(*) FROM tree_nodes WHERE status = 'open'") == 3
+    # Step 4: a resource #1 and an organisation #1, estimated by the member
+    await bot.send("member", button=f"rk:{community_a}:money")
+    await bot.send("member", text="The district's grant for roads")
+    await bot.send("member", button=f"oa:{community_a}")
+    await bot.send("member", text="The akimat")
+    await bot.send("member", button=f"oc:{community_a}:1:3:2")
+    assert await bot.scalar("SELECT COUNT(*) FROM resources") == 1
+    assert await bot.scalar("SELECT COUNT(*) FROM org_ratings") == 1
     async with db.transaction() as tx:
         problems = [r[0] for r in await tx.all("SELECT id FROM problems WHERE community_id = ? ORDER BY number",
                                                (community_a,))]
@@ -330,6 +341,14 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "tn": (f"tn:{world.community_a}:cause", False),
         "tp": (f"tp:{world.community_a}:0", False),  # after PREPARE: a node waits for its place
         "tc": (f"tc:{world.community_a}", False),
+        "ra": (f"ra:{world.community_a}", False),
+        "rk": (f"rk:{world.community_a}:people", False),
+        "rp": (f"rp:{world.community_a}", False),
+        "oa": (f"oa:{world.community_a}", False),
+        "op": (f"op:{world.community_a}", False),
+        "or": (f"or:{world.community_a}:1", False),
+        "oi": (f"oi:{world.community_a}:1:2", False),
+        "oc": (f"oc:{world.community_a}:1:2:3", False),
         "lang": ("lang:en", False),
         "consent": ("consent:yes", False),
         "onbname": ("onbname", False),
@@ -394,7 +413,8 @@ async def test_command_variant(fresh, world, name, args, role):
         assert not (changed := changes(before, await fresh.visible_state())), \
             f"/{name} {args} by {role} was refused, yet it changed {changed}"
     else:
-        assert await fresh.scalar("SELECT COUNT(*) FROM tree_nodes WHERE status = 'open'") == 2
+        table = {"tree": "tree_nodes", "resources": "resources", "orgs": "orgs"}[name]
+        assert await fresh.scalar(f"SELECT COUNT(*) FROM {table} WHERE status = 'open'") == (2 if name == "tree" else 0)
 
 
 def menu_cases():
@@ -443,7 +463,7 @@ async def test_button(fresh, world, prefix, role):
 @pytest.mark.parametrize("prefix, role", [pytest.param(p, r, id=f"start_{p}-{r}")
                                           for p in sorted(EXPECTED_START_PAYLOADS) for r in ROLES])
 async def test_start_payload(fresh, world, prefix, role):
-    rest = {"b": str(world.ballots["matrix"])}[prefix]
+    rest = {"b": str(world.ballots["matrix"]), "g": f"{world.community_a}_tree"}[prefix]
     expected = allowed(role, EXPECTED_START_PAYLOADS[prefix])
     before = None if expected else await fresh.visible_state()
     outcome, queued = await fresh.send(role, command="start", args=f"{prefix}_{rest}")
@@ -476,11 +496,13 @@ def test_every_route_is_classified():
 @pytest.mark.parametrize("role", ["stranger", "other_facilitator"])
 async def test_outsiders_taps_store_no_vote(fresh, world, role):
     b, p = world.ballots, world.problems
-    tables = ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices", "tree_nodes")
+    tables = ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices", "tree_nodes",
+              "resources", "orgs", "org_ratings")
     before = {table: await fresh.scalar(f"SELECT COUNT(*) FROM {table}") for table in tables}
     for payload in (f"d:{b['dots']}:{p[0]}", f"mx:{b['matrix']}:{p[0]}:a:2", f"mx:{b['matrix']}:{p[0]}:b:2",
                     f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", f"vol:{world.community_a}", f"ch:{p[0]}",
-                    f"close:{b['dots']}", f"tn:{world.community_a}:cause", f"tp:{world.community_a}:1"):
+                    f"close:{b['dots']}", f"tn:{world.community_a}:cause", f"tp:{world.community_a}:1",
+                    f"oc:{world.community_a}:1:3:3", f"rk:{world.community_a}:money"):
         await fresh.send(role, GROUP_A, button=payload)
         await fresh.send(role, button=payload)
     for table in tables:

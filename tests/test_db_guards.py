@@ -422,30 +422,66 @@ async def test_an_elections_seats_and_candidates_are_frozen_while_it_is_open(db,
 
 
 # --- step 3: the problem tree ---------------------------------------------------------------
-NODE = ("INSERT INTO tree_nodes (community_id, number, kind, parent_id, text, norm, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)")
+NODE = ("INSERT INTO tree_nodes (community_id, problem_id, number, kind, parent_id, text, norm, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-async def node(db: Database, w: World, number: int, kind: str, parent: int | None = None) -> int:
+async def node(db: Database, w: World, number: int, kind: str, parent: int | None = None, problem: int = 0) -> int:
     async with db.transaction() as tx:
-        return await tx.insert(NODE, (w.community, number, kind, parent, f"node {number}", f"node {number}", NOW))
+        return await tx.insert(NODE, (w.community, w.problems[problem], number, kind, parent, f"node {number}",
+                                      f"node {number}", NOW))
 
 
-async def test_a_tree_node_hangs_only_under_an_open_node_of_its_kind(db, world):
+async def test_a_tree_node_hangs_only_under_an_open_node_of_its_kind_on_its_tree(db, world):
     w = world
+    p1, p2 = w.problems[:2]
     cause = await node(db, w, 1, "cause")
     effect = await node(db, w, 2, "effect")
-    await node(db, w, 3, "cause", cause)
-    await refused(db, NODE, (w.community, 4, "cause", effect, "x", "x", NOW), "open node of its kind")
-    await refused(db, NODE, (w.community, 4, "mood", None, "x", "x", NOW), "CHECK")
-    await refused(db, NODE, (w.community, 3, "cause", None, "x", "x", NOW), "UNIQUE")  # numbers are the community's
-    async with db.transaction() as tx:
-        other = await tx.insert("INSERT INTO communities (name, place, tz, locale, join_code, created_at)"
-                                " VALUES ('B', 'B', 'Asia/Almaty', 'en', 'GUARD2', ?)", (NOW,))
-    await refused(db, NODE, (other, 1, "cause", cause, "x", "x", NOW), "open node of its kind")
-    await refused(db, "UPDATE tree_nodes SET parent_id = ? WHERE id = ?", (effect, cause + 2), "open node of its kind")
+    child = await node(db, w, 3, "cause", cause)
+    await refused(db, NODE, (w.community, p1, 4, "cause", effect, "x", "x", NOW), "open node of its kind")
+    await refused(db, NODE, (w.community, p2, 4, "cause", cause, "x", "x", NOW), "open node of its kind")  # another tree
+    await refused(db, NODE, (w.community, p1, 4, "mood", None, "x", "x", NOW), "CHECK")
+    await refused(db, NODE, (w.community, p1, 3, "cause", None, "x", "x", NOW), "UNIQUE")  # numbers are the community's
+    await refused(db, "UPDATE tree_nodes SET parent_id = ? WHERE id = ?", (effect, child), "open node of its kind")
     await refused(db, "UPDATE tree_nodes SET parent_id = id WHERE id = ?", (cause,), "CHECK|open node")
     await refused(db, "UPDATE tree_nodes SET kind = 'effect' WHERE id = ?", (cause,), "keeps its kind")
+    await refused(db, "UPDATE tree_nodes SET problem_id = ? WHERE id = ?", (p2, cause), "keeps its kind")
+    await refused(db, "UPDATE tree_nodes SET status = 'removed' WHERE id = ?", (cause,), "move what hangs under")
+    await allowed(db, "UPDATE tree_nodes SET parent_id = NULL WHERE id = ?", (child,))
     await allowed(db, "UPDATE tree_nodes SET status = 'removed' WHERE id = ?", (cause,))
-    await refused(db, NODE, (w.community, 5, "cause", cause, "x", "x", NOW), "open node of its kind")
+    await refused(db, NODE, (w.community, p1, 5, "cause", cause, "x", "x", NOW), "open node of its kind")
     await refused(db, "UPDATE tree_nodes SET status = 'open' WHERE id = ?", (cause,), "stays so")
+
+
+# --- step 4: resources and organisations ------------------------------------------------------
+async def test_an_estimate_is_one_to_three_by_a_member_of_an_organisation_still_on_the_diagram(db, world):
+    w = world
+    async with db.transaction() as tx:
+        for member in w.members[:2]:
+            await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at)"
+                             " VALUES (?, ?, 'member', ?)", (w.community, member, NOW))
+        org = await tx.insert("INSERT INTO orgs (community_id, number, name, norm, created_at)"
+                              " VALUES (?, 1, 'Akimat', 'akimat', ?)", (w.community, NOW))
+    rate = "INSERT INTO org_ratings (org_id, member_id, importance, closeness) VALUES (?, ?, ?, ?)"
+    await allowed(db, rate, (org, w.members[0], 3, 1))
+    await refused(db, rate, (org, w.members[1], 4, 1), "CHECK")
+    await refused(db, rate, (org, w.members[1], 2, 0), "CHECK")
+    await refused(db, rate, (org, w.members[2], 2, 2), "only members")  # not a member of the community
+    await refused(db, rate, (org, w.members[0], 2, 2), "UNIQUE")  # one estimate a member: changed, not added
+    await allowed(db, "UPDATE org_ratings SET importance = 2 WHERE org_id = ? AND member_id = ?", (org, w.members[0]))
+    await allowed(db, "UPDATE orgs SET status = 'removed' WHERE id = ?", (org,))
+    await refused(db, rate, (org, w.members[1], 2, 2), "not on the diagram")
+    await refused(db, "UPDATE org_ratings SET closeness = 3 WHERE org_id = ?", (org,), "not on the diagram")
+    await refused(db, "UPDATE orgs SET status = 'open' WHERE id = ?", (org,), "stays so")
+
+
+async def test_a_resource_keeps_its_kind_and_stays_removed(db, world):
+    w = world
+    async with db.transaction() as tx:
+        resource = await tx.insert("INSERT INTO resources (community_id, number, kind, text, created_at)"
+                                   " VALUES (?, 1, 'money', 'A grant', ?)", (w.community, NOW))
+    await refused(db, "INSERT INTO resources (community_id, number, kind, text, created_at) VALUES (?, 2, 'luck', 'x', ?)",
+                  (w.community, NOW), "CHECK")
+    await refused(db, "UPDATE resources SET kind = 'people' WHERE id = ?", (resource,), "keeps its kind")
+    await allowed(db, "UPDATE resources SET status = 'removed' WHERE id = ?", (resource,))
+    await refused(db, "UPDATE resources SET status = 'open' WHERE id = ?", (resource,), "stays so")

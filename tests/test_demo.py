@@ -56,7 +56,7 @@ async def test_the_demo_walks_steps_1_to_3_and_writes_transcript_and_charts(tmp_
     assert len(removed) == 1 and "той" in removed[0][3]
     refused = re.search(rf"\*\*Бауыржан\*\* → `/tree merge {merged[0][0]} \d+`\n> 🤖 → Бауыржан: (.*)", transcript)
     assert refused and refused.group(1) == "Мұны тек ҚМҰТ мүшелері не фасилитатор жасай алады."
-    assert f"#{merged[0][0]} #" in transcript and f"#{removed[0][0]} ағаштан алынды" in transcript
+    assert f"#{merged[0][0]} жазбасы #" in transcript and f"#{removed[0][0]} ағаштан алынды" in transcript
     # the group gets the chart, written with the others
     posted = re.search(r"\(in group «Көктерек ауылы»\) → `/tree`\n> 🤖 → group «Көктерек ауылы»: "
                        r"Мәселе ағашы: 5 себеп, 5 салдар\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)

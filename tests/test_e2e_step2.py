@@ -45,7 +45,7 @@ async def test_nominate_accept_twenty_times_at_once_elect_and_confirm(tg, bot):
 
     # M2 and M3 stand themselves; M2 is asked to take part from the group: a link to the private chat
     link = await say(tg, m2, "/nominate", group)
-    assert "start=nominate" in link["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert link["reply_markup"]["inline_keyboard"][0][0]["url"].endswith("start=g_1_nominate")
     for member, category in ((m2, "activist"), (m3, "activist")):
         prompt = await say(tg, member, "/nominate")
         tg.press(member, prompt, data_of(prompt, "nm:")[0])  # "Myself"

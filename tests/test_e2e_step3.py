@@ -20,8 +20,8 @@ async def test_the_tree_grows_in_private_is_curated_by_the_kmut_and_drawn_for_th
     # from the group, a link to the private chat; there M0 adds a cause, then a cause of that cause
     empty = await say(tg, m0, "/tree", group)
     assert empty["caption"] == "Problem tree: 0 causes, 0 consequences."  # in the asker's language
-    assert empty["reply_markup"]["inline_keyboard"][0][0]["url"].endswith("start=tree")
-    outline = await say(tg, m0, "/start tree")
+    assert empty["reply_markup"]["inline_keyboard"][0][0]["url"].endswith("start=g_1_tree")
+    outline = await say(tg, m0, "/start g_1_tree")
     for text, place in (("The culvert under the road is blocked", None), ("Nobody is paid to clean it", "1")):
         tg.press(m0, outline, next(d for d in data_of(outline, "tn:") if d.endswith(":cause")))
         assert "Write one cause of the problem" in (await tg.next_message(m0.id))["text"]
@@ -38,9 +38,9 @@ async def test_the_tree_grows_in_private_is_curated_by_the_kmut_and_drawn_for_th
     # a member cannot curate; the ҚМҰТ member can
     assert (await say(tg, m1, "/tree remove 3", group))["text"] == (
         "Only the ҚМҰТ (the initiative group) or the facilitator can do that.")
-    assert (await say(tg, m2, "/tree merge 2 1"))["text"] == "#2 is merged into #1."
+    assert (await say(tg, m2, "/tree merge 2 1"))["text"] == "On the tree, #2 is merged into #1."
     async with bot.app.db.transaction() as tx:
-        assert [(n.number, n.kind) for n in await tree.of_community(tx, 1)] == [(1, "cause"), (3, "effect")]
+        assert [(n.number, n.kind) for n in await tree.of_problem(tx, 1)] == [(1, "cause"), (3, "effect")]
 
     # the group's chart
     await say(tg, m1, "/tree", group)

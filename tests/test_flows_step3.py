@@ -33,7 +33,7 @@ async def add(person, kind: str, text: str, under: int | None = None):
 
 async def nodes(c):
     async with c.sim.engine.db.transaction() as tx:
-        found = await tree.of_community(tx, 1)
+        found = await tree.of_problem(tx, 1)
     by_id = {n.id: n for n in found}
     return {n.number: (n.kind, by_id[n.parent_id].number if n.parent_id else None, n.text) for n in found}
 
@@ -132,7 +132,7 @@ async def test_only_the_kmut_or_the_facilitator_merges_and_removes(community):
     await m3.send("/tree merge 4 1")
     assert m3.last().text == "A cause merges only with a cause, a consequence with a consequence."
     await m3.send("/tree merge 2 1")
-    assert m3.last().text == "#2 is merged into #1."
+    assert m3.last().text == "On the tree, #2 is merged into #1."
     assert await nodes(c) == {1: ("cause", None, "The road was never repaired"), 3: ("cause", 1, "No budget"),
                               4: ("effect", None, "Children are late")}
     await c.facilitator.send("/tree remove 1", c.group)
@@ -153,4 +153,54 @@ async def test_the_group_gets_the_tree_as_a_chart_with_a_caption(community):
     posted = c.sim.messages(c.group.id)[-1]
     assert posted.image is not None and posted.image.startswith(b"\x89PNG")
     assert posted.text == "Мәселе ағашы: 1 себеп, 1 салдар."
-    assert posted.buttons[0][0].url.endswith("start=tree")
+    assert posted.buttons[0][0].url.endswith("start=g_1_tree")  # the tree of this group's community
+
+
+async def test_each_chosen_problem_has_its_own_tree(community):
+    c = community
+    m3 = c.members[2]
+    await chosen(c)
+    await add(m3, "cause", "The road was never repaired")
+    await c.facilitator.send("/choose 2", c.group)  # the community changes its mind: a tree of its own
+    await m3.send("/tree")
+    assert "#1 " not in m3.last().text and "Балалар алаңы жоқ" in m3.last().text
+    await add(m3, "cause", "No land was set aside for it")
+    await c.facilitator.send("/choose 1", c.group)  # and back: the first tree is still there
+    await m3.send("/tree")
+    assert "#1 The road was never repaired" in m3.last().text and "#2 " not in m3.last().text
+
+
+async def test_what_the_kmut_took_off_is_not_added_again_and_its_author_is_told(community):
+    c = community
+    m1, m2, m3 = c.members
+    await chosen(c)
+    await add(m3, "cause", "Aliens stole the asphalt")
+    await add(m1, "cause", "Жол бюджетке енгізілмеген")
+    await add(m3, "cause", "The road is not in the budget", under=2)
+    await make_kmut(c, m2)
+    await m2.send("/tree remove 1")
+    assert m3.last().text == "Your #1 «Aliens stole the asphalt» was taken off the problem tree by the ҚМҰТ."
+    await m2.send("/tree merge 3 2")
+    assert m3.last().text == "Your #3 on the problem tree was merged into #2, which says the same."
+    await add(m3, "cause", "aliens stole the asphalt!")
+    assert m3.last().text == "#1 said this, and the ҚМҰТ merged or removed it."
+    await add(m1, "effect", "Бір\nжолға\nжазылады")  # lines become one: the outline shows a node a line
+    assert (await nodes(c))[4][2] == "Бір жолға жазылады"
+
+
+async def test_a_link_from_the_group_opens_that_communitys_tree_for_a_member_of_two(community):
+    from tests.conftest import create_community
+
+    c = community
+    m3 = c.members[2]
+    await chosen(c)
+    await create_community(m3, "Second village")  # m3's active community is now their own
+    await m3.send("/tree")
+    assert m3.last().text.startswith("The problem tree starts once")  # the second village chose nothing
+    await m3.send("/tree", c.group)
+    link = c.sim.messages(c.group.id)[-1].buttons[0][0].url
+    await m3.send("/start " + link.split("start=")[1])  # the group's link: Көктерек's tree
+    assert "Жол жөндеу керек" in m3.last().text
+    await m3.press_data(next(d for d in data(m3.last(), "tn:") if d.endswith(":cause")))
+    await m3.send("Nobody repaired it")
+    assert await nodes(c) == {1: ("cause", None, "Nobody repaired it")}

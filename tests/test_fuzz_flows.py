@@ -244,6 +244,12 @@ async def _build_template(path: str) -> Template:
     for kind, text in (("cause", "Су құбыры ескі"), ("effect", "Балалар ауырады")):
         await ev("m1", button=f"tn:{community}:{kind}")
         await ev("m1", text=text)
+    # step 4 in A: a resource, an organisation estimated by m1
+    await ev("m1", button=f"rk:{community}:people")
+    await ev("m1", text="Ерлан, дәнекерлеуші\nАуыл орталығы")
+    await ev("m1", button=f"oa:{community}")
+    await ev("m1", text="Ауыл әкімдігі")
+    await ev("m1", button=f"oc:{community}:1:3:2")
 
     await onboard("other")
     code_b = await new_community("other", "Other village", GROUP_B)
@@ -356,6 +362,8 @@ facilitator_args = st.one_of(
 )
 tree_args = st.one_of(st.sampled_from(["", "merge 1 2", "merge 2 1", "remove 1", "remove 2", "merge 1 1", "remove",
                                         "merge 1", "remove 99", "merge #2 #1", "MERGE 2 1"]), numbers_args)
+remove_args = st.one_of(st.sampled_from(["", "remove 1", "remove 2", "remove", "remove 99", "remove x", "REMOVE 1"]),
+                        numbers_args)
 close_args = st.one_of(st.sampled_from(["", "dots", "matrix", "pairwise", "stickers", "all"]), edge_text)
 
 
@@ -371,6 +379,7 @@ def args_for(command: str, t: Template) -> st.SearchStrategy[str]:
     specific = {
         "propose": problem_text, "poll": poll_args, "merge": numbers_args, "hide": numbers_args,
         "choose": numbers_args, "paper": paper_args, "close": close_args, "tree": tree_args,
+        "resources": remove_args, "orgs": remove_args,
         "start": start_args(t), "join": start_args(t), "link": start_args(t),
         "lang": st.sampled_from(["", "en", "ru", "kk", "de"]),
     }.get(command)
@@ -619,6 +628,11 @@ class Harness:
                                   " WHERE n.status = 'open' AND (p.kind <> n.kind OR p.community_id <> n.community_id"
                                   " OR p.status <> 'open' OR p.id = n.id)")
             assert not astray, f"tree nodes hanging where they cannot: {[tuple(r) for r in astray]}"
+            # step 4: estimates only by members of the organisation's community, each 1-3
+            estimates = await tx.all("SELECT r.org_id, r.member_id FROM org_ratings r JOIN orgs o ON o.id = r.org_id"
+                                     " LEFT JOIN memberships ms ON ms.community_id = o.community_id"
+                                     " AND ms.member_id = r.member_id WHERE ms.member_id IS NULL")
+            assert not estimates, f"estimates by non-members: {[tuple(r) for r in estimates]}"
             for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
                                   ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
                 stray = await tx.all(
@@ -632,8 +646,8 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
-KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed")  # the ҚМҰТ's (or the facilitator's)
-MEMBER_ACTIONS = ("tree.node_added", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
+KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed")  # the ҚМҰТ's (or the facilitator's)
+MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
                   "nomination.accepted", "nomination.declined")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):

@@ -83,6 +83,9 @@ EXPORTED = {
     ("election_votes", "member_id"): "election_approvals",
     ("kmut_confirmations", "confirmed_by"): "kmut_confirmed",
     ("tree_nodes", "created_by"): "tree_nodes_added",
+    ("resources", "created_by"): "resources_added",
+    ("orgs", "created_by"): "organisations_added",
+    ("org_ratings", "member_id"): "organisation_estimates",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
@@ -135,6 +138,15 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     await member.send("/tree")  # step 3: a cause of the chosen problem
     await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.endswith(":cause")))
     await member.send("The culvert under the road is blocked")
+    await member.send("/resources")  # step 4: a resource, an organisation and the member's estimate of it
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("ra:")))
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.endswith(":materials")))
+    await member.send("A tractor\nSerik\nThe farm")
+    await member.send("/orgs")
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("oa:")))
+    await member.send("The akimat")
+    await member.press_data(member.last().buttons[0][2].data)  # importance 3
+    await member.press_data(member.last().buttons[0][0].data)  # closeness 1
     # step 2: nominated and nominating, approving in an election, and (below) confirming a ҚМҰТ
     await nominate(other, "ше 1", "activist")
     await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("na:")))
@@ -206,6 +218,11 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     assert [(k["community"], k["ballot_id"]) for k in data["kmut_confirmed"]] == [("Second village", 7)]
     assert [(t["number"], t["kind"], t["text"]) for t in data["tree_nodes_added"]] == [
         (1, "cause", "The culvert under the road is blocked")]
+    assert [(r["kind"], r["text"], r["holder"], r["place"]) for r in data["resources_added"]] == [
+        ("materials", "A tractor", "Serik", "The farm")]
+    assert [o["name"] for o in data["organisations_added"]] == ["The akimat"]
+    assert [(e["name"], e["importance"], e["closeness"]) for e in data["organisation_estimates"]] == [
+        ("The akimat", 3, 1)]
     assert [(p["community"], p["problem"]) for p in data["problems_chosen"]] == [("Second village", 2)]
     assert [(s["state"], s["channel"]) for s in data["conversations"]] == [("p.text", "demo")]
     assert "member.phone_shared" in [a["action"] for a in data["actions_in_audit_log"]]

@@ -254,7 +254,7 @@ async def vote(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     if ctx.event.is_group:
-        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("vote"))
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("vote"))
     open_ones = await ballots.of_community(ctx.tx, community.id, "open")
     if not open_ones:
         ctx.reply(ctx.t("No vote is open right now. I will tell the group when one starts."))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.models import Community
 from bot.domain.text import clean_line, small_int
 from bot.flows import onboarding, results
 from bot.flows.context import Context, esc
-from bot.flows.registry import COMMANDS, button, command, state
+from bot.flows.registry import COMMANDS, button, command, start_payload, state
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -93,6 +93,30 @@ async def menu_command(ctx: Context) -> None:
         await show_menu(ctx)
 
 
+async def linked_scope(ctx: Context, rest: str) -> Community | None:
+    from bot.flows.engine import lookup
+
+    return await lookup(ctx, communities.get, rest.partition("_")[0], "community")
+
+
+@start_payload("g", who="member", scope=linked_scope)
+async def opened_from_group(ctx: Context, rest: str) -> None:
+    """``?start=g_<community>_<command>`` (``Context.private_link``): that community becomes the
+    member's active one, and the command runs there."""
+    from bot.flows.engine import BadPayload
+
+    name = rest.partition("_")[2]
+    route = COMMANDS.get(name)
+    if route is None or route.where == "group" or not name.islower():
+        raise BadPayload(f"no command {name!r} to open")
+    assert ctx.member is not None and ctx.scoped is not None
+    if ctx.member.active_community != ctx.scoped.id:
+        await members.set_active(ctx.tx, ctx.member.id, ctx.scoped.id)
+    ctx._community_cache["c"] = ctx.scoped
+    ctx.event = replace(ctx.event, command=name, args="")
+    await ctx.engine._run(ctx, route, [])
+
+
 @button("m", who="anyone")
 async def menu_pressed(ctx: Context, name: str) -> None:
     route = COMMANDS.get(name)
@@ -119,7 +143,9 @@ async def help_command(ctx: Context) -> None:
                      "/vote — ballots waiting for you\n/status — the seven steps and where we are\n"
                      "/lang — language\n/mydata — what is stored about you\n/forget — erase your data\n\n"
                      "Everything is also on the buttons under /start.")
-        text = text.replace("\n\n", "\n" + ctx.t("/nominate — nominate someone to the ҚМҰТ") + "\n\n", 1)
+        later = [ctx.t("/nominate — nominate someone to the ҚМҰТ"), ctx.t("/tree — the problem tree"),
+                 ctx.t("/resources — the resource map"), ctx.t("/orgs — the institutional diagram")]
+        text = text.replace("\n\n", "\n" + "\n".join(later) + "\n\n", 1)
     ctx.reply(text)
 
 

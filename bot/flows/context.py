@@ -96,6 +96,11 @@ class Context:
     def deep_link(self, payload: str) -> str:
         return f"https://t.me/{self.engine.bot_username}?start={payload}"
 
+    def private_link(self, command: str) -> str:
+        """A link that opens ``command`` in the private chat, for the community this event concerns
+        (a member of several communities lands in this one, not in their active one)."""
+        return self.deep_link(f"g_{self.scoped.id}_{command}" if self.scoped else command)
+
     # --- translation -----------------------------------------------------------------------
     def t(self, message: str, **values: object) -> str:
         return self.tr.t(message, **values)

@@ -55,7 +55,7 @@ async def nominate(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     if ctx.event.is_group:
-        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("nominate"))
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("nominate"))
     found = await nominations.of_community(ctx.tx, community.id)
     ctx.goto("nom.who", community=community.id)
     ctx.reply("\n\n".join([

@@ -40,7 +40,7 @@ async def propose(ctx: Context) -> None:
         return
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("Write the problem after the command, like /propose The road floods every "
-                               "spring, or send it to me in private."), ctx.deep_link("propose"))
+                               "spring, or send it to me in private."), ctx.private_link("propose"))
     ctx.goto("p.text")
     ctx.reply(ctx.t("Which problem of the community should we solve? Describe it in one or two "
                     "sentences ({min}–{max} characters).", min=TEXT_MIN, max=TEXT_MAX))

@@ -4,13 +4,15 @@ branches) of the chosen problem, each on the problem itself or under another of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.models import Community
-from bot.domain.text import clean_text, small_int
+from bot.domain.text import clean_line, small_int
 from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
+from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
@@ -104,10 +106,10 @@ async def tree_command(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("Write /tree to see the tree; the ҚМҰТ merges with /tree merge 5 2 and removes "
                                "with /tree remove 5."))
     problem = await chosen_problem(ctx, community)
-    nodes = await tree.of_community(ctx.tx, community.id)
+    nodes = await tree.of_problem(ctx.tx, problem.id)
     if ctx.event.is_group:
         ctx.reply(caption(ctx.tr, nodes), [[Button(ctx.t("➕ Add a cause or a consequence"),
-                                                  url=ctx.deep_link("tree"))]], chart=chart(ctx.locale, problem, nodes))
+                                                  url=ctx.private_link("tree"))]], chart=chart(ctx.locale, problem, nodes))
         return
     lines = tree_text(ctx.tr, problem, nodes)
     if await ctx.role(community.id) in ("kmut", "facilitator"):
@@ -124,7 +126,7 @@ async def picture(ctx: Context, community_id: str) -> None:
     community = ctx.scoped
     assert community is not None
     problem = await chosen_problem(ctx, community)
-    nodes = await tree.of_community(ctx.tx, community.id)
+    nodes = await tree.of_problem(ctx.tx, problem.id)
     ctx.reply(caption(ctx.tr, nodes), chart=chart(ctx.locale, problem, nodes))
 
 
@@ -136,7 +138,7 @@ async def add_pressed(ctx: Context, community_id: str, kind: str) -> None:
     if kind not in KINDS:
         raise BadPayload("unknown kind")
     if ctx.event.is_group:
-        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link("tree"))
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("tree"))
     problem = await chosen_problem(ctx, community)
     ctx.goto("tree.text", community=community.id, kind=kind)
     if kind == "cause":
@@ -156,32 +158,40 @@ async def text_sent(ctx: Context, raw: str) -> None:
         ctx.reply(ctx.t("Start again with /tree."))
         return
     await require(ctx, community, "member")
-    assert ctx.member is not None
-    text = clean_text(raw)
+    problem = await chosen_problem(ctx, community)
+    text = clean_line(raw)  # one line: the outline shows one node a line
     if len(text) < TEXT_MIN:
         raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TEXT_MIN))
     if len(text) > TEXT_MAX:
         raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(text), max=TEXT_MAX))
-    existing = await tree.same_text(ctx.tx, community.id, kind, normalize(text))
-    if existing is not None:
+    await may_add(ctx, problem, kind, text)
+    same_kind = [n for n in await tree.of_problem(ctx.tx, problem.id) if n.kind == kind]
+    if not same_kind:
+        await add(ctx, community, problem, kind, None, text)
+        return
+    ctx.goto("tree.where", community=community.id, kind=kind, text=text)
+    rows = [[Button(ctx.t("Directly on the problem"), data=f"tp:{community.id}:0")]]
+    rows += [[Button(short(f"#{n.number} {n.text}", 40), data=f"tp:{community.id}:{n.number}")] for n in same_kind]
+    ctx.reply(ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
+                    "consequence of a consequence)"), rows)
+
+
+async def may_add(ctx: Context, problem: Problem, kind: str, text: str) -> None:
+    """Refuse a node the tree already had (merged or removed ones too), one past the member's
+    rate or past the tree's size; checked when the text comes and again when it is stored."""
+    assert ctx.member is not None
+    existing = await tree.same_text(ctx.tx, problem.id, kind, normalize(text))
+    if existing is not None and existing.status == "open":
         raise ctx.refuse(ctx.t("This is already on the tree as #{number}.", number=existing.number))
+    if existing is not None:
+        raise ctx.refuse(ctx.t("#{number} said this, and the ҚМҰТ merged or removed it.", number=existing.number))
     since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
     if await tree.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
         raise ctx.refuse(ctx.t("You have added {n} causes and consequences in the last minutes. Please wait a "
                                "little before the next one.", n=RATE_COUNT))
-    nodes = await tree.of_community(ctx.tx, community.id)
-    if len(nodes) >= MAX_NODES:
+    if len(await tree.of_problem(ctx.tx, problem.id)) >= MAX_NODES:
         raise ctx.refuse(ctx.t("The tree has {max} causes and consequences already; the ҚМҰТ can merge "
                                "duplicates to make room.", max=MAX_NODES))
-    same_kind = [n for n in nodes if n.kind == kind]
-    if not same_kind:
-        await add(ctx, community, kind, None, text)
-        return
-    ctx.goto("tree.where", community=community.id, kind=kind, text=text)
-    rows = [[Button(ctx.t("Directly on the problem"), data=f"tp:{community.id}:0")]]
-    rows += [[Button(f"#{n.number} {n.text[:40]}", data=f"tp:{community.id}:{n.number}")] for n in same_kind]
-    ctx.reply(ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
-                    "consequence of a consequence)"), rows)
 
 
 @state("tree.where", who="member")
@@ -201,25 +211,24 @@ async def where_pressed(ctx: Context, community_id: str, number: str) -> None:
     kind, text = ctx.data.get("kind"), ctx.data.get("text")
     if kind not in KINDS or not isinstance(text, str):
         raise BadPayload("no node waiting for its place")
+    problem = await chosen_problem(ctx, community)
     parent = None
     if parent_number:
-        parent = await tree.by_number(ctx.tx, community.id, parent_number)
+        parent = await tree.by_number(ctx.tx, problem.id, parent_number)
         if parent is None or parent.kind != kind:
-            raise BadPayload("not a node of this kind")
+            raise BadPayload("not a node of this kind on this tree")
         if parent.status != "open":
             raise ctx.refuse(ctx.t("#{number} was merged or removed meanwhile; choose another place.",
                                    number=parent.number))
-    if await tree.same_text(ctx.tx, community.id, kind, normalize(text)) is not None:  # added meanwhile
-        ctx.clear()
-        ctx.answer(ctx.t("This is already on the tree."))
-        return
-    await add(ctx, community, kind, parent, text)
+    await may_add(ctx, problem, kind, text)
+    await add(ctx, community, problem, kind, parent, text)
 
 
-async def add(ctx: Context, community: Community, kind: str, parent: Node | None, text: str) -> None:
+async def add(ctx: Context, community: Community, problem: Problem, kind: str, parent: Node | None,
+              text: str) -> None:
     assert ctx.member is not None
-    node = await tree.add(ctx.tx, community.id, kind, parent.id if parent else None, text, normalize(text),
-                          ctx.member.id, ctx.now_iso)
+    node = await tree.add(ctx.tx, community.id, problem.id, kind, parent.id if parent else None, text,
+                          normalize(text), ctx.member.id, ctx.now_iso)
     await ctx.audit("tree.node_added", community.id, node=node.id, kind=kind, parent=parent.id if parent else None)
     ctx.clear()
     where = ctx.t("under #{number}", number=parent.number) if parent else ctx.t("on the problem itself")
@@ -231,39 +240,52 @@ async def add(ctx: Context, community: Community, kind: str, parent: Node | None
 # --- curating (the ҚМҰТ) ---------------------------------------------------------------------
 async def curate(ctx: Context, community: Community, words: list[str]) -> None:
     await require(ctx, community, "kmut")
+    problem = await chosen_problem(ctx, community)
     numbers = [small_int(w.lstrip("#"), 6) for w in words[1:]]
     usage = ctx.t("Write /tree merge 5 2 to merge #5 into #2, or /tree remove 5.")
     if words[0] == "remove":
         if len(numbers) != 1 or numbers[0] is None:
             raise ctx.refuse(usage)
-        node = await open_node(ctx, community, numbers[0])
+        node = await open_node(ctx, problem, numbers[0])
+        moved = any(n.parent_id == node.id for n in await tree.of_problem(ctx.tx, problem.id))
         await tree.remove(ctx.tx, node)
         await ctx.audit("tree.node_removed", community.id, node=node.id)
-        ctx.reply(ctx.t("#{number} is off the tree; what hung under it now hangs where it hung.", number=node.number))
+        ctx.reply(ctx.t("#{number} is off the tree.", number=node.number)
+                  + (" " + ctx.t("What hung under it moved one level up.") if moved else ""))
+        await tell_author(ctx, node, lambda tr: tr.t("Your #{number} «{text}» was taken off the problem tree by the "
+                                                     "ҚМҰТ.", number=node.number, text=esc(node.text)))
         return
     if len(numbers) != 2 or None in numbers or numbers[0] == numbers[1]:
         raise ctx.refuse(usage)
-    source = await open_node(ctx, community, numbers[0])
-    target = await open_node(ctx, community, numbers[1])
+    source = await open_node(ctx, problem, numbers[0])
+    target = await open_node(ctx, problem, numbers[1])
     if source.kind != target.kind:
         raise ctx.refuse(ctx.t("A cause merges only with a cause, a consequence with a consequence."))
-    if await hangs_under(ctx, target, source):
+    if await hangs_under(ctx, problem, target, source):
         raise ctx.refuse(ctx.t("#{target} hangs under #{source}; merge the other way: /tree merge {target} {source}",
                                target=target.number, source=source.number))
     await tree.merge(ctx.tx, source, target)
     await ctx.audit("tree.node_merged", community.id, node=source.id, into=target.id)
-    ctx.reply(ctx.t("#{source} is merged into #{target}.", source=source.number, target=target.number))
+    ctx.reply(ctx.t("On the tree, #{source} is merged into #{target}.", source=source.number, target=target.number))
+    await tell_author(ctx, source, lambda tr: tr.t("Your #{number} on the problem tree was merged into #{target}, "
+                                                   "which says the same.", number=source.number, target=target.number))
 
 
-async def open_node(ctx: Context, community: Community, number: int) -> Node:
-    node = await tree.by_number(ctx.tx, community.id, number)
+async def tell_author(ctx: Context, node: Node, build: Callable[[Translator], str]) -> None:
+    """The author of a node hears what the ҚМҰТ did with it (unless they did it themselves)."""
+    if node.created_by is not None and (ctx.member is None or node.created_by != ctx.member.id):
+        await ctx.notify(node.created_by, lambda tr: (build(tr), []))
+
+
+async def open_node(ctx: Context, problem: Problem, number: int) -> Node:
+    node = await tree.by_number(ctx.tx, problem.id, number)
     if node is None or node.status != "open":
         raise ctx.refuse(ctx.t("There is no #{number} on the tree.", number=number))
     return node
 
 
-async def hangs_under(ctx: Context, node: Node, ancestor: Node) -> bool:
-    by_id = {n.id: n for n in await tree.of_community(ctx.tx, node.community_id)}
+async def hangs_under(ctx: Context, problem: Problem, node: Node, ancestor: Node) -> bool:
+    by_id = {n.id: n for n in await tree.of_problem(ctx.tx, problem.id)}
     seen, current = set(), node.parent_id
     while current is not None and current not in seen:
         if current == ancestor.id:
@@ -274,7 +296,8 @@ async def hangs_under(ctx: Context, node: Node, ancestor: Node) -> bool:
 
 
 async def step_result(ctx: Context, community: Community, tr: Translator) -> str | None:
-    nodes = await tree.of_community(ctx.tx, community.id)
+    problem = await problems.chosen(ctx.tx, community.id)
+    nodes = await tree.of_problem(ctx.tx, problem.id) if problem else []
     return caption(tr, nodes) if nodes else None
 
 

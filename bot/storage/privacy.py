@@ -107,6 +107,16 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "tree_nodes_added": _rows(await tx.all(
             "SELECT c.name AS community, t.number, t.kind, t.text, t.status, t.created_at FROM tree_nodes t"
             " JOIN communities c ON c.id = t.community_id WHERE t.created_by = ?", (member_id,))),
+        "resources_added": _rows(await tx.all(
+            "SELECT c.name AS community, r.number, r.kind, r.text, r.holder, r.place, r.status, r.created_at"
+            " FROM resources r JOIN communities c ON c.id = r.community_id WHERE r.created_by = ?", (member_id,))),
+        "organisations_added": _rows(await tx.all(
+            "SELECT c.name AS community, o.number, o.name, o.status, o.created_at FROM orgs o"
+            " JOIN communities c ON c.id = o.community_id WHERE o.created_by = ?", (member_id,))),
+        "organisation_estimates": _rows(await tx.all(
+            "SELECT c.name AS community, o.number, o.name, r.importance, r.closeness FROM org_ratings r"
+            " JOIN orgs o ON o.id = r.org_id JOIN communities c ON c.id = o.community_id WHERE r.member_id = ?",
+            (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -140,6 +150,10 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("DELETE FROM problem_authors WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE problems SET created_by = NULL WHERE created_by = ?", (member_id,))
     await tx.execute("UPDATE tree_nodes SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("UPDATE resources SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("UPDATE orgs SET created_by = NULL WHERE created_by = ?", (member_id,))
+    # an estimate is a member's opinion, not a vote of a ballot: it goes with them
+    await tx.execute("DELETE FROM org_ratings WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))
