@@ -1,7 +1,7 @@
 """Render time and PNG size of the result charts at 30 problems or candidates (print only,
 not a test): Step 1's four, Step 2's election of the initiative group, and Step 3's problem
-tree at 40 causes and consequences (25 and 15, three levels deep); Step 4's institutional
-diagram at 15 organisations.
+tree at 40 causes and consequences (25 and 15, three levels deep); Step 4's resource map at
+40 resources and its institutional diagram at 15 organisations.
 
     python bench/charts.py [runs]
 
@@ -24,6 +24,7 @@ from bot.charts import (  # noqa: E402
     CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render_combined,
     TreeNode, render_election, render_matrix, render_pairwise, render_stickers, render_tree,
 )
+from bot.charts import ResourceRow, render_resources  # noqa: E402
 from bot.charts import OrgRow, render_orgs  # noqa: E402
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
@@ -81,6 +82,27 @@ def tree_nodes(rnd: random.Random, causes: int = 25, effects: int = 15) -> list[
     return nodes
 
 
+RESOURCE_KINDS = [("people", "Адамдар мен дағдылар"),
+                  ("materials", "Материалдар мен құрал-жабдық"), ("money", "Қаржы"),
+                  ("premises", "Ғимараттар мен жер"), ("organisations", "Ұйымдар")]
+PLACES = ["мектеп", "мәдениет үйі, Абай көшесі 12", "ауыл шетіндегі қойма",
+          "ауылдық округ әкімдігі", "Жаңаауыл, Төле би көшесі, 5-үй, шаруа қожалығының ауласы"]
+
+
+def resource_rows(rnd: random.Random, n: int = 40) -> list[ResourceRow]:
+    """*n* resources over four kinds (money left empty), texts of 10 to 200 characters, holders
+    and places of 6 to 60 characters or unknown."""
+    kinds = ["people", "materials", "premises", "organisations"]
+    rows = []
+    for i in range(n):
+        words = " ".join(PHRASES[(i + k) % len(PHRASES)] for k in range(5))
+        text = words[: rnd.choice([10, 30, 60, 90, 140, 200])]
+        holder = rnd.choice(["", *NAMES])
+        place = rnd.choice(["", *PLACES])
+        rows.append(ResourceRow(i + 1, kinds[i % 4], text, holder, place))
+    return rows
+
+
 def org_rows(rnd: random.Random, n: int = 15) -> list[OrgRow]:
     """Step 4's institutional diagram: *n* organisations, names of 10 to 100 characters."""
     return [OrgRow(i + 1, " ".join(rnd.choice(NAMES) for _ in range(4))[: rnd.choice(
@@ -110,6 +132,9 @@ def cases(rnd: random.Random):
     kk_tree = {"title": "Мәселе ағашы", "subtitle": "25 себеп · 15 салдар",
                "effects": "Салдары (бұтақтар)", "problem": "Мәселе",
                "causes": "Себептері (тамырлар)"}
+    resources = resource_rows(rnd)
+    kk_resources = {"title": "Ресурстар картасы", "subtitle": "40 ресурс · 5 түрдің 4-еуі",
+                    "holder": "иесі", "place": "қайда", "none": "әзірге жоқ"}
     return {
         "stickers": lambda: render_stickers(stickers, kk),
         "matrix": lambda: render_matrix(points, {"x": "Маңыздылығы", "y": "Шұғылдығы"}),
@@ -119,6 +144,7 @@ def cases(rnd: random.Random):
         "tree": lambda: render_tree((texts[0] + " " + texts[1])[:300], tree, kk_tree),
         "orgs": lambda: render_orgs(orgs, {"title": "Институционалдық диаграмма",
                                            "community": "Біздің қауымдастық", "decimal": ","}),
+        "resources": lambda: render_resources(resources, RESOURCE_KINDS, kk_resources),
     }
 
 

@@ -19,7 +19,9 @@ from bot.charts.election import render_election
 from bot.charts.matrix import render_matrix
 from bot.charts.data import OrgRow
 from bot.charts.orgs import render_orgs
+from bot.charts.data import ResourceRow
 from bot.charts.pairwise import render_pairwise
+from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
 
@@ -30,6 +32,7 @@ __all__ = [
     "OrgRow",
     "Problem",
     "RankedProblem",
+    "ResourceRow",
     "StickerRow",
     "TreeNode",
     "render",
@@ -38,6 +41,7 @@ __all__ = [
     "render_matrix",
     "render_orgs",
     "render_pairwise",
+    "render_resources",
     "render_stickers",
     "render_tree",
 ]

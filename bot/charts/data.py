@@ -167,6 +167,36 @@ def coerce(cls: type[T], item: Any) -> T:
 
 
 @dataclass(frozen=True)
+class ResourceRow:
+    """One resource of the step 4 resource map (ресурстар картасы).
+
+    ``number`` is the resource's number as lists refer to it ("#3"), unique in the map;
+    ``kind`` one of the kind keys given to the renderer; ``text`` what it is (3–200
+    characters, any script; the chart shortens it); ``holder`` who holds it and ``place``
+    where it is ("" when unknown; up to 100 characters each).
+    """
+
+    number: int
+    kind: str
+    text: str
+    holder: str = ""
+    place: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
+            raise ValueError(f"number must be a positive int, got {self.number!r}")
+        if not isinstance(self.kind, str) or not self.kind:
+            raise ValueError(f"kind must be a non-empty key, got {self.kind!r}")
+        if not isinstance(self.text, str) or not 3 <= len(self.text.strip()) <= 200:
+            raise ValueError(f"text must be a str of 3 to 200 characters, got {self.text!r}")
+        for name in ("holder", "place"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > 100:
+                raise ValueError(f"{name} must be a str of at most 100 characters, "
+                                 f"got {value!r}")
+
+
+@dataclass(frozen=True)
 class OrgRow:
     """One organisation, body, group or person of the step 4 institutional diagram.
 
