@@ -23,7 +23,7 @@ from bot.storage.resources import Org, Resource
 KINDS = {"people": N_("People and skills"), "materials": N_("Materials and equipment"), "money": N_("Money"),
          "premises": N_("Premises and land"), "organisations": N_("Organisations")}
 TEXT_MIN, TEXT_MAX, DETAIL_MAX, NAME_MAX = 3, 200, 100, 100
-MAX_RESOURCES, MAX_ORGS = 60, 30
+MAX_RESOURCES, MAX_ORGS = 40, 30  # what the charts are sized for (bench/charts.py)
 RATE_COUNT, RATE_WINDOW = 10, timedelta(minutes=10)
 UNRATED_SHOWN = 8  # organisations offered for an estimate at once
 
