@@ -6,7 +6,7 @@ import random
 import re
 
 from bot.sim import Group, Person, Shown, Sim
-from bot.storage import problems, tree
+from bot.storage import problems, resources, tree
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
@@ -83,6 +83,41 @@ TREES = {
         OFF_TOPIC],
 }
 DUPLICATE_OF = "c1"  # the cause "dup" repeats
+# Step 4: what the village has to work with, by kind, added by who knows of it: what on line 1, who
+# holds it on line 2, where on line 3. The same few things serve any of the problems; each problem
+# adds its own. Nobody thinks of an organisation as a resource (they go on the institutional
+# diagram), so that kind stays empty and the caption names the gap. "off" is an advertisement the
+# ҚМҰТ takes off the map.
+RESOURCES = [
+    ("Ерлан", "people", "Тәжірибелі дәнекерлеуші, құбыр мен темір жұмысын біледі\nМарат Сейітов\nОрталық көше, 5"),
+    ("Ольга", "materials", "Трактор МТЗ-80 с ковшом и прицепом\nфермер Серик Ахметов\nферма на краю села"),
+    ("Гүлнар", "premises", "Мектептің акт залы, 120 орын — жиналыстарға\nМектеп директоры\nАбай көшесі, 2"),
+    ("Светлана", "money", "Гранты акимата на малые проекты села (до 1 млн тенге)\nаппарат акима сельского округа"),
+    ("Асель", "people", "«Жасыл ауыл» қоғамдық бірлестігінің 12 еріктісі\nАсель Нұрланқызы, үйлестіруші"),
+]
+PROBLEM_RESOURCES = {
+    1: [("Данияр", "materials",
+         "Жол жөндеуден қалған 20 текше метр қиыршық тас\nШаруа қожалығы\nАстық қоймасының жанында")],
+    2: [("Данияр", "materials",
+         "Пластик су құбырлары, 150 метрдей\nСу шаруашылығы учаскесі\nСу мұнарасының жанындағы қойма"),
+        ("Ольга", "money", "Жители готовы сдать по 2000 тенге со двора на новый насос")],
+    6: [("Данияр", "premises",
+         "Бос тұрған екі бөлмелі үй — фельдшерге баспана болады\nАуыл әкімдігі\nБейбітшілік көшесі, 14")],
+}
+OFF_RESOURCE = ("Қайрат", "materials", "Сатылады: ВАЗ-2107, жақсы күйде, бағасы келісімді")
+# The organisations and people that matter, who puts each on the diagram, and every member's estimate
+# of it (importance, closeness: 1-3), the author's first. The district utility matters most and is far.
+ORGS = [
+    ("Ауылдық округ әкімдігі", [("Ерлан", 3, 2), ("Ольга", 3, 1), ("Гүлнар", 3, 2), ("Нұрлан", 3, 2),
+                                ("Асель", 2, 1), ("Мария", 3, 2)]),
+    ("Районный водоканал", [("Ольга", 3, 1), ("Ерлан", 3, 1), ("Данияр", 3, 2), ("Нұрлан", 2, 1),
+                            ("Светлана", 3, 1)]),
+    ("Ауыл мектебі", [("Гүлнар", 2, 3), ("Асель", 2, 3), ("Мария", 1, 3), ("Ерлан", 2, 2)]),
+    ("Мешіт пен имам", [("Нұрлан", 2, 3), ("Данияр", 1, 3), ("Гүлнар", 2, 2)]),
+    ("Жастар кеңесі", [("Асель", 2, 3), ("Светлана", 1, 2), ("Данияр", 2, 2)]),
+    ("Фермер Серик Ахметов", [("Светлана", 2, 2), ("Ольга", 2, 3), ("Нұрлан", 1, 2)]),
+    ("«Жасыл ауыл» қоғамдық бірлестігі", [("Асель", 2, 3), ("Гүлнар", 3, 3), ("Мария", 2, 2)]),
+]
 
 
 def weighted_order(rng: random.Random, options: list[int], weight: dict[int, float]) -> list[int]:
@@ -112,6 +147,7 @@ async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     village = await step1(sim, transcript, facilitator, members, group, code, rng)
     await step2(sim, transcript, facilitator, village, group, rng)
     await step3(sim, transcript, facilitator, village, group)
+    await step4(sim, transcript, facilitator, village, group)
 
 
 async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
@@ -350,4 +386,95 @@ async def step3(sim: Sim, transcript, facilitator: Person, village: list[Person]
     await by_name["Асель"].send("/tree", group)
 
     transcript.section("On to step 4")
+    await facilitator.send("/next", group)
+
+
+async def add_resource(person: Person, kind: str, text: str) -> int:
+    """``person`` adds a resource from /resources (or the ➕ under their last addition); returns its number."""
+    if not buttons(person.last(), "ra:"):
+        await person.send("/resources")
+    await person.press_data(buttons(person.last(), "ra:")[0])
+    await person.press_data(next(d for d in buttons(person.last(), "rk:") if d.endswith(":" + kind)))
+    await person.send(text)
+    return int(re.search(r"#(\d+)", person.last().text).group(1))
+
+
+async def estimate(sim: Sim, person: Person, name: str, importance: int, closeness: int) -> None:
+    """``person`` estimates the organisation ``name`` from /orgs, adding it first if it is not there."""
+    await person.send("/orgs")
+    community = int(buttons(person.last(), "oa:")[0].split(":")[1])
+    async with sim.engine.db.transaction() as tx:
+        number = next((o.number for o in await resources.orgs_of(tx, community) if o.name == name), None)
+    if number is None:
+        await person.press_data(buttons(person.last(), "oa:")[0])
+        await person.send(name)
+    else:
+        offered = f"or:{community}:{number}"  # the button "Estimate #n …" under /orgs
+        assert offered in buttons(person.last(), "or:"), (person.name, name)
+        await person.press_data(offered)
+    await person.press_data(buttons(person.last(), "oi:")[importance - 1])
+    await person.press_data(buttons(person.last(), "oc:")[closeness - 1])
+
+
+async def step4(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """Step 4: the resource map and the institutional diagram, tidied by the ҚМҰТ, drawn for the group."""
+    by_name = {m.name: m for m in village}
+    async with sim.engine.db.transaction() as tx:
+        chosen = await problems.chosen(tx, 1)
+        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
+                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+    assert chosen is not None
+    curator = next((by_name[n] for n in ("Гүлнар", "Асель", "Ерлан") if n in kmut),
+                   next(m for m in village if m.name in kmut))
+    entries = RESOURCES[:3] + PROBLEM_RESOURCES.get(chosen.number, [])[:1] + [OFF_RESOURCE] + RESOURCES[3:] \
+        + PROBLEM_RESOURCES.get(chosen.number, [])[1:]
+
+    transcript.section("Step 4. The resource map (ресурстар картасы)")
+    transcript.note(f"Members list in private chat what the village has for problem #{chosen.number}: people and "
+                    "skills, materials and equipment, money, premises and land, organisations. One message each: "
+                    "what it is, then who holds it and where, if they know.")
+    shown = {"Ерлан", "Ольга"}
+    off = 0
+    for who, kind, text in entries:
+        transcript.quiet = who not in shown
+        number = await add_resource(by_name[who], kind, text)
+        if (who, kind, text) == OFF_RESOURCE:
+            off = number
+    transcript.quiet = False
+    authors = sorted({who for who, _, _ in entries} - shown)
+    transcript.note(f"{', '.join(authors)} added theirs the same way (not shown). Nobody listed an organisation: "
+                    "those go on the institutional diagram below.")
+    await by_name["Асель"].send("/resources")
+
+    transcript.section("Step 4. The ҚМҰТ tidies the map")
+    transcript.note(f"#{off} is an advertisement, not a resource for the problem. {curator.name} is in the ҚМҰТ.")
+    await curator.send(f"/resources remove {off}")
+
+    transcript.section("Step 4. The institutional diagram (институционалдық диаграмма)")
+    transcript.note("Members put the organisations and people that matter on the diagram and each estimates how "
+                    "important they are for the problem and how close to the village (1 to 3). The first "
+                    "addition and Гүлнар's estimate of the akimat are shown.")
+    first_added = False
+    raters: set[str] = set()
+    for round_ in range(max(len(votes) for _, votes in ORGS)):
+        for name, votes in ORGS:
+            if round_ >= len(votes):
+                continue
+            who, importance, closeness = votes[round_]
+            adding = round_ == 0  # the first to name it puts it on the diagram
+            transcript.quiet = first_added if adding else (who, name) != ("Гүлнар", ORGS[0][0])
+            await estimate(sim, by_name[who], name, importance, closeness)
+            first_added = first_added or adding
+            raters.add(who)
+    transcript.quiet = False
+    transcript.note(f"{len({v[0][0] for _, v in ORGS})} members put {len(ORGS)} organisations and people on the "
+                    f"diagram; {len(raters)} members gave {sum(len(v) for _, v in ORGS)} estimates in all. The "
+                    "diagram shows their means.")
+    await by_name["Светлана"].send("/orgs")
+
+    transcript.section("Step 4. The map and the diagram in the group")
+    await by_name["Нұрлан"].send("/resources", group)
+    await by_name["Серік"].send("/orgs", group)
+
+    transcript.section("On to step 5")
     await facilitator.send("/next", group)

@@ -9,7 +9,7 @@ from contextlib import closing
 from bot.demo import run_demo
 
 
-async def test_the_demo_walks_steps_1_to_3_and_writes_transcript_and_charts(tmp_path):
+async def test_the_demo_walks_steps_1_to_4_and_writes_transcript_and_charts(tmp_path):
     out = await run_demo(str(tmp_path / "demo-out"), seed=7)
     transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
     for expected in ("Көктерек ауылы", "Добро пожаловать", "Welcome to",      # three languages
@@ -18,7 +18,7 @@ async def test_the_demo_walks_steps_1_to_3_and_writes_transcript_and_charts(tmp_
         assert expected in transcript, expected
     assert "Traceback" not in transcript and "Кешіріңіз" not in transcript  # nothing failed on the way
     charts = sorted((tmp_path / "demo-out").glob("chart-*.png"))
-    assert len(charts) >= 6
+    assert len(charts) >= 8
     assert all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and c.stat().st_size < 200_000 for c in charts)
     assert out.endswith("demo-out")
 
@@ -32,6 +32,12 @@ async def test_the_demo_walks_steps_1_to_3_and_writes_transcript_and_charts(tmp_
         nodes = db.execute("SELECT t.number, t.kind, t.status, t.text, p.number, m.name FROM tree_nodes t"
                            " LEFT JOIN tree_nodes p ON p.id = t.parent_id"
                            " JOIN members m ON m.id = t.created_by ORDER BY t.number").fetchall()
+        mapped = db.execute("SELECT r.number, r.kind, r.status, r.text, r.holder, r.place, m.name FROM resources r"
+                            " JOIN members m ON m.id = r.created_by ORDER BY r.number").fetchall()
+        orgs = db.execute("SELECT o.number, o.name, o.status, COUNT(*), AVG(g.importance), AVG(g.closeness),"
+                          " COUNT(DISTINCT g.importance) + COUNT(DISTINCT g.closeness) FROM orgs o"
+                          " JOIN org_ratings g ON g.org_id = o.id GROUP BY o.id ORDER BY o.number").fetchall()
+        raters = db.execute("SELECT COUNT(DISTINCT member_id) FROM org_ratings").fetchone()[0]
     assert statuses == {"accepted": 9, "declined": 1}  # the candidates; the shop owner declined
     assert confirmed == 1 and len(kmut) == 7 and "Гүлнар" in kmut
     # the election's result is posted to the group with its chart, the missing category named
@@ -64,4 +70,38 @@ async def test_the_demo_walks_steps_1_to_3_and_writes_transcript_and_charts(tmp_
     assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the facilitator's /next posts step 3's result and opens step 4
     assert "3-қадам аяқталды.\n>   \n>   Мәселе ағашы: 5 себеп, 5 салдар." in transcript
-    assert "**4-қадам: " in transcript and step == 4
+    assert "**4-қадам: " in transcript
+
+    # step 4: the resource map, by kind, with holders and places; one kind left empty and named as the gap
+    open_resources = [r for r in mapped if r[2] == "open"]
+    kinds = {r[1] for r in open_resources}
+    assert kinds == {"people", "materials", "money", "premises"}
+    assert 5 <= len({r[6] for r in mapped}) <= 7 and len(open_resources) >= 6
+    assert sum(1 for r in open_resources if r[4] and r[5]) >= 3  # who holds it and where, where natural
+    assert any(re.search("[әғқңөұүһі]", r[3]) for r in open_resources)  # Kazakh…
+    assert any(re.search("[ыэ]", r[3]) and not re.search("[әғқңөұүһі]", r[3]) for r in open_resources)  # …Russian
+    # the ҚМҰТ takes the advertisement off the map
+    [off] = [r for r in mapped if r[2] == "removed"]
+    assert "Сатылады" in off[3]
+    removal = re.search(rf"\*\*(\S+)\*\* → `/resources remove {off[0]}`\n> 🤖 → \1: #{off[0]} ресурстар "
+                        "картасынан алынды.", transcript)
+    assert removal and removal.group(1) in kmut
+    # the institutional diagram: every organisation estimated by several members, the means drawn
+    assert len(orgs) == 7 and all(o[2] == "open" and o[3] >= 3 for o in orgs) and 6 <= raters <= 8
+    assert all(o[6] > 2 for o in orgs if o[3] >= 4)  # the members do not all agree
+    akimat = next(o for o in orgs if "әкімдігі" in o[1])
+    assert akimat[3] == 6 and round(akimat[4], 1) == 2.8 and round(akimat[5], 1) == 1.7
+    assert max(o[4] for o in orgs) - min(o[4] for o in orgs) >= 1  # varied importance…
+    assert max(o[5] for o in orgs) - min(o[5] for o in orgs) >= 1.5  # …and closeness
+    # both charts go to the group, written with the others
+    group = r"\(in group «Көктерек ауылы»\) → `/{}`\n> 🤖 → group «Көктерек ауылы»: {}.*?!\[chart\]\((chart-\d+\.png)\)"
+    caption = f"Ресурстар картасы: {len(open_resources)} ресурс. Әзірге жоқ: Ұйымдар."
+    diagram = ("Институционалдық диаграмма (бағаланған ұйымдар: 7): қауымдастыққа ең жақыны — Ауыл мектебі, "
+               f"ең маңыздысы — {akimat[1]}.")
+    for command, text in (("resources", caption), ("orgs", diagram)):
+        posted = re.search(group.format(command, re.escape(text)), transcript, re.S)
+        assert posted, f"no {command} chart in the group"
+        assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the facilitator's /next posts step 4's result and opens step 5
+    assert f"4-қадам аяқталды.\n>   \n>   {caption}\n>   {diagram}" in transcript
+    assert "**5-қадам: " in transcript and step == 5
