@@ -17,6 +17,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 
@@ -26,6 +27,7 @@ from bot.charts import (  # noqa: E402
 )
 from bot.charts import ResourceRow, render_resources  # noqa: E402
 from bot.charts import OrgRow, render_orgs  # noqa: E402
+from bot.charts import TaskRow, render_plan  # noqa: E402
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
 N = 30
@@ -110,6 +112,24 @@ def org_rows(rnd: random.Random, n: int = 15) -> list[OrgRow]:
         rnd.randint(1, 30)) for i in range(n)]
 
 
+def task_rows(rnd: random.Random, n: int = N) -> list[TaskRow]:
+    """Step 5's action plan: *n* tasks over three months, titles of 20 to 150 characters,
+    every sixth with no owner, every eighth not scheduled, every eleventh with only a due day."""
+    first = date(2026, 3, 2)
+    rows = []
+    for i in range(n):
+        words = " ".join(PHRASES[(i + k) % len(PHRASES)] for k in range(4))
+        start = first + timedelta(days=rnd.randint(0, 75))
+        due = min(start + timedelta(days=rnd.randint(0, 21)), first + timedelta(days=90))
+        if i % 8 == 5:
+            start = due = None
+        elif i % 11 == 3:
+            start = None
+        rows.append(TaskRow(i + 1, words[: rnd.choice([20, 60, 100, 150])].strip(),
+                            "" if i % 6 == 4 else NAMES[i % len(NAMES)], start, due))
+    return rows
+
+
 def cases(rnd: random.Random):
     texts = [problem_text(i, rnd) for i in range(N)]
     stickers = sorted((StickerRow(i + 1, t, rnd.randint(0, 30), rnd.randint(0, 10))
@@ -133,6 +153,7 @@ def cases(rnd: random.Random):
                "effects": "Салдары (бұтақтар)", "problem": "Мәселе",
                "causes": "Себептері (тамырлар)"}
     resources = resource_rows(rnd)
+    tasks = task_rows(random.Random(5))  # its own draws, as the orgs'
     kk_resources = {"title": "Ресурстар картасы", "subtitle": "40 ресурс · 5 түрдің 4-еуі",
                     "holder": "иесі", "place": "қайда", "none": "әзірге жоқ"}
     return {
@@ -145,6 +166,10 @@ def cases(rnd: random.Random):
         "orgs": lambda: render_orgs(orgs, {"title": "Институционалдық диаграмма",
                                            "community": "Біздің қауымдастық", "decimal": ","}),
         "resources": lambda: render_resources(resources, RESOURCE_KINDS, kk_resources),
+        "plan": lambda: render_plan(tasks, {
+            "title": "Іс-қимыл жоспары", "subtitle": "30 тапсырма", "owner_none": "әзірге ешкім",
+            "unscheduled": "Әлі жоспарланбаған", "today": "бүгін",
+            "months": "қаң,ақп,нау,сәу,мам,мау,шіл,там,қыр,қаз,қар,жел"}, today=date(2026, 4, 14)),
     }
 
 

@@ -21,6 +21,8 @@ from bot.charts.data import OrgRow
 from bot.charts.orgs import render_orgs
 from bot.charts.data import ResourceRow
 from bot.charts.pairwise import render_pairwise
+from bot.charts.data import TaskRow
+from bot.charts.plan import render_plan
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
@@ -34,6 +36,7 @@ __all__ = [
     "RankedProblem",
     "ResourceRow",
     "StickerRow",
+    "TaskRow",
     "TreeNode",
     "render",
     "render_combined",
@@ -41,6 +44,7 @@ __all__ = [
     "render_matrix",
     "render_orgs",
     "render_pairwise",
+    "render_plan",
     "render_resources",
     "render_stickers",
     "render_tree",

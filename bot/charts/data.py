@@ -225,3 +225,39 @@ class OrgRow:
             object.__setattr__(self, field, float(value))
         if isinstance(self.raters, bool) or not isinstance(self.raters, int) or self.raters < 1:
             raise ValueError(f"raters must be a positive int, got {self.raters!r}")
+
+
+from datetime import date, datetime  # noqa: E402  (the task rows' dates)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task of the step 5 action plan (іс-қимыл жоспары).
+
+    ``number`` is the task's number as lists refer to it ("#3"), unique in the plan;
+    ``title`` what is to be done (3–150 characters, any script; the chart shortens it);
+    ``owner`` the responsible member's name ("" when nobody has taken it yet; up to 100
+    characters); ``start`` and ``due`` calendar days (``datetime.date``, not datetimes),
+    None while not scheduled; ``due`` is on or after ``start`` when both are given.
+    """
+
+    number: int
+    title: str
+    owner: str = ""
+    start: date | None = None
+    due: date | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
+            raise ValueError(f"number must be a positive int, got {self.number!r}")
+        if not isinstance(self.title, str) or not 3 <= len(self.title.strip()) <= 150:
+            raise ValueError(f"title must be a str of 3 to 150 characters, got {self.title!r}")
+        if not isinstance(self.owner, str) or len(self.owner) > 100:
+            raise ValueError(f"owner must be a str of at most 100 characters, got {self.owner!r}")
+        for name in ("start", "due"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+                raise ValueError(f"{name} must be a datetime.date or None, got {value!r}")
+        if self.start is not None and self.due is not None and self.due < self.start:
+            raise ValueError(f"task #{self.number} is due {self.due} before it starts "
+                             f"{self.start}")
