@@ -485,3 +485,39 @@ async def test_a_resource_keeps_its_kind_and_stays_removed(db, world):
     await refused(db, "UPDATE resources SET kind = 'people' WHERE id = ?", (resource,), "keeps its kind")
     await allowed(db, "UPDATE resources SET status = 'removed' WHERE id = ?", (resource,))
     await refused(db, "UPDATE resources SET status = 'open' WHERE id = ?", (resource,), "stays so")
+
+
+# --- step 5: the action plan -------------------------------------------------------------------
+TASK = ("INSERT INTO tasks (community_id, problem_id, number, title, norm, start_on, due_on, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+async def test_a_task_is_dated_in_order_owned_by_a_member_and_frozen_while_the_plan_is_voted_on(db, world):
+    w = world
+    p1 = w.problems[0]
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at) VALUES (?, ?, 'member', ?)",
+                         (w.community, w.members[0], NOW))
+        task = await tx.insert(TASK, (w.community, p1, 1, "Clean the culvert", "x", "2026-12-01", "2026-12-05", NOW))
+    await refused(db, TASK, (w.community, p1, 2, "Backwards", "y", "2026-12-05", "2026-12-01", NOW), "CHECK")
+    await refused(db, "UPDATE tasks SET owner_id = ? WHERE id = ?", (w.members[1], task), "member of the community")
+    await allowed(db, "UPDATE tasks SET owner_id = ? WHERE id = ?", (w.members[0], task))
+    await refused(db, "UPDATE tasks SET number = 7 WHERE id = ?", (task,), "keeps its number")
+    async with db.transaction() as tx:
+        ballot = await tx.insert("INSERT INTO ballots (community_id, kind, opened_at) VALUES (?, 'plan', ?)",
+                                 (w.community, NOW))
+    await refused(db, TASK, (w.community, p1, 2, "During the vote", "z", None, None, NOW), "voted on")
+    await refused(db, "UPDATE tasks SET title = 'Changed' WHERE id = ?", (task,), "voted on")
+    await refused(db, "UPDATE tasks SET status = 'removed' WHERE id = ?", (task,), "voted on")
+    vote = "INSERT INTO plan_votes (ballot_id, member_id, approve) VALUES (?, ?, ?)"
+    await allowed(db, vote, (ballot, w.members[0], 1))
+    await refused(db, vote, (ballot, w.members[0], 0), "UNIQUE")
+    await refused(db, vote, (ballot, w.members[1], 2), "CHECK")
+    await allowed(db, "UPDATE plan_votes SET approve = 0 WHERE ballot_id = ?", (ballot,))
+    assert await scalar(db, "SELECT turnout FROM ballots WHERE id = ?", (ballot,)) == 1
+    dots_ballot = await new_ballot(db, w, "dots", w.problems[:2])
+    await refused(db, vote, (dots_ballot, w.members[1], 1), "not a plan ballot")
+    await allowed(db, "UPDATE ballots SET status = 'closed', closed_at = ? WHERE id = ?", (NOW, ballot))
+    await refused(db, "UPDATE plan_votes SET approve = 1 WHERE ballot_id = ?", (ballot,), NOT_OPEN)
+    await refused(db, vote, (ballot, w.members[1], 1), NOT_OPEN)
+    await allowed(db, "UPDATE tasks SET title = 'After the vote' WHERE id = ?", (task,))

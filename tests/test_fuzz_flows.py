@@ -250,6 +250,11 @@ async def _build_template(path: str) -> Template:
     await ev("m1", button=f"oa:{community}")
     await ev("m1", text="Ауыл әкімдігі")
     await ev("m1", button=f"oc:{community}:1:3:2")
+    # step 5 in A: two tasks, m1 offers to do #1
+    for title in ("Су құбырын тексеру", "Әкімдікке хат жазу\n01.12 – 10.12\nҚағаз"):
+        await ev("m1", button=f"ka:{community}")
+        await ev("m1", text=title)
+    await ev("m1", button=f"kv:{community}:1")
 
     await onboard("other")
     code_b = await new_community("other", "Other village", GROUP_B)
@@ -345,7 +350,8 @@ paper_args = st.one_of(
     edge_text,
 )
 OPENING_POLLS = ["dots", "dots 3 2", "dots 2 2 voted", "dots 4 1 closed", "dots 1", "matrix", "matrix 1 2",
-                 "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h", "election", "election 1", "election 2 voted"]
+                 "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h", "election", "election 1", "election 2 voted",
+                 "plan", "plan closed"]
 small = st.integers(1, 6).map(str)
 facilitator_args = st.one_of(
     st.tuples(st.just("poll"), st.one_of(
@@ -362,6 +368,8 @@ facilitator_args = st.one_of(
 )
 tree_args = st.one_of(st.sampled_from(["", "merge 1 2", "merge 2 1", "remove 1", "remove 2", "merge 1 1", "remove",
                                         "merge 1", "remove 99", "merge #2 #1", "MERGE 2 1"]), numbers_args)
+plan_args = st.one_of(st.sampled_from(["", "owner 1", "owner 2", "dates 1 01.12 20.12", "dates 1 20.12 01.12",
+                                        "dates 2 1.1-2.2", "remove 1", "remove 9", "owner", "dates 1", "x"]), numbers_args)
 remove_args = st.one_of(st.sampled_from(["", "remove 1", "remove 2", "remove", "remove 99", "remove x", "REMOVE 1"]),
                         numbers_args)
 close_args = st.one_of(st.sampled_from(["", "dots", "matrix", "pairwise", "stickers", "all"]), edge_text)
@@ -379,7 +387,7 @@ def args_for(command: str, t: Template) -> st.SearchStrategy[str]:
     specific = {
         "propose": problem_text, "poll": poll_args, "merge": numbers_args, "hide": numbers_args,
         "choose": numbers_args, "paper": paper_args, "close": close_args, "tree": tree_args,
-        "resources": remove_args, "orgs": remove_args,
+        "resources": remove_args, "orgs": remove_args, "plan": plan_args,
         "start": start_args(t), "join": start_args(t), "link": start_args(t),
         "lang": st.sampled_from(["", "en", "ru", "kk", "de"]),
     }.get(command)
@@ -642,12 +650,14 @@ class Harness:
 
 
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise",
-               "election_votes": "election"}
+               "election_votes": "election", "plan_votes": "plan"}
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
-KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed")  # the ҚМҰТ's (or the facilitator's)
-MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
+KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed", "task.removed",
+                "task.dated", "task.owner_named")  # the ҚМҰТ's (or the facilitator's)
+MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "task.proposed", "task.offered",
+                  "task.offer_withdrawn", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
                   "nomination.accepted", "nomination.declined")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):

@@ -21,10 +21,11 @@ from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, nominations, problems
 from bot.storage.ballots import Ballot
 
-KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election")}
+KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election"), "plan": N_("Action plan")}
 KIND_ALIASES = {"dots": "dots", "stickers": "dots", "стикер": "dots", "жапсырма": "dots",
                 "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise",
-                "election": "election", "сайлау": "election", "выборы": "election"}
+                "election": "election", "сайлау": "election", "выборы": "election",
+                "plan": "plan", "жоспар": "plan", "план": "plan"}
 VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
@@ -107,7 +108,8 @@ async def poll(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("Which vote? /poll dots (stickers), /poll matrix or /poll pairwise. "
                                "Options: numbers of stickers, a closing time like 18:00 or 2h, and "
                                "live, voted or closed for when counts are shown.") + "\n"
-                         + ctx.t("The ҚМҰТ election: /poll election, or /poll election 5 for 5 seats."))
+                         + ctx.t("The ҚМҰТ election: /poll election, or /poll election 5 for 5 seats.") + "\n"
+                         + ctx.t("The members' approval of the action plan: /poll plan."))
     numbers, closes_at, visibility = [], None, "live"
     for word in words[1:]:
         word = word.lstrip("#")
@@ -123,6 +125,14 @@ async def poll(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("A vote of this kind is already open. Close it first with /close."))
     if kind == "election":
         await open_election(ctx, community, numbers, visibility, closes_at)
+        return
+    if kind == "plan":
+        from bot.flows import plan
+
+        ballot = await plan.open_ballot(ctx, community, visibility,
+                                        closes_at.isoformat(timespec="seconds") if closes_at else None)
+        await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="plan", visibility=visibility)
+        await announce(ctx, community, ballot)
         return
     open_ones = await problems.listed(ctx.tx, community.id)
     stickers, per_option = 3, 1
@@ -179,9 +189,11 @@ async def open_election(ctx: Context, community: Community, numbers: list[int], 
 
 
 async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Build:
-    """How a ballot voted on in the group itself (stickers, the election) is drawn there."""
-    from bot.flows import dots, election
+    """How a ballot voted on in the group itself (stickers, the election, the plan) is drawn there."""
+    from bot.flows import dots, election, plan
 
+    if ballot.kind == "plan":
+        return await plan.group_view(ctx, community, ballot)
     if ballot.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, ballot.id)
@@ -190,7 +202,7 @@ async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Buil
     return lambda tr: election.group_message(tr, ballot, candidates, by_id, community.tz)
 
 
-IN_GROUP = ("dots", "election")  # voted on with the group message's buttons; the others in private
+IN_GROUP = ("dots", "election", "plan")  # voted on with the group message's buttons; the others in private
 
 
 async def announce(ctx: Context, community: Community, ballot: Ballot,
@@ -240,13 +252,13 @@ async def open_pressed(ctx: Context, ballot_id: str) -> None:
 
 
 async def open_private(ctx: Context, ballot: Ballot) -> None:
-    from bot.flows import dots, election, matrix, pairwise
+    from bot.flows import dots, election, matrix, pairwise, plan
 
     refuse_closed(ctx, ballot)
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
     await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next,
-           "election": election.show_private}[ballot.kind](ctx, ballot)
+           "election": election.show_private, "plan": plan.show_private}[ballot.kind](ctx, ballot)
 
 
 @command("vote", who="member", describe=N_("Vote"))
@@ -309,6 +321,11 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     if closed.kind == "election":
         await election.post_result(ctx, community, closed)
         return
+    if closed.kind == "plan":
+        from bot.flows import plan
+
+        await plan.post_result(ctx, community, closed)
+        return
     await post_result(ctx, community, closed)
     await choice.post_combined(ctx, community)
 
@@ -330,10 +347,10 @@ async def results_command(ctx: Context) -> None:
     if not closed:
         raise ctx.refuse(ctx.t("No vote has closed yet."))
     latest = max(closed, key=lambda b: (b.closed_at or "", b.id))
-    if latest.kind == "election":
-        from bot.flows import election
+    if latest.kind in ("election", "plan"):
+        from bot.flows import election, plan
 
-        await election.results_reply(ctx, latest)
+        await {"election": election.results_reply, "plan": plan.results_reply}[latest.kind](ctx, latest)
         return
     result = await results.build(ctx.tx, latest)
     ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))

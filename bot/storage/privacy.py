@@ -117,6 +117,17 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             "SELECT c.name AS community, o.number, o.name, r.importance, r.closeness FROM org_ratings r"
             " JOIN orgs o ON o.id = r.org_id JOIN communities c ON c.id = o.community_id WHERE r.member_id = ?",
             (member_id,))),
+        "tasks_proposed": _rows(await tx.all(
+            "SELECT c.name AS community, t.number, t.title, t.start_on, t.due_on, t.resources, t.status, t.created_at"
+            " FROM tasks t JOIN communities c ON c.id = t.community_id WHERE t.created_by = ?", (member_id,))),
+        "tasks_responsible_for": _rows(await tx.all(
+            "SELECT c.name AS community, t.number, t.title, t.start_on, t.due_on FROM tasks t"
+            " JOIN communities c ON c.id = t.community_id WHERE t.owner_id = ?", (member_id,))),
+        "tasks_offered": _rows(await tx.all(
+            "SELECT c.name AS community, t.number, t.title, v.at FROM task_volunteers v JOIN tasks t ON t.id = v.task_id"
+            " JOIN communities c ON c.id = t.community_id WHERE v.member_id = ?", (member_id,))),
+        "plan_votes": _rows(await tx.all(
+            "SELECT ballot_id, approve FROM plan_votes WHERE member_id = ?", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -136,8 +147,9 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
         "SELECT id FROM ballots WHERE status = 'open' AND id IN (SELECT ballot_id FROM dot_votes"
         " WHERE member_id = ?1 UNION SELECT ballot_id FROM matrix_votes WHERE member_id = ?1"
         " UNION SELECT ballot_id FROM pairwise_votes WHERE member_id = ?1"
-        " UNION SELECT ballot_id FROM election_votes WHERE member_id = ?1)", (member_id,))]
-    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans", "election_votes"):
+        " UNION SELECT ballot_id FROM election_votes WHERE member_id = ?1"
+        " UNION SELECT ballot_id FROM plan_votes WHERE member_id = ?1)", (member_id,))]
+    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans", "election_votes", "plan_votes"):
         await tx.execute(f"DELETE FROM {table} WHERE member_id = ? AND ballot_id IN"
                          " (SELECT id FROM ballots WHERE status = 'open')", (member_id,))
     identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))
@@ -154,6 +166,12 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("UPDATE orgs SET created_by = NULL WHERE created_by = ?", (member_id,))
     # an estimate is a member's opinion, not a vote of a ballot: it goes with them
     await tx.execute("DELETE FROM org_ratings WHERE member_id = ?", (member_id,))
+    await tx.execute("UPDATE tasks SET created_by = NULL WHERE created_by = ?", (member_id,))
+    await tx.execute("DELETE FROM task_volunteers WHERE member_id = ?", (member_id,))
+    # a task they were responsible for needs someone else now (unless the plan is being voted on)
+    if not await tx.scalar("SELECT 1 FROM tasks t JOIN ballots b ON b.community_id = t.community_id"
+                           " WHERE t.owner_id = ? AND b.kind = 'plan' AND b.status = 'open'", (member_id,)):
+        await tx.execute("UPDATE tasks SET owner_id = NULL WHERE owner_id = ?", (member_id,))
     await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))

@@ -7,7 +7,7 @@ PRAGMA legacy_alter_table = ON;  -- the triggers on other tables name "ballots":
 CREATE TABLE ballots_new (
     id           INTEGER PRIMARY KEY,
     community_id INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('dots', 'matrix', 'pairwise', 'election')),
+    kind         TEXT NOT NULL CHECK (kind IN ('dots', 'matrix', 'pairwise', 'election', 'plan', 'evaluation')),
     status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
     stickers     INTEGER NOT NULL DEFAULT 3 CHECK (stickers BETWEEN 1 AND 20),  -- an election's seats
     per_option   INTEGER NOT NULL DEFAULT 1 CHECK (per_option BETWEEN 1 AND 20),

@@ -1,0 +1,374 @@
+"""Step 5, the joint action plan (іс-әрекет жоспары): members propose tasks — title, dates,
+resources needed — and offer to do them; the ҚМҰТ names who is responsible, sets dates and takes
+tasks off; the members approve the plan by ballot; the bot draws it as a Gantt chart."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.dates import parse_span
+from bot.domain.models import Community
+from bot.domain.text import clean_line, clean_text, small_int
+from bot.flows.ballots import ballot_scope, closing_note, load_ballot, refuse_closed, tag
+from bot.flows.choice import community_scope
+from bot.flows.community import STEP_RESULTS, menu_item
+from bot.flows.context import Context, esc
+from bot.flows.engine import BadPayload, require
+from bot.flows.problems import normalize, pages
+from bot.flows.registry import button, command, state
+from bot.flows.tree import chosen_problem
+from bot.flows.types import Button, Chart, Message
+from bot.i18n import N_, Translator, translator
+from bot.storage import ballots, communities, plan, problems
+from bot.storage.ballots import Ballot
+from bot.storage.plan import Task
+from bot.storage.problems import Problem
+
+TITLE_MIN, TITLE_MAX, RESOURCES_MAX = 3, 150, 200
+MAX_TASKS = 30               # what the Gantt chart is drawn for (bench/charts.py)
+RATE_COUNT, RATE_WINDOW = 5, timedelta(minutes=10)
+OFFERS_SHOWN = 10            # "I can do it" buttons under /plan
+
+menu_item(5, N_("Action plan"), "plan")
+menu_item(5, N_("Vote"), "vote")
+
+
+def today(community: Community, ctx: Context) -> date:
+    return ctx.now.astimezone(ZoneInfo(community.tz)).date()
+
+
+def span_text(task: Task) -> str:
+    if task.start is None or task.due is None:
+        return ""
+    return f"{task.start:%d.%m}–{task.due:%d.%m}"
+
+
+def task_line(tr: Translator, task: Task) -> str:
+    parts = [f"#{task.number} <b>{esc(task.title)}</b>",
+             esc(task.owner) if task.owner else tr.t("no one responsible yet")]
+    if span_text(task):
+        parts.append(span_text(task))
+    if task.resources:
+        parts.append(tr.t("needs: {resources}", resources=esc(task.resources)))
+    if task.volunteers:
+        parts.append(tr.tn("{n} offer to do it", "{n} offer to do it", task.volunteers))
+    return " — ".join(parts)
+
+
+def chart(locale: str, tasks: list[Task], on: date) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    tr = translator(locale)
+    rows = [data.TaskRow(t.number, t.title, t.owner, t.start, t.due) for t in tasks]
+    labels = {"title": tr.t("Action plan"), "subtitle": tr.tn("{n} task", "{n} tasks", len(tasks)),
+              "owner_none": tr.t("no one yet"), "unscheduled": tr.t("Not scheduled yet"), "today": tr.t("today"),
+              "empty": tr.t("No tasks yet"), "months": tr.t("Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec")}
+    return Chart(charts.render_plan, (rows, labels), {"today": on}, filename="plan.png")
+
+
+def caption(tr: Translator, tasks: list[Task]) -> str:
+    without = sum(not t.owner for t in tasks)
+    text = tr.tn("Action plan: {n} task.", "Action plan: {n} tasks.", len(tasks))
+    if without:
+        text += " " + tr.tn("{n} has no one responsible yet.", "{n} have no one responsible yet.", without)
+    return text
+
+
+# --- seeing the plan ---------------------------------------------------------------------------
+@command("plan", who="member", describe=N_("Action plan"))
+async def plan_command(ctx: Context) -> None:
+    """``/plan`` shows the plan; the ҚМҰТ edits it with ``/plan owner 3``, ``/plan dates 3 01.12
+    20.12`` and ``/plan remove 3``."""
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    words = ctx.event.args.split()
+    problem = await chosen_problem(ctx, community)
+    if words and words[0].lower() in ("owner", "dates", "remove"):
+        await edit(ctx, community, problem, [words[0].lower(), *words[1:]])
+        return
+    tasks = await plan.of_problem(ctx.tx, problem.id)
+    if ctx.event.is_group:
+        ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), url=ctx.private_link("plan"))]],
+                  chart=chart(ctx.locale, tasks, today(community, ctx)))
+        return
+    lines = [ctx.t("📋 <b>Action plan</b> for «{problem}»", problem=esc(problem.text)), ""]
+    lines += [task_line(ctx.tr, t) for t in tasks] or [ctx.t("No tasks yet. Propose the first one.")]
+    if await ctx.role(community.id) in ("kmut", "facilitator"):
+        lines += ["", ctx.t("ҚМҰТ: name who is responsible with /plan owner 3, set dates with /plan dates 3 01.12 "
+                            "20.12, take a task off with /plan remove 3.")]
+    mine = {t.id for t in tasks if ctx.member.id in {m for m, _ in await plan.volunteers(ctx.tx, t.id)}}
+    rows = [[Button(("✅ " if t.id in mine else "🙋 ") + ctx.t("I can do #{number}", number=t.number),
+                    data=f"kv:{community.id}:{t.number}")] for t in tasks if not t.owner][:OFFERS_SHOWN]
+    rows += [[Button(ctx.t("➕ Propose a task"), data=f"ka:{community.id}")],
+             [Button(ctx.t("🖼 The plan as a picture"), data=f"kp:{community.id}")]]
+    parts = pages(lines)
+    for part in parts[:-1]:
+        ctx.reply(part)
+    ctx.reply(parts[-1], rows)
+
+
+@button("kp", who="member", scope=community_scope)
+async def picture(ctx: Context, community_id: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    problem = await chosen_problem(ctx, community)
+    tasks = await plan.of_problem(ctx.tx, problem.id)
+    ctx.reply(caption(ctx.tr, tasks), chart=chart(ctx.locale, tasks, today(community, ctx)))
+
+
+# --- proposing and offering ----------------------------------------------------------------------
+@button("ka", who="member", scope=community_scope)
+async def propose_pressed(ctx: Context, community_id: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    if ctx.event.is_group:
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("plan"))
+    await chosen_problem(ctx, community)
+    ctx.goto("task.text", community=community.id)
+    ctx.reply(ctx.t("Describe the task in one message: what is to be done on the first line; if you can, the dates "
+                    "on the second and what it needs on the third. For example:\nClean the culvert under the road\n"
+                    "01.12 – 05.12\nTwo shovels, a truck for an hour"))
+
+
+@state("task.text", who="member")
+async def task_sent(ctx: Context, raw: str) -> None:
+    community_id = ctx.data.get("community")
+    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
+    if community is None:
+        ctx.clear()  # (a refusal would roll the clearing back)
+        ctx.reply(ctx.t("Start again with /plan."))
+        return
+    await require(ctx, community, "member")
+    assert ctx.member is not None
+    problem = await chosen_problem(ctx, community)
+    lines = [clean_line(line) for line in clean_text(raw).splitlines()] + ["", ""]
+    title, when, needs = lines[0], lines[1], " ".join(lines[2:]).strip()[:RESOURCES_MAX]
+    if len(title) < TITLE_MIN:
+        raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TITLE_MIN))
+    if len(title) > TITLE_MAX:
+        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(title), max=TITLE_MAX))
+    span = parse_span(when, today(community, ctx)) if when else None
+    if when and span is None:
+        raise ctx.refuse(ctx.t("I could not read the dates «{dates}». Write them like 01.12 – 20.12, or leave the "
+                               "second line out.", dates=esc(when[:40])))
+    existing = await plan.same_title(ctx.tx, problem.id, normalize(title))
+    if existing is not None:
+        raise ctx.refuse(ctx.t("This task is in the plan already as #{number}.", number=existing))
+    since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
+    if await plan.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
+        raise ctx.refuse(ctx.t("You have proposed {n} tasks in the last minutes. Please wait a little before the "
+                               "next one.", n=RATE_COUNT))
+    if len(await plan.of_problem(ctx.tx, problem.id)) >= MAX_TASKS:
+        raise ctx.refuse(ctx.t("The plan has {max} tasks already; the ҚМҰТ can take some off to make room.",
+                               max=MAX_TASKS))
+    await refuse_while_voted(ctx, community)
+    number = await plan.add(ctx.tx, community.id, problem.id, title, normalize(title), *(span or (None, None)),
+                            needs, ctx.member.id, ctx.now_iso)
+    await ctx.audit("task.proposed", community.id, number=number)
+    ctx.clear()
+    ctx.reply(ctx.t("Added to the plan as #{number}. Thank you! Offer to do it, or see the plan with /plan.",
+                    number=number), [[Button("🙋 " + ctx.t("I can do #{number}", number=number),
+                                             data=f"kv:{community.id}:{number}")]])
+
+
+async def refuse_while_voted(ctx: Context, community: Community) -> None:
+    if any(b.kind == "plan" for b in await ballots.of_community(ctx.tx, community.id, "open")):
+        raise ctx.refuse(ctx.t("The members are voting on the plan now; it changes after the vote closes."))
+
+
+async def task_of(ctx: Context, problem: Problem, number: str | int) -> Task:
+    value = small_int(str(number).lstrip("#"), 6)
+    task = await plan.by_number(ctx.tx, problem.id, value) if value is not None else None
+    if task is None:
+        raise ctx.refuse(ctx.t("There is no task #{number} in the plan.", number=esc(str(number)[:6])))
+    return task
+
+
+@button("kv", who="member", scope=community_scope)
+async def offer_pressed(ctx: Context, community_id: str, number: str) -> None:
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    problem = await chosen_problem(ctx, community)
+    if small_int(number, 6) is None:
+        raise BadPayload("task number")
+    task = await task_of(ctx, problem, number)
+    if await plan.toggle_volunteer(ctx.tx, task.id, ctx.member.id, ctx.now_iso):
+        await ctx.audit("task.offered", community.id, number=task.number)
+        ctx.toast(ctx.t("Thank you! The ҚМҰТ sees that you can do #{number}.", number=task.number))
+    else:
+        await ctx.audit("task.offer_withdrawn", community.id, number=task.number)
+        ctx.toast(ctx.t("Your offer for #{number} is taken back.", number=task.number))
+
+
+# --- editing (the ҚМҰТ) ----------------------------------------------------------------------------
+async def edit(ctx: Context, community: Community, problem: Problem, words: list[str]) -> None:
+    await require(ctx, community, "kmut")
+    usage = ctx.t("Write /plan owner 3, /plan dates 3 01.12 20.12 or /plan remove 3.")
+    if len(words) < 2:
+        raise ctx.refuse(usage)
+    task = await task_of(ctx, problem, words[1])
+    await refuse_while_voted(ctx, community)
+    if words[0] == "remove":
+        await plan.remove(ctx.tx, task.id)
+        await ctx.audit("task.removed", community.id, number=task.number)
+        ctx.reply(ctx.t("Task #{number} is off the plan.", number=task.number))
+    elif words[0] == "dates":
+        span = parse_span(" ".join(words[2:]), today(community, ctx))
+        if span is None:
+            raise ctx.refuse(usage)
+        await plan.set_dates(ctx.tx, task.id, *span)
+        await ctx.audit("task.dated", community.id, number=task.number)
+        ctx.reply(ctx.t("Task #{number}: from {start} to {due}.", number=task.number,
+                        start=f"{span[0]:%d.%m.%Y}", due=f"{span[1]:%d.%m.%Y}"))
+    else:
+        offers = await plan.volunteers(ctx.tx, task.id)
+        if not offers:
+            raise ctx.refuse(ctx.t("Nobody has offered to do #{number} yet; members offer under /plan.",
+                                   number=task.number))
+        ctx.reply(ctx.t("Who is responsible for #{number}? These members offered:", number=task.number),
+                  [[Button(name[:40] or "—", data=f"ko:{community.id}:{task.number}:{member}")]
+                   for member, name in offers])
+
+
+@button("ko", who="kmut", scope=community_scope)
+async def owner_pressed(ctx: Context, community_id: str, number: str, member_id: str) -> None:
+    community = ctx.scoped
+    assert community is not None
+    problem = await chosen_problem(ctx, community)
+    if small_int(number, 6) is None or small_int(member_id) is None:
+        raise BadPayload("task or member")
+    task = await task_of(ctx, problem, number)
+    if int(member_id) not in {m for m, _ in await plan.volunteers(ctx.tx, task.id)}:
+        raise BadPayload("not one who offered")
+    await refuse_while_voted(ctx, community)
+    await plan.set_owner(ctx.tx, task.id, int(member_id))
+    await ctx.audit("task.owner_named", community.id, number=task.number, owner=int(member_id))
+    ctx.answer(ctx.t("Task #{number} has its responsible member.", number=task.number))
+    await ctx.notify(int(member_id), lambda tr: (tr.t(
+        "You are responsible for task #{number} «{title}» of the action plan. Thank you!", number=task.number,
+        title=esc(task.title)), []))
+
+
+# --- the members' approval -------------------------------------------------------------------------
+async def open_ballot(ctx: Context, community: Community, visibility: str, closes_at) -> Ballot | None:
+    """``/poll plan``: the members approve the plan as it stands."""
+    assert ctx.member is not None
+    problem = await chosen_problem(ctx, community)
+    tasks = await plan.of_problem(ctx.tx, problem.id)
+    if not tasks:
+        raise ctx.refuse(ctx.t("The plan has no tasks yet. Members propose them under /plan."))
+    return await ballots.open_ballot(ctx.tx, community.id, "plan", [], stickers=1, per_option=1,
+                                     visibility=visibility, closes_at=closes_at, opened_by=ctx.member.id,
+                                     now=ctx.now_iso)
+
+
+def vote_buttons(tr: Translator, ballot: Ballot, counts: tuple[int, int] | None,
+                 mine: bool | None = None) -> list[list[Button]]:
+    yes, no = counts or (None, None)
+
+    def label(text: str, n: int | None, chosen: bool) -> str:
+        return ("✅ " if chosen else "") + text + (f" · {n}" if n is not None else "")
+
+    return [[Button(label(tr.t("I approve the plan"), yes, mine is True), data=f"pl:{ballot.id}:1"),
+             Button(label(tr.t("Not yet"), no, mine is False), data=f"pl:{ballot.id}:0")]]
+
+
+def group_message(tr: Translator, ballot: Ballot, tasks: list[Task], counts: tuple[int, int],
+                  tz: str) -> tuple[str, list]:
+    if not ballot.is_open:
+        return tr.t("🗳 <b>The vote on the action plan</b> is closed. Members who voted: {n}.", n=ballot.turnout), []
+    lines = [tr.t("🗳 <b>Do you approve the action plan?</b>") + closing_note(tr, ballot, tz), ""]
+    lines += [task_line(tr, t) for t in tasks[:MAX_TASKS]]
+    lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
+    return "\n".join(lines), vote_buttons(tr, ballot, counts if ballot.visibility == "live" else None)
+
+
+async def group_view(ctx: Context, community: Community, ballot: Ballot):
+    problem = await problems.chosen(ctx.tx, community.id)
+    tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
+    counts = await plan.tally(ctx.tx, ballot.id)
+    return lambda tr: group_message(tr, ballot, tasks, counts, community.tz)
+
+
+async def show_private(ctx: Context, ballot: Ballot) -> None:
+    assert ctx.member is not None
+    community = await communities.get(ctx.tx, ballot.community_id)
+    assert community is not None
+    text, _ = (await group_view(ctx, community, ballot))(ctx.tr)
+    mine = await plan.vote_of(ctx.tx, ballot.id, ctx.member.id)
+    show = ballot.visibility == "live" or (ballot.visibility == "voted" and mine is not None)
+    ctx.reply(text, vote_buttons(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id) if show else None, mine),
+              tag=tag(ballot))
+
+
+@button("pl", who="member", scope=ballot_scope)
+async def vote_pressed(ctx: Context, ballot_id: str, approve: str) -> None:
+    ballot = await load_ballot(ctx, ballot_id, "plan")
+    refuse_closed(ctx, ballot)
+    assert ctx.member is not None
+    if approve not in ("0", "1"):
+        raise BadPayload("approve is 0 or 1")
+    await plan.vote(ctx.tx, ballot.id, ctx.member.id, approve == "1")
+    ctx.toast(ctx.t("You approve the plan. You can change your vote until it closes.") if approve == "1" else
+              ctx.t("You do not approve the plan yet. You can change your vote until it closes."))
+    ctx.refresh(f"b:{ballot.id}")
+    if not ctx.event.is_group:
+        ballot = await ballots.get(ctx.tx, ballot.id)
+        mine = approve == "1"
+        show = ballot.visibility in ("live", "voted")
+        text, _ = (await group_view(ctx, await communities.get(ctx.tx, ballot.community_id), ballot))(ctx.tr)
+        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, vote_buttons(
+            ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id) if show else None, mine))), tag=tag(ballot), edit=True))
+
+
+def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_head: str) -> str:
+    from bot.flows.results import audit_line
+
+    yes, no = counts
+    if not yes and not no:
+        finding = tr.t("Action plan: nobody voted.")
+    elif yes > no:
+        finding = tr.t("The members approved the action plan: {yes} for, {no} not yet.", yes=yes, no=no)
+    else:
+        finding = tr.t("The action plan is not approved yet: {yes} for, {no} not yet. The ҚМҰТ improves it, and "
+                       "the facilitator asks again with /poll plan.", yes=yes, no=no)
+    return finding + "\n" + audit_line(tr, audit_head)
+
+
+async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    counts = await plan.tally(ctx.tx, ballot.id)
+    head = await ctx.audit_head()
+    problem = await problems.chosen(ctx.tx, community.id)
+    tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
+    await ctx.post_groups(community, lambda tr: (result_text(tr, ballot, counts, head), []),
+                          chart=chart(community.locale, tasks, today(community, ctx)))
+    if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
+        ctx.reply(result_text(ctx.tr, ballot, counts, head), chart=chart(ctx.locale, tasks, today(community, ctx)))
+
+
+async def results_reply(ctx: Context, ballot: Ballot) -> None:
+    community = await communities.get(ctx.tx, ballot.community_id)
+    assert community is not None
+    problem = await problems.chosen(ctx.tx, community.id)
+    tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
+    ctx.reply(result_text(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id), await ctx.audit_head()),
+              chart=chart(ctx.locale, tasks, today(community, ctx)))
+
+
+async def step_result(ctx: Context, community: Community, tr: Translator) -> str | None:
+    problem = await problems.chosen(ctx.tx, community.id)
+    tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
+    if not tasks:
+        return None
+    text = caption(tr, tasks)
+    closed = [b for b in await ballots.of_community(ctx.tx, community.id, "closed") if b.kind == "plan"]
+    if closed:
+        yes, no = await plan.tally(ctx.tx, closed[-1].id)
+        text += " " + (tr.t("Approved by the members: {yes} for, {no} not yet.", yes=yes, no=no) if yes > no else
+                       tr.t("Not approved by the members yet."))
+    return text
+
+
+STEP_RESULTS[5] = step_result
