@@ -55,7 +55,8 @@ async def test_each_member_estimates_an_organisation_and_the_diagram_draws_the_m
         [org] = await resources.orgs_of(tx, 1)
     assert (org.importance, org.closeness, org.raters) == (2.0, 2.5, 2)
     await m3.send("/orgs")
-    assert "#1 The akimat — importance 2.0, closeness 2.5 (estimates: 2) · yours: 2/2" in m3.last().text
+    assert ("#1 The akimat — importance 2.0, closeness 2.5 (estimates: 2) · your estimate: importance 2, closeness 2"
+            in m3.last().text)
     await m2.send("/orgs")
     await m2.press_data(data(m2.last(), "oa:")[0])
     await m2.send("the AKIMAT!")

@@ -12,6 +12,7 @@ from bot.domain.text import clean_line, clean_text, small_int
 from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
+from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
@@ -185,8 +186,8 @@ def org_lines(tr: Translator, found: list[Org], mine: dict[int, tuple[int, int]]
                     number=org.number, name=esc(org.name), importance=fmt(org.importance, tr),
                     closeness=fmt(org.closeness, tr), n=org.raters)
         if org.number in mine:
-            line += " · " + tr.t("yours: {importance}/{closeness}", importance=mine[org.number][0],
-                                 closeness=mine[org.number][1])
+            line += " · " + tr.t("your estimate: importance {importance}, closeness {closeness}",
+                                 importance=mine[org.number][0], closeness=mine[org.number][1])
         lines.append(line)
     return lines
 
@@ -243,7 +244,7 @@ async def show_orgs(ctx: Context, community: Community, found: list[Org]) -> Non
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: take one off with /orgs remove 3.")]
     unrated = [o for o in found if o.number not in mine][:UNRATED_SHOWN]
-    rows = [[Button(ctx.t("Estimate #{number} {name}", number=o.number, name=o.name[:30]),
+    rows = [[Button(short(ctx.t("Estimate #{number} {name}", number=o.number, name=o.name), 40),
                     data=f"or:{community.id}:{o.number}")] for o in unrated]
     rows += [[Button(ctx.t("➕ Add an organisation or person"), data=f"oa:{community.id}")],
              [Button(ctx.t("🖼 The diagram as a picture"), data=f"op:{community.id}")]]
