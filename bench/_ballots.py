@@ -1,9 +1,10 @@
 """The ballots ``vote_burst.py`` measures: how the facilitator opens each, what every member
 presses, and the exact checks afterwards of what the bot stored and computes.
 
-* ``Dots`` and ``Election`` — ballots voted on with the group message's buttons (``GroupBallot``:
-  stickers on problems; approvals of the ҚМҰТ's candidates): every tap is known in advance (the
-  group message's buttons do not change), so the whole burst is queued at once.
+* ``Dots``, ``Election`` and ``Plan`` — ballots voted on with the group message's buttons
+  (``GroupBallot``: stickers on problems; approvals of the ҚМҰТ's candidates; approval of the
+  action plan or "not yet"): every tap is known in advance (the group message's buttons do not
+  change), so the whole burst is queued at once.
 * ``Matrix`` and ``Pairwise`` — ballots in each member's private chat, opened by the group
   message's deep link. Every answer edits the member's message into the next question (in an
   order of their own), so a member presses a button of the message as the fake shows it now,
@@ -203,12 +204,13 @@ def competition_ranks(scores: dict[int, Any]) -> dict[int, int]:
 
 # ============================================================================ ballots in the group
 class GroupBallot:
-    """A ballot voted on with the group message's buttons (stickers, the election): every tap is
-    known in advance, as the buttons do not change, so the whole burst is queued at once. Every
-    member taps five times, on the options (numbered from 0 in ``labels``' order) ``r``, ``r+1``,
-    ``r+2`` (3 marks placed), ``r`` again (taken back) and ``r+3`` (placed elsewhere), mod the
-    number of options, ``r`` drawn from a fixed seed, skewed so that the tallies differ. Subclasses
-    say how the ballot is opened, what the buttons and toasts say and how the stored votes are read."""
+    """A ballot voted on with the group message's buttons (stickers, the election, the plan):
+    every tap is known in advance, as the buttons do not change, so the whole burst is queued at
+    once. Every member taps five times; by default on the options (numbered from 0 in ``labels``'
+    order) ``r``, ``r+1``, ``r+2`` (3 marks placed), ``r`` again (taken back) and ``r+3`` (placed
+    elsewhere), mod the number of options, ``r`` drawn from a fixed seed, skewed so that the
+    tallies differ (``member_taps``; ``final`` says which taps a member ends with). Subclasses say
+    how the ballot is opened, what the buttons and toasts say and how the stored votes are read."""
 
     kind = ""
     per_member = 5
@@ -217,11 +219,34 @@ class GroupBallot:
     marks = STICKERS_PER_MEMBER  # what every member has at the end (stickers, approvals)
     flag = ""  # how the header names the run ("" for the default ballot)
     done = ""  # the toast check's name
+    tallied = "online counts (trigger-kept) equal the expected tallies"  # the counts check's name
 
     def __init__(self, n: int, seed: int) -> None:
         self.labels = self.option_labels(n)
+        self.plans = self.member_taps(n, seed)
+
+    def member_taps(self, n: int, seed: int) -> list[list]:
+        """Per member, the labels of the five options tapped, in order."""
         weights = list(range(len(self.labels), 0, -1))  # the first options drawn most often as r
-        self.plans = [[self.labels[k] for k in taps] for taps in plan_taps(n, seed, len(self.labels), weights)]
+        return [[self.labels[k] for k in taps] for taps in plan_taps(n, seed, len(self.labels), weights)]
+
+    def final(self, taps: list) -> tuple:
+        """The options a member's taps leave marked (taps 2, 3 and 5: tap 4 took tap 1 back)."""
+        return taps[1], taps[2], taps[4]
+
+    def button(self, label) -> str:
+        """The callback data of the group message's button for ``label``."""
+        return button_data(self.message, label)
+
+    def counts_shown(self, live: dict) -> dict:
+        """The count the group message (as the fake shows it) gives each option: its lines
+        matching ``shown`` (the option's label, its count)."""
+        kind = type(self.labels[0])
+        return {kind(m.group(1)): int(m.group(2)) for line in live["text"].splitlines()
+                if (m := re.match(self.shown, line))}
+
+    async def prepare(self, tg, facilitator, group) -> None:
+        """What the facilitator does before the members are inserted (nothing by default)."""
 
     def header(self, n: int, rate: float) -> list[str]:
         return [f"vote_burst{self.flag}: {n:,} members × {self.per_member} taps = {self.per_member * n:,} callback "
@@ -236,7 +261,7 @@ class GroupBallot:
         presses = []
         for k in range(self.per_member):  # round by round: everyone's tap 1, then everyone's tap 2, ...
             for i, (user, plan) in enumerate(zip(users, self.plans)):
-                presses.append(Press(i, user, self.message, button_data(self.message, plan[k]), group, k + 1,
+                presses.append(Press(i, user, self.message, self.button(plan[k]), group, k + 1,
                                      self.toast(translator(user.language_code), k, plan[k])))
         self.presses = presses
         return ""
@@ -257,7 +282,7 @@ class GroupBallot:
 
         stored_ballot, marks, counts, option_id, ids, total, voters = await read_db(db_path, read)
         n = len(users)
-        final = [(plan[1], plan[2], plan[4]) for plan in self.plans]  # what each member ends with
+        final = [self.final(plan) for plan in self.plans]  # what each member ends with
         expected_member = {ids[u.id]: self.as_stored([option_id[o] for o in labels])
                            for u, labels in zip(users, final)}
         expected_counts = Counter(option_id[o] for labels in final for o in labels)
@@ -265,11 +290,11 @@ class GroupBallot:
         label_of = {v: k for k, v in option_id.items()}
         exp_by_label = {label_of[o]: expected_counts[o] for o in sorted(option_id.values())}
         got_by_label = {label_of[o]: c for o, c in counts.items()}
-        shows_ok, shows_detail = group_shows(tg, self.group, self.message, exp_by_label, self.shown)
+        shows_ok, shows_detail = group_shows(tg, self.group, self.message, exp_by_label, self.counts_shown)
         return [
             (stored_ok, f"every member's stored {self.what} equal the plan", stored_detail),
             (counts == {o: expected_counts[o] for o in option_id.values()} and total == self.marks * n,
-             "online counts (trigger-kept) equal the expected tallies",
+             self.tallied,
              f"stored {got_by_label}, expected {exp_by_label}, {self.what} stored {total}"),
             (stored_ballot.turnout == n == voters, "turnout equals the number of members",
              f"turnout {stored_ballot.turnout}, distinct voters {voters}, members {n}"),
@@ -372,6 +397,88 @@ class Election(GroupBallot):
         return set(option_ids)
 
 
+class Plan(GroupBallot):
+    """Step 5's plan ballot (``/poll plan``): with problem #1 chosen (``/choose 1``) and its
+    action plan of 10 tasks (inserted through the app's storage with the members: the tasks
+    cannot change while the vote is open), every member approves the plan or says "not yet",
+    one vote each, changeable until it closes; the counts are live on the two buttons.
+
+    A member taps the side they start on, the other, the first again, the other, the first
+    (``s``, ``¬s``, ``s``, ``¬s``, ``s``; ``s`` "approve" two times in three, from a fixed seed)
+    and ends where they started. With two buttons some tap repeats the one two taps before it:
+    taps 1, 3 and 5 are the same button, 2 × members updates apart in the queue (see the
+    double-tap window in vote_burst.py's docstring)."""
+
+    kind, flag, what = "plan", " --ballot plan", "votes"
+    command = "/poll plan"
+    marks = 1  # one vote a member
+    done = "toasts: taps 1, 3, 5 the side the member starts on, taps 2, 4 the other"
+    tallied = "the tally the app reads (bot.storage.plan.tally) equals the expected one"
+    VALUE = {"approve": 1, "not yet": 0}  # label → plan_votes.approve, the buttons' pl:<ballot>:<value>
+    # (title, start in days from today or None, days it takes, what it needs): inserted by the seed step
+    TASKS = [
+        ("Су басатын жердегі құбырды тазалау", 3, 4, "Екі күрек, бір сағатқа жүк көлігі"),
+        ("Әкімдікке жол жөндеу туралы хат жазу", 1, 2, ""),
+        ("Грейдер сұрау", 10, 20, "Грейдер"),
+        ("Жолдың шұңқырларын қиыршық таспен толтыру", 14, 7, "Қиыршық тас, екі тачка"),
+        ("Су ағатын арық қазу", 21, 10, "Күректер, он адам"),
+        ("Жол бойына белгі қою", None, None, "Бояу, тақтай"),
+        ("Көктемгі су тасуына кезекшілік кестесін жасау", 30, 3, ""),
+        ("Ауыл тұрғындарынан қаражат жинау", 5, 30, "Есеп кітабы"),
+        ("Көпірдің қоршауын жөндеу", 40, 5, "Дәнекерлеу аппараты"),
+        ("Жұмыс нәтижесін суретке түсіріп, әкімдікке жіберу", 60, 2, "Телефон"),
+    ]
+
+    def option_labels(self, n):
+        self.tasks = self.TASKS
+        return list(self.VALUE)
+
+    def member_taps(self, n, seed):
+        rng = random.Random(seed)
+        taps = []
+        for _ in range(n):
+            s = rng.choices(range(2), weights=[2, 1])[0]  # approve more often, so the sides differ
+            first, other = self.labels[s], self.labels[1 - s]
+            taps.append([first, other, first, other, first])
+        return taps
+
+    def final(self, taps):
+        return (taps[-1],)  # the last tap is the member's vote
+
+    def button(self, label):
+        data = f"pl:{self.ballot_id}:{self.VALUE[label]}"
+        if data not in {b["callback_data"] for row in self.message["reply_markup"]["inline_keyboard"] for b in row}:
+            raise LookupError(data)
+        return data
+
+    def counts_shown(self, live):
+        """The counts on the buttons ("I approve the plan · 12", in the group's language)."""
+        label_of = {v: k for k, v in self.VALUE.items()}
+        return {label_of[int(b["callback_data"].rsplit(":", 1)[1])]: int(b["text"].rsplit(" · ", 1)[1])
+                for row in live["reply_markup"]["inline_keyboard"] for b in row if " · " in b["text"]}
+
+    async def prepare(self, tg, facilitator, group):
+        await say(tg, facilitator, "/choose 1", group)  # step 1: the problem the plan is for
+
+    def toast(self, tr, k, label):
+        return tr.t("You approve the plan. You can change your vote until it closes.") if label == "approve" else \
+            tr.t("You do not approve the plan yet. You can change your vote until it closes.")
+
+    async def read(self, tx):
+        from bot.storage import plan
+
+        ids, _ = await numbering(tx)
+        votes = {r[0]: bool(r[1]) for r in await tx.all(
+            "SELECT member_id, approve FROM plan_votes WHERE ballot_id = ?", (self.ballot_id,))}
+        yes, no = await plan.tally(tx, self.ballot_id)
+        return (votes, {1: yes, 0: no}, dict(self.VALUE), ids, len(votes),
+                await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM plan_votes WHERE ballot_id = ?",
+                                (self.ballot_id,)))
+
+    def as_stored(self, option_ids):
+        return bool(option_ids[0])
+
+
 def member_name(i: int) -> str:
     """The i-th seeded member's name (vote_burst.py's ``member_row``)."""
     return f"Мүше {i}"
@@ -399,16 +506,11 @@ def plan_taps(n: int, seed: int, options: int = 5, weights: list[int] | None = N
     return plans
 
 
-def group_shows(tg, group, ballot, expected: dict, pattern: str) -> tuple[bool, str]:
+def group_shows(tg, group, ballot, expected: dict, counts_shown: Callable[[dict], dict]) -> tuple[bool, str]:
     """Whether the group message, as the fake shows it now, gives the expected count for each
-    option (its lines matching ``pattern``: the option's label, its count)."""
+    option (``counts_shown(message)``: label → count)."""
     live = tg.message(group.id, ballot["message_id"])
-    kind = type(next(iter(expected), ""))
-    shown = {}
-    for line in live["text"].splitlines():
-        m = re.match(pattern, line)
-        if m:
-            shown[kind(m.group(1))] = int(m.group(2))
+    shown = counts_shown(live)
     ok = shown == expected
     return ok, (f"group message shows {shown} after {live['edits']} edits"
                 + ("" if ok else f", expected {expected}"))
@@ -445,6 +547,9 @@ class PrivateBallot:
             "message's deep link (/start b_<id>, all at once) and gets the first question",
             "bare aiogram: the same presses, one in flight per member, the next once the last is answered",
         ]
+
+    async def prepare(self, tg, facilitator, group) -> None:
+        """What the facilitator does before the members are inserted (nothing)."""
 
     async def open(self, tg, facilitator, group, users) -> str:
         invitation = await say(tg, facilitator, f"/poll {self.kind}", group)
@@ -684,4 +789,4 @@ class Pairwise(PrivateBallot):
                 "of wins per ordered pair")
 
 
-BALLOTS = {"dots": Dots, "election": Election, "matrix": Matrix, "pairwise": Pairwise}
+BALLOTS = {"dots": Dots, "election": Election, "matrix": Matrix, "pairwise": Pairwise, "plan": Plan}

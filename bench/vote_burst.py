@@ -5,6 +5,7 @@
     python bench/vote_burst.py --ballot election  # the ҚМҰТ election, in the group
     python bench/vote_burst.py --ballot matrix    # the priority matrix, in private chats
     python bench/vote_burst.py --ballot pairwise  # pairwise ranking, in private chats
+    python bench/vote_burst.py --ballot plan      # the members' approval of the action plan, in the group
     python bench/vote_burst.py --profile pyspy    # also sample the bot with py-spy
 
 What runs
@@ -76,6 +77,33 @@ equal the expected tallies and 3 × members approvals are stored; ``ballots.turn
 members; every update answered once with the expected toast; no call failed; the group message's
 last edit shows every candidate's final count. The same double-tap caveat: below ~300 members,
 pass ``--double-tap 0.2`` (tap 4 repeats tap 1's button).
+
+The action plan (``--ballot plan``)
+-----------------------------------
+Step 5's plan ballot, with the same village, members, measurements and ``GroupBallot`` code as
+the stickers and the election (``bench/_ballots.py``, ``Plan``).
+
+Set-up (not measured): before the members are inserted, the facilitator confirms problem #1 with
+``/choose 1`` in the group (step 1); with the members, the seed step inserts the plan's 10 tasks
+(titles, some with dates and needs) through the app's own storage (``bot.storage.plan.add``,
+proposed by the facilitator; the tasks cannot change once the vote is open, a trigger); the
+facilitator opens the vote with ``/poll plan`` in the group (counts live: the default). The group
+message lists the tasks and has two buttons, ``pl:<ballot>:1`` "I approve the plan" and
+``pl:<ballot>:0`` "Not yet", each with its count.
+
+The burst: every member taps five times, alternating: the side they start on ``s`` ("approve" two
+times in three, fixed seed), the other, ``s``, the other, ``s``: one vote each, recorded, then
+changed four times, ending on ``s``. Toasts expected: "You approve the plan. You can change your
+vote until it closes." / "You do not approve the plan yet. ..." in the member's language. With two
+buttons a tap repeats the button of two taps before (taps 1, 3, 5), 2 × members updates apart in
+the queue: more than the 1 s double-tap window unless the bot handles more than 2 × members
+taps a second (below ~500 members at 1,000/s give ``--double-tap 0.2``).
+
+Checks: every member's stored vote (``plan_votes``) equals their last tap; the tally the app
+reads (``bot.storage.plan.tally``: approve, not yet) equals the expected one and one vote a
+member is stored; ``ballots.turnout`` (trigger-kept) equals the members; every update answered
+once with the expected toast; no call failed; the group message's last edit shows the final
+counts on its two buttons.
 
 Private ballots (``--ballot matrix``, ``--ballot pairwise``)
 ------------------------------------------------------------
@@ -259,7 +287,7 @@ async def child_main(args: argparse.Namespace) -> None:
         cmd = json.loads(line)
         if cmd["cmd"] == "seed":
             t0 = time.perf_counter()
-            await seed_members(app.db, cmd["n"], cmd.get("nominees"))
+            await seed_members(app.db, cmd["n"], cmd.get("nominees"), cmd.get("tasks"))
             reply(seeded=cmd["n"], seconds=time.perf_counter() - t0, rss_mb=rss_mb())
         elif cmd["cmd"] == "profile_on":
             import cProfile
@@ -328,13 +356,16 @@ def member_row(i: int) -> tuple[int, str, str]:
     return FIRST_USER + i, member_name(i), LOCALES[i % len(LOCALES)]
 
 
-async def seed_members(db, n: int, nominees: list | None = None) -> None:
+async def seed_members(db, n: int, nominees: list | None = None, tasks: list | None = None) -> None:
     """N members of the (only) community, inserted with SQL through the app's Database; then
     ``nominees`` ((member index, category): the election's candidates) nominated through the
-    app's own storage, each nomination accepted."""
-    from datetime import datetime, timezone
+    app's own storage, each nomination accepted; ``tasks`` ((title, start in days from today or
+    None, days, needs): the plan's) added to the chosen problem's plan through the app's storage,
+    proposed by the facilitator."""
+    from datetime import date, datetime, timedelta, timezone
 
-    from bot.storage import nominations
+    from bot.flows.problems import normalize
+    from bot.storage import nominations, plan, problems
 
     async with db.transaction() as tx:
         community_id = await tx.scalar("SELECT id FROM communities ORDER BY id LIMIT 1")
@@ -351,6 +382,15 @@ async def seed_members(db, n: int, nominees: list | None = None) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for i, category in nominees or []:  # nominated themselves, so accepted by doing so
             await nominations.add(tx, community_id, base + i, category, base + i, now, accepted=True)
+        if tasks:
+            problem = await problems.chosen(tx, community_id)
+            facilitator = await tx.scalar("SELECT member_id FROM memberships WHERE community_id = ? AND role ="
+                                          " 'facilitator' ORDER BY member_id LIMIT 1", (community_id,))
+            today = date.today()
+            for title, start, days, needs in tasks:
+                span = (None, None) if start is None else (today + timedelta(days=start),
+                                                           today + timedelta(days=start + days))
+                await plan.add(tx, community_id, problem.id, title, normalize(title), *span, needs, facilitator, now)
 
 
 # ============================================================================ the driver side
@@ -530,7 +570,9 @@ async def driver(args: argparse.Namespace) -> int:
             children.append(ours)
             ready = await ours.start()
             aigerim, group = await set_up_village(tg)
-            seeded = await ours.ask(cmd="seed", n=n, nominees=getattr(ballot, "nominees", None))
+            await ballot.prepare(tg, aigerim, group)  # the plan: /choose 1
+            seeded = await ours.ask(cmd="seed", n=n, nominees=getattr(ballot, "nominees", None),
+                                    tasks=getattr(ballot, "tasks", None))
             users = [tg.user(tg_id, name, locale) for tg_id, name, locale in map(member_row, range(n))]
             opened = await ballot.open(tg, aigerim, group, users)
             if ballot.private:
@@ -750,7 +792,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=1000, help="members tapping (default 1000; try 10000)")
     parser.add_argument("--ballot", choices=sorted(BALLOTS), default="dots",
                         help="dots: stickers in the group (default); election: the ҚМҰТ election in the "
-                             "group; matrix, pairwise: in private chats")
+                             "group; plan: the action plan's approval in the group; matrix, pairwise: in "
+                             "private chats")
     parser.add_argument("--rate", type=float, default=0,
                         help="queue the updates at this many per second instead of all at once")
     parser.add_argument("--edit-interval", type=float, default=3.0,
