@@ -28,6 +28,7 @@ from bot.charts import (  # noqa: E402
 from bot.charts import ResourceRow, render_resources  # noqa: E402
 from bot.charts import OrgRow, render_orgs  # noqa: E402
 from bot.charts import TaskRow, render_plan  # noqa: E402
+from bot.charts import EvaluationSummary, render_evaluation  # noqa: E402
 from bot.charts.common import MAX_PNG_BYTES  # noqa: E402
 
 N = 30
@@ -170,6 +171,13 @@ def cases(rnd: random.Random):
             "title": "Іс-қимыл жоспары", "subtitle": "30 тапсырма", "owner_none": "әзірге ешкім",
             "unscheduled": "Әлі жоспарланбаған", "today": "бүгін",
             "months": "қаң,ақп,нау,сәу,мам,мау,шіл,там,қыр,қаз,қар,жел"}, today=date(2026, 4, 14)),
+        "evaluation": lambda: render_evaluation(
+            EvaluationSummary((13, 8, 3), (1, 2, 5, 9, 7), (19, 4), 24), {
+                "title": "Бағалау", "subtitle": "30 мүшенің 24-і жауап берді",
+                "question": "Біз қалаған мақсатқа жеттік пе?", "yes": "Иә",
+                "partly": "Ішінара", "no": "Жоқ", "again_yes": "Иә", "again_no": "Жоқ",
+                "rating": "Баға, 1-ден 5-ке дейін", "mean": "орташа {mean}",
+                "again": "Келесі жолы да қатысамын", "decimal": ","}),
     }
 
 

@@ -16,6 +16,8 @@ from bot.charts.data import (
     CandidateRow, CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, TreeNode,
 )
 from bot.charts.election import render_election
+from bot.charts.data import EvaluationSummary
+from bot.charts.evaluation import render_evaluation
 from bot.charts.matrix import render_matrix
 from bot.charts.data import OrgRow
 from bot.charts.orgs import render_orgs
@@ -30,6 +32,7 @@ from bot.charts.tree import render_tree
 __all__ = [
     "CandidateRow",
     "CombinedRow",
+    "EvaluationSummary",
     "MatrixPoint",
     "OrgRow",
     "Problem",
@@ -41,6 +44,7 @@ __all__ = [
     "render",
     "render_combined",
     "render_election",
+    "render_evaluation",
     "render_matrix",
     "render_orgs",
     "render_pairwise",

@@ -261,3 +261,35 @@ class TaskRow:
         if self.start is not None and self.due is not None and self.due < self.start:
             raise ValueError(f"task #{self.number} is due {self.due} before it starts "
                              f"{self.start}")
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """The members' answers to the step 7 evaluation (бағалау), as counts.
+
+    ``goal``: how many answered "Did we reach the goal we wanted?" with yes, partly and no;
+    ``ratings``: how many rated the cycle 1, 2, 3, 4 and 5; ``again``: how many will take part
+    again, yes and no; ``respondents``: members who answered at all. A member may skip a
+    question, so each group of counts adds up to at most ``respondents``.
+    """
+
+    goal: tuple[int, int, int]
+    ratings: tuple[int, int, int, int, int]
+    again: tuple[int, int]
+    respondents: int
+
+    def __post_init__(self) -> None:
+        _count("respondents", self.respondents)
+        for name, size in (("goal", 3), ("ratings", 5), ("again", 2)):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise ValueError(f"{name} must be {size} counts, got {value!r}")
+            value = tuple(value)
+            if len(value) != size:
+                raise ValueError(f"{name} must be {size} counts, got {value!r}")
+            for count in value:
+                _count(name, count)
+            if sum(value) > self.respondents:
+                raise ValueError(f"{name} has {sum(value)} answers but only "
+                                 f"{self.respondents} members answered")
+            object.__setattr__(self, name, value)
