@@ -5,8 +5,8 @@ presses, and the exact checks afterwards of what the bot stored and computes.
   (``GroupBallot``: stickers on problems; approvals of the ҚМҰТ's candidates; approval of the
   action plan or "not yet"): every tap is known in advance (the group message's buttons do not
   change), so the whole burst is queued at once.
-* ``Matrix`` and ``Pairwise`` — ballots in each member's private chat, opened by the group
-  message's deep link. Every answer edits the member's message into the next question (in an
+* ``Matrix``, ``Pairwise`` and ``Evaluation`` — ballots in each member's private chat, opened by
+  the group message's deep link. Every answer edits the member's message into the next question (in an
   order of their own), so a member presses a button of the message as the fake shows it now,
   and only once the bot has answered the last press and edited the message: one update in flight
   per member, all members at once.
@@ -156,12 +156,14 @@ def none_failed(run: dict) -> tuple[bool, str, str]:
             f"{run['n_failed']} failed" + (f": {run['failed']}" if run["failed"] else ""))
 
 
-def toasts_as_expected(tg, queued: list[Queued], name: str) -> tuple[bool, str, str]:
-    """Every answer begins with the toast its press expects."""
+def toasts_as_expected(tg, queued: list[Queued], name: str, exact: bool = False) -> tuple[bool, str, str]:
+    """Every answer begins with the toast its press expects (``exact``: is that toast, "" for
+    an answer without one)."""
     bad = []
     for cb, _, press in queued:
         answer = tg.callback_answers.get(cb)
-        if answer is None or not (answer["text"] or "").startswith(press.toast):
+        text = answer and (answer["text"] or "")
+        if answer is None or not (text == press.toast if exact else text.startswith(press.toast)):
             bad.append((press.user.id, press.label, press.toast, answer and answer["text"]))
     return (not bad, name, f"{len(bad)} unexpected toasts, e.g. {bad[:3]}" if bad else
             f"all {len(queued)} toasts as expected")
@@ -529,6 +531,7 @@ class PrivateBallot:
     private = True
     per_member = 0
     questions = ""  # for the header
+    exact_toasts = False  # toasts must equal the expected ones (else: begin with them)
 
     def __init__(self, n: int, seed: int) -> None:
         rng = random.Random(seed)
@@ -563,7 +566,7 @@ class PrivateBallot:
         async with aclosing(new_calls(tg, mark, t0 + 120)) as calls:
             async for call in calls:
                 i = member_of_chat.get(call.message["chat_id"]) if call.message is not None else None
-                if i is not None and self.buttons(call.message, self.prefix):
+                if i is not None and self.answer_buttons(call.message):
                     self.messages[i] = call.message
                     if len(self.messages) == len(users):
                         break
@@ -578,10 +581,18 @@ class PrivateBallot:
         return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
                 if b.get("callback_data", "").startswith(prefix + ":")]
 
+    def answer_buttons(self, message: dict) -> list[dict]:
+        """The buttons that answer the question ``message`` asks (none: it is the thank-you)."""
+        return self.buttons(message, self.prefix)
+
+    def closing(self, message: dict) -> bool:
+        """Whether ``message`` is the thank-you, with its button to change the answers."""
+        return bool(self.buttons(message, self.again))
+
     async def feed(self, tg, users, args) -> list[Queued]:
         def next_press(i: int) -> Press | None:
             message = tg.message(users[i].id, self.messages[i]["message_id"])
-            if not self.buttons(message, self.prefix):
+            if not self.answer_buttons(message):
                 return None  # the closing "thank you"
             button, question, answer, toast = self.choose(i, users[i], message)
             self.answers[i][question] = answer
@@ -612,12 +623,11 @@ class PrivateBallot:
                 f"max {fmt_ms(shown[-1] if shown else float('nan'))} ({len(shown):,} edits)"]
 
     async def check(self, tg, db_path: str, users, mine: dict) -> list[tuple[bool, str, str]]:
-        from bot.flows import results
         from bot.storage import ballots
 
         async def read(tx):
             ballot = await ballots.get(tx, self.ballot_id)
-            return (await self.stored(tx), await results.build(tx, ballot), await ballots.voters(tx, ballot),
+            return (await self.stored(tx), await self.result(tx, ballot), await ballots.voters(tx, ballot),
                     *await numbering(tx))
 
         stored, result, voters, ids, pid_of = await read_db(db_path, read)
@@ -629,18 +639,17 @@ class PrivateBallot:
             {m: self.by_number(answers, number_of) for m, answers in stored.items()},
             {ids[u.id]: self.answers[i] for i, u in enumerate(users)}, "members")
         got, expected = self.bot_result(result, number_of), self.bench_result()
-        closed = [i for i, u in enumerate(users)
-                  if self.buttons(tg.message(u.id, self.messages[i]["message_id"]), self.again)]
+        closed = [i for i, u in enumerate(users) if self.closing(tg.message(u.id, self.messages[i]["message_id"]))]
         return [
             (not unplanned and not twice, "every member was asked each question once and answered as planned",
              f"{n - len(unplanned):,}/{n:,} members as planned, {twice} questions asked twice"),
             (stored_ok, "every member's stored answers equal what the bench pressed", stored_detail),
             (got == expected, "the bot's result from storage equals the bench's tally of what it pressed",
              f"bot {self.brief(got)}" if got == expected else f"bot {got}, bench {expected}"),
-            (voters == result.voters == n, "turnout equals the number of members",
-             f"turnout {voters}, result's voters {result.voters}, members {n}"),
+            (voters == self.result_voters(result) == n, "turnout equals the number of members",
+             f"turnout {voters}, result's voters {self.result_voters(result)}, members {n}"),
             answered_once(mine),
-            toasts_as_expected(tg, mine["queued"], "toasts: each answer confirmed as pressed"),
+            toasts_as_expected(tg, mine["queued"], self.toasts_checked, self.exact_toasts),
             none_failed(mine),
             (len(closed) == n, "every member's message ends with the thank-you",
              f"{len(closed):,}/{n:,} show it, with its button to change the answers"),
@@ -656,6 +665,17 @@ class PrivateBallot:
     def choose(self, i: int, user, message: dict) -> tuple[dict, Any, Any, str]:
         """Member i's answer to ``message``: (button, question, answer, expected toast)."""
         raise NotImplementedError
+
+    toasts_checked = "toasts: each answer confirmed as pressed"  # the toast check's name
+
+    async def result(self, tx, ballot) -> Any:
+        """The result the bot computes from storage (its own ``results.build``)."""
+        from bot.flows import results
+
+        return await results.build(tx, ballot)
+
+    def result_voters(self, result) -> int:
+        return result.voters
 
     async def stored(self, tx) -> dict[int, dict]:
         """Every member's stored answers (the storage module's own reader), by member id."""
@@ -789,4 +809,93 @@ class Pairwise(PrivateBallot):
                 "of wins per ordered pair")
 
 
-BALLOTS = {"dots": Dots, "election": Election, "matrix": Matrix, "pairwise": Pairwise, "plan": Plan}
+
+class Evaluation(PrivateBallot):
+    """Step 7's evaluation (``/poll evaluation``): three questions on one private message edited
+    in place — did we reach the goal (``ev:<ballot>:g:yes|partly|no``), a rating
+    (``ev:<ballot>:r:1..5``), will you take part again (``ev:<ballot>:a:1|0``) — then "What worked
+    well?" and "What should we change?", each skipped with its button (``ev:<ballot>:s:worked``,
+    ``ev:<ballot>:s:change``). Every answer is toasted "Saved." in the member's language except
+    the first skip, which only moves on to the second question (no toast): the toasts must be
+    exactly these. The thank-you's "Answer again" button (``ev:<ballot>:x:0``) shares the prefix,
+    so it is told apart by its kind."""
+
+    kind, prefix, reader = "evaluation", "ev", ""
+    per_member = 5
+    questions = "goal, rating, take part again, skip what worked, skip what to change"
+    exact_toasts = True
+    toasts_checked = "toasts: \"Saved.\" for goal, rating, again and the last skip; none for the first skip"
+    QUESTION = {"g": "goal", "r": "rating", "a": "again"}  # the buttons' kind → evaluation_answers' column
+    GOAL = {"yes": 5, "partly": 3, "no": 2}  # weights, so that the totals differ
+    RATING = {1: 1, 2: 2, 3: 4, 4: 6, 5: 3}
+    AGAIN = {1: 3, 0: 1}
+
+    def plan_member(self, rng):
+        return {"goal": rng.choices(list(self.GOAL), list(self.GOAL.values()))[0],
+                "rating": rng.choices(list(self.RATING), list(self.RATING.values()))[0],
+                "again": rng.choices(list(self.AGAIN), list(self.AGAIN.values()))[0],
+                "worked": "", "change": ""}  # the texts skipped: stored empty
+
+    def planned_answers(self, i):
+        return self.plans[i]
+
+    @staticmethod
+    def parts(button: dict) -> tuple[str, str]:
+        """(kind, value) of an ``ev:<ballot>:<kind>:<value>`` button."""
+        _, _, kind, value = button["callback_data"].split(":")
+        return kind, value
+
+    def answer_buttons(self, message):
+        return [b for b in self.buttons(message, self.prefix) if self.parts(b)[0] != "x"]
+
+    def closing(self, message):
+        return any(self.parts(b)[0] == "x" for b in self.buttons(message, self.prefix))
+
+    def choose(self, i, user, message):
+        from bot.i18n import translator
+
+        saved = translator(user.language_code).t("Saved.")
+        options = {self.parts(b): b for b in self.answer_buttons(message)}
+        kinds = {kind for kind, _ in options}
+        if len(kinds) != 1:
+            raise AssertionError(f"not one question in {message['text']!r}: {sorted(options)}")
+        kind = kinds.pop()
+        if kind == "s":  # the texts: only the Skip button
+            (_, field), = options
+            return options[("s", field)], field, "", saved if field == "change" else ""
+        question = self.QUESTION[kind]
+        value = self.plans[i][question]
+        return options[(kind, str(value))], question, value, saved
+
+    async def stored(self, tx):
+        """Every member's row of ``evaluation_answers`` (the storage module reads one member at a time)."""
+        from bot.storage import evaluation
+
+        rows = await tx.all("SELECT member_id FROM evaluation_answers WHERE ballot_id = ?", (self.ballot_id,))
+        return {r[0]: await evaluation.of_member(tx, self.ballot_id, r[0]) for r in rows}
+
+    def by_number(self, stored, number_of):
+        return {"goal": stored.goal, "rating": stored.rating,
+                "again": None if stored.again is None else int(stored.again), "worked": stored.worked,
+                "change": stored.change}
+
+    async def result(self, tx, ballot):
+        from bot.storage import evaluation
+
+        return await evaluation.summary(tx, ballot.id)
+
+    def result_voters(self, result):
+        return result[3]
+
+    def bot_result(self, result, number_of):
+        """bot.storage.evaluation.summary: (yes, partly, no), ratings 1-5, (again yes, no), respondents."""
+        return {"goal": result[0], "ratings": result[1], "again": result[2], "respondents": result[3]}
+
+    def bench_result(self):
+        count = lambda field, values: tuple(sum(a.get(field) == v for a in self.answers) for v in values)  # noqa: E731
+        return {"goal": count("goal", ("yes", "partly", "no")), "ratings": count("rating", range(1, 6)),
+                "again": count("again", (1, 0)), "respondents": sum(1 for a in self.answers if a)}
+
+
+BALLOTS = {"dots": Dots, "election": Election, "evaluation": Evaluation, "matrix": Matrix, "pairwise": Pairwise,
+           "plan": Plan}

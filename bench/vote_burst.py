@@ -6,6 +6,7 @@
     python bench/vote_burst.py --ballot matrix    # the priority matrix, in private chats
     python bench/vote_burst.py --ballot pairwise  # pairwise ranking, in private chats
     python bench/vote_burst.py --ballot plan      # the members' approval of the action plan, in the group
+    python bench/vote_burst.py --ballot evaluation  # step 7's evaluation, in private chats
     python bench/vote_burst.py --profile pyspy    # also sample the bot with py-spy
 
 What runs
@@ -134,6 +135,27 @@ stored equal what the bench pressed; the result the bot computes from storage (i
 equals the one the bench tallies from what it pressed; turnout; every update answered exactly
 once, with the toast that confirms what was pressed; no call failed; every member's message ends
 with the thank-you.
+
+The evaluation (``--ballot evaluation``)
+----------------------------------------
+Step 7's evaluation, a private ballot like the matrix and pairwise (the same ``PrivateBallot``
+code, ``Evaluation`` in ``bench/_ballots.py``): set-up, measurements, one update in flight per
+member and the bare-aiogram replay as above, after ``/poll evaluation`` in the group.
+
+The burst: 5 callback updates per member on one private message edited in place: the goal
+(``ev:<ballot>:g:yes|partly|no``), the rating (``ev:<ballot>:r:1..5``), take part again
+(``ev:<ballot>:a:1|0``), each drawn per member from a fixed seed, skewed so the totals differ;
+then Skip on "What worked well?" (``ev:<ballot>:s:worked``) and on "What should we change?"
+(``ev:<ballot>:s:change``). The bench reads the question from the kind of the message's buttons
+(the thank-you's "Answer again", ``ev:<ballot>:x:0``, shares the prefix and ends the member's turn).
+
+Checks: every member was asked each question once; their stored row of ``evaluation_answers``
+equals the plan (goal, rating, again, both texts empty); ``bot.storage.evaluation.summary``
+equals the bench's tally; ``ballots.turnout`` (trigger-kept) equals the members; every update
+answered exactly once with exactly the expected toast — "Saved." in the member's language for the
+goal, the rating, again and the skip of "change" (which closes the evaluation), none for the skip
+of "worked" (the flow only moves on); no call failed; every member's message ends with the
+thank-you.
 """
 
 from __future__ import annotations
@@ -792,8 +814,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=1000, help="members tapping (default 1000; try 10000)")
     parser.add_argument("--ballot", choices=sorted(BALLOTS), default="dots",
                         help="dots: stickers in the group (default); election: the ҚМҰТ election in the "
-                             "group; plan: the action plan's approval in the group; matrix, pairwise: in "
-                             "private chats")
+                             "group; plan: the action plan's approval in the group; matrix, pairwise, "
+                             "evaluation: in private chats")
     parser.add_argument("--rate", type=float, default=0,
                         help="queue the updates at this many per second instead of all at once")
     parser.add_argument("--edit-interval", type=float, default=3.0,
