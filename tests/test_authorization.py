@@ -65,7 +65,7 @@ EXPECTED_BUTTONS = {
     "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
     "vol": "member", "nm": "member", "nc": "member", "el": "member", "tn": "member", "tp": "member", "tc": "member",
     "ra": "member", "rk": "member", "rp": "member", "oa": "member", "op": "member", "or": "member", "oi": "member",
-    "oc": "member", "ka": "member", "kv": "member", "kp": "member", "pl": "member",
+    "oc": "member", "ka": "member", "kv": "member", "kp": "member", "pl": "member", "ev": "member",
     "ko": "kmut",
     # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
     # is already nominated (in its own words: allowed here, as past the route's check).
@@ -273,6 +273,9 @@ async def _build(path: str) -> World:
     await bot.send("facilitator", GROUP_A, command="poll", args="plan")
     assert await bot.scalar("SELECT COUNT(*) FROM tasks") == 2
     ballots["plan"] = await bot.scalar("SELECT id FROM ballots WHERE kind = 'plan' AND status = 'open'")
+    # Step 7: an evaluation open
+    await bot.send("facilitator", GROUP_A, command="poll", args="evaluation")
+    ballots["evaluation"] = await bot.scalar("SELECT id FROM ballots WHERE kind = 'evaluation' AND status = 'open'")
     async with db.transaction() as tx:
         problems = [r[0] for r in await tx.all("SELECT id FROM problems WHERE community_id = ? ORDER BY number",
                                                (community_a,))]
@@ -368,6 +371,7 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "kp": (f"kp:{world.community_a}", False),
         "ko": (f"ko:{world.community_a}:1:{world.ids['member']}", False),
         "pl": (f"pl:{b['plan']}:1", True),
+        "ev": (f"ev:{b['evaluation']}:g:yes", False),
         "lang": ("lang:en", False),
         "consent": ("consent:yes", False),
         "onbname": ("onbname", False),
@@ -517,14 +521,14 @@ def test_every_route_is_classified():
 async def test_outsiders_taps_store_no_vote(fresh, world, role):
     b, p = world.ballots, world.problems
     tables = ("dot_votes", "matrix_votes", "pairwise_votes", "volunteers", "step1_choices", "tree_nodes",
-              "resources", "orgs", "org_ratings", "tasks", "task_volunteers", "plan_votes")
+              "resources", "orgs", "org_ratings", "tasks", "task_volunteers", "plan_votes", "evaluation_answers")
     before = {table: await fresh.scalar(f"SELECT COUNT(*) FROM {table}") for table in tables}
     closed_before = await fresh.scalar("SELECT COUNT(*) FROM ballots WHERE status = 'closed'")
     for payload in (f"d:{b['dots']}:{p[0]}", f"mx:{b['matrix']}:{p[0]}:a:2", f"mx:{b['matrix']}:{p[0]}:b:2",
                     f"pw:{b['pairwise']}:{p[0]}:{p[1]}:{p[0]}", f"vol:{world.community_a}", f"ch:{p[0]}",
                     f"close:{b['dots']}", f"tn:{world.community_a}:cause", f"tp:{world.community_a}:1",
                     f"oc:{world.community_a}:1:3:3", f"rk:{world.community_a}:money", f"kv:{world.community_a}:2",
-                    f"pl:{b['plan']}:0", f"close:{b['plan']}"):
+                    f"pl:{b['plan']}:0", f"close:{b['plan']}", f"ev:{b['evaluation']}:r:5"):
         await fresh.send(role, GROUP_A, button=payload)
         await fresh.send(role, button=payload)
     for table in tables:

@@ -521,3 +521,22 @@ async def test_a_task_is_dated_in_order_owned_by_a_member_and_frozen_while_the_p
     await refused(db, "UPDATE plan_votes SET approve = 1 WHERE ballot_id = ?", (ballot,), NOT_OPEN)
     await refused(db, vote, (ballot, w.members[1], 1), NOT_OPEN)
     await allowed(db, "UPDATE tasks SET title = 'After the vote' WHERE id = ?", (task,))
+
+
+# --- step 7: the evaluation --------------------------------------------------------------------
+async def test_an_evaluation_answer_is_kept_in_range_and_only_while_it_is_open(db, world):
+    w = world
+    async with db.transaction() as tx:
+        ballot = await tx.insert("INSERT INTO ballots (community_id, kind, opened_at) VALUES (?, 'evaluation', ?)",
+                                 (w.community, NOW))
+    answer = "INSERT INTO evaluation_answers (ballot_id, member_id, goal, rating, again) VALUES (?, ?, ?, ?, ?)"
+    await allowed(db, answer, (ballot, w.members[0], "yes", 5, 1))
+    await refused(db, answer, (ballot, w.members[1], "maybe", 5, 1), "CHECK")
+    await refused(db, answer, (ballot, w.members[1], "yes", 6, 1), "CHECK")
+    await refused(db, answer, (ballot, w.members[0], "no", 1, 0), "UNIQUE")
+    dots_ballot = await new_ballot(db, w, "dots", w.problems[:2])
+    await refused(db, answer, (dots_ballot, w.members[1], "yes", 5, 1), "not an evaluation")
+    assert await scalar(db, "SELECT turnout FROM ballots WHERE id = ?", (ballot,)) == 1
+    await allowed(db, "UPDATE ballots SET status = 'closed', closed_at = ? WHERE id = ?", (NOW, ballot))
+    await refused(db, "UPDATE evaluation_answers SET rating = 1 WHERE ballot_id = ?", (ballot,), NOT_OPEN)
+    await refused(db, answer, (ballot, w.members[1], "yes", 5, 1), NOT_OPEN)

@@ -351,7 +351,7 @@ paper_args = st.one_of(
 )
 OPENING_POLLS = ["dots", "dots 3 2", "dots 2 2 voted", "dots 4 1 closed", "dots 1", "matrix", "matrix 1 2",
                  "pairwise", "pairwise 2 3 4", "dots 5 3 live 1h", "election", "election 1", "election 2 voted",
-                 "plan", "plan closed"]
+                 "plan", "plan closed", "evaluation"]
 small = st.integers(1, 6).map(str)
 facilitator_args = st.one_of(
     st.tuples(st.just("poll"), st.one_of(
@@ -650,7 +650,7 @@ class Harness:
 
 
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise",
-               "election_votes": "election", "plan_votes": "plan"}
+               "election_votes": "election", "plan_votes": "plan", "evaluation_answers": "evaluation"}
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")

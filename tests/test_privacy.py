@@ -90,6 +90,7 @@ EXPORTED = {
     ("tasks", "owner_id"): "tasks_responsible_for",
     ("task_volunteers", "member_id"): "tasks_offered",
     ("plan_votes", "member_id"): "plan_votes",
+    ("evaluation_answers", "member_id"): "evaluations",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
@@ -161,12 +162,19 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     await c.facilitator.send("/poll plan", c.group)  # ballot 5
     await member.press_data(next(b.data for row in sim.messages(c.group.id)[-1].buttons for b in row
                                  if b.data.endswith(":1")), c.group)
+    await c.facilitator.send("/close plan", c.group)
+    await c.facilitator.send("/poll evaluation", c.group)  # step 7: ballot 6
+    await member.send("/start b_6")
+    await member.press_data(member.last().buttons[1][0].data)  # partly
+    await member.press_data(member.last().buttons[0][3].data)  # rating 4
+    await member.press_data(member.last().buttons[0][0].data)  # will take part again
+    await member.send("Everyone came to clean the culvert")
     # step 2: nominated and nominating, approving in an election, and (below) confirming a ҚМҰТ
     await nominate(other, "ше 1", "activist")
     await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("na:")))
     await nominate(member, "ше 2", "media")
     await other.press_data(next(b.data for row in other.last().buttons for b in row if b.data.startswith("na:")))
-    await c.facilitator.send("/poll election", c.group)  # ballot 6 (after the plan's, 5)
+    await c.facilitator.send("/poll election", c.group)  # ballot 7 (after the plan's, 5, and the evaluation, 6)
     election = sim.messages(c.group.id)[-1]
     await member.press_data(next(b.data for row in election.buttons for b in row if other.name in b.text), c.group)
     # the member also leads a community of their own: created, its group linked, a vote opened, a choice
@@ -175,12 +183,12 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     await member.send(f"/link {code}", their_group)
     await member.send("/propose The well is dry", their_group)
     await member.send("/propose The bridge is broken", their_group)
-    await member.send("/poll dots", their_group)  # ballot 7
+    await member.send("/poll dots", their_group)  # ballot 8
     await member.send("/choose 2", their_group)
     await other.send(f"/start {code}")
     await nominate(member, "Myself", "ngo")
     await nominate(other, "Myself", "business")
-    await member.send("/poll election", their_group)  # ballot 8
+    await member.send("/poll election", their_group)  # ballot 9
     await other.press_data(next(b.data for row in sim.messages(their_group.id)[-1].buttons for b in row
                                 if member.name in b.text), their_group)
     await member.send("/close election", their_group)
@@ -223,13 +231,13 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     assert [v["community"] for v in data["volunteered"]] == ["Көктерек"]
     assert [c["name"] for c in data["communities_created"]] == ["Second village"]
     assert [g["title"] for g in data["groups_linked"]] == ["Second village chat"]
-    assert [b["ballot_id"] for b in data["ballots_opened"]] == [7, 8]
+    assert [b["ballot_id"] for b in data["ballots_opened"]] == [8, 9]
     assert sorted((n["community"], n["category"], n["status"]) for n in data["nominations_received"]) == [
         ("Second village", "ngo", "accepted"), ("Көктерек", "activist", "accepted")]
     assert [(n["nominee"], n["category"]) for n in data["nominations_made"]] == [
         (other.name, "media"), (member.name, "ngo")]
-    assert [(a["ballot_id"], a["candidate"]) for a in data["election_approvals"]] == [(6, other.name)]
-    assert [(k["community"], k["ballot_id"]) for k in data["kmut_confirmed"]] == [("Second village", 8)]
+    assert [(a["ballot_id"], a["candidate"]) for a in data["election_approvals"]] == [(7, other.name)]
+    assert [(k["community"], k["ballot_id"]) for k in data["kmut_confirmed"]] == [("Second village", 9)]
     assert [(t["number"], t["kind"], t["text"]) for t in data["tree_nodes_added"]] == [
         (1, "cause", "The culvert under the road is blocked")]
     assert [(r["kind"], r["text"], r["holder"], r["place"]) for r in data["resources_added"]] == [
@@ -242,6 +250,8 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     assert [t["title"] for t in data["tasks_responsible_for"]] == ["Clean the culvert"]
     assert [t["number"] for t in data["tasks_offered"]] == [1]
     assert [v["approve"] for v in data["plan_votes"]] == [1]
+    assert [(e["goal"], e["rating"], e["again"], e["worked"]) for e in data["evaluations"]] == [
+        ("partly", 4, 1, "Everyone came to clean the culvert")]
     assert [(p["community"], p["problem"]) for p in data["problems_chosen"]] == [("Second village", 2)]
     assert [(s["state"], s["channel"]) for s in data["conversations"]] == [("p.text", "demo")]
     assert "member.phone_shared" in [a["action"] for a in data["actions_in_audit_log"]]

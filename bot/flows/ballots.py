@@ -21,11 +21,13 @@ from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, nominations, problems
 from bot.storage.ballots import Ballot
 
-KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election"), "plan": N_("Action plan")}
+KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election"), "plan": N_("Action plan"),
+              "evaluation": N_("Evaluation")}
 KIND_ALIASES = {"dots": "dots", "stickers": "dots", "стикер": "dots", "жапсырма": "dots",
                 "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise",
                 "election": "election", "сайлау": "election", "выборы": "election",
-                "plan": "plan", "жоспар": "plan", "план": "plan"}
+                "plan": "plan", "жоспар": "plan", "план": "plan",
+                "evaluation": "evaluation", "бағалау": "evaluation", "оценка": "evaluation"}
 VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
@@ -134,6 +136,14 @@ async def poll(ctx: Context) -> None:
         await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="plan", visibility=visibility)
         await announce(ctx, community, ballot)
         return
+    if kind == "evaluation":
+        ballot = await ballots.open_ballot(
+            ctx.tx, community.id, "evaluation", [], stickers=1, per_option=1, visibility=visibility,
+            closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None, opened_by=ctx.member.id,
+            now=ctx.now_iso)
+        await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="evaluation", visibility=visibility)
+        await announce(ctx, community, ballot)
+        return
     open_ones = await problems.listed(ctx.tx, community.id)
     stickers, per_option = 3, 1
     if kind == "dots":
@@ -231,7 +241,10 @@ def closing_note(tr: Translator, ballot: Ballot, tz: str) -> str:
 
 
 def private_ballot_invitation(tr: Translator, ballot: Ballot) -> str:
-    if ballot.kind == "matrix":
+    if ballot.kind == "evaluation":
+        text = tr.t("📝 <b>Evaluation</b>: «Did we reach the goal we wanted?» Three questions and, if you wish, a "
+                    "few words — in the private chat with me.")
+    elif ballot.kind == "matrix":
         text = tr.t("🗳 <b>Priority matrix</b>: score each problem on importance and urgency, from 1 to 3. "
                     "It takes a few minutes in the private chat with me.")
     else:
@@ -252,13 +265,14 @@ async def open_pressed(ctx: Context, ballot_id: str) -> None:
 
 
 async def open_private(ctx: Context, ballot: Ballot) -> None:
-    from bot.flows import dots, election, matrix, pairwise, plan
+    from bot.flows import dots, election, evaluation, matrix, pairwise, plan
 
     refuse_closed(ctx, ballot)
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
     await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next,
-           "election": election.show_private, "plan": plan.show_private}[ballot.kind](ctx, ballot)
+           "election": election.show_private, "plan": plan.show_private,
+           "evaluation": evaluation.show_next}[ballot.kind](ctx, ballot)
 
 
 @command("vote", who="member", describe=N_("Vote"))
@@ -321,10 +335,10 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     if closed.kind == "election":
         await election.post_result(ctx, community, closed)
         return
-    if closed.kind == "plan":
-        from bot.flows import plan
+    if closed.kind in ("plan", "evaluation"):
+        from bot.flows import evaluation, plan
 
-        await plan.post_result(ctx, community, closed)
+        await {"plan": plan.post_result, "evaluation": evaluation.post_result}[closed.kind](ctx, community, closed)
         return
     await post_result(ctx, community, closed)
     await choice.post_combined(ctx, community)
@@ -347,10 +361,11 @@ async def results_command(ctx: Context) -> None:
     if not closed:
         raise ctx.refuse(ctx.t("No vote has closed yet."))
     latest = max(closed, key=lambda b: (b.closed_at or "", b.id))
-    if latest.kind in ("election", "plan"):
-        from bot.flows import election, plan
+    if latest.kind in ("election", "plan", "evaluation"):
+        from bot.flows import election, evaluation, plan
 
-        await {"election": election.results_reply, "plan": plan.results_reply}[latest.kind](ctx, latest)
+        await {"election": election.results_reply, "plan": plan.results_reply,
+               "evaluation": evaluation.results_reply}[latest.kind](ctx, latest)
         return
     result = await results.build(ctx.tx, latest)
     ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.storage.db import Tx
 
-KINDS = ("dots", "matrix", "pairwise", "election", "plan")
+KINDS = ("dots", "matrix", "pairwise", "election", "plan", "evaluation")
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ async def all_approvals(tx: Tx, ballot_id: int) -> dict[int, set[int]]:
 
 async def voters(tx: Tx, ballot: Ballot) -> int:
     """How many members have voted (turnout; never who)."""
-    if ballot.kind in ("dots", "election", "plan"):
+    if ballot.kind in ("dots", "election", "plan", "evaluation"):
         return ballot.turnout
     table = "matrix_votes" if ballot.kind == "matrix" else "pairwise_votes"
     return int(await tx.scalar(f"SELECT COUNT(DISTINCT member_id) FROM {table} WHERE ballot_id = ?", (ballot.id,)))
@@ -226,6 +226,6 @@ async def voters(tx: Tx, ballot: Ballot) -> int:
 
 async def has_voted(tx: Tx, ballot: Ballot, member_id: int) -> bool:
     table = {"dots": "dot_votes", "matrix": "matrix_votes", "pairwise": "pairwise_votes",
-             "election": "election_votes", "plan": "plan_votes"}[ballot.kind]
+             "election": "election_votes", "plan": "plan_votes", "evaluation": "evaluation_answers"}[ballot.kind]
     return await tx.one(f"SELECT 1 FROM {table} WHERE ballot_id = ? AND member_id = ? LIMIT 1",
                         (ballot.id, member_id)) is not None

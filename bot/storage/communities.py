@@ -82,3 +82,9 @@ async def groups(tx: Tx, community_id: int) -> list[tuple[str, str]]:
         "SELECT channel, chat_id FROM group_links WHERE community_id = ? ORDER BY linked_at", (community_id,)
     )
     return [(r["channel"], r["chat_id"]) for r in rows]
+
+
+async def facilitators(tx: Tx, community_id: int) -> list[int]:
+    rows = await tx.all("SELECT member_id FROM memberships WHERE community_id = ? AND role = 'facilitator'"
+                        " ORDER BY member_id", (community_id,))
+    return [r[0] for r in rows]

@@ -128,6 +128,9 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             " JOIN communities c ON c.id = t.community_id WHERE v.member_id = ?", (member_id,))),
         "plan_votes": _rows(await tx.all(
             "SELECT ballot_id, approve FROM plan_votes WHERE member_id = ?", (member_id,))),
+        "evaluations": _rows(await tx.all(
+            "SELECT ballot_id, goal, rating, again, worked, change FROM evaluation_answers WHERE member_id = ?",
+            (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -148,8 +151,10 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
         " WHERE member_id = ?1 UNION SELECT ballot_id FROM matrix_votes WHERE member_id = ?1"
         " UNION SELECT ballot_id FROM pairwise_votes WHERE member_id = ?1"
         " UNION SELECT ballot_id FROM election_votes WHERE member_id = ?1"
-        " UNION SELECT ballot_id FROM plan_votes WHERE member_id = ?1)", (member_id,))]
-    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans", "election_votes", "plan_votes"):
+        " UNION SELECT ballot_id FROM plan_votes WHERE member_id = ?1"
+        " UNION SELECT ballot_id FROM evaluation_answers WHERE member_id = ?1)", (member_id,))]
+    for table in ("dot_votes", "matrix_votes", "pairwise_votes", "pairwise_plans", "election_votes", "plan_votes",
+                  "evaluation_answers"):
         await tx.execute(f"DELETE FROM {table} WHERE member_id = ? AND ballot_id IN"
                          " (SELECT id FROM ballots WHERE status = 'open')", (member_id,))
     identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))

@@ -1,0 +1,184 @@
+"""Step 7, the evaluation (бағалау): «Біз қалаған мақсатқа жеттік пе?» — each member answers in
+the private chat: did we reach the goal (yes / partly / no), a rating from 1 to 5, whether they
+will take part again, and, if they wish, what worked and what to change. The group gets the
+totals and the chart; the facilitator gets the written answers, unsigned."""
+
+from __future__ import annotations
+
+from bot.domain.models import Community
+from bot.domain.text import clean_text
+from bot.flows.ballots import ballot_scope, load_ballot, refuse_closed, tag
+from bot.flows.community import menu_item
+from bot.flows.context import Context, esc
+from bot.flows.engine import BadPayload
+from bot.flows.problems import pages
+from bot.flows.registry import button, state
+from bot.flows.types import Button, Chart, Message
+from bot.i18n import N_, Translator, translator
+from bot.storage import communities, evaluation
+from bot.storage.ballots import Ballot
+
+TEXT_MAX = 500
+GOALS = {"yes": N_("Yes, we reached it"), "partly": N_("Partly"), "no": N_("No, not yet")}
+
+menu_item(7, N_("Vote"), "vote")
+
+
+def _show(ctx: Context, ballot: Ballot, text: str, buttons: list, first: bool) -> None:
+    """The evaluation is one private message, edited question by question."""
+    ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
+                                        tag=tag(ballot), edit=not first))
+
+
+async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True) -> None:
+    """Ask the first of the three questions this member has not answered, or thank them."""
+    assert ctx.member is not None
+    mine = await evaluation.of_member(ctx.tx, ballot.id, ctx.member.id)
+    head = ctx.t("📝 <b>Evaluation</b>") + "\n"
+    if mine is None or mine.goal is None:
+        _show(ctx, ballot, head + ctx.t("Did we reach the goal we wanted?"),
+              [[Button(ctx.t(label), data=f"ev:{ballot.id}:g:{key}")] for key, label in GOALS.items()], first)
+    elif mine.rating is None:
+        _show(ctx, ballot, head + ctx.t("How would you rate the work we did together, from 1 (poor) to 5 (very good)?"),
+              [[Button(str(n), data=f"ev:{ballot.id}:r:{n}") for n in range(1, 6)]], first)
+    elif mine.again is None:
+        _show(ctx, ballot, head + ctx.t("Will you take part again in the next cycle?"),
+              [[Button(ctx.t("Yes"), data=f"ev:{ballot.id}:a:1"), Button(ctx.t("No"), data=f"ev:{ballot.id}:a:0")]],
+              first)
+    else:
+        ctx.clear()
+        _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], first)
+
+
+def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> None:
+    """After the three questions: what worked, then what to change — each may be skipped."""
+    ctx.goto("ev.text", ballot=ballot.id, field=field)
+    question = (ctx.t("What worked well? Write a few words, or skip.") if field == "worked" else
+                ctx.t("What should we change next time? Write a few words, or skip."))
+    _show(ctx, ballot, ctx.t("📝 <b>Evaluation</b>") + "\n" + question,
+          [[Button(ctx.t("Skip"), data=f"ev:{ballot.id}:s:{field}")]], first)
+
+
+@button("ev", who="member", scope=ballot_scope)
+async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
+    ballot = await load_ballot(ctx, ballot_id, "evaluation")
+    refuse_closed(ctx, ballot)
+    assert ctx.member is not None
+    if ctx.event.is_group:
+        raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
+    if kind == "g" and value in GOALS:
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "goal", value)
+    elif kind == "r" and value in ("1", "2", "3", "4", "5"):
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "rating", int(value))
+    elif kind == "a" and value in ("0", "1"):
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "again", int(value))
+        ctx.toast(ctx.t("Saved."))
+        ask_text(ctx, ballot, "worked", first=False)
+        return
+    elif kind == "s" and value == "worked":
+        ask_text(ctx, ballot, "change", first=False)
+        return
+    elif kind == "s" and value == "change":
+        await finish(ctx, ballot)
+        return
+    elif kind == "x" and value == "0":
+        for field in ("goal", "rating", "again"):
+            await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, None)
+        ctx.clear()
+    else:
+        raise BadPayload("no such answer")
+    ctx.toast(ctx.t("Saved."))
+    await show_next(ctx, ballot, first=False)
+
+
+def thanks(tr: Translator) -> str:
+    return tr.t("📝 <b>Evaluation</b>") + "\n" + tr.t(
+        "Thank you! Your answers are saved. You can change them until the evaluation closes.")
+
+
+async def finish(ctx: Context, ballot: Ballot) -> None:
+    ctx.clear()
+    ctx.toast(ctx.t("Saved."))
+    _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], False)
+
+
+@state("ev.text", who="member")
+async def text_sent(ctx: Context, raw: str) -> None:
+    from bot.storage import ballots
+
+    ballot_id, field = ctx.data.get("ballot"), ctx.data.get("field")
+    ballot = await ballots.get(ctx.tx, ballot_id) if isinstance(ballot_id, int) else None
+    if ballot is None or field not in ("worked", "change") or not ballot.is_open:
+        ctx.clear()  # (a refusal would roll the clearing back)
+        ctx.reply(ctx.t("The evaluation is closed or gone; see /vote."))
+        return
+    assert ctx.member is not None
+    text = clean_text(raw)[:TEXT_MAX]
+    if not text:
+        raise ctx.refuse(ctx.t("Write a few words, or tap Skip."))
+    await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, text)
+    if field == "worked":
+        ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
+    else:
+        ctx.clear()
+        ctx.reply(thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], tag=tag(ballot))
+
+
+# --- the result ------------------------------------------------------------------------------
+def caption(tr: Translator, summary, audit_head: str) -> str:
+    from bot.flows.results import audit_line
+
+    (yes, partly, no), ratings, (again_yes, again_no), respondents = summary
+    if not respondents:
+        return tr.t("Evaluation: nobody answered.") + "\n" + audit_line(tr, audit_head)
+    rated = sum(ratings)
+    mean = sum((i + 1) * n for i, n in enumerate(ratings)) / rated if rated else None
+    lines = [tr.t("Did we reach the goal we wanted? Yes: {yes}, partly: {partly}, no: {no}.", yes=yes, partly=partly,
+                  no=no)]
+    if mean is not None:
+        lines.append(tr.t("Mean rating: {mean} of 5.", mean=f"{mean:.1f}" if tr.locale == "en" else
+                          f"{mean:.1f}".replace(".", ",")))
+    lines.append(tr.t("Will take part again: {yes} of {n}.", yes=again_yes, n=again_yes + again_no))
+    lines.append(tr.tn("{n} member answered.", "{n} members answered.", respondents))
+    lines.append(audit_line(tr, audit_head))
+    return "\n".join(lines)
+
+
+def chart(locale: str, summary) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    tr = translator(locale)
+    goal, ratings, again, respondents = summary
+    labels = {"title": tr.t("Evaluation"), "subtitle": tr.tn("{n} member answered", "{n} members answered",
+                                                             respondents),
+              "question": tr.t("Did we reach the goal we wanted?"), "yes": tr.t("Yes"), "partly": tr.t("Partly"),
+              "no": tr.t("No"), "rating": tr.t("Rating, 1 to 5"), "mean": tr.t("mean {mean}"),
+              "again": tr.t("Will take part again"), "again_yes": tr.t("Yes"), "again_no": tr.t("No"),
+              "empty": tr.t("No answers yet"), "decimal": "." if locale == "en" else ","}
+    return Chart(charts.render_evaluation, (data.EvaluationSummary(goal, ratings, again, respondents), labels),
+                 filename="evaluation.png")
+
+
+async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    summary = await evaluation.summary(ctx.tx, ballot.id)
+    head = await ctx.audit_head()
+    await ctx.post_groups(community, lambda tr: (caption(tr, summary, head), []), chart=chart(community.locale, summary))
+    if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
+        ctx.reply(caption(ctx.tr, summary, head), chart=chart(ctx.locale, summary))
+    worked, change = await evaluation.texts(ctx.tx, ballot.id)
+    if not worked and not change:
+        return
+    for facilitator in await communities.facilitators(ctx.tx, community.id):
+        def build(tr: Translator, worked=worked, change=change) -> tuple[str, list]:
+            lines = [tr.t("📝 What the members wrote in the evaluation (unsigned):"), "", tr.t("<b>What worked</b>")]
+            lines += [f"• {esc(t)}" for t in worked] or ["—"]
+            lines += ["", tr.t("<b>What to change</b>")] + ([f"• {esc(t)}" for t in change] or ["—"])
+            return pages(lines)[0], []
+
+        await ctx.notify(facilitator, build)
+
+
+async def results_reply(ctx: Context, ballot: Ballot) -> None:
+    summary = await evaluation.summary(ctx.tx, ballot.id)
+    ctx.reply(caption(ctx.tr, summary, await ctx.audit_head()), chart=chart(ctx.locale, summary))

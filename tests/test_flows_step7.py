@@ -1,0 +1,67 @@
+"""Step 7 through the simulator: the evaluation — three questions and two optional texts in
+private, changeable until it closes; the group gets the totals, the facilitator the texts unsigned."""
+
+from __future__ import annotations
+
+from bot.storage import evaluation
+from tests.test_flows_step3 import data
+
+
+async def answer(person, goal: int, rating: int, again: int, worked: str | None = None, change: str | None = None):
+    """Answer the open evaluation (ballot 1) by the buttons' positions; texts are written or skipped."""
+    await person.send("/start b_1")
+    await person.press_data(data(person.last(), "ev:")[goal])
+    await person.press_data(data(person.last(), "ev:")[rating - 1])
+    await person.press_data(data(person.last(), "ev:")[again])
+    if worked:
+        await person.send(worked)
+    else:
+        await person.press_data(data(person.last(), "ev:")[0])  # skip
+    if change:
+        await person.send(change)
+    else:
+        await person.press_data(data(person.last(), "ev:")[0])
+
+
+async def test_members_evaluate_and_the_group_gets_the_totals(community):
+    c = community
+    m1, m2, m3 = c.members  # kk, ru, en
+    await c.facilitator.send("/poll evaluation", c.group)
+    invitation = c.sim.messages(c.group.id)[-1]
+    assert invitation.text.startswith("📝 <b>Бағалау</b>: «Біз қалаған мақсатқа жеттік пе?»")
+    await m3.send("/start b_1")
+    assert m3.last().text == "📝 <b>Evaluation</b>\nDid we reach the goal we wanted?"
+    await answer(m3, 0, 5, 0, "Everyone came to clean the culvert", "Start earlier in spring")
+    assert m3.last().text.endswith("You can change them until the evaluation closes.")
+    await answer(m2, 1, 3, 1)  # partly, 3, will not take part again; no texts
+    await answer(m1, 0, 4, 0, "Бәрі бірге жұмыс істедік <жақсы>")
+    async with c.sim.engine.db.transaction() as tx:
+        assert await evaluation.summary(tx, 1) == ((2, 1, 0), (0, 0, 1, 1, 1), (2, 1), 3)
+    await m2.send("/start b_1")  # m2 answers again: yes this time
+    await m2.press_data(data(m2.last(), "ev:")[-1])  # "Answer again"
+    await m2.press_data(data(m2.last(), "ev:")[0])
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await evaluation.summary(tx, 1))[0] == (3, 0, 0)
+    await c.facilitator.send("/close evaluation", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    # m2 started again and answered only the first question: their rating and "again" are unsaid
+    assert result.text.splitlines()[:4] == ["Біз қалаған мақсатқа жеттік пе? Иә: 3, ішінара: 0, жоқ: 0.",
+                                            "Орташа баға: 5-тен 4,5.", "Тағы қатысатындар: 2 адамның 2-і.",
+                                            "3 мүше жауап берді."]
+    texts = c.facilitator.last().text
+    assert texts.startswith("📝 Мүшелер бағалауда не жазды (аты-жөнсіз):")
+    assert "• Everyone came to clean the culvert" in texts and "• Бәрі бірге жұмыс істедік &lt;жақсы&gt;" in texts
+    assert not any(f"Мүше {i}" in texts for i in (1, 2, 3))  # unsigned
+    closed = await m1.press_data("ev:1:r:5")
+    assert closed.toast.text == "Бұл дауыс беру жабылды. Нәтижесін /results арқылы көріңіз."
+
+
+async def test_forged_answers_are_refused(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    for payload in ("ev:1:g:maybe", "ev:1:r:6", "ev:1:r:0", "ev:1:a:2", "ev:1:q:1", "ev:1:s:other"):
+        outcome = await m3.press_data(payload)
+        assert outcome.toast.text.startswith("This button no longer works"), payload
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await evaluation.summary(tx, 1))[3] == 0
