@@ -111,3 +111,12 @@ async def test_only_the_kmut_or_the_facilitator_takes_entries_off(community):
     assert m3.last().text == "There is no #1 on the list."
     async with c.sim.engine.db.transaction() as tx:
         assert await resources.resources_of(tx, 1) == [] and await resources.orgs_of(tx, 1) == []
+
+
+async def test_a_resource_with_a_place_but_no_holder(community):
+    c = community
+    m3 = c.members[2]
+    await add_resource(m3, "premises", "The school hall\n\nNext to the mosque")
+    async with c.sim.engine.db.transaction() as tx:
+        [found] = await resources.resources_of(tx, 1)
+    assert (found.text, found.holder, found.place) == ("The school hall", "", "Next to the mosque")

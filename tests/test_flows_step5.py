@@ -101,3 +101,47 @@ async def test_the_members_approve_the_plan_which_stays_as_voted_meanwhile(commu
     assert closed.toast.text == "Бұл дауыс беру жабылды. Нәтижесін /results арқылы көріңіз."
     await propose(m2, "A task after the vote")
     assert len(await tasks(c)) == 2
+
+
+async def test_the_plan_vote_fits_one_message_and_the_problem_stays_while_it_is_open(community, sim):
+    from datetime import timedelta
+
+    c = community
+    m1, m2, m3 = c.members
+    await chosen(c)
+    long_title = "Ауыл ішіндегі жолдың су басатын тұсындағы құбырды тазалап, жиегін бетонмен бекіту керек"[:150]
+    for i in range(30):
+        sim.engine.clock = lambda now=sim.engine.clock(): now + timedelta(minutes=11)  # past the rate limit
+        await propose(m1 if i % 2 else m3, f"{long_title} {i}")
+    await c.facilitator.send("/poll plan", c.group)
+    post = c.sim.messages(c.group.id)[-1]
+    assert post.text.startswith("🗳 <b>Іс-әрекет жоспарын бекітесіз бе?</b>") and len(post.text) < 4096
+    await c.facilitator.send("/choose 2", c.group)
+    assert c.sim.messages(c.group.id)[-1].text == ("Мүшелер таңдалған мәселе бойынша жоспарға дауыс беріп жатыр; "
+                                                   "алдымен сол дауыс беруді жабыңыз.")
+
+
+async def test_an_optional_line_can_be_left_empty(community):
+    c = community
+    m3 = c.members[2]
+    await chosen(c)
+    await propose(m3, "Buy cement\n\n10 bags of cement")  # needs, no dates
+    assert await tasks(c) == {1: ("Buy cement", None, None, "10 bags of cement", "", 0)}
+
+
+async def test_naming_the_responsible_member_twice_tells_them_once_and_a_replaced_one_is_told(community):
+    c = community
+    m1, m2, m3 = c.members
+    await chosen(c)
+    await propose(m3, "Clean the culvert")
+    await m1.press_data("kv:1:1")
+    await m2.press_data("kv:1:1")
+    await make_kmut(c, m3)
+    await m3.send("/plan owner 1")
+    choices = data(m3.last(), "ko:")
+    await m3.press_data(choices[0])
+    await m3.press_data(choices[0])
+    assert [m.text for m in m1.inbox()].count("Сіз іс-әрекет жоспарының #1 «Clean the culvert» міндетіне жауаптысыз. "
+                                              "Рақмет!") == 1
+    await m3.press_data(choices[1])  # m2 instead
+    assert m1.last().text == "«Clean the culvert» #1 міндетінің енді басқа жауаптысы бар. Үлесіңізге рақмет!"

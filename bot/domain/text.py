@@ -17,6 +17,16 @@ def clean_line(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def message_lines(text: str, count: int) -> list[str]:
+    """The first ``count`` lines of a message, each cleaned, an empty line kept empty (so a member
+    can leave an optional line out); what follows the last one joins it."""
+    lines = [clean_line(line) for line in unicodedata.normalize("NFC", text).splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    head, rest = lines[:count - 1], lines[count - 1:]
+    return head + [" ".join(x for x in rest if x)] + [""] * (count - 1 - len(head))
+
+
 def clean_text(text: str) -> str:
     """Free text: as ``clean_line`` but keeping single line breaks."""
     lines = [clean_line(line) for line in unicodedata.normalize("NFC", text).splitlines()]

@@ -104,6 +104,9 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
     if current is not None and current.id == problem.id:
         ctx.answer(ctx.t("#{number} is already confirmed.", number=problem.number))
         return
+    if any(b.kind == "plan" for b in await ballots.of_community(ctx.tx, community.id, "open")):
+        raise ctx.refuse(ctx.t("The members are voting on the plan for the chosen problem; close that vote "
+                               "first."))
     await problems.choose(ctx.tx, community.id, problem.id, ctx.member.id, ctx.now_iso)
     head = await ctx.audit("step1.chosen", community.id, problem=problem.id)
 

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.dates import parse_span
 from bot.domain.models import Community
-from bot.domain.text import clean_line, clean_text, small_int
+from bot.domain.text import message_lines, small_int
 from bot.flows.ballots import ballot_scope, closing_note, load_ballot, refuse_closed, tag
 from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
+from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
@@ -143,8 +144,8 @@ async def task_sent(ctx: Context, raw: str) -> None:
     await require(ctx, community, "member")
     assert ctx.member is not None
     problem = await chosen_problem(ctx, community)
-    lines = [clean_line(line) for line in clean_text(raw).splitlines()] + ["", ""]
-    title, when, needs = lines[0], lines[1], " ".join(lines[2:]).strip()[:RESOURCES_MAX]
+    lines = message_lines(raw, 3)
+    title, when, needs = lines[0], lines[1], lines[2][:RESOURCES_MAX]
     if len(title) < TITLE_MIN:
         raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TITLE_MIN))
     if len(title) > TITLE_MAX:
@@ -242,8 +243,15 @@ async def owner_pressed(ctx: Context, community_id: str, number: str, member_id:
     task = await task_of(ctx, problem, number)
     if int(member_id) not in {m for m, _ in await plan.volunteers(ctx.tx, task.id)}:
         raise BadPayload("not one who offered")
+    if task.owner_id == int(member_id):
+        ctx.answer(ctx.t("Task #{number} has its responsible member.", number=task.number))
+        return  # pressed again: nobody is told twice
     await refuse_while_voted(ctx, community)
     await plan.set_owner(ctx.tx, task.id, int(member_id))
+    if task.owner_id is not None:
+        await ctx.notify(task.owner_id, lambda tr: (tr.t(
+            "Task #{number} «{title}» has another responsible member now. Thank you for your part!",
+            number=task.number, title=esc(task.title)), []))
     await ctx.audit("task.owner_named", community.id, number=task.number, owner=int(member_id))
     ctx.answer(ctx.t("Task #{number} has its responsible member.", number=task.number))
     await ctx.notify(int(member_id), lambda tr: (tr.t(
@@ -280,7 +288,10 @@ def group_message(tr: Translator, ballot: Ballot, tasks: list[Task], counts: tup
     if not ballot.is_open:
         return tr.t("🗳 <b>The vote on the action plan</b> is closed. Members who voted: {n}.", n=ballot.turnout), []
     lines = [tr.t("🗳 <b>Do you approve the action plan?</b>") + closing_note(tr, ballot, tz), ""]
-    lines += [task_line(tr, t) for t in tasks[:MAX_TASKS]]
+    # titles only, shortened: 30 tasks stay well within one message (the details are under /plan)
+    lines += [f"#{t.number} {esc(short(t.title, 60))}" + (f" — {esc(short(t.owner, 30))}" if t.owner else "")
+              for t in tasks[:MAX_TASKS]]
+    lines += ["", tr.t("The whole plan, with dates and needs: /plan")]
     lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
     return "\n".join(lines), vote_buttons(tr, ballot, counts if ballot.visibility == "live" else None)
 

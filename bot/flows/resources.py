@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line, clean_text, small_int
+from bot.domain.text import clean_line, message_lines, small_int
 from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
@@ -152,8 +152,8 @@ async def resource_text(ctx: Context, raw: str) -> None:
         return
     await require(ctx, community, "member")
     assert ctx.member is not None
-    lines = [clean_line(line) for line in clean_text(raw).splitlines()] + ["", ""]
-    text, holder, place = lines[0], lines[1][:DETAIL_MAX], " ".join(lines[2:]).strip()[:DETAIL_MAX]
+    text, holder, place = message_lines(raw, 3)
+    holder, place = holder[:DETAIL_MAX], place[:DETAIL_MAX]
     if len(text) < TEXT_MIN:
         raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TEXT_MIN))
     if len(text) > TEXT_MAX:

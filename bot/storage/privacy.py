@@ -173,10 +173,11 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("DELETE FROM org_ratings WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE tasks SET created_by = NULL WHERE created_by = ?", (member_id,))
     await tx.execute("DELETE FROM task_volunteers WHERE member_id = ?", (member_id,))
-    # a task they were responsible for needs someone else now (unless the plan is being voted on)
-    if not await tx.scalar("SELECT 1 FROM tasks t JOIN ballots b ON b.community_id = t.community_id"
-                           " WHERE t.owner_id = ? AND b.kind = 'plan' AND b.status = 'open'", (member_id,)):
-        await tx.execute("UPDATE tasks SET owner_id = NULL WHERE owner_id = ?", (member_id,))
+    # a task they were responsible for needs someone else now — save in a plan being voted on,
+    # which stays as voted (it shows no one responsible, the name being gone)
+    await tx.execute("UPDATE tasks SET owner_id = NULL WHERE owner_id = ? AND NOT EXISTS (SELECT 1 FROM ballots b"
+                     " WHERE b.community_id = tasks.community_id AND b.kind = 'plan' AND b.status = 'open')",
+                     (member_id,))
     await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))
