@@ -18,7 +18,7 @@ from bot import demo_steps
 from bot.sim import Person, Sim
 from bot.storage.db import Database
 
-START = datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Almaty
+START = datetime(2026, 11, 16, 5, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Almaty: the plan is for the winter
 
 
 class SimClock:

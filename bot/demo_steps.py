@@ -1,4 +1,5 @@
-"""The demo's walk through the methodology: the foundation, then one function a step."""
+"""The demo's walk through the methodology: the foundation, then one function a step (step 6,
+monitoring, is not built: step 7 follows step 5)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 import re
 
 from bot.sim import Group, Person, Shown, Sim
-from bot.storage import problems, resources, tree
+from bot.storage import ballots, problems, resources, tree
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
@@ -148,6 +149,8 @@ async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     await step2(sim, transcript, facilitator, village, group, rng)
     await step3(sim, transcript, facilitator, village, group)
     await step4(sim, transcript, facilitator, village, group)
+    if await step5(sim, transcript, facilitator, village, group):
+        await step7(sim, transcript, facilitator, village, group)
 
 
 async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
@@ -478,3 +481,201 @@ async def step4(sim: Sim, transcript, facilitator: Person, village: list[Person]
 
     transcript.section("On to step 5")
     await facilitator.send("/next", group)
+
+
+# Step 5: the action plan of each problem the village may choose in step 1 (by its number): who
+# proposes what, in one message — the task on line 1, the dates on line 2 (empty when the author
+# does not know them), what it needs on line 3. The plans are for the winter (the demo's clock is
+# in November). "dup" asks for what t3 asks in other words: the ҚМҰТ takes it off.
+PLANS = {
+    1: [("t1", "Ерлан", "Жол жиегімен арық қазып, қар суы ағатын жол дайындау\n01.12 – 15.12\n"
+                        "МТЗ-80 тракторы, 10 күрек"),
+        ("t2", "Ольга", "Собрать подписи жителей за ремонт дороги\n01.12 – 20.12\nБланки подписных листов"),
+        ("t3", "Гүлнар", "Аудан әкіміне жол жөндеуге қаржы сұрап хат жазу"),
+        ("t4", "Светлана", "Подать заявку на грант акимата на подсыпку дороги\n\nСмета, протокол собрания жителей"),
+        ("t5", "Данияр", "Жолдың ең нашар тұстарына қиыршық тас төгу\n15.01 – 31.01\n"
+                         "Трактор мен тіркеме, 20 текше метр қиыршық тас"),
+        ("t6", "Мария", "Договориться с фермерами, чтобы грузовики ездили в объезд села\n01.02 – 20.02\n"
+                        "Встреча в акимате"),
+        ("t7", "Асель", "Көктемде балаларды мектепке жеткізу кезекшілігін ұйымдастыру\n10.02 – 28.02\n"
+                        "Екі көлік, ата-аналар тізімі"),
+        ("dup", "Бауыржан", "Жол жөндеуге қаржы сұрап аудан әкімдігіне өтініш жазу")],
+    2: [("t1", "Ерлан", "Құбырдың жиі жарылатын жерлерін аралап, тізімін жасау\n01.12 – 12.12\n"
+                        "Дәнекерлеуші Марат Сейітов, қалта шам"),
+        ("t2", "Ольга", "Собрать по 2000 тенге со двора на новый насос\n01.12 – 25.12\n"
+                        "Тетрадь для учёта, по одному сборщику на улицу"),
+        ("t3", "Гүлнар", "Аудан әкіміне су құбырын ауыстыруға қаржы сұрап хат жазу"),
+        ("t4", "Светлана", "Подать заявку на грант акимата на новый насос\n\nСмета от водоканала, протокол собрания"),
+        ("t5", "Данияр", "Қоймадағы 150 метр пластик құбырды су мұнарасына тасу\n15.01 – 31.01\n"
+                         "МТЗ-80 тракторы мен тіркемесі"),
+        ("t6", "Мария", "Купить и установить новый насос на скважине\n01.02 – 25.02\n"
+                        "Деньги со дворов и грант, электрик"),
+        ("t7", "Асель", "Көктемгі бақша суару кестесін жасап, әр үйге тарату\n10.02 – 28.02\nПринтер, 200 парақ қағаз"),
+        ("dup", "Бауыржан", "Құбырды ауыстыру үшін аудан әкімдігіне ақша сұрап өтініш жазу")],
+    6: [("t1", "Ерлан", "Фельдшерге берілетін бос үйді жөндеу\n01.12 – 20.12\nБояу, әйнек, 5 ерікті"),
+        ("t2", "Ольга", "Собрать подписи жителей за постоянного фельдшера\n01.12 – 15.12\nБланки подписных листов"),
+        ("t3", "Гүлнар", "Аудандық емханаға ауылға тұрақты фельдшер сұрап хат жазу"),
+        ("t4", "Светлана", "Найти выпускников медколледжа родом из нашего села\n\nСписки колледжа, звонки родителям"),
+        ("t5", "Данияр", "Демалыс күндері науқастарды ауданға апаратын көлік кезекшілігін құру\n15.01 – 31.01\n"
+                         "Үш жеке көлік, жанармай"),
+        ("t6", "Мария", "Договориться с акиматом о доплате фельдшеру\n01.02 – 20.02\nВстреча в акимате"),
+        ("t7", "Асель", "Балаларға екпе күнін ұйымдастыру\n10.02 – 28.02\nМектептің акт залы"),
+        ("dup", "Бауыржан", "Аудандық емханадан ауылға тұрақты фельдшер сұрап өтініш жазу")],
+}
+DUPLICATE_TASK = "t3"
+# Who offers to do which task, who the ҚМҰТ makes responsible, and the dates it sets where the author gave none.
+OFFERS = {"t1": ["Ерлан", "Нұрлан"], "t2": ["Ольга", "Татьяна"], "t3": ["Гүлнар", "Серік"],
+          "t4": ["Светлана", "Дина"], "t5": ["Данияр", "Қайрат"], "t6": ["Мария", "Игорь", "Нұрлан"],
+          "t7": ["Асель", "Жанар"]}
+OWNERS = {"t1": "Ерлан", "t2": "Татьяна", "t3": "Гүлнар", "t4": "Дина", "t5": "Қайрат", "t6": "Игорь", "t7": "Жанар"}
+TASK_DATES = {"t3": "01.12 10.12", "t4": "15.12 20.01"}
+# The plan vote: who is not convinced yet (Игорь then approves after all); who does not vote.
+NOT_YET = ["Игорь", "Қайрат", "Анна", "Sarah"]
+CHANGES_MIND = "Игорь"
+NO_VOTE = {"Ұлан", "Өмір", "Ғалым"}
+# Step 7: each answering member's evaluation: did we reach the goal, a rating 1-5, will they take part
+# again, and what worked and what to change (None skips), in their language.
+EVALUATIONS = [
+    ("Ерлан", "yes", 5, 1, "Жұмысты бөлісіп алдық, әркім өз міндетін атқарды", "Жұмысты күзде ертерек бастау керек"),
+    ("Ольга", "partly", 4, 1, "Жители впервые сами собрали деньги и отчитались за каждый тенге",
+     "Отчитываться перед жителями каждый месяц, а не в конце"),
+    ("John", "partly", 3, 1, None, "Tell the whole village about each task, not only the group chat"),
+    ("Гүлнар", "yes", 5, 1, "Ауыл адамдары бір-біріне сеніп, бірге жұмыс істеді", None),
+    ("Данияр", "partly", 3, 0, None, "Техниканы алдын ала келісу керек, трактор екі апта кешікті"),
+    ("Светлана", "yes", 4, 1, None, None),
+    ("Асель", "yes", 4, 1, "Жастар белсенді қатысты", None),
+    ("Нұрлан", "partly", 3, 1, None, None),
+    ("Мария", "yes", 5, 1, "Акимат поддержал нас, когда увидел готовый план", None),
+    ("Бауыржан", "no", 2, 0, None, "Жиналыстар тым көп болды, уақыт жетпеді"),
+    ("Жанар", "partly", 4, 1, None, None),
+    ("Игорь", "no", 2, 0, None, "Не все задачи выполнены, в нашем конце села ничего не изменилось"),
+    ("Айжан", "yes", 4, 1, None, None),
+    ("Серік", "partly", 3, 1, None, None),
+    ("Sarah", "yes", 5, 1, "Everybody helped, and the plan showed who does what", None),
+]
+
+
+async def kmut_curator(sim: Sim, village: list[Person]) -> tuple[Person, set[str]]:
+    by_name = {m.name: m for m in village}
+    async with sim.engine.db.transaction() as tx:
+        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
+                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+    return next((by_name[n] for n in ("Гүлнар", "Асель", "Ерлан") if n in kmut),
+                next(m for m in village if m.name in kmut)), kmut
+
+
+async def propose_task(person: Person, text: str) -> int:
+    """``person`` proposes a task from /plan (or the buttons under their last message); returns its number."""
+    if not buttons(person.last(), "ka:"):
+        await person.send("/plan")
+    await person.press_data(buttons(person.last(), "ka:")[0])
+    await person.send(text)
+    return int(re.search(r"#(\d+)", person.last().text).group(1))
+
+
+async def step5(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> bool:
+    """Step 5: tasks proposed and offered for, owners and dates named by the ҚМҰТ, the plan approved."""
+    by_name = {m.name: m for m in village}
+    async with sim.engine.db.transaction() as tx:
+        chosen = await problems.chosen(tx, 1)
+    assert chosen is not None
+    entries = PLANS.get(chosen.number)
+    if entries is None:
+        transcript.note(f"The village chose #{chosen.number}; the demo has no plan for it, so it stops here.")
+        return False
+    curator, _ = await kmut_curator(sim, village)
+
+    transcript.section("Step 5. The action plan (іс-әрекет жоспары): tasks")
+    transcript.note(f"Members propose in private chat what is to be done about problem #{chosen.number} this winter: "
+                    "one message each — the task, then the dates if they know them, then what it needs. Ерлан's and "
+                    "Гүлнар's are shown.")
+    number: dict[str, int] = {}
+    for key, who, text in entries:
+        transcript.quiet = who not in ("Ерлан", "Гүлнар")
+        number[key] = await propose_task(by_name[who], text)
+    transcript.quiet = False
+    transcript.note(f"{', '.join(who for _, who, _ in entries if who not in ('Ерлан', 'Гүлнар'))} proposed theirs "
+                    f"the same way (not shown): {len(entries)} tasks.")
+
+    transcript.section("Step 5. Members offer to do the tasks")
+    community = int(buttons(by_name["Ерлан"].last(), "kv:")[0].split(":")[1])
+    shown = {"Нұрлан", "Татьяна"}
+    for key, names in OFFERS.items():
+        for name in names:
+            transcript.quiet = name not in shown
+            shown.discard(name)  # each one's first offer is shown
+            await by_name[name].press_data(f"kv:{community}:{number[key]}")
+    transcript.quiet = False
+    transcript.note(f"{sum(map(len, OFFERS.values()))} offers in all, the same way (two shown).")
+    await by_name["Татьяна"].send("/plan")
+
+    transcript.section("Step 5. The ҚМҰТ names who is responsible, sets dates, takes a duplicate off")
+    transcript.note(f"#{number['dup']} asks for what #{number[DUPLICATE_TASK]} asks. {curator.name} is in the ҚМҰТ.")
+    await curator.send(f"/plan remove {number['dup']}")
+    first = True
+    for key, owner in OWNERS.items():
+        transcript.quiet = not first
+        await curator.send(f"/plan owner {number[key]}")
+        choice = next(b.data for row in curator.last().buttons for b in row if b.text == owner)
+        await curator.press_data(choice)
+        first = False
+    transcript.quiet = False
+    transcript.note(f"{curator.name} named the responsible member of the other tasks the same way (not shown); "
+                    "each is told in private.")
+    for key, dates in TASK_DATES.items():
+        await curator.send(f"/plan dates {number[key]} {dates}")
+    await curator.send("/plan")
+
+    transcript.section("Step 5. The plan in the group")
+    await by_name["Нұрлан"].send("/plan", group)
+
+    transcript.section("Step 5. The members approve the plan")
+    await facilitator.send("/poll plan", group)
+    approve, not_yet = buttons(sim.messages(group.id)[-1], "pl:")
+    voters = [m for m in village if m.name not in NO_VOTE]
+    for i, member in enumerate(voters):
+        transcript.quiet = i >= 2 and member.name != CHANGES_MIND
+        await member.press_data(not_yet if member.name in NOT_YET else approve, group)
+    transcript.quiet = False
+    await by_name[CHANGES_MIND].press_data(approve, group)  # thought it over: approves after all
+    transcript.note(f"{len(voters)} members voted in the group: {len(NOT_YET)} said «not yet», and "
+                    f"{CHANGES_MIND} changed his mind; the group message is edited with the counts.")
+    await facilitator.send("/close plan", group)
+
+    transcript.section("On to step 6")
+    await facilitator.send("/next", group)
+    return True
+
+
+async def step7(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """Step 6 is not built: a note, then /next; step 7, the evaluation."""
+    by_name = {m.name: m for m in village}
+    transcript.section("Step 6. Monitoring (not built yet)")
+    transcript.note("Step 6 — monitoring: the responsible members' check-ins, reminders of the due dates, the "
+                    "weekly digests — is not built yet, so the demo skips it. The winter passes: the demo's "
+                    "clock moves to March.")
+    sim.engine.clock.skip(days=105)
+    await facilitator.send("/next", group)
+
+    transcript.section("Step 7. The evaluation (бағалау)")
+    await facilitator.send("/poll evaluation", group)
+    async with sim.engine.db.transaction() as tx:
+        ballot = next(b.id for b in await ballots.of_community(tx, 1, "open") if b.kind == "evaluation")
+    for i, (who, goal, rating, again, worked, change) in enumerate(EVALUATIONS):
+        transcript.quiet = i not in (0, 2)
+        person = by_name[who]
+        await person.send(f"/start b_{ballot}")
+        await person.press_data(f"ev:{ballot}:g:{goal}")
+        await person.press_data(f"ev:{ballot}:r:{rating}")
+        await person.press_data(f"ev:{ballot}:a:{again}")
+        for field, text in (("worked", worked), ("change", change)):
+            if text:
+                await person.send(text)
+            else:
+                await person.press_data(f"ev:{ballot}:s:{field}")
+    transcript.quiet = False
+    transcript.note(f"{len(EVALUATIONS)} members answered in private chat, the same way (Ерлан's and John's shown); "
+                    f"{sum(1 for e in EVALUATIONS if e[4] or e[5])} of them wrote what worked or what to change.")
+    await facilitator.send("/close evaluation", group)
+    transcript.note("The facilitator received the written answers above, without names.")
+    await facilitator.send("/status", group)

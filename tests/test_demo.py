@@ -9,7 +9,7 @@ from contextlib import closing
 from bot.demo import run_demo
 
 
-async def test_the_demo_walks_steps_1_to_4_and_writes_transcript_and_charts(tmp_path):
+async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_path):
     out = await run_demo(str(tmp_path / "demo-out"), seed=7)
     transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
     for expected in ("Көктерек ауылы", "Добро пожаловать", "Welcome to",      # three languages
@@ -38,6 +38,16 @@ async def test_the_demo_walks_steps_1_to_4_and_writes_transcript_and_charts(tmp_
                           " COUNT(DISTINCT g.importance) + COUNT(DISTINCT g.closeness) FROM orgs o"
                           " JOIN org_ratings g ON g.org_id = o.id GROUP BY o.id ORDER BY o.number").fetchall()
         raters = db.execute("SELECT COUNT(DISTINCT member_id) FROM org_ratings").fetchone()[0]
+        tasks = db.execute("SELECT t.number, t.status, t.title, t.start_on, t.due_on, t.resources, o.name, a.name,"
+                           " (SELECT COUNT(*) FROM task_volunteers v WHERE v.task_id = t.id) FROM tasks t"
+                           " LEFT JOIN members o ON o.id = t.owner_id JOIN members a ON a.id = t.created_by"
+                           " ORDER BY t.number").fetchall()
+        plan_ballots = db.execute("SELECT b.status, SUM(v.approve), SUM(1 - v.approve) FROM ballots b"
+                                  " JOIN plan_votes v ON v.ballot_id = b.id WHERE b.kind = 'plan'"
+                                  " GROUP BY b.id").fetchall()
+        answers = db.execute("SELECT e.goal, e.rating, e.again, e.worked, e.change FROM evaluation_answers e"
+                             " JOIN ballots b ON b.id = e.ballot_id WHERE b.kind = 'evaluation'"
+                             " AND b.status = 'closed'").fetchall()
     assert statuses == {"accepted": 9, "declined": 1}  # the candidates; the shop owner declined
     assert confirmed == 1 and len(kmut) == 7 and "Гүлнар" in kmut
     # the election's result is posted to the group with its chart, the missing category named
@@ -104,4 +114,47 @@ async def test_the_demo_walks_steps_1_to_4_and_writes_transcript_and_charts(tmp_
         assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the facilitator's /next posts step 4's result and opens step 5
     assert f"4-қадам аяқталды.\n>   \n>   {caption}\n>   {diagram}" in transcript
-    assert "**5-қадам: " in transcript and step == 5
+    assert "**5-қадам: " in transcript
+
+    # step 5: tasks proposed by 6-8 members, in Kazakh and Russian, with dates over the winter and needs
+    open_tasks = [t for t in tasks if t[1] == "open"]
+    assert len(open_tasks) == 7 and 6 <= len({t[7] for t in tasks}) <= 8
+    assert any(re.search("[әғқңөұүһі]", t[2]) for t in open_tasks)
+    assert any(not re.search("[әғқңөұүһі]", t[2]) for t in open_tasks)
+    # every open task has its responsible member, one who offered, and dates (some set by the ҚМҰТ)
+    assert all(t[6] and t[8] >= 1 and t[3] and t[4] and t[3] <= t[4] for t in open_tasks)
+    assert min(t[3] for t in open_tasks)[:7] == "2026-12" and max(t[4] for t in open_tasks)[:7] == "2027-02"
+    assert sum(1 for t in open_tasks if t[5]) >= 5 and any(not t[5] for t in open_tasks)
+    assert re.search(r"→ `/plan dates \d+ \d\d\.\d\d \d\d\.\d\d`\n> 🤖 → \S+: #\d+ міндет: ", transcript)
+    # the duplicate taken off by the ҚМҰТ
+    [dup] = [t for t in tasks if t[1] == "removed"]
+    assert dup[7] == "Бауыржан" and f"#{dup[0]} міндет жоспардан алынды." in transcript
+    assert re.search(r"→ `\[ko:\d+:\d+:\d+\]`\n> 💬 _#\d+ міндеттің жауаптысы белгіленді\._\n> 🤖 → \S+: Сіз "
+                     r"іс-әрекет жоспарының #\d+ «", transcript)
+    # the Gantt chart in the group; the plan approved (one member changed their mind), the result with its chart
+    posted = re.search(r"\(in group «Көктерек ауылы»\) → `/plan`\n> 🤖 → group «Көктерек ауылы»: Іс-әрекет жоспары: "
+                       r"7 міндет\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
+    assert posted, "no Gantt chart in the group"
+    assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plan_ballots == [("closed", 18, 3)]
+    assert re.search(r"Мүшелер іс-әрекет жоспарын бекітті: 18 — жақтады, 3 — әзірге жоқ\.\n>   Аудит: \w+\n"
+                     r">   !\[chart\]\(chart-\d+\.png\)", transcript)
+    assert "5-қадам аяқталды.\n>   \n>   Іс-әрекет жоспары: 7 міндет. Мүшелер бекітті: 18 — жақтады, 3 — әзірге жоқ." \
+        in transcript and "**6-қадам: " in transcript
+
+    # step 6 is not built: said so in the transcript, then on to step 7
+    assert "Step 6 — monitoring" in transcript and "is not built yet" in transcript and "**7-қадам: " in transcript
+
+    # step 7: the evaluation — 10+ members with varied answers, some texts; the totals with the chart in the group
+    assert len(answers) >= 10 and all(a[0] and a[1] and a[2] is not None for a in answers)
+    assert {a[0] for a in answers} == {"yes", "partly", "no"} and len({a[1] for a in answers}) >= 3
+    assert {a[2] for a in answers} == {0, 1} and 3 <= sum(1 for a in answers if a[3] or a[4]) < len(answers)
+    result = re.search(r"Біз қалаған мақсатқа жеттік пе\? Иә: \d+, ішінара: \d+, жоқ: \d+\.\n.*?"
+                       rf"{len(answers)} мүше жауап берді\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
+    assert result, "no evaluation result with a chart"
+    assert (tmp_path / "demo-out" / result.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the facilitator gets the written answers, unsigned
+    texts = transcript.split("→ Айгерим: 📝 Мүшелер бағалауда не жазды (аты-жөнсіз):")[1].split("\n\n")[0]
+    assert all(f"• {a[3]}" in texts for a in answers if a[3]) and all(f"• {a[4]}" in texts for a in answers if a[4])
+    assert not any(name in texts for name in ("Ерлан", "Ольга", "John", "Игорь", "Sarah"))
+    assert step == 7
