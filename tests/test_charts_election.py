@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections import Counter
 
 import matplotlib
 import numpy as np
 import pytest
-from matplotlib.image import imread
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyBboxPatch, Rectangle
 from matplotlib.text import Text
@@ -17,7 +15,7 @@ from matplotlib.text import Text
 from bot.charts import CandidateRow, render, render_election
 from bot.charts.common import FONT_BOLD, MAX_PNG_BYTES, OKABE_ITO, TextBatch, clean
 from bot.charts.election import CATEGORY_COLORS, LABELS, category_color, election_chart
-from tests.test_charts import (
+from tests.test_charts import (assert_readable_png, 
     KAZAKH_LETTERS, PHRASES, assert_disjoint, assert_inside_page, assert_text_clear_of_shapes,
     png_size, render_quietly, text_boxes,
 )
@@ -84,18 +82,7 @@ def hex_of(patch) -> str:
 @pytest.mark.parametrize("n", [1, 7, 30, 40])
 def test_chart_is_a_small_readable_png(n: int) -> None:
     data, complaints = render_quietly(render_election, candidates(n), CATEGORIES, KK)
-    assert not complaints, complaints  # no missing glyphs for Kazakh letters, no warnings
-    width, height = png_size(data)
-    assert width == 1080
-    assert 150 < height <= (2800 if n <= 30 else 3600)
-    assert len(data) < MAX_PNG_BYTES
-    pixels = imread(io.BytesIO(data))
-    assert pixels.shape[:2] == (height, width)
-    rgb8 = (pixels[..., :3] * 255).round().astype(np.uint32)
-    colours = np.unique(rgb8[..., 0] << 16 | rgb8[..., 1] << 8 | rgb8[..., 2])
-    assert len(colours) >= 8, "chart looks blank"
-    ink = (pixels[..., :3] < 0.5).any(axis=2).mean()
-    assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
+    assert_readable_png(data, complaints, (2800 if n <= 30 else 3600))
 
 
 @pytest.mark.parametrize("rows", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 import re
 
@@ -10,13 +9,12 @@ import matplotlib
 import numpy as np
 import pytest
 from matplotlib.collections import PatchCollection
-from matplotlib.image import imread
 from matplotlib.text import Text
 
 from bot.charts import OrgRow, render, render_orgs
 from bot.charts.common import MAX_PNG_BYTES, OKABE_ITO, SIZE_SMALL, TextBatch, clean
 from bot.charts.orgs import LABELS, Geometry, clashes, orgs_chart, place
-from tests.test_charts import (
+from tests.test_charts import (assert_readable_png, 
     KAZAKH_LETTERS, assert_disjoint, assert_inside_page, assert_text_clear_of_shapes, png_size,
     render_quietly, text_boxes,
 )
@@ -113,18 +111,7 @@ def disc_of(fig, rows) -> dict[int, tuple[float, float, float]]:
 @pytest.mark.parametrize("n", [0, 1, 4, 15, 20])
 def test_chart_is_a_small_readable_png(n: int) -> None:
     data, complaints = render_quietly(render_orgs, org_rows(n), KK)
-    assert not complaints, complaints  # no missing glyphs for Kazakh letters, no warnings
-    width, height = png_size(data)
-    assert width == 1080
-    assert 150 < height <= 3600
-    assert len(data) < MAX_PNG_BYTES
-    pixels = imread(io.BytesIO(data))
-    assert pixels.shape[:2] == (height, width)
-    rgb8 = (pixels[..., :3] * 255).round().astype(np.uint32)
-    colours = np.unique(rgb8[..., 0] << 16 | rgb8[..., 1] << 8 | rgb8[..., 2])
-    assert len(colours) >= 8, "chart looks blank"
-    ink = (pixels[..., :3] < 0.5).any(axis=2).mean()
-    assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
+    assert_readable_png(data, complaints, 3600)
 
 
 @pytest.mark.parametrize("rows", [

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 
 import matplotlib
 import numpy as np
 import pytest
-from matplotlib.image import imread
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from bot.charts import ResourceRow, render, render_resources
 from bot.charts.common import MAX_PNG_BYTES, OKABE_ITO, SIZE_SMALL, clean
 from bot.charts.resources import KIND_STYLES, LABELS, kind_styles, resources_chart
-from tests.test_charts import (
+from tests.test_charts import (assert_readable_png, 
     KAZAKH_LETTERS, assert_disjoint, assert_inside_page, assert_text_clear_of_shapes, png_size,
     render_quietly, text_boxes,
 )
@@ -78,18 +76,7 @@ def markers(fig) -> list[Line2D]:
                          ids=["1", "6", "40", "40-longest", "40-no-holders", "empty"])
 def test_chart_is_a_small_readable_png(rows) -> None:
     data, complaints = render_quietly(render_resources, rows, KINDS, KK)
-    assert not complaints, complaints  # no missing glyphs for Kazakh letters, no warnings
-    width, height = png_size(data)
-    assert width == 1080
-    assert 150 < height <= 3600
-    assert len(data) < MAX_PNG_BYTES
-    pixels = imread(io.BytesIO(data))
-    assert pixels.shape[:2] == (height, width)
-    rgb8 = (pixels[..., :3] * 255).round().astype(np.uint32)
-    colours = np.unique(rgb8[..., 0] << 16 | rgb8[..., 1] << 8 | rgb8[..., 2])
-    assert len(colours) >= 8, "chart looks blank"
-    ink = (pixels[..., :3] < 0.5).any(axis=2).mean()
-    assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
+    assert_readable_png(data, complaints, 3600)
 
 
 @pytest.mark.parametrize("rows", [

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 
 import matplotlib
 import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
-from matplotlib.image import imread
 from matplotlib.text import Text
 
 from bot.charts import TreeNode, render, render_tree
 from bot.charts.common import MAX_PNG_BYTES, OKABE_ITO, SIZE_SMALL, clean
 from bot.charts.tree import LABELS, outline, tree_chart
-from tests.test_charts import (
+from tests.test_charts import (assert_readable_png, 
     KAZAKH_LETTERS, assert_disjoint, assert_inside_page, assert_text_clear_of_shapes, png_size,
     render_quietly, text_boxes,
 )
@@ -83,18 +81,7 @@ def positions(fig) -> dict[str, tuple[float, float]]:
 def test_chart_is_a_small_readable_png(causes: int, effects: int) -> None:
     data, complaints = render_quietly(render_tree, PROBLEM * 2, tree_nodes(causes, effects, 200),
                                       KK)
-    assert not complaints, complaints  # no missing glyphs for Kazakh letters, no warnings
-    width, height = png_size(data)
-    assert width == 1080
-    assert 150 < height <= 3600
-    assert len(data) < MAX_PNG_BYTES
-    pixels = imread(io.BytesIO(data))
-    assert pixels.shape[:2] == (height, width)
-    rgb8 = (pixels[..., :3] * 255).round().astype(np.uint32)
-    colours = np.unique(rgb8[..., 0] << 16 | rgb8[..., 1] << 8 | rgb8[..., 2])
-    assert len(colours) >= 8, "chart looks blank"
-    ink = (pixels[..., :3] < 0.5).any(axis=2).mean()
-    assert 0.005 < ink < 0.5, f"{ink:.1%} of the page is ink"
+    assert_readable_png(data, complaints, 3600)
 
 
 def deep_chain(n: int) -> list[TreeNode]:
