@@ -145,3 +145,34 @@ async def test_naming_the_responsible_member_twice_tells_them_once_and_a_replace
                                               "Рақмет!") == 1
     await m3.press_data(choices[1])  # m2 instead
     assert m1.last().text == "«Clean the culvert» #1 міндетінің енді басқа жауаптысы бар. Үлесіңізге рақмет!"
+
+
+async def test_tasks_are_limited_per_member_and_the_limit_lifts(community, sim):
+    from datetime import timedelta
+
+    c = community
+    m3, m2 = c.members[2], c.members[1]
+    await chosen(c)
+    for i in range(5):
+        await propose(m3, f"Task number {i}")
+    await propose(m3, "One task too many")
+    assert m3.last().text == "You have proposed 5 tasks in the last minutes. Please wait a little before the next one."
+    await propose(m2, "Задача другого участника")
+    assert len(await tasks(c)) == 6
+    sim.engine.clock = lambda now=sim.engine.clock(): now + timedelta(minutes=11)
+    await propose(m3, "One task too many")
+    assert len(await tasks(c)) == 7
+
+
+async def test_the_plan_result_ends_with_the_audit_head(community):
+    from bot.storage import audit
+
+    c = community
+    await chosen(c)
+    await propose(c.members[2], "Clean the culvert")
+    await c.facilitator.send("/poll plan", c.group)
+    await c.facilitator.send("/close plan", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    async with c.sim.engine.db.transaction() as tx:
+        head = await audit.head(tx)
+    assert result.text.splitlines()[-1] == f"Аудит: {head[:8]}"

@@ -44,9 +44,9 @@ async def test_members_evaluate_and_the_group_gets_the_totals(community):
         assert (await evaluation.summary(tx, 1))[0] == (3, 0, 0)
     await c.facilitator.send("/close evaluation", c.group)
     result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
-    # m2 started again and answered only the first question: their rating and "again" are unsaid
+    # m2 started again and changed only the first answer: their rating and "again" stay
     assert result.text.splitlines()[:4] == ["Біз қалаған мақсатқа жеттік пе? Иә: 3, ішінара: 0, жоқ: 0.",
-                                            "Орташа баға: 5-тен 4,5.", "Тағы қатысатындар: 2 адамның 2-і.",
+                                            "Орташа баға: 5-тен 4,0.", "Тағы қатысатындар: 2 / 3.",
                                             "3 мүше жауап берді."]
     texts = c.facilitator.last().text
     assert texts.startswith("📝 Мүшелер бағалауда не жазды (аты-жөнсіз):")
@@ -65,3 +65,61 @@ async def test_forged_answers_are_refused(community):
         assert outcome.toast.text.startswith("This button no longer works"), payload
     async with c.sim.engine.db.transaction() as tx:
         assert (await evaluation.summary(tx, 1))[3] == 0
+
+
+async def test_many_long_answers_all_reach_the_facilitator(sim):
+    from tests.conftest import build_community
+
+    c = await build_community(sim, 9)  # 9 texts of 500 characters: more than one message holds
+    await c.facilitator.send("/poll evaluation", c.group)
+    long_texts = {m.name: f"{m.name}: " + "Жұмыс жақсы ұйымдастырылды, бәрі уақытында келді. " * 9 for m in c.members}
+    for member in c.members:
+        await answer(member, 0, 5, 0, long_texts[member.name][:500], "Келесі жолы ертерек бастау керек " + member.name)
+    before = len(c.facilitator.inbox())
+    await c.facilitator.send("/close evaluation", c.group)
+    received = [m.text for m in c.facilitator.inbox()[before:]]
+    assert len(received) >= 2 and all(len(text) < 4096 for text in received)
+    for member in c.members:
+        assert long_texts[member.name][:40] in "\n".join(received)
+        assert f"ертерек бастау керек {member.name}" in "\n".join(received)
+
+
+async def test_a_stale_skip_or_answer_again_before_any_answer_saves_nothing(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    for payload in ("ev:1:x:0", "ev:1:s:change", "ev:1:s:worked"):
+        await m3.press_data(payload)
+        assert m3.last().text == "📝 <b>Evaluation</b>\nDid we reach the goal we wanted?"
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await evaluation.summary(tx, 1))[3] == 0
+
+
+async def test_a_message_long_after_the_question_is_not_taken_as_the_answer(community, sim):
+    from datetime import timedelta
+
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    await m3.send("/start b_1")
+    for step in (0, 4, 0):  # yes, rating 5, will take part again
+        await m3.press_data(data(m3.last(), "ev:")[step])
+    assert m3.last().text.endswith("What worked well? Write a few words, or skip.")
+    sim.engine.clock = lambda now=sim.engine.clock(): now + timedelta(hours=2)
+    await m3.send("Hello, when is the next meeting?")
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await evaluation.of_member(tx, 1, 4)).worked == ""
+    assert "Hello" not in "\n".join(m.text for m in c.facilitator.inbox())
+
+
+async def test_the_evaluation_result_ends_with_the_audit_head(community):
+    from bot.storage import audit
+
+    c = community
+    await c.facilitator.send("/poll evaluation", c.group)
+    await answer(c.members[2], 0, 5, 0)
+    await c.facilitator.send("/close evaluation", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    async with c.sim.engine.db.transaction() as tx:
+        head = await audit.head(tx)
+    assert result.text.splitlines()[-1] == f"Аудит: {head[:8]}"

@@ -250,6 +250,9 @@ def private_ballot_invitation(tr: Translator, ballot: Ballot) -> str:
     else:
         text = tr.t("🗳 <b>Pairwise ranking</b>: I show you two problems at a time; tap the one that is "
                     "more pressing. It takes a few minutes in the private chat with me.")
+    if ballot.kind == "evaluation":
+        return text + "\n" + tr.t("The group sees only the totals; what you write goes to the facilitator "
+                                  "without your name.")
     return text + "\n" + tr.t("Your answers are secret; the group sees only the totals.")
 
 

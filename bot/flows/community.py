@@ -165,20 +165,20 @@ def _limited(ctx: Context, raw: str, limit: int) -> str:
     return text
 
 
-@state("new.name", who="onboarded")
+@state("new.name", who="onboarded", expires=None)
 async def new_name(ctx: Context, text: str) -> None:
     ctx.goto("new.place", name=_limited(ctx, text, NAME_MAX))
     ctx.reply(ctx.t("Where is it? Village, district, region."))
 
 
-@state("new.place", who="onboarded")
+@state("new.place", who="onboarded", expires=None)
 async def new_place(ctx: Context, text: str) -> None:
     ctx.goto("new.tz", name=ctx.data["name"], place=_limited(ctx, text, PLACE_MAX))
     buttons = [[Button(zone, data=f"tz:{zone}")] for zone in TIMEZONES]
     ctx.reply(ctx.t("Which time zone? Most of Kazakhstan is Asia/Almaty. Tap one or write its name."), buttons)
 
 
-@state("new.tz", who="onboarded")
+@state("new.tz", who="onboarded", expires=None)
 async def new_tz_typed(ctx: Context, text: str) -> None:
     await create_community(ctx, text.strip())
 

@@ -45,6 +45,7 @@ class Context:
         self.state = state
         self.data = data
         self._saved = (state, dict(data))
+        self.state_saved_at = ""  # when the conversation state was saved (ISO), "" if none
         self.now: datetime = engine.clock()
         self.rng: random.Random = engine.rng
         locale = member.locale if member else data.get("locale") or pick_locale(event.user_lang, engine.default_locale)

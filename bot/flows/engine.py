@@ -82,8 +82,9 @@ class Engine:
             if event.button is not None and not await updates.claim_tap(
                     tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
                 return Outcome(duplicate=True)
-            member, state, data = await conversations.identify(tx, event.channel, event.user_id)
+            member, state, data, saved_at = await conversations.identify(tx, event.channel, event.user_id)
             ctx = Context(self, tx, event, member, state, data)
+            ctx.state_saved_at = saved_at
             if member is not None and (member.last_seen_on or "") < (today := ctx.now.date().isoformat()):
                 await members.seen(tx, member.id, today)  # once a day: the retention period restarts
             await self._dispatch(ctx)
@@ -197,6 +198,10 @@ class Engine:
             await onboarding.contact_shared(ctx, event.phone)
         elif event.text is not None and not event.is_group:
             route = registry.STATES.get(ctx.state)
+            if route is not None and route.expires is not None and ctx.state_saved_at < (
+                    ctx.now - route.expires).isoformat(timespec="seconds"):
+                ctx.clear()  # asked long ago: a message now is not the answer (a greeting is not a task)
+                route = None
             if route is not None:
                 await self._run(ctx, route, [event.text])
             elif not ctx.onboarded:

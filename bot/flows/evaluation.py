@@ -15,7 +15,7 @@ from bot.flows.problems import pages
 from bot.flows.registry import button, state
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
-from bot.storage import communities, evaluation
+from bot.storage import communities, evaluation, members
 from bot.storage.ballots import Ballot
 
 TEXT_MAX = 500
@@ -30,24 +30,33 @@ def _show(ctx: Context, ballot: Ballot, text: str, buttons: list, first: bool) -
                                         tag=tag(ballot), edit=not first))
 
 
+QUESTIONS = ("goal", "rating", "again")
+
+
+def ask(ctx: Context, ballot: Ballot, question: str, first: bool) -> None:
+    head = ctx.t("📝 <b>Evaluation</b>") + "\n"
+    if question == "goal":
+        _show(ctx, ballot, head + ctx.t("Did we reach the goal we wanted?"),
+              [[Button(ctx.t(label), data=f"ev:{ballot.id}:g:{key}")] for key, label in GOALS.items()], first)
+    elif question == "rating":
+        _show(ctx, ballot, head + ctx.t("How would you rate the work we did together, from 1 (poor) to 5 (very good)?"),
+              [[Button(str(n), data=f"ev:{ballot.id}:r:{n}") for n in range(1, 6)]], first)
+    else:
+        _show(ctx, ballot, head + ctx.t("Will you take part again in the next cycle?"),
+              [[Button(ctx.t("Yes"), data=f"ev:{ballot.id}:a:1"), Button(ctx.t("No"), data=f"ev:{ballot.id}:a:0")]],
+              first)
+
+
 async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True) -> None:
     """Ask the first of the three questions this member has not answered, or thank them."""
     assert ctx.member is not None
     mine = await evaluation.of_member(ctx.tx, ballot.id, ctx.member.id)
-    head = ctx.t("📝 <b>Evaluation</b>") + "\n"
-    if mine is None or mine.goal is None:
-        _show(ctx, ballot, head + ctx.t("Did we reach the goal we wanted?"),
-              [[Button(ctx.t(label), data=f"ev:{ballot.id}:g:{key}")] for key, label in GOALS.items()], first)
-    elif mine.rating is None:
-        _show(ctx, ballot, head + ctx.t("How would you rate the work we did together, from 1 (poor) to 5 (very good)?"),
-              [[Button(str(n), data=f"ev:{ballot.id}:r:{n}") for n in range(1, 6)]], first)
-    elif mine.again is None:
-        _show(ctx, ballot, head + ctx.t("Will you take part again in the next cycle?"),
-              [[Button(ctx.t("Yes"), data=f"ev:{ballot.id}:a:1"), Button(ctx.t("No"), data=f"ev:{ballot.id}:a:0")]],
-              first)
-    else:
-        ctx.clear()
-        _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], first)
+    for question in QUESTIONS:
+        if mine is None or getattr(mine, question) is None:
+            ask(ctx, ballot, question, first)
+            return
+    ctx.clear()
+    _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], first)
 
 
 def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> None:
@@ -66,29 +75,35 @@ async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
     assert ctx.member is not None
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
-    if kind == "g" and value in GOALS:
-        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "goal", value)
-    elif kind == "r" and value in ("1", "2", "3", "4", "5"):
-        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "rating", int(value))
-    elif kind == "a" and value in ("0", "1"):
-        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, "again", int(value))
+    redo = ctx.state == "ev.redo" and ctx.data.get("ballot") == ballot.id
+    answers = {"g": ("goal", GOALS), "r": ("rating", ("1", "2", "3", "4", "5")), "a": ("again", ("0", "1"))}
+    if kind in answers and value in answers[kind][1]:
+        field = answers[kind][0]
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, value if field == "goal" else int(value))
         ctx.toast(ctx.t("Saved."))
-        ask_text(ctx, ballot, "worked", first=False)
+        if field == "again":
+            ask_text(ctx, ballot, "worked", first=False)
+        elif redo:  # answering again: every question in turn, each showing what is there to change
+            ask(ctx, ballot, QUESTIONS[QUESTIONS.index(field) + 1], first=False)
+        else:
+            await show_next(ctx, ballot, first=False)
         return
-    elif kind == "s" and value == "worked":
-        ask_text(ctx, ballot, "change", first=False)
-        return
-    elif kind == "s" and value == "change":
-        await finish(ctx, ballot)
-        return
-    elif kind == "x" and value == "0":
-        for field in ("goal", "rating", "again"):
-            await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, None)
-        ctx.clear()
-    else:
+    if (kind, value) not in (("s", "worked"), ("s", "change"), ("x", "0")):
         raise BadPayload("no such answer")
-    ctx.toast(ctx.t("Saved."))
-    await show_next(ctx, ballot, first=False)
+    mine = await evaluation.of_member(ctx.tx, ballot.id, ctx.member.id)
+    if mine is None:  # a skip or "answer again" before any answer (stale or forged): start at the start
+        ctx.clear()
+        await show_next(ctx, ballot, first=True)
+        return
+    if kind == "s":
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, value, "")  # skipped now: an earlier text goes
+        if value == "worked":
+            ask_text(ctx, ballot, "change", first=False)
+        else:
+            await finish(ctx, ballot)
+    else:
+        ctx.goto("ev.redo", ballot=ballot.id)
+        ask(ctx, ballot, "goal", first=False)
 
 
 def thanks(tr: Translator) -> str:
@@ -169,14 +184,16 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
     worked, change = await evaluation.texts(ctx.tx, ballot.id)
     if not worked and not change:
         return
+    # sorted, not in the order they came: in a small village the order could tell who wrote what
+    worked, change = sorted(worked, key=str.casefold), sorted(change, key=str.casefold)
     for facilitator in await communities.facilitators(ctx.tx, community.id):
-        def build(tr: Translator, worked=worked, change=change) -> tuple[str, list]:
-            lines = [tr.t("📝 What the members wrote in the evaluation (unsigned):"), "", tr.t("<b>What worked</b>")]
-            lines += [f"• {esc(t)}" for t in worked] or ["—"]
-            lines += ["", tr.t("<b>What to change</b>")] + ([f"• {esc(t)}" for t in change] or ["—"])
-            return pages(lines)[0], []
-
-        await ctx.notify(facilitator, build)
+        target = await members.get(ctx.tx, facilitator)
+        tr = translator(target.locale if target else community.locale)
+        lines = [tr.t("📝 What the members wrote in the evaluation (unsigned):"), "", tr.t("<b>What worked</b>")]
+        lines += [f"• {esc(t)}" for t in worked] or ["—"]
+        lines += ["", tr.t("<b>What to change</b>")] + ([f"• {esc(t)}" for t in change] or ["—"])
+        for page in pages(lines):  # all of it: sent once, at the close
+            await ctx.notify(facilitator, lambda _tr, page=page: (page, []))
 
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:

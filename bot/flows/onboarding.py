@@ -122,7 +122,7 @@ async def name_from_profile(ctx: Context) -> None:
     await set_name(ctx, ctx.data["suggest"])
 
 
-@state("onb.name")
+@state("onb.name", expires=None)
 async def name_typed(ctx: Context, text: str) -> None:
     if ctx.member is None:
         await begin(ctx)
@@ -151,13 +151,13 @@ async def set_name(ctx: Context, raw: str) -> None:
         await show_menu(ctx)
 
 
-@state("onb.lang")
-@state("onb.consent")
+@state("onb.lang", expires=None)
+@state("onb.consent", expires=None)
 async def waiting_for_button(ctx: Context, text: str) -> None:
     await begin(ctx)
 
 
-@state("onb.refused")
+@state("onb.refused", expires=None)
 async def refused_before(ctx: Context, text: str) -> None:
     ctx.reply(ctx.t("Without your consent I cannot store anything about you. If you change your "
                     "mind, send /start."))

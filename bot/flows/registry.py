@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 Handler = Callable[..., Awaitable[None]]
@@ -27,6 +28,8 @@ class Route:
     # For 'member'/'kmut'/'facilitator': finds the community from the arguments (e.g. a ballot's);
     # default: the group's community, or the member's active one.
     scope: Callable[..., Awaitable[Any]] | None = None
+    # States: after this long without an answer, free text no longer counts as one.
+    expires: timedelta | None = None
 
 
 COMMANDS: dict[str, Route] = {}
@@ -42,14 +45,15 @@ PUBLIC_COMMANDS: list[tuple[str, str]] = []
 
 
 def _route(table: dict[str, Route], key: str, who: str, where: str,
-           scope: Callable[..., Awaitable[Any]] | None = None) -> Callable[[Handler], Handler]:
+           scope: Callable[..., Awaitable[Any]] | None = None,
+           expires: timedelta | None = None) -> Callable[[Handler], Handler]:
     if who not in ROLES:
         raise ValueError(f"unknown role {who!r}")
 
     def register(handler: Handler) -> Handler:
         if key in table:
             raise ValueError(f"{key!r} is handled twice")
-        table[key] = Route(handler, who, where, scope)
+        table[key] = Route(handler, who, where, scope, expires)
         return handler
 
     return register
@@ -71,9 +75,13 @@ def button(prefix: str, *, who: str = "onboarded", where: str = "any",
     return _route(BUTTONS, prefix, who, where, scope)
 
 
-def state(name: str, *, who: str = "anyone") -> Callable[[Handler], Handler]:
-    """Free text in a private chat while the conversation is in ``name`` → ``handler(ctx, text)``."""
-    return _route(STATES, name, who, "private")
+ANSWER_WINDOW = timedelta(hours=1)  # how long a question for content (a proposal, a cause, a task...) waits
+
+
+def state(name: str, *, who: str = "anyone", expires: timedelta | None = ANSWER_WINDOW) -> Callable[[Handler], Handler]:
+    """Free text in a private chat while the conversation is in ``name`` → ``handler(ctx, text)``;
+    after ``expires`` (None: never, e.g. onboarding) such text is no longer taken as the answer."""
+    return _route(STATES, name, who, "private", expires=expires)
 
 
 def start_payload(prefix: str, *, who: str = "onboarded",

@@ -9,11 +9,11 @@ from bot.domain.models import Member
 from bot.storage.db import Tx
 
 
-async def identify(tx: Tx, channel: str, external_id: str) -> tuple[Member | None, str, dict[str, Any]]:
-    """The member behind a channel identity (None for a stranger) and the conversation state, in
-    one read: this runs for every event."""
+async def identify(tx: Tx, channel: str, external_id: str) -> tuple[Member | None, str, dict[str, Any], str]:
+    """The member behind a channel identity (None for a stranger), the conversation state and
+    when it was last saved, in one read: this runs for every event."""
     row = await tx.one(
-        "SELECT m.id, m.name, m.locale, m.active_community, m.last_seen_on, c.state, c.data"
+        "SELECT m.id, m.name, m.locale, m.active_community, m.last_seen_on, c.state, c.data, c.updated_at"
         " FROM (SELECT ? AS channel, ? AS external_id) AS k"
         " LEFT JOIN identities i ON i.channel = k.channel AND i.external_id = k.external_id"
         " LEFT JOIN members m ON m.id = i.member_id"
@@ -22,8 +22,8 @@ async def identify(tx: Tx, channel: str, external_id: str) -> tuple[Member | Non
     member = None if row["id"] is None else Member(row["id"], row["name"], row["locale"], row["active_community"],
                                                    row["last_seen_on"])
     if row["state"] is None:
-        return member, "", {}
-    return member, row["state"], json.loads(row["data"])
+        return member, "", {}, ""
+    return member, row["state"], json.loads(row["data"]), row["updated_at"]
 
 
 async def save(tx: Tx, channel: str, external_id: str, state: str, data: dict[str, Any], now: str) -> None:
