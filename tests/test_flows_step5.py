@@ -176,3 +176,13 @@ async def test_the_plan_result_ends_with_the_audit_head(community):
     async with c.sim.engine.db.transaction() as tx:
         head = await audit.head(tx)
     assert result.text.splitlines()[-1] == f"Аудит: {head[:8]}"
+
+
+async def test_the_author_of_a_task_taken_off_is_told(community):
+    c = community
+    m1, m2, m3 = c.members
+    await chosen(c)
+    await propose(m1, "Бетон сатып алу")
+    await make_kmut(c, m3)
+    await m3.send("/plan remove 1")
+    assert m1.last().text == "Сіздің #1 «Бетон сатып алу» міндетіңізді ҚМҰТ іс-әрекет жоспарынан алып тастады."

@@ -52,7 +52,7 @@ def task_line(tr: Translator, task: Task) -> str:
         parts.append(span_text(task))
     if task.resources:
         parts.append(tr.t("needs: {resources}", resources=esc(task.resources)))
-    if task.volunteers:
+    if task.volunteers and not task.owner:  # once someone is responsible, the offers are settled
         parts.append(tr.tn("{n} offer to do it", "{n} offer to do it", task.volunteers))
     return " — ".join(parts)
 
@@ -215,6 +215,10 @@ async def edit(ctx: Context, community: Community, problem: Problem, words: list
         await plan.remove(ctx.tx, task.id)
         await ctx.audit("task.removed", community.id, number=task.number)
         ctx.reply(ctx.t("Task #{number} is off the plan.", number=task.number))
+        if task.created_by is not None and task.created_by != (ctx.member.id if ctx.member else None):
+            await ctx.notify(task.created_by, lambda tr: (tr.t(
+                "Your task #{number} «{title}» was taken off the action plan by the ҚМҰТ.", number=task.number,
+                title=esc(task.title)), []))
     elif words[0] == "dates":
         span = parse_span(" ".join(words[2:]), today(community, ctx))
         if span is None:
