@@ -93,7 +93,6 @@ def evaluation_chart(summary: EvaluationSummary | tuple | Mapping[str, Any],
                         SIZE_TEXT, color=MUTED)
         return sheet.chart(y + MARGIN_PX)
 
-    e = em(SIZE_TEXT)
     goal = [(labels["yes"], YES), (labels["partly"], PARTLY), (labels["no"], NO)]
     again = [(labels["again_yes"], YES), (labels["again_no"], NO)]
     # One column for the answers' names in both panels, so their bars line up.

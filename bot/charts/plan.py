@@ -254,7 +254,7 @@ def plan_chart(rows: Iterable[TaskRow | tuple], labels: Mapping[str, str] | None
             if i:
                 sheet.line(MARGIN_PX, y, right, y, HAIRLINE, 1.0)
             y = _task_text(sheet, y + pad, item, size, title_x, number_w, numbers)
-            lane_top, lane_bottom = y + lane_pad, y + lane_pad + bar_h + lane_pad
+            lane_bottom = y + lane_pad + bar_h + lane_pad
             bar_top = y + lane_pad
             row = item.row
             if row.start is not None and row.due is not None:

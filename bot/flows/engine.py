@@ -246,6 +246,22 @@ class Engine:
         await route.handler(ctx, *args)
 
 
+async def waiting_community(ctx: Context, command: str, valid: bool = True):
+    """The community a conversation state waits on (its data's ``community``), the person still
+    a member there; otherwise (gone, or ``valid`` false) the state is dropped and they are told to
+    start again with ``/command`` — by a reply, as a refusal would roll the dropping back."""
+    from bot.storage import communities
+
+    community_id = ctx.data.get("community")
+    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
+    if community is None or not valid:
+        ctx.clear()
+        ctx.reply(ctx.t("Start again with /{command}.", command=command))
+        return None
+    await require(ctx, community, "member")
+    return community
+
+
 async def require(ctx: Context, community, who: str) -> None:
     """Refuse unless the person holds ``who`` ('member', 'kmut' or 'facilitator') in ``community``."""
     from bot.flows.community import join_link

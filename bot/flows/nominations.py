@@ -9,7 +9,7 @@ from bot.domain.text import clean_text, small_int
 from bot.flows.choice import community_scope
 from bot.flows.community import menu_item
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload, lookup
+from bot.flows.engine import BadPayload, lookup, waiting_community
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -69,11 +69,10 @@ async def nominate(ctx: Context) -> None:
 
 @state("nom.who", who="member")
 async def name_sent(ctx: Context, text: str) -> None:
-    community_id = ctx.data.get("community")
-    if ctx.member is None or not isinstance(community_id, int) or await ctx.role(community_id) == "stranger":
-        ctx.clear()  # (a refusal would roll the clearing back)
-        ctx.reply(ctx.t("Start again with /nominate."))
+    community = await waiting_community(ctx, "nominate")
+    if community is None:
         return
+    community_id = community.id
     query = clean_text(text)[:64]
     if len(query) < SEARCH_MIN:
         raise ctx.refuse(ctx.t("Send at least two letters of the name."))

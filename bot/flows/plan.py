@@ -15,7 +15,7 @@ from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require
+from bot.flows.engine import BadPayload, require, waiting_community
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
 from bot.flows.tree import chosen_problem
@@ -135,13 +135,9 @@ async def propose_pressed(ctx: Context, community_id: str) -> None:
 
 @state("task.text", who="member")
 async def task_sent(ctx: Context, raw: str) -> None:
-    community_id = ctx.data.get("community")
-    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
+    community = await waiting_community(ctx, "plan")
     if community is None:
-        ctx.clear()  # (a refusal would roll the clearing back)
-        ctx.reply(ctx.t("Start again with /plan."))
         return
-    await require(ctx, community, "member")
     assert ctx.member is not None
     problem = await chosen_problem(ctx, community)
     lines = message_lines(raw, 3)

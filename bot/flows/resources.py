@@ -13,12 +13,12 @@ from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require
+from bot.flows.engine import BadPayload, require, waiting_community
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
-from bot.storage import communities, resources
+from bot.storage import resources
 from bot.storage.resources import Org, Resource
 
 KINDS = {"people": N_("People and skills"), "materials": N_("Materials and equipment"), "money": N_("Money"),
@@ -144,13 +144,10 @@ async def resource_kind(ctx: Context, community_id: str, kind: str) -> None:
 
 @state("res.text", who="member")
 async def resource_text(ctx: Context, raw: str) -> None:
-    community_id, kind = ctx.data.get("community"), ctx.data.get("kind")
-    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
-    if kind not in KINDS or community is None:
-        ctx.clear()  # (a refusal would roll the clearing back)
-        ctx.reply(ctx.t("Start again with /resources."))
+    kind = ctx.data.get("kind")
+    community = await waiting_community(ctx, "resources", valid=kind in KINDS)
+    if community is None:
         return
-    await require(ctx, community, "member")
     assert ctx.member is not None
     text, holder, place = message_lines(raw, 3)
     holder, place = holder[:DETAIL_MAX], place[:DETAIL_MAX]
@@ -273,13 +270,9 @@ async def org_add(ctx: Context, community_id: str) -> None:
 
 @state("org.name", who="member")
 async def org_name(ctx: Context, raw: str) -> None:
-    community_id = ctx.data.get("community")
-    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
+    community = await waiting_community(ctx, "orgs")
     if community is None:
-        ctx.clear()
-        ctx.reply(ctx.t("Start again with /orgs."))
         return
-    await require(ctx, community, "member")
     assert ctx.member is not None
     name = clean_line(raw)
     if len(name) < 2 or len(name) > NAME_MAX:

@@ -13,12 +13,12 @@ from bot.flows.choice import community_scope
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require
+from bot.flows.engine import BadPayload, require, waiting_community
 from bot.flows.problems import normalize, pages
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
-from bot.storage import communities, problems, tree
+from bot.storage import problems, tree
 from bot.storage.problems import Problem
 from bot.storage.tree import Node
 
@@ -151,13 +151,10 @@ async def add_pressed(ctx: Context, community_id: str, kind: str) -> None:
 
 @state("tree.text", who="member")
 async def text_sent(ctx: Context, raw: str) -> None:
-    community_id, kind = ctx.data.get("community"), ctx.data.get("kind")
-    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
-    if kind not in KINDS or community is None:
-        ctx.clear()  # (a refusal would roll the clearing back)
-        ctx.reply(ctx.t("Start again with /tree."))
+    kind = ctx.data.get("kind")
+    community = await waiting_community(ctx, "tree", valid=kind in KINDS)
+    if community is None:
         return
-    await require(ctx, community, "member")
     problem = await chosen_problem(ctx, community)
     text = clean_line(raw)  # one line: the outline shows one node a line
     if len(text) < TEXT_MIN:
