@@ -7,7 +7,7 @@ import random
 import re
 
 from bot.sim import Group, Person, Shown, Sim
-from bot.storage import ballots, problems, resources, tree
+from bot.storage import ballots, nominations, problems, resources, tree
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
@@ -353,8 +353,7 @@ async def step3(sim: Sim, transcript, facilitator: Person, village: list[Person]
     by_name = {m.name: m for m in village}
     async with sim.engine.db.transaction() as tx:
         chosen = await problems.chosen(tx, 1)
-        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
-                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+        kmut = {name for _, name in await nominations.group(tx, 1)}
     assert chosen is not None
     entries = TREES.get(chosen.number)
     if entries is None:
@@ -424,8 +423,7 @@ async def step4(sim: Sim, transcript, facilitator: Person, village: list[Person]
     by_name = {m.name: m for m in village}
     async with sim.engine.db.transaction() as tx:
         chosen = await problems.chosen(tx, 1)
-        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
-                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+        kmut = {name for _, name in await nominations.group(tx, 1)}
     assert chosen is not None
     curator = next((by_name[n] for n in ("Гүлнар", "Асель", "Ерлан") if n in kmut),
                    next(m for m in village if m.name in kmut))
@@ -558,8 +556,7 @@ EVALUATIONS = [
 async def kmut_curator(sim: Sim, village: list[Person]) -> tuple[Person, set[str]]:
     by_name = {m.name: m for m in village}
     async with sim.engine.db.transaction() as tx:
-        kmut = {name for (name,) in await tx.all("SELECT m.name FROM memberships s JOIN members m"
-                                                  " ON m.id = s.member_id WHERE s.kmut = 1")}
+        kmut = {name for _, name in await nominations.group(tx, 1)}
     return next((by_name[n] for n in ("Гүлнар", "Асель", "Ерлан") if n in kmut),
                 next(m for m in village if m.name in kmut)), kmut
 
