@@ -229,8 +229,8 @@ async def edit(ctx: Context, community: Community, problem: Problem, words: list
             raise ctx.refuse(ctx.t("Nobody has offered to do #{number} yet; members offer under /plan.",
                                    number=task.number))
         ctx.reply(ctx.t("Who is responsible for #{number}? These members offered:", number=task.number),
-                  [[Button(name[:40] or "—", data=f"ko:{community.id}:{task.number}:{member}")]
-                   for member, name in offers])
+                  [[Button(short(name, 40) or "—", data=f"ko:{community.id}:{task.number}:{member}")]
+                   for member, name in offers[:OFFERS_SHOWN * 2]])  # the first to offer; a keyboard holds 100
 
 
 @button("ko", who="kmut", scope=community_scope)
