@@ -191,3 +191,45 @@ async def test_language_can_be_changed(sim):
     await m.press("English")
     assert "I will write to you in English" in m.inbox()[-2].text
     assert (await member_row(sim, m)).locale == "en"
+
+
+async def test_a_question_asked_again_waits_its_full_hour_again(community, sim):
+    """A member asked twice, two hours apart, answers the second time: that is an answer."""
+    from datetime import timedelta
+
+    from bot.storage import problems
+
+    c = community
+    m3 = c.members[2]
+    await m3.send("/propose")
+    sim.engine.clock = lambda now=sim.engine.clock(): now + timedelta(hours=2)
+    await m3.send("/propose")
+    await m3.send("The road floods every spring")
+    async with sim.engine.db.transaction() as tx:
+        assert [p.text for p in await problems.listed(tx, 1)] == ["The road floods every spring"]
+
+
+async def test_a_forged_link_to_another_community_does_not_reveal_its_join_code(community, sim):
+    from tests.conftest import onboard
+
+    c = community
+    outsider = sim.person("Outsider", "en")
+    await onboard(outsider)
+    outcome = await outsider.send("/start g_1_status")
+    assert outsider.last().text.startswith("Only members of this community can do that.")
+    assert not outsider.last().buttons and c.code not in repr(outcome)
+
+
+async def test_a_proposal_goes_to_the_community_it_was_asked_for(community, sim):
+    from bot.storage import problems
+    from tests.conftest import create_community
+
+    c = community
+    m3 = c.members[2]
+    await create_community(m3, "Second village")  # community 2, now m3's active one
+    await m3.send("/start g_1_propose")  # Көктерек's group link: "which problem?", for Көктерек
+    await m3.send("/start g_2_problems")  # meanwhile a link of the second village's group
+    await m3.send("The road floods every spring")  # the answer to the question still waiting
+    async with sim.engine.db.transaction() as tx:
+        assert [p.text for p in await problems.listed(tx, 1)] == ["The road floods every spring"]
+        assert await problems.listed(tx, 2) == []

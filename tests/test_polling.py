@@ -181,3 +181,48 @@ async def test_get_updates_failing_in_every_way_loses_no_update(tg, tmp_path, ca
     await bot.session.close()
     assert sorted(recorder.seen) == [u.id for u in users], "an update lost or handled twice"
     assert caplog.text.count("getUpdates failed") >= 5
+
+
+async def test_only_an_event_not_handled_is_tried_again(tg, polling_parts):
+    """A locked database before the action began (NotHandled) is tried again; one met after the
+    action was done (e.g. while sending its answer) is not, or the answer would go twice."""
+    from bot.flows.engine import NotHandled
+    from bot.storage.db import Busy
+
+    bot, db = polling_parts
+    raised = {"NotHandled": 0, "Busy": 0}
+    dp = Dispatcher()
+
+    @dp.message()
+    async def handle(message: Message) -> None:
+        kind = "NotHandled" if message.text == "first" else "Busy"
+        raised[kind] += 1
+        if raised[kind] == 1:
+            raise NotHandled("locked") if kind == "NotHandled" else Busy("locked while answering")
+
+    polling = DurablePolling(bot, dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.02)
+    await polling.start()
+    try:
+        tg.send(tg.user(11, "A", "en"), "first")
+        tg.send(tg.user(12, "B", "en"), "second")
+        for _ in range(100):
+            if raised["NotHandled"] >= 2 and raised["Busy"] >= 1:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    finally:
+        await polling.stop()
+    assert raised == {"NotHandled": 2, "Busy": 1}
+
+
+async def test_a_stored_update_with_text_sqlite_cannot_hold_is_read_back_at_start(tg, polling_parts):
+    bot, db = polling_parts
+    payload = json.dumps({"update_id": 77, "message": {
+        "message_id": 1, "date": 1, "chat": {"id": 500, "type": "private"},
+        "from": {"id": 500, "is_bot": False, "first_name": "U"}, "text": "x\ud800y"}})  # a lone surrogate: kept escaped
+    await db.atomic(lambda tx: inbox.store(tx, CHANNEL, [("77", payload)], "2026-03-02T05:00:00"))
+    recorder = Recorder()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1)
+    async with running(polling, recorder):
+        await recorder.until(1)
+    assert recorder.seen == [500]

@@ -46,6 +46,7 @@ class Context:
         self.data = data
         self._saved = (state, dict(data))
         self.state_saved_at = ""  # when the conversation state was saved (ISO), "" if none
+        self._asked = False
         self.now: datetime = engine.clock()
         self.rng: random.Random = engine.rng
         locale = member.locale if member else data.get("locale") or pick_locale(event.user_lang, engine.default_locale)
@@ -113,6 +114,7 @@ class Context:
     def goto(self, state: str, **data: Any) -> None:
         self.state = state
         self.data = {k: v for k, v in self.data.items() if k == "locale"} | data
+        self._asked = True  # saved even if unchanged: a question asked again waits its full time again
 
     def clear(self) -> None:
         self.state, self.data = "", {}
@@ -122,7 +124,7 @@ class Context:
         self._saved = ("", {})
 
     async def save_state(self) -> None:
-        if (self.state, self.data) != self._saved:
+        if (self.state, self.data) != self._saved or (self._asked and self.state):
             await conversations.save(self.tx, self.event.channel, self.event.user_id,
                                      self.state, self.data, self.now_iso)
 

@@ -36,6 +36,11 @@ FAILED = N_("Sorry, something went wrong on our side and nothing was saved. Plea
 _signature = functools.cache(inspect.signature)  # the handlers never change; checked on every event
 
 
+class NotHandled(Exception):
+    """The event's transaction could not begin (the database stayed locked): nothing was done
+    or answered; the channel tries the whole event again later."""
+
+
 class BadPayload(Exception):
     """A button payload that does not name anything that exists (stale or forged)."""
 
@@ -104,8 +109,8 @@ class Engine:
             else:
                 text, url = refusal.text, refusal.url
             return await self._after_rollback(event, text, url)
-        except Busy:
-            raise  # nothing was done: the channel tries the whole event again (not "try again" to a person)
+        except Busy as exc:  # nothing was done: the channel tries the event again (not "try again" to a person)
+            raise NotHandled(str(exc)) from exc
         except Exception:
             log.exception("failed to handle %r", event)
             tr = ctx.tr if ctx else translator(pick_locale(event.user_lang, self.default_locale))
@@ -274,8 +279,10 @@ async def require(ctx: Context, community, who: str) -> None:
                                "facilitator, or create a community with /new."))
     role = await ctx.role(community.id)
     if role == "stranger":
+        # the join link only in the community's own group: a forged id in private must not reveal a code
+        here = await ctx.community() if ctx.event.is_group else None
         raise ctx.refuse(ctx.t("Only members of this community can do that. Join it first."),
-                         join_link(ctx, community))
+                         join_link(ctx, community) if here is not None and here.id == community.id else None)
     if who == "facilitator" and role != "facilitator":
         raise ctx.refuse(ctx.t("Only the community's facilitator can do that."))
     if who == "kmut" and role not in ("kmut", "facilitator"):

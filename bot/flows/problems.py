@@ -41,14 +41,23 @@ async def propose(ctx: Context) -> None:
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("Write the problem after the command, like /propose The road floods every "
                                "spring, or send it to me in private."), ctx.private_link("propose"))
-    ctx.goto("p.text")
+    assert ctx.scoped is not None
+    ctx.goto("p.text", community=ctx.scoped.id)  # the answer goes there, whatever community is active then
     ctx.reply(ctx.t("Which problem of the community should we solve? Describe it in one or two "
                     "sentences ({min}–{max} characters).", min=TEXT_MIN, max=TEXT_MAX))
 
 
 @state("p.text", who="member")
 async def proposal_typed(ctx: Context, text: str) -> None:
-    await record(ctx, text)
+    from bot.flows.engine import waiting_community
+
+    if "community" not in ctx.data:  # a question asked before the community was kept with it
+        await record(ctx, text)
+        return
+    community = await waiting_community(ctx, "propose")
+    if community is not None:
+        ctx.scoped = community
+        await record(ctx, text)
 
 
 async def record(ctx: Context, raw: str) -> None:

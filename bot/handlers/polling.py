@@ -29,7 +29,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 
 from bot.storage import inbox, updates
-from bot.storage.db import Busy, Database
+from bot.flows.engine import NotHandled
+from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -100,6 +101,9 @@ class DurablePolling:
                 await asyncio.gather(task, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in set(self._tasks):  # still waiting (e.g. for a locked database): handled at the next start
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -123,7 +127,7 @@ class DurablePolling:
         for update_id, payload in left:
             await self._wait_for_room()
             try:
-                update = Update.model_validate_json(payload, context={"bot": self.bot})
+                update = Update.model_validate(json.loads(payload), context={"bot": self.bot})
             except Exception:
                 log.exception("dropping stored update %s: it no longer parses", update_id)
                 self._done.append(update_id)
@@ -184,7 +188,7 @@ class DurablePolling:
         while True:
             try:
                 await self.dp.feed_update(self.bot, update, retry=retry)
-            except Busy as exc:  # locked by another process: it stays in the inbox and is tried again
+            except NotHandled as exc:  # locked before anything was done: it stays in the inbox, tried again
                 log.warning("update %s waits: the database is busy (%s); trying again in %.1fs",
                             update.update_id, exc, delay)
                 await asyncio.sleep(delay)
