@@ -594,3 +594,19 @@ def to_png(fig: Figure, exact: Sequence[Any] = (), max_bytes: int = MAX_PNG_BYTE
     if len(data) > max_bytes:
         raise ValueError(f"chart PNG is {len(data)} bytes even at {dpi:.0f} dpi")
     return data
+
+
+def polyline(chart: "Chart", height: float, segments: Sequence[tuple[float, float, float, float]],
+             color: Any, width_px: float, zorder: float = 0.5) -> None:
+    """Straight segments (x0, y0, x1, y1 in page pixels, y down) as one line artist (NaN breaks)."""
+    if not segments:
+        return
+    height = math.ceil(height)
+    xs: list[float] = []
+    ys: list[float] = []
+    for x0, y0, x1, y1 in segments:
+        xs += [x0 / DPI, x1 / DPI, math.nan]
+        ys += [(height - y0) / DPI, (height - y1) / DPI, math.nan]
+    fig = chart.figure
+    fig.add_artist(Line2D(xs, ys, transform=fig.dpi_scale_trans, color=color, linewidth=width_px * 72 / DPI,
+                          solid_capstyle="butt", solid_joinstyle="miter", zorder=zorder))

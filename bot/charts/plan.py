@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 
 from bot.charts.common import (
     ASCENT, DPI, HAIRLINE, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE, SIZE_SMALL, SIZE_TEXT,
-    Chart, Sheet, blend, clean, em, fit_lines, merge_labels, serialized, width_of,
+    Chart, Sheet, blend, clean, em, fit_lines, merge_labels, polyline, serialized, width_of,
 )
 from bot.charts.data import TaskRow, coerce
 
@@ -296,9 +296,9 @@ def plan_chart(rows: Iterable[TaskRow | tuple], labels: Mapping[str, str] | None
     chart = sheet.chart(height)
     extra = tuple(c for c in (BAR, TODAY) if c not in chart.flat_colors)
     chart = replace(chart, flat_colors=chart.flat_colors + extra)
-    _polyline(chart, height, segments["month"], RULE, 1.5, 0.5)
-    _polyline(chart, height, segments["day"], HAIRLINE, 1.0, 0.4)
-    _polyline(chart, height, segments["today"], TODAY, 3.0, 2.6)
+    polyline(chart, height, segments["month"], RULE, 1.5, 0.5)
+    polyline(chart, height, segments["day"], HAIRLINE, 1.0, 0.4)
+    polyline(chart, height, segments["today"], TODAY, 3.0, 2.6)
     _diamonds(chart, height, diamonds, em(size) * 0.95)
     return chart
 
@@ -353,22 +353,6 @@ def _draw_axis(sheet: Sheet, top: float, ticks: _Axis, today: str | None, today_
     y += em(size) * 0.15
     sheet.line(MARGIN_PX, y, sheet.width - MARGIN_PX, y, RULE, 1.5)
     return label_bottom, y + 1
-
-
-def _polyline(chart: Chart, height: float, segments: list[tuple[float, float, float, float]],
-              color: str, width_px: float, zorder: float) -> None:
-    """Straight segments (x0, y0, x1, y1 in page pixels) as one line artist (NaN breaks)."""
-    if not segments:
-        return
-    height = math.ceil(height)
-    xs: list[float] = []
-    ys: list[float] = []
-    for x0, y0, x1, y1 in segments:
-        xs += [x0 / DPI, x1 / DPI, math.nan]
-        ys += [(height - y0) / DPI, (height - y1) / DPI, math.nan]
-    fig = chart.figure
-    fig.add_artist(Line2D(xs, ys, transform=fig.dpi_scale_trans, color=color,
-                          linewidth=width_px * 72 / DPI, solid_capstyle="butt", zorder=zorder))
 
 
 def _diamonds(chart: Chart, height: float, points: list[tuple[float, float, bool]],

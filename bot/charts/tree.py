@@ -17,15 +17,12 @@ get back a line each while the budgets allow.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from matplotlib.lines import Line2D
-
 from bot.charts.common import (
-    ASCENT, CAP, DPI, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, SIZE_SMALL, SIZE_TEXT, Chart,
-    Sheet, blend, block_height, clean, em, fit_lines, merge_labels, serialized, width_of,
+    ASCENT, CAP, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, SIZE_SMALL, SIZE_TEXT, Chart,
+    Sheet, blend, block_height, clean, em, fit_lines, merge_labels, polyline, serialized, width_of,
 )
 from bot.charts.data import TreeNode, coerce
 
@@ -202,8 +199,8 @@ def tree_chart(problem: str, nodes: Iterable[TreeNode | tuple],
     height = y + MARGIN_PX
     chart = sheet.chart(height)
     for kind in ("effect", "cause"):
-        _polyline(chart, height, spines[kind], COLORS[kind], geo.spine_w)
-        _polyline(chart, height, lines[kind], COLORS[kind], geo.link_w)
+        polyline(chart, height, spines[kind], COLORS[kind], geo.spine_w)
+        polyline(chart, height, lines[kind], COLORS[kind], geo.link_w)
     return chart
 
 
@@ -315,23 +312,6 @@ def _outline(sheet: Sheet, top: float, placed: list[_Placed], geo: _Geometry,
     sheet.rects(boxes, colors, edge="none", linewidth=0.0)
     sheet.text_batch(numbers, size, bold=True)
     return tops, y - geo.gap
-
-
-def _polyline(chart: Chart, height: float, segments: list[tuple[float, float, float, float]],
-              color: str, width_px: float) -> None:
-    """Straight segments (x0, y0, x1, y1 in page pixels) as one line artist (NaN breaks)."""
-    if not segments:
-        return
-    height = math.ceil(height)
-    xs: list[float] = []
-    ys: list[float] = []
-    for x0, y0, x1, y1 in segments:
-        xs += [x0 / DPI, x1 / DPI, math.nan]
-        ys += [(height - y0) / DPI, (height - y1) / DPI, math.nan]
-    fig = chart.figure
-    fig.add_artist(Line2D(xs, ys, transform=fig.dpi_scale_trans, color=color,
-                          linewidth=width_px * 72 / DPI, solid_capstyle="butt",
-                          solid_joinstyle="miter", zorder=0.5))
 
 
 @serialized
