@@ -142,6 +142,15 @@ class Context:
             self.event.channel, self.event.chat_id, text, tuple(map(tuple, buttons)),
             chart=chart, document=document, tag=tag))
 
+    def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
+        """A long listing as as many messages as it takes, the buttons under the last."""
+        from bot.flows.problems import pages
+
+        parts = pages(list(lines))
+        for part in parts[:-1]:
+            self.reply(part)
+        self.reply(parts[-1], buttons)
+
     def reply_private(self, text: str, buttons: Buttons = ()) -> None:
         """Answer in the person's private chat, wherever the event came from."""
         self.outcome.messages.append(Message(self.event.channel, self.event.user_id, text,

@@ -16,7 +16,7 @@ from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require, waiting_community
-from bot.flows.problems import normalize, pages
+from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
 from bot.flows.tree import chosen_problem
 from bot.flows.types import Button, Chart, Message
@@ -104,10 +104,7 @@ async def plan_command(ctx: Context) -> None:
                     data=f"kv:{community.id}:{t.number}")] for t in tasks if not t.owner][:OFFERS_SHOWN]
     rows += [[Button(ctx.t("➕ Propose a task"), data=f"ka:{community.id}")],
              [Button(ctx.t("🖼 The plan as a picture"), data=f"kp:{community.id}")]]
-    parts = pages(lines)
-    for part in parts[:-1]:
-        ctx.reply(part)
-    ctx.reply(parts[-1], rows)
+    ctx.reply_pages(lines, rows)
 
 
 @button("kp", who="member", scope=community_scope)

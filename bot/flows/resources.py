@@ -14,7 +14,7 @@ from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require, waiting_community
-from bot.flows.problems import normalize, pages
+from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
@@ -106,11 +106,8 @@ async def resources_command(ctx: Context) -> None:
     lines = resource_lines(ctx.tr, found)
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: take one off with /resources remove 3.")]
-    parts = pages(lines)
-    for part in parts[:-1]:
-        ctx.reply(part)
-    ctx.reply(parts[-1], [[Button(ctx.t("➕ Add a resource"), data=f"ra:{community.id}")],
-                          [Button(ctx.t("🖼 The map as a picture"), data=f"rp:{community.id}")]])
+    ctx.reply_pages(lines, [[Button(ctx.t("➕ Add a resource"), data=f"ra:{community.id}")],
+                           [Button(ctx.t("🖼 The map as a picture"), data=f"rp:{community.id}")]])
 
 
 @button("rp", who="member", scope=community_scope)
@@ -245,10 +242,7 @@ async def show_orgs(ctx: Context, community: Community, found: list[Org]) -> Non
                     data=f"or:{community.id}:{o.number}")] for o in unrated]
     rows += [[Button(ctx.t("➕ Add an organisation or person"), data=f"oa:{community.id}")],
              [Button(ctx.t("🖼 The diagram as a picture"), data=f"op:{community.id}")]]
-    parts = pages(lines)
-    for part in parts[:-1]:
-        ctx.reply(part)
-    ctx.reply(parts[-1], rows)
+    ctx.reply_pages(lines, rows)
 
 
 @button("op", who="member", scope=community_scope)

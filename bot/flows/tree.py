@@ -14,7 +14,7 @@ from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
 from bot.flows.engine import BadPayload, require, waiting_community
-from bot.flows.problems import normalize, pages
+from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
@@ -115,10 +115,7 @@ async def tree_command(ctx: Context) -> None:
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: merge a duplicate with /tree merge 5 2 (#5 into #2), remove one with "
                             "/tree remove 5.")]
-    parts = pages(lines)
-    for part in parts[:-1]:
-        ctx.reply(part)
-    ctx.reply(parts[-1], add_buttons(ctx.tr, community.id))
+    ctx.reply_pages(lines, add_buttons(ctx.tr, community.id))
 
 
 @button("tc", who="member", scope=community_scope)
