@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -27,7 +27,7 @@ async def close_due_ballots(ctx: Context) -> None:
     from bot.storage import ballots, communities
 
     for ballot in await ballots.open_with_deadline(ctx.tx):
-        if ballot.closes_at is not None and ballot.closes_at <= ctx.now_iso:
+        if ballot.closes_at is not None and datetime.fromisoformat(ballot.closes_at) <= ctx.now:
             community = await communities.get(ctx.tx, ballot.community_id)
             if community is not None:
                 log.info("closing ballot %s at its closing time", ballot.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
@@ -85,18 +85,20 @@ async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problem
 
 # --- opening -------------------------------------------------------------------------------
 def parse_closing(text: str, now: datetime, tz: str) -> datetime | None:
-    """"18:00" (the next such time in the community's zone) or "30m" / "2h" / "1d"."""
+    """"18:00" (the next such time in the community's zone) or "30m" / "2h" / "1d", as an instant in
+    UTC: every closing time is stored that one way, so the scheduler compares instants, not texts."""
     match = re.fullmatch(r"(\d{1,3})([mhd])", text)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return now + {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+        at = now + {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+        return at.astimezone(timezone.utc)
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
         local = now.astimezone(ZoneInfo(tz))
         at = local.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
         if at <= local:
             at += timedelta(days=1)
-        return at
+        return at.astimezone(timezone.utc)
     return None
 
 
