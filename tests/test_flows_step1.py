@@ -199,7 +199,6 @@ async def test_forged_tap_on_another_communitys_problem_is_refused(sim):
     await other.send("/new")
     await other.send("Other village")
     await other.send("Somewhere")
-    await other.press("Asia/Almaty")
     await other.send("/propose A problem of another village")
     await c.facilitator.send("/poll dots", c.group)
     outcome = await c.members[0].press_data("d:1:3", c.group)

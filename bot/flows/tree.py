@@ -30,10 +30,14 @@ KINDS = {"cause": N_("cause"), "effect": N_("consequence")}
 menu_item(3, N_("Problem tree"), "tree")
 
 
-async def chosen_problem(ctx: Context, community: Community) -> Problem:
+async def chosen_problem(ctx: Context, community: Community, step: int = 3) -> Problem:
+    """The problem the community chose in step 1; before it, a refusal that names the step asked
+    for (3, the problem tree, or 5, the action plan)."""
     problem = await problems.chosen(ctx.tx, community.id)
     if problem is None:
-        raise ctx.refuse(ctx.t("The problem tree starts once the community has chosen its problem (step 1)."))
+        raise ctx.refuse(ctx.t("The action plan starts once the community has chosen its problem (step 1).")
+                         if step == 5 else
+                         ctx.t("The problem tree starts once the community has chosen its problem (step 1)."))
     return problem
 
 
