@@ -25,7 +25,7 @@ PLACE_MAX = 100
 # Kazakhstan keeps one time, UTC+5, since March 2024; the places a community may live elsewhere are
 # offered by names people know, each standing for its IANA zone (only those whose clock differs).
 PLACES = {
-    "kazakhstan": (N_("Kazakhstan: Almaty, Astana, Aktobe and all the country"), "Asia/Almaty"),
+    "kazakhstan": (N_("Kazakhstan (Almaty, Astana, Aktobe and all the country)"), "Asia/Almaty"),
     "moscow": (N_("Moscow"), "Europe/Moscow"),
     "istanbul": (N_("Istanbul"), "Europe/Istanbul"),
     "samara": (N_("Samara, Astrakhan"), "Europe/Samara"),
@@ -204,7 +204,7 @@ async def new_place(ctx: Context, text: str) -> None:
               "link:\n{group_link}\nor add me and send /link {code} in the group.",
               name=esc(community.name), link=join_link(ctx, community), code=code,
               group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}")
-        + "\n\n" + ctx.t("Reminders and closing times follow the clock of {zone} (UTC{offset}).",
+        + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
                           zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
         [[Button(ctx.t("Open the menu"), data="m:menu")],
          [Button(ctx.t("🕒 We live in another time zone"), data=f"tz:{community.id}")]])
@@ -239,9 +239,9 @@ async def time_zone(ctx: Context, community_id: str, place: str = "") -> None:
     assert community is not None
     if not place:
         offset = utc_offset(community.tz, ctx)
-        choices = [[Button(f"{ctx.t(label)} (UTC{utc_offset(zone, ctx)})", data=f"tz:{community.id}:{key}")]
+        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=f"tz:{community.id}:{key}")]
                    for key, (label, zone) in PLACES.items() if utc_offset(zone, ctx) != offset]
-        ctx.reply(ctx.t("<b>{name}</b> now keeps the time of {zone} (UTC{offset}). Where does the community live?",
+        ctx.reply(ctx.t("<b>{name}</b> keeps the time of {zone}, UTC{offset}. Where does the community live?",
                         name=esc(community.name), zone=zone_name(ctx.tr, community.tz), offset=offset), choices)
         return
     if place not in PLACES:
@@ -250,7 +250,7 @@ async def time_zone(ctx: Context, community_id: str, place: str = "") -> None:
     await communities.set_tz(ctx.tx, community.id, zone)
     await ctx.audit("community.tz", community.id, tz=zone)
     ctx.toast(ctx.t("Saved."))
-    ctx.reply(ctx.t("<b>{name}</b> now keeps the time of {zone} (UTC{offset}).", name=esc(community.name),
+    ctx.reply(ctx.t("<b>{name}</b> now keeps the time of {zone}, UTC{offset}.", name=esc(community.name),
                     zone=ctx.t(PLACES[place][0]), offset=utc_offset(zone, ctx)))
 
 
