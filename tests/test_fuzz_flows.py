@@ -652,7 +652,8 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
                "election_votes": "election", "plan_votes": "plan", "evaluation_answers": "evaluation"}
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
-                       "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed")
+                       "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed",
+                       "community.tz")
 KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed", "task.removed",
                 "task.dated", "task.owner_named")  # the ҚМҰТ's (or the facilitator's)
 MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "task.proposed", "task.offered",
