@@ -261,3 +261,18 @@ async def test_nominating_someone_else_names_them(community):
     await m3.send("/nominate")
     await m3.send("ше 1")
     assert m3.last().text == "You nominate: <b>Мүше 1</b>. In which category?"
+
+
+async def test_one_already_nominated_is_told_so_as_you(community):
+    c = community
+    m1, m3 = c.members[0], c.members[2]
+    await nominate(m1, "ше 3", "media")  # m1 nominates m3, who has not answered yet
+    await m3.send("/nominate")
+    refused = await m3.press_data(next(b.data for row in m3.last().buttons for b in row if b.data.startswith("nm:")))
+    assert refused.toast.text == ("You are already nominated (Media); accept or decline with the buttons of that "
+                                  "message.")
+    await m3.press_data(next(b.data for m in m3.inbox() for row in m.buttons for b in row
+                             if b.data and b.data.startswith("na:")))
+    await m3.send("/nominate")
+    await m3.send("ше 3")
+    assert m3.last().text == "You are already a candidate (Media)."

@@ -84,7 +84,7 @@ async def name_sent(ctx: Context, text: str) -> None:
     if len(found) == 1:  # the one member meant: on to the category
         existing = await nominations.of_member(ctx.tx, community_id, found[0][0])
         if existing is not None and existing.status != "declined":
-            raise ctx.refuse(already(ctx.tr, existing))
+            raise ctx.refuse(already(ctx, existing))
         assert ctx.member is not None
         ctx.reply(category_question(ctx, found[0][0], found[0][1]), category_buttons(ctx.tr, community_id, found[0][0]))
         return
@@ -107,7 +107,7 @@ async def nominee_chosen(ctx: Context, community_id: str, member_id: str) -> Non
     community, target = await nominee(ctx, member_id)
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None and existing.status != "declined":
-        raise ctx.refuse(already(ctx.tr, existing))
+        raise ctx.refuse(already(ctx, existing))
     ctx.reply(category_question(ctx, target), category_buttons(ctx.tr, community.id, target))
 
 
@@ -125,9 +125,15 @@ def category_buttons(tr: Translator, community_id: int, target: int) -> list[lis
     return [[Button(tr.t(CATEGORY_NAMES[key]), data=f"nc:{community_id}:{target}:{key}")] for key in CATEGORIES]
 
 
-def already(tr: Translator, existing: Nomination) -> str:
-    """Why a member cannot be nominated now (a declined nomination may be made again)."""
+def already(ctx: Context, existing: Nomination) -> str:
+    """Why a member cannot be nominated now (a declined nomination may be made again), said to
+    oneself as "you"."""
+    tr = ctx.tr
     category = tr.t(CATEGORY_NAMES[existing.category])
+    if ctx.member is not None and existing.member_id == ctx.member.id:
+        return (tr.t("You are already a candidate ({category}).", category=category) if existing.status == "accepted"
+                else tr.t("You are already nominated ({category}); accept or decline with the buttons of that message.",
+                          category=category))
     if existing.status == "accepted":
         return tr.t("{name} is already a candidate ({category}).", name=shown_name(tr, existing.name), category=category)
     return tr.t("{name} is already nominated ({category}) and has not answered yet.",
@@ -142,7 +148,7 @@ async def category_chosen(ctx: Context, community_id: str, member_id: str, categ
         raise BadPayload("unknown category")
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None and existing.status != "declined":
-        raise ctx.refuse(already(ctx.tr, existing))
+        raise ctx.refuse(already(ctx, existing))
     if existing is not None:  # declined before: a new nomination may be made, and answered anew
         await nominations.drop_declined(ctx.tx, existing.id)
     self = target == ctx.member.id
