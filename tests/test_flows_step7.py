@@ -176,3 +176,23 @@ async def test_an_answer_to_the_first_question_only_counts_as_partial(community)
     lines = result.text.splitlines()
     assert lines[0] == "Біз қалаған мақсатқа жеттік пе? Иә: 1, ішінара: 1, жоқ: 0."
     assert lines[3:5] == ["2 мүше жауап берді.", "Барлық сұраққа жауап бергендер: 1 / 2."]
+
+
+async def test_remove_under_an_old_question_removes_nothing_but_skip_there_goes_on(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    await answer(m3, 0, 5, 0, "The whole street came", "Start earlier")
+    await m3.send("/start b_1")
+    await m3.press_data(data(m3.last(), "ev:")[-1])  # "Answer again"
+    for step in (0, 4, 0):
+        await m3.press_data(data(m3.last(), "ev:")[step])
+    keep_worked, remove_worked = data(m3.last(), "ev:")
+    await m3.send("/new")  # the member goes elsewhere
+    stale = await m3.press_data(remove_worked)
+    assert stale.toast.text == "That question is behind you; what you wrote is kept."
+    await m3.press_data(keep_worked)  # keeping goes on to the next question, in the same message
+    assert "You wrote: «Start earlier»" in [m for m in m3.inbox() if "Evaluation" in m.text][-1].text
+    async with c.sim.engine.db.transaction() as tx:
+        mine = await evaluation.of_member(tx, 1, 4)
+    assert (mine.worked, mine.change) == ("The whole street came", "Start earlier")

@@ -109,8 +109,10 @@ async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
         ctx.goto("ev.redo", ballot=ballot.id)
         ask(ctx, ballot, "goal", first=False)
         return
-    if ctx.state != "ev.text" or ctx.data.get("ballot") != ballot.id or ctx.data.get("field") != value:
-        # the button of a question answered or left since: what the member wrote stays
+    asking = ctx.state == "ev.text" and ctx.data.get("ballot") == ballot.id
+    if (asking and ctx.data.get("field") != value) or (kind == "d" and not asking):
+        # the button of a question answered since: what the member wrote stays. (A Skip after they
+        # went elsewhere changes nothing either, and goes on from that question.)
         ctx.toast(ctx.t("That question is behind you; what you wrote is kept."), alert=True)
         return
     if kind == "d":
