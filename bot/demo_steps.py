@@ -167,7 +167,6 @@ async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group,
     await facilitator.send("/new")
     await facilitator.send("Көктерек ауылы")
     await facilitator.send("Алматы облысы, Талғар ауданы")
-    await facilitator.press("Asia/Almaty")
     code = re.search(r"start=([A-Z0-9]+)", facilitator.inbox()[-1].text).group(1)
 
     transcript.section("Linking the group chat")

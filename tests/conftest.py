@@ -62,7 +62,6 @@ async def create_community(facilitator: Person, name: str = "Көктерек") 
     await facilitator.send("/new")
     await facilitator.send(name)
     await facilitator.send("Талғар ауданы")
-    await facilitator.press("Asia/Almaty")
     return re.search(r"start=([A-Z0-9]+)", facilitator.last().text).group(1)
 
 

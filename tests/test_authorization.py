@@ -60,17 +60,17 @@ EXPECTED_COMMANDS = {
 }
 EXPECTED_BUTTONS = {
     "lang": "anyone", "consent": "anyone", "onbname": "anyone", "m": "anyone",
-    "tz": "onboarded", "forget": "onboarded",
+    "forget": "onboarded",
     "c": "member",  # switch the active community: only to one's own
     "d": "member", "mx": "member", "mxr": "member", "pw": "member", "pwr": "member", "open": "member",
     "vol": "member", "nm": "member", "nc": "member", "el": "member", "tn": "member", "tp": "member", "tc": "member",
-    "ra": "member", "rk": "member", "rp": "member", "oa": "member", "op": "member", "or": "member", "oi": "member",
+    "ra": "member", "rk": "member", "rp": "member", "oa": "member", "op": "member", "oe": "member", "or": "member", "oi": "member",
     "oc": "member", "ka": "member", "kv": "member", "kp": "member", "pl": "member", "ev": "member",
     "ko": "kmut",
     # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
     # is already nominated (in its own words: allowed here, as past the route's check).
     "na": "member", "nd": "member",
-    "ch": "facilitator", "close": "facilitator", "kc": "facilitator",
+    "ch": "facilitator", "close": "facilitator", "kc": "facilitator", "tz": "facilitator",
 }
 EXPECTED_START_PAYLOADS = {"b": "member", "g": "member"}
 
@@ -198,7 +198,6 @@ async def _build(path: str) -> World:
         await bot.send(who, command="new")
         await bot.send(who, text=name)
         await bot.send(who, text="Talgar district")
-        await bot.send(who, button="tz:Asia/Almaty")
         community, code = None, None
         async with db.transaction() as tx:
             row = await tx.one("SELECT id, join_code FROM communities ORDER BY id DESC LIMIT 1")
@@ -376,14 +375,13 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "consent": ("consent:yes", False),
         "onbname": ("onbname", False),
         "m": ("m:help", False),
-        "tz": ("tz:Asia/Almaty", False),
+        "tz": (f"tz:{world.community_a}:bishkek", False),
+        "oe": (f"oe:{world.community_a}", False),
         "forget": ("forget:no", False),
     }[prefix]
 
 
 PREPARE = {
-    # the time-zone button belongs to /new: name and place are asked first
-    "tz": [dict(command="new"), dict(text="New village"), dict(text="Somewhere")],
 }
 # Refusals a handler gives in its own words, counted as refusals for that route only.
 OWN_REFUSALS = {"c": (STALE,)}

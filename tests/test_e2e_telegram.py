@@ -72,9 +72,7 @@ async def onboard(tg, user, language: str, name: str | None = None):
 async def new_community(tg, user) -> str:
     await say(tg, user, "/new")
     await say(tg, user, "Көктерек ауылы")
-    tz = await say(tg, user, "Талғар ауданы")
-    tg.press_button(user, tz, "Asia/Almaty")
-    created = await tg.next_message(user.id, contains="start=")
+    created = await say(tg, user, "Талғар ауданы")
     return re.search(r"start=([A-Z0-9]+)", created["text"]).group(1)
 
 
@@ -138,7 +136,7 @@ async def test_startgroup_link_ties_the_group(tg, bot):
     group = tg.group(-100555, "Ауыл")
     tg.add_bot_to_group(aigerim, group)
     hello = await tg.next_message(group.id)
-    assert "/link" in hello["text"]
+    assert "/link" not in hello["text"]  # the group link's /start CODE comes next: nothing to send by hand
     linked = await say(tg, aigerim, f"/start {code}", group)
     assert "байланыстырылды" in linked["text"]
 

@@ -233,3 +233,51 @@ async def test_a_proposal_goes_to_the_community_it_was_asked_for(community, sim)
     async with sim.engine.db.transaction() as tx:
         assert [p.text for p in await problems.listed(tx, 1)] == ["The road floods every spring"]
         assert await problems.listed(tx, 2) == []
+
+
+async def test_a_new_community_keeps_the_default_time_and_a_place_name_changes_it(sim):
+    from bot.storage import communities
+
+    facilitator = sim.person("Ерлан", "en")
+    await onboard(facilitator)
+    await facilitator.send("/new")
+    await facilitator.send("Kokterek")
+    created = await facilitator.send("Talgar district")  # no time-zone question: created at once
+    assert created.messages[-1].text.endswith(
+        "Reminders and closing times follow the time of Kazakhstan (Almaty, Astana, Aktobe and all the country), "
+        "UTC+5.")
+    async with sim.engine.db.transaction() as tx:
+        assert (await communities.get(tx, 1)).tz == "Asia/Almaty"
+    await facilitator.press("We live in another time zone")
+    question = facilitator.last()
+    assert question.text.startswith("<b>Kokterek</b> keeps the time of Kazakhstan")
+    places = [b.text for row in question.buttons for b in row]
+    assert "Bishkek · UTC+6" in places and "Moscow · UTC+3" in places
+    assert not any(p.endswith("UTC+5") for p in places)  # Tashkent and all of Kazakhstan keep the same time
+    await facilitator.press("Bishkek")
+    assert facilitator.last().text == "<b>Kokterek</b> now keeps the time of Bishkek, UTC+6."
+    async with sim.engine.db.transaction() as tx:
+        assert (await communities.get(tx, 1)).tz == "Asia/Bishkek"
+    await facilitator.press("We live in another time zone")
+    assert any(b.text.startswith("Kazakhstan") for row in facilitator.last().buttons for b in row)  # and back
+
+
+async def test_only_the_facilitator_changes_the_time_zone(community):
+    member = community.members[2]
+    refused = await member.press_data("tz:1:bishkek")
+    assert refused.toast.text == "Only the community's facilitator can do that."
+
+
+async def test_adding_the_bot_by_the_group_link_does_not_ask_for_link_code(sim):
+    c = await build_community(sim, 1, ("en",))
+    group = sim.group("-100777", "Second group")
+    await sim.handle(c.facilitator, "adds the bot", joined_group=True, chat_id=group.id, is_group=True,
+                     chat_title=group.title)
+    hello = sim.messages(group.id)[-1].text
+    assert "/link" not in hello and "қауымдастығыңызға байланыстырылған соң" in hello
+    await c.facilitator.send(f"/start {c.code}", group)  # what the group link sends right after
+    assert "байланыстырылды" in sim.messages(group.id)[-1].text
+    other = sim.group("-100778", "Members' group")
+    await sim.handle(c.members[0], "adds the bot", joined_group=True, chat_id=other.id, is_group=True,
+                     chat_title=other.title)
+    assert "/link CODE" in sim.messages(other.id)[-1].text  # a member: the facilitator must link it

@@ -227,3 +227,52 @@ async def test_a_candidate_who_erases_their_data_stands_no_more(community):
     await c.facilitator.send("/poll election", c.group)  # the next election: two candidates left
     assert [b.text.split(" ·")[0] for row in c.sim.messages(c.group.id)[-1].buttons for b in row] in (
         ["Мүше 1", "Мүше 2"], ["Мүше 2", "Мүше 1"])
+
+
+async def test_a_self_nomination_is_worded_for_oneself_and_knows_the_open_election(community):
+    c = community
+    m1, m2, m3 = c.members  # kk, ru, en
+    await nominate(m1, "Myself", "activist")
+    await nominate(m2, "Myself", "ngo")
+    await c.facilitator.send("/poll election", c.group)
+    assert "el:" in str(c.sim.messages(c.group.id)[-1].buttons)  # the election is open, without m3
+    await m3.send("/nominate")
+    await m3.press_data(next(b.data for row in m3.last().buttons for b in row if b.data.startswith("nm:")))
+    assert m3.last().text == "You nominate yourself. In which category?"
+    await m3.send("/nominate")
+    await m3.send("ше 3")  # their own name: the one match
+    assert m3.last().text == "You nominate yourself. In which category?"
+    await m3.press_data(next(b.data for row in m3.last().buttons for b in row if b.data.endswith(":media")))
+    assert m3.last().text == ("You are a candidate for the ҚМҰТ (Media). The election already open goes on without "
+                              "you; you will be on the next one.")
+
+
+async def test_a_self_nomination_with_no_election_open_says_members_will_vote(community):
+    c = community
+    m3 = c.members[2]
+    await nominate(m3, "Myself", "media")
+    assert m3.last().text == ("You are a candidate for the ҚМҰТ (Media). Members will vote when the facilitator opens "
+                              "the election.")
+
+
+async def test_nominating_someone_else_names_them(community):
+    c = community
+    m3 = c.members[2]
+    await m3.send("/nominate")
+    await m3.send("ше 1")
+    assert m3.last().text == "You nominate: <b>Мүше 1</b>. In which category?"
+
+
+async def test_one_already_nominated_is_told_so_as_you(community):
+    c = community
+    m1, m3 = c.members[0], c.members[2]
+    await nominate(m1, "ше 3", "media")  # m1 nominates m3, who has not answered yet
+    await m3.send("/nominate")
+    refused = await m3.press_data(next(b.data for row in m3.last().buttons for b in row if b.data.startswith("nm:")))
+    assert refused.toast.text == ("You are already nominated (Media); accept or decline with the buttons of that "
+                                  "message.")
+    await m3.press_data(next(b.data for m in m3.inbox() for row in m.buttons for b in row
+                             if b.data and b.data.startswith("na:")))
+    await m3.send("/nominate")
+    await m3.send("ше 3")
+    assert m3.last().text == "You are already a candidate (Media)."

@@ -204,3 +204,28 @@ async def test_a_link_from_the_group_opens_that_communitys_tree_for_a_member_of_
     await m3.press_data(next(d for d in data(m3.last(), "tn:") if d.endswith(":cause")))
     await m3.send("Nobody repaired it")
     assert await nodes(c) == {1: ("cause", None, "Nobody repaired it")}
+
+
+async def test_a_written_node_waiting_for_its_place_is_not_dropped_by_an_add_button(community):
+    c = community
+    m3 = c.members[2]  # en
+    await chosen(c)
+    await add(m3, "cause", "The road was never repaired after the flood")
+    add_cause = data(m3.last(), "tn:")[0]  # under "Added to the tree as #1"
+    await m3.press_data(add_cause)
+    await m3.send("No money in the district budget")
+    assert data(m3.last(), "tp:")  # where does it hang?
+    await m3.press_data(add_cause)  # the older "add a cause" button, pressed meanwhile
+    assert m3.last().text.startswith("You wrote «No money in the district budget»; it is not on the tree yet.")
+    await m3.press_data(next(d for d in data(m3.last(), "tp:") if d.endswith(":1")))
+    assert await nodes(c) == {1: ("cause", None, "The road was never repaired after the flood"),
+                              2: ("cause", 1, "No money in the district budget")}
+    await m3.press_data(add_cause)
+    await m3.send("The contractor left")
+    await m3.press_data(add_cause)
+    await m3.press_data(data(m3.last(), "tn:")[-1])  # "Drop it and write another"
+    assert m3.last().text.startswith("Write one cause of the problem")
+    await m3.send("The district forgot us")
+    await m3.press_data(next(d for d in data(m3.last(), "tp:") if d.endswith(":0")))
+    assert [text for _, _, text in (await nodes(c)).values()] == [
+        "The road was never repaired after the flood", "No money in the district budget", "The district forgot us"]

@@ -120,3 +120,32 @@ async def test_a_resource_with_a_place_but_no_holder(community):
     async with c.sim.engine.db.transaction() as tx:
         [found] = await resources.resources_of(tx, 1)
     assert (found.text, found.holder, found.place) == ("The school hall", "", "Next to the mosque")
+
+
+async def test_a_member_changes_an_estimate_already_given(community):
+    c = community
+    m3 = c.members[2]
+    await add_org(m3, "The akimat", importance=3, closeness=1)
+    await add_org(m3, "The school", importance=2, closeness=2)
+    await m3.send("/orgs")
+    assert not data(m3.last(), "or:")  # both estimated: nothing left to estimate for the first time
+    await m3.press_data(data(m3.last(), "oe:")[0])
+    assert m3.last().text == "Which estimate do you change?"
+    assert [b.text for row in m3.last().buttons for b in row] == ["Change #1 The akimat", "Change #2 The school"]
+    await m3.press_data(data(m3.last(), "or:")[1])
+    assert "Your estimate now: importance 2, closeness 2." in m3.last().text
+    await m3.press_data(data(m3.last(), "oi:")[0])  # importance 1
+    saved = await m3.press_data(data(m3.last(), "oc:")[2])  # closeness 3
+    assert saved.toast.text == "Your estimate of #2 is saved."
+    async with c.sim.engine.db.transaction() as tx:
+        assert await resources.ratings_of(tx, 1, 4) == {1: (3, 1), 2: (1, 3)}
+
+
+async def test_change_my_estimates_is_offered_only_after_an_estimate(community):
+    c = community
+    m1, m3 = c.members[0], c.members[2]
+    await add_org(m3, "The akimat", importance=3, closeness=1)
+    await m1.send("/orgs")
+    assert not data(m1.last(), "oe:") and data(m1.last(), "or:")
+    refused = await m1.press_data("oe:1")
+    assert refused.toast.text == "Сіз әлі ешбір ұйымды бағалаған жоқсыз."

@@ -186,3 +186,36 @@ async def test_the_author_of_a_task_taken_off_is_told(community):
     await make_kmut(c, m3)
     await m3.send("/plan remove 1")
     assert m1.last().text == "Сіздің #1 «Бетон сатып алу» міндетіңізді ҚМҰТ іс-әрекет жоспарынан алып тастады."
+
+
+async def test_before_a_problem_is_chosen_the_plan_refusals_name_the_action_plan(community):
+    c = community
+    m3 = c.members[2]
+    await make_kmut(c, m3)
+    for command in ("/plan", "/plan owner 1"):
+        await m3.send(command)
+        assert m3.last().text == "The action plan starts once the community has chosen its problem (step 1).", command
+    await c.facilitator.send("/poll plan", c.group)
+    assert c.sim.messages(c.group.id)[-1].text == ("Іс-әрекет жоспары қауымдастық мәселесін таңдағаннан кейін "
+                                                   "басталады (1-қадам).")
+
+
+async def test_i_can_do_pressed_again_keeps_the_offer_and_only_the_marked_button_takes_it_back(community):
+    c = community
+    m3 = c.members[2]
+    await chosen(c)
+    await propose(m3, "Clean the culvert")
+    offer = data(m3.last(), "kv:")[0]  # under "Added to the plan as #1"
+    await m3.press_data(offer)
+    again = await m3.press_data(offer)  # the same button, a while later
+    assert again.toast.text == ("You have offered to do #1 already. To take it back, tap «✅ I can do #1» under "
+                                "/plan.")
+    assert (await tasks(c))[1][5] == 1
+    await m3.send("/plan")
+    [(label, withdraw)] = [(b.text, b.data) for row in m3.last().buttons for b in row if b.data.startswith("kv:")]
+    assert (label, withdraw) == ("✅ I can do #1 — tap to take it back", "kv:1:1:0")
+    assert (await m3.press_data(withdraw)).toast.text == "Your offer for #1 is taken back."
+    assert (await tasks(c))[1][5] == 0
+    assert (await m3.press_data(withdraw)).toast.text == "You have not offered to do #1."
+    await m3.send("/plan")
+    assert data(m3.last(), "kv:") == ["kv:1:1"]

@@ -123,3 +123,76 @@ async def test_the_evaluation_result_ends_with_the_audit_head(community):
     async with c.sim.engine.db.transaction() as tx:
         head = await audit.head(tx)
     assert result.text.splitlines()[-1] == f"Аудит: {head[:8]}"
+
+
+async def test_a_stale_skip_never_erases_what_the_member_wrote(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    await m3.send("/start b_1")
+    for step in (0, 4, 0):
+        await m3.press_data(data(m3.last(), "ev:")[step])
+    skip_worked = data(m3.last(), "ev:")[0]
+    await m3.send("The whole street came")
+    skip_change = data(m3.last(), "ev:")[0]
+    stale = await m3.press_data(skip_worked)  # the first question's Skip, on the message above
+    assert stale.toast.text == "That question is behind you; what you wrote is kept."
+    await m3.send("Start earlier")
+    await m3.press_data(skip_worked)
+    await m3.press_data(skip_change)  # the last question's Skip, after it was answered in words
+    async with c.sim.engine.db.transaction() as tx:
+        mine = await evaluation.of_member(tx, 1, 4)
+    assert (mine.worked, mine.change) == ("The whole street came", "Start earlier")
+
+
+async def test_answering_again_shows_the_text_and_keeps_it_unless_removed(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    await answer(m3, 0, 5, 0, "The whole street came", "Start earlier")
+    await m3.send("/start b_1")
+    await m3.press_data(data(m3.last(), "ev:")[-1])  # "Answer again"
+    for step in (1, 3, 0):  # partly, 4, again
+        await m3.press_data(data(m3.last(), "ev:")[step])
+    assert "You wrote: «The whole street came»" in m3.last().text
+    assert [b.text for row in m3.last().buttons for b in row] == ["Keep what I wrote", "Remove what I wrote"]
+    await m3.press_data(data(m3.last(), "ev:")[0])  # keep
+    assert "You wrote: «Start earlier»" in m3.last().text
+    await m3.press_data(data(m3.last(), "ev:")[1])  # remove
+    async with c.sim.engine.db.transaction() as tx:
+        mine = await evaluation.of_member(tx, 1, 4)
+    assert (mine.goal, mine.rating, mine.worked, mine.change) == ("partly", 4, "The whole street came", "")
+
+
+async def test_an_answer_to_the_first_question_only_counts_as_partial(community):
+    c = community
+    m1, m2, m3 = c.members
+    await c.facilitator.send("/poll evaluation", c.group)
+    await answer(m3, 0, 5, 0)
+    await m2.send("/start b_1")
+    await m2.press_data(data(m2.last(), "ev:")[1])  # "partly", then nothing more
+    await c.facilitator.send("/close evaluation", c.group)
+    result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
+    lines = result.text.splitlines()
+    assert lines[0] == "Біз қалаған мақсатқа жеттік пе? Иә: 1, ішінара: 1, жоқ: 0."
+    assert lines[3:5] == ["2 мүше жауап берді.", "Барлық сұраққа жауап бергендер: 1 / 2."]
+
+
+async def test_remove_under_an_old_question_removes_nothing_but_skip_there_goes_on(community):
+    c = community
+    m3 = c.members[2]
+    await c.facilitator.send("/poll evaluation", c.group)
+    await answer(m3, 0, 5, 0, "The whole street came", "Start earlier")
+    await m3.send("/start b_1")
+    await m3.press_data(data(m3.last(), "ev:")[-1])  # "Answer again"
+    for step in (0, 4, 0):
+        await m3.press_data(data(m3.last(), "ev:")[step])
+    keep_worked, remove_worked = data(m3.last(), "ev:")
+    await m3.send("/new")  # the member goes elsewhere
+    stale = await m3.press_data(remove_worked)
+    assert stale.toast.text == "That question is behind you; what you wrote is kept."
+    await m3.press_data(keep_worked)  # keeping goes on to the next question, in the same message
+    assert "You wrote: «Start earlier»" in [m for m in m3.inbox() if "Evaluation" in m.text][-1].text
+    async with c.sim.engine.db.transaction() as tx:
+        mine = await evaluation.of_member(tx, 1, 4)
+    assert (mine.worked, mine.change) == ("The whole street came", "Start earlier")

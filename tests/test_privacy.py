@@ -476,3 +476,33 @@ async def test_forget_over_telegram_leaves_no_trace_in_the_database_files(tg, bo
         await asyncio.sleep(0.02)
     data = files()
     assert [t for t in traces if t.encode() in data] == []
+
+
+async def test_an_old_erase_button_erases_nothing(community, sim, clock):
+    from bot.storage import members
+
+    async def still_there() -> bool:
+        async with sim.engine.db.transaction() as tx:
+            member = await members.get(tx, 4)
+        return member is not None and member.name == "Мүше 3"
+
+    old = "That question is old, and nothing was erased. To erase your data, send /forget again."
+    m3 = community.members[2]  # en
+    await m3.send("/forget")
+    erase = next(b.data for row in m3.last().buttons for b in row if b.text == "Erase my data")
+    await m3.press("Cancel")
+    assert m3.last().text == "Nothing was erased."
+    await m3.press_data(erase)  # the button beside "Cancel", pressed later
+    assert m3.last().text == old and await still_there()
+    await m3.send("/forget")
+    await m3.send("/new")  # on to something else
+    await m3.press_data(erase)
+    assert m3.last().text == old and await still_there()
+    await m3.send("/forget")
+    clock.advance(hours=2)
+    await m3.press_data(erase)
+    assert m3.last().text == old and await still_there()
+    await m3.send("/forget")
+    await m3.press_data(erase)
+    assert m3.last().text == "Your data is erased. You can join again at any time with /start."
+    assert not await still_there()

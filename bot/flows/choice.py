@@ -7,7 +7,7 @@ from bot.domain.models import Community
 from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Context, esc
-from bot.flows.engine import lookup
+from bot.flows.engine import BadPayload, lookup
 from bot.flows.registry import button, command
 from bot.flows.types import Button
 from bot.i18n import Translator
@@ -114,7 +114,8 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
         return (tr.t("✅ The community will work on #{number}: «{text}».\n\nWho will take part in the next "
                      "stage? Tap the button.", number=problem.number, text=esc(problem.text))
                 + "\n" + results.audit_line(tr, head),
-                [[Button(tr.t("🙋 I will take part in the next stage"), data=f"vol:{community.id}")]])
+                [[Button(tr.t("🙋 I will take part in the next stage"), data=f"vol:{community.id}")],
+                 [Button(tr.t("I will not take part"), data=f"vol:{community.id}:0")]])
 
     await ctx.post_groups(community, build)
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -133,14 +134,28 @@ async def community_scope(ctx: Context, community_id: str, *rest: str) -> Commun
 
 
 @button("vol", who="member", scope=community_scope)
-async def volunteer(ctx: Context, community_id: str) -> None:
+async def volunteer(ctx: Context, community_id: str, leave: str = "") -> None:
+    """``vol:<community>`` puts the member on the list, ``vol:<community>:0`` takes them off: a
+    group message shows the same buttons to everyone, so each button does one thing only, and
+    "I will take part" pressed again never takes anyone off."""
     assert ctx.member is not None and ctx.scoped is not None
-    if await problems.volunteer(ctx.tx, ctx.scoped.id, ctx.member.id, ctx.now_iso):
+    if leave not in ("", "0"):
+        raise BadPayload("vol takes :0 or nothing")
+    if leave:
+        if await problems.unvolunteer(ctx.tx, ctx.scoped.id, ctx.member.id):
+            await ctx.audit("step1.unvolunteered", ctx.scoped.id)
+            ctx.toast(ctx.t("You are off the list. Tap «I will take part» to join again."))
+        else:
+            ctx.toast(ctx.t("You are not on the list."))
+        return
+    added = await problems.volunteer(ctx.tx, ctx.scoped.id, ctx.member.id, ctx.now_iso)
+    if added:
         await ctx.audit("step1.volunteered", ctx.scoped.id)
-        count = len(await problems.volunteers(ctx.tx, ctx.scoped.id))
+    count = len(await problems.volunteers(ctx.tx, ctx.scoped.id))
+    if added:
         ctx.toast(ctx.tn("You are on the list. {n} person will take part.",
                          "You are on the list. {n} people will take part.", count))
     else:
-        await problems.unvolunteer(ctx.tx, ctx.scoped.id, ctx.member.id)
-        await ctx.audit("step1.unvolunteered", ctx.scoped.id)
-        ctx.toast(ctx.t("You are off the list. Tap again to join."))
+        ctx.toast(ctx.tn("You are already on the list; {n} person will take part. To leave it, tap «I will not "
+                         "take part».", "You are already on the list; {n} people will take part. To leave it, tap "
+                         "«I will not take part».", count), alert=True)

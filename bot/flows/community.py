@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.domain.text import clean_line, small_int
@@ -21,8 +21,21 @@ CODE_ALPHABET = "".join(ch for ch in string.ascii_uppercase + string.digits if c
 CODE_LENGTH = 8
 NAME_MAX = 64
 PLACE_MAX = 100
-TIMEZONES = ("Asia/Almaty", "Asia/Qostanay", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Atyrau", "Asia/Oral",
-             "Asia/Qyzylorda")
+# A community is in the configured zone (QATYSU_TZ) unless its facilitator says otherwise. All of
+# Kazakhstan keeps one time, UTC+5, since March 2024; the places a community may live elsewhere are
+# offered by names people know, each standing for its IANA zone (only those whose clock differs).
+PLACES = {
+    "kazakhstan": (N_("Kazakhstan (Almaty, Astana, Aktobe and all the country)"), "Asia/Almaty"),
+    "moscow": (N_("Moscow"), "Europe/Moscow"),
+    "istanbul": (N_("Istanbul"), "Europe/Istanbul"),
+    "samara": (N_("Samara, Astrakhan"), "Europe/Samara"),
+    "tashkent": (N_("Tashkent"), "Asia/Tashkent"),
+    "bishkek": (N_("Bishkek"), "Asia/Bishkek"),
+    "omsk": (N_("Omsk"), "Asia/Omsk"),
+    "urumqi": (N_("Ürümqi"), "Asia/Urumqi"),
+    "barnaul": (N_("Barnaul, Novosibirsk"), "Asia/Barnaul"),
+    "olgii": (N_("Bayan-Ölgii (Mongolia)"), "Asia/Hovd"),
+}
 
 
 @dataclass(frozen=True)
@@ -173,47 +186,72 @@ async def new_name(ctx: Context, text: str) -> None:
 
 @state("new.place", who="onboarded", expires=None)
 async def new_place(ctx: Context, text: str) -> None:
-    ctx.goto("new.tz", name=ctx.data["name"], place=_limited(ctx, text, PLACE_MAX))
-    buttons = [[Button(zone, data=f"tz:{zone}")] for zone in TIMEZONES]
-    ctx.reply(ctx.t("Which time zone? Most of Kazakhstan is Asia/Almaty. Tap one or write its name."), buttons)
-
-
-@state("new.tz", who="onboarded", expires=None)
-async def new_tz_typed(ctx: Context, text: str) -> None:
-    await create_community(ctx, text.strip())
-
-
-@button("tz", where="private")
-async def new_tz_pressed(ctx: Context, *zone_parts: str) -> None:
-    if ctx.state != "new.tz":
-        from bot.flows.engine import BadPayload
-
-        raise BadPayload("no community being created")
-    await create_community(ctx, ":".join(zone_parts))
-
-
-async def create_community(ctx: Context, zone: str) -> None:
-    if not valid_zone(zone):
-        raise ctx.refuse(ctx.t("I do not know the time zone «{zone}». Tap one of the buttons.",
-                               zone=esc(zone[:40])))
+    place = _limited(ctx, text, PLACE_MAX)
     assert ctx.member is not None
     code = await new_join_code(ctx)
+    zone = ctx.engine.default_tz
     community = await communities.create(
-        ctx.tx, name=ctx.data["name"], place=ctx.data["place"], tz=zone, locale=ctx.locale,
+        ctx.tx, name=ctx.data["name"], place=place, tz=zone, locale=ctx.locale,
         join_code=code, created_by=ctx.member.id, now=ctx.now_iso)
     await members.join(ctx.tx, community.id, ctx.member.id, "facilitator", ctx.now_iso)
     await members.set_active(ctx.tx, ctx.member.id, community.id)
     await ctx.audit("community.created", community.id, tz=zone)
     ctx.clear()
-    ctx.toast(ctx.t("Created"))
     ctx.reply(
         ctx.t("Community <b>{name}</b> is created, and you are its facilitator.\n\n"
               "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
               "(they send /start {code} to me).\n\nTo link your group chat, add me to it with this "
               "link:\n{group_link}\nor add me and send /link {code} in the group.",
               name=esc(community.name), link=join_link(ctx, community), code=code,
-              group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}"),
-        [[Button(ctx.t("Open the menu"), data="m:menu")]])
+              group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}")
+        + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
+                          zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
+        [[Button(ctx.t("Open the menu"), data="m:menu")],
+         [Button(ctx.t("🕒 We live in another time zone"), data=f"tz:{community.id}")]])
+
+
+def utc_offset(zone: str, ctx: Context) -> str:
+    """"+5", "+5:45" or "−3": the zone's offset from UTC now."""
+    minutes = int(ctx.now.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    hours, rest = divmod(abs(minutes), 60)
+    return ("+" if minutes >= 0 else "−") + str(hours) + (f":{rest:02d}" if rest else "")
+
+
+def zone_name(tr: Translator, zone: str) -> str:
+    """The places a zone stands for, in words people use (else its IANA name)."""
+    return next((tr.t(label) for label, iana in PLACES.values() if iana == zone), zone)
+
+
+async def named_community(ctx: Context, community_id: str, *rest: str) -> Community | None:
+    """The community a button names first (forged or unknown ids are refused)."""
+    from bot.flows.engine import lookup
+
+    return await lookup(ctx, communities.get, community_id, "community")
+
+
+@button("tz", who="facilitator", where="private", scope=named_community)
+async def time_zone(ctx: Context, community_id: str, place: str = "") -> None:
+    """``tz:<community>`` asks where the community lives, by the places whose clock differs from
+    its own; ``tz:<community>:<place>`` sets that place's zone."""
+    from bot.flows.engine import BadPayload
+
+    community = ctx.scoped
+    assert community is not None
+    if not place:
+        offset = utc_offset(community.tz, ctx)
+        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=f"tz:{community.id}:{key}")]
+                   for key, (label, zone) in PLACES.items() if utc_offset(zone, ctx) != offset]
+        ctx.reply(ctx.t("<b>{name}</b> keeps the time of {zone}, UTC{offset}. Where does the community live?",
+                        name=esc(community.name), zone=zone_name(ctx.tr, community.tz), offset=offset), choices)
+        return
+    if place not in PLACES:
+        raise BadPayload(f"no place {place!r}")
+    zone = PLACES[place][1]
+    await communities.set_tz(ctx.tx, community.id, zone)
+    await ctx.audit("community.tz", community.id, tz=zone)
+    ctx.toast(ctx.t("Saved."))
+    ctx.reply(ctx.t("<b>{name}</b> now keeps the time of {zone}, UTC{offset}.", name=esc(community.name),
+                    zone=ctx.t(PLACES[place][0]), offset=utc_offset(zone, ctx)))
 
 
 async def new_join_code(ctx: Context) -> str:
@@ -224,17 +262,6 @@ async def new_join_code(ctx: Context) -> str:
 
 
 # --- joining -------------------------------------------------------------------------------
-def valid_zone(zone: str) -> bool:
-    """An IANA time zone name ("Asia" is a folder of tzdata, not a zone; odd names raise OSError)."""
-    if not zone or len(zone) > 64:
-        return False
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
-
-
 def normalize_code(raw: str) -> str:
     return clean_line(raw).upper().replace(" ", "")[:32]
 
@@ -305,6 +332,12 @@ async def bot_added(ctx: Context) -> None:
     if linked is not None:
         ctx.reply(ctx.t("This group is linked to <b>{name}</b>. Send /status to see where we are.",
                         name=esc(linked.name)))
+        return
+    facilitates = ctx.member is not None and any(
+        role == "facilitator" for _, role in await members.communities_of(ctx.tx, ctx.member.id))
+    if facilitates:  # likely through the group link, whose /start CODE comes right after: no "/link" to send
+        ctx.reply(ctx.t("Hello! I am Qatysu. Ballots and results will appear here once this group is linked to "
+                        "your community."))
         return
     ctx.reply(ctx.t("Hello! I am Qatysu. The facilitator links this group to the community by "
                     "sending /link CODE here."))

@@ -59,13 +59,23 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True) -> None
     _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], first)
 
 
-def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> None:
-    """After the three questions: what worked, then what to change — each may be skipped."""
+async def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> None:
+    """After the three questions: what worked, then what to change — each may be skipped. A text
+    written before is shown, kept by the first button and taken back only by the second."""
+    assert ctx.member is not None
     ctx.goto("ev.text", ballot=ballot.id, field=field)
     question = (ctx.t("What worked well? Write a few words, or skip.") if field == "worked" else
                 ctx.t("What should we change next time? Write a few words, or skip."))
-    _show(ctx, ballot, ctx.t("📝 <b>Evaluation</b>") + "\n" + question,
-          [[Button(ctx.t("Skip"), data=f"ev:{ballot.id}:s:{field}")]], first)
+    mine = await evaluation.of_member(ctx.tx, ballot.id, ctx.member.id)
+    current = getattr(mine, field) if mine is not None else ""
+    if not current:
+        _show(ctx, ballot, ctx.t("📝 <b>Evaluation</b>") + "\n" + question,
+              [[Button(ctx.t("Skip"), data=f"ev:{ballot.id}:s:{field}")]], first)
+        return
+    _show(ctx, ballot, "\n".join([ctx.t("📝 <b>Evaluation</b>"), question, "",
+                                  ctx.t("You wrote: «{text}». Write anew to replace it.", text=esc(current))]),
+          [[Button(ctx.t("Keep what I wrote"), data=f"ev:{ballot.id}:s:{field}")],
+           [Button(ctx.t("Remove what I wrote"), data=f"ev:{ballot.id}:d:{field}")]], first)
 
 
 @button("ev", who="member", scope=ballot_scope)
@@ -82,28 +92,35 @@ async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
         await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, value if field == "goal" else int(value))
         ctx.toast(ctx.t("Saved."))
         if field == "again":
-            ask_text(ctx, ballot, "worked", first=False)
+            await ask_text(ctx, ballot, "worked", first=False)
         elif redo:  # answering again: every question in turn, each showing what is there to change
             ask(ctx, ballot, QUESTIONS[QUESTIONS.index(field) + 1], first=False)
         else:
             await show_next(ctx, ballot, first=False)
         return
-    if (kind, value) not in (("s", "worked"), ("s", "change"), ("x", "0")):
+    if kind not in ("s", "d", "x") or value not in (("0",) if kind == "x" else ("worked", "change")):
         raise BadPayload("no such answer")
     mine = await evaluation.of_member(ctx.tx, ballot.id, ctx.member.id)
     if mine is None:  # a skip or "answer again" before any answer (stale or forged): start at the start
         ctx.clear()
         await show_next(ctx, ballot, first=True)
         return
-    if kind == "s":
-        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, value, "")  # skipped now: an earlier text goes
-        if value == "worked":
-            ask_text(ctx, ballot, "change", first=False)
-        else:
-            await finish(ctx, ballot)
-    else:
+    if kind == "x":
         ctx.goto("ev.redo", ballot=ballot.id)
         ask(ctx, ballot, "goal", first=False)
+        return
+    asking = ctx.state == "ev.text" and ctx.data.get("ballot") == ballot.id
+    if (asking and ctx.data.get("field") != value) or (kind == "d" and not asking):
+        # the button of a question answered since: what the member wrote stays. (A Skip after they
+        # went elsewhere changes nothing either, and goes on from that question.)
+        ctx.toast(ctx.t("That question is behind you; what you wrote is kept."), alert=True)
+        return
+    if kind == "d":
+        await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, value, "")
+    if value == "worked":
+        await ask_text(ctx, ballot, "change", first=False)
+    else:
+        await finish(ctx, ballot)
 
 
 def thanks(tr: Translator) -> str:
@@ -133,14 +150,14 @@ async def text_sent(ctx: Context, raw: str) -> None:
         raise ctx.refuse(ctx.t("Write a few words, or tap Skip."))
     await evaluation.answer(ctx.tx, ballot.id, ctx.member.id, field, text)
     if field == "worked":
-        ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
+        await ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
     else:
         ctx.clear()
         ctx.reply(thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], tag=tag(ballot))
 
 
 # --- the result ------------------------------------------------------------------------------
-def caption(tr: Translator, summary, audit_head: str) -> str:
+def caption(tr: Translator, summary, complete: int, audit_head: str) -> str:
     from bot.flows.results import audit_line
 
     (yes, partly, no), ratings, (again_yes, again_no), respondents = summary
@@ -155,6 +172,8 @@ def caption(tr: Translator, summary, audit_head: str) -> str:
                           f"{mean:.1f}".replace(".", ",")))
     lines.append(tr.t("Will take part again: {yes} of {n}.", yes=again_yes, n=again_yes + again_no))
     lines.append(tr.tn("{n} member answered.", "{n} members answered.", respondents))
+    if complete < respondents:  # an answer stopped after the first question is counted, but as partial
+        lines.append(tr.t("Answered every question: {complete} of {n}.", complete=complete, n=respondents))
     lines.append(audit_line(tr, audit_head))
     return "\n".join(lines)
 
@@ -177,10 +196,12 @@ def chart(locale: str, summary) -> Chart:
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
+    complete = await evaluation.complete(ctx.tx, ballot.id)
     head = await ctx.audit_head()
-    await ctx.post_groups(community, lambda tr: (caption(tr, summary, head), []), chart=chart(community.locale, summary))
+    await ctx.post_groups(community, lambda tr: (caption(tr, summary, complete, head), []),
+                          chart=chart(community.locale, summary))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
-        ctx.reply(caption(ctx.tr, summary, head), chart=chart(ctx.locale, summary))
+        ctx.reply(caption(ctx.tr, summary, complete, head), chart=chart(ctx.locale, summary))
     worked, change = await evaluation.texts(ctx.tx, ballot.id)
     if not worked and not change:
         return
@@ -198,4 +219,5 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
-    ctx.reply(caption(ctx.tr, summary, await ctx.audit_head()), chart=chart(ctx.locale, summary))
+    complete = await evaluation.complete(ctx.tx, ballot.id)
+    ctx.reply(caption(ctx.tr, summary, complete, await ctx.audit_head()), chart=chart(ctx.locale, summary))

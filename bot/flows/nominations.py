@@ -84,9 +84,9 @@ async def name_sent(ctx: Context, text: str) -> None:
     if len(found) == 1:  # the one member meant: on to the category
         existing = await nominations.of_member(ctx.tx, community_id, found[0][0])
         if existing is not None and existing.status != "declined":
-            raise ctx.refuse(already(ctx.tr, existing))
-        ctx.reply(ctx.t("You nominate: <b>{name}</b>. In which category?", name=esc(found[0][1])),
-                  category_buttons(ctx.tr, community_id, found[0][0]))
+            raise ctx.refuse(already(ctx, existing))
+        assert ctx.member is not None
+        ctx.reply(category_question(ctx, found[0][0], found[0][1]), category_buttons(ctx.tr, community_id, found[0][0]))
         return
     rows = [[Button(name[:60], data=f"nm:{community_id}:{member_id}")] for member_id, name in found[:MATCHES]]
     more = ctx.t(" Only the first {n} are shown: send more of the name.", n=MATCHES) if len(found) > MATCHES else ""
@@ -107,17 +107,33 @@ async def nominee_chosen(ctx: Context, community_id: str, member_id: str) -> Non
     community, target = await nominee(ctx, member_id)
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None and existing.status != "declined":
-        raise ctx.refuse(already(ctx.tr, existing))
-    ctx.reply(ctx.t("In which category do you nominate them?"), category_buttons(ctx.tr, community.id, target))
+        raise ctx.refuse(already(ctx, existing))
+    ctx.reply(category_question(ctx, target), category_buttons(ctx.tr, community.id, target))
+
+
+def category_question(ctx: Context, target: int, name: str | None = None) -> str:
+    """The category question, worded for a nomination of oneself or of someone else."""
+    assert ctx.member is not None
+    if target == ctx.member.id:
+        return ctx.t("You nominate yourself. In which category?")
+    if name is not None:
+        return ctx.t("You nominate: <b>{name}</b>. In which category?", name=esc(name))
+    return ctx.t("In which category do you nominate them?")
 
 
 def category_buttons(tr: Translator, community_id: int, target: int) -> list[list[Button]]:
     return [[Button(tr.t(CATEGORY_NAMES[key]), data=f"nc:{community_id}:{target}:{key}")] for key in CATEGORIES]
 
 
-def already(tr: Translator, existing: Nomination) -> str:
-    """Why a member cannot be nominated now (a declined nomination may be made again)."""
+def already(ctx: Context, existing: Nomination) -> str:
+    """Why a member cannot be nominated now (a declined nomination may be made again), said to
+    oneself as "you"."""
+    tr = ctx.tr
     category = tr.t(CATEGORY_NAMES[existing.category])
+    if ctx.member is not None and existing.member_id == ctx.member.id:
+        return (tr.t("You are already a candidate ({category}).", category=category) if existing.status == "accepted"
+                else tr.t("You are already nominated ({category}); accept or decline with the buttons of that message.",
+                          category=category))
     if existing.status == "accepted":
         return tr.t("{name} is already a candidate ({category}).", name=shown_name(tr, existing.name), category=category)
     return tr.t("{name} is already nominated ({category}) and has not answered yet.",
@@ -132,7 +148,7 @@ async def category_chosen(ctx: Context, community_id: str, member_id: str, categ
         raise BadPayload("unknown category")
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None and existing.status != "declined":
-        raise ctx.refuse(already(ctx.tr, existing))
+        raise ctx.refuse(already(ctx, existing))
     if existing is not None:  # declined before: a new nomination may be made, and answered anew
         await nominations.drop_declined(ctx.tx, existing.id)
     self = target == ctx.member.id
@@ -140,8 +156,12 @@ async def category_chosen(ctx: Context, community_id: str, member_id: str, categ
     await ctx.audit("nomination.made", community.id, nomination=nomination_id, nominee=target, category=category)
     ctx.clear()
     if self:
-        ctx.reply(ctx.t("You are a candidate for the ҚМҰТ ({category}). Members will vote when the facilitator "
-                        "opens the election.", category=ctx.t(CATEGORY_NAMES[category])))
+        text = ctx.t("You are a candidate for the ҚМҰТ ({category}).", category=ctx.t(CATEGORY_NAMES[category]))
+        if any(b.kind == "election" for b in await ballots.of_community(ctx.tx, community.id, "open")):
+            text += " " + ctx.t("The election already open goes on without you; you will be on the next one.")
+        else:
+            text += " " + ctx.t("Members will vote when the facilitator opens the election.")
+        ctx.reply(text)
         return
     nomination = await nominations.get(ctx.tx, nomination_id)
     assert nomination is not None

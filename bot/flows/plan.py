@@ -85,7 +85,7 @@ async def plan_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     words = ctx.event.args.split()
-    problem = await chosen_problem(ctx, community)
+    problem = await chosen_problem(ctx, community, 5)
     if words and words[0].lower() in ("owner", "dates", "remove"):
         await edit(ctx, community, problem, [words[0].lower(), *words[1:]])
         return
@@ -100,8 +100,10 @@ async def plan_command(ctx: Context) -> None:
         lines += ["", ctx.t("ҚМҰТ: name who is responsible with /plan owner 3, set dates with /plan dates 3 01.12 "
                             "20.12, take a task off with /plan remove 3.")]
     mine = {t.id for t in tasks if ctx.member.id in {m for m, _ in await plan.volunteers(ctx.tx, t.id)}}
-    rows = [[Button(("✅ " if t.id in mine else "🙋 ") + ctx.t("I can do #{number}", number=t.number),
-                    data=f"kv:{community.id}:{t.number}")] for t in tasks if not t.owner][:OFFERS_SHOWN]
+    rows = [[Button("✅ " + ctx.t("I can do #{number} — tap to take it back", number=t.number),
+                    data=f"kv:{community.id}:{t.number}:0") if t.id in mine else
+             Button("🙋 " + ctx.t("I can do #{number}", number=t.number), data=f"kv:{community.id}:{t.number}")]
+            for t in tasks if not t.owner][:OFFERS_SHOWN]
     rows += [[Button(ctx.t("➕ Propose a task"), data=f"ka:{community.id}")],
              [Button(ctx.t("🖼 The plan as a picture"), data=f"kp:{community.id}")]]
     ctx.reply_pages(lines, rows)
@@ -111,7 +113,7 @@ async def plan_command(ctx: Context) -> None:
 async def picture(ctx: Context, community_id: str) -> None:
     community = ctx.scoped
     assert community is not None
-    problem = await chosen_problem(ctx, community)
+    problem = await chosen_problem(ctx, community, 5)
     tasks = await plan.of_problem(ctx.tx, problem.id)
     ctx.reply(caption(ctx.tr, tasks), chart=chart(ctx.locale, tasks, today(community, ctx)))
 
@@ -123,7 +125,7 @@ async def propose_pressed(ctx: Context, community_id: str) -> None:
     assert community is not None
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("plan"))
-    await chosen_problem(ctx, community)
+    await chosen_problem(ctx, community, 5)
     ctx.goto("task.text", community=community.id)
     ctx.reply(ctx.t("Describe the task in one message: what is to be done on the first line; if you can, the dates "
                     "on the second and what it needs on the third. For example:\nClean the culvert under the road\n"
@@ -136,7 +138,7 @@ async def task_sent(ctx: Context, raw: str) -> None:
     if community is None:
         return
     assert ctx.member is not None
-    problem = await chosen_problem(ctx, community)
+    problem = await chosen_problem(ctx, community, 5)
     lines = message_lines(raw, 3)
     title, when, needs = lines[0], lines[1], lines[2][:RESOURCES_MAX]
     if len(title) < TITLE_MIN:
@@ -181,19 +183,27 @@ async def task_of(ctx: Context, problem: Problem, number: str | int) -> Task:
 
 
 @button("kv", who="member", scope=community_scope)
-async def offer_pressed(ctx: Context, community_id: str, number: str) -> None:
+async def offer_pressed(ctx: Context, community_id: str, number: str, withdraw: str = "") -> None:
+    """``kv:<community>:<task>`` offers, ``kv:<community>:<task>:0`` takes the offer back: an older
+    "I can do #3" pressed again never takes an offer back."""
     community = ctx.scoped
     assert community is not None and ctx.member is not None
-    problem = await chosen_problem(ctx, community)
-    if small_int(number, 6) is None:
+    problem = await chosen_problem(ctx, community, 5)
+    if small_int(number, 6) is None or withdraw not in ("", "0"):
         raise BadPayload("task number")
     task = await task_of(ctx, problem, number)
-    if await plan.toggle_volunteer(ctx.tx, task.id, ctx.member.id, ctx.now_iso):
+    if withdraw:
+        if await plan.withdraw_offer(ctx.tx, task.id, ctx.member.id):
+            await ctx.audit("task.offer_withdrawn", community.id, number=task.number)
+            ctx.toast(ctx.t("Your offer for #{number} is taken back.", number=task.number))
+        else:
+            ctx.toast(ctx.t("You have not offered to do #{number}.", number=task.number))
+    elif await plan.offer(ctx.tx, task.id, ctx.member.id, ctx.now_iso):
         await ctx.audit("task.offered", community.id, number=task.number)
         ctx.toast(ctx.t("Thank you! The ҚМҰТ sees that you can do #{number}.", number=task.number))
     else:
-        await ctx.audit("task.offer_withdrawn", community.id, number=task.number)
-        ctx.toast(ctx.t("Your offer for #{number} is taken back.", number=task.number))
+        ctx.toast(ctx.t("You have offered to do #{number} already. To take it back, tap «✅ I can do #{number}» "
+                        "under /plan.", number=task.number), alert=True)
 
 
 # --- editing (the ҚМҰТ) ----------------------------------------------------------------------------
@@ -234,7 +244,7 @@ async def edit(ctx: Context, community: Community, problem: Problem, words: list
 async def owner_pressed(ctx: Context, community_id: str, number: str, member_id: str) -> None:
     community = ctx.scoped
     assert community is not None
-    problem = await chosen_problem(ctx, community)
+    problem = await chosen_problem(ctx, community, 5)
     if small_int(number, 6) is None or small_int(member_id) is None:
         raise BadPayload("task or member")
     task = await task_of(ctx, problem, number)
@@ -260,7 +270,7 @@ async def owner_pressed(ctx: Context, community_id: str, number: str, member_id:
 async def open_ballot(ctx: Context, community: Community, visibility: str, closes_at) -> Ballot | None:
     """``/poll plan``: the members approve the plan as it stands."""
     assert ctx.member is not None
-    problem = await chosen_problem(ctx, community)
+    problem = await chosen_problem(ctx, community, 5)
     tasks = await plan.of_problem(ctx.tx, problem.id)
     if not tasks:
         raise ctx.refuse(ctx.t("The plan has no tasks yet. Members propose them under /plan."))

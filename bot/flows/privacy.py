@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
-from bot.flows.registry import button, command
+from bot.flows.registry import ANSWER_WINDOW, button, command
 from bot.flows.types import Button
 from bot.i18n import N_
 from bot.storage import members, privacy, updates
@@ -39,6 +39,7 @@ async def forget(ctx: Context) -> None:
         text += "\n\n" + ctx.t("⚠️ You are the only facilitator of {communities}: after this, nobody can open or "
                                 "close its votes or move it to the next step.",
                                 communities=", ".join(f"«{esc(name)}»" for name in led))
+    ctx.goto("forget.confirm")  # the confirmation counts only while it is the last question asked
     ctx.reply(text, [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
 
 
@@ -46,8 +47,15 @@ async def forget(ctx: Context) -> None:
 async def forget_confirmed(ctx: Context, answer: str) -> None:
     if answer not in ("yes", "no"):
         raise BadPayload("forget answer")
+    asked = ctx.state == "forget.confirm" and ctx.state_saved_at >= (ctx.now - ANSWER_WINDOW).isoformat(
+        timespec="seconds")
     if answer == "no":
+        if ctx.state == "forget.confirm":
+            ctx.clear()
         ctx.reply(ctx.t("Nothing was erased."))
+        return
+    if not asked:  # an "Erase" under an older /forget, cancelled or left since: it erases nothing
+        ctx.reply(ctx.t("That question is old, and nothing was erased. To erase your data, send /forget again."))
         return
     assert ctx.member is not None
     await erase(ctx, ctx.member.id, "member.forgotten")

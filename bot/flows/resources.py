@@ -240,9 +240,25 @@ async def show_orgs(ctx: Context, community: Community, found: list[Org]) -> Non
     unrated = [o for o in found if o.number not in mine][:UNRATED_SHOWN]
     rows = [[Button(short(ctx.t("Estimate #{number} {name}", number=o.number, name=o.name), 40),
                     data=f"or:{community.id}:{o.number}")] for o in unrated]
+    if mine:
+        rows.append([Button(ctx.t("✏️ Change my estimates"), data=f"oe:{community.id}")])
     rows += [[Button(ctx.t("➕ Add an organisation or person"), data=f"oa:{community.id}")],
              [Button(ctx.t("🖼 The diagram as a picture"), data=f"op:{community.id}")]]
     ctx.reply_pages(lines, rows)
+
+
+@button("oe", who="member", scope=community_scope)
+async def org_change(ctx: Context, community_id: str) -> None:
+    """The organisations this member estimated, to estimate one again."""
+    community = ctx.scoped
+    assert community is not None and ctx.member is not None
+    mine = await resources.ratings_of(ctx.tx, community.id, ctx.member.id)
+    rated = [o for o in await resources.orgs_of(ctx.tx, community.id) if o.number in mine]
+    if not rated:
+        raise ctx.refuse(ctx.t("You have not estimated any organisation yet."))
+    ctx.reply(ctx.t("Which estimate do you change?"),
+              [[Button(short(ctx.t("Change #{number} {name}", number=o.number, name=o.name), 40),
+                       data=f"or:{community.id}:{o.number}")] for o in rated])
 
 
 @button("op", who="member", scope=community_scope)
@@ -285,9 +301,14 @@ async def org_name(ctx: Context, raw: str) -> None:
     ask_importance(ctx, community.id, number, name)
 
 
-def ask_importance(ctx: Context, community_id: int, number: int, name: str) -> None:
-    ctx.reply(ctx.t("How <b>important</b> is #{number} {name} for solving the problem? 1 — a little, 2 — fairly, "
-                    "3 — very.", number=number, name=esc(name)),
+def ask_importance(ctx: Context, community_id: int, number: int, name: str,
+                   mine: tuple[int, int] | None = None) -> None:
+    text = ctx.t("How <b>important</b> is #{number} {name} for solving the problem? 1 — a little, 2 — fairly, "
+                 "3 — very.", number=number, name=esc(name))
+    if mine is not None:
+        text += "\n" + ctx.t("Your estimate now: importance {importance}, closeness {closeness}. Answer both "
+                             "questions to change it.", importance=mine[0], closeness=mine[1])
+    ctx.reply(text,
               [[Button(str(v), data=f"oi:{community_id}:{number}:{v}") for v in (1, 2, 3)]])
 
 
@@ -310,8 +331,10 @@ def score(raw: str) -> int:
 async def org_rate(ctx: Context, community_id: str, number: str) -> None:
     assert ctx.scoped is not None
     await org_of(ctx, number)
+    assert ctx.member is not None
     name = next(o.name for o in await resources.orgs_of(ctx.tx, ctx.scoped.id) if o.number == int(number))
-    ask_importance(ctx, ctx.scoped.id, int(number), name)
+    mine = await resources.ratings_of(ctx.tx, ctx.scoped.id, ctx.member.id)
+    ask_importance(ctx, ctx.scoped.id, int(number), name, mine.get(int(number)))
 
 
 @button("oi", who="member", scope=community_scope)

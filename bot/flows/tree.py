@@ -30,10 +30,14 @@ KINDS = {"cause": N_("cause"), "effect": N_("consequence")}
 menu_item(3, N_("Problem tree"), "tree")
 
 
-async def chosen_problem(ctx: Context, community: Community) -> Problem:
+async def chosen_problem(ctx: Context, community: Community, step: int = 3) -> Problem:
+    """The problem the community chose in step 1; before it, a refusal that names the step asked
+    for (3, the problem tree, or 5, the action plan)."""
     problem = await problems.chosen(ctx.tx, community.id)
     if problem is None:
-        raise ctx.refuse(ctx.t("The problem tree starts once the community has chosen its problem (step 1)."))
+        raise ctx.refuse(ctx.t("The action plan starts once the community has chosen its problem (step 1).")
+                         if step == 5 else
+                         ctx.t("The problem tree starts once the community has chosen its problem (step 1)."))
     return problem
 
 
@@ -129,14 +133,20 @@ async def picture(ctx: Context, community_id: str) -> None:
 
 # --- adding ----------------------------------------------------------------------------------
 @button("tn", who="member", scope=community_scope)
-async def add_pressed(ctx: Context, community_id: str, kind: str) -> None:
+async def add_pressed(ctx: Context, community_id: str, kind: str, anew: str = "") -> None:
+    """``tn:<community>:<kind>`` asks for a cause or consequence; while one already written waits
+    for its place, the place is asked again rather than the text dropped (``…:<kind>:new`` drops it)."""
     community = ctx.scoped
     assert community is not None
-    if kind not in KINDS:
+    if kind not in KINDS or anew not in ("", "new"):
         raise BadPayload("unknown kind")
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("tree"))
     problem = await chosen_problem(ctx, community)
+    waiting = ctx.data.get("text") if ctx.state == "tree.where" and ctx.data.get("community") == community.id else None
+    if isinstance(waiting, str) and ctx.data.get("kind") in KINDS and not anew:
+        await ask_place(ctx, community, problem, ctx.data["kind"], waiting, again=kind)
+        return
     ctx.goto("tree.text", community=community.id, kind=kind)
     if kind == "cause":
         ctx.reply(ctx.t("Write one cause of the problem «{problem}»: why does it happen? (3–200 characters)",
@@ -163,11 +173,23 @@ async def text_sent(ctx: Context, raw: str) -> None:
     if not same_kind:
         await add(ctx, community, problem, kind, None, text)
         return
+    await ask_place(ctx, community, problem, kind, text)
+
+
+async def ask_place(ctx: Context, community: Community, problem: Problem, kind: str, text: str,
+                    again: str | None = None) -> None:
+    """Where the written node hangs; ``again``: asked anew because the member pressed "add" (of
+    that kind) meanwhile, with a button to drop the text and write another."""
+    same_kind = [n for n in await tree.of_problem(ctx.tx, problem.id) if n.kind == kind]
     ctx.goto("tree.where", community=community.id, kind=kind, text=text)
     rows = [[Button(ctx.t("Directly on the problem"), data=f"tp:{community.id}:0")]]
     rows += [[Button(short(f"#{n.number} {n.text}", 40), data=f"tp:{community.id}:{n.number}")] for n in same_kind]
-    ctx.reply(ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
-                    "consequence of a consequence)"), rows)
+    question = ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
+                     "consequence of a consequence)")
+    if again is not None:
+        question = ctx.t("You wrote «{text}»; it is not on the tree yet.", text=esc(text)) + "\n" + question
+        rows.append([Button(ctx.t("Drop it and write another"), data=f"tn:{community.id}:{again}:new")])
+    ctx.reply(question, rows)
 
 
 async def may_add(ctx: Context, problem: Problem, kind: str, text: str) -> None:

@@ -41,6 +41,10 @@ async def set_step(tx: Tx, community_id: int, step: int) -> None:
     await tx.execute("UPDATE communities SET step = ? WHERE id = ?", (step, community_id))
 
 
+async def set_tz(tx: Tx, community_id: int, tz: str) -> None:
+    await tx.execute("UPDATE communities SET tz = ? WHERE id = ?", (tz, community_id))
+
+
 async def link_group(tx: Tx, channel: str, chat_id: str, community_id: int, title: str,
                      member_id: int, now: str) -> None:
     await tx.execute(

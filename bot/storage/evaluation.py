@@ -42,6 +42,12 @@ async def summary(tx: Tx, ballot_id: int) -> tuple[tuple[int, int, int], tuple[i
     return goal, ratings, again, len(rows)  # type: ignore[return-value]
 
 
+async def complete(tx: Tx, ballot_id: int) -> int:
+    """How many answered all three questions (the others answered in part: only the first, say)."""
+    return await tx.scalar("SELECT COUNT(*) FROM evaluation_answers WHERE ballot_id = ? AND goal IS NOT NULL"
+                           " AND rating IS NOT NULL AND again IS NOT NULL", (ballot_id,))
+
+
 async def texts(tx: Tx, ballot_id: int) -> tuple[list[str], list[str]]:
     """What worked and what to change, as written (no names: the facilitator reads them unsigned)."""
     rows = await tx.all("SELECT worked, change FROM evaluation_answers WHERE ballot_id = ? ORDER BY rowid", (ballot_id,))

@@ -63,12 +63,16 @@ async def count_recent(tx: Tx, member_id: int, since: str) -> int:
                                (member_id, since)))
 
 
-async def toggle_volunteer(tx: Tx, task_id: int, member_id: int, now: str) -> bool:
-    """Offer to do the task, or take the offer back; True when the member now offers."""
-    if await tx.changed("DELETE FROM task_volunteers WHERE task_id = ? AND member_id = ?", (task_id, member_id)):
-        return False
-    await tx.execute("INSERT INTO task_volunteers (task_id, member_id, at) VALUES (?, ?, ?)", (task_id, member_id, now))
-    return True
+async def offer(tx: Tx, task_id: int, member_id: int, now: str) -> bool:
+    """Offer to do the task; False when the member had offered already."""
+    return await tx.changed("INSERT OR IGNORE INTO task_volunteers (task_id, member_id, at) VALUES (?, ?, ?)",
+                            (task_id, member_id, now)) > 0
+
+
+async def withdraw_offer(tx: Tx, task_id: int, member_id: int) -> bool:
+    """Take the offer back; False when there was none."""
+    return await tx.changed("DELETE FROM task_volunteers WHERE task_id = ? AND member_id = ?",
+                            (task_id, member_id)) > 0
 
 
 async def volunteers(tx: Tx, task_id: int) -> list[tuple[int, str]]:
