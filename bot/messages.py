@@ -112,7 +112,7 @@ class Outcome:
             kept = _loads(text)
             toast = kept.get("toast")
             return cls(messages=[_read_message(m) for m in kept.get("messages") or ()],
-                       toast=None if toast is None else _build(Toast, toast),
+                       toast=None if toast is None else from_fields(Toast, toast),
                        refresh=set(kept.get("refresh") or ()))
 
         return _reading(read)
@@ -190,7 +190,7 @@ def _loads(text: str | bytes) -> dict[str, Any]:
     return value
 
 
-def _build(cls: type[T], values: Mapping[str, Any]) -> T:
+def from_fields(cls: type[T], values: Mapping[str, Any]) -> T:
     """A ``cls`` from what was stored: fields it does not have are ignored, the missing ones get
     their ``stored_before`` value or their default."""
     if not isinstance(values, Mapping):
@@ -213,19 +213,19 @@ def _read_message(stored: Mapping[str, Any]) -> Message:
     if not isinstance(stored, Mapping):
         raise Unreadable(f"a Message must be an object, got {stored!r:.80}")
     values = dict(stored)
-    values["buttons"] = tuple(tuple(_build(Button, b) for b in row) for row in values.get("buttons") or ())
+    values["buttons"] = tuple(tuple(from_fields(Button, b) for b in row) for row in values.get("buttons") or ())
     if values.get("chart") is not None:
         values["chart"] = _read_chart(values["chart"])
     if values.get("document") is not None:
         document = values["document"]
         values["document"] = (document["filename"], base64.b64decode(document["content"]))
-    return _build(Message, values)
+    return from_fields(Message, values)
 
 
 def _read_chart(stored: Mapping[str, Any]) -> Chart:
     from bot.charts import registry
 
-    return _build(Chart, {**stored, "render": registry.renderer(stored.get("renderer")),
+    return from_fields(Chart, {**stored, "render": registry.renderer(stored.get("renderer")),
                           "args": tuple(_typed(a) for a in stored.get("args") or ()),
                           "kwargs": {k: _typed(v) for k, v in (stored.get("kwargs") or {}).items()}})
 
@@ -244,5 +244,5 @@ def _typed(value: Any) -> Any:
         return date.fromisoformat(inner)
     from bot.charts import registry
 
-    return _build(registry.row_type(name), {k: _typed(v) for k, v in inner.items()})
+    return from_fields(registry.row_type(name), {k: _typed(v) for k, v in inner.items()})
 
