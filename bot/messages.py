@@ -18,6 +18,7 @@ payload ``Unreadable``, and nothing of it is used.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import numbers
 import time
@@ -124,8 +125,21 @@ def _dumps(value: dict) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _reading_plan(cls: type) -> tuple[tuple[str, bool, Any], ...]:
+    """Per field: its name, whether a row must have it, and what a row without it gets
+    (``MISSING``: the dataclass's own default)."""
+    return tuple((f.name, f.default is MISSING and f.default_factory is MISSING and "stored_before" not in f.metadata,
+                  f.metadata.get("stored_before", MISSING)) for f in fields(cls))
+
+
 def _flat(item: Any) -> dict[str, Any]:
-    return {f.name: getattr(item, f.name) for f in fields(item)}
+    return {name: getattr(item, name) for name in _names(type(item))}
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -145,10 +159,15 @@ def _chart(chart: Chart) -> dict[str, Any]:
             "kwargs": {str(k): _plain(v) for k, v in chart.kwargs.items()}, "filename": chart.filename}
 
 
+_AS_IS = (str, int, float, bool)
+
+
 def _plain(value: Any) -> Any:
     """A chart argument as plain JSON, typed where JSON has no type of its own."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or type(value) in _AS_IS:
         return value
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
@@ -166,7 +185,7 @@ def _plain(value: Any) -> Any:
     from bot.charts import registry
 
     name = registry.type_name(type(value))
-    return {"$t": name, "v": {f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+    return {"$t": name, "v": {field: _plain(getattr(value, field)) for field in _names(type(value))}}
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -196,13 +215,13 @@ def from_fields(cls: type[T], values: Mapping[str, Any]) -> T:
     if not isinstance(values, Mapping):
         raise Unreadable(f"a {cls.__name__} must be an object, got {values!r:.80}")
     known = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name in values:
-            known[f.name] = values[f.name]
-        elif "stored_before" in f.metadata:
-            known[f.name] = f.metadata["stored_before"]
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise Unreadable(f"a stored {cls.__name__} has no {f.name!r}")
+    for name, required, stored_before in _reading_plan(cls):
+        if name in values:
+            known[name] = values[name]
+        elif stored_before is not MISSING:
+            known[name] = stored_before
+        elif required:
+            raise Unreadable(f"a stored {cls.__name__} has no {name!r}")
     try:
         return cls(**known)
     except (TypeError, ValueError) as exc:  # a row type's own checks
