@@ -96,7 +96,7 @@ class Outcome:
     toast: Toast | None = None
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
-    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
+    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
     replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
                                  # /mydata's export, or goes to a person just erased)
 
@@ -122,7 +122,8 @@ class Outcome:
 # --- writing ------------------------------------------------------------------------------------
 
 def _dumps(value: dict) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # NaN and infinities are written as Python's json reads them back (a chart may draw one)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.cache

@@ -325,3 +325,15 @@ async def test_a_kept_answer_is_json_and_a_retry_is_answered_with_it(db):
         replayed = await updates.replay(tx, "telegram", "5")
     assert isinstance(stored, str) and json.loads(stored)["v"] == SCHEMA
     assert replayed.duplicate and replayed.messages == outcome.messages and replayed.toast == outcome.toast
+
+
+async def test_a_kept_answer_naming_a_chart_this_version_does_not_have_is_not_replayed(db, caplog):
+    """Kept by a newer version: the update is not handled again, and nothing of its answer is used."""
+    newer = json.loads(Outcome(messages=[ballot_post()], toast=Toast("Стикер қойылды")).to_json())
+    newer["messages"][0]["chart"]["renderer"] = "heatmap"
+    async with db.transaction() as tx:
+        await updates.claim(tx, "telegram", "6", "2026-03-02T05:00:00+00:00")
+        await tx.execute("UPDATE processed_updates SET reply = ? WHERE update_id = '6'", (json.dumps(newer),))
+    again = await Engine(db).handle(Event("telegram", "5", "5", update_id="6", retry=True, button="d:7:1"))
+    assert again.duplicate and again.toast is None and again.messages == []
+    assert "'heatmap'" in caplog.text
