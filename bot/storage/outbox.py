@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.messages import Message, Unreadable
 from bot.storage.db import Tx
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

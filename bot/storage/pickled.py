@@ -69,14 +69,14 @@ def _restore(value: Any) -> Any:
     return value
 
 
-def message(payload: bytes, allowed: dict[tuple[str, str], Any]) -> Message:
+def _message(payload: bytes, allowed: dict[tuple[str, str], Any]) -> Message:
     found = _restore(_Unpickler(payload, allowed).load())
     if not isinstance(found, Message):
         raise TypeError(f"a queued message was pickled as a {type(found).__name__}")
     return found
 
 
-def answer(payload: bytes, allowed: dict[tuple[str, str], Any]) -> Outcome:
+def _answer(payload: bytes, allowed: dict[tuple[str, str], Any]) -> Outcome:
     messages, toast, refresh = _restore(_Unpickler(payload, allowed).load())
     if not all(isinstance(m, Message) for m in messages) or not isinstance(toast, Toast | None):
         raise TypeError("a kept answer was pickled with something other than messages and a toast")
@@ -94,7 +94,7 @@ async def rewrite(tx: Tx) -> int:
     allowed = _allowed()
     for outbox_id, payload in queued:
         try:
-            text = message(payload, allowed).to_json()
+            text = _message(payload, allowed).to_json()
         except Exception as exc:  # what an earlier version wrote: anything may be wrong with it
             log.error("dropping queued message %d: it was pickled and cannot be read (%s)", outbox_id, exc)
             await tx.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
@@ -102,7 +102,7 @@ async def rewrite(tx: Tx) -> int:
             await tx.execute("UPDATE outbox SET payload = ? WHERE id = ?", (text, outbox_id))
     for channel, update_id, reply in kept:
         try:
-            text = answer(reply, allowed).to_json()
+            text = _answer(reply, allowed).to_json()
         except Exception as exc:
             log.error("dropping the answer kept for %s update %s: it was pickled and cannot be read (%s)",
                       channel, update_id, exc)
