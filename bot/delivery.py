@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.flows.types import Message, Outcome
+from bot.messages import Message, Outcome
 from bot.storage import outbox, updates
 from bot.storage.db import Database
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from bot.delivery import Delivery, RetryLater, Undeliverable
 from bot.storage import outbox
+from bot.storage.outbox import Queued
 
 log = logging.getLogger(__name__)
 BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
@@ -94,6 +95,12 @@ class OutboxWorker:
         waits: list[float] = []
         for item in queued:
             message = item.message
+            if message is None:
+                if wait := await self._set_aside(item):
+                    waits.append(wait)
+                else:
+                    progress = True
+                continue
             key = (message.channel, message.chat_id)
             now = self.clock()
             if now - item.queued_at >= MAX_AGE:
@@ -153,6 +160,22 @@ class OutboxWorker:
         if progress:
             return 0.0  # look again at once
         return min(waits) if waits else self.idle
+
+    async def _set_aside(self, item: Queued) -> float:
+        """A message this version cannot read (a newer one wrote it, say with a chart this one does
+        not have): not sent, and left for a version that can, as long as a message may wait; its
+        chat's later messages wait behind it, to keep their order. Returns how long until it is
+        looked at again (0: it was dropped)."""
+        if self.clock() - item.queued_at >= MAX_AGE:
+            log.warning("dropping queued message %d, unread within %.0f h: %s", item.id, MAX_AGE / 3600,
+                        item.unreadable)
+            await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+            return 0.0
+        delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
+        log.error("queued message %d cannot be read by this version, not sent (again in %.0f s): %s",
+                  item.id, delay, item.unreadable)
+        await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, self.clock() + delay, failed=True))
+        return delay
 
     def _note_failure(self, message, exc: Exception, attempts: int, delay: float) -> None:
         """A warning when sends start failing, not one per message (an outage fails them all)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pickle
 import random
 import shutil
 import tempfile
@@ -178,7 +177,7 @@ async def take_outbox(db: Database) -> list[Message]:
             return []
         rows = await tx.all("SELECT payload FROM outbox ORDER BY id")
         await tx.execute("DELETE FROM outbox")
-    return [pickle.loads(r[0]) for r in rows]
+    return [Message.from_json(r[0]) for r in rows]
 
 
 async def _build(path: str) -> World:

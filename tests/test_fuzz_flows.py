@@ -25,7 +25,6 @@ import html
 import itertools
 import logging
 import os
-import pickle
 import random
 import re
 import shutil
@@ -149,7 +148,7 @@ async def take_outbox(db: Database) -> list[Message]:
             return []
         rows = await tx.all("SELECT id, payload FROM outbox ORDER BY id")
         await tx.execute("DELETE FROM outbox")
-    return [pickle.loads(r[1]) for r in rows]
+    return [Message.from_json(r[1]) for r in rows]
 
 
 # --- the template database, built once per test session ---------------------------------------

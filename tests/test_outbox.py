@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 import time
 from datetime import datetime, timezone
 
@@ -269,24 +268,6 @@ async def test_a_reply_that_failed_is_not_overtaken_by_the_next_one(tg, bot):
     assert "John" in greeting["text"] and "not in a community" in menu["text"], (greeting["text"], menu["text"])
 
 
-def test_a_message_queued_by_an_earlier_version_is_read_with_the_fields_added_since():
-    """The outbox and the kept answers hold pickles: after an upgrade, a message written before
-    ``drawn_at`` existed must still be sent, moved to a supergroup and shown in a log line."""
-    import pickle
-    from dataclasses import replace
-
-    state = dict(Message("telegram", "-100", "Ballot open").__dict__)
-    del state["drawn_at"]
-
-    class Earlier:  # pickles as a Message without the field, the way the earlier version wrote it
-        def __reduce__(self):
-            return object.__new__, (Message,), state
-
-    old = pickle.loads(pickle.dumps(Earlier()))
-    assert isinstance(old, Message) and old.drawn_at == 0.0  # drawn long ago: any newer edit wins
-    assert replace(old, chat_id="-1001").chat_id == "-1001" and "Ballot open" in repr(old)
-
-
 async def test_a_429_delays_only_its_own_chat_in_the_outbox(db):
     """One reply meets a 429 (retry after 30 s), another chat's a passing 500: the first waits
     out its 30 s in the outbox, the other is tried again at once."""
@@ -321,7 +302,7 @@ async def test_a_queued_edit_replaces_the_older_edits_of_the_same_message(db):
         await outbox.add(tx, [post], now)
         for edit in edits:
             await outbox.add(tx, [edit, other] if edit is edits[0] else [edit], now)
-        queued = [pickle.loads(r[0]) for r in await tx.all("SELECT payload FROM outbox ORDER BY id")]
+        queued = [Message.from_json(r[0]) for r in await tx.all("SELECT payload FROM outbox ORDER BY id")]
     assert [m.text for m in queued] == ["Ballot", "Another view", "Ballot, 3 votes"]
 
 

@@ -1,4 +1,5 @@
-"""What goes into the flows (``Event``) and what comes out (messages and toasts).
+"""What goes into the flows (``Event``) and what comes out (messages and toasts, defined below
+the flows in ``bot.messages`` and named here too).
 
 Channel code translates its updates into an ``Event`` and renders the outgoing actions; nothing
 here knows Telegram or WhatsApp.
@@ -6,10 +7,11 @@ here knows Telegram or WhatsApp.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass
+
+from bot.messages import Button, Chart, Message, Outcome, Toast
+
+__all__ = ["Button", "Chart", "Event", "Message", "Outcome", "Toast"]
 
 
 @dataclass(frozen=True)
@@ -34,74 +36,3 @@ class Event:
     joined_group: bool = False   # the bot was added to the group ``chat_id``
     group_moved_to: str | None = None  # the group ``chat_id`` now lives on under this id (Telegram
                                         # upgraded it to a supergroup)
-
-
-class _Stored:
-    """Pickled into the database (the outbox, answers kept for a retry): one written by an earlier
-    version is read with the fields added since at their defaults, or at the field's
-    ``metadata["stored_before"]`` when the default would be wrong for an old value."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
-            if f.name not in state:
-                if "stored_before" in f.metadata:
-                    state[f.name] = f.metadata["stored_before"]
-                elif f.default is not MISSING:
-                    state[f.name] = f.default
-                elif f.default_factory is not MISSING:
-                    state[f.name] = f.default_factory()
-        self.__dict__.update(state)  # frozen: no __setattr__
-
-
-@dataclass(frozen=True)
-class Button(_Stored):
-    text: str
-    data: str | None = None      # a payload that comes back as Event.button
-    url: str | None = None       # or a link (deep links into the private chat)
-
-
-@dataclass(frozen=True)
-class Chart(_Stored):
-    """An image rendered after the transaction commits, off the event loop."""
-
-    render: Callable[..., bytes]
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    filename: str = "chart.png"
-
-
-@dataclass(frozen=True)
-class Message(_Stored):
-    channel: str
-    chat_id: str
-    text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    chart: Chart | None = None   # sent as a photo with ``text`` as its caption
-    document: tuple[str, bytes] | None = None  # (filename, content)
-    tag: str | None = None       # remember where this message went, to edit it later
-    edit: bool = False           # edit the message remembered under ``tag`` instead of sending
-    durable: bool = False        # True: written to the outbox with the action, sent even after a crash
-    # When it was drawn: an edit older than the one shown last is not sent (it waited in the
-    # outbox meanwhile). One stored before this field existed counts as drawn long ago.
-    drawn_at: float = field(default_factory=time.time, compare=False, metadata={"stored_before": 0.0})
-
-
-@dataclass(frozen=True)
-class Toast(_Stored):
-    """The short answer to a pressed button (a callback toast on Telegram)."""
-
-    text: str
-    alert: bool = False
-    url: str | None = None       # a t.me deep link the client opens (e.g. to join)
-
-
-@dataclass
-class Outcome:
-    messages: list[Message] = field(default_factory=list)
-    toast: Toast | None = None
-    duplicate: bool = False
-    queued: bool = False         # durable messages were written to the outbox
-    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see registry.refresher)
-    replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
-                                 # /mydata's export, or goes to a person just erased)
-

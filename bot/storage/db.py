@@ -247,7 +247,8 @@ class Database:
         return await self.atomic(lambda tx: tx.scalar(sql, params))
 
     async def migrate(self, target: int | None = None) -> int:
-        """Apply every migration above ``PRAGMA user_version`` (up to ``target``), each atomically."""
+        """Apply every migration above ``PRAGMA user_version`` (up to ``target``), each atomically;
+        then, when all were, rewrite the rows an earlier version pickled (``pickled.rewrite``)."""
         current = await self.version()
         for number, name, script in migrations():
             if number <= current or (target is not None and number > target):
@@ -272,6 +273,10 @@ class Database:
                 if rebuilds:
                     self._sync.execute("PRAGMA foreign_keys = ON")
             current = number
+        if target is None:  # this version's schema: what an earlier version pickled becomes JSON
+            from bot.storage import pickled
+
+            await self.atomic(pickled.rewrite)
         return current
 
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bot.flows.types import Message
+from bot.messages import Message, Unreadable
 from bot.storage.db import Tx
 
 
 @dataclass(frozen=True)
 class Queued:
     id: int
-    message: Message
+    message: Message | None  # None: this version cannot read it (``unreadable`` says why)
     attempts: int
     queued_at: float  # seconds since the epoch
+    unreadable: str = ""
 
 
 async def add(tx: Tx, messages: list[Message], now: str,
@@ -28,18 +28,21 @@ async def add(tx: Tx, messages: list[Message], now: str,
         if message.edit and message.tag:
             await _drop_queued_edits(tx, message)
     await tx.executemany("INSERT INTO outbox (channel, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
-                         [(m.channel, m.chat_id, pickle.dumps(m), now, wait.get((m.channel, m.chat_id), 0.0))
+                         [(m.channel, m.chat_id, m.to_json(), now, wait.get((m.channel, m.chat_id), 0.0))
                           for m in messages])
 
 
 async def _drop_queued_edits(tx: Tx, edit: Message) -> None:
     rows = await tx.all("SELECT id, payload FROM outbox WHERE channel = ? AND chat_id = ?", (edit.channel, edit.chat_id))
-    older = [r[0] for r in rows if _is_edit_of(pickle.loads(r[1]), edit.tag)]
+    older = [r[0] for r in rows if (m := _read(r[1])) is not None and m.edit and m.tag == edit.tag]
     await tx.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in older])
 
 
-def _is_edit_of(message: Message, tag: str | None) -> bool:
-    return message.edit and message.tag == tag
+def _read(payload: str | bytes) -> Message | None:
+    try:
+        return Message.from_json(payload)
+    except Unreadable:
+        return None
 
 
 _HEADS = "SELECT MIN(id) FROM outbox GROUP BY channel, chat_id"  # each chat's oldest message
@@ -51,7 +54,14 @@ async def due(tx: Tx, at: float, limit: int = 200) -> list[Queued]:
     (a group after an outage) cannot fill the batch and hold back every other chat."""
     rows = await tx.all(f"SELECT id, payload, attempts, created_at FROM outbox WHERE id IN ({_HEADS})"
                         " AND not_before <= ? ORDER BY id LIMIT ?", (at, limit))
-    return [Queued(r[0], pickle.loads(r[1]), r[2], _epoch(r[3])) for r in rows]
+    return [_queued(r[0], r[1], r[2], _epoch(r[3])) for r in rows]
+
+
+def _queued(outbox_id: int, payload: str | bytes, attempts: int, queued_at: float) -> Queued:
+    try:
+        return Queued(outbox_id, Message.from_json(payload), attempts, queued_at)
+    except Unreadable as exc:  # written by a newer version (a chart this one does not know)
+        return Queued(outbox_id, None, attempts, queued_at, unreadable=str(exc))
 
 
 def _epoch(iso: str) -> float:

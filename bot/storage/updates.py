@@ -4,9 +4,8 @@ bot's messages went."""
 from __future__ import annotations
 
 import logging
-import pickle
 
-from bot.flows.types import Outcome
+from bot.messages import Outcome, Unreadable
 from bot.storage.db import Tx
 
 log = logging.getLogger(__name__)
@@ -25,8 +24,7 @@ async def keep_reply(tx: Tx, channel: str, update_id: str, outcome: Outcome) -> 
     """Remember what the update was answered, should it be handled again (see migration 007)."""
     if outcome.replayable and (outcome.messages or outcome.toast or outcome.refresh):
         await tx.execute("UPDATE processed_updates SET reply = ? WHERE channel = ? AND update_id = ?",
-                         (pickle.dumps((outcome.messages, outcome.toast, sorted(outcome.refresh))),
-                          channel, update_id))
+                         (outcome.to_json(), channel, update_id))
 
 
 async def replay(tx: Tx, channel: str, update_id: str) -> Outcome:
@@ -36,11 +34,12 @@ async def replay(tx: Tx, channel: str, update_id: str) -> Outcome:
     if reply is None:
         return Outcome(duplicate=True)
     try:
-        messages, toast, refresh = pickle.loads(reply)
-    except Exception:  # kept by a version whose classes are gone: the answer is lost, the action is not
-        log.exception("the answer kept for %s update %s cannot be read", channel, update_id)
+        kept = Outcome.from_json(reply)
+    except Unreadable as exc:  # kept by a version that knows more: the answer is lost, the action is not
+        log.error("the answer kept for %s update %s cannot be read: %s", channel, update_id, exc)
         return Outcome(duplicate=True)
-    return Outcome(messages=messages, toast=toast, refresh=set(refresh), duplicate=True)
+    kept.duplicate = True
+    return kept
 
 
 async def delivered(tx: Tx, channel: str, update_ids: list[str]) -> None:

@@ -1,0 +1,268 @@
+"""The message contract: what the flows answer (``Outcome``: messages, a toast, views to redraw)
+and what storage keeps of it (the outbox, answers kept for a replay), as versioned JSON.
+
+It lives below the flows: storage and delivery import it, not ``bot.flows`` (which re-exports it).
+Nothing is pickled. A stored payload is a JSON object with the schema version ``v``; a reader
+ignores the fields it does not know (a newer version wrote them) and gives the ones missing their
+defaults (an older version wrote the row), so two versions of the code read each other's rows
+during a rolling deploy. A field added later gets a default that is right for rows written
+before it (``metadata["stored_before"]`` when the usual default is not).
+
+A chart is kept as its renderer's registered name and its arguments in a typed encoding of plain
+JSON (see ``bot.charts.registry``): numbers, text, lists, dicts with text keys, and
+``{"$t": NAME, "v": ...}`` for a tuple, a date or a registered row type. A name read back is only
+ever looked up in those registries, never imported: one this version does not know makes the
+payload ``Unreadable``, and nothing of it is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import numbers
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import date
+from typing import Any, TypeVar
+
+SCHEMA = 1  # the version this code writes; it reads every version (see above)
+T = TypeVar("T")
+
+
+class Unreadable(ValueError):
+    """A stored payload this version cannot read: not JSON, or it names a chart renderer or
+    argument type this version does not have (a newer version may)."""
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str | None = None      # a payload that comes back as Event.button
+    url: str | None = None       # or a link (deep links into the private chat)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An image rendered after the transaction commits, off the event loop. ``render`` is one of
+    the renderers of ``bot.charts.registry``, ``args`` and ``kwargs`` what it draws (plain
+    values and the registered row types): that is what is stored."""
+
+    render: Callable[..., bytes]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    filename: str = "chart.png"
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str
+    chat_id: str
+    text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    chart: Chart | None = None   # sent as a photo with ``text`` as its caption
+    document: tuple[str, bytes] | None = None  # (filename, content)
+    tag: str | None = None       # remember where this message went, to edit it later
+    edit: bool = False           # edit the message remembered under ``tag`` instead of sending
+    durable: bool = False        # True: written to the outbox with the action, sent even after a crash
+    # When it was drawn: an edit older than the one shown last is not sent (it waited in the
+    # outbox meanwhile). One stored before this field existed counts as drawn long ago.
+    drawn_at: float = field(default_factory=time.time, compare=False, metadata={"stored_before": 0.0})
+
+    def to_json(self) -> str:
+        return _dumps({"v": SCHEMA, **_message(self)})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Message:
+        return _reading(lambda: _read_message(_loads(text)))
+
+
+@dataclass(frozen=True)
+class Toast:
+    """The short answer to a pressed button (a callback toast on Telegram)."""
+
+    text: str
+    alert: bool = False
+    url: str | None = None       # a t.me deep link the client opens (e.g. to join)
+
+
+@dataclass
+class Outcome:
+    """What handling one event answered. Its messages, toast and views to redraw are what is
+    kept for a replay (``to_json``); the flags are about this handling only."""
+
+    messages: list[Message] = field(default_factory=list)
+    toast: Toast | None = None
+    duplicate: bool = False
+    queued: bool = False         # durable messages were written to the outbox
+    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
+    replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
+                                 # /mydata's export, or goes to a person just erased)
+
+    def to_json(self) -> str:
+        """The kept answer: the messages, the toast and the views to redraw."""
+        return _dumps({"v": SCHEMA, "messages": [_message(m) for m in self.messages],
+                       "toast": None if self.toast is None else _flat(self.toast),
+                       "refresh": sorted(self.refresh)})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Outcome:
+        """A kept answer read back (its flags at their defaults)."""
+        def read() -> Outcome:
+            kept = _loads(text)
+            toast = kept.get("toast")
+            return cls(messages=[_read_message(m) for m in kept.get("messages") or ()],
+                       toast=None if toast is None else from_fields(Toast, toast),
+                       refresh=set(kept.get("refresh") or ()))
+
+        return _reading(read)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _dumps(value: dict) -> str:
+    # NaN and infinities are written as Python's json reads them back (a chart may draw one)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _reading_plan(cls: type) -> tuple[tuple[str, bool, Any], ...]:
+    """Per field: its name, whether a row must have it, and what a row without it gets
+    (``MISSING``: the dataclass's own default)."""
+    return tuple((f.name, f.default is MISSING and f.default_factory is MISSING and "stored_before" not in f.metadata,
+                  f.metadata.get("stored_before", MISSING)) for f in fields(cls))
+
+
+def _flat(item: Any) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in _names(type(item))}
+
+
+def _message(m: Message) -> dict[str, Any]:
+    return {"channel": m.channel, "chat_id": m.chat_id, "text": m.text,
+            "buttons": [[_flat(b) for b in row] for row in m.buttons],
+            "chart": None if m.chart is None else _chart(m.chart),
+            "document": None if m.document is None else
+            {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
+            "tag": m.tag, "edit": m.edit, "durable": m.durable, "drawn_at": m.drawn_at}
+
+
+def _chart(chart: Chart) -> dict[str, Any]:
+    from bot.charts import registry
+
+    name = registry.name_of(chart.render)
+    return {"renderer": name, "args": [_plain(a) for a in chart.args],
+            "kwargs": {str(k): _plain(v) for k, v in chart.kwargs.items()}, "filename": chart.filename}
+
+
+_AS_IS = (str, int, float, bool)
+
+
+def _plain(value: Any) -> Any:
+    """A chart argument as plain JSON, typed where JSON has no type of its own."""
+    if value is None or type(value) in _AS_IS:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return {"$t": "tuple", "v": [_plain(v) for v in value]}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value) or "$t" in value:
+            raise TypeError(f"a chart argument's dict needs text keys other than '$t': {list(value)[:5]!r}")
+        return {k: _plain(v) for k, v in value.items()}
+    if type(value) is date:
+        return {"$t": "date", "v": value.isoformat()}
+    from bot.charts import registry
+
+    name = registry.type_name(type(value))
+    return {"$t": name, "v": {field: _plain(getattr(value, field)) for field in _names(type(value))}}
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _reading(read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except Unreadable:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a shape no version writes
+        raise Unreadable(f"a stored payload does not have the expected shape: {exc!r}") from None
+
+
+def _loads(text: str | bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError) as exc:  # bytes that are not UTF-8 JSON (a pickle, say)
+        raise Unreadable(f"not a JSON payload: {exc}") from None
+    if not isinstance(value, dict):
+        raise Unreadable(f"not a JSON object: {type(value).__name__}")
+    return value
+
+
+def from_fields(cls: type[T], values: Mapping[str, Any]) -> T:
+    """A ``cls`` from what was stored: fields it does not have are ignored, the missing ones get
+    their ``stored_before`` value or their default."""
+    if not isinstance(values, Mapping):
+        raise Unreadable(f"a {cls.__name__} must be an object, got {values!r:.80}")
+    known = {}
+    for name, required, stored_before in _reading_plan(cls):
+        if name in values:
+            known[name] = values[name]
+        elif stored_before is not MISSING:
+            known[name] = stored_before
+        elif required:
+            raise Unreadable(f"a stored {cls.__name__} has no {name!r}")
+    try:
+        return cls(**known)
+    except (TypeError, ValueError) as exc:  # a row type's own checks
+        raise Unreadable(f"a stored {cls.__name__} is not valid: {exc}") from None
+
+
+def _read_message(stored: Mapping[str, Any]) -> Message:
+    if not isinstance(stored, Mapping):
+        raise Unreadable(f"a Message must be an object, got {stored!r:.80}")
+    values = dict(stored)
+    values["buttons"] = tuple(tuple(from_fields(Button, b) for b in row) for row in values.get("buttons") or ())
+    if values.get("chart") is not None:
+        values["chart"] = _read_chart(values["chart"])
+    if values.get("document") is not None:
+        document = values["document"]
+        values["document"] = (document["filename"], base64.b64decode(document["content"]))
+    return from_fields(Message, values)
+
+
+def _read_chart(stored: Mapping[str, Any]) -> Chart:
+    from bot.charts import registry
+
+    return from_fields(Chart, {**stored, "render": registry.renderer(stored.get("renderer")),
+                          "args": tuple(_typed(a) for a in stored.get("args") or ()),
+                          "kwargs": {k: _typed(v) for k, v in (stored.get("kwargs") or {}).items()}})
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$t" not in value:
+        return {k: _typed(v) for k, v in value.items()}
+    name, inner = value["$t"], value.get("v")
+    if name == "tuple":
+        return tuple(_typed(v) for v in inner)
+    if name == "date":
+        return date.fromisoformat(inner)
+    from bot.charts import registry
+
+    return from_fields(registry.row_type(name), {k: _typed(v) for k, v in inner.items()})
+
