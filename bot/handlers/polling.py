@@ -4,7 +4,10 @@ aiogram's own polling confirms an offset (by asking for the next batch) while th
 batch may still be handled in background tasks, so a crash can lose updates Telegram already
 considers delivered. Here every batch is written to the ``inbox`` table, in one transaction,
 before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
-start whatever is still in the inbox is handled again (``retry``). The engine remembers processed
+start whatever is still in the inbox is handled again (``retry``). A crash between storing a batch
+and confirming it makes Telegram send that batch again: those copies are skipped, as the inbox's
+copy is the one handled (the copy fetched again, a duplicate, would answer a tap with an empty
+toast, and Telegram takes only the first answer). The engine remembers processed
 update ids, so an update handled just before a crash changes nothing the second time; it is only
 answered again, as that answer may not have gone out (a reply sent in the last ``flush_interval``
 before a crash goes twice). Once removed from the inbox, an update's answer is not kept.
@@ -133,6 +136,7 @@ class DurablePolling:
                 self._done.append(update_id)
                 continue
             self._spawn(update, retry=True)
+        replayed = {int(update_id) for update_id, _ in left if update_id.isdigit()}
         offset: int | None = None
         while True:
             await self._wait_for_room()
@@ -149,6 +153,15 @@ class DurablePolling:
                 continue
             if not raw:
                 continue
+            # confirmed by the next getUpdates once stored (an unreadable or skipped last one too)
+            last = max(int(item.get("update_id", 0)) for item in raw) + 1
+            if replayed and offset is not None and offset > max(replayed):
+                replayed = set()  # confirmed: Telegram sends them no more
+            if replayed:  # Telegram's copies of what the inbox already holds (see the module's doc)
+                raw = [item for item in raw if item.get("update_id") not in replayed]
+                if not raw:
+                    offset = last
+                    continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             rows, updates = [], []
             for item in raw:
@@ -166,8 +179,7 @@ class DurablePolling:
                             self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
                 continue
-            # confirmed by the next getUpdates, now that it is stored (an unreadable last one too)
-            offset = max(int(item.get("update_id", 0)) for item in raw) + 1
+            offset = last
             for update in updates:
                 self._spawn(update)
 
