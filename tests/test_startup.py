@@ -116,6 +116,7 @@ async def test_a_token_revoked_while_running_ends_the_process_with_one_line(tg, 
             await asyncio.sleep(0.05)
         assert tg.stats["getUpdates"], "the bot never started polling"
         tg.token = "654321:REVOKEDrevokedREVOKEDrevoked"
+        tg.send(tg.user(5, "Late", "en"), "hello")  # ends the long poll under way; the next one meets the 401
         _, err = await asyncio.wait_for(process.communicate(), WITHIN)
     finally:
         if process.returncode is None:
