@@ -162,26 +162,28 @@ class TelegramApp:
                                  f"the webhook {url} (setWebhook)")) from exc
 
     async def stop(self) -> None:
-        """Stop what was started (all of it, or what a failed start got to)."""
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-            self.scheduler = None
-        if self.polling is not None:
-            await self.polling.stop()
-            self.polling = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.delivery is not None:
-            await self.delivery.throttle.flush()
-        if self.outbox is not None:
-            await self.outbox.stop()
-            self.outbox = None
-        if self.bot is not None:
-            await self.bot.session.close()
-        if self.db is not None:
-            await self.db.close()
-            self.db = None
+        """Stop what was started (all of it, or what a failed start got to). Every part is stopped
+        even if one fails (the first failure is raised after): an open database keeps the process
+        from exiting."""
+        failures: list[Exception] = []
+
+        async def step(part, stop) -> None:
+            if part is not None:
+                try:
+                    await stop(part)
+                except Exception as exc:
+                    failures.append(exc)
+
+        await step(self.scheduler, lambda scheduler: scheduler.stop())
+        await step(self.polling, lambda polling: polling.stop())
+        await step(self._runner, lambda runner: runner.cleanup())
+        await step(self.delivery, lambda delivery: delivery.throttle.flush())
+        await step(self.outbox, lambda outbox: outbox.stop())
+        await step(self.bot, lambda bot: bot.session.close())
+        await step(self.db, lambda db: db.close())
+        self.scheduler = self.polling = self._runner = self.outbox = self.db = None
+        if failures:
+            raise failures[0]
 
     async def run_forever(self) -> None:
         """Run until cancelled, or until polling stops by itself (``CannotRun``: the token was
