@@ -110,3 +110,17 @@ async def test_the_command_menus_are_set_per_scope_in_each_language(tg, bot):
     assert descriptions["default"]["start"] == "Мәзір"  # without a language code: Kazakh
     assert descriptions["all_private_chats"]["propose"] == "Предложить проблему"
     assert descriptions["all_group_chats"]["propose"] == "Propose a problem"
+
+
+async def test_a_menu_telegram_refuses_does_not_keep_the_bot_from_running(tg, tmp_path, caplog):
+    from tests.test_e2e_telegram import Bot, say
+
+    tg.fail_next(2, 400, description="Bad Request: BOT_COMMAND_DESCRIPTION_INVALID", methods=["setMyCommands"])
+    runner = Bot(tg, str(tmp_path / "menu.db"))
+    await runner.start()
+    try:
+        reply = await say(tg, tg.user(1, "Asel", "en"), "/start")
+        assert "Choose your language" in reply["text"]
+    finally:
+        await runner.stop()
+    assert "2 of 16 command menus not set" in caplog.text

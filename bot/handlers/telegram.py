@@ -243,14 +243,12 @@ async def set_commands(bot: Bot) -> None:
     """The client's command menus: a member's commands in private chats and groups, the
     facilitator's too for group admins. A menu that cannot be set is logged, not fatal: the
     commands work all the same."""
-    failed = []
-    for scope, language, commands in menus():
-        try:
-            await bot.set_my_commands(commands, scope=scope, language_code=language, request_timeout=MENU_TIMEOUT)
-        except Exception as exc:
-            failed.append(f"{scope.type}/{language or '-'}: {exc}")
+    results = await asyncio.gather(*(
+        bot.set_my_commands(commands, scope=scope, language_code=language, request_timeout=MENU_TIMEOUT)
+        for scope, language, commands in menus()), return_exceptions=True)  # 16 requests: at once
+    failed = [result for result in results if isinstance(result, Exception)]
     if failed:
-        log.warning("%d command menu(s) not set (%s)", len(failed), failed[0].splitlines()[0])
+        log.warning("%d of %d command menus not set (%s)", len(failed), len(results), str(failed[0]).splitlines()[0])
 
 
 class NoFSMStorage(BaseStorage):
