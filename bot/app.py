@@ -100,13 +100,14 @@ class TelegramApp:
             doing = "starting the scheduler"
             self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
             await self.scheduler.start()
-        except Exception as exc:
-            why = exc if isinstance(exc, CannotRun) else CannotRun(_why(exc, api, doing))
+        except BaseException as exc:  # a Ctrl-C during the start too: what was started is stopped
             try:
                 await self.stop()
             except Exception:  # what failed may fail again on the way out; the first failure is the news
                 log.debug("stopping after a failed start failed too", exc_info=True)
-            raise why from exc
+            if not isinstance(exc, Exception) or isinstance(exc, CannotRun):
+                raise
+            raise CannotRun(_why(exc, api, doing)) from exc
         gc.freeze()  # the objects made at start-up (aiogram, the flows) are not walked by every collection
         # Each update allocates a few hundred objects (pydantic models, aiohttp requests): with the
         # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
