@@ -199,4 +199,7 @@ class TelegramApp:
             else:
                 await asyncio.Event().wait()
         finally:
-            await self.stop()
+            try:
+                await self.stop()
+            except Exception:  # logged, not raised over why it stopped
+                log.exception("stopping failed")
