@@ -13,6 +13,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -29,6 +30,24 @@ from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+DEFAULT_API = "https://api.telegram.org"
+START_TIMEOUT = 10  # seconds for each Bot API request at start: a Telegram out of reach fails fast
+
+
+class CannotRun(Exception):
+    """The bot cannot run: what failed, in one line for the operator (``qatysu run`` prints it
+    and exits non-zero, so Docker or systemd restart it and the reason is in their log)."""
+
+
+def _why(exc: BaseException, api: str, doing: str) -> str:
+    """One line saying what failed while ``doing`` something."""
+    if isinstance(exc, TelegramUnauthorizedError):
+        return "Telegram refused the token (401 Unauthorized): TELEGRAM_BOT_TOKEN is wrong or was revoked"
+    if isinstance(exc, TelegramNetworkError):
+        return f"cannot reach the Telegram Bot API at {api} ({exc.message}) while {doing}"
+    if isinstance(exc, TelegramAPIError):
+        return f"Telegram refused {doing}: {exc.message}"
+    return f"{doing} failed: {type(exc).__name__}: {exc}".replace("\n", " ")
 
 
 @dataclass
@@ -39,14 +58,14 @@ class TelegramApp:
     rng: random.Random | None = None
     edit_interval: float = 3.0
     polling_timeout: int = 30
-    db: Database = field(init=False)
-    bot: Bot = field(init=False)
+    db: Database = field(default=None, init=False)      # set by start()
+    bot: Bot = field(default=None, init=False)
     dp: Dispatcher = field(init=False)
     engine: Engine = field(init=False)
-    delivery: Delivery = field(init=False)
+    delivery: Delivery = field(default=None, init=False)
     _runner: web.AppRunner | None = field(default=None, init=False)
     scheduler: Scheduler | None = field(default=None, init=False)
-    outbox: OutboxWorker = field(init=False)
+    outbox: OutboxWorker = field(default=None, init=False)
     sweep_interval: float = 10.0
     session: AiohttpSession | None = None  # tests pass one of their own
     retry_delay: float = 1.0               # after a failed getUpdates
@@ -55,14 +74,51 @@ class TelegramApp:
     polling: DurablePolling | None = field(default=None, init=False)
 
     async def start(self) -> None:
+        """Start, or raise ``CannotRun`` saying what failed, with everything started closed again."""
         config = self.config
         assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
-        self.db = await Database(config.db_path).open()
+        api = config.telegram_api_base or DEFAULT_API
         session = self.session or (AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
                                    if config.telegram_api_base else AiohttpSession())
         self.bot = Bot(config.telegram_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
-        me = await self.bot.get_me()
-        self.engine = Engine(self.db, bot_username=me.username or "qatysu_bot", rng=self.rng,
+        doing = "checking the token (getMe)"
+        try:
+            me = await self.bot.get_me(request_timeout=START_TIMEOUT)
+            doing = f"opening the database {config.db_path}"
+            self.db = await Database(config.db_path).open()
+            doing = "starting"
+            await self._start_running(me.username or "qatysu_bot")
+            if config.telegram_webhook_url:
+                await self._start_webhook()
+            else:
+                doing = "switching to long polling (deleteWebhook)"
+                # Updates that arrived while the bot was down are kept (no drop_pending_updates).
+                await self.bot.delete_webhook(drop_pending_updates=False, request_timeout=START_TIMEOUT)
+                self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
+                                              timeout=self.polling_timeout, retry_delay=self.retry_delay)
+                await self.polling.start()
+            doing = "starting the scheduler"
+            self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+            await self.scheduler.start()
+        except BaseException as exc:  # a Ctrl-C during the start too: what was started is stopped
+            try:
+                await self.stop()
+            except Exception:  # what failed may fail again on the way out; the first failure is the news
+                log.debug("stopping after a failed start failed too", exc_info=True)
+            if not isinstance(exc, Exception) or isinstance(exc, CannotRun):
+                raise
+            raise CannotRun(_why(exc, api, doing)) from exc
+        gc.freeze()  # the objects made at start-up (aiogram, the flows) are not walked by every collection
+        # Each update allocates a few hundred objects (pydantic models, aiohttp requests): with the
+        # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
+        # at 10,000 it is ~1.5 % (bench/README.md).
+        gc.set_threshold(10_000, 10, 10)
+        log.info("Telegram bot @%s is running (%s); WhatsApp: not available in this version", me.username,
+                 "webhook" if config.telegram_webhook_url else "long polling")
+
+    async def _start_running(self, username: str) -> None:
+        config = self.config
+        self.engine = Engine(self.db, bot_username=username, rng=self.rng,
                              default_locale=config.locale, default_tz=config.tz,
                              operator_name=config.operator_name, operator_bin=config.operator_bin,
                              double_tap=self.double_tap)
@@ -72,23 +128,6 @@ class TelegramApp:
         self.outbox.start()
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
-        self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
-        await self.scheduler.start()
-        if config.telegram_webhook_url:
-            await self._start_webhook()
-        else:
-            # Updates that arrived while the bot was down are kept (no drop_pending_updates).
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
-                                          timeout=self.polling_timeout, retry_delay=self.retry_delay)
-            await self.polling.start()
-        gc.freeze()  # the objects made at start-up (aiogram, the flows) are not walked by every collection
-        # Each update allocates a few hundred objects (pydantic models, aiohttp requests): with the
-        # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
-        # at 10,000 it is ~1.5 % (bench/README.md).
-        gc.set_threshold(10_000, 10, 10)
-        log.info("Telegram bot @%s is running (%s)", me.username,
-                 "webhook" if config.telegram_webhook_url else "long polling")
 
     async def _start_webhook(self) -> None:
         config = self.config
@@ -109,28 +148,58 @@ class TelegramApp:
                              secret_token=config.telegram_webhook_secret, retry=True).register(app, path=WEBHOOK_PATH)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, config.http_host, config.http_port).start()
-        await self.bot.set_webhook(config.telegram_webhook_url + WEBHOOK_PATH,
-                                   secret_token=config.telegram_webhook_secret,
-                                   allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+        try:
+            await web.TCPSite(self._runner, config.http_host, config.http_port).start()
+        except OSError as exc:
+            raise CannotRun(f"cannot listen for Telegram's webhook on {config.http_host}:{config.http_port}: "
+                            f"{exc.strerror or exc}") from exc
+        url = config.telegram_webhook_url + WEBHOOK_PATH
+        try:
+            await self.bot.set_webhook(url, secret_token=config.telegram_webhook_secret,
+                                       allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
+                                       request_timeout=START_TIMEOUT)
+        except Exception as exc:
+            raise CannotRun(_why(exc, config.telegram_api_base or DEFAULT_API,
+                                 f"the webhook {url} (setWebhook)")) from exc
 
     async def stop(self) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-        if self.polling is not None:
-            await self.polling.stop()
-            self.polling = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self.delivery.throttle.flush()
-        await self.outbox.stop()
-        await self.bot.session.close()
-        await self.db.close()
+        """Stop what was started (all of it, or what a failed start got to). Every part is stopped
+        even if one fails (the first failure is raised after): an open database keeps the process
+        from exiting."""
+        failures: list[Exception] = []
+
+        async def step(part, stop) -> None:
+            if part is not None:
+                try:
+                    await stop(part)
+                except Exception as exc:
+                    failures.append(exc)
+
+        await step(self.scheduler, lambda scheduler: scheduler.stop())
+        await step(self.polling, lambda polling: polling.stop())
+        await step(self._runner, lambda runner: runner.cleanup())
+        await step(self.delivery, lambda delivery: delivery.throttle.flush())
+        await step(self.outbox, lambda outbox: outbox.stop())
+        await step(self.bot, lambda bot: bot.session.close())
+        await step(self.db, lambda db: db.close())
+        self.scheduler = self.polling = self._runner = self.outbox = self.db = None
+        if failures:
+            raise failures[0]
 
     async def run_forever(self) -> None:
+        """Run until cancelled, or until polling stops by itself (``CannotRun``: the token was
+        revoked, or polling failed): then everything is stopped and the process can exit."""
         await self.start()
         try:
-            await asyncio.Event().wait()
+            if self.polling is not None:
+                try:
+                    await self.polling.wait()
+                except Exception as exc:  # logged where it happened, if it needs a traceback
+                    raise CannotRun(_why(exc, self.config.telegram_api_base or DEFAULT_API, "polling")) from exc
+            else:
+                await asyncio.Event().wait()
         finally:
-            await self.stop()
+            try:
+                await self.stop()
+            except Exception:  # logged, not raised over why it stopped
+                log.exception("stopping failed")

@@ -13,14 +13,16 @@ from bot import config as configuration
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.app import TelegramApp
+    from bot.app import CannotRun, TelegramApp
 
     cfg = configuration.load(need_telegram=True)
-    print("Telegram: configured. WhatsApp: not available in this version.", file=sys.stderr)
     try:
         asyncio.run(TelegramApp(cfg).run_forever())
     except KeyboardInterrupt:
         pass
+    except CannotRun as exc:  # one line, and an exit code that makes Docker or systemd restart it
+        print(f"qatysu: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

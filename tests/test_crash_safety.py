@@ -4,6 +4,7 @@ database, online backup and the audit log's verification."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -179,6 +180,62 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
         assert state == {next(iter(state)): {2: 1}}, "the sticker was counted again, or taken back"
         async with Database(db_path) as db:
             assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
+    finally:
+        tg.release(apply=False)
+        process.stop()
+
+
+async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer(tg, tmp_path):
+    """The process dies after storing and handling a tap but before confirming it to Telegram
+    (and before its toast went out), and a proposal waits in the inbox, stored but not handled.
+    At the restart both are in the inbox and Telegram sends both again. Each copy used to be
+    handled: the tap's second copy was answered with an empty toast, and whichever answer came
+    first was the one the member saw. Now the copy from the inbox alone is handled: one answer
+    each, the full one, and nothing counted twice."""
+    from bot.storage import inbox
+
+    db_path = str(tmp_path / "again.db")
+    runner = Bot(tg, db_path)
+    await runner.start()
+    _, group, users, ballot = await ballot_village(tg, runner, 2)
+    await runner.stop()
+    proposal = "Көше шамдары түнде жанбайды"
+
+    tg.hold(methods=["answerCallbackQuery"])
+    process = BotProcess(tg, db_path)
+    process.start()
+    try:
+        tap = tg.press(users[0], ballot, button_for(ballot, 2), chat=group)
+        deadline = time.monotonic() + 30
+        while not await stickers(db_path) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await stickers(db_path), "the sticker must commit before the crash"
+        await asyncio.sleep(0.3)  # past the inbox's flush interval: its toast still hangs
+        process.kill()
+        assert tg.release(apply=False) == 1
+        tg.redeliver(tap)  # Telegram never saw the offset that confirmed it
+        told = tg.send(users[1], f"/propose {proposal}")  # stored by the process that died, not handled
+        async with Database(db_path) as db:
+            await db.atomic(lambda tx: inbox.store(tx, "telegram", [(str(told["update_id"]), json.dumps(told))],
+                                                   "2026-03-02T05:00:00"))
+            assert await db.scalar("SELECT COUNT(*) FROM inbox") == 2
+
+        mark = tg.mark()
+        process.start()
+        answer = await tg.answer_to(tap, timeout=30)
+        assert answer["text"].startswith("Sticker placed on #2")
+        reply = await tg.next_message(users[1].id, timeout=30, contains=proposal, since=mark)
+        assert reply["text"].startswith("Recorded as #5")
+        await tg.wait_confirmed(timeout=10)
+        await asyncio.sleep(1.0)  # a second copy, were it handled, would have answered by now
+        answers = [c for c in tg.calls("answerCallbackQuery", since=mark)
+                   if c.params.get("callback_query_id") == tap["callback_query"]["id"]]
+        assert len(answers) == 1, [c.params.get("text") for c in answers]
+        assert len([m for m in tg.messages(users[1].id) if proposal in m["text"]]) == 1
+        assert await stickers(db_path) == {next(iter(await stickers(db_path))): {2: 1}}
+        async with Database(db_path) as db:
+            assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
+            assert await db.scalar("SELECT COUNT(*) FROM inbox") == 0
     finally:
         tg.release(apply=False)
         process.stop()

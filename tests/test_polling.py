@@ -180,7 +180,10 @@ async def test_get_updates_failing_in_every_way_loses_no_update(tg, tmp_path, ca
                 await asyncio.sleep(0.2)
     await bot.session.close()
     assert sorted(recorder.seen) == [u.id for u in users], "an update lost or handled twice"
-    assert caplog.text.count("getUpdates failed") >= 5
+    # Each run of failures is logged when it starts and when it ends, not at every failure (the
+    # 429 and the 502 may fall in one run, and the timeout's retry in another).
+    assert caplog.text.count("getUpdates failed") >= 3
+    assert caplog.text.count("getUpdates failed") == caplog.text.count("getUpdates works again")
 
 
 async def test_only_an_event_not_handled_is_tried_again(tg, polling_parts):
@@ -226,3 +229,67 @@ async def test_a_stored_update_with_text_sqlite_cannot_hold_is_read_back_at_star
     async with running(polling, recorder):
         await recorder.until(1)
     assert recorder.seen == [500]
+
+
+async def test_an_unreachable_telegram_is_tried_ever_less_often_and_logged_once_a_minute(tg, polling_parts, caplog):
+    """Telegram out of reach for 40 tries (a closed port), then back: the waits double up to
+    the cap, the log has a line when it starts, one a minute while it lasts and one when it
+    ends, and the update that waited is handled."""
+    import socket
+
+    from aiogram.client.telegram import TelegramAPIServer
+
+    bot, db = polling_parts
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    bot.session.api = TelegramAPIServer.from_base(f"http://127.0.0.1:{closed}")
+    now, waits, logged_at = [0.0], [], []
+
+    async def sleep(seconds: float) -> None:  # the clock moves on, no time passes
+        waits.append(seconds)
+        now[0] += seconds
+        if len(waits) == 40:
+            bot.session.api = tg.api_server()  # reachable again
+        await asyncio.sleep(0)
+
+    class At(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged_at.append((now[0], record.getMessage()))
+
+    handler = At(logging.WARNING)
+    logging.getLogger("bot.handlers.polling").addHandler(handler)
+    user = tg.user(21, "Back", "en")
+    tg.send(user, "are you there?")
+    recorder = Recorder()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=1.0,
+                             retry_cap=30.0, sleep=sleep, clock=lambda: now[0])
+    try:
+        async with running(polling, recorder):
+            await recorder.until(1, timeout=20)
+    finally:
+        logging.getLogger("bot.handlers.polling").removeHandler(handler)
+    assert recorder.seen == [user.id]
+    assert waits[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0] and max(waits) == 30.0 and len(waits) == 40
+    failed = [(at, text) for at, text in logged_at if "getUpdates failed" in text]
+    assert f"127.0.0.1:{closed}" in failed[0][1], "the log says which address is out of reach"
+    gaps = [b[0] - a[0] for a, b in zip(failed, failed[1:])]
+    assert all(gap >= 60 for gap in gaps), gaps
+    outage = sum(waits)
+    assert outage / 60 - 1 <= len(failed) <= outage / 60 + 1, (len(failed), outage)
+    assert "getUpdates works again, after 40 failure(s)" in logged_at[-1][1]
+
+
+async def test_a_token_revoked_while_running_stops_polling_and_says_so(tg, polling_parts, caplog):
+    """Telegram answers 401: no retry helps, so polling ends (the process exits, see
+    test_startup) instead of retrying for ever or running without receiving anything."""
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    bot, db = polling_parts
+    recorder = Recorder()
+    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.01)
+    async with running(polling, recorder):
+        tg.token = "999:REVOKED"
+        with pytest.raises(TelegramUnauthorizedError):
+            await asyncio.wait_for(polling.wait(), 5)
+    assert "polling stopped" not in caplog.text  # said once, by `qatysu run`, without a traceback

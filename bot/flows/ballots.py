@@ -102,7 +102,11 @@ def parse_closing(text: str, now: datetime, tz: str) -> datetime | None:
     return None
 
 
-@command("poll", who="facilitator")
+@command("poll", who="facilitator", describe=N_("Start a vote"), usage=(
+    ("/poll dots|matrix|pairwise", N_("a vote on the problems: stickers, the priority matrix or pairs")),
+    ("/poll election 7", N_("elect the ҚМҰТ, here for 7 seats")),
+    ("/poll plan", N_("the members approve the action plan")),
+    ("/poll evaluation", N_("the members evaluate what was done"))))
 async def poll(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
@@ -301,7 +305,7 @@ async def vote(ctx: Context) -> None:
 
 
 # --- closing and results -------------------------------------------------------------------
-@command("close", who="facilitator")
+@command("close", who="facilitator", describe=N_("Close the vote and post the result"))
 async def close_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None
@@ -358,7 +362,7 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
         ctx.reply(results.caption(ctx.tr, result, head), chart=results.chart(ctx.locale, result))
 
 
-@command("results", who="member")
+@command("results", who="member", describe=N_("The latest result"))
 async def results_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None
@@ -385,7 +389,8 @@ async def results_command(ctx: Context) -> None:
 
 
 # --- in-person tallies ---------------------------------------------------------------------
-@command("paper", who="facilitator")
+@command("paper", who="facilitator", usage=(
+    ("/paper 12 3:10 5:4", N_("add a vote held on paper: 12 people took part, #3 got 10 stickers, #5 got 4")),))
 async def paper(ctx: Context) -> None:
     """``/paper 12 3:10 5:4`` — 12 people at the meeting; #3 got 10 paper stickers, #5 got 4."""
     community = ctx.scoped

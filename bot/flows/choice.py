@@ -10,7 +10,7 @@ from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload, lookup
 from bot.flows.registry import button, command
 from bot.flows.types import Button
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, problems
 
 SHORTLIST = 3
@@ -85,7 +85,7 @@ async def confirm_pressed(ctx: Context, problem_id: str) -> None:
     await confirm(ctx, problem)
 
 
-@command("choose", who="facilitator")
+@command("choose", who="facilitator", usage=(("/choose 2", N_("confirm problem #2 as the one to work on")),))
 async def choose_command(ctx: Context) -> None:
     assert ctx.scoped is not None
     number = small_int(ctx.event.args.replace("#", ""), 6)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.domain.text import clean_line, small_int
-from bot.flows import onboarding, results
+from bot.flows import onboarding, registry, results
 from bot.flows.context import Context, esc
 from bot.flows.registry import COMMANDS, button, command, start_payload, state
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
@@ -142,24 +142,22 @@ async def menu_pressed(ctx: Context, name: str) -> None:
 
 @command("help", who="anyone", describe=N_("What I can do"))
 async def help_command(ctx: Context) -> None:
-    if ctx.event.is_group:
-        text = ctx.t("<b>Commands in the group</b>\n/status — the seven steps and where we are\n"
-                     "/link CODE — tie this group to a community (facilitator)\n"
-                     "/next — close this step and open the next (facilitator)\n"
-                     "/poll dots|matrix|pairwise — start a vote (facilitator)\n"
-                     "/close — close the open vote and post the result (facilitator)\n"
-                     "/results — post the latest result again\n/propose TEXT — propose a problem")
-        text += "\n" + ctx.t("/poll election [seats] — elect the ҚМҰТ (facilitator)")
-    else:
-        text = ctx.t("<b>What I can do</b>\n/start — the menu\n/new — create a community\n"
-                     "/propose — propose a problem\n/problems — the proposed problems\n"
-                     "/vote — ballots waiting for you\n/status — the seven steps and where we are\n"
-                     "/lang — language\n/mydata — what is stored about you\n/forget — erase your data\n\n"
-                     "Everything is also on the buttons under /start.")
-        later = [ctx.t("/nominate — nominate someone to the ҚМҰТ"), ctx.t("/tree — the problem tree"),
-                 ctx.t("/resources — the resource map"), ctx.t("/orgs — the institutional diagram")]
-        text = text.replace("\n\n", "\n" + "\n".join(later) + "\n\n", 1)
-    ctx.reply(text)
+    """What the person can do here: their role's commands and those of the roles below it
+    (member, ҚМҰТ, facilitator), in the community this chat concerns."""
+    community = await ctx.community()
+    role = await ctx.role(community.id) if community is not None else "stranger"
+    lines = registry.help_lines("onboarded" if role == "stranger" else role,
+                                "group" if ctx.event.is_group else "private")
+    text = [ctx.t("<b>Commands in the group</b>") if ctx.event.is_group else ctx.t("<b>What I can do</b>")]
+    for who, heading in ((None, None), ("kmut", N_("<b>For the ҚМҰТ</b>")),
+                         ("facilitator", N_("<b>For the facilitator</b>"))):
+        part = [line for line in lines if (line.who if line.who in ("kmut", "facilitator") else None) == who]
+        if part and heading:
+            text += ["", ctx.t(heading)]
+        text += [f"{line.usage} — {ctx.t(line.text)}" for line in part]
+    if not ctx.event.is_group:
+        text += ["", ctx.t("Everything is also on the buttons under /start.")]
+    ctx.reply_pages(text)
 
 
 # --- creating a community ------------------------------------------------------------------
@@ -292,14 +290,15 @@ async def join_by_code(ctx: Context, raw_code: str) -> None:
     await show_menu(ctx)
 
 
-@command("join", who="anyone", where="private")
+@command("join", who="anyone", where="private",
+         usage=(("/join K7M2QX9P", N_("join a community with the code the facilitator gave you")),))
 async def join_command(ctx: Context) -> None:
     if not ctx.event.args.strip():
         raise ctx.refuse(ctx.t("Send the join code after the command, like this: /join K7M2QX9P"))
     await join_by_code(ctx, ctx.event.args)
 
 
-@command("communities", where="private")
+@command("communities", where="private", describe=N_("My communities"))
 async def communities_command(ctx: Context) -> None:
     assert ctx.member is not None
     mine = await members.communities_of(ctx.tx, ctx.member.id)
@@ -361,7 +360,8 @@ async def group_moved(ctx: Context, new_chat_id: str) -> None:
         await ballot_flows.announce(ctx, community, ballot, only=(channel, new_chat_id))
 
 
-@command("link", who="onboarded", where="group")
+@command("link", who="onboarded", where="group",
+         usage=(("/link K7M2QX9P", N_("tie this group to a community (the facilitator, with its join code)")),))
 async def link(ctx: Context) -> None:
     code = normalize_code(ctx.event.args)
     if not code:
@@ -409,7 +409,7 @@ async def status(ctx: Context) -> None:
     ctx.reply(steps_text(ctx.tr, community))
 
 
-@command("next", who="facilitator")
+@command("next", who="facilitator", describe=N_("Close this step and open the next"))
 async def next_step(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None

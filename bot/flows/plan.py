@@ -78,7 +78,10 @@ def caption(tr: Translator, tasks: list[Task]) -> str:
 
 
 # --- seeing the plan ---------------------------------------------------------------------------
-@command("plan", who="member", describe=N_("Action plan"))
+@command("plan", who="member", describe=N_("Action plan"), usage=(
+    ("/plan owner 3", N_("name who is responsible for task #3"), "kmut"),
+    ("/plan dates 3 01.12 20.12", N_("set the dates of task #3"), "kmut"),
+    ("/plan remove 3", N_("take task #3 off the plan"), "kmut")))
 async def plan_command(ctx: Context) -> None:
     """``/plan`` shows the plan; the ҚМҰТ edits it with ``/plan owner 3``, ``/plan dates 3 01.12
     20.12`` and ``/plan remove 3``."""

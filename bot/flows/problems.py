@@ -132,7 +132,8 @@ async def _problem(ctx: Context, number: int) -> problems.Problem:
     return problem
 
 
-@command("merge", who="facilitator")
+@command("merge", who="facilitator",
+         usage=(("/merge 5 2", N_("merge problem #5 into #2, a duplicate (its votes carry over)")),))
 async def merge(ctx: Context) -> None:
     numbers = _numbers(ctx, 2)
     if not numbers or numbers[0] == numbers[1]:
@@ -147,7 +148,8 @@ async def merge(ctx: Context) -> None:
     ctx.reply(ctx.t("#{source} is merged into #{target}.", source=source.number, target=target.number))
 
 
-@command("hide", who="facilitator")
+@command("hide", who="facilitator",
+         usage=(("/hide 5", N_("hide problem #5 as abusive (the audit log keeps it)")),))
 async def hide(ctx: Context) -> None:
     numbers = _numbers(ctx, 1)
     if not numbers:

@@ -40,8 +40,25 @@ START_PAYLOADS: dict[str, Route] = {}
 # redraw with ``ctx.refresh("prefix:arg")``; the channel coalesces the requests and calls the
 # refresher at most once every few seconds, in a transaction of its own.
 REFRESHERS: dict[str, Handler] = {}
-# Commands a user sees in the client's menu, in order: (command, description message id).
-PUBLIC_COMMANDS: list[tuple[str, str]] = []
+RANK = {role: rank for rank, role in enumerate(ROLES)}  # each role may do what those below it may
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    """A line of /help: ``usage`` as typed, ``text`` a message id saying what it does; shown to
+    people holding ``who`` or more, in chats ``where`` it works."""
+
+    command: str
+    usage: str
+    text: str
+    who: str
+    where: str
+    menu: bool  # also in the client's command menu (then ``text`` is short)
+
+
+FIRST = ("start", "help")  # listed first in /help and the menus; the rest in the order they were declared
+# Every command's /help lines, in order of registration; those with ``menu`` make the command menus.
+HELP: list[HelpLine] = []
 
 
 def _route(table: dict[str, Route], key: str, who: str, where: str,
@@ -60,11 +77,36 @@ def _route(table: dict[str, Route], key: str, who: str, where: str,
 
 
 def command(name: str, *, who: str = "onboarded", where: str = "any", describe: str | None = None,
-            scope: Callable[..., Awaitable[Any]] | None = None) -> Callable[[Handler], Handler]:
-    """``/name args`` → ``handler(ctx)``; ``describe`` lists it in the client's command menu."""
+            scope: Callable[..., Awaitable[Any]] | None = None,
+            usage: tuple[tuple[str, ...], ...] | None = None) -> Callable[[Handler], Handler]:
+    """``/name args`` → ``handler(ctx)``.
+
+    ``describe`` (a short message id) puts ``/name`` in /help and in the client's command menu.
+    ``usage`` adds /help lines for what the command takes, each ``(usage, text[, who[, where]])``
+    (by default the command's own ``who`` and ``where``), e.g. ``("/tree merge 5 2", ..., "kmut")``.
+    A command with neither is left out of /help: only an alias (``/menu``) should be."""
+    if who not in ROLES or where not in ("private", "group", "any"):
+        raise ValueError(f"/{name}: unknown role {who!r} or place {where!r}")
     if describe:
-        PUBLIC_COMMANDS.append((name, describe))
+        HELP.append(HelpLine(name, f"/{name}", describe, who, where, menu=True))
+    for line in usage or ():
+        usage_text, text, line_who, line_where = (*line, *(who, where)[len(line) - 2:])
+        if line_who not in ROLES or line_where not in ("private", "group", "any"):
+            raise ValueError(f"/{name}: unknown role {line_who!r} or place {line_where!r}")
+        HELP.append(HelpLine(name, usage_text, text, line_who, line_where, menu=False))
     return _route(COMMANDS, name, who, where, scope)
+
+
+def help_lines(role: str, chat: str, *, menu: bool = False) -> list[HelpLine]:
+    """The /help lines (or, ``menu``, the command menu's) for a person holding ``role`` in a
+    ``chat`` ("private" or "group"). In /help, usage lines for a command's own role stand for
+    its menu line (``/poll dots|matrix|pairwise`` … rather than ``/poll — Start a vote``)."""
+    fits = sorted((line for line in HELP if RANK[line.who] <= RANK[role] and line.where in (chat, "any")),
+                  key=lambda line: FIRST.index(line.command) if line.command in FIRST else len(FIRST))
+    if menu:
+        return [line for line in fits if line.menu]
+    detailed = {(line.command, line.who) for line in fits if not line.menu}
+    return [line for line in fits if not (line.menu and (line.command, line.who) in detailed)]
 
 
 def button(prefix: str, *, who: str = "onboarded", where: str = "any",

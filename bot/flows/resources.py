@@ -88,7 +88,8 @@ def resource_caption(tr: Translator, found: list[Resource]) -> str:
     return text
 
 
-@command("resources", who="member", describe=N_("Resource map"))
+@command("resources", who="member", describe=N_("Resource map"),
+         usage=(("/resources remove 3", N_("take #3 off the resource map"), "kmut"),))
 async def resources_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None
@@ -213,7 +214,8 @@ def org_caption(tr: Translator, found: list[Org]) -> str:
                 important=esc(weightiest.name))
 
 
-@command("orgs", who="member", describe=N_("Institutional diagram"))
+@command("orgs", who="member", describe=N_("Institutional diagram"),
+         usage=(("/orgs remove 3", N_("take #3 off the institutional diagram"), "kmut"),))
 async def orgs_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None

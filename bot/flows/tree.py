@@ -97,7 +97,9 @@ def caption(tr: Translator, nodes: list[Node]) -> str:
 
 
 # --- seeing the tree -------------------------------------------------------------------------
-@command("tree", who="member", describe=N_("Problem tree"))
+@command("tree", who="member", describe=N_("Problem tree"), usage=(
+    ("/tree merge 5 2", N_("merge #5 of the tree into #2"), "kmut"),
+    ("/tree remove 5", N_("remove #5 from the tree"), "kmut")))
 async def tree_command(ctx: Context) -> None:
     """``/tree`` shows the tree; the ҚМҰТ curates with ``/tree merge 5 2`` and ``/tree remove 5``."""
     community = ctx.scoped

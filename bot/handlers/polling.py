@@ -4,7 +4,10 @@ aiogram's own polling confirms an offset (by asking for the next batch) while th
 batch may still be handled in background tasks, so a crash can lose updates Telegram already
 considers delivered. Here every batch is written to the ``inbox`` table, in one transaction,
 before the next ``getUpdates`` confirms it; handled updates are removed in small batches; at
-start whatever is still in the inbox is handled again (``retry``). The engine remembers processed
+start whatever is still in the inbox is handled again (``retry``). A crash between storing a batch
+and confirming it makes Telegram send that batch again: those copies are skipped, as the inbox's
+copy is the one handled (the copy fetched again, a duplicate, would answer a tap with an empty
+toast, and Telegram takes only the first answer). The engine remembers processed
 update ids, so an update handled just before a crash changes nothing the second time; it is only
 answered again, as that answer may not have gone out (a reply sent in the last ``flush_interval``
 before a crash goes twice). Once removed from the inbox, an update's answer is not kept.
@@ -19,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.methods.base import Response
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.types import Update
 
 from bot.storage import inbox, updates
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 BATCH = 100  # what one getUpdates returns at most (Telegram's own maximum)
 BUSY_BACKOFF_CAP = 30.0  # seconds between tries of an update the locked database keeps out
+RETRY_CAP = 30.0  # seconds between getUpdates tries while Telegram stays out of reach
+REPORT_EVERY = 60.0  # seconds between log lines while it does (the first failure is logged at once)
 
 
 class _RawGetUpdates(GetUpdates):
@@ -47,6 +54,12 @@ class _RawGetUpdates(GetUpdates):
 
 
 _RAW = Response[list[dict[str, Any]]]  # kept alive: pydantic caches generic classes weakly (see aiogram_types)
+
+
+def _described(exc: Exception) -> str:
+    """A failure in a few words: an unreachable Telegram says where it was sought."""
+    text = exc.message if isinstance(exc, TelegramNetworkError) else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _stored_json(raw: dict[str, Any]) -> str:
@@ -69,7 +82,9 @@ async def _done(tx, update_ids: list[str]) -> None:
 class DurablePolling:
     def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
                  timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
-                 max_in_flight: int = 1000, stall_warning: float = 60.0) -> None:
+                 max_in_flight: int = 1000, stall_warning: float = 60.0, retry_cap: float = RETRY_CAP,
+                 report_every: float = REPORT_EVERY, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if max_in_flight < BATCH:
             raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
         self.bot, self.dp, self.db = bot, dp, db
@@ -79,6 +94,12 @@ class DurablePolling:
         self.flush_interval = flush_interval
         self.max_in_flight = max_in_flight
         self.stall_warning = stall_warning
+        self.retry_cap = retry_cap
+        self.report_every = report_every
+        self._sleep, self._clock = sleep, clock  # tests: a fake clock
+        self._failures = 0  # getUpdates failures in a row
+        self._failing_since = self._reported_at = 0.0
+        self._backoff = 0.0
         self._tasks: set[asyncio.Task] = set()
         self._room = asyncio.Event()  # set while another batch fits under max_in_flight
         self._room.set()
@@ -109,10 +130,41 @@ class DurablePolling:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._flush()
 
+    async def wait(self) -> None:
+        """Until polling stops by itself: raises what stopped it (a revoked token:
+        ``TelegramUnauthorizedError``), so the process ends instead of running deaf."""
+        if self._runner is not None:
+            await asyncio.shield(self._runner)
+
     @staticmethod
     def _runner_ended(task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.critical("polling stopped: no more updates will be received", exc_info=task.exception())
+        if task.cancelled() or task.exception() is None or isinstance(task.exception(), TelegramUnauthorizedError):
+            return
+        log.critical("polling stopped: no more updates will be received", exc_info=task.exception())
+
+    def _failed(self, exc: Exception) -> float:
+        """After a failed getUpdates: how long to wait. The wait doubles from ``retry_delay`` up
+        to ``retry_cap`` (longer if a 429 asks); the first failure is logged, then one line a
+        minute while they go on, and one when getUpdates works again."""
+        now = self._clock()
+        self._failures += 1
+        if self._failures == 1:
+            self._failing_since = self._reported_at = now
+            self._backoff = self.retry_delay
+            log.warning("getUpdates failed (%s); retrying in %.1fs", _described(exc), self._backoff)
+        else:
+            self._backoff = min(self._backoff * 2, max(self.retry_cap, self.retry_delay))
+            if now - self._reported_at >= self.report_every:
+                self._reported_at = now
+                log.warning("getUpdates failed %d times in a row over %.0fs (last: %s); retrying every %.0fs",
+                            self._failures, now - self._failing_since, _described(exc), self._backoff)
+        return max(self._backoff, exc.retry_after if isinstance(exc, TelegramRetryAfter) else 0)
+
+    def _worked(self) -> None:
+        if self._failures:
+            log.warning("getUpdates works again, after %d failure(s) over %.0fs", self._failures,
+                        self._clock() - self._failing_since)
+            self._failures = 0
 
     async def _wait_for_room(self) -> None:
         while not self._room.is_set():
@@ -133,6 +185,7 @@ class DurablePolling:
                 self._done.append(update_id)
                 continue
             self._spawn(update, retry=True)
+        replayed = {int(update_id) for update_id, _ in left if update_id.isdigit()}
         offset: int | None = None
         while True:
             await self._wait_for_room()
@@ -141,14 +194,23 @@ class DurablePolling:
                                                     allowed_updates=self.allowed_updates))
             except asyncio.CancelledError:
                 raise
+            except TelegramUnauthorizedError:
+                raise  # the token was revoked: no retry will help (see wait())
             except Exception as exc:
-                # Telegram's 429 says how long to wait; anything else is tried again soon
-                delay = max(self.retry_delay, exc.retry_after if isinstance(exc, TelegramRetryAfter) else 0)
-                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(self._failed(exc))
                 continue
+            self._worked()
             if not raw:
                 continue
+            # confirmed by the next getUpdates once stored (an unreadable or skipped last one too)
+            last = max(int(item.get("update_id", 0)) for item in raw) + 1
+            if replayed and offset is not None and offset > max(replayed):
+                replayed = set()  # confirmed: Telegram sends them no more
+            if replayed:  # Telegram's copies of what the inbox already holds (see the module's doc)
+                raw = [item for item in raw if item.get("update_id") not in replayed]
+                if not raw:
+                    offset = last
+                    continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             rows, updates = [], []
             for item in raw:
@@ -166,8 +228,7 @@ class DurablePolling:
                             self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
                 continue
-            # confirmed by the next getUpdates, now that it is stored (an unreadable last one too)
-            offset = max(int(item.get("update_id", 0)) for item in raw) + 1
+            offset = last
             for update in updates:
                 self._spawn(update)
 

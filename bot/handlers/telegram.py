@@ -16,7 +16,8 @@ from aiogram.methods import EditMessageText
 from aiogram.methods.base import Response
 from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat, TelegramNotFound,
                                 TelegramRetryAfter)
-from aiogram.types import (BotCommand, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
+from aiogram.types import (BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllGroupChats,
+                           BotCommandScopeAllPrivateChats, BotCommandScopeDefault, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
 
 from bot.delivery import Delivery, Moved, RetryLater, Undeliverable
@@ -217,12 +218,37 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
     return router
 
 
+# The client's command menus: where (Telegram's scope), whose role's commands and from which chats.
+MENU_SCOPES = ((BotCommandScopeDefault(), "member", "private"),
+               (BotCommandScopeAllPrivateChats(), "member", "private"),
+               (BotCommandScopeAllGroupChats(), "member", "group"),
+               (BotCommandScopeAllChatAdministrators(), "facilitator", "group"))
+MENU_TIMEOUT = 10  # seconds for each setMyCommands
+
+
+def menus() -> list[tuple[Any, str | None, list[BotCommand]]]:
+    """Every menu the bot sets: (scope, language_code, commands). Each scope in each language,
+    and without a language code in Kazakh, for clients in any other language."""
+    found = []
+    for scope, role, chat in MENU_SCOPES:
+        lines = registry.help_lines(role, chat, menu=True)
+        for language in (None, *LOCALES):
+            tr = translator(language or "kk")
+            found.append((scope, language, [BotCommand(command=line.command, description=tr.t(line.text))
+                                            for line in lines]))
+    return found
+
+
 async def set_commands(bot: Bot) -> None:
-    """The client's command menu, in each language."""
-    for locale in LOCALES:
-        tr = translator(locale)
-        commands = [BotCommand(command=name, description=tr.t(text)) for name, text in registry.PUBLIC_COMMANDS]
-        await bot.set_my_commands(commands, language_code=None if locale == "kk" else locale)
+    """The client's command menus: a member's commands in private chats and groups, the
+    facilitator's too for group admins. A menu that cannot be set is logged, not fatal: the
+    commands work all the same."""
+    results = await asyncio.gather(*(
+        bot.set_my_commands(commands, scope=scope, language_code=language, request_timeout=MENU_TIMEOUT)
+        for scope, language, commands in menus()), return_exceptions=True)  # 16 requests: at once
+    failed = [result for result in results if isinstance(result, Exception)]
+    if failed:
+        log.warning("%d of %d command menus not set (%s)", len(failed), len(results), str(failed[0]).splitlines()[0])
 
 
 class NoFSMStorage(BaseStorage):
