@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import http.client
 import logging
 import os
 import re
+import socket
 import sqlite3
 import sys
 
@@ -43,6 +45,9 @@ environment (those of `qatysu run`):
   QATYSU_DB                 otherwise, healthy means <QATYSU_DB>.heartbeat was touched
                             less than 90 s ago (the bot is polling for updates)
 """
+
+
+_CANNOT_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 
 class Refused(Exception):
@@ -93,6 +98,15 @@ def _run(args: argparse.Namespace) -> int:
         beating = asyncio.create_task(heartbeat.beat_forever(beat, receiving))
         try:
             await app.run_forever()
+        except BaseException:  # an error, or Ctrl-C, during the start too
+            # A start that failed part-way (run_forever stops only a started app) leaves the
+            # database's thread running, and the process would never end: close what opened
+            # (closing what stop() closed already does nothing).
+            if getattr(app, "bot", None) is not None:
+                await app.bot.session.close()
+            if getattr(app, "db", None) is not None:
+                await app.db.close()
+            raise
         finally:
             beating.cancel()
 
@@ -100,6 +114,11 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the webhook server's address: taken, not this machine's, or not allowed
+        if cfg.telegram_webhook_url and (exc.errno in _CANNOT_LISTEN or isinstance(exc, socket.gaierror)):
+            raise Refused(f"the webhook server cannot listen on {cfg.http_host}:{cfg.http_port} "
+                          f"(QATYSU_HTTP_HOST, QATYSU_HTTP_PORT): {os.strerror(exc.errno) if exc.errno else exc}") from None
+        raise
     return 0
 
 

@@ -88,3 +88,22 @@ async def test_a_running_bot_creates_its_database_says_where_and_keeps_its_heart
         process.wait(10)
     assert f"no database yet; creating one at {db}" in log.read_text()
     assert db.exists()
+
+
+async def test_a_webhook_port_already_taken_is_one_line_naming_the_variables(tg, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url,
+               "QATYSU_DB": str(tmp_path / "qatysu.db"), "TELEGRAM_WEBHOOK_URL": "https://bot.example.kz",
+               "TELEGRAM_WEBHOOK_SECRET": "s3cret", "QATYSU_HTTP_HOST": "127.0.0.1", "QATYSU_HTTP_PORT": str(port)}
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+                                                       stdout=asyncio.subprocess.DEVNULL,
+                                                       stderr=asyncio.subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    lines = stderr.decode().splitlines()
+    assert process.returncode == 2
+    assert "Traceback" not in stderr.decode() and "Unclosed" not in stderr.decode()
+    assert lines[-1] == (f"qatysu: the webhook server cannot listen on 127.0.0.1:{port} (QATYSU_HTTP_HOST, "
+                         f"QATYSU_HTTP_PORT): Address already in use")
