@@ -78,10 +78,12 @@ def _run(args: argparse.Namespace) -> int:
                       f"(looked in {i18n.LOCALES_DIR}); reinstall qatysu")
     path, version = _database(must_exist=False)
     if version is None:
-        print(f"qatysu: no database yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
+        print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
     elif version > latest_version():
         raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
                       f"one knows up to {latest_version()}): install that version, or restore a backup made before")
+    else:
+        print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
     print("Telegram: configured. WhatsApp: not available in this version.", file=sys.stderr)
     from bot.app import TelegramApp
 

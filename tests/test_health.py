@@ -86,8 +86,19 @@ async def test_a_running_bot_creates_its_database_says_where_and_keeps_its_heart
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(10)
-    assert f"no database yet; creating one at {db}" in log.read_text()
+    assert f"Database: none yet; creating one at {db}" in log.read_text()
     assert db.exists()
+    with log.open("wb") as stderr:  # started again, it names the database it found
+        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while f"Database: {db}" not in log.read_text() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+    assert f"Database: {db}\n" in log.read_text() and "creating" not in log.read_text()
 
 
 async def test_a_webhook_port_already_taken_is_one_line_naming_the_variables(tg, tmp_path):
