@@ -85,7 +85,8 @@ async def test_an_installed_wheel_answers_in_kazakh(tmp_path):
     purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip())
     # the dependencies (aiogram, Babel, ...) from here; a path line in a .pth runs no other .pth,
     # so an editable install of the sources in this environment stays out
-    (purelib / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    here = [*site.getsitepackages(), site.getusersitepackages()]
+    (purelib / "dependencies.pth").write_text("\n".join(p for p in here if os.path.isdir(p)) + "\n")
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
