@@ -1,15 +1,21 @@
-# Mirrors the README's install: pip install -e . and run `qatysu run`.
-FROM python:3.11-slim
+# Mirrors the README's server install ("Keep it running"): `pip install .` of the checkout into
+# Python 3.11, then `qatysu run`. The base image is pinned by version and digest: bump both together.
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 QATYSU_DB=/data/qatysu.db
-WORKDIR /app
-COPY pyproject.toml README.md babel.cfg ./
+WORKDIR /src
+COPY pyproject.toml setup.py MANIFEST.in README.md babel.cfg ./
 COPY bot ./bot
 COPY locales ./locales
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir . \
+    && cd / && rm -rf /src \
     && useradd --create-home --uid 10001 qatysu \
     && mkdir -p /data && chown qatysu /data
 USER qatysu
+WORKDIR /data
 VOLUME ["/data"]
+# the webhook server's port (QATYSU_HTTP_PORT); long polling needs no port
 EXPOSE 8080
+# webhook mode: the HTTP port answers; long polling: <QATYSU_DB>.heartbeat is under 90 s old
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["qatysu", "health"]
 CMD ["qatysu", "run"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -151,8 +152,9 @@ class TelegramApp:
         try:
             await web.TCPSite(self._runner, config.http_host, config.http_port).start()
         except OSError as exc:
-            raise CannotRun(f"cannot listen for Telegram's webhook on {config.http_host}:{config.http_port}: "
-                            f"{exc.strerror or exc}") from exc
+            raise CannotRun(f"cannot listen for Telegram's webhook on {config.http_host}:{config.http_port} "
+                            f"(QATYSU_HTTP_HOST, QATYSU_HTTP_PORT): "
+                            f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
         url = config.telegram_webhook_url + WEBHOOK_PATH
         try:
             await self.bot.set_webhook(url, secret_token=config.telegram_webhook_secret,

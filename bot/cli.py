@@ -1,23 +1,104 @@
-"""The ``qatysu`` command: run, demo, backup, audit verify."""
+"""The ``qatysu`` command: run, demo, backup, audit verify, health.
+
+Whatever an operator can get wrong from the command line — a variable, a path, a database in
+another folder — ends in one line on stderr naming it and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import logging
 import os
 import re
+import sqlite3
 import sys
 
 from bot import config as configuration
+from bot import heartbeat
+
+DB_ENV = """\
+environment:
+  QATYSU_DB                 the bot's database file (default ./qatysu.db)
+"""
+RUN_ENV = """\
+environment:
+  TELEGRAM_BOT_TOKEN        the bot's token from @BotFather (required)
+  TELEGRAM_API_BASE         another Bot API server (default: Telegram's)
+  TELEGRAM_WEBHOOK_URL      webhook mode: the public https base URL (default: long polling)
+  TELEGRAM_WEBHOOK_SECRET   required with the webhook; Telegram sends it in a header
+  QATYSU_HTTP_HOST          where the webhook server listens (default 0.0.0.0)
+  QATYSU_HTTP_PORT          its port (default 8080)
+  QATYSU_DB                 the database file (default ./qatysu.db; created if missing)
+  QATYSU_LOCALE             kk, ru or en, for clients in another language (default kk)
+  QATYSU_TZ                 default time zone (default Asia/Almaty)
+  QATYSU_OPERATOR_NAME      the personal-data operator named in the consent text (default Qatysu)
+  QATYSU_OPERATOR_BIN       the operator's BIN, shown in the consent text (default none)
+"""
+HEALTH_ENV = """\
+environment (those of `qatysu run`):
+  TELEGRAM_WEBHOOK_URL      when set, healthy means the webhook server answers on
+  QATYSU_HTTP_HOST, QATYSU_HTTP_PORT
+  QATYSU_DB                 otherwise, healthy means <QATYSU_DB>.heartbeat was touched
+                            less than 90 s ago (the bot is polling for updates)
+"""
+
+
+class Refused(Exception):
+    """What the operator asked for cannot be done; the message says why, in one line."""
+
+
+def _database(*, must_exist: bool) -> tuple[str, int | None]:
+    """QATYSU_DB and its schema version (None: no database yet), or ``Refused`` naming the variable."""
+    from bot.storage.dbfile import Unusable, check
+
+    path = configuration.db_path()
+    where = (f"QATYSU_DB={os.environ['QATYSU_DB'].strip()}" if os.environ.get("QATYSU_DB", "").strip()
+             else f"QATYSU_DB is not set, so {configuration.DEFAULT_DB} in the current folder")
+    try:
+        return path, check(path, must_exist=must_exist)
+    except Unusable as exc:
+        raise Refused(f"{exc} ({where})") from None
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot import i18n
     from bot.app import CannotRun, TelegramApp
+    from bot.storage.dbfile import latest_version
 
     cfg = configuration.load(need_telegram=True)
+    missing = i18n.missing_catalogs()
+    if missing:
+        raise Refused(f"the translation catalogs for {', '.join(missing)} are missing from this installation "
+                      f"(looked in {i18n.LOCALES_DIR}); reinstall qatysu")
+    path, version = _database(must_exist=False)
+    if version is None:
+        print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
+    elif version > latest_version():
+        raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
+                      f"one knows up to {latest_version()}): install that version, or restore a backup made before")
+    else:
+        print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
+
+    app = TelegramApp(cfg)
+    beat = heartbeat.path_for(path)
+    beat.unlink(missing_ok=True)  # one left by an earlier run says nothing about this one
+
+    def receiving() -> bool:
+        # DurablePolling's loop: it ends only on an error it cannot handle (then nothing arrives)
+        runner = getattr(app.polling, "_runner", None)
+        return runner is not None and not runner.done()
+
+    async def run() -> None:
+        beating = asyncio.create_task(heartbeat.beat_forever(beat, receiving))
+        try:
+            await app.run_forever()  # a failed start stops what it started and raises CannotRun
+        finally:
+            beating.cancel()
+
     try:
-        asyncio.run(TelegramApp(cfg).run_forever())
+        asyncio.run(run())
     except KeyboardInterrupt:
         pass
     except CannotRun as exc:  # one line, and an exit code that makes Docker or systemd restart it
@@ -29,23 +110,43 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    out = asyncio.run(run_demo(args.out, seed=args.seed))
-    print(f"Demo transcript and charts written to {out}/")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise Refused(f"{args.out} is a file; name a folder for the demo with --out")
+    try:
+        out = asyncio.run(run_demo(args.out, seed=args.seed))
+    except OSError as exc:
+        raise Refused(f"cannot write the demo to {args.out}: {exc.strerror or exc}") from None
+    print(f"Demo transcript and charts written to {out}/ (open {out}/transcript.md first)")
     return 0
 
 
 def _backup(args: argparse.Namespace) -> int:
     from bot.storage.db import Database
 
+    target = os.path.abspath(args.path)
     if os.path.exists(args.path):
-        print(f"qatysu: {args.path} already exists; name a new file for the backup", file=sys.stderr)
-        return 2
+        raise Refused(f"{args.path} already exists; name a new file for the backup")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise Refused(f"the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise Refused(f"the folder {folder} may not be written to by this user")
+    path, _ = _database(must_exist=True)
 
     async def go() -> None:
-        async with Database(configuration.load().db_path) as db:
-            await db.backup(args.path)
+        # migrate_to=0: a backup copies the database as it is (taken before an upgrade, it must
+        # not upgrade the live database under the version still running)
+        db = Database(path)
+        try:
+            await db.open(migrate_to=0)
+            await db.backup(target)
+        finally:
+            await db.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except sqlite3.Error as exc:
+        raise Refused(f"the backup of {os.path.abspath(path)} failed: {exc}") from None
     print(f"Backup written to {args.path}")
     return 0
 
@@ -54,27 +155,65 @@ def _audit(args: argparse.Namespace) -> int:
     from bot.storage import audit
     from bot.storage.db import Database
 
-    async def go() -> int:
-        async with Database(configuration.load().db_path) as db:
+    path, _ = _database(must_exist=True)
+
+    async def go() -> tuple:
+        db = Database(path)
+        try:
+            await db.open(migrate_to=0)  # it only reads: the schema stays as it is
             async def check(tx):
                 missing = [h for h in args.head if not await audit.has_hash(tx, h)]
                 return await audit.verify(tx), await audit.head(tx), missing
 
-            broken, head, missing = await db.atomic(check)
-        if broken is not None:
-            print(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
-            return 1
-        if missing:
-            # The chain itself is consistent, so entries were cut from its end (and maybe others
-            # appended since), or the hash comes from another database.
-            print(f"audit log cut: no entry has the posted hash {', '.join(missing)}; "
-                  f"entries were removed from its end (head now {head[:12]})")
-            return 1
-        print(f"audit log intact; head {head[:12]}" + (f"; posted hashes found: {', '.join(args.head)}"
-                                                         if args.head else ""))
-        return 0
+            return await db.atomic(check)
+        finally:
+            await db.close()
 
-    return asyncio.run(go())
+    try:
+        broken, head, missing = asyncio.run(go())
+    except sqlite3.Error as exc:
+        raise Refused(f"the audit log of {os.path.abspath(path)} could not be read: {exc}") from None
+    if broken is not None:
+        print(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
+        return 1
+    if missing:
+        # The chain is consistent. A hash it does not hold was mistyped, comes from another
+        # database, or was the head before entries were cut from the log's end: only the
+        # operator can tell which, so say what is known and not more.
+        print(f"audit log: no entry has the posted hash {', '.join(missing)}; the chain itself is intact, "
+              f"head {head[:12]}. Check the hash against the group's message: if it is right, entries were "
+              f"cut from the log's end, or it comes from another database")
+        return 1
+    print(f"audit log intact; head {head[:12]}" + (f"; posted hashes found: {', '.join(args.head)}"
+                                                     if args.head else ""))
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    cfg = configuration.load()
+    if cfg.telegram_webhook_url:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(cfg.http_host, cfg.http_host)
+        connection = http.client.HTTPConnection(host, cfg.http_port, timeout=5)
+        try:
+            connection.request("GET", "/")
+            status = connection.getresponse().status  # any answer: the server is up (/ itself is a 404)
+        except OSError as exc:
+            print(f"unhealthy: the webhook server does not answer on {host}:{cfg.http_port} ({exc})")
+            return 1
+        finally:
+            connection.close()
+        print(f"healthy: the webhook server answers on {host}:{cfg.http_port} (HTTP {status})")
+        return 0
+    beat = heartbeat.path_for(cfg.db_path)
+    age = heartbeat.age(beat)
+    if age is None:
+        print(f"unhealthy: no heartbeat at {os.path.abspath(beat)}: the bot is not polling (yet)")
+        return 1
+    if age > heartbeat.STALE_AFTER:
+        print(f"unhealthy: the last heartbeat is {age:.0f} s old: the bot stopped polling for updates")
+        return 1
+    print(f"healthy: polling; last heartbeat {age:.0f} s ago")
+    return 0
 
 
 def _hash_prefix(value: str) -> str:
@@ -84,27 +223,42 @@ def _hash_prefix(value: str) -> str:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qatysu", description="Qatysu community participation bot")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(fn=_run)
-    demo = sub.add_parser("demo", help="simulate a community, no token or network needed")
-    demo.add_argument("--out", default="demo-out")
-    demo.add_argument("--seed", type=int, default=7)
+def parser() -> argparse.ArgumentParser:
+    def command(name: str, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    main = argparse.ArgumentParser(prog="qatysu", description="Qatysu community participation bot",
+                                   epilog="Each command's --help names the environment variables it reads.")
+    sub = main.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    command("run", "run the bot (needs TELEGRAM_BOT_TOKEN)", RUN_ENV).set_defaults(fn=_run)
+    demo = command("demo", "simulate a community, no token or network needed",
+                   "environment: none (the demo's database is OUT/demo.db, never QATYSU_DB)")
+    demo.add_argument("--out", default="demo-out", help="folder for transcript.md, the charts and demo.db "
+                                                        "(default demo-out)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the simulated community's choices")
     demo.set_defaults(fn=_demo)
-    backup = sub.add_parser("backup", help="consistent copy of the database, safe while running")
-    backup.add_argument("path")
+    backup = command("backup", "consistent copy of the database, safe while the bot runs", DB_ENV)
+    backup.add_argument("path", help="the new file to write (an existing file is never overwritten)")
     backup.set_defaults(fn=_backup)
-    audit_parser = sub.add_parser("audit", help="audit log tools")
+    audit_parser = command("audit", "audit log tools: `audit verify` recomputes the hash chain", DB_ENV)
     audit_parser.add_argument("action", choices=["verify"])
     audit_parser.add_argument("--head", action="append", default=[], type=_hash_prefix, metavar="HASH",
                               help="a head hash posted to a group ('Audit: …'); checks the log still has it")
     audit_parser.set_defaults(fn=_audit)
-    args = parser.parse_args(argv)
+    command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
+            ).set_defaults(fn=_health)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
-    except configuration.ConfigError as exc:
+    except (configuration.ConfigError, Refused) as exc:
         print(f"qatysu: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LOCALES = ("kk", "ru", "en")
+DEFAULT_DB = "./qatysu.db"
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 
 
@@ -19,7 +20,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    db_path: str = "./qatysu.db"
+    db_path: str = DEFAULT_DB
     locale: str = "kk"
     tz: str = "Asia/Almaty"
     telegram_token: str | None = None
@@ -40,6 +41,12 @@ def _url(env: Mapping[str, str], name: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value.rstrip("/")
+
+
+def db_path(env: Mapping[str, str] | None = None) -> str:
+    """``QATYSU_DB``, the database file: all that ``qatysu backup`` and ``audit verify`` read."""
+    env = os.environ if env is None else env
+    return env.get("QATYSU_DB", "").strip() or DEFAULT_DB
 
 
 def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -> Config:
@@ -68,7 +75,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
     if webhook and secret is None:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
     return Config(
-        db_path=env.get("QATYSU_DB", "").strip() or "./qatysu.db",
+        db_path=db_path(env),
         locale=locale,
         tz=tz,
         telegram_token=token,

@@ -1,5 +1,8 @@
 """Translations: the gettext catalogs in ``locales/`` compiled in memory at start.
 
+The ``.po`` sources live in the checkout's top-level ``locales/``; a built wheel carries them
+as ``bot/locales/`` (``setup.py`` copies them in), which is read when it is there.
+
 Messages use ``str.format`` placeholders (``{name}``); ``t`` and ``tn`` are the markers that
 ``pybabel extract -k t -k tn:1,2 -k N_`` finds.
 """
@@ -16,7 +19,8 @@ from babel.messages.pofile import read_po
 
 LOCALES = ("kk", "ru", "en")
 DEFAULT = "kk"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+_PACKAGED = Path(__file__).resolve().parent / "locales"  # in an installed wheel
+LOCALES_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "locales"
 LANGUAGE_NAMES = {"kk": "қазақша", "ru": "русский", "en": "English"}
 
 
@@ -25,9 +29,18 @@ def N_(message: str) -> str:
     return message
 
 
+def _po(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+def missing_catalogs() -> list[str]:
+    """The locales whose catalog cannot be found (the bot would speak English to their readers)."""
+    return [locale for locale in LOCALES if not _po(locale).is_file()]
+
+
 @lru_cache(maxsize=None)
 def catalog(locale: str) -> gettext.NullTranslations:
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    path = _po(locale)
     if locale not in LOCALES or not path.exists():
         return gettext.NullTranslations()
     with path.open("rb") as handle:

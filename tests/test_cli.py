@@ -1,0 +1,167 @@
+"""The `qatysu` command in an operator's first hour: every mistake ends in one line naming it and a
+non-zero exit, never a traceback, and no command creates a database it was only meant to read."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from bot import cli, i18n
+from bot.storage import audit
+from bot.storage.db import Database
+from bot.storage.dbfile import latest_version
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def qatysu(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """``python -m bot ARGS`` in ``cwd``, with nothing of the caller's environment but PATH and ``env``."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=60)
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("qatysu: ")
+    return lines[0]
+
+
+async def make_database(path: Path, *, migrate_to: int | None = None, entries: int = 3) -> str:
+    """A database the bot has run on, with a few audit entries; returns the head hash."""
+    db = await Database(str(path)).open(migrate_to=migrate_to)
+    try:
+        for i in range(entries):
+            await db.atomic(lambda tx, i=i: audit.append(tx, f"2026-12-0{i + 1}T10:00:00", "test.entry", n=i))
+        return await db.atomic(audit.head)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("args", [["backup", "copy.db"], ["audit", "verify"], ["audit", "verify", "--head", "3fa9c01b"]])
+def test_backup_and_audit_refuse_a_folder_without_the_database_and_create_none(tmp_path, args):
+    result = qatysu(*args, cwd=tmp_path)
+    line = one_line(result)
+    assert result.returncode == 2
+    assert f"there is no database at {tmp_path / 'qatysu.db'}" in line and "QATYSU_DB" in line
+    assert "Backup written" not in result.stdout and "intact" not in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no empty qatysu.db left behind
+
+
+@pytest.mark.parametrize("args, env", [
+    (["backup", "copy.db"], {}),
+    (["audit", "verify"], {}),
+    (["run"], {"TELEGRAM_BOT_TOKEN": TOKEN}),
+])
+def test_qatysu_db_in_a_missing_folder_is_one_line_naming_the_variable(tmp_path, args, env):
+    missing = tmp_path / "no-such-folder" / "qatysu.db"
+    line = one_line(qatysu(*args, cwd=tmp_path, QATYSU_DB=str(missing), **env))
+    assert f"QATYSU_DB={missing}" in line
+    assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("args, env", [
+    (["backup", "copy.db"], {}),
+    (["audit", "verify"], {}),
+    (["run"], {"TELEGRAM_BOT_TOKEN": TOKEN}),
+])
+def test_a_file_that_is_not_a_database_is_named_and_left_alone(tmp_path, args, env):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    line = one_line(qatysu(*args, cwd=tmp_path, QATYSU_DB=str(notes), **env))
+    assert "cannot be read as a SQLite database" in line and "QATYSU_DB=" in line
+    assert notes.read_text() == "not a database\n" * 100
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_qatysu_db_naming_a_folder_is_one_line(tmp_path):
+    line = one_line(qatysu("audit", "verify", cwd=tmp_path, QATYSU_DB=str(tmp_path)))
+    assert "is a folder, not a database file" in line
+
+
+def test_the_empty_file_an_earlier_backup_left_is_not_taken_for_the_database(tmp_path):
+    (tmp_path / "qatysu.db").write_bytes(b"")  # what `qatysu backup` in the wrong folder used to leave
+    line = one_line(qatysu("backup", "copy.db", cwd=tmp_path))
+    assert "empty database" in line
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_backup_into_a_missing_folder_is_one_line(tmp_path):
+    line = one_line(qatysu("backup", str(tmp_path / "nope" / "copy.db"), cwd=tmp_path))
+    assert f"the folder {tmp_path / 'nope'} does not exist" in line
+
+
+async def test_backup_copies_an_older_database_as_it_is_without_upgrading_it(tmp_path):
+    """Taken before an upgrade (the new version installed, the old one still running), a backup
+    must not migrate the live database under the running version."""
+    await make_database(tmp_path / "qatysu.db", migrate_to=2)
+    result = qatysu("backup", "copy.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("qatysu.db", "copy.db"):
+        with closing(sqlite3.connect(tmp_path / name)) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == 3
+
+
+async def test_a_mistyped_head_is_said_to_match_no_entry_not_that_the_log_was_cut(tmp_path):
+    head = await make_database(tmp_path / "qatysu.db")
+    assert qatysu("audit", "verify", "--head", head[:8], cwd=tmp_path).returncode == 0
+    typo = ("0" if head[0] != "0" else "1") + head[1:8]
+    result = qatysu("audit", "verify", "--head", typo, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"audit log: no entry has the posted hash {typo}; the chain itself is intact")
+    assert "audit log cut" not in result.stdout and "were removed" not in result.stdout
+    assert "Check the hash" in result.stdout and len(result.stdout.strip().splitlines()) == 1
+
+
+async def test_run_refuses_a_database_written_by_a_newer_version(tmp_path):
+    await make_database(tmp_path / "qatysu.db")
+    with closing(sqlite3.connect(tmp_path / "qatysu.db")) as db:
+        db.execute(f"PRAGMA user_version = {latest_version() + 1}")
+    line = one_line(qatysu("run", cwd=tmp_path, TELEGRAM_BOT_TOKEN=TOKEN))
+    assert "written by a newer version of Qatysu" in line
+
+
+def test_run_refuses_to_start_without_its_translation_catalogs(tmp_path, monkeypatch, capsys):
+    """Before, a wheel without `locales/` started and spoke English to people who chose Kazakh."""
+    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("QATYSU_DB", str(tmp_path / "qatysu.db"))
+    assert cli.main(["run"]) == 2
+    assert "translation catalogs for kk, ru, en are missing" in capsys.readouterr().err
+    assert not (tmp_path / "qatysu.db").exists()
+
+
+def test_demo_into_a_file_is_one_line(tmp_path):
+    (tmp_path / "demo-out").write_text("a file")
+    line = one_line(qatysu("demo", cwd=tmp_path))
+    assert "demo-out is a file" in line
+
+
+def readme_variables() -> list[str]:
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return sorted(set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table)))
+
+
+def test_each_help_names_the_variables_it_reads(tmp_path):
+    variables = readme_variables()
+    assert "TELEGRAM_BOT_TOKEN" in variables and "QATYSU_OPERATOR_NAME" in variables
+    run_help = qatysu("run", "--help", cwd=tmp_path).stdout
+    assert [v for v in variables if v not in run_help] == []
+    for command in (["backup"], ["audit"]):
+        assert "QATYSU_DB" in qatysu(*command, "--help", cwd=tmp_path).stdout
+    health_help = qatysu("health", "--help", cwd=tmp_path).stdout
+    assert all(v in health_help for v in ("TELEGRAM_WEBHOOK_URL", "QATYSU_HTTP_PORT", "QATYSU_DB"))
+    assert "environment: none" in qatysu("demo", "--help", cwd=tmp_path).stdout
+    assert "environment variables" in qatysu("--help", cwd=tmp_path).stdout
