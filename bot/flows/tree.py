@@ -1,6 +1,7 @@
 """Step 3, the problem tree (мәселе ағашы): members add causes (the roots) and consequences (the
-leaves) of the chosen problem, which is the trunk and branches, each on the problem itself or under another of its kind; the
-ҚМҰТ merges duplicates and removes what does not belong; the bot draws the tree."""
+leaves) of the chosen problem (the trunk and branches), each on the problem itself or under
+another of its kind; the ҚМҰТ merges duplicates and removes what does not belong; the bot draws
+the tree."""
 
 from __future__ import annotations
 
