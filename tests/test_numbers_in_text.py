@@ -67,6 +67,8 @@ def test_kazakh_has_one_form_after_a_number():
     kk = catalog("kk")
     assert kk.num_plurals == 1 and all(i18n.catalog("kk").plural(n) == 0 for n in RU)  # as compiled for tn
     assert all(len(m.string) == 1 for m in kk if m.id and not isinstance(m.id, str))
+    raw = (LOCALES_DIR / "kk" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    assert "msgstr[1]" not in raw, "a second Kazakh form: run python scripts/update_catalogs.py"
     assert [Translator("kk").tn("{n} member voted.", "{n} members voted.", n) for n in (1, 5)] == \
         ["1 мүше дауыс берді.", "5 мүше дауыс берді."]
 
