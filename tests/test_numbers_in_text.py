@@ -113,3 +113,23 @@ def test_no_russian_number_meets_a_noun_outside_plural_forms():
                       r"(?:%s)" % "|".join(COUNTED), re.IGNORECASE)
     found = [s for message, s in translations("ru") if isinstance(message, str) and noun.search(s)]
     assert not found, found[:5]
+
+
+async def test_a_russian_facilitator_reads_the_paper_count_with_the_right_forms(sim):
+    """«/paper» as a Russian reader sees it: «2 человека», «по 3 стикера», «1 бумажный стикер»."""
+    from tests.conftest import build_community
+    from tests.test_flows_step1 import TEXTS, button_for, group_ballot, propose_all
+
+    c = await build_community(sim, 1, ("ru",))
+    await c.facilitator.send("/lang")
+    await c.facilitator.press("русский")
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    await c.members[0].press_data(button_for(await group_ballot(c), 1), c.group)
+    await c.facilitator.send("/paper 2 2:4 3:3")
+    assert c.facilitator.last().text == ("2 человека на собрании, у каждого по 3 стикера: всего можно поставить "
+                                         "не больше 6.")
+    await c.facilitator.send("/paper 2 2:4 3:1")
+    assert c.facilitator.last().text.startswith("Записано: 2 человека на собрании, 5 бумажных стикеров.")
+    await c.facilitator.send("/paper 21 2:1")
+    assert c.facilitator.last().text.startswith("Записано: 21 человек на собрании, 1 бумажный стикер.")
