@@ -151,7 +151,7 @@ def cases(rnd: random.Random):
     tree = tree_nodes(rnd)
     orgs = org_rows(random.Random(4))  # its own draws: the other charts stay as they were
     kk_tree = {"title": "Мәселе ағашы", "subtitle": "25 себеп · 15 салдар",
-               "effects": "Салдары (бұтақтар)", "problem": "Мәселе",
+               "effects": "Салдары (жапырақтар)", "problem": "Мәселе",
                "causes": "Себептері (тамырлар)"}
     resources = resource_rows(rnd)
     tasks = task_rows(random.Random(5))  # its own draws, as the orgs'

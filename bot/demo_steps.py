@@ -363,7 +363,7 @@ async def step3(sim: Sim, transcript, facilitator: Person, village: list[Person]
 
     transcript.section("Step 3. The problem tree (мәселе ағашы)")
     transcript.note(f"The village builds the tree of its problem #{chosen.number} in private chat: causes "
-                    "(the roots) and consequences (the branches), each on the problem or under another. "
+                    "(the roots) and consequences (the leaves), each on the problem or under another. "
                     "Each member opens /tree first (shown for the first only) and presses ➕.")
     number: dict[str, int] = {}
     for i, (key, who, kind, under, text) in enumerate(entries):

@@ -51,7 +51,7 @@ async def tap(tg, user, message, label, chat=None):
     return update, await tg.answer_to(update)
 
 
-AGREE = {"қазақша": "Келісемін", "русский": "Согласен", "English": "I agree"}
+AGREE = {"қазақша": "Келісемін", "русский": "Даю согласие", "English": "I agree"}
 
 
 async def onboard(tg, user, language: str, name: str | None = None):
@@ -148,7 +148,7 @@ async def test_a_restart_mid_onboarding_resumes_where_the_person_was(tg, tmp_pat
     menu = await say(tg, olga, "/start")
     tg.press_button(olga, menu, "русский")
     consent = await tg.next_message(olga.id)
-    tg.press_button(olga, consent, "Согласен")
+    tg.press_button(olga, consent, "Даю согласие")
     await tg.next_message(olga.id, contains="имя")
     await runner.stop()
     tg.send(olga, "Ольга Петровна")  # arrives while the bot is down

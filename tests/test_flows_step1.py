@@ -164,7 +164,7 @@ async def test_taps_are_answered_in_the_members_language(sim):
     await propose_all(c, TEXTS[:2])
     await c.facilitator.send("/poll dots 2", c.group)
     toast = (await c.members[0].press_data(button_for(await group_ballot(c), 1), c.group)).toast.text
-    assert toast == "Стикер поставлен на №1. Осталось 1 из 2 стикеров."
+    assert toast == "Стикер поставлен на #1. Осталось 1 из 2 стикеров."
 
 
 async def test_a_stranger_tap_counts_nothing_and_gets_a_join_link(sim):

@@ -148,7 +148,7 @@ async def test_ties_are_named_with_the_seats_they_are_for(community):
     result = await elect(c, seats=2, votes=((m1, ["Мүше 1"]), (m2, ["Мүше 2"]), (m3, ["Мүше 3"])))
     lines = result.text.splitlines()
     assert lines[0] == "ҚМҰТ election: 3 members elected: Мүше 1, Мүше 2, Мүше 3."
-    assert lines[1] == ("A tie for 1 seat between Мүше 1, Мүше 2, Мүше 3 (1 votes each) (the seat of Activists and "
+    assert lines[1] == ("A tie for 1 seat between Мүше 1, Мүше 2, Мүше 3 (1 vote each) (the seat of Activists and "
                         "leaders). All of them are seated unless the facilitator runs the election again.")
     assert "2 seats; the ties seat 1 more." in lines
 

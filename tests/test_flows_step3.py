@@ -67,10 +67,10 @@ async def test_members_add_causes_and_consequences_each_in_its_place(community):
                               4: ("effect", 3, "Скорая не может проехать")}
     await m3.send("/tree")
     lines = m3.last().text.splitlines()
-    consequences, problem, causes = (lines.index("<b>Consequences</b> (the branches):"),
+    consequences, problem, causes = (lines.index("<b>Consequences</b> (the leaves):"),
                                      next(i for i, l in enumerate(lines) if l.startswith("<b>The problem</b>")),
                                      lines.index("<b>Causes</b> (the roots):"))
-    assert consequences < problem < causes  # branches above the trunk, roots below
+    assert consequences < problem < causes  # leaves above the trunk, roots below
     assert lines[consequences + 1:consequences + 3] == ["#3 Дети опаздывают в школу", "    └ #4 Скорая не может проехать"]
     assert lines[causes + 1:causes + 3] == ["#1 The road was never repaired after the flood",
                                             "    └ #2 No money in the district budget"]

@@ -5,7 +5,7 @@ A phone screen is too narrow for a drawn tree of forty wrapped texts, so each ha
 outline read top to bottom: a node is a tinted box with a coloured stripe, its number ("#3")
 and its text; what hangs under a node follows it, indented, joined to it by a line that
 continues the parent's stripe. The top-level nodes hang on a thick spine that runs into the
-trunk: the consequences' (branches) up from the trunk's top edge, the causes' (roots) down
+trunk: the consequences' (leaves) up from the trunk's top edge, the causes' (roots) down
 from its bottom edge. The two kinds differ by side of the trunk, heading and colour
 (vermillion and blue from Okabe & Ito's palette), never by colour alone.
 
@@ -29,7 +29,7 @@ from bot.charts.data import TreeNode, coerce
 LABELS = {
     "title": "Problem tree",
     "subtitle": "",  # e.g. "12 causes · 9 consequences"
-    "effects": "Consequences (branches)",  # the heading above the consequences
+    "effects": "Consequences (leaves)",  # the heading above the consequences
     "problem": "The problem",  # the small heading inside the trunk
     "causes": "Causes (roots)",  # the heading below the trunk
     "no_effects": "No consequences yet",  # under the consequences' heading when there are none

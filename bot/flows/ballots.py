@@ -168,8 +168,10 @@ async def poll(ctx: Context) -> None:
     if len(chosen) < 2:
         raise ctx.refuse(ctx.t("A vote needs at least 2 proposed problems. Members propose with /propose."))
     if len(chosen) > MAX_OPTIONS:
-        raise ctx.refuse(ctx.t("A vote can hold at most {max} problems; list the numbers of a shortlist "
-                               "after the command.", max=MAX_OPTIONS))
+        raise ctx.refuse(ctx.tn("A vote can hold at most {n} problem; list the numbers of a shortlist "
+                                "after the command.",
+                                "A vote can hold at most {n} problems; list the numbers of a shortlist "
+                                "after the command.", MAX_OPTIONS))
     ballot = await ballots.open_ballot(
         ctx.tx, community.id, kind, [p.id for p in chosen], stickers=stickers, per_option=per_option,
         visibility=visibility, closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None,
@@ -194,7 +196,8 @@ async def open_election(ctx: Context, community: Community, numbers: list[int], 
         raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
                                "the people nominated must accept."))
     if len(candidates) > MAX_OPTIONS:
-        raise ctx.refuse(ctx.t("An election can hold at most {max} candidates.", max=MAX_OPTIONS))
+        raise ctx.refuse(ctx.tn("An election can hold at most {n} candidate.",
+                                "An election can hold at most {n} candidates.", MAX_OPTIONS))
     ballot = await ballots.open_election(
         ctx.tx, community.id, [n.id for n in candidates], seats=seats, visibility=visibility,
         closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None, opened_by=ctx.member.id,
@@ -413,12 +416,15 @@ async def paper(ctx: Context) -> None:
             raise ctx.refuse(usage)
         counts[options[number]] = count
     if sum(counts.values()) > present * ballot.stickers:
-        raise ctx.refuse(ctx.t("{present} people with {stickers} stickers each can place at most {max}.",
-                               present=present, stickers=ballot.stickers, max=present * ballot.stickers))
+        raise ctx.refuse(ctx.t("{people} with {stickers} can place at most {max} in all.",
+                               people=ctx.tn("{n} person at the meeting", "{n} people at the meeting", present),
+                               stickers=ctx.tn("{n} sticker each", "{n} stickers each", ballot.stickers),
+                               max=present * ballot.stickers))
     await ballots.set_paper(ctx.tx, ballot.id, present, counts)
     await ctx.audit("ballot.paper_entered", community.id, ballot=ballot.id, present=present,
                     counts={str(k): v for k, v in counts.items()})
-    ctx.reply(ctx.t("Recorded: {present} people at the meeting, {total} paper stickers. They are added "
-                    "to the online result.", present=present, total=sum(counts.values())))
+    ctx.reply(ctx.t("Recorded: {people}, {stickers}. They are added to the online result.",
+                    people=ctx.tn("{n} person at the meeting", "{n} people at the meeting", present),
+                    stickers=ctx.tn("{n} paper sticker", "{n} paper stickers", sum(counts.values()))))
     if not ballot.is_open:
         await post_result(ctx, community, ballot)

@@ -172,7 +172,8 @@ def _limited(ctx: Context, raw: str, limit: int) -> str:
     if len(text) < 2:
         raise ctx.refuse(ctx.t("Please write at least 2 characters."))
     if len(text) > limit:
-        raise ctx.refuse(ctx.t("That is too long: at most {max} characters, please.", max=limit))
+        raise ctx.refuse(ctx.tn("That is too long: at most {n} character, please.",
+                                "That is too long: at most {n} characters, please.", limit))
     return text
 
 

@@ -165,15 +165,15 @@ def caption(tr: Translator, ballot: Ballot, result: ElectionResult, by_id: dict[
                        len(result.elected), names=_names(tr, result.elected, by_id))]
     for tie in result.ties if result.voters else ():  # nobody voted: said once, not as ties
         where = tr.t(CATEGORY_NAMES[tie.category]) if tie.category else None
-        text = tr.tn("A tie for {seats} seat between {names} ({votes} votes each)",
-                     "A tie for {seats} seats between {names} ({votes} votes each)", tie.seats,
-                     votes=result.votes[tie.candidates[0]], seats=tie.seats, names=_names(tr, tie.candidates, by_id))
+        text = tr.tn("A tie for {n} seat between {names} ({votes})", "A tie for {n} seats between {names} ({votes})",
+                     tie.seats, names=_names(tr, tie.candidates, by_id),
+                     votes=tr.tn("{n} vote each", "{n} votes each", result.votes[tie.candidates[0]]))
         if where:
             text += " " + tr.t("(the seat of {category})", category=where)
         lines.append(text + ". " + tr.t("All of them are seated unless the facilitator runs the election again."))
     if result.voters and len(result.elected) > ballot.stickers:
-        lines.append(tr.t("{seats} seats; the ties seat {extra} more.", seats=ballot.stickers,
-                          extra=len(result.elected) - ballot.stickers))
+        lines.append(tr.tn("{n} seat; the ties seat {extra} more.", "{n} seats; the ties seat {extra} more.", ballot.stickers,
+                           extra=len(result.elected) - ballot.stickers))
     missing = missing_text(tr, result)
     if missing:
         lines.append(missing)

@@ -109,8 +109,9 @@ async def ask_name(ctx: Context, **extra: str) -> None:
     suggestion = clean_line(ctx.event.user_name)[:NAME_MAX]
     ctx.goto("onb.name", **extra, **({"suggest": suggestion} if suggestion else {}))
     buttons = [[Button(suggestion, data="onbname")]] if suggestion else []
-    ctx.reply(ctx.t("How should the community see your name? Write it (up to {max} characters)"
-                    " or tap the button.", max=NAME_MAX), buttons)
+    ctx.reply(ctx.tn("How should the community see your name? Write it (up to {n} character)"
+                     " or tap the button.", "How should the community see your name? Write it (up to {n} characters)"
+                     " or tap the button.", NAME_MAX), buttons)
 
 
 @button("onbname", who="anyone", where="private")
@@ -135,7 +136,8 @@ async def set_name(ctx: Context, raw: str) -> None:
     if not name:
         raise ctx.refuse(ctx.t("Please write your name in letters."))
     if len(name) > NAME_MAX:
-        raise ctx.refuse(ctx.t("That is too long: at most {max} characters, please.", max=NAME_MAX))
+        raise ctx.refuse(ctx.tn("That is too long: at most {n} character, please.",
+                                "That is too long: at most {n} characters, please.", NAME_MAX))
     assert ctx.member is not None
     first_time = not ctx.member.name
     await members.set_name(ctx.tx, ctx.member.id, name)

@@ -145,9 +145,11 @@ async def task_sent(ctx: Context, raw: str) -> None:
     lines = message_lines(raw, 3)
     title, when, needs = lines[0], lines[1], lines[2][:RESOURCES_MAX]
     if len(title) < TITLE_MIN:
-        raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TITLE_MIN))
+        raise ctx.refuse(ctx.tn("That is too short: at least {n} character, please.",
+                                "That is too short: at least {n} characters, please.", TITLE_MIN))
     if len(title) > TITLE_MAX:
-        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(title), max=TITLE_MAX))
+        raise ctx.refuse(ctx.tn("That is {n} character; please keep it to {max}.",
+                                "That is {n} characters; please keep it to {max}.", len(title), max=TITLE_MAX))
     span = parse_span(when, today(community, ctx)) if when else None
     if when and span is None:
         raise ctx.refuse(ctx.t("I could not read the dates «{dates}». Write them like 01.12 – 20.12, or leave the "
@@ -157,11 +159,13 @@ async def task_sent(ctx: Context, raw: str) -> None:
         raise ctx.refuse(ctx.t("This task is in the plan already as #{number}.", number=existing))
     since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
     if await plan.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
-        raise ctx.refuse(ctx.t("You have proposed {n} tasks in the last minutes. Please wait a little before the "
-                               "next one.", n=RATE_COUNT))
+        raise ctx.refuse(ctx.tn("You have proposed {n} task in the last minutes. Please wait a little before the "
+                                "next one.",
+                                "You have proposed {n} tasks in the last minutes. Please wait a little before the "
+                                "next one.", RATE_COUNT))
     if len(await plan.of_problem(ctx.tx, problem.id)) >= MAX_TASKS:
-        raise ctx.refuse(ctx.t("The plan has {max} tasks already; the ҚМҰТ can take some off to make room.",
-                               max=MAX_TASKS))
+        raise ctx.refuse(ctx.tn("The plan has {n} task already; the ҚМҰТ can take some off to make room.",
+                                "The plan has {n} tasks already; the ҚМҰТ can take some off to make room.", MAX_TASKS))
     await refuse_while_voted(ctx, community)
     number = await plan.add(ctx.tx, community.id, problem.id, title, normalize(title), *(span or (None, None)),
                             needs, ctx.member.id, ctx.now_iso)

@@ -43,8 +43,10 @@ async def propose(ctx: Context) -> None:
                                "spring, or send it to me in private."), ctx.private_link("propose"))
     assert ctx.scoped is not None
     ctx.goto("p.text", community=ctx.scoped.id)  # the answer goes there, whatever community is active then
-    ctx.reply(ctx.t("Which problem of the community should we solve? Describe it in one or two "
-                    "sentences ({min}–{max} characters).", min=TEXT_MIN, max=TEXT_MAX))
+    ctx.reply(ctx.tn("Which problem of the community should we solve? Describe it in one or two "
+                     "sentences ({min}–{n} character).",
+                     "Which problem of the community should we solve? Describe it in one or two "
+                     "sentences ({min}–{n} characters).", TEXT_MAX, min=TEXT_MIN))
 
 
 @state("p.text", who="member")
@@ -65,17 +67,22 @@ async def record(ctx: Context, raw: str) -> None:
     assert community is not None and ctx.member is not None
     text = clean_text(raw)
     if len(text) < TEXT_MIN:
-        raise ctx.refuse(ctx.t("That is too short: describe the problem in at least {min} characters.", min=TEXT_MIN))
+        raise ctx.refuse(ctx.tn("That is too short: describe the problem in at least {n} character.",
+                                "That is too short: describe the problem in at least {n} characters.", TEXT_MIN))
     if len(text) > TEXT_MAX:
-        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}. Say the main thing — "
-                               "details can come later in the problem tree.", n=len(text), max=TEXT_MAX))
+        raise ctx.refuse(ctx.tn("That is {n} character; please keep it to {max}. Say the main thing — "
+                                "details can come later in the problem tree.",
+                                "That is {n} characters; please keep it to {max}. Say the main thing — "
+                                "details can come later in the problem tree.", len(text), max=TEXT_MAX))
     existing = await problems.by_norm(ctx.tx, community.id, normalize(text))
     if existing is not None:
         raise ctx.refuse(ctx.t("This problem is already proposed as #{number}.", number=existing.number))
     since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
     if await problems.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
-        raise ctx.refuse(ctx.t("You have proposed {n} problems in the last minutes. Please wait a "
-                               "little before the next one.", n=RATE_COUNT))
+        raise ctx.refuse(ctx.tn("You have proposed {n} problem in the last minutes. Please wait a "
+                                "little before the next one.",
+                                "You have proposed {n} problems in the last minutes. Please wait a "
+                                "little before the next one.", RATE_COUNT))
     problem = await problems.add(ctx.tx, community.id, text, normalize(text), ctx.member.id, ctx.now_iso)
     await ctx.audit("problem.proposed", community.id, problem=problem.id)
     if ctx.state == "p.text":

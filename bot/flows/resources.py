@@ -36,8 +36,10 @@ async def rate_limited(ctx: Context) -> None:
     assert ctx.member is not None
     since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
     if await resources.recent_additions(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
-        raise ctx.refuse(ctx.t("You have added {n} resources and organisations in the last minutes. Please wait "
-                               "a little before the next one.", n=RATE_COUNT))
+        raise ctx.refuse(ctx.tn("You have added {n} resource or organisation in the last minutes. Please wait "
+                                "a little before the next one.",
+                                "You have added {n} resources and organisations in the last minutes. Please wait "
+                                "a little before the next one.", RATE_COUNT))
 
 
 async def remove_command(ctx: Context, community: Community, words: list[str],
@@ -150,13 +152,16 @@ async def resource_text(ctx: Context, raw: str) -> None:
     text, holder, place = message_lines(raw, 3)
     holder, place = holder[:DETAIL_MAX], place[:DETAIL_MAX]
     if len(text) < TEXT_MIN:
-        raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TEXT_MIN))
+        raise ctx.refuse(ctx.tn("That is too short: at least {n} character, please.",
+                                "That is too short: at least {n} characters, please.", TEXT_MIN))
     if len(text) > TEXT_MAX:
-        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(text), max=TEXT_MAX))
+        raise ctx.refuse(ctx.tn("That is {n} character; please keep it to {max}.",
+                                "That is {n} characters; please keep it to {max}.", len(text), max=TEXT_MAX))
     await rate_limited(ctx)
     if len(await resources.resources_of(ctx.tx, community.id)) >= MAX_RESOURCES:
-        raise ctx.refuse(ctx.t("The map holds {max} resources already; the ҚМҰТ can take some off to make room.",
-                               max=MAX_RESOURCES))
+        raise ctx.refuse(ctx.tn("The map holds {n} resource already; the ҚМҰТ can take some off to make room.",
+                                "The map holds {n} resources already; the ҚМҰТ can take some off to make room.",
+                                MAX_RESOURCES))
     resource = await resources.add_resource(ctx.tx, community.id, kind, text, holder, place, ctx.member.id,
                                             ctx.now_iso)
     await ctx.audit("resource.added", community.id, number=resource.number, kind=kind)
@@ -288,14 +293,17 @@ async def org_name(ctx: Context, raw: str) -> None:
     assert ctx.member is not None
     name = clean_line(raw)
     if len(name) < 2 or len(name) > NAME_MAX:
-        raise ctx.refuse(ctx.t("A name of 2 to {max} characters, please.", max=NAME_MAX))
+        raise ctx.refuse(ctx.tn("A name of 2 to {n} character, please.", "A name of 2 to {n} characters, please.",
+                                NAME_MAX))
     existing = await resources.org_by_norm(ctx.tx, community.id, normalize(name))
     if existing is not None:
         raise ctx.refuse(ctx.t("It is on the diagram already as #{number}.", number=existing))
     await rate_limited(ctx)
     if len(await resources.orgs_of(ctx.tx, community.id)) >= MAX_ORGS:
-        raise ctx.refuse(ctx.t("The diagram holds {max} organisations already; the ҚМҰТ can take some off to "
-                               "make room.", max=MAX_ORGS))
+        raise ctx.refuse(ctx.tn("The diagram holds {n} organisation already; the ҚМҰТ can take some off to "
+                                "make room.",
+                                "The diagram holds {n} organisations already; the ҚМҰТ can take some off to "
+                                "make room.", MAX_ORGS))
     number = await resources.add_org(ctx.tx, community.id, name, normalize(name), ctx.member.id, ctx.now_iso)
     await ctx.audit("org.added", community.id, number=number)
     ctx.clear()

@@ -111,20 +111,23 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
     elif ballot.kind == "dots":
         top = result.rows[0]
         total = sum(r.total for r in result.rows)
-        finding = tr.t("{method}: {problem} is the most pressing, with {n} of {total} stickers.",
-                       method=title, problem=_names(first), n=top.total, total=total)
+        finding = tr.tn("{method}: {problem} is the most pressing, with {top} of {n} sticker.",
+                        "{method}: {problem} is the most pressing, with {top} of {n} stickers.", total,
+                        method=title, problem=_names(first), top=top.total)
     elif ballot.kind == "matrix":
         top = result.rows[0]
         finding = tr.t("{method}: {problem} is the most important and urgent, mean score {score} of 5.",
                        method=title, problem=_names(first), score=f"{top.mean_score:.1f}")
     else:
         outcome = result.extra["outcome"]
-        finding = tr.t("{method}: {problem} was judged more pressing than the others most often ({wins} wins).",
-                       method=title, problem=_names(first), wins=outcome.win_counts.get(first[0].id, 0))
+        finding = tr.tn("{method}: {problem} was judged more pressing than the others most often ({n} win).",
+                        "{method}: {problem} was judged more pressing than the others most often ({n} wins).",
+                        outcome.win_counts.get(first[0].id, 0), method=title, problem=_names(first))
     lines = [finding, tr.tn("{n} member voted.", "{n} members voted.", result.voters)]
     if ballot.kind == "dots" and ballot.paper_present:
-        lines.append(tr.t("In person: {n} people at the meeting, {stickers} paper stickers, added to the online count.",
-                          n=ballot.paper_present, stickers=sum(r.paper for r in result.rows)))
+        lines.append(tr.t("In person: {people}, {stickers}, added to the online count.",
+                          people=tr.tn("{n} person at the meeting", "{n} people at the meeting", ballot.paper_present),
+                          stickers=tr.tn("{n} paper sticker", "{n} paper stickers", sum(r.paper for r in result.rows))))
     lines.append(audit_line(tr, audit_head))
     return "\n".join(lines)
 

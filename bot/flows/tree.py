@@ -1,6 +1,7 @@
 """Step 3, the problem tree (мәселе ағашы): members add causes (the roots) and consequences (the
-branches) of the chosen problem, each on the problem itself or under another of its kind; the
-ҚМҰТ merges duplicates and removes what does not belong; the bot draws the tree."""
+leaves) of the chosen problem (the trunk and branches), each on the problem itself or under
+another of its kind; the ҚМҰТ merges duplicates and removes what does not belong; the bot draws
+the tree."""
 
 from __future__ import annotations
 
@@ -59,9 +60,9 @@ def outline(tr: Translator, nodes: list[Node], kind: str) -> list[str]:
 
 
 def tree_text(tr: Translator, problem: Problem, nodes: list[Node]) -> list[str]:
-    return ([tr.t("🌳 <b>Problem tree</b>"), "", tr.t("<b>Consequences</b> (the branches):")]
+    return ([tr.t("🌳 <b>Problem tree</b>"), "", tr.t("<b>Consequences</b> (the leaves):")]
             + outline(tr, nodes, "effect")
-            + ["", tr.t("<b>The problem</b> (the trunk): {text}", text=esc(problem.text)), "",
+            + ["", tr.t("<b>The problem</b> (the trunk and branches): {text}", text=esc(problem.text)), "",
                tr.t("<b>Causes</b> (the roots):")]
             + outline(tr, nodes, "cause"))
 
@@ -84,7 +85,7 @@ def chart(locale: str, problem: Problem, nodes: list[Node]) -> Chart:
     labels = {"title": tr.t("Problem tree"),
               "subtitle": tr.tn("{n} cause", "{n} causes", causes) + " · "
               + tr.tn("{n} consequence", "{n} consequences", len(nodes) - causes),
-              "causes": tr.t("Causes (the roots)"), "effects": tr.t("Consequences (the branches)"),
+              "causes": tr.t("Causes (the roots)"), "effects": tr.t("Consequences (the leaves)"),
               "problem": tr.t("The problem"), "empty": tr.t("No causes or consequences yet"),
               "no_effects": tr.t("No consequences yet"), "no_causes": tr.t("No causes yet")}
     return Chart(charts.render_tree, (problem.text, rows, labels), filename="tree.png")
@@ -167,9 +168,11 @@ async def text_sent(ctx: Context, raw: str) -> None:
     problem = await chosen_problem(ctx, community)
     text = clean_line(raw)  # one line: the outline shows one node a line
     if len(text) < TEXT_MIN:
-        raise ctx.refuse(ctx.t("That is too short: at least {min} characters, please.", min=TEXT_MIN))
+        raise ctx.refuse(ctx.tn("That is too short: at least {n} character, please.",
+                                "That is too short: at least {n} characters, please.", TEXT_MIN))
     if len(text) > TEXT_MAX:
-        raise ctx.refuse(ctx.t("That is {n} characters; please keep it to {max}.", n=len(text), max=TEXT_MAX))
+        raise ctx.refuse(ctx.tn("That is {n} character; please keep it to {max}.",
+                                "That is {n} characters; please keep it to {max}.", len(text), max=TEXT_MAX))
     await may_add(ctx, problem, kind, text)
     same_kind = [n for n in await tree.of_problem(ctx.tx, problem.id) if n.kind == kind]
     if not same_kind:
@@ -205,11 +208,15 @@ async def may_add(ctx: Context, problem: Problem, kind: str, text: str) -> None:
         raise ctx.refuse(ctx.t("#{number} said this, and the ҚМҰТ merged or removed it.", number=existing.number))
     since = (ctx.now - RATE_WINDOW).isoformat(timespec="seconds")
     if await tree.count_recent(ctx.tx, ctx.member.id, since) >= RATE_COUNT:
-        raise ctx.refuse(ctx.t("You have added {n} causes and consequences in the last minutes. Please wait a "
-                               "little before the next one.", n=RATE_COUNT))
+        raise ctx.refuse(ctx.tn("You have added {n} cause or consequence in the last minutes. Please wait a "
+                                "little before the next one.",
+                                "You have added {n} causes and consequences in the last minutes. Please wait a "
+                                "little before the next one.", RATE_COUNT))
     if len(await tree.of_problem(ctx.tx, problem.id)) >= MAX_NODES:
-        raise ctx.refuse(ctx.t("The tree has {max} causes and consequences already; the ҚМҰТ can merge "
-                               "duplicates to make room.", max=MAX_NODES))
+        raise ctx.refuse(ctx.tn("The tree has {n} cause or consequence already; the ҚМҰТ can merge "
+                                "duplicates to make room.",
+                                "The tree has {n} causes and consequences already; the ҚМҰТ can merge "
+                                "duplicates to make room.", MAX_NODES))
 
 
 @state("tree.where", who="member")
