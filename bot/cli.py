@@ -13,15 +13,9 @@ from bot import config as configuration
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.app import TelegramApp
+    from bot.whatsapp.app import serve  # Telegram, WhatsApp or both, as configured
 
-    cfg = configuration.load(need_telegram=True)
-    print("Telegram: configured. WhatsApp: not available in this version.", file=sys.stderr)
-    try:
-        asyncio.run(TelegramApp(cfg).run_forever())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(configuration.load(need_telegram=True))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -85,7 +79,7 @@ def _hash_prefix(value: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qatysu", description="Qatysu community participation bot")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(fn=_run)
+    sub.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN or WHATSAPP_TOKEN)").set_defaults(fn=_run)
     demo = sub.add_parser("demo", help="simulate a community, no token or network needed")
     demo.add_argument("--out", default="demo-out")
     demo.add_argument("--seed", type=int, default=7)
