@@ -132,7 +132,7 @@ class WhatsAppChannel:
                 return
             await self._run(Event(**base, button=options[number - 1][0]))
             return
-        match = next((o for o in options if o[1].casefold() == typed.casefold()), None)
+        match = next((o for o in options if _bare(o[1]) == _bare(typed)), None) if _bare(typed) else None
         if match is not None:
             await self._run(Event(**base, button=match[0]))
         else:
@@ -189,6 +189,11 @@ def _for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
 async def _done(tx, message_ids: list[str]) -> None:
     await inbox.done(tx, CHANNEL, message_ids)
     await updates.delivered(tx, CHANNEL, message_ids)
+
+
+def _bare(title: str) -> str:
+    """An option's text as a person would type it: without the marks before it ("✓ қазақша")."""
+    return " ".join(re.sub(r"^\W+", "", title).split()).casefold()
 
 
 def _now() -> str:

@@ -1,0 +1,151 @@
+"""End to end over HTTP: the real bot (webhook server, engine, storage, Cloud API client) against
+the fake WhatsApp Cloud API, with tests acting as WhatsApp users through signed webhooks — and,
+in the same community, Telegram users through the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from bot.config import Config, WhatsAppConfig
+from bot.storage import ballots
+from bot.whatsapp.app import WhatsAppApp
+from tests.fakes.whatsapp import FakeWhatsApp, Received, WaUser
+from tests.test_e2e_telegram import new_community, onboard as tg_onboard, say
+
+WA_TOKEN, SECRET, VERIFY, PHONE_ID = "EAAG-test", "app-secret", "verify-me", "1055500001"
+
+
+def wa_config(wa: FakeWhatsApp, templates: dict | None = None, display: str | None = "77001234567") -> WhatsAppConfig:
+    return WhatsAppConfig(token=WA_TOKEN, phone_number_id=PHONE_ID, app_secret=SECRET, verify_token=VERIFY,
+                          api_base=wa.base_url, api_version=wa.version,
+                          templates={"notice": "qatysu_notice"} if templates is None else templates,
+                          display_number=display)
+
+
+@pytest.fixture
+async def wa():
+    async with FakeWhatsApp(token=WA_TOKEN, app_secret=SECRET, phone_number_id=PHONE_ID) as fake:
+        yield fake
+
+
+async def start_whatsapp(wa: FakeWhatsApp, db_path: str, telegram=None, **config) -> WhatsAppApp:
+    app = WhatsAppApp(Config(db_path=db_path, http_port=0, whatsapp=wa_config(wa, **config)), telegram=telegram,
+                      rng=random.Random(3), edit_interval=0.2, retry_delay=0.02)
+    await app.start()
+    wa.webhook_url = f"http://127.0.0.1:{app.port}/whatsapp/webhook"
+    return app
+
+
+@pytest.fixture
+async def wabot(wa, tmp_path):
+    """WhatsApp alone: its own database, engine and outbox."""
+    app = await start_whatsapp(wa, str(tmp_path / "wa.db"))
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def both(tg, bot, wa):
+    """Telegram and WhatsApp side by side, one database (``bot`` is the Telegram app)."""
+    app = await start_whatsapp(wa, bot.db_path, telegram=bot.app)
+    yield app
+    await app.stop()
+
+
+AGREE = {"қазақша": "Келісемін", "русский": "Согласен", "English": "I agree"}
+
+
+async def wa_say(wa: FakeWhatsApp, user: WaUser, text: str, contains: str | None = None) -> Received:
+    assert await wa.send_text(user, text) == 200
+    return await wa.next_message(user, contains=contains)
+
+
+async def wa_onboard(wa: FakeWhatsApp, user: WaUser, language: str, first: str = "/start") -> Received:
+    """Language → consent → name (the profile's, tapped); returns the greeting."""
+    choose = await wa_say(wa, user, first)
+    assert await wa.press(user, choose, language) == 200
+    consent = await wa.next_message(user)
+    assert await wa.press(user, consent, AGREE[language]) == 200
+    ask = await wa.next_message(user)
+    assert await wa.press(user, ask, user.name) == 200
+    return await wa.next_message(user)
+
+
+# --- onboarding, rendering, the 24-hour window -----------------------------------------------------------
+async def test_a_whatsapp_member_onboards_with_buttons_and_typed_numbers(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    choose = await wa_say(wa, alma, "сәлем")
+    assert choose.kind == "interactive" and [t for _, t in choose.options] == ["✓ қазақша", "русский", "English"]
+    assert "<b>" not in choose.text
+    await wa.send_text(alma, "1")  # a typed "1": the first option, қазақша
+    consent = await wa.next_message(alma)
+    assert "келісім" in consent.text.lower() or "Келісемін" in [t for _, t in consent.options]
+    await wa.send_text(alma, "Келісемін")  # the option's exact text
+    ask = await wa.next_message(alma)
+    await wa.send_text(alma, "Алма Серікқызы")  # a name typed, not an option
+    greeting = await wa.next_message(alma)
+    assert "Алма Серікқызы" in greeting.text
+    async with wabot.db.transaction() as tx:
+        row = await tx.one("SELECT m.name, m.locale FROM identities i JOIN members m ON m.id = i.member_id"
+                           " WHERE i.channel = 'whatsapp' AND i.external_id = ?", (alma.wa_id,))
+    assert tuple(row) == ("Алма Серікқызы", "kk")
+    assert not wa.refused
+
+
+# --- one community, two channels, one tally --------------------------------------------------------------
+async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(tg, bot, wa, both):
+    from tests.test_e2e_telegram import join
+
+    aigerim = tg.user(1, "Айгерим", "kk")
+    await tg_onboard(tg, aigerim, "қазақша")
+    code = await new_community(tg, aigerim)
+    group = tg.group(-100777, "Көктерек", with_bot=True)
+    await say(tg, aigerim, f"/link {code}", group)
+    olga = tg.user(101, "Ольга", "ru")
+    await join(tg, olga, code, "русский")
+
+    # the WhatsApp member joins with the code typed as the wa.me link would type it
+    alma = wa.user("77010000001", "Алма")
+    await wa_onboard(wa, alma, "English", first=f"/start {code}")
+    welcome = await wa.next_message(alma, contains="Welcome to")
+    assert "Көктерек ауылы" in welcome.text
+    for user, text in ((olga, "Балалар алаңы жоқ"), (aigerim, "Мектеп автобусы кешігеді")):
+        await say(tg, user, f"/propose {text}")
+    proposed = await wa_say(wa, alma, "/propose Ауыз су жиі өшіп қалады", contains="#3")
+    assert "<b>" not in proposed.text
+    async with bot.app.db.transaction() as tx:
+        texts = [r[0] for r in await tx.all("SELECT text FROM problems WHERE community_id = 1 ORDER BY number")]
+    assert texts == ["Балалар алаңы жоқ", "Мектеп автобусы кешігеді", "Ауыз су жиі өшіп қалады"]
+
+    # a matrix ballot, scored in private on both channels
+    invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)
+    payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
+    question = await wa_say(wa, alma, f"/start {payload}")
+    for _ in range(3):
+        assert "important" in question.text and "*important*" in question.text  # bold the WhatsApp way
+        assert [t for _, t in question.options] == ["1", "2", "3"]
+        assert await wa.press(alma, question, "3") == 200
+        question = await wa.next_message(alma)
+        assert "urgent" in question.text
+        assert await wa.press(alma, question, "2") == 200
+        question = await wa.next_message(alma)
+    assert "scored all 3 problems" in question.text
+    tg_question = await say(tg, olga, f"/start {payload}")
+    for _ in range(3):
+        tg.press_button(olga, tg_question, "1")
+        tg_question = await tg.next_edit(tg_question)
+        tg.press_button(olga, tg_question, "1")
+        tg_question = await tg.next_edit(tg_question)
+    async with bot.app.db.transaction() as tx:
+        scores = await ballots.all_scores(tx, 1)
+        identities = dict(await tx.all("SELECT channel, member_id FROM identities WHERE external_id IN (?, ?)",
+                                       (alma.wa_id, str(olga.id))))
+    assert scores[identities["whatsapp"]] == {1: (3, 2), 2: (3, 2), 3: (3, 2)}
+    assert scores[identities["telegram"]] == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
+    await say(tg, aigerim, "/close", group)
+    result = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.status == 200, timeout=10)
+    assert "2 мүше дауыс берді." in result.params["caption"].splitlines()  # one tally: both channels
+    assert not wa.refused
