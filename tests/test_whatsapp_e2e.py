@@ -149,3 +149,20 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     result = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.status == 200, timeout=10)
     assert "2 мүше дауыс берді." in result.params["caption"].splitlines()  # one tally: both channels
     assert not wa.refused
+
+    # pairwise: two long options as reply buttons, cut at a word, the full texts in the body
+    invitation = await say(tg, aigerim, "/poll pairwise 1 2 3", group)
+    while "url" not in str(invitation.get("reply_markup")):  # after the matrix's result
+        invitation = await tg.next_message(group.id)
+    payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
+    pair = await wa_say(wa, alma, f"/start {payload}")
+    for _ in range(3):
+        assert "more pressing" in pair.text and len(pair.options) == 2
+        assert all(len(title) <= 20 for _, title in pair.options)
+        assert any(title.endswith("…") for _, title in pair.options)
+        assert "1. 🅰 #" in pair.text and "2. 🅱 #" in pair.text
+        await wa.send_text(alma, "1")  # typed: the first option
+        pair = await wa.next_message(alma)
+    assert "compared all 3 pairs" in pair.text
+    async with bot.app.db.transaction() as tx:
+        assert len((await ballots.all_answers(tx, 2))[identities["whatsapp"]]) == 3
