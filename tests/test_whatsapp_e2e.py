@@ -4,8 +4,9 @@ in the same community, Telegram users through the fake Bot API."""
 
 from __future__ import annotations
 
-import asyncio
 import random
+import re
+from urllib.parse import unquote
 
 import pytest
 
@@ -123,7 +124,11 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     # a matrix ballot, scored in private on both channels
     invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)
     payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
-    question = await wa_say(wa, alma, f"/start {payload}")
+    # the group's post reaches the WhatsApp member one to one, its Telegram link made a wa.me link
+    posted = await wa.next_message(alma, contains="wa.me")
+    link = re.search(r"https://wa\.me/77001234567\?text=(\S+)", posted.text).group(1)
+    assert "t.me" not in posted.text and unquote(link) == f"/start {payload}"
+    question = await wa_say(wa, alma, unquote(link))  # what the link types
     for _ in range(3):
         assert "important" in question.text and "*important*" in question.text  # bold the WhatsApp way
         assert [t for _, t in question.options] == ["1", "2", "3"]
@@ -148,6 +153,8 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     await say(tg, aigerim, "/close", group)
     result = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.status == 200, timeout=10)
     assert "2 мүше дауыс берді." in result.params["caption"].splitlines()  # one tally: both channels
+    chart = await wa.next_message(alma, contains="2 members voted")  # the result, in her language
+    assert chart.kind == "image" and chart.media == tg.file_bytes(result.result["photo"][-1]["file_id"])
     assert not wa.refused
 
     # pairwise: two long options as reply buttons, cut at a word, the full texts in the body
@@ -155,7 +162,7 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     while "url" not in str(invitation.get("reply_markup")):  # after the matrix's result
         invitation = await tg.next_message(group.id)
     payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
-    pair = await wa_say(wa, alma, f"/start {payload}")
+    pair = await wa_say(wa, alma, f"/start {payload}", contains="pair 1 of 3")
     for _ in range(3):
         assert "more pressing" in pair.text and len(pair.options) == 2
         assert all(len(title) <= 20 for _, title in pair.options)
