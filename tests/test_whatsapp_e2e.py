@@ -4,14 +4,18 @@ in the same community, Telegram users through the fake Bot API."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import re
 from urllib.parse import unquote
 
+import aiohttp
 import pytest
 
 from bot.config import Config, WhatsAppConfig
 from bot.storage import ballots
+from bot.storage.db import Database
 from bot.whatsapp.app import WhatsAppApp
 from tests.fakes.whatsapp import FakeWhatsApp, Received, WaUser
 from tests.test_e2e_telegram import new_community, onboard as tg_onboard, say
@@ -173,3 +177,78 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     assert "compared all 3 pairs" in pair.text
     async with bot.app.db.transaction() as tx:
         assert len((await ballots.all_answers(tx, 2))[identities["whatsapp"]]) == 3
+
+
+async def until_listening(wa: FakeWhatsApp, user: WaUser, text: str = "/start") -> None:
+    """Send ``text`` once the webhook of a starting process listens."""
+    for _ in range(300):
+        try:
+            if await wa.send_text(user, text) == 200:
+                return
+        except (OSError, aiohttp.ClientError):
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("the webhook never listened")
+
+
+# --- qatysu run, and a restart ------------------------------------------------------------------------------
+async def test_qatysu_run_serves_whatsapp_beside_telegram_and_alone(tg, wa, tmp_path, unused_tcp_port):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_crash_safety import BotProcess
+
+    env = {"WHATSAPP_TOKEN": WA_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID, "WHATSAPP_APP_SECRET": SECRET,
+           "WHATSAPP_VERIFY_TOKEN": VERIFY, "WHATSAPP_API_BASE": wa.base_url,
+           "QATYSU_HTTP_PORT": str(unused_tcp_port), "WHATSAPP_TEMPLATE_NOTICE": "qatysu_notice"}
+    wa.webhook_url = f"http://127.0.0.1:{unused_tcp_port}/whatsapp/webhook"
+    process = BotProcess(tg, str(tmp_path / "run.db"))
+    process.env.update(env)
+    process.start()
+    alma, olga = wa.user("77010000001", "Алма"), tg.user(101, "Ольга", "ru")
+    try:
+        await until_listening(wa, alma)
+        choose = await wa.next_message(alma, timeout=15)
+        assert [t for _, t in choose.options] == ["✓ қазақша", "русский", "English"]
+        tg.send(olga, "/start")
+        assert "қазақша" in str((await tg.next_message(olga.id, timeout=15))["reply_markup"])
+    finally:
+        process.stop()
+    log = open(process.env["QATYSU_DB"] + ".log").read()
+    assert "Telegram: configured. WhatsApp: configured." in log
+
+    alone = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WHATSAPP_"))}
+    alone.update(env, QATYSU_DB=str(tmp_path / "alone.db"))
+    child = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=alone, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        bek = wa.user("77010000002", "Бек")
+        await until_listening(wa, bek)
+        assert (await wa.next_message(bek, timeout=15)).kind == "interactive"
+    finally:
+        child.terminate()
+        _, err = child.communicate(timeout=15)
+    assert "Telegram: not configured. WhatsApp: configured." in err
+
+
+async def test_messages_left_in_the_inbox_are_handled_at_the_next_start(wa, tmp_path):
+    from bot.storage import inbox
+
+    path = str(tmp_path / "restart.db")
+    app = await start_whatsapp(wa, path)
+    alma = wa.user("77010000001", "Алма")
+    await wa_say(wa, alma, "/start")
+    await app.stop()
+    body, message_id = wa.inbound(alma, "text", {"body": "/help"})
+    stored = json.dumps({"message": body["entry"][0]["changes"][0]["value"]["messages"][0], "name": "Алма"})
+    async with Database(path) as db:  # received, stored, then the process died before handling it
+        await db.atomic(lambda tx: inbox.store(tx, "whatsapp", [(message_id, stored)], "2026-12-06T04:00:00"))
+    app = await start_whatsapp(wa, path)
+    try:
+        assert "/propose" in (await wa.next_message(alma, timeout=10)).text
+        await app.channel.drain()
+        async with app.db.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM inbox") == 0
+    finally:
+        await app.stop()
