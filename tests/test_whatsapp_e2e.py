@@ -87,7 +87,7 @@ async def test_a_whatsapp_member_onboards_with_buttons_and_typed_numbers(wa, wab
     assert "<b>" not in choose.text
     await wa.send_text(alma, "1")  # a typed "1": the first option, қазақша
     consent = await wa.next_message(alma)
-    assert "келісім" in consent.text.lower() or "Келісемін" in [t for _, t in consent.options]
+    assert consent.kind == "interactive" and consent.options[0] == ("consent:yes", "Келісемін")
     await wa.send_text(alma, "Келісемін")  # the option's exact text
     ask = await wa.next_message(alma)
     await wa.send_text(alma, "Алма Серікқызы")  # a name typed, not an option
@@ -98,6 +98,14 @@ async def test_a_whatsapp_member_onboards_with_buttons_and_typed_numbers(wa, wab
                            " WHERE i.channel = 'whatsapp' AND i.external_id = ?", (alma.wa_id,))
     assert tuple(row) == ("Алма Серікқызы", "kk")
     assert not wa.refused
+
+
+async def test_mydata_arrives_as_a_document(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    await wa_onboard(wa, alma, "English")
+    export = await wa_say(wa, alma, "/mydata", contains="Everything stored about you")
+    assert export.kind == "document" and export.payload["document"]["filename"] == "qatysu-my-data.json"
+    assert json.loads(export.media)["member"]["name"] == "Алма"
 
 
 # --- one community, two channels, one tally --------------------------------------------------------------
