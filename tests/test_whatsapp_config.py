@@ -39,3 +39,13 @@ def test_a_wrong_whatsapp_value_is_named(extra, variable):
     with pytest.raises(ConfigError) as error:
         load({**WA, **extra})
     assert variable in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_telegram_webhook_beside_whatsapp_is_refused_before_anything_starts():
+    from bot.whatsapp.app import serve
+
+    config = load({**WA, "TELEGRAM_BOT_TOKEN": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                   "TELEGRAM_WEBHOOK_URL": "https://bot.example.kz", "TELEGRAM_WEBHOOK_SECRET": "s3cret"})
+    with pytest.raises(ConfigError) as error:
+        serve(config)
+    assert "TELEGRAM_WEBHOOK_URL" in str(error.value) and "\n" not in str(error.value)

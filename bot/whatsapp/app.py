@@ -110,9 +110,11 @@ class WhatsAppApp:
 
 async def run(config: Config) -> None:
     """Serve every configured channel until cancelled."""
-    from bot.app import TelegramApp
+    telegram = None
+    if config.telegram_token:
+        from bot.app import TelegramApp  # aiogram only when Telegram is served
 
-    telegram = TelegramApp(config) if config.telegram_token else None
+        telegram = TelegramApp(config)
     if telegram is not None:
         await telegram.start()
     whatsapp = WhatsAppApp(config, telegram=telegram) if config.whatsapp else None
