@@ -172,3 +172,14 @@ async def test_an_unknown_recipient_is_undeliverable_and_dropped(wa, wabot, capl
     async with wabot.db.transaction() as tx:
         assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
     assert [c for _, c in wa.refused] == [131026]  # never heard from: a template, refused for the number
+
+
+async def test_a_typed_number_answers_the_last_interactive_message_even_after_an_announcement(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    choose = await wa_say(wa, alma, "/start")
+    assert [t for _, t in choose.options] == ["✓ қазақша", "русский", "English"]
+    await wabot.delivery.deliver([Message("whatsapp", alma.wa_id, "Дауыс беру ашылды")])  # no options
+    await wa.next_message(alma)
+    await wa.send_text(alma, "2")
+    consent = await wa.next_message(alma)
+    assert consent.options[0] == ("consent:yes", "Согласен(на)")  # "2" was русский

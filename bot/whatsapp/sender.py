@@ -109,7 +109,7 @@ class WhatsAppSender:
 
             async def record(tx, part: Part = part, message_id: str = message_id) -> None:
                 await store.record_sent(tx, message_id, wa_id, now, part.options, part.body, part.page)
-                if part.payload["type"] != "template" and (part.options or part is parts[-1]):
+                if part.options:  # the latest interactive message's options: what a typed "2" means
                     await store.offered(tx, wa_id, part.options)
 
             await self.db.atomic(record)
