@@ -258,5 +258,8 @@ async def test_messages_left_in_the_inbox_are_handled_at_the_next_start(wa, tmp_
         await app.channel.drain()
         async with app.db.transaction() as tx:
             assert await tx.scalar("SELECT COUNT(*) FROM inbox") == 0
+        # a button of a message sent before the restart still works
+        await wa.press(alma, wa.messages(alma)[0], "English")
+        assert (await wa.next_message(alma)).options[0] == ("consent:yes", "I agree")
     finally:
         await app.stop()
