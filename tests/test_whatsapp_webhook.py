@@ -61,7 +61,10 @@ async def test_a_body_over_a_megabyte_malformed_json_and_another_number_store_no
     assert await wa.post(b"\xff\xfe not even text") == 400
     other, _ = wa.inbound(alma, "text", {"body": "/start"}, phone_number_id="999999")
     assert await wa.post(other) == 200
-    assert await wa.post({"entry": "nonsense"}) == 200
+    for odd in ({"entry": "nonsense"}, [1, 2], {"entry": [{"changes": "abc"}]},
+                {"entry": [{"changes": [{"value": {"metadata": "x", "messages": [{"id": "m", "from": "1"}]}}]}]},
+                wa.envelope({"messages": {"id": "m"}, "contacts": "x", "statuses": [{"id": "s", "errors": 5}]})):
+        assert await wa.post(odd) == 200
     await wabot.channel.drain()
     assert await stored(wabot) == (0, 0)
     await wa.assert_silent(alma)
@@ -103,6 +106,8 @@ async def test_a_stale_or_forged_option_and_a_typed_eleven_get_a_short_answer_on
     await wa.send_text(alma, "11")
     answer = await wa.next_message(alma)
     assert answer.text == "There is no option 11. Type a number from 1 to 10, or tap an option."
+    await wa.send_text(alma, "²")  # a digit to str.isdigit, not to int(): plain text, answered
+    assert "There is no option" not in (await wa.next_message(alma)).text
     await wabot.channel.drain()
     await wa.assert_silent(alma)
     async with wabot.db.transaction() as tx:

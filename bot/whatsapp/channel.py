@@ -125,7 +125,7 @@ class WhatsAppChannel:
             return
         options = await self.db.atomic(lambda tx: store.last_options(tx, wa_id))
         typed = text.strip()
-        if options and typed.isdigit() and len(typed) <= 3:
+        if options and typed.isascii() and typed.isdigit() and len(typed) <= 3:  # not "²": int() refuses it
             number = int(typed)
             if not 1 <= number <= len(options):
                 await self._say(base, wa_id, NO_SUCH_OPTION, number=number, count=len(options))

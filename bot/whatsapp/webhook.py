@@ -36,22 +36,21 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
     messages: list[tuple[str, str, str, float]] = []
     statuses: list[dict] = []
     entries = body.get("entry") if isinstance(body, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+    for entry in _list(entries):
+        for change in _list(entry.get("changes")) if isinstance(entry, dict) else []:
             value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict):
-                continue
-            if str((value.get("metadata") or {}).get("phone_number_id", "")) != phone_number_id:
-                continue  # another number's (a shared app): not ours to answer
-            names = {str(c.get("wa_id")): (c.get("profile") or {}).get("name", "")
-                     for c in value.get("contacts") or [] if isinstance(c, dict)}
-            for message in value.get("messages") or []:
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            if not isinstance(metadata, dict) or str(metadata.get("phone_number_id", "")) != phone_number_id:
+                continue  # another number's (a shared app), or not a message at all: not ours to answer
+            names = {str(c.get("wa_id")): str(c["profile"].get("name", "")) for c in _list(value.get("contacts"))
+                     if isinstance(c, dict) and isinstance(c.get("profile"), dict)}
+            for message in _list(value.get("messages")):
                 if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                     continue
                 sender = str(message["from"])
                 stored = json.dumps({"message": message, "name": names.get(sender, "")}, ensure_ascii=False)
                 messages.append((str(message["id"])[:200], sender, stored, _timestamp(message.get("timestamp"))))
-            statuses.extend(s for s in value.get("statuses") or [] if isinstance(s, dict) and s.get("id"))
+            statuses.extend(s for s in _list(value.get("statuses")) if isinstance(s, dict) and s.get("id"))
     return messages, statuses
 
 
@@ -89,7 +88,7 @@ def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel) -> li
             for _, sender, _, at in messages:
                 await store.wrote(tx, sender, min(at, now))
             for status in statuses:
-                code = next((e.get("code") for e in status.get("errors") or [] if isinstance(e, dict)), None)
+                code = next((e.get("code") for e in _list(status.get("errors")) if isinstance(e, dict)), None)
                 await store.status(tx, str(status["id"]), str(status.get("status", "")),
                                    _timestamp(status.get("timestamp")), code if isinstance(code, int) else None)
 
@@ -109,6 +108,10 @@ def application(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel) 
     app = web.Application(client_max_size=BODY_MAX)
     app.add_routes(routes(config, db, channel))
     return app
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _timestamp(value: Any) -> float:
