@@ -108,6 +108,22 @@ async def test_mydata_arrives_as_a_document(wa, wabot):
     assert json.loads(export.media)["member"]["name"] == "Алма"
 
 
+
+async def test_forget_erases_the_whatsapp_number_everywhere_and_still_answers(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    await wa_onboard(wa, alma, "English")
+    ask = await wa_say(wa, alma, "/forget", contains="Erase?")
+    await wa.press(alma, ask, "Erase my data")
+    erased = await wa.next_message(alma)
+    assert erased.kind == "text" and "Your data is erased" in erased.text  # not a template: she just wrote
+    await wabot.channel.drain()
+    async with wabot.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM wa_contacts") == 0
+        assert await tx.scalar("SELECT COUNT(*) FROM wa_sent WHERE options != '[]' OR body != ''") == 0
+        assert await tx.scalar("SELECT COUNT(*) FROM identities") == 0
+        assert await tx.scalar("SELECT COUNT(*) FROM inbox") == 0
+
+
 # --- one community, two channels, one tally --------------------------------------------------------------
 async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(tg, bot, wa, both):
     from tests.test_e2e_telegram import join

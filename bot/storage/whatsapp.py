@@ -94,6 +94,15 @@ async def locale_of(tx: Tx, wa_id: str) -> str | None:
     return None
 
 
+async def forget(tx: Tx, wa_id: str) -> None:
+    """Erase what is kept about a WhatsApp number (its window, its options, what it was sent,
+    its messages waiting in the inbox): the number is the person's phone number."""
+    await tx.execute("DELETE FROM wa_contacts WHERE wa_id = ?", (wa_id,))
+    await tx.execute("DELETE FROM wa_sent WHERE wa_id = ?", (wa_id,))
+    await tx.execute("DELETE FROM inbox WHERE channel = 'whatsapp' AND json_extract(payload, '$.message.from') = ?",
+                     (wa_id,))
+
+
 async def prune(tx: Tx, before: float) -> int:
     """Forget sent messages (and media ids) older than ``before``: a tap on one is then stale."""
     await tx.execute("DELETE FROM wa_media WHERE uploaded_at < ?", (before,))

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -97,6 +98,10 @@ class WhatsAppChannel:
         message = stored["message"]
         wa_id = str(message["from"])
         kind = message.get("type")
+        try:
+            self.sender.heard(wa_id, min(float(message.get("timestamp")), time.time()))
+        except (TypeError, ValueError):
+            pass
         base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
                     user_name=_clean(str(stored.get("name") or ""))[:64])
         if kind == "text":

@@ -33,6 +33,7 @@ WINDOW = 24 * 3600.0
 WINDOW_MARGIN = 120.0          # a message must arrive inside the window, not leave just before it ends
 MEDIA_TTL = 29 * 24 * 3600.0   # Meta keeps an uploaded media id 30 days
 THROUGHPUT_PAUSE = 2.0         # seconds every send waits after 130429
+HEARD_MAX = 10_000             # people remembered in memory as just heard from, before the old are dropped
 PAIR_PAUSE = 6.0               # one message every 6 s to the same person after 131056
 UNREACHABLE = {131026, 131030, 131031, 131021, 131045, 131049, 131050}  # the person cannot be messaged
 REFUSED = {100, 131008, 131009, 131051, 131052, 131053, 132000, 132001, 132005, 132007, 132012, 132015, 132016}
@@ -56,6 +57,7 @@ class WhatsAppSender:
         self._session = session
         self._own_session = session is None
         self._uploading: dict[str, asyncio.Lock] = {}
+        self._heard: dict[str, float] = {}  # the messages being answered: their window is open
         self.url = f"{config.api_base}/{config.api_version}/{config.phone_number_id}"
 
     @property
@@ -68,6 +70,14 @@ class WhatsAppSender:
         if self._own_session and self._session is not None:
             await self._session.close()
 
+    def heard(self, wa_id: str, at: float) -> None:
+        """A message from ``wa_id`` is being handled: its answer is inside the window even when the
+        stored window is gone (the answer to /forget, which erases it)."""
+        if len(self._heard) > HEARD_MAX:
+            old = self.clock() - WINDOW
+            self._heard = {k: v for k, v in self._heard.items() if v > old}
+        self._heard[wa_id] = max(at, self._heard.get(wa_id, 0.0))
+
     def min_interval(self, chat_id: str) -> float:
         return 0.0  # the pair rate allows bursts; a 131056 makes that person's queue wait
 
@@ -78,7 +88,8 @@ class WhatsAppSender:
         wa_id = message.chat_id
         last, locale = await self.db.atomic(lambda tx: _about(tx, wa_id))
         locale = locale if locale in LOCALES else self.default_locale
-        if last is None or self.clock() - last > WINDOW - WINDOW_MARGIN:
+        last = max(last or 0.0, self._heard.get(wa_id, 0.0))
+        if self.clock() - last > WINDOW - WINDOW_MARGIN:
             return await self._template(message, locale)
         parts = render(message, image, translator(locale), self.links)
         try:
