@@ -140,3 +140,13 @@ async def test_status_callbacks_are_recorded_against_the_sent_message(wa, wabot)
     async with wabot.db.transaction() as tx:
         assert await tx.scalar("SELECT status || ':' || error_code FROM wa_sent WHERE message_id = ?",
                                (failed.id,)) == "failed:131026"
+
+
+async def test_a_tap_under_a_message_older_than_thirty_days_is_stale(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    choose = await wa_say(wa, alma, "/start")
+    async with wabot.db.transaction() as tx:
+        await tx.execute("UPDATE wa_sent SET sent_at = sent_at - 31 * 86400")
+    await wabot._prune()
+    await wa.press(alma, choose, "English")
+    assert "no longer works" in (await wa.next_message(alma)).text

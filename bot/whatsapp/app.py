@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KEEP_SENT = 30 * 24 * 3600.0  # a tap under a message older than this is answered as stale
+PRUNE_EVERY = 6 * 3600.0
 
 
 @dataclass
@@ -57,6 +58,7 @@ class WhatsAppApp:
     _outbox: OutboxWorker | None = field(default=None, init=False)
     _scheduler: Scheduler | None = field(default=None, init=False)
     _runner: web.AppRunner | None = field(default=None, init=False)
+    _pruning: asyncio.Task | None = field(default=None, init=False)
 
     async def start(self) -> None:
         config = self.config
@@ -77,8 +79,8 @@ class WhatsAppApp:
         self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,
                                      default_locale=config.locale, clock=self.clock)
         self.delivery.senders[CHANNEL] = self.sender
-        before = self.clock() - KEEP_SENT
-        await self.db.atomic(lambda tx: store.prune(tx, before))
+        await self._prune()
+        self._pruning = asyncio.create_task(self._prune_forever())
         self.channel = WhatsAppChannel(self.engine, self.delivery, self.sender, self.db,
                                        default_locale=config.locale, retry_delay=self.retry_delay)
         self._runner = web.AppRunner(application(wa, self.db, self.channel))
@@ -91,7 +93,23 @@ class WhatsAppApp:
             log.info("handling %d WhatsApp message(s) received before the last stop", left)
         log.info("WhatsApp webhook listening on %s:%d/whatsapp/webhook", wa.host, self.port)
 
+    async def _prune(self) -> None:
+        before = self.clock() - KEEP_SENT
+        await self.db.atomic(lambda tx: store.prune(tx, before))
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                await self._prune()
+            except Exception:
+                log.exception("pruning WhatsApp's sent messages failed; tried again later")
+
     async def stop(self) -> None:
+        if self._pruning is not None:
+            self._pruning.cancel()
+            await asyncio.gather(self._pruning, return_exceptions=True)
+            self._pruning = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
