@@ -145,6 +145,7 @@ async def test_status_callbacks_are_recorded_against_the_sent_message(wa, wabot)
 async def test_a_tap_under_a_message_older_than_thirty_days_is_stale(wa, wabot):
     alma = wa.user("77010000001", "Алма")
     choose = await wa_say(wa, alma, "/start")
+    await wabot.channel.drain()  # its record written
     async with wabot.db.transaction() as tx:
         await tx.execute("UPDATE wa_sent SET sent_at = sent_at - 31 * 86400")
     await wabot._prune()
