@@ -11,7 +11,6 @@ import re
 from urllib.parse import unquote
 
 import aiohttp
-import pytest
 
 from bot.config import Config, WhatsAppConfig
 from bot.storage import ballots
@@ -30,34 +29,13 @@ def wa_config(wa: FakeWhatsApp, templates: dict | None = None, display: str | No
                           display_number=display)
 
 
-@pytest.fixture
-async def wa():
-    async with FakeWhatsApp(token=WA_TOKEN, app_secret=SECRET, phone_number_id=PHONE_ID) as fake:
-        yield fake
-
-
 async def start_whatsapp(wa: FakeWhatsApp, db_path: str, telegram=None, **config) -> WhatsAppApp:
+    """The WhatsApp app on its own database, or beside a started Telegram app (``telegram``)."""
     app = WhatsAppApp(Config(db_path=db_path, http_port=0, whatsapp=wa_config(wa, **config)), telegram=telegram,
                       rng=random.Random(3), edit_interval=0.2, retry_delay=0.02)
     await app.start()
     wa.webhook_url = f"http://127.0.0.1:{app.port}/whatsapp/webhook"
     return app
-
-
-@pytest.fixture
-async def wabot(wa, tmp_path):
-    """WhatsApp alone: its own database, engine and outbox."""
-    app = await start_whatsapp(wa, str(tmp_path / "wa.db"))
-    yield app
-    await app.stop()
-
-
-@pytest.fixture
-async def both(tg, bot, wa):
-    """Telegram and WhatsApp side by side, one database (``bot`` is the Telegram app)."""
-    app = await start_whatsapp(wa, bot.db_path, telegram=bot.app)
-    yield app
-    await app.stop()
 
 
 AGREE = {"қазақша": "Келісемін", "русский": "Согласен", "English": "I agree"}
@@ -90,6 +68,7 @@ async def test_a_whatsapp_member_onboards_with_buttons_and_typed_numbers(wa, wab
     assert consent.kind == "interactive" and consent.options[0] == ("consent:yes", "Келісемін")
     await wa.send_text(alma, "Келісемін")  # the option's exact text
     ask = await wa.next_message(alma)
+    assert "атыңызды" in ask.text and ask.options == [("onbname", "Алма")]  # the profile's name offered
     await wa.send_text(alma, "Алма Серікқызы")  # a name typed, not an option
     greeting = await wa.next_message(alma)
     assert "Алма Серікқызы" in greeting.text

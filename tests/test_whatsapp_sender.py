@@ -14,7 +14,7 @@ from bot.i18n import translator
 from bot.outbox import OutboxWorker
 from bot.whatsapp.render import Links, formatted, render, shorten
 from tests.fakes.telegram import tiny_png
-from tests.test_whatsapp_e2e import start_whatsapp, wa, wa_say, wabot  # noqa: F401  (fixtures)
+from tests.test_whatsapp_e2e import start_whatsapp, wa_say
 
 EN = translator("en")
 

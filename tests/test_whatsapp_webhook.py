@@ -10,7 +10,7 @@ import aiohttp
 from bot.flows.types import Button, Message
 from bot.storage import whatsapp as store
 from tests.fakes.whatsapp import UNKNOWN_KINDS
-from tests.test_whatsapp_e2e import VERIFY, wa, wa_onboard, wa_say, wabot  # noqa: F401  (fixtures)
+from tests.test_whatsapp_e2e import VERIFY, wa_onboard, wa_say
 
 
 async def stored(app) -> tuple[int, int]:
