@@ -8,6 +8,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import bot.handlers  # noqa: F401  (first: imports aiogram with its types built on first use)
 from aiogram import Bot, Dispatcher
@@ -19,7 +20,7 @@ from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.config import Config
+from bot.config import CannotRun, Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
@@ -35,11 +36,6 @@ DEFAULT_API = "https://api.telegram.org"
 START_TIMEOUT = 10  # seconds for each Bot API request at start: a Telegram out of reach fails fast
 
 
-class CannotRun(Exception):
-    """The bot cannot run: what failed, in one line for the operator (``qatysu run`` prints it
-    and exits non-zero, so Docker or systemd restart it and the reason is in their log)."""
-
-
 def _why(exc: BaseException, api: str, doing: str) -> str:
     """One line saying what failed while ``doing`` something."""
     if isinstance(exc, TelegramUnauthorizedError):
@@ -49,6 +45,11 @@ def _why(exc: BaseException, api: str, doing: str) -> str:
     if isinstance(exc, TelegramAPIError):
         return f"Telegram refused {doing}: {exc.message}"
     return f"{doing} failed: {type(exc).__name__}: {exc}".replace("\n", " ")
+
+
+class Beside(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -114,8 +115,9 @@ class TelegramApp:
         # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
         # at 10,000 it is ~1.5 % (bench/README.md).
         gc.set_threshold(10_000, 10, 10)
-        log.info("Telegram bot @%s is running (%s); WhatsApp: not available in this version", me.username,
-                 "webhook" if config.telegram_webhook_url else "long polling")
+        log.info("Telegram bot @%s is running (%s); WhatsApp: %s", me.username,
+                 "webhook" if config.telegram_webhook_url else "long polling",
+                 "configured" if config.whatsapp else "not configured (WHATSAPP_TOKEN)")
 
     async def _start_running(self, username: str) -> None:
         config = self.config
@@ -188,11 +190,14 @@ class TelegramApp:
         if failures:
             raise failures[0]
 
-    async def run_forever(self) -> None:
+    async def run_forever(self, beside: "Beside | None" = None) -> None:
         """Run until cancelled, or until polling stops by itself (``CannotRun``: the token was
-        revoked, or polling failed): then everything is stopped and the process can exit."""
+        revoked, or polling failed): then everything is stopped and the process can exit.
+        ``beside`` (the WhatsApp channel) starts after Telegram, on its database, and stops first."""
         await self.start()
         try:
+            if beside is not None:
+                await beside.start()
             if self.polling is not None:
                 try:
                     await self.polling.wait()
@@ -201,7 +206,9 @@ class TelegramApp:
             else:
                 await asyncio.Event().wait()
         finally:
-            try:
-                await self.stop()
-            except Exception:  # logged, not raised over why it stopped
-                log.exception("stopping failed")
+            for part in (beside, self):
+                try:
+                    if part is not None:
+                        await part.stop()
+                except Exception:  # logged, not raised over why it stopped
+                    log.exception("stopping failed")

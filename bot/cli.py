@@ -24,7 +24,7 @@ environment:
 """
 RUN_ENV = """\
 environment:
-  TELEGRAM_BOT_TOKEN        the bot's token from @BotFather (required)
+  TELEGRAM_BOT_TOKEN        the bot's token from @BotFather (this or WHATSAPP_TOKEN is required)
   TELEGRAM_API_BASE         another Bot API server (default: Telegram's)
   TELEGRAM_WEBHOOK_URL      webhook mode: the public https base URL (default: long polling)
   TELEGRAM_WEBHOOK_SECRET   required with the webhook; Telegram sends it in a header
@@ -35,11 +35,19 @@ environment:
   QATYSU_TZ                 default time zone (default Asia/Almaty)
   QATYSU_OPERATOR_NAME      the personal-data operator named in the consent text (default Qatysu)
   QATYSU_OPERATOR_BIN       the operator's BIN, shown in the consent text (default none)
+  WHATSAPP_TOKEN            the WhatsApp Cloud API token: serves WhatsApp at /whatsapp/webhook
+  WHATSAPP_PHONE_NUMBER_ID  required with it: the business number's id
+  WHATSAPP_APP_SECRET       required with it: checks each webhook's X-Hub-Signature-256
+  WHATSAPP_VERIFY_TOKEN     required with it: answers Meta's webhook verification
+  WHATSAPP_API_BASE         the Graph API (default https://graph.facebook.com)
+  WHATSAPP_API_VERSION      its version (default v21.0)
+  WHATSAPP_TEMPLATE_NOTICE  the approved template sent outside the 24-hour window
+  WHATSAPP_DISPLAY_NUMBER   the business number, for wa.me links
 """
 HEALTH_ENV = """\
 environment (those of `qatysu run`):
-  TELEGRAM_WEBHOOK_URL      when set, healthy means the webhook server answers on
-  QATYSU_HTTP_HOST, QATYSU_HTTP_PORT
+  TELEGRAM_WEBHOOK_URL      when set (or WHATSAPP_TOKEN without TELEGRAM_BOT_TOKEN), healthy
+                            means the webhook server answers on QATYSU_HTTP_HOST, QATYSU_HTTP_PORT
   QATYSU_DB                 otherwise, healthy means <QATYSU_DB>.heartbeat was touched
                             less than 90 s ago (the bot is polling for updates)
 """
@@ -64,10 +72,12 @@ def _database(*, must_exist: bool) -> tuple[str, int | None]:
 
 def _run(args: argparse.Namespace) -> int:
     from bot import i18n
-    from bot.app import CannotRun, TelegramApp
     from bot.storage.dbfile import latest_version
 
     cfg = configuration.load(need_telegram=True)
+    if cfg.whatsapp and cfg.telegram_webhook_url:
+        raise Refused("TELEGRAM_WEBHOOK_URL cannot be used with WHATSAPP_TOKEN yet (both would listen on "
+                      "QATYSU_HTTP_PORT); unset it to receive Telegram by long polling")
     missing = i18n.missing_catalogs()
     if missing:
         raise Refused(f"the translation catalogs for {', '.join(missing)} are missing from this installation "
@@ -81,19 +91,30 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
 
-    app = TelegramApp(cfg)
+    telegram = whatsapp = None
+    if cfg.telegram_token:
+        from bot.app import TelegramApp  # aiogram only when Telegram is served
+
+        telegram = TelegramApp(cfg)
+    if cfg.whatsapp:
+        from bot.whatsapp.app import WhatsAppApp
+
+        whatsapp = WhatsAppApp(cfg, telegram=telegram)  # beside Telegram it shares its database and engine
     beat = heartbeat.path_for(path)
     beat.unlink(missing_ok=True)  # one left by an earlier run says nothing about this one
 
     def receiving() -> bool:
         # DurablePolling's loop: it ends only on an error it cannot handle (then nothing arrives)
-        runner = getattr(app.polling, "_runner", None)
+        runner = getattr(telegram.polling, "_runner", None) if telegram is not None else None
         return runner is not None and not runner.done()
 
     async def run() -> None:
         beating = asyncio.create_task(heartbeat.beat_forever(beat, receiving))
-        try:
-            await app.run_forever()  # a failed start stops what it started and raises CannotRun
+        try:  # a failed start stops what it started and raises CannotRun
+            if telegram is not None:
+                await telegram.run_forever(beside=whatsapp)
+            else:
+                await whatsapp.run_forever()
         finally:
             beating.cancel()
 
@@ -101,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
-    except CannotRun as exc:  # one line, and an exit code that makes Docker or systemd restart it
+    except configuration.CannotRun as exc:  # one line, and an exit code that makes Docker or systemd restart it
         print(f"qatysu: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -191,8 +212,9 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _health(args: argparse.Namespace) -> int:
     cfg = configuration.load()
-    if cfg.telegram_webhook_url:
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(cfg.http_host, cfg.http_host)
+    if cfg.telegram_webhook_url or (cfg.whatsapp and not cfg.telegram_token):  # no polling: the port answers
+        listening = cfg.whatsapp.host if cfg.whatsapp else cfg.http_host
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listening, listening)
         connection = http.client.HTTPConnection(host, cfg.http_port, timeout=5)
         try:
             connection.request("GET", "/")
@@ -231,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="qatysu", description="Qatysu community participation bot",
                                    epilog="Each command's --help names the environment variables it reads.")
     sub = main.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    command("run", "run the bot (needs TELEGRAM_BOT_TOKEN)", RUN_ENV).set_defaults(fn=_run)
+    command("run", "run the bot (needs TELEGRAM_BOT_TOKEN or WHATSAPP_TOKEN)", RUN_ENV).set_defaults(fn=_run)
     demo = command("demo", "simulate a community, no token or network needed",
                    "environment: none (the demo's database is OUT/demo.db, never QATYSU_DB)")
     demo.add_argument("--out", default="demo-out", help="folder for transcript.md, the charts and demo.db "

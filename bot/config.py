@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LOCALES = ("kk", "ru", "en")
 DEFAULT_DB = "./qatysu.db"
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class CannotRun(Exception):
+    """The bot cannot run: what failed, in one line for the operator (``qatysu run`` prints it
+    and exits non-zero, so Docker or systemd restart it and the reason is in their log)."""
 
 
 class ConfigError(Exception):
@@ -31,6 +36,22 @@ class Config:
     http_host: str = "0.0.0.0"
     operator_name: str = "Qatysu"
     operator_bin: str = ""
+    whatsapp: "WhatsAppConfig | None" = None
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    """The WhatsApp Cloud API channel (``WHATSAPP_*``); present when ``WHATSAPP_TOKEN`` is set."""
+
+    token: str
+    phone_number_id: str
+    app_secret: str
+    verify_token: str
+    api_base: str = "https://graph.facebook.com"
+    api_version: str = "v21.0"
+    templates: Mapping[str, str] = field(default_factory=dict)  # "notice" → an approved template's name
+    display_number: str | None = None  # digits, for wa.me links
+    host: str = "127.0.0.1"            # the webhook's address (QATYSU_HTTP_HOST)
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
@@ -64,7 +85,8 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"QATYSU_HTTP_PORT must be a port number, got {port_text!r}")
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
-    if need_telegram and token is None:
+    whatsapp = _whatsapp(env)
+    if need_telegram and token is None and whatsapp is None:  # a channel is needed: either will do
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
     if token is not None and not _TOKEN_RE.match(token):
         raise ConfigError("TELEGRAM_BOT_TOKEN is malformed (expected digits:letters from @BotFather)")
@@ -86,4 +108,41 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
         http_host=env.get("QATYSU_HTTP_HOST", "").strip() or "0.0.0.0",
         operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
         operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
+        whatsapp=whatsapp,
+    )
+
+
+def _whatsapp(env: Mapping[str, str]) -> WhatsAppConfig | None:
+    token = env.get("WHATSAPP_TOKEN", "").strip()
+    if not token:
+        return None
+    values = {}
+    for name in ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+        values[name] = env.get(name, "").strip()
+        if not values[name]:
+            raise ConfigError(f"{name} is required when WHATSAPP_TOKEN is set")
+    if not values["WHATSAPP_PHONE_NUMBER_ID"].isdigit():
+        raise ConfigError("WHATSAPP_PHONE_NUMBER_ID must be the numeric phone number id from Meta's app dashboard")
+    version = env.get("WHATSAPP_API_VERSION", "").strip() or "v21.0"
+    if not re.fullmatch(r"v\d{1,3}\.\d{1,2}", version):
+        raise ConfigError(f"WHATSAPP_API_VERSION must look like v21.0, got {version!r}")
+    templates = {}
+    for name, value in env.items():
+        if name.startswith("WHATSAPP_TEMPLATE_") and value.strip():
+            if not re.fullmatch(r"[a-z0-9_]{1,512}", value.strip()):
+                raise ConfigError(f"{name} must be a template name (a-z, 0-9 and _), got {value.strip()!r}")
+            templates[name.removeprefix("WHATSAPP_TEMPLATE_").lower()] = value.strip()
+    display = re.sub(r"[\s+()-]", "", env.get("WHATSAPP_DISPLAY_NUMBER", ""))
+    if display and not re.fullmatch(r"\d{7,15}", display):
+        raise ConfigError("WHATSAPP_DISPLAY_NUMBER must be the business's phone number, e.g. +7 700 123 4567")
+    return WhatsAppConfig(
+        token=token,
+        phone_number_id=values["WHATSAPP_PHONE_NUMBER_ID"],
+        app_secret=values["WHATSAPP_APP_SECRET"],
+        verify_token=values["WHATSAPP_VERIFY_TOKEN"],
+        api_base=_url(env, "WHATSAPP_API_BASE") or "https://graph.facebook.com",
+        api_version=version,
+        templates=templates,
+        display_number=display or None,
+        host=env.get("QATYSU_HTTP_HOST", "").strip() or "127.0.0.1",
     )

@@ -113,3 +113,33 @@ async def bot(tg, tmp_path):
     await runner.start()
     yield runner
     await runner.stop()
+
+
+@pytest.fixture
+async def wa():
+    """A fake WhatsApp Cloud API on 127.0.0.1."""
+    from tests.fakes.whatsapp import FakeWhatsApp
+    from tests.test_whatsapp_e2e import PHONE_ID, SECRET, WA_TOKEN
+
+    async with FakeWhatsApp(token=WA_TOKEN, app_secret=SECRET, phone_number_id=PHONE_ID) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def wabot(wa, tmp_path):
+    """The WhatsApp channel alone (its own database, engine and outbox), posted to by the fake."""
+    from tests.test_whatsapp_e2e import start_whatsapp
+
+    app = await start_whatsapp(wa, str(tmp_path / "wa.db"))
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def both(tg, bot, wa):
+    """WhatsApp beside the Telegram bot (``bot``): one database, engine and outbox."""
+    from tests.test_whatsapp_e2e import start_whatsapp
+
+    app = await start_whatsapp(wa, bot.db_path, telegram=bot.app)
+    yield app
+    await app.stop()

@@ -12,6 +12,8 @@ import pytest
 from bot.storage import audit, communities, members, updates
 from bot.storage.db import AwaitedOutsideDatabase, Database, migrations, split_statements
 
+LATEST = migrations()[-1][0]  # the newest migration's number (numbers may leave gaps)
+
 
 async def tables(db: Database) -> set[str]:
     async with db.transaction() as tx:
@@ -21,7 +23,7 @@ async def tables(db: Database) -> set[str]:
 
 async def test_fresh_database_is_migrated_to_the_latest_version(tmp_path):
     async with Database(str(tmp_path / "a.db")) as db:
-        assert await db.version() == len(migrations())
+        assert await db.version() == LATEST
         assert {"communities", "members", "identities", "memberships", "group_links", "conversations",
                 "processed_updates", "audit_log"} <= await tables(db)
         async with db.conn.execute("PRAGMA journal_mode") as cur:
@@ -30,14 +32,14 @@ async def test_fresh_database_is_migrated_to_the_latest_version(tmp_path):
             assert (await cur.fetchone())[0] == 1
 
 
-@pytest.mark.parametrize("start", range(0, len(migrations()) + 1))
+@pytest.mark.parametrize("start", [0] + [n for n, _, _ in migrations()])
 async def test_migrating_from_each_earlier_version(tmp_path, start):
     path = str(tmp_path / "b.db")
     db = await Database(path).open(migrate_to=start)
     assert await db.version() == start
     await db.close()
     async with Database(path) as reopened:  # opening applies the rest
-        assert await reopened.version() == len(migrations())
+        assert await reopened.version() == LATEST
         expected = await tables(reopened)
     async with Database(str(tmp_path / "fresh.db")) as fresh:
         assert await tables(fresh) == expected
@@ -48,7 +50,7 @@ async def test_migrations_are_idempotent(tmp_path):
     async with Database(path):
         pass
     async with Database(path) as db:
-        assert await db.version() == len(migrations())
+        assert await db.version() == LATEST
 
 
 def test_split_statements_keeps_triggers_whole():
@@ -486,7 +488,7 @@ async def test_rebuilding_the_ballots_table_keeps_every_vote_and_every_guard(tmp
                          (ballot, member, problem))
     await db.close()
     async with Database(path) as migrated:
-        assert await migrated.version() == len(migrations())
+        assert await migrated.version() == LATEST
         async with migrated.transaction() as tx:
             assert await tx.scalar("SELECT COUNT(*) FROM dot_votes") == 1
             assert await tx.scalar("SELECT online FROM ballot_options") == 1

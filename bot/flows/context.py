@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.flows.engine import Engine
 
 Buttons = Sequence[Sequence[Button]]
+GROUPLESS = ("whatsapp",)  # channels without group chats: their members get the groups' posts one by one
 Build = Callable[[Translator], tuple[str, Buttons]]
 
 
@@ -187,13 +188,21 @@ class Context:
                           *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
                           durable: bool = True, only: tuple[str, str] | None = None) -> None:
         """A message to every group linked to the community (or ``only`` that one), in the
-        community's language."""
+        community's language, and to each member on a channel without groups (WhatsApp), in theirs."""
         text, buttons = build(translator(community.locale))
         for channel, chat_id in await communities.groups(self.tx, community.id):
             if only is not None and (channel, chat_id) != only:
                 continue
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
                                                  chart=chart, tag=tag, edit=edit, durable=durable))
+        if only is None and not edit:  # a redraw of a group's view is not sent one by one
+            drawn: dict[str, tuple[str, Buttons]] = {}
+            for channel, external_id, locale in await members.without_groups(self.tx, community.id, GROUPLESS):
+                if locale not in drawn:
+                    drawn[locale] = build(translator(locale))
+                text, buttons = drawn[locale]
+                self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
+                                                     chart=chart, durable=durable))
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""

@@ -11,8 +11,9 @@ async def store(tx: Tx, channel: str, updates: list[tuple[str, str]], now: str) 
 
 
 async def pending(tx: Tx, channel: str) -> list[tuple[str, str]]:
-    rows = await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ? ORDER BY CAST(update_id AS INTEGER)",
-                        (channel,))
+    # Telegram's ids count up; WhatsApp's (wamid.…) do not: those in the order they arrived
+    rows = await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ?"
+                        " ORDER BY CAST(update_id AS INTEGER), rowid", (channel,))
     return [(r[0], r[1]) for r in rows]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.storage import whatsapp
 from bot.storage.db import Tx
 
 
@@ -163,6 +164,8 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
                               ("message_refs", "chat_id"), ("outbox", "chat_id")):
             await tx.execute(f"DELETE FROM {table} WHERE channel = ? AND {column} = ?", (channel, external_id))
         await _drop_received_updates(tx, channel, external_id)
+        if channel == "whatsapp":
+            await whatsapp.forget(tx, external_id)
     await tx.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM problem_authors WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE problems SET created_by = NULL WHERE created_by = ?", (member_id,))

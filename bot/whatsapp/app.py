@@ -1,0 +1,142 @@
+"""The WhatsApp channel running: its webhook server and sender, alone or beside Telegram.
+
+Beside Telegram it shares the Telegram app's database, engine, delivery, outbox and scheduler
+(one community, one tally, whichever channel its members use); alone it runs its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import CannotRun, Config
+from bot.delivery import Delivery
+from bot.flows.engine import Engine
+from bot.outbox import OutboxWorker
+from bot.scheduler import Scheduler
+from bot.storage import whatsapp as store
+from bot.storage.db import Database
+from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.sender import CHANNEL, WhatsAppSender
+from bot.whatsapp.webhook import application
+
+if TYPE_CHECKING:
+    from bot.app import TelegramApp
+
+log = logging.getLogger(__name__)
+KEEP_SENT = 30 * 24 * 3600.0  # a tap under a message older than this is answered as stale
+PRUNE_EVERY = 6 * 3600.0
+
+
+@dataclass
+class WhatsAppApp:
+    config: Config
+    telegram: "TelegramApp | None" = None  # started: its database, engine and delivery are shared
+    rng: random.Random | None = None
+    sweep_interval: float = 10.0
+    edit_interval: float = 3.0
+    retry_delay: float = 1.0
+    rate: float = 80.0
+    clock: Callable[[], float] = time.time
+    session: aiohttp.ClientSession | None = None  # for the Cloud API (tests pass one of their own)
+    port: int = field(default=0, init=False)       # where the webhook listens, once started
+    db: Database = field(init=False)
+    engine: Engine = field(init=False)
+    delivery: Delivery = field(init=False)
+    sender: WhatsAppSender = field(init=False)
+    channel: WhatsAppChannel = field(init=False)
+    _own: bool = field(default=False, init=False)
+    _outbox: OutboxWorker | None = field(default=None, init=False)
+    _scheduler: Scheduler | None = field(default=None, init=False)
+    _runner: web.AppRunner | None = field(default=None, init=False)
+    _pruning: asyncio.Task | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        config = self.config
+        wa = config.whatsapp
+        assert wa is not None, "WHATSAPP_TOKEN is required"
+        if self.telegram is not None:
+            self.db, self.engine, self.delivery = self.telegram.db, self.telegram.engine, self.telegram.delivery
+        else:
+            self._own = True
+            self.db = await Database(config.db_path).open()
+            self.engine = Engine(self.db, rng=self.rng, default_locale=config.locale, default_tz=config.tz,
+                                 operator_name=config.operator_name, operator_bin=config.operator_bin)
+            self.delivery = Delivery(self.db, {}, edit_interval=self.edit_interval, redraw=self.engine.redraw)
+            self._outbox = OutboxWorker(self.delivery)
+            self._outbox.start()
+            self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+            await self._scheduler.start()
+        self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,
+                                     default_locale=config.locale, clock=self.clock)
+        self.delivery.senders[CHANNEL] = self.sender
+        await self._prune()
+        self._pruning = asyncio.create_task(self._prune_forever())
+        self.channel = WhatsAppChannel(self.engine, self.delivery, self.sender, self.db,
+                                       default_locale=config.locale, retry_delay=self.retry_delay)
+        self._runner = web.AppRunner(application(wa, self.db, self.channel))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, wa.host, config.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise CannotRun(f"cannot listen for WhatsApp's webhook on {wa.host}:{config.http_port} "
+                            f"(QATYSU_HTTP_HOST, QATYSU_HTTP_PORT): "
+                            f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        left = await self.channel.replay()
+        if left:
+            log.info("handling %d WhatsApp message(s) received before the last stop", left)
+        log.info("WhatsApp webhook listening on %s:%d/whatsapp/webhook", wa.host, self.port)
+
+    async def _prune(self) -> None:
+        before = self.clock() - KEEP_SENT
+        await self.db.atomic(lambda tx: store.prune(tx, before))
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                await self._prune()
+            except Exception:
+                log.exception("pruning WhatsApp's sent messages failed; tried again later")
+
+    async def run_forever(self) -> None:
+        """WhatsApp alone: run until cancelled (a failed start stops what it started)."""
+        try:
+            await self.start()
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Stop what was started (all of it, or what a failed start got to)."""
+        if self._pruning is not None:
+            self._pruning.cancel()
+            await asyncio.gather(self._pruning, return_exceptions=True)
+            self._pruning = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if hasattr(self, "channel"):
+            await self.channel.stop()
+        if self._own and hasattr(self, "delivery"):
+            if self._scheduler is not None:
+                await self._scheduler.stop()
+            await self.delivery.throttle.flush()
+            if self._outbox is not None:
+                await self._outbox.stop()
+        if hasattr(self, "sender"):
+            self.delivery.senders.pop(CHANNEL, None)
+            await self.sender.close()
+        if self._own and hasattr(self, "db"):
+            await self.db.close()

@@ -1,0 +1,214 @@
+"""WhatsApp messages → ``Event`` → engine → messages back, one person's messages in order.
+
+A stored message (as the webhook wrote it to the inbox) becomes an ``Event``: text (``/start x``
+typed is a command), a tapped reply button or list row (checked against the options of the
+message it was tapped under), a typed "2" or an option's exact text (when the last interactive
+message offered options), a contact card (the sender's own number, else ``foreign_contact``).
+Other kinds get a short answer (how to answer: type or tap), reactions none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from bot.delivery import Delivery
+from bot.flows.engine import STALE_BUTTON, Engine, NotHandled
+from bot.flows.types import Button, Event, Message, Outcome
+from bot.i18n import LOCALES, N_, translator
+from bot.storage import inbox, updates, whatsapp as store
+from bot.storage.db import Database
+from bot.whatsapp.render import MORE
+from bot.whatsapp.sender import CHANNEL, WhatsAppSender
+
+log = logging.getLogger(__name__)
+UNKNOWN_KIND = N_("I can read only text and taps. Please type your answer or tap an option.")
+NO_SUCH_OPTION = N_("There is no option {number}. Type a number from 1 to {count}, or tap an option.")
+SILENT_KINDS = {"reaction"}  # answering these would be noise
+BUSY_BACKOFF_CAP = 30.0
+_COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class WhatsAppChannel:
+    def __init__(self, engine: Engine, delivery: Delivery, sender: WhatsAppSender, db: Database, *,
+                 default_locale: str = "kk", retry_delay: float = 1.0) -> None:
+        self.engine, self.delivery, self.sender, self.db = engine, delivery, sender, db
+        self.default_locale = default_locale
+        self.retry_delay = retry_delay
+        self._chains: dict[str, asyncio.Task] = {}  # each person's messages handled one after another
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- scheduling -------------------------------------------------------------------------------
+    def submit(self, message_id: str, stored: str, retry: bool = False) -> None:
+        """Handle a stored message after the ones before it from the same person."""
+        try:
+            wa_id = str(json.loads(stored)["message"]["from"])
+        except (ValueError, KeyError, TypeError):
+            wa_id = ""
+        previous = self._chains.get(wa_id)
+        task = asyncio.create_task(self._after(previous, message_id, stored, retry))
+        self._chains[wa_id] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(t, wa_id))
+
+    def _finished(self, task: asyncio.Task, wa_id: str) -> None:
+        self._tasks.discard(task)
+        if self._chains.get(wa_id) is task:
+            del self._chains[wa_id]
+
+    async def _after(self, previous: asyncio.Task | None, message_id: str, stored: str, retry: bool) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        delay = self.retry_delay
+        while True:
+            try:
+                await self.handle(message_id, json.loads(stored), retry)
+            except NotHandled as exc:  # the database stayed locked: nothing done, tried again
+                log.warning("WhatsApp message %s waits: the database is busy (%s)", message_id, exc)
+                await asyncio.sleep(delay)
+                delay, retry = min(delay * 2, BUSY_BACKOFF_CAP), True
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("WhatsApp message %s failed", message_id)
+            break
+        await self.db.atomic(lambda tx: _done(tx, [message_id]))
+
+    async def drain(self) -> None:
+        """Wait until every message submitted so far is handled (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in set(self._tasks):  # left in the inbox: handled at the next start
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- one message ------------------------------------------------------------------------------
+    async def handle(self, message_id: str, stored: dict, retry: bool = False) -> None:
+        message = stored["message"]
+        wa_id = str(message["from"])
+        kind = message.get("type")
+        try:
+            self.sender.heard(wa_id, min(float(message.get("timestamp")), time.time()))
+        except (TypeError, ValueError):
+            pass
+        base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
+                    user_name=_clean(str(stored.get("name") or ""))[:64])
+        if kind == "text":
+            text = _clean(str((message.get("text") or {}).get("body", "")))
+            await self._text(base, wa_id, text)
+        elif kind == "interactive":
+            reply = message.get("interactive") or {}
+            chosen = reply.get(reply.get("type", "")) or {}
+            context = (message.get("context") or {}).get("id")
+            await self._tapped(base, wa_id, str(chosen.get("id", "")), context)
+        elif kind == "button":  # a template's quick reply: as if its text were typed
+            await self._text(base, wa_id, _clean(str((message.get("button") or {}).get("text", ""))))
+        elif kind == "contacts":
+            phones = [p for c in message.get("contacts") or [] for p in c.get("phones") or []]
+            own = next((p for p in phones if str(p.get("wa_id", "")) == wa_id and p.get("phone")), None)
+            await self._run(Event(**base, phone=str(own["phone"])) if own else Event(**base, foreign_contact=True))
+        elif kind in SILENT_KINDS:
+            await self.db.atomic(lambda tx: updates.claim(tx, CHANNEL, message_id, _now()))
+        else:
+            await self._say(base, wa_id, UNKNOWN_KIND)
+
+    async def _text(self, base: dict, wa_id: str, text: str) -> None:
+        command = _COMMAND.fullmatch(text.strip())
+        if command is not None:
+            await self._run(Event(**base, command=command.group(1).lower()[:64], args=(command.group(2) or "").strip()))
+            return
+        options = await self.db.atomic(lambda tx: store.last_options(tx, wa_id))
+        typed = text.strip()
+        if options and typed.isascii() and typed.isdigit() and len(typed) <= 3:  # not "²": int() refuses it
+            number = int(typed)
+            if not 1 <= number <= len(options):
+                await self._say(base, wa_id, NO_SUCH_OPTION, number=number, count=len(options))
+                return
+            await self._run(Event(**base, button=options[number - 1][0]))
+            return
+        match = next((o for o in options if _bare(o[1]) == _bare(typed)), None) if _bare(typed) else None
+        if match is not None:
+            await self._run(Event(**base, button=match[0]))
+        else:
+            await self._run(Event(**base, text=text))
+
+    async def _tapped(self, base: dict, wa_id: str, option_id: str, context: str | None) -> None:
+        sent = await self.db.atomic(lambda tx: store.sent(tx, context)) if context else None
+        if sent is None or sent.wa_id != wa_id:  # under a message we do not know (forgotten, or forged)
+            await self._say(base, wa_id, STALE_BUTTON)
+            return
+        if option_id == MORE:
+            if await self.db.atomic(lambda tx: updates.claim(tx, CHANNEL, base["update_id"], _now())):
+                await self.sender.send_page(wa_id, sent, sent.page + 1)
+            return
+        if all(option_id != o[0] for o in sent.options):  # a row id never sent
+            await self._say(base, wa_id, STALE_BUTTON)
+            return
+        await self._run(Event(**base, button=option_id))
+
+    async def _run(self, event: Event) -> None:
+        outcome = _for_whatsapp(await self.engine.handle(event), event)
+        await self.delivery.deliver_outcome(outcome)
+
+    async def _say(self, base: dict, wa_id: str, text: str, **values: object) -> None:
+        """A short answer from the channel itself, once per message id."""
+        locale = await self.db.atomic(lambda tx: store.locale_of(tx, wa_id))
+        tr = translator(locale if locale in LOCALES else self.default_locale)
+        if not await self.db.atomic(lambda tx: updates.claim(tx, CHANNEL, base["update_id"], _now())):
+            return  # answered before
+        await self.delivery.deliver([Message(CHANNEL, wa_id, tr.t(text, **values))])
+
+    async def replay(self) -> int:
+        """Hand what the inbox still holds (received before the last stop) to the handlers."""
+        left = await self.db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
+        for message_id, stored in left:
+            self.submit(message_id, stored, retry=True)
+        return len(left)
+
+
+def _for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
+    """What the engine answered, as WhatsApp shows it: the person's own chat gets a fresh message
+    where Telegram would edit one (they asked for it: the next question of a ballot), and a
+    toast becomes a short message unless a message to them says what comes next."""
+    mine = lambda m: m.channel == event.channel and m.chat_id == event.chat_id  # noqa: E731
+    outcome.messages = [replace(m, edit=False) if m.edit and mine(m) else m for m in outcome.messages]
+    toast = outcome.toast
+    if toast is not None and not any(mine(m) for m in outcome.messages):
+        buttons = ((Button("→", url=toast.url),),) if toast.url else ()
+        outcome.messages.append(Message(event.channel, event.chat_id, toast.text, buttons))
+    outcome.toast = None
+    return outcome
+
+
+async def _done(tx, message_ids: list[str]) -> None:
+    await inbox.done(tx, CHANNEL, message_ids)
+    await updates.delivered(tx, CHANNEL, message_ids)
+
+
+def _bare(title: str) -> str:
+    """An option's text as a person would type it: without the marks before it ("✓ қазақша")."""
+    return " ".join(re.sub(r"^\W+", "", title).split()).casefold()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _clean(text: str) -> str:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+

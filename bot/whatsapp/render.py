@@ -1,0 +1,196 @@
+"""A flow's ``Message`` as WhatsApp Cloud API messages, within WhatsApp's limits.
+
+Pure: no I/O. Formatting: the HTML subset becomes WhatsApp's (``*bold*``, ``_italic_``). Buttons
+become options: up to 3 reply buttons, up to 10 rows of a list message, more as a list paged 9
+rows at a time with a "more…" row. A title too long is cut at a word with "…", and then every
+option's full text is listed in the body. Link buttons become a line in the body; a Telegram deep
+link becomes a wa.me link that types ``/start PAYLOAD`` (or is dropped, with no number to link to).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from bot.flows.types import Message
+from bot.i18n import N_, Translator
+
+Options = list[tuple[str, str]]
+TEXT_MAX = 4096
+BODY_MAX = 1024        # interactive body, image and document captions
+BUTTONS_MAX = 3
+BUTTON_TITLE_MAX = 20
+ROWS_MAX = 10
+ROW_TITLE_MAX = 24
+LABEL_MAX = 20         # a list message's button
+MORE = "wa:more"       # the row that shows a paged list's next page
+CHOOSE = N_("Choose")
+MORE_TITLE = N_("More…")
+CHOOSE_BODY = N_("Choose an option:")
+
+_TME_START = re.compile(r"https://t\.me/[A-Za-z0-9_]+\?start=([A-Za-z0-9_-]+)")
+_TME_ANY = re.compile(r"https?://t\.me/\S*")
+
+
+@dataclass
+class Part:
+    """One Cloud API message: ``payload`` without ``messaging_product`` and ``to``; ``media``
+    (content, mime type, filename) is uploaded first and its id put into the payload."""
+
+    payload: dict
+    media: tuple[bytes, str, str] | None = None
+    options: Options = field(default_factory=list)  # every option of the message (all pages)
+    body: str = ""
+    page: int = 0
+
+
+def formatted(text: str) -> str:
+    """The HTML subset the flows write, as WhatsApp formats text."""
+    text = re.sub(r"</?b>", "*", text)
+    text = re.sub(r"</?i>", "_", text)
+    text = re.sub(r"</?s>", "~", text)
+    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', lambda m: f"{m.group(2)} ({html.unescape(m.group(1))})", text)
+    text = re.sub(r"</?[a-z][^>]*>", "", text)
+    return html.unescape(text)
+
+
+def plain(text: str) -> str:
+    """Without any formatting (a template's parameter)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at a word, with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-—") + "…"
+
+
+class Links:
+    """Telegram links made fit for WhatsApp."""
+
+    def __init__(self, display_number: str | None) -> None:
+        self.display_number = display_number
+
+    def start(self, payload: str) -> str | None:
+        if not self.display_number:
+            return None
+        return f"https://wa.me/{self.display_number}?text={quote('/start ' + payload)}"
+
+    def url(self, url: str) -> str | None:
+        found = _TME_START.fullmatch(url)
+        if found:
+            return self.start(found.group(1))
+        return None if _TME_ANY.match(url) else url
+
+    def in_text(self, text: str) -> str:
+        """Deep links in a text: a wa.me link, else the command to type; other t.me links go."""
+        text = _TME_START.sub(lambda m: self.start(m.group(1)) or f"/start {m.group(1)}", text)
+        return _TME_ANY.sub("", text)
+
+
+def render(message: Message, image: bytes | None, tr: Translator, links: Links) -> list[Part]:
+    """The parts to send, in order."""
+    text = links.in_text(formatted(message.text)).strip()
+    options: Options = []
+    for row in message.buttons:
+        for button in row:
+            if button.data is not None and all(button.data != o[0] for o in options):
+                options.append((button.data, " ".join(button.text.split()) or "…"))
+            elif button.url is not None and (url := links.url(button.url)):
+                text += f"\n{formatted(button.text)}: {url}"
+    parts: list[Part] = []
+    if image is not None:
+        name = message.chart.filename if message.chart else "chart.png"
+        if not options and len(text) <= BODY_MAX:
+            return [Part({"type": "image", "image": {"caption": text} if text else {}}, (image, "image/png", name))]
+        parts.append(Part({"type": "image", "image": {}}, (image, "image/png", name)))
+    elif message.document is not None:
+        name, content = message.document
+        caption = text if len(text) <= BODY_MAX else ""
+        parts.append(Part({"type": "document", "document": {"filename": name, **({"caption": caption} if caption
+                                                                                 else {})}},
+                          (content, _mime(name), name)))
+        if caption:
+            text = ""
+    if not options:
+        parts.extend(Part({"type": "text", "text": {"body": chunk}}) for chunk in split(text))
+        return parts
+    return parts + interactive(text, options, 0, tr)
+
+
+def interactive(text: str, options: Options, page: int, tr: Translator) -> list[Part]:
+    """``options`` offered under ``text``: buttons, a list, or page ``page`` of a paged list
+    (preceded by the text itself when it does not fit an interactive body)."""
+    if len(options) > ROWS_MAX:
+        starts = [0]
+        while len(options) - starts[-1] > ROWS_MAX:
+            starts.append(starts[-1] + ROWS_MAX - 1)
+        page = min(page, len(starts) - 1)
+        first = starts[page]
+        shown = options[first:starts[page + 1]] if page + 1 < len(starts) else options[first:]
+        more = page + 1 < len(starts)
+    else:
+        first, shown, more = 0, options, False
+    as_buttons = len(options) <= BUTTONS_MAX
+    limit = BUTTON_TITLE_MAX if as_buttons else ROW_TITLE_MAX
+    titles = [shorten(title, limit) for _, title in shown]
+    if len(set(titles)) < len(titles):  # the same title twice (after shortening): numbered
+        titles = [shorten(f"{first + i + 1}. {title}", limit) for i, (_, title) in enumerate(shown)]
+    listing = ""
+    if any(t != title for t, (_, title) in zip(titles, shown)):  # cut: the full texts in the body
+        listing = "\n".join(f"{first + i + 1}. {title}" for i, (_, title) in enumerate(shown))
+    body = "\n\n".join(p for p in (text, listing) if p)
+    parts: list[Part] = []
+    if len(body) > BODY_MAX:  # the text goes first on its own; the options with their listing
+        parts.extend(Part({"type": "text", "text": {"body": chunk}}) for chunk in split(text))
+        body = shorten(listing, BODY_MAX) if listing else tr.t(CHOOSE_BODY)
+    if as_buttons:
+        action = {"buttons": [{"type": "reply", "reply": {"id": option_id, "title": title}}
+                              for (option_id, _), title in zip(shown, titles)]}
+        payload = {"type": "button", "body": {"text": body}, "action": action}
+    else:
+        rows = [{"id": option_id, "title": title} for (option_id, _), title in zip(shown, titles)]
+        if more:
+            rows.append({"id": MORE, "title": shorten(tr.t(MORE_TITLE), ROW_TITLE_MAX)})
+        payload = {"type": "list", "body": {"text": body},
+                   "action": {"button": shorten(tr.t(CHOOSE), LABEL_MAX), "sections": [{"rows": rows}]}}
+    parts.append(Part({"type": "interactive", "interactive": payload}, options=list(options), body=text, page=page))
+    return parts
+
+
+def template(message: Message, name: str, language: str) -> Part:
+    """The approved template ``name``, the message's first line as its parameter (a parameter
+    may hold no new line, tab or more than four spaces in a row)."""
+    first = next((line for line in plain(message.text).splitlines() if line.strip()), "Qatysu")
+    value = shorten(re.sub(r"\s+", " ", first).strip(), 900)
+    return Part({"type": "template", "template": {
+        "name": name, "language": {"code": language},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": value}]}]}})
+
+
+def split(text: str, limit: int = TEXT_MAX) -> list[str]:
+    """A text in pieces of at most ``limit`` characters, cut between lines where it can."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text.strip():
+        pieces.append(text)
+    return pieces
+
+
+def _mime(filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower()
+    # the document types WhatsApp accepts: a text export (CSV, JSON) goes as text/plain under its own name
+    return {"pdf": "application/pdf", "png": "image/png"}.get(extension, "text/plain")

@@ -1,0 +1,185 @@
+"""Sending on WhatsApp: a flow's message rendered within WhatsApp's limits, paged lists, media
+uploaded once, the 24-hour window and its template, and the Cloud API's errors for the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from bot.flows.types import Button, Chart, Message
+from bot.i18n import translator
+from bot.outbox import OutboxWorker
+from bot.whatsapp.render import Links, formatted, render, shorten
+from tests.fakes.telegram import tiny_png
+from tests.test_whatsapp_e2e import start_whatsapp, wa_say
+
+EN = translator("en")
+
+
+def options(n: int, title: str = "Option") -> tuple:
+    return tuple((Button(f"{title} {i}", data=f"zz:{i}"),) for i in range(1, n + 1))
+
+
+def test_html_becomes_whatsapp_formatting():
+    assert formatted("<b>#3</b> <i>Жол</i> &lt;b&gt; &amp; co") == "*#3* _Жол_ <b> & co"
+
+
+def test_titles_are_cut_at_a_word_with_an_ellipsis():
+    assert shorten("Мектеп автобусы кешігеді", 20) == "Мектеп автобусы…"
+    assert shorten("Балалар алаңы жоқ", 20) == "Балалар алаңы жоқ"
+    assert len(shorten("Жолжөндеукереккөктемдесубасыпқалады", 20)) == 20
+
+
+def test_three_options_are_buttons_ten_a_list_more_a_paged_list():
+    links = Links(None)
+    [three] = render(Message("whatsapp", "1", "Pick", options(3)), None, EN, links)
+    assert three.payload["interactive"]["type"] == "button"
+    [ten] = render(Message("whatsapp", "1", "Pick", options(10)), None, EN, links)
+    assert ten.payload["interactive"]["type"] == "list"
+    assert len(ten.payload["interactive"]["action"]["sections"][0]["rows"]) == 10
+    [many] = render(Message("whatsapp", "1", "Pick", options(25)), None, EN, links)
+    rows = many.payload["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["title"] for r in rows][-2:] == ["Option 9", "More…"] and len(rows) == 10
+    assert len(many.options) == 25
+
+
+def test_long_titles_are_listed_in_full_in_the_body():
+    long = ((Button("🅰 #1 Жол жөндеу керек, көктемде су басып қалады", data="a"),),
+            (Button("🅱 #2 Балалар алаңы жоқ", data="b"),))
+    [part] = render(Message("whatsapp", "1", "Which is <b>more pressing</b>?", long), None, EN, Links(None))
+    body = part.payload["interactive"]["body"]["text"]
+    assert body.startswith("Which is *more pressing*?")
+    assert "1. 🅰 #1 Жол жөндеу керек, көктемде су басып қалады" in body
+    titles = [b["reply"]["title"] for b in part.payload["interactive"]["action"]["buttons"]]
+    assert titles[0] == "🅰 #1 Жол жөндеу…" and all(len(t) <= 20 for t in titles)
+
+
+def test_telegram_links_never_reach_whatsapp():
+    message = Message("whatsapp", "1", "Join: https://t.me/qatysu_bot?start=AB12CD34 or add https://t.me/qatysu_bot?startgroup=AB12CD34",
+                      ((Button("Vote", url="https://t.me/qatysu_bot?start=b_12"),),
+                       (Button("Site", url="https://example.kz/plan"),)))
+    [linked] = render(message, None, EN, Links("77001234567"))
+    text = linked.payload["text"]["body"]
+    assert "t.me" not in text
+    assert "https://wa.me/77001234567?text=/start%20AB12CD34" in text
+    assert "Vote: https://wa.me/77001234567?text=/start%20b_12" in text and "Site: https://example.kz/plan" in text
+    [unlinked] = render(message, None, EN, Links(None))
+    text = unlinked.payload["text"]["body"]
+    assert "t.me" not in text and "wa.me" not in text and "Vote" not in text
+    assert "/start AB12CD34" in text  # what to type instead
+
+
+def test_long_bodies_go_first_as_text_then_the_options():
+    parts = render(Message("whatsapp", "1", "x" * 3000, options(2)), None, EN, Links(None))
+    assert [p.payload["type"] for p in parts] == ["text", "interactive"]
+    assert parts[1].payload["interactive"]["body"]["text"] == "Choose an option:"
+    chunks = render(Message("whatsapp", "1", ("y" * 100 + "\n") * 90), None, EN, Links(None))
+    assert len(chunks) == 3 and all(len(p.payload["text"]["body"]) <= 4096 for p in chunks)
+
+
+async def test_a_paged_list_shows_its_next_page_and_a_typed_number_picks_from_all(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    await wa_say(wa, alma, "/start")
+    await wabot.delivery.deliver([Message("whatsapp", alma.wa_id, "Pick one", options(25))])
+    first = await wa.next_message(alma)
+    assert [t for _, t in first.options] == [f"Option {i}" for i in range(1, 10)] + ["Тағы…"]
+    await wa.press(alma, first, "Тағы…")
+    second = await wa.next_message(alma)
+    assert [t for _, t in second.options] == [f"Option {i}" for i in range(10, 19)] + ["Тағы…"]
+    await wa.press(alma, second, "Тағы…")
+    third = await wa.next_message(alma)
+    assert [t for _, t in third.options] == [f"Option {i}" for i in range(19, 26)]
+    assert not wa.refused
+
+
+async def test_a_chart_is_uploaded_once_for_every_recipient_and_edits_are_not_sent(wa, wabot):
+    people = [wa.user(f"7701000000{i}", f"M{i}") for i in range(3)]
+    for person in people:
+        await wa_say(wa, person, "/start")
+    chart = Chart(render=tiny_png, filename="result.png")
+    await wabot.delivery.deliver([Message("whatsapp", p.wa_id, "<b>Result</b>", chart=chart) for p in people])
+    got = [await wa.next_message(p) for p in people]
+    assert len(wa.uploads) == 1
+    assert {m.payload["image"]["id"] for m in got} == set(wa.uploads)
+    assert got[0].text == "*Result*" and got[0].media == tiny_png()
+    await wabot.delivery.deliver([Message("whatsapp", people[0].wa_id, "counts: 5", tag="b:1", edit=True),
+                                  Message("whatsapp", people[0].wa_id, "counts: 5", tag="b:1")])
+    await wabot.delivery.deliver([Message("whatsapp", people[0].wa_id, "counts: 6", tag="b:1", edit=True)])
+    assert (await wa.next_message(people[0])).text == "counts: 5"
+    await wa.assert_silent(people[0])  # the redraw of counts: not sent
+
+
+async def test_outside_the_window_the_notice_template_goes_in_the_members_language(wa, tmp_path, caplog):
+    app = await start_whatsapp(wa, str(tmp_path / "w.db"))
+    try:
+        alma = wa.user("77010000001", "Алма")
+        await wa_say(wa, alma, "/start")
+        await wa.press(alma, wa.last(alma), "русский")
+        await wa.next_message(alma)
+        day = 25 * 3600
+        app.sender.clock = lambda: time.time() + day
+        wa.advance(hours=25)
+        await app.delivery.deliver([Message("whatsapp", alma.wa_id, "🗳 <b>Голосование открыто</b>\nДетали…",
+                                            options(2))])
+        notice = await wa.next_message(alma)
+        assert notice.kind == "template"
+        assert notice.payload["template"]["language"]["code"] == "ru"
+        assert notice.text == "🗳 Голосование открыто"
+        # Meta's clock says the window closed while ours did not: 131047, then the template
+        app.sender.clock = time.time
+        await app.delivery.deliver([Message("whatsapp", alma.wa_id, "Итоги готовы")])
+        assert (await wa.next_message(alma)).kind == "template"
+        assert [code for _, code in wa.refused] == [131047]
+    finally:
+        await app.stop()
+    # without a template configured: not sent at all (logged), never free-form
+    app = await start_whatsapp(wa, str(tmp_path / "w.db"), templates={})
+    try:
+        with caplog.at_level(logging.INFO):
+            await app.delivery.deliver([Message("whatsapp", alma.wa_id, "Итоги готовы")])
+        await wa.assert_silent(alma)
+        assert "WHATSAPP_TEMPLATE_NOTICE" in caplog.text
+        assert [code for _, code in wa.refused] == [131047, 131047]
+    finally:
+        await app.stop()
+
+
+@pytest.mark.parametrize("code", [130429, 131056])
+async def test_rate_limits_are_backed_off_and_sent_from_the_outbox(wa, wabot, code):
+    alma = wa.user("77010000001", "Алма")
+    await wa_say(wa, alma, "/start")
+    wa.fail_next(code)
+    outbox: OutboxWorker = wabot._outbox
+    retried = outbox.retried
+    await wabot.delivery.deliver([Message("whatsapp", alma.wa_id, "Дауыс беру ашылды", durable=True)])
+    assert [c for _, c in wa.refused] == [code]
+    async with wabot.db.transaction() as tx:  # waiting its turn, not before the pause
+        assert await tx.scalar("SELECT not_before FROM outbox") > time.time() + 1
+    outbox.wake()
+    message = await wa.next_message(alma, timeout=12)
+    assert message.text == "Дауыс беру ашылды"
+    assert outbox.retried == retried  # the pause was kept: no send before it was over
+    await asyncio.sleep(0.2)
+    assert [m.text for m in wa.messages(alma)].count("Дауыс беру ашылды") == 1
+
+
+async def test_an_unknown_recipient_is_undeliverable_and_dropped(wa, wabot, caplog):
+    with caplog.at_level(logging.INFO):
+        await wabot.delivery.deliver([Message("whatsapp", "77019999999", "hello", durable=True)])
+    async with wabot.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
+    assert [c for _, c in wa.refused] == [131026]  # never heard from: a template, refused for the number
+
+
+async def test_a_typed_number_answers_the_last_interactive_message_even_after_an_announcement(wa, wabot):
+    alma = wa.user("77010000001", "Алма")
+    choose = await wa_say(wa, alma, "/start")
+    assert [t for _, t in choose.options] == ["✓ қазақша", "русский", "English"]
+    await wabot.delivery.deliver([Message("whatsapp", alma.wa_id, "Дауыс беру ашылды")])  # no options
+    await wa.next_message(alma)
+    await wa.send_text(alma, "2")
+    consent = await wa.next_message(alma)
+    assert consent.options[0] == ("consent:yes", "Даю согласие")  # "2" was русский
