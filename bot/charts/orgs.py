@@ -2,12 +2,14 @@
 
 The community is a circle in the middle of a square diagram; each organisation or person is a
 circle whose area grows with its importance (1 to 3) and whose centre lies nearer the middle
-the closer it is to the community: at closeness 3 on the community's rim (so the circles
-overlap), at closeness 1 near the diagram's edge. Faint rings mark closeness 2 and 1. The
+the closer it is to the community: at closeness 3 just outside the community's circle (never
+over it, so the community's name stays readable), at closeness 1 near the diagram's edge.
+Faint rings, each labelled ("closeness 3", "2", "1"), mark where those centres lie. The
 distance from the middle depends on closeness alone, the size on importance alone.
 
-Names would collide, so each circle carries only its number ("#2"); a list below the
-diagram gives "#2 name — importance 2.5, closeness 1.7 (6 estimates)". The angle of each
+Each circle carries its number ("#2") and, under it, the organisation's name when the whole
+name fits inside the circle (in up to two lines); a list below the diagram gives
+"#2 name — importance 2.5, closeness 1.7 (6 estimates)" for every one. The angle of each
 circle around the middle is free: circles are placed one at a time (innermost, then most
 important first) at the angle, and their number at the spot inside the circle, that keeps
 every number clear of the other numbers and of the other circles and the circles apart as
@@ -30,7 +32,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.patches import Circle
 
 from bot.charts.common import (
-    ASCENT, CAP, DESCENT, DPI, HAIRLINE, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
+    ASCENT, CAP, DESCENT, DPI, HAIRLINE, INK, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
     SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, block_height, clean, em, fit_lines, fmt_number,
     merge_labels, serialized, width_of,
 )
@@ -42,6 +44,7 @@ LABELS = {
     "community": "Our community",  # inside the centre circle
     "importance": "circle size: importance",  # the key under the diagram
     "closeness": "distance: closeness",
+    "ring": "closeness {n}",  # on the ring where centres of closeness n lie
     # One line of the list: "#2 name — {scores} ({raters})".
     "scores": "importance {importance}, closeness {closeness}",
     "raters": "{n} estimates",
@@ -57,9 +60,10 @@ ORG_FILL = blend(ORG, PAPER, 1 - ORG_ALPHA)  # one translucent disc on paper
 COMMUNITY_FILL = blend(OKABE_ITO["yellow"], PAPER, 0.55)
 
 SIDE = 1080 - 2 * MARGIN_PX  # the diagram is a square as wide as the page's text
-R_COMMUNITY = 190.0  # the community circle's radius, px
+R_COMMUNITY = 150.0  # the community circle's radius, px
 R_LEAST = 34.0  # an organisation of importance 1 (at least: its number must fit)
-R_MOST = 60.0  # importance 3
+R_MOST = 64.0  # importance 3
+GAP = 10.0  # between the community's circle and the biggest circle of closeness 3
 EDGE_PAD = 6.0  # between the outermost circles and the diagram's edge
 NUMBER_PAD = 5.0  # kept clear around a number, px
 SPREAD = 300.0  # weight of the push between circles, against their overlap squared
@@ -105,9 +109,14 @@ class Geometry:
         """Distance of a closeness-1 centre from the middle."""
         return SIDE / 2 - self.r_most - EDGE_PAD
 
+    @property
+    def near(self) -> float:
+        """Distance of a closeness-3 centre from the middle: no circle reaches the community's."""
+        return R_COMMUNITY + self.r_most + GAP
+
     def distance(self, closeness: float) -> float:
-        """Closeness 3 on the community's rim, 1 at `far`, linear between."""
-        return R_COMMUNITY + (self.far - R_COMMUNITY) * (3 - closeness) / 2
+        """Closeness 3 at `near`, 1 at `far`, linear between."""
+        return self.near + (self.far - self.near) * (3 - closeness) / 2
 
 
 def _validated(rows: Iterable[OrgRow | tuple]) -> list[OrgRow]:
@@ -124,30 +133,59 @@ def _number_size(rows: Sequence[OrgRow], size: float = SIZE_TEXT) -> tuple[float
     return w, em(size) * (ASCENT + DESCENT)
 
 
+def circle_names(rows: Sequence[OrgRow], size: float = SIZE_TEXT) -> list[list[str]]:
+    """Each organisation's name as it fits whole under its number inside its circle (up to two
+    lines of small text), or [] when it does not: a name is never cut inside a circle."""
+    geo = Geometry(*_number_size(rows, size))
+    out = []
+    for row in rows:
+        r = geo.radius(row.importance) - NUMBER_PAD
+        full, fitted = clean(row.name), []
+        for count in (1, 2):
+            half_h = (em(size) * (ASCENT + DESCENT) + em(SIZE_SMALL) * LINE_STEP * count) / 2
+            if half_h >= r:
+                break
+            lines = fit_lines(row.name, 2 * math.sqrt(r * r - half_h * half_h), SIZE_SMALL, count)
+            if " ".join(lines) == full:
+                fitted = lines
+                break
+        out.append(fitted)
+    return out
+
+
+def name_height(lines: Sequence[str]) -> float:
+    """What a name under a number adds to the label's height."""
+    return em(SIZE_SMALL) * LINE_STEP * len(lines)
+
+
 def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0),
-          size: float = SIZE_TEXT) -> list[Disc]:
-    """Each organisation's circle and number (at *size* points), in the order of their
-    numbers.
+          size: float = SIZE_TEXT, names: Sequence[Sequence[str]] | None = None) -> list[Disc]:
+    """Each organisation's circle and label (its number at *size* points and, when given, the
+    name lines under it), in the order of their numbers.
 
     *clear* is the half width and half height of a box around the middle (the community's
     name) that no organisation's circle may reach into.
     """
     rows = _validated(rows)
+    names = [list(n) for n in names] if names is not None else [[] for _ in rows]
     geo = Geometry(*_number_size(rows, size))
-    label_h = em(size) * (ASCENT + DESCENT) / 2 + NUMBER_PAD / 2
+    label_hs = np.array([(em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2 + NUMBER_PAD / 2
+                         for lines in names])
     angles = -math.pi / 2 + 2 * math.pi * np.arange(ANGLES) / ANGLES
     unit = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (K, 2)
     n = len(rows)
     radius = np.array([geo.radius(r.importance) for r in rows])
     dist = np.array([geo.distance(r.closeness) for r in rows])
-    half_w = np.array([width_of(f"#{r.number}", size, bold=True) / 2 + NUMBER_PAD / 2
-                       for r in rows])
+    half_w = np.array([max([width_of(f"#{r.number}", size, bold=True)]
+                           + [width_of(line, SIZE_SMALL) for line in lines]) / 2 + NUMBER_PAD / 2
+                       for r, lines in zip(rows, names)])
     centre = np.zeros((n, 2))
     label = np.zeros((n, 2))
     placed = np.zeros(n, dtype=bool)
     cw, ch = clear
 
     def best(i: int) -> None:
+        label_h = label_hs[i]
         # Candidate centres (K) and number offsets inside the circle (L).
         centres = dist[i] * unit  # (K, 2)
         room = max(radius[i] - math.hypot(half_w[i], label_h) - 2.0, 0.0)
@@ -166,17 +204,18 @@ def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0
         cost += (_box_disc(np.zeros(2), cw, ch, centres, radius[i]) * 1e7)[:, None]
         if len(others):
             o_lab, o_cen, o_r, o_hw = label[others], centre[others], radius[others], half_w[others]
+            o_lh = label_hs[others]
             # Numbers apart (hard).
             dx = np.abs(labels[:, :, None, 0] - o_lab[None, None, :, 0])
             dy = np.abs(labels[:, :, None, 1] - o_lab[None, None, :, 1])
-            clash = (dx < half_w[i] + o_hw) & (dy < 2 * label_h)
+            clash = (dx < half_w[i] + o_hw) & (dy < label_h + o_lh[None, None, :])
             cost += clash.sum(axis=2) * 1e6
             # My number outside the other circles, their numbers outside mine (strong).
             gx = np.maximum(np.abs(labels[:, :, None, 0] - o_cen[None, None, :, 0]) - half_w[i], 0)
             gy = np.maximum(np.abs(labels[:, :, None, 1] - o_cen[None, None, :, 1]) - label_h, 0)
             cost += (gx ** 2 + gy ** 2 < o_r ** 2).sum(axis=2) * 1e4
             gx = np.maximum(np.abs(centres[:, None, 0] - o_lab[None, :, 0]) - o_hw, 0)
-            gy = np.maximum(np.abs(centres[:, None, 1] - o_lab[None, :, 1]) - label_h, 0)
+            gy = np.maximum(np.abs(centres[:, None, 1] - o_lab[None, :, 1]) - o_lh[None, :], 0)
             cost += ((gx ** 2 + gy ** 2 < radius[i] ** 2).sum(axis=1) * 1e4)[:, None]
             # Circles as far apart as they can be (soft).
             gap = np.linalg.norm(centres[:, None, :] - o_cen[None, :, :], axis=2)
@@ -198,13 +237,31 @@ def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0
             for r, c, rad, lab in zip(rows, centre, radius, label)]
 
 
-def clashes(discs: Sequence[Disc], size: float = SIZE_TEXT) -> int:
-    """How many pairs of the numbers (at *size* points) touch each other."""
-    half_h = em(size) * (ASCENT + DESCENT) / 2
-    boxes = [(d.label_x, d.label_y, width_of(f"#{d.number}", size, bold=True) / 2)
-             for d in discs]
-    return sum(1 for i, (x, y, w) in enumerate(boxes) for x2, y2, w2 in boxes[i + 1:]
-               if abs(x - x2) < w + w2 and abs(y - y2) < 2 * half_h)
+def clashes(discs: Sequence[Disc], size: float = SIZE_TEXT,
+            names: Sequence[Sequence[str]] | None = None) -> int:
+    """How many pairs of the labels (numbers at *size* points, with the *names* under them
+    when given) touch each other."""
+    names = names or [[] for _ in discs]
+    boxes = [(d.label_x, d.label_y,
+              max([width_of(f"#{d.number}", size, bold=True)] + [width_of(x, SIZE_SMALL) for x in lines]) / 2,
+              (em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2)
+             for d, lines in zip(discs, names)]
+    return sum(1 for i, (x, y, w, h) in enumerate(boxes) for x2, y2, w2, h2 in boxes[i + 1:]
+               if abs(x - x2) < w + w2 and abs(y - y2) < h + h2)
+
+
+def _names_covered(discs: Sequence[Disc], names: Sequence[Sequence[str]], size: float) -> bool:
+    """Whether a label with a name (number and name, at *size* points) would lie under another
+    organisation's circle."""
+    for d, lines in zip(discs, names):
+        if not lines:
+            continue
+        w = max([width_of(f"#{d.number}", size, bold=True)] + [width_of(x, SIZE_SMALL) for x in lines]) / 2
+        h = (em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2
+        box = np.array([d.label_x, d.label_y])
+        if any(_box_disc(box, w, h, np.array([[o.x, o.y]]), o.r)[0] for o in discs if o is not d):
+            return True
+    return False
 
 
 def _box_disc(box_centre: np.ndarray, hw: float, hh: float, centres: np.ndarray,
@@ -254,8 +311,7 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
     sheet = Sheet()
     inner = sheet.width - 2 * MARGIN_PX
     y = sheet.header(labels["title"], labels["subtitle"])
-    geo = Geometry(*_number_size(rows))
-    clear_r = R_COMMUNITY - geo.r_most - 4.0  # inside every closeness-3 circle's reach
+    clear_r = R_COMMUNITY - 8.0  # no organisation's circle reaches into the community's
     name, name_size = _community_text(labels["community"], clear_r)
     name_w = max((width_of(line, name_size, bold=True) for line in name), default=0.0)
     name_h = block_height(len(name), name_size) if name else 0.0
@@ -272,25 +328,77 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
         return _finish(sheet, y + MARGIN_PX, circles)
 
     clear = (name_w / 2 + 4, name_h / 2 + 4) if name else (0.0, 0.0)
-    for number_size in NUMBER_SIZES:  # smaller numbers only when too many crowd a ring
-        discs = place(rows, clear, number_size)
-        if not clashes(discs, number_size):
+    # Names in the circles, then numbers alone, then smaller numbers: only as a ring crowds.
+    for number_size, named in [(size, named) for size in NUMBER_SIZES for named in (True, False)]:
+        names = circle_names(rows, number_size) if named else [[] for _ in rows]
+        discs = place(rows, clear, number_size, names)
+        if not clashes(discs, number_size, names) and not _names_covered(discs, names, number_size):
             break
     geo = Geometry(*_number_size(rows, number_size))
     cx, cy = sheet.width / 2, y + SIDE / 2
-    for closeness in (2, 1):  # guides: where closeness 2 and 1 put a centre
+    for closeness in (3, 2, 1):  # guides: where closeness 3, 2 and 1 put a centre
         circles.append((cx, cy, geo.distance(closeness), (0, 0, 0, 0), RULE, 1.0))
     circles.append((cx, cy, R_COMMUNITY, COMMUNITY_FILL, INK, 1.5))
     for d in sorted(discs, key=lambda d: -d.r):  # the big ones underneath
         circles.append((cx + d.x, cy + d.y, d.r, ORG_TRANSLUCENT, ORG, 2.0))
     if name:
         sheet.lines_centered(cx, cy, name, name_size, bold=True, ha="center")
-    sheet.text_batch([(cx + d.label_x, cy + d.label_y + em(number_size) * CAP / 2,
-                       f"#{d.number}", INK) for d in discs], number_size, bold=True)
+    numbers = []
+    for d, lines in zip(discs, names):
+        if not lines:
+            numbers.append((cx + d.label_x, cy + d.label_y + em(number_size) * CAP / 2, f"#{d.number}", INK))
+            continue
+        # The number, then the name under it: the block centred where the label was placed.
+        number_h = em(number_size) * (ASCENT + DESCENT)
+        top = cy + d.label_y - (number_h + name_height(lines)) / 2
+        numbers.append((cx + d.label_x, top + em(number_size) * ASCENT, f"#{d.number}", INK))
+        for i, line in enumerate(lines):
+            sheet.text(cx + d.label_x, top + number_h + em(SIZE_SMALL) * (ASCENT + LINE_STEP * i - 0.1),
+                       line, SIZE_SMALL, ha="center")
+    sheet.text_batch(numbers, number_size, bold=True)
+    _ring_labels(sheet, cx, cy, geo, discs, labels["ring"])
     y += SIDE + em(SIZE_TEXT) * 0.6
     y = _key(sheet, y, labels, circles)
     y = _listing(sheet, y + em(SIZE_TEXT) * 0.6, rows, labels)
     return _finish(sheet, y + MARGIN_PX, circles)
+
+
+def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Sequence[Disc],
+                 template: str) -> None:
+    """"closeness 3", "2", "1", each just outside its ring (in the band before the next ring,
+    so no line crosses it), where it is farthest from every circle; left out on a ring with
+    no clear spot (the list below gives every closeness)."""
+    size = SIZE_SMALL
+    h = em(size) * (ASCENT + DESCENT) / 2 + 3
+    angles = -math.pi / 2 + 2 * math.pi * np.arange(ANGLES) / ANGLES
+    cos, sin = np.cos(angles), np.sin(angles)
+    for closeness in (3, 2, 1):
+        text = clean(_template(template, n=str(closeness)))
+        if not text:
+            continue
+        w = width_of(text, size) / 2 + 3
+        ring = geo.distance(closeness)
+        outer = geo.distance(closeness - 1) if closeness > 1 else math.inf
+        # Move each candidate outward until its box clears the ring.
+        xs, ys = ring * cos, ring * sin
+        for _ in range(200):
+            near = np.hypot(np.maximum(np.abs(xs) - w, 0), np.maximum(np.abs(ys) - h, 0))
+            inward = near < ring + 3
+            if not inward.any():
+                break
+            xs, ys = xs + 2 * cos * inward, ys + 2 * sin * inward
+        far = np.hypot(np.abs(xs) + w, np.abs(ys) + h)
+        ok = (far < outer - 3) & (np.abs(xs) + w < SIDE / 2) & (np.abs(ys) + h < SIDE / 2)
+        room = np.full(len(angles), np.inf)
+        for d in discs:  # how far the label's box stays from each circle
+            gx = np.maximum(np.abs(xs - d.x) - w, 0)
+            gy = np.maximum(np.abs(ys - d.y) - h, 0)
+            room = np.minimum(room, np.hypot(gx, gy) - d.r)
+        room = np.where(ok, room, -np.inf)
+        k = int(np.argmax(room))
+        if room[k] < 2:
+            continue
+        sheet.text(cx + xs[k], cy + ys[k] + em(size) * CAP / 2, text, size, color=MUTED, ha="center")
 
 
 def _key(sheet: Sheet, top: float, labels: Mapping[str, str], circles: list) -> float:
