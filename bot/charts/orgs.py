@@ -61,8 +61,8 @@ COMMUNITY_FILL = blend(OKABE_ITO["yellow"], PAPER, 0.55)
 
 SIDE = 1080 - 2 * MARGIN_PX  # the diagram is a square as wide as the page's text
 R_COMMUNITY = 150.0  # the community circle's radius, px
-R_LEAST = 34.0  # an organisation of importance 1 (at least: its number must fit)
-R_MOST = 64.0  # importance 3
+R_LEAST = 36.0  # an organisation of importance 1 (at least: its number must fit)
+R_MOST = 66.0
 GAP = 10.0  # between the community's circle and the biggest circle of closeness 3
 EDGE_PAD = 6.0  # between the outermost circles and the diagram's edge
 NUMBER_PAD = 5.0  # kept clear around a number, px
@@ -365,13 +365,14 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
 
 def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Sequence[Disc],
                  template: str) -> None:
-    """"closeness 3", "2", "1", each just outside its ring (in the band before the next ring,
-    so no line crosses it), where it is farthest from every circle; left out on a ring with
-    no clear spot (the list below gives every closeness)."""
+    """"closeness 3", "2", "1", each beside its ring (just outside or just inside it, never
+    across a ring's line), where it is farthest from every circle; left out of a ring with no
+    clear spot (the list below gives every closeness)."""
     size = SIZE_SMALL
     h = em(size) * (ASCENT + DESCENT) / 2 + 3
     angles = -math.pi / 2 + 2 * math.pi * np.arange(ANGLES) / ANGLES
-    cos, sin = np.cos(angles), np.sin(angles)
+    cos, sin = np.concatenate([np.cos(angles)] * 2), np.concatenate([np.sin(angles)] * 2)
+    side = np.repeat([1.0, -1.0], ANGLES)  # outside the ring, then inside it
     for closeness in (3, 2, 1):
         text = clean(_template(template, n=str(closeness)))
         if not text:
@@ -379,17 +380,21 @@ def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Seque
         w = width_of(text, size) / 2 + 3
         ring = geo.distance(closeness)
         outer = geo.distance(closeness - 1) if closeness > 1 else math.inf
-        # Move each candidate outward until its box clears the ring.
+        inner = geo.distance(closeness + 1) if closeness < 3 else R_COMMUNITY
+        # Move each candidate off the ring's line, outward or inward, until its box clears it.
         xs, ys = ring * cos, ring * sin
-        for _ in range(200):
+        for _ in range(100):
             near = np.hypot(np.maximum(np.abs(xs) - w, 0), np.maximum(np.abs(ys) - h, 0))
-            inward = near < ring + 3
-            if not inward.any():
+            far = np.hypot(np.abs(xs) + w, np.abs(ys) + h)
+            crossing = (near < ring + 3) & (far > ring - 3)
+            if not crossing.any():
                 break
-            xs, ys = xs + 2 * cos * inward, ys + 2 * sin * inward
+            xs, ys = xs + 2 * side * cos * crossing, ys + 2 * side * sin * crossing
+        near = np.hypot(np.maximum(np.abs(xs) - w, 0), np.maximum(np.abs(ys) - h, 0))
         far = np.hypot(np.abs(xs) + w, np.abs(ys) + h)
-        ok = (far < outer - 3) & (np.abs(xs) + w < SIDE / 2) & (np.abs(ys) + h < SIDE / 2)
-        room = np.full(len(angles), np.inf)
+        ok = ((far < outer - 3) & (near > inner + 3) & (np.abs(xs) + w < SIDE / 2)
+              & (np.abs(ys) + h < SIDE / 2) & ((near > ring) | (far < ring)))
+        room = np.full(len(xs), np.inf)
         for d in discs:  # how far the label's box stays from each circle
             gx = np.maximum(np.abs(xs - d.x) - w, 0)
             gy = np.maximum(np.abs(ys - d.y) - h, 0)
