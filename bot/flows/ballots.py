@@ -353,8 +353,7 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
     """Post a ballot's result; its check code is kept, so /results repeats the code the group saw."""
     result = await results.build(ctx.tx, ballot)
-    head = await ctx.audit_head()
-    await ballots.set_check_code(ctx.tx, ballot.id, head)
+    head = await results.posted_code(ctx, ballot)
     await ctx.post_groups(community, lambda tr: (results.caption(tr, result, head), []),
                           chart=results.chart(community.locale, result))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -376,7 +375,7 @@ async def results_command(ctx: Context) -> None:
                "evaluation": evaluation.results_reply}[latest.kind](ctx, latest)
         return
     result = await results.build(ctx.tx, latest)
-    code = latest.check_code or await ctx.audit_head()  # the code the group saw under this result
+    code = await results.repeated_code(ctx, latest)  # the code the group saw under this result
     ctx.reply(results.caption(ctx.tr, result, code), chart=results.chart(ctx.locale, result))
     if len({b.kind for b in closed}) > 1:
         from bot.flows import choice

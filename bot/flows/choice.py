@@ -43,7 +43,7 @@ async def post_combined(ctx: Context, community: Community) -> None:
     if len(latest) > 1:
         rows, chart = results.combined(community.locale, latest)
         top = [by_id[r.option] for r in rows[:SHORTLIST]]
-        head = source.ballot.check_code or await ctx.audit_head()
+        head = await results.repeated_code(ctx, source.ballot)
 
         def build(tr: Translator):
             return "\n".join([combined_caption(tr, rows, by_id),

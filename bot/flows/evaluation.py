@@ -176,8 +176,10 @@ def chart(locale: str, summary) -> Chart:
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    from bot.flows.results import posted_code
+
     summary = await evaluation.summary(ctx.tx, ballot.id)
-    head = await ctx.audit_head()
+    head = await posted_code(ctx, ballot)
     await ctx.post_groups(community, lambda tr: (caption(tr, summary, head), []), chart=chart(community.locale, summary))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
         ctx.reply(caption(ctx.tr, summary, head), chart=chart(ctx.locale, summary))
@@ -198,4 +200,6 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
-    ctx.reply(caption(ctx.tr, summary, await ctx.audit_head()), chart=chart(ctx.locale, summary))
+    from bot.flows.results import repeated_code
+
+    ctx.reply(caption(ctx.tr, summary, await repeated_code(ctx, ballot)), chart=chart(ctx.locale, summary))

@@ -7,6 +7,7 @@ Merged problems count as the problem they were merged into, hidden ones not at a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.domain.combined import combined_ranking
 from bot.domain.matrix import matrix_result
@@ -21,6 +22,9 @@ from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
 from bot.storage.problems import Problem
+
+if TYPE_CHECKING:
+    from bot.flows.context import Context
 
 METHOD_NAMES = {"dots": N_("Sticker voting"), "matrix": N_("Priority matrix"), "pairwise": N_("Pairwise ranking")}
 SHORT_NAMES = {"dots": N_("Stickers"), "matrix": N_("Matrix"), "pairwise": N_("Pairs")}  # chart columns
@@ -103,6 +107,19 @@ def audit_line(tr: Translator, audit_head: str) -> str:
     result was posted (``qatysu audit verify --head``), said once in words a villager understands."""
     return tr.t("Check code: {code}. With it anyone can later make sure that no vote in this result was "
                 "changed.", code=audit_head[:8])
+
+
+async def posted_code(ctx: "Context", ballot: Ballot) -> str:
+    """The check code of a ballot's result being posted now, kept so /results can repeat it."""
+    code = await ctx.audit_head()
+    await ballots.set_check_code(ctx.tx, ballot.id, code)
+    return code
+
+
+async def repeated_code(ctx: "Context", ballot: Ballot) -> str:
+    """The check code the group saw under the ballot's result (the head now, for a result
+    posted before codes were kept)."""
+    return ballot.check_code or await ctx.audit_head()
 
 
 def paper_line(tr: Translator, ballot: Ballot, stickers: int) -> str:
