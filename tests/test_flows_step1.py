@@ -331,7 +331,7 @@ async def test_pairwise_all_pairs_then_result(sim):
         assert "compared all 6 pairs" in member.last().text
     await c.facilitator.send("/close", c.group)
     result = next(m for m in reversed(sim.messages(c.group.id)) if m.image is not None)
-    assert "#1" in result.text and "(6 жеңіс)" in result.text
+    assert "#1" in result.text and "таңдалды: 6, барлық салыстыру: 6." in result.text
 
 
 async def test_pairwise_samples_when_there_are_many_problems(sim):

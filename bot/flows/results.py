@@ -157,8 +157,11 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
                        urgency=tr.num(top.mean_b))
     else:
         outcome = result.extra["outcome"]
-        finding = tr.t("{method}: {problem} was judged more pressing than the others most often ({wins} wins).",
-                       method=title, problem=_names(first), wins=outcome.win_counts.get(first[0].id, 0))
+        top = first[0].id
+        times = sum(count for pair, count in outcome.wins.items() if top in pair)
+        finding = tr.t("{method}: {problem} was judged more pressing than the others most often — chosen: {wins}, "
+                       "comparisons it was in: {times}.", method=title, problem=_names(first),
+                       wins=outcome.win_counts.get(top, 0), times=times)
     lines = [finding, tr.tn("{n} member voted.", "{n} members voted.", result.voters)]
     if ballot.kind == "dots" and ballot.paper_meetings:
         lines.append(paper_line(tr, ballot, sum(r.paper for r in result.rows)))
