@@ -7,13 +7,13 @@ import math
 
 from bot.charts import MatrixPoint, OrgRow, ResourceRow
 from bot.charts.matrix import matrix_chart
-from bot.charts.orgs import R_COMMUNITY, Geometry, circle_names, orgs_chart
+from bot.charts.orgs import R_COMMUNITY, Geometry, name_variants, orgs_chart
 from bot.charts.resources import resources_chart
 from bot.domain.text import shorten
 from tests.test_charts import assert_disjoint, assert_inside_page, text_boxes
 from tests.test_charts_election import drawn
 from tests.test_charts_orgs import KK as ORGS_KK
-from tests.test_charts_orgs import community, org_discs
+from tests.test_charts_orgs import assert_text_clear_of_circles, community, org_discs
 
 MATRIX_KK = {"title": "Басымдық матрицасы", "x": "Маңыздылығы", "y": "Шұғылдығы",
              "levels": "1 төмен|2 орташа|3 жоғары", "score": "Маңыздылық · шұғылдық",
@@ -37,21 +37,25 @@ def test_the_matrix_names_the_levels_members_used_and_explains_the_cell_numbers(
     assert_disjoint(boxes)
 
 
-def test_organisations_are_named_in_their_circles_where_the_whole_name_fits() -> None:
+def test_organisations_are_named_beside_their_circles_in_whole_words() -> None:
+    assert name_variants("Ауылдық округ әкімдігі") == [["Ауылдық округ", "әкімдігі"], ["Ауылдық округ…"]]
+    long = "«Жасыл ауыл» қоғамдық бірлестігінің жастар қанаты мен еріктілер тобы"
+    assert all(lines[-1].endswith("…") for lines in name_variants(long))
+    assert name_variants("Ж" * 100) == []  # one word too long for the room: the number alone
     rows = [OrgRow(1, "Банк", 3.0, 2.0, 4), OrgRow(2, "Ауылдық округ әкімдігі", 3.0, 3.0, 4),
             OrgRow(3, "Мешіт", 1.0, 1.0, 2)]
-    names = circle_names(rows)
-    assert names[0] == ["Банк"] and names[1] == [] and names[2] == []  # never a cut name in a circle
     labels = dict(ORGS_KK, ring="жақындығы {n}")
     fig = orgs_chart(rows, labels).figure
     shown = [text for text, _, _ in drawn(fig)]
-    assert shown.count("Банк") == 2  # in its circle and in the list
+    assert shown.count("Банк") == 2 and shown.count("Мешіт") == 2  # beside its circle and in the list
+    assert "Ауылдық округ" in shown and "әкімдігі" in shown
     assert {"жақындығы 3", "жақындығы 2", "жақындығы 1"} <= set(shown)
     cx, cy, cr = community(fig)
     for x, y, r in org_discs(fig):  # no circle over the community's
         assert math.hypot(x - cx, y - cy) >= cr + r
     renderer = fig.canvas.get_renderer()
     assert_disjoint(text_boxes(fig, renderer))
+    assert_text_clear_of_circles(fig, renderer, rows)
 
 
 def test_closeness_3_is_beside_the_community_never_over_it() -> None:

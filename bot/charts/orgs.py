@@ -4,12 +4,13 @@ The community is a circle in the middle of a square diagram; each organisation o
 circle whose area grows with its importance (1 to 3) and whose centre lies nearer the middle
 the closer it is to the community: at closeness 3 just outside the community's circle (never
 over it, so the community's name stays readable), at closeness 1 near the diagram's edge.
-Faint rings, each labelled ("closeness 3", "2", "1"), mark where those centres lie. The
-distance from the middle depends on closeness alone, the size on importance alone.
+Faint rings, each labelled ("closeness 3", "2", "1") beside its line, mark where those centres
+lie. The distance from the middle depends on closeness alone, the size on importance alone.
 
-Each circle carries its number ("#2") and, under it, the organisation's name when the whole
-name fits inside the circle (in up to two lines); a list below the diagram gives
-"#2 name — importance 2.5, closeness 1.7 (6 estimates)" for every one. The angle of each
+Each circle carries its number ("#2"); beside it, where there is room clear of every circle
+and every other label, stands the organisation's name (whole, or its first whole words and
+"…"). A list below the diagram gives "#2 name — importance 2.5, closeness 1.7 (6 estimates)"
+for every one. The angle of each
 circle around the middle is free: circles are placed one at a time (innermost, then most
 important first) at the angle, and their number at the spot inside the circle, that keeps
 every number clear of the other numbers and of the other circles and the circles apart as
@@ -32,7 +33,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.patches import Circle
 
 from bot.charts.common import (
-    ASCENT, CAP, DESCENT, DPI, HAIRLINE, INK, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
+    ASCENT, CAP, DESCENT, DPI, ELLIPSIS, HAIRLINE, INK, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
     SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, block_height, clean, em, fit_lines, fmt_number,
     merge_labels, serialized, width_of,
 )
@@ -44,7 +45,7 @@ LABELS = {
     "community": "Our community",  # inside the centre circle
     "importance": "circle size: importance",  # the key under the diagram
     "closeness": "distance: closeness",
-    "ring": "closeness {n}",  # on the ring where centres of closeness n lie
+    "ring": "closeness {n}",  # beside the ring where centres of closeness n lie
     # One line of the list: "#2 name — {scores} ({raters})".
     "scores": "importance {importance}, closeness {closeness}",
     "raters": "{n} estimates",
@@ -62,8 +63,10 @@ COMMUNITY_FILL = blend(OKABE_ITO["yellow"], PAPER, 0.55)
 SIDE = 1080 - 2 * MARGIN_PX  # the diagram is a square as wide as the page's text
 R_COMMUNITY = 150.0  # the community circle's radius, px
 R_LEAST = 36.0  # an organisation of importance 1 (at least: its number must fit)
-R_MOST = 66.0
+R_MOST = 66.0  # importance 3
 GAP = 10.0  # between the community's circle and the biggest circle of closeness 3
+NAME_WIDTH = 230.0  # px: a name beside its circle takes at most two lines this wide
+OTHER_GAP = 18.0  # px: a name beside its circle keeps at least this far from any other circle
 EDGE_PAD = 6.0  # between the outermost circles and the diagram's edge
 NUMBER_PAD = 5.0  # kept clear around a number, px
 SPREAD = 300.0  # weight of the push between circles, against their overlap squared
@@ -133,59 +136,30 @@ def _number_size(rows: Sequence[OrgRow], size: float = SIZE_TEXT) -> tuple[float
     return w, em(size) * (ASCENT + DESCENT)
 
 
-def circle_names(rows: Sequence[OrgRow], size: float = SIZE_TEXT) -> list[list[str]]:
-    """Each organisation's name as it fits whole under its number inside its circle (up to two
-    lines of small text), or [] when it does not: a name is never cut inside a circle."""
-    geo = Geometry(*_number_size(rows, size))
-    out = []
-    for row in rows:
-        r = geo.radius(row.importance) - NUMBER_PAD
-        full, fitted = clean(row.name), []
-        for count in (1, 2):
-            half_h = (em(size) * (ASCENT + DESCENT) + em(SIZE_SMALL) * LINE_STEP * count) / 2
-            if half_h >= r:
-                break
-            lines = fit_lines(row.name, 2 * math.sqrt(r * r - half_h * half_h), SIZE_SMALL, count)
-            if " ".join(lines) == full:
-                fitted = lines
-                break
-        out.append(fitted)
-    return out
-
-
-def name_height(lines: Sequence[str]) -> float:
-    """What a name under a number adds to the label's height."""
-    return em(SIZE_SMALL) * LINE_STEP * len(lines)
-
-
 def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0),
-          size: float = SIZE_TEXT, names: Sequence[Sequence[str]] | None = None) -> list[Disc]:
-    """Each organisation's circle and label (its number at *size* points and, when given, the
-    name lines under it), in the order of their numbers.
+          size: float = SIZE_TEXT) -> list[Disc]:
+    """Each organisation's circle and number (at *size* points), in the order of their
+    numbers.
 
     *clear* is the half width and half height of a box around the middle (the community's
     name) that no organisation's circle may reach into.
     """
     rows = _validated(rows)
-    names = [list(n) for n in names] if names is not None else [[] for _ in rows]
     geo = Geometry(*_number_size(rows, size))
-    label_hs = np.array([(em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2 + NUMBER_PAD / 2
-                         for lines in names])
+    label_h = em(size) * (ASCENT + DESCENT) / 2 + NUMBER_PAD / 2
     angles = -math.pi / 2 + 2 * math.pi * np.arange(ANGLES) / ANGLES
     unit = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (K, 2)
     n = len(rows)
     radius = np.array([geo.radius(r.importance) for r in rows])
     dist = np.array([geo.distance(r.closeness) for r in rows])
-    half_w = np.array([max([width_of(f"#{r.number}", size, bold=True)]
-                           + [width_of(line, SIZE_SMALL) for line in lines]) / 2 + NUMBER_PAD / 2
-                       for r, lines in zip(rows, names)])
+    half_w = np.array([width_of(f"#{r.number}", size, bold=True) / 2 + NUMBER_PAD / 2
+                       for r in rows])
     centre = np.zeros((n, 2))
     label = np.zeros((n, 2))
     placed = np.zeros(n, dtype=bool)
     cw, ch = clear
 
     def best(i: int) -> None:
-        label_h = label_hs[i]
         # Candidate centres (K) and number offsets inside the circle (L).
         centres = dist[i] * unit  # (K, 2)
         room = max(radius[i] - math.hypot(half_w[i], label_h) - 2.0, 0.0)
@@ -204,18 +178,17 @@ def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0
         cost += (_box_disc(np.zeros(2), cw, ch, centres, radius[i]) * 1e7)[:, None]
         if len(others):
             o_lab, o_cen, o_r, o_hw = label[others], centre[others], radius[others], half_w[others]
-            o_lh = label_hs[others]
             # Numbers apart (hard).
             dx = np.abs(labels[:, :, None, 0] - o_lab[None, None, :, 0])
             dy = np.abs(labels[:, :, None, 1] - o_lab[None, None, :, 1])
-            clash = (dx < half_w[i] + o_hw) & (dy < label_h + o_lh[None, None, :])
+            clash = (dx < half_w[i] + o_hw) & (dy < 2 * label_h)
             cost += clash.sum(axis=2) * 1e6
             # My number outside the other circles, their numbers outside mine (strong).
             gx = np.maximum(np.abs(labels[:, :, None, 0] - o_cen[None, None, :, 0]) - half_w[i], 0)
             gy = np.maximum(np.abs(labels[:, :, None, 1] - o_cen[None, None, :, 1]) - label_h, 0)
             cost += (gx ** 2 + gy ** 2 < o_r ** 2).sum(axis=2) * 1e4
             gx = np.maximum(np.abs(centres[:, None, 0] - o_lab[None, :, 0]) - o_hw, 0)
-            gy = np.maximum(np.abs(centres[:, None, 1] - o_lab[None, :, 1]) - o_lh[None, :], 0)
+            gy = np.maximum(np.abs(centres[:, None, 1] - o_lab[None, :, 1]) - label_h, 0)
             cost += ((gx ** 2 + gy ** 2 < radius[i] ** 2).sum(axis=1) * 1e4)[:, None]
             # Circles as far apart as they can be (soft).
             gap = np.linalg.norm(centres[:, None, :] - o_cen[None, :, :], axis=2)
@@ -237,31 +210,13 @@ def place(rows: Iterable[OrgRow | tuple], clear: tuple[float, float] = (0.0, 0.0
             for r, c, rad, lab in zip(rows, centre, radius, label)]
 
 
-def clashes(discs: Sequence[Disc], size: float = SIZE_TEXT,
-            names: Sequence[Sequence[str]] | None = None) -> int:
-    """How many pairs of the labels (numbers at *size* points, with the *names* under them
-    when given) touch each other."""
-    names = names or [[] for _ in discs]
-    boxes = [(d.label_x, d.label_y,
-              max([width_of(f"#{d.number}", size, bold=True)] + [width_of(x, SIZE_SMALL) for x in lines]) / 2,
-              (em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2)
-             for d, lines in zip(discs, names)]
-    return sum(1 for i, (x, y, w, h) in enumerate(boxes) for x2, y2, w2, h2 in boxes[i + 1:]
-               if abs(x - x2) < w + w2 and abs(y - y2) < h + h2)
-
-
-def _names_covered(discs: Sequence[Disc], names: Sequence[Sequence[str]], size: float) -> bool:
-    """Whether a label with a name (number and name, at *size* points) would lie under another
-    organisation's circle."""
-    for d, lines in zip(discs, names):
-        if not lines:
-            continue
-        w = max([width_of(f"#{d.number}", size, bold=True)] + [width_of(x, SIZE_SMALL) for x in lines]) / 2
-        h = (em(size) * (ASCENT + DESCENT) + name_height(lines)) / 2
-        box = np.array([d.label_x, d.label_y])
-        if any(_box_disc(box, w, h, np.array([[o.x, o.y]]), o.r)[0] for o in discs if o is not d):
-            return True
-    return False
+def clashes(discs: Sequence[Disc], size: float = SIZE_TEXT) -> int:
+    """How many pairs of the numbers (at *size* points) touch each other."""
+    half_h = em(size) * (ASCENT + DESCENT) / 2
+    boxes = [(d.label_x, d.label_y, width_of(f"#{d.number}", size, bold=True) / 2)
+             for d in discs]
+    return sum(1 for i, (x, y, w) in enumerate(boxes) for x2, y2, w2 in boxes[i + 1:]
+               if abs(x - x2) < w + w2 and abs(y - y2) < 2 * half_h)
 
 
 def _box_disc(box_centre: np.ndarray, hw: float, hh: float, centres: np.ndarray,
@@ -328,11 +283,9 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
         return _finish(sheet, y + MARGIN_PX, circles)
 
     clear = (name_w / 2 + 4, name_h / 2 + 4) if name else (0.0, 0.0)
-    # Names in the circles, then numbers alone, then smaller numbers: only as a ring crowds.
-    for number_size, named in [(size, named) for size in NUMBER_SIZES for named in (True, False)]:
-        names = circle_names(rows, number_size) if named else [[] for _ in rows]
-        discs = place(rows, clear, number_size, names)
-        if not clashes(discs, number_size, names) and not _names_covered(discs, names, number_size):
+    for number_size in NUMBER_SIZES:  # smaller numbers only when too many crowd a ring
+        discs = place(rows, clear, number_size)
+        if not clashes(discs, number_size):
             break
     geo = Geometry(*_number_size(rows, number_size))
     cx, cy = sheet.width / 2, y + SIDE / 2
@@ -343,20 +296,16 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
         circles.append((cx + d.x, cy + d.y, d.r, ORG_TRANSLUCENT, ORG, 2.0))
     if name:
         sheet.lines_centered(cx, cy, name, name_size, bold=True, ha="center")
-    numbers = []
-    for d, lines in zip(discs, names):
-        if not lines:
-            numbers.append((cx + d.label_x, cy + d.label_y + em(number_size) * CAP / 2, f"#{d.number}", INK))
-            continue
-        # The number, then the name under it: the block centred where the label was placed.
-        number_h = em(number_size) * (ASCENT + DESCENT)
-        top = cy + d.label_y - (number_h + name_height(lines)) / 2
-        numbers.append((cx + d.label_x, top + em(number_size) * ASCENT, f"#{d.number}", INK))
-        for i, line in enumerate(lines):
-            sheet.text(cx + d.label_x, top + number_h + em(SIZE_SMALL) * (ASCENT + LINE_STEP * i - 0.1),
-                       line, SIZE_SMALL, ha="center")
-    sheet.text_batch(numbers, number_size, bold=True)
-    _ring_labels(sheet, cx, cy, geo, discs, labels["ring"])
+    sheet.text_batch([(cx + d.label_x, cy + d.label_y + em(number_size) * CAP / 2,
+                       f"#{d.number}", INK) for d in discs], number_size, bold=True)
+    # What the names and ring labels must keep clear of (boxes x0, y0, x1, y1 from the middle).
+    half_h = em(number_size) * (ASCENT + DESCENT) / 2
+    taken = [(d.label_x - width_of(f"#{d.number}", number_size, bold=True) / 2, d.label_y - half_h,
+              d.label_x + width_of(f"#{d.number}", number_size, bold=True) / 2, d.label_y + half_h)
+             for d in discs]
+    for d, row in sorted(zip(discs, rows), key=lambda pair: (-pair[1].importance, pair[1].number)):
+        _name_beside(sheet, cx, cy, d, row.name, discs, taken)
+    _ring_labels(sheet, cx, cy, geo, discs, labels["ring"], taken)
     y += SIDE + em(SIZE_TEXT) * 0.6
     y = _key(sheet, y, labels, circles)
     y = _listing(sheet, y + em(SIZE_TEXT) * 0.6, rows, labels)
@@ -364,7 +313,7 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
 
 
 def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Sequence[Disc],
-                 template: str) -> None:
+                 template: str, taken: list[tuple[float, float, float, float]]) -> None:
     """"closeness 3", "2", "1", each beside its ring (just outside or just inside it, never
     across a ring's line), where it is farthest from every circle; left out of a ring with no
     clear spot (the list below gives every closeness)."""
@@ -399,11 +348,64 @@ def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Seque
             gx = np.maximum(np.abs(xs - d.x) - w, 0)
             gy = np.maximum(np.abs(ys - d.y) - h, 0)
             room = np.minimum(room, np.hypot(gx, gy) - d.r)
+        for x0, y0, x1, y1 in taken:  # and from the names and numbers
+            gx = np.maximum(np.maximum(x0 - (xs + w), (xs - w) - x1), 0)
+            gy = np.maximum(np.maximum(y0 - (ys + h), (ys - h) - y1), 0)
+            room = np.minimum(room, np.hypot(gx, gy) - 0.01)
         room = np.where(ok, room, -np.inf)
         k = int(np.argmax(room))
         if room[k] < 2:
             continue
+        taken.append((xs[k] - w, ys[k] - h, xs[k] + w, ys[k] + h))
         sheet.text(cx + xs[k], cy + ys[k] + em(size) * CAP / 2, text, size, color=MUTED, ha="center")
+
+
+def name_variants(name: str) -> list[list[str]]:
+    """The name as it may stand beside its circle, longest first: whole in up to two lines, then
+    its first whole words with "…" in two lines and in one; never a word cut in the middle."""
+    words = clean(name).split()
+    out: list[list[str]] = []
+    for count in (2, 1):
+        lines = fit_lines(name, NAME_WIDTH, SIZE_SMALL, count)
+        shown = " ".join(lines).removesuffix(ELLIPSIS).split()
+        whole = " ".join(lines) == " ".join(words)
+        if whole or (shown and shown == words[:len(shown)] and not any(x.endswith("-") for x in lines)):
+            if lines not in out:
+                out.append(lines)
+    return out
+
+
+def _name_beside(sheet: Sheet, cx: float, cy: float, d: Disc, name: str, discs: Sequence[Disc],
+                 taken: list[tuple[float, float, float, float]]) -> None:
+    """The organisation's name next to its circle (below it if it can), clear of every circle,
+    of the community's circle and of the labels already placed; left out where none is clear."""
+    size = SIZE_SMALL
+    for lines in name_variants(name):
+        w = max(width_of(line, size) for line in lines) / 2 + 2
+        h = block_height(len(lines), size) / 2 + 2
+        for angle in (90, 60, 120, 30, 150, 0, 180, -90, -60, -120, -30, -150):  # y grows down
+            ux, uy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            x, y = d.x + ux * d.r, d.y + uy * d.r
+            for _ in range(200):  # out along the direction until the box clears the circle
+                if math.hypot(max(abs(x - d.x) - w, 0), max(abs(y - d.y) - h, 0)) > d.r + 3:
+                    break
+                x, y = x + 2 * ux, y + 2 * uy
+            box = (x - w, y - h, x + w, y + h)
+            if abs(x) + w > SIDE / 2 or abs(y) + h > SIDE / 2:
+                continue
+            if math.hypot(max(abs(x) - w, 0), max(abs(y) - h, 0)) <= R_COMMUNITY + 3:
+                continue
+            # Clear of every other circle by more than of its own, so it reads as this one's name.
+            if any(math.hypot(max(abs(x - o.x) - w, 0), max(abs(y - o.y) - h, 0)) <= o.r + OTHER_GAP
+                   for o in discs if o is not d):
+                continue
+            if any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+                continue
+            taken.append(box)
+            top = cy + y - h + 2
+            for i, line in enumerate(lines):
+                sheet.text(cx + x, top + em(size) * (ASCENT + LINE_STEP * i), line, size, ha="center")
+            return
 
 
 def _key(sheet: Sheet, top: float, labels: Mapping[str, str], circles: list) -> float:
