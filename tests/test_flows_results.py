@@ -210,3 +210,16 @@ async def test_the_sticker_ballot_lists_problems_in_its_buttons_order_and_says_w
     buttons = [int(b.text.split(" ·")[0]) for row in ballot.buttons for b in row]
     assert listed == buttons and sorted(buttons) != buttons  # shuffled, and the text follows
     assert "аралас ретпен" in ballot.text
+
+
+async def test_the_open_ballot_counts_the_meetings_stickers_with_the_online_ones(sim):
+    c = await build_community(sim, 2, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    await stickers_on(c, 1, c.members)
+    await c.facilitator.send("/paper 3 2:3")
+    ballot = next(m for m in c.sim.messages(c.group.id) if m.buttons and any(
+        (b.data or "").startswith("d:") for row in m.buttons for b in row))
+    assert "Келгендер: 3." in ballot.text
+    counts = {int(b.text.split(" ·")[0]): int(b.text.rsplit("· ", 1)[1]) for row in ballot.buttons for b in row}
+    assert counts == {1: 2, 2: 3, 3: 0}  # the same numbers the result will give

@@ -210,7 +210,8 @@ async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Buil
         if not ballot.is_open:  # the same tallies as the result and its chart, paper included
             result = await results.build(ctx.tx, ballot)
             return lambda tr: dots.closed_message(tr, result)
-        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz)
+        paper = await ballots.paper(ctx.tx, ballot.id)
+        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz, paper)
     candidates, by_id = await election.candidates_of(ctx, ballot)
     return lambda tr: election.group_message(tr, ballot, candidates, by_id, community.tz)
 
@@ -424,7 +425,9 @@ async def paper(ctx: Context) -> None:
     ctx.reply(ctx.t("Recorded: {present} people at the meeting, {total} paper stickers. They are added "
                     "to the online result.", present=present, total=sum(counts.values())) + "\n"
               + results.paper_line(ctx.tr, updated, sum((await ballots.paper(ctx.tx, ballot.id)).values())))
-    if not updated.is_open:  # the result changes: the frozen ballot, the result and the choice follow
+    if updated.is_open:
+        ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
+    else:  # the result changes: the frozen ballot, the result and the choice follow
         await ctx.post_groups(community, await group_view(ctx, community, updated), tag=tag(updated), edit=True)
         await post_result(ctx, community, updated)
         await choice.post_combined(ctx, community)

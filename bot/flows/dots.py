@@ -58,11 +58,16 @@ def closed_message(tr: Translator, result: "Result") -> tuple[str, list]:
     return "\n".join(lines), []
 
 
+def with_paper(options: list[tuple[int, int]], paper: dict[int, int]) -> dict[int, int]:
+    """Each option's count as the result will give it: online + the in-person meetings'."""
+    return {pid: online + paper.get(pid, 0) for pid, online in options}
+
+
 def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]],
-                  by_id: dict[int, Problem], tz: str) -> tuple[str, list]:
+                  by_id: dict[int, Problem], tz: str, paper: dict[int, int] | None = None) -> tuple[str, list]:
     """The open group ballot: listed in its buttons' order, shuffled against order bias, and said
-    so; counts shown live only when the ballot says so."""
-    counts = dict(options)
+    so; counts (in-person stickers added) shown live only when the ballot says so."""
+    counts = with_paper(options, paper or {})
     show = ballot.visibility == "live"
     lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot) + closing_note(tr, ballot, tz),
              tr.t("The problems are in a shuffled order, so that none gains from being first."), ""]
@@ -72,6 +77,10 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
         count = f" — {counts[pid]}" if show else ""
         lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}{count}")
     lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
+    if ballot.paper_meetings:
+        from bot.flows.results import paper_line
+
+        lines.append(paper_line(tr, ballot, sum((paper or {}).values())))
     if ballot.visibility != "live":
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
                       else tr.t("You see the counts in the private chat once you have voted."))
@@ -86,7 +95,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
     mine = await ballots.stickers_of(ctx.tx, ballot.id, ctx.member.id)
     options = await ballots.options(ctx.tx, ballot.id)
     by_id = await problems.all_of(ctx.tx, ballot.community_id)
-    counts = dict(options)
+    counts = with_paper(options, await ballots.paper(ctx.tx, ballot.id))
     show = ballot.visibility == "live" or (ballot.visibility == "voted" and bool(mine))
     left = ballot.stickers - sum(mine.values())
     lines = [ctx.t("🗳 <b>Sticker voting</b>"), rules(ctx.tr, ballot),
