@@ -85,3 +85,14 @@ def test_a_shortened_text_ends_at_a_word_with_an_ellipsis() -> None:
     cut = shorten(text, 20)
     assert cut == "Ауыл ішіндегі…" and len(cut) <= 20
     assert shorten("Жолдардыңбарлығыбұзылған", 10) == "Жолдардың…"  # one long word: cut, but said so
+
+
+def test_the_pairwise_listing_shows_wins_of_comparisons_when_given() -> None:
+    from bot.charts.data import Problem, RankedProblem
+    from bot.charts.pairwise import pairwise_chart
+
+    problems = [Problem(1, "Жол"), Problem(2, "Су")]
+    order = [RankedProblem(1, "Жол", 0.7, 20, 29), RankedProblem(2, "Су", 0.3, 9, 29)]
+    shown = [text for text, _, _ in drawn(pairwise_chart(problems, [[0, 20], [9, 0]], order,
+                                                         {"score": "таңдалды / салыстырылды"}).figure)]
+    assert "20 / 29" in shown and "9 / 29" in shown and "0,7" not in shown and "0.7" not in shown

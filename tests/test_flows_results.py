@@ -223,3 +223,20 @@ async def test_the_open_ballot_counts_the_meetings_stickers_with_the_online_ones
     assert "Келгендер: 3." in ballot.text
     counts = {int(b.text.split(" ·")[0]): int(b.text.rsplit("· ", 1)[1]) for row in ballot.buttons for b in row}
     assert counts == {1: 2, 2: 3, 3: 0}  # the same numbers the result will give
+
+
+def test_the_pairwise_order_lists_counts_a_member_can_check_in_the_matrix():
+    from bot.domain.pairwise import pairwise_result
+    from bot.storage.problems import Problem
+
+    by_id = {i: Problem(i, 1, i, f"Мәселе {i}", "open", None) for i in (1, 2, 3)}
+    answers = {m: {(1, 2): 1, (1, 3): 1, (2, 3): 3 if m else 2} for m in range(3)}
+    outcome = pairwise_result(answers, [1, 2, 3])
+    ballot = ballots.Ballot(1, 1, "pairwise", "closed", 3, 1, "live", None, 0, 3, "x", "x")
+    result = results.Result(ballot, by_id, {o: r for o, _, r in outcome.ranking}, [o for o, _, _ in outcome.ranking],
+                            3, outcome.ranking, {"outcome": outcome}, included={1, 2, 3})
+    _, _, order, labels = results.chart("ru", result).args
+    assert [(r.number, r.wins, r.compared) for r in order] == [(1, 6, 6), (3, 2, 6), (2, 1, 6)]
+    assert labels["score"] == "выбрана / сравнений"
+    from bot.i18n import translator
+    assert "выбрана: 6, всего сравнений с ней: 6." in results.caption(translator("ru"), result, "0" * 8)

@@ -77,11 +77,15 @@ class Problem:
 
 @dataclass(frozen=True)
 class RankedProblem:
-    """One line of a resulting order: the problem and its score (wins or model strength)."""
+    """One line of a resulting order: the problem and its score (wins or model strength);
+    with ``wins`` and ``compared`` given, the line shows "wins / compared" — counts a member
+    can check in the matrix — instead of the score."""
 
     number: int
     text: str
     score: float
+    wins: int | None = None
+    compared: int | None = None
 
 
 @dataclass(frozen=True)

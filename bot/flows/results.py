@@ -94,6 +94,11 @@ async def build(tx: Tx, ballot: Ballot) -> Result:
                   {"outcome": outcome}, included=compared)
 
 
+def comparisons(outcome, problem_id: int) -> int:
+    """How many of the members' answers compared the problem with another (won or lost)."""
+    return sum(count for pair, count in outcome.wins.items() if problem_id in pair)
+
+
 def _first(result: Result) -> list[Problem]:
     return [result.by_id[p] for p in result.order if result.ranks.get(p) == 1]
 
@@ -158,7 +163,7 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
     else:
         outcome = result.extra["outcome"]
         top = first[0].id
-        times = sum(count for pair, count in outcome.wins.items() if top in pair)
+        times = comparisons(outcome, top)
         finding = tr.t("{method}: {problem} was judged more pressing than the others most often — chosen: {wins}, "
                        "comparisons it was in: {times}.", method=title, problem=_names(first),
                        wins=outcome.win_counts.get(top, 0), times=times)
@@ -196,10 +201,15 @@ def chart(locale: str, result: Result) -> Chart:
     outcome = result.extra["outcome"]
     numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
     wins = [[outcome.wins.get((i, j), 0) for j in result.order] for i in result.order]
-    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score) for p, score, _ in outcome.ranking]
+    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score, outcome.win_counts.get(p, 0),
+                                comparisons(outcome, p))
+             for p, score, _ in outcome.ranking]
+    note = tr.t("Each cell: how many times the row's problem was chosen over the column's.")
+    if outcome.method != "wins":
+        note += " " + tr.t("Not everyone was asked every pair, so the order also weighs how often each problem "
+                           "won against strong ones.")
     labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
-              "score": tr.t("wins") if outcome.method == "wins" else tr.t("strength"),
-              "note": tr.t("Each cell: how many times the row's problem was chosen over the column's."),
+              "score": tr.t("chosen / compared"), "note": note,
               "empty": tr.t("No comparisons yet"), "decimal": tr.decimal}
     return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
 
