@@ -118,7 +118,7 @@ async def add_paper(tx: Tx, ballot_id: int, present: int, counts: dict[int, int]
     await tx.execute("UPDATE ballots SET paper_present = paper_present + ?, paper_meetings = paper_meetings + 1"
                      " WHERE id = ?", (present, ballot_id))
     await tx.executemany("INSERT INTO paper_tallies (ballot_id, problem_id, count) VALUES (?, ?, ?)"
-                         " ON CONFLICT (ballot_id, problem_id) DO UPDATE SET count = count + excluded.count",
+                         " ON CONFLICT (ballot_id, problem_id) DO UPDATE SET count = paper_tallies.count + excluded.count",
                          [(ballot_id, p, c) for p, c in counts.items()])
 
 
