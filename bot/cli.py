@@ -241,7 +241,7 @@ def _health(args: argparse.Namespace) -> int:
 def _hash_prefix(value: str) -> str:
     value = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{8,64}", value):
-        raise argparse.ArgumentTypeError("a hash is 8 to 64 hexadecimal characters, as posted: 'Audit: 3fa9c01b'")
+        raise argparse.ArgumentTypeError("a hash is 8 to 64 hexadecimal characters, as posted: 'Check code: 3fa9c01b'")
     return value
 
 
@@ -266,7 +266,7 @@ def parser() -> argparse.ArgumentParser:
     audit_parser = command("audit", "audit log tools: `audit verify` recomputes the hash chain", DB_ENV)
     audit_parser.add_argument("action", choices=["verify"])
     audit_parser.add_argument("--head", action="append", default=[], type=_hash_prefix, metavar="HASH",
-                              help="a head hash posted to a group ('Audit: …'); checks the log still has it")
+                              help="a check code posted to a group ('Check code: …'); checks the log still has it")
     audit_parser.set_defaults(fn=_audit)
     command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
             ).set_defaults(fn=_health)

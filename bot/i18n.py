@@ -75,6 +75,15 @@ class Translator:
         text = self._catalog.ngettext(singular, plural, n)
         return text.format(n=n, **values)
 
+    @property
+    def decimal(self) -> str:
+        """The decimal separator of the locale: a comma in Kazakh and Russian (3,7), a point in English."""
+        return "." if self.locale == "en" else ","
+
+    def num(self, value: float, places: int = 1) -> str:
+        """A number as the locale writes it: ``num(3.72)`` is "3,7" in kk and ru, "3.7" in en."""
+        return f"{value:.{places}f}".replace(".", self.decimal)
+
 
 def translator(locale: str) -> Translator:
     return _translators.get(locale) or _translators.setdefault(locale, Translator(locale))

@@ -363,7 +363,7 @@ def test_short_label_wraps_then_ellipsizes() -> None:
     assert short_label(text, 30, 2) == [
         "Ауыл ішіндегі жолдар жөндеуді", "қажет етеді, көктемде су…"]
     assert short_label("қысқа", 30, 2) == ["қысқа"]
-    assert short_label("ө" * 70, 30, 2) == ["ө" * 30, "ө" * 29 + "…"]
+    assert short_label("ө" * 70, 30, 2) == ["ө" * 29 + "-", "ө" * 29 + "…"]  # a break is marked
 
 
 @settings(max_examples=150, deadline=None)
@@ -375,8 +375,16 @@ def test_short_label_respects_its_box(text: str, width: int, max_lines: int) -> 
     assert 1 <= len(lines) <= max_lines
     assert all(0 < len(line) <= width for line in lines)
     shown = " ".join(lines)
-    if not shown.endswith("…"):
-        assert shown.replace(" ", "") == clean(text).replace(" ", "")
+    if not shown.endswith("…"):  # whole: only the hyphens that mark a word's break are added
+        assert shown.replace("- ", "").replace(" ", "") == clean(text).replace(" ", "")
+    whole, at = clean(text), 0
+    for line in lines:  # a line ends at a word's end, or says that the word goes on ("-", "…")
+        core = line.removesuffix("-").removesuffix("…").rstrip()
+        found = whole.find(core, at) if core else at
+        assert found >= 0, (line, whole)
+        at = found + len(core)
+        if not line.endswith(("-", "…")):
+            assert whole[at:at + 1] in ("", " "), (lines, whole)
 
 
 @settings(max_examples=40, deadline=None)

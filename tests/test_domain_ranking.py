@@ -840,7 +840,7 @@ def test_combined_ranking_concrete() -> None:
     rows = combined_ranking(
         {
             "stickers": {1: 1, 2: 2, 3: 2, 4: 4},
-            "matrix": {1: 2, 2: 1, 3: 3},  # 4 missing: 3 ranked, so it gets 4
+            "matrix": {1: 2, 2: 1, 3: 3},  # 4 was not on the matrix ballot: no rank there
             "pairwise": {2: 1, 1: 2, 3: 3, 4: 4},
         }
     )
@@ -848,20 +848,27 @@ def test_combined_ranking_concrete() -> None:
         CombinedRow(2, {"stickers": 2, "matrix": 1, "pairwise": 1}, 4 / 3, 1),
         CombinedRow(1, {"stickers": 1, "matrix": 2, "pairwise": 2}, 5 / 3, 2),
         CombinedRow(3, {"stickers": 2, "matrix": 3, "pairwise": 3}, 8 / 3, 3),
-        CombinedRow(4, {"stickers": 4, "matrix": 4, "pairwise": 4}, 4.0, 4),
+        CombinedRow(4, {"stickers": 4, "pairwise": 4}, 4.0, 4),
     ]
 
 
 def test_combined_ranking_ties_and_missing_options() -> None:
     rows = combined_ranking({"a": {1: 1, 2: 2}, "b": {2: 1, 1: 2, 3: 1}})
-    # a ranked 2 options, so option 3 gets 3 there
+    # a did not include option 3: it is ranked by b alone, and never given a rank from a
     assert [(r.option, r.ranks, r.mean_rank, r.rank) for r in rows] == [
-        (1, {"a": 1, "b": 2}, 1.5, 1),
-        (2, {"a": 2, "b": 1}, 1.5, 1),
-        (3, {"a": 3, "b": 1}, 2.0, 3),
+        (3, {"b": 1}, 1.0, 1),
+        (1, {"a": 1, "b": 2}, 1.5, 2),
+        (2, {"a": 2, "b": 1}, 1.5, 2),
     ]
     assert combined_ranking({}) == []
     assert [r.rank for r in combined_ranking({"a": {}, "b": {5: 1}})] == [1]
+
+
+def test_combined_ranking_equal_means_list_the_problem_more_methods_ranked_first() -> None:
+    rows = combined_ranking({"a": {1: 2, 2: 1}, "b": {1: 2, 3: 1}, "c": {1: 2}})
+    assert [(r.option, r.rank) for r in rows] == [(2, 1), (3, 1), (1, 3)]
+    rows = combined_ranking({"a": {7: 1, 8: 1}, "b": {8: 1}})
+    assert [(r.option, r.rank, len(r.ranks)) for r in rows] == [(8, 1, 2), (7, 1, 1)]
 
 
 method_ranks = st.dictionaries(
@@ -879,13 +886,14 @@ def test_combined_ranking_is_competition_ranking_of_mean_rank(
     options = set().union(*data.values())
     assert {row.option for row in rows} == options
     for row in rows:
-        assert list(row.ranks) == list(data)
+        # only the methods that included the option rank it, in the input order
+        assert list(row.ranks) == [method for method in data if row.option in data[method]]
         for method, ranks in data.items():
-            assert row.ranks[method] == ranks.get(row.option, len(ranks) + 1)
-        assert row.mean_rank == pytest.approx(sum(row.ranks.values()) / len(data))
+            assert row.ranks.get(method) == ranks.get(row.option)
+        assert row.mean_rank == pytest.approx(sum(row.ranks.values()) / len(row.ranks))
         better = sum(1 for other in rows if other.mean_rank < row.mean_rank - 1e-12)
         assert row.rank == 1 + better
-    assert [(r.rank, r.option) for r in rows] == sorted((r.rank, r.option) for r in rows)
+    assert [r.rank for r in rows] == sorted(r.rank for r in rows)
 
 
 @given(method_ranks, st.integers(9, 12))

@@ -78,7 +78,7 @@ async def test_nominate_accept_twenty_times_at_once_elect_and_confirm(tg, bot):
     # M3 (3 votes) has none — two seats only
     assert caption[0] == "ҚМҰТ сайлауы: 2 мүше сайланды: M2, M1."
     assert caption[1] == "Үміткері жоқ санаттар: Осал топтар, Жергілікті билік, Бизнес, ҮЕҰ."
-    assert caption[-1].startswith("Аудит: ")
+    assert caption[-1].startswith("Тексеру коды: ")
     result = photo.result
     confirm = data_of(result, "kc:")[0]
     warned = await tg.answer_to(tg.press(aigerim, result, confirm, chat=group))

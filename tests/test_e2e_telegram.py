@@ -301,7 +301,7 @@ async def test_sticker_voting_in_the_group_end_to_end(tg, bot):
     data = tg.file_bytes(photo.result["photo"][-1]["file_id"])
     width, height = png_size(data)
     assert width >= 800 and len(data) < 200_000
-    assert "#1" in photo.params["caption"] and "Аудит" in photo.params["caption"]
+    assert "#1" in photo.params["caption"] and "Тексеру коды" in photo.params["caption"]
     closed = await tg.answer_to(tg.press(members[0], ballot, stale_data, chat=group, strict=False))
     assert "closed" in closed["text"] or "жабылды" in closed["text"]
 

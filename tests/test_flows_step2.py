@@ -97,7 +97,7 @@ async def test_the_election_seats_every_category_then_by_votes_and_is_confirmed(
     lines = result.text.splitlines()
     assert lines[0] == "ҚМҰТ сайлауы: 2 мүше сайланды: Мүше 3, Мүше 2."  # Мүше 1 ties Мүше 2, but activists have Мүше 3
     assert lines[1] == "Үміткері жоқ санаттар: Осал топтар, Жергілікті билік, ҮЕҰ, БАҚ."
-    assert lines[-2] == "Фасилитатор: ҚМҰТ құрамын бекітіңіз." and lines[-1].startswith("Аудит: ")
+    assert lines[-2] == "Фасилитатор: ҚМҰТ құрамын бекітіңіз." and lines[-1].startswith("Тексеру коды: ")
     confirm = buttons_of(result, "kc:")
     assert confirm
     warned = await f.press_data(confirm[0], c.group)

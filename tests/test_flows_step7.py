@@ -122,7 +122,7 @@ async def test_the_evaluation_result_ends_with_the_audit_head(community):
     result = next(m for m in reversed(c.sim.messages(c.group.id)) if m.image is not None)
     async with c.sim.engine.db.transaction() as tx:
         head = await audit.head(tx)
-    assert result.text.splitlines()[-1] == f"Аудит: {head[:8]}"
+    assert result.text.splitlines()[-1].startswith(f"Тексеру коды: {head[:8]}. ")
 
 
 async def test_a_stale_skip_never_erases_what_the_member_wrote(community):

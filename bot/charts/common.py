@@ -69,6 +69,7 @@ PAPER = "#FFFFFF"
 EMPTY = "#EEEEEE"
 
 ELLIPSIS = "…"
+HYPHEN = "-"  # where a word too long for a line breaks
 
 
 # Matplotlib is not thread-safe; renders from asyncio.to_thread take turns.
@@ -156,7 +157,8 @@ def short_label(
     *measure* gives a string's width (default: its length in characters) and must be
     additive: ``measure(a + " " + b) == measure(a) + measure(" ") + measure(b)``. Words
     longer than a line are cut; text that does not fit ends with an ellipsis on the last
-    line. Returns at least one line (``["…"]`` for text with nothing drawable).
+    line. A word longer than a line breaks with a hyphen. Returns at least one line (``["…"]``
+    for text with nothing drawable).
     """
     words = clean(text).split(" ")
     if words == [""]:
@@ -169,8 +171,15 @@ def short_label(
         word = words[i]
         word_w = measure(word)
         if not line and word_w > width:
-            cut = _fit_prefix(word, width, measure)
-            lines.append((word[:cut], measure(word[:cut])))
+            # A word wider than a line goes on over the next one, its break marked with a hyphen
+            # (never split silently: "жол" + "дар" would read as two words).
+            room = width - measure(HYPHEN)
+            cut = _fit_prefix(word, room, measure) if measure(word[:1]) <= room else 0
+            if cut:
+                lines.append((word[:cut] + HYPHEN, measure(word[:cut]) + measure(HYPHEN)))
+            else:
+                cut = _fit_prefix(word, width, measure)
+                lines.append((word[:cut], measure(word[:cut])))
             words[i] = word[cut:]
             continue
         if line and line_w + space + word_w > width:

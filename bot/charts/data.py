@@ -43,8 +43,9 @@ class MatrixPoint:
 
     ``cell_a`` is the first axis (importance, 1..3, columns left to right), ``cell_b`` the
     second (urgency, 1..3, rows top to bottom, as in the handbook's grid); the cell's value
-    is ``cell_a + cell_b - 1`` (1..5). ``mean_score`` is shown in the list (e.g. the mean
-    of the members' cell values).
+    is ``cell_a + cell_b - 1`` (1..5). ``mean_score`` (the mean of the members' cell values)
+    orders the list; the list shows ``mean_a · mean_b`` — the means on the 1–3 scale members
+    were asked — when given, else ``mean_score``.
     """
 
     number: int
@@ -52,6 +53,8 @@ class MatrixPoint:
     cell_a: int
     cell_b: int
     mean_score: float
+    mean_a: float | None = None
+    mean_b: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("cell_a", "cell_b"):
@@ -74,11 +77,15 @@ class Problem:
 
 @dataclass(frozen=True)
 class RankedProblem:
-    """One line of a resulting order: the problem and its score (wins or model strength)."""
+    """One line of a resulting order: the problem and its score (wins or model strength);
+    with ``wins`` and ``compared`` given, the line shows "wins / compared" — counts a member
+    can check in the matrix — instead of the score."""
 
     number: int
     text: str
     score: float
+    wins: int | None = None
+    compared: int | None = None
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ LABELS = {
     "subtitle": "",  # e.g. "17 members scored 6 problems"
     "x": "Importance",  # cell_a, columns
     "y": "Urgency",  # cell_b, rows
+    "levels": "1 low|2 medium|3 high",  # the scale members used, for both axes
     "problems": "Problems",
-    "score": "Mean score",
+    "score": "Importance · urgency",
+    "note": "",  # what the number in a cell's corner is
     "empty": "No scores yet",
     "decimal": ".",
 }
@@ -40,9 +42,10 @@ def cell_color(value: int) -> tuple[float, float, float]:
 def matrix_chart(
     points: Iterable[MatrixPoint | tuple], labels: Mapping[str, str] | None = None
 ) -> Chart:
-    """The handbook's 3×3 grid (importance across, urgency down, cell value a + b − 1,
-    coloured light to dark) with each problem's number on a disc in its cell, and under it
-    the list "number. text … mean score" in the order given (pass them by priority)."""
+    """The handbook's 3×3 grid (importance across, urgency down, each axis's levels named in
+    words, cell value a + b − 1 coloured light to dark and explained by the note) with each
+    problem's number on a disc in its cell, and under it the list "number. text … importance ·
+    urgency" (means on the 1–3 scale members used) in the order given (pass them by priority)."""
     points = [coerce(MatrixPoint, p) for p in points]
     labels = merge_labels(LABELS, labels)
     sheet = Sheet()
@@ -54,18 +57,28 @@ def matrix_chart(
         return sheet.chart(y + MARGIN_PX)
 
     y = _grid(sheet, y, points, labels)
-    rows = [(p.number, p.text, fmt_number(p.mean_score, 1, labels["decimal"])) for p in points]
+    if labels["note"]:
+        y = sheet.lines(MARGIN_PX, y + em(SIZE_SMALL) * 0.8, fit_lines(labels["note"], inner, SIZE_SMALL, 4),
+                        SIZE_SMALL, color=MUTED)
+    rows = [(p.number, p.text, _means(p, labels["decimal"])) for p in points]
     y = sheet.listing(y + em(SIZE_TEXT) * 1.2, rows, labels["problems"], labels["score"],
                       SIZE_TEXT if len(points) <= 10 else SIZE_SMALL,
                       2 if len(points) <= 12 else 1)
     return sheet.chart(y + MARGIN_PX)
 
 
+def _means(p: MatrixPoint, decimal: str) -> str:
+    if p.mean_a is None or p.mean_b is None:
+        return fmt_number(p.mean_score, 1, decimal)
+    return f"{fmt_number(p.mean_a, 1, decimal)} · {fmt_number(p.mean_b, 1, decimal)}"
+
+
 def _grid(sheet: Sheet, top: float, points: list[MatrixPoint], labels: dict[str, str]) -> float:
     axis = em(SIZE_AXIS)
-    tick_w = width_of("3", SIZE_AXIS, bold=True)
-    grid_x = MARGIN_PX + axis * 1.3 + tick_w + axis * 0.5
-    grid_y = top + axis * 2.6
+    tick = em(SIZE_SMALL)
+    levels = (labels["levels"].split("|") + ["", "", ""])[:3]
+    grid_x = MARGIN_PX + axis * 1.3 + tick * 1.4
+    grid_y = top + axis * 1.5 + tick * 1.6
     cell = (sheet.width - MARGIN_PX - grid_x) / 3
     grid_h = cell * 3
 
@@ -74,11 +87,12 @@ def _grid(sheet: Sheet, top: float, points: list[MatrixPoint], labels: dict[str,
     y_name = fit_lines(f"{labels['y']} →", grid_h, SIZE_AXIS, 1, bold=True)[0]
     sheet.text(MARGIN_PX + axis * 0.5, grid_y + grid_h / 2, y_name, SIZE_AXIS, bold=True,
                ha="center", va="center", rotation=-90)
-    for i in range(3):
-        sheet.text(grid_x + cell * (i + 0.5), grid_y - axis * 0.45, str(i + 1), SIZE_AXIS,
+    for i, level in enumerate(levels):
+        word = fit_lines(level, cell * 0.95, SIZE_SMALL, 1, bold=True)[0]
+        sheet.text(grid_x + cell * (i + 0.5), grid_y - tick * 0.45, word, SIZE_SMALL,
                    bold=True, ha="center", color=MUTED)
-        sheet.text(grid_x - axis * 0.5, grid_y + cell * (i + 0.5) + axis * CAP / 2, str(i + 1),
-                   SIZE_AXIS, bold=True, ha="right", color=MUTED)
+        sheet.text(grid_x - tick * 0.7, grid_y + cell * (i + 0.5), word, SIZE_SMALL, bold=True,
+                   ha="center", va="center", rotation=-90, color=MUTED)
 
     by_cell: dict[tuple[int, int], list[MatrixPoint]] = defaultdict(list)
     for p in points:

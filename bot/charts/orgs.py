@@ -2,12 +2,15 @@
 
 The community is a circle in the middle of a square diagram; each organisation or person is a
 circle whose area grows with its importance (1 to 3) and whose centre lies nearer the middle
-the closer it is to the community: at closeness 3 on the community's rim (so the circles
-overlap), at closeness 1 near the diagram's edge. Faint rings mark closeness 2 and 1. The
-distance from the middle depends on closeness alone, the size on importance alone.
+the closer it is to the community: at closeness 3 just outside the community's circle (never
+over it, so the community's name stays readable), at closeness 1 near the diagram's edge.
+Faint rings, each labelled ("closeness 3", "2", "1") beside its line, mark where those centres
+lie. The distance from the middle depends on closeness alone, the size on importance alone.
 
-Names would collide, so each circle carries only its number ("#2"); a list below the
-diagram gives "#2 name — importance 2.5, closeness 1.7 (6 estimates)". The angle of each
+Each circle carries its number ("#2"); beside it, where there is room clear of every circle
+and every other label, stands the organisation's name (whole, or its first whole words and
+"…"). A list below the diagram gives "#2 name — importance 2.5, closeness 1.7 (6 estimates)"
+for every one. The angle of each
 circle around the middle is free: circles are placed one at a time (innermost, then most
 important first) at the angle, and their number at the spot inside the circle, that keeps
 every number clear of the other numbers and of the other circles and the circles apart as
@@ -30,7 +33,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.patches import Circle
 
 from bot.charts.common import (
-    ASCENT, CAP, DESCENT, DPI, HAIRLINE, INK, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
+    ASCENT, CAP, DESCENT, DPI, ELLIPSIS, HAIRLINE, INK, LINE_STEP, MARGIN_PX, MUTED, OKABE_ITO, PAPER, RULE,
     SIZE_SMALL, SIZE_TEXT, Chart, Sheet, blend, block_height, clean, em, fit_lines, fmt_number,
     merge_labels, serialized, width_of,
 )
@@ -42,6 +45,7 @@ LABELS = {
     "community": "Our community",  # inside the centre circle
     "importance": "circle size: importance",  # the key under the diagram
     "closeness": "distance: closeness",
+    "ring": "closeness {n}",  # beside the ring where centres of closeness n lie
     # One line of the list: "#2 name — {scores} ({raters})".
     "scores": "importance {importance}, closeness {closeness}",
     "raters": "{n} estimates",
@@ -57,9 +61,12 @@ ORG_FILL = blend(ORG, PAPER, 1 - ORG_ALPHA)  # one translucent disc on paper
 COMMUNITY_FILL = blend(OKABE_ITO["yellow"], PAPER, 0.55)
 
 SIDE = 1080 - 2 * MARGIN_PX  # the diagram is a square as wide as the page's text
-R_COMMUNITY = 190.0  # the community circle's radius, px
-R_LEAST = 34.0  # an organisation of importance 1 (at least: its number must fit)
-R_MOST = 60.0  # importance 3
+R_COMMUNITY = 150.0  # the community circle's radius, px
+R_LEAST = 36.0  # an organisation of importance 1 (at least: its number must fit)
+R_MOST = 66.0  # importance 3
+GAP = 10.0  # between the community's circle and the biggest circle of closeness 3
+NAME_WIDTH = 230.0  # px: a name beside its circle takes at most two lines this wide
+OTHER_GAP = 18.0  # px: a name beside its circle keeps at least this far from any other circle
 EDGE_PAD = 6.0  # between the outermost circles and the diagram's edge
 NUMBER_PAD = 5.0  # kept clear around a number, px
 SPREAD = 300.0  # weight of the push between circles, against their overlap squared
@@ -105,9 +112,14 @@ class Geometry:
         """Distance of a closeness-1 centre from the middle."""
         return SIDE / 2 - self.r_most - EDGE_PAD
 
+    @property
+    def near(self) -> float:
+        """Distance of a closeness-3 centre from the middle: no circle reaches the community's."""
+        return R_COMMUNITY + self.r_most + GAP
+
     def distance(self, closeness: float) -> float:
-        """Closeness 3 on the community's rim, 1 at `far`, linear between."""
-        return R_COMMUNITY + (self.far - R_COMMUNITY) * (3 - closeness) / 2
+        """Closeness 3 at `near`, 1 at `far`, linear between."""
+        return self.near + (self.far - self.near) * (3 - closeness) / 2
 
 
 def _validated(rows: Iterable[OrgRow | tuple]) -> list[OrgRow]:
@@ -254,8 +266,7 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
     sheet = Sheet()
     inner = sheet.width - 2 * MARGIN_PX
     y = sheet.header(labels["title"], labels["subtitle"])
-    geo = Geometry(*_number_size(rows))
-    clear_r = R_COMMUNITY - geo.r_most - 4.0  # inside every closeness-3 circle's reach
+    clear_r = R_COMMUNITY - 8.0  # no organisation's circle reaches into the community's
     name, name_size = _community_text(labels["community"], clear_r)
     name_w = max((width_of(line, name_size, bold=True) for line in name), default=0.0)
     name_h = block_height(len(name), name_size) if name else 0.0
@@ -278,7 +289,7 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
             break
     geo = Geometry(*_number_size(rows, number_size))
     cx, cy = sheet.width / 2, y + SIDE / 2
-    for closeness in (2, 1):  # guides: where closeness 2 and 1 put a centre
+    for closeness in (3, 2, 1):  # guides: where closeness 3, 2 and 1 put a centre
         circles.append((cx, cy, geo.distance(closeness), (0, 0, 0, 0), RULE, 1.0))
     circles.append((cx, cy, R_COMMUNITY, COMMUNITY_FILL, INK, 1.5))
     for d in sorted(discs, key=lambda d: -d.r):  # the big ones underneath
@@ -287,10 +298,114 @@ def orgs_chart(rows: Iterable[OrgRow | tuple], labels: Mapping[str, str] | None 
         sheet.lines_centered(cx, cy, name, name_size, bold=True, ha="center")
     sheet.text_batch([(cx + d.label_x, cy + d.label_y + em(number_size) * CAP / 2,
                        f"#{d.number}", INK) for d in discs], number_size, bold=True)
+    # What the names and ring labels must keep clear of (boxes x0, y0, x1, y1 from the middle).
+    half_h = em(number_size) * (ASCENT + DESCENT) / 2
+    taken = [(d.label_x - width_of(f"#{d.number}", number_size, bold=True) / 2, d.label_y - half_h,
+              d.label_x + width_of(f"#{d.number}", number_size, bold=True) / 2, d.label_y + half_h)
+             for d in discs]
+    for d, row in sorted(zip(discs, rows), key=lambda pair: (-pair[1].importance, pair[1].number)):
+        _name_beside(sheet, cx, cy, d, row.name, discs, taken)
+    _ring_labels(sheet, cx, cy, geo, discs, labels["ring"], taken)
     y += SIDE + em(SIZE_TEXT) * 0.6
     y = _key(sheet, y, labels, circles)
     y = _listing(sheet, y + em(SIZE_TEXT) * 0.6, rows, labels)
     return _finish(sheet, y + MARGIN_PX, circles)
+
+
+def _ring_labels(sheet: Sheet, cx: float, cy: float, geo: Geometry, discs: Sequence[Disc],
+                 template: str, taken: list[tuple[float, float, float, float]]) -> None:
+    """"closeness 3", "2", "1", each beside its ring (just outside or just inside it, never
+    across a ring's line), where it is farthest from every circle; left out of a ring with no
+    clear spot (the list below gives every closeness)."""
+    size = SIZE_SMALL
+    h = em(size) * (ASCENT + DESCENT) / 2 + 3
+    angles = -math.pi / 2 + 2 * math.pi * np.arange(ANGLES) / ANGLES
+    cos, sin = np.concatenate([np.cos(angles)] * 2), np.concatenate([np.sin(angles)] * 2)
+    side = np.repeat([1.0, -1.0], ANGLES)  # outside the ring, then inside it
+    for closeness in (3, 2, 1):
+        text = clean(_template(template, n=str(closeness)))
+        if not text:
+            continue
+        w = width_of(text, size) / 2 + 3
+        ring = geo.distance(closeness)
+        outer = geo.distance(closeness - 1) if closeness > 1 else math.inf
+        inner = geo.distance(closeness + 1) if closeness < 3 else R_COMMUNITY
+        # Move each candidate off the ring's line, outward or inward, until its box clears it.
+        xs, ys = ring * cos, ring * sin
+        for _ in range(100):
+            near = np.hypot(np.maximum(np.abs(xs) - w, 0), np.maximum(np.abs(ys) - h, 0))
+            far = np.hypot(np.abs(xs) + w, np.abs(ys) + h)
+            crossing = (near < ring + 3) & (far > ring - 3)
+            if not crossing.any():
+                break
+            xs, ys = xs + 2 * side * cos * crossing, ys + 2 * side * sin * crossing
+        near = np.hypot(np.maximum(np.abs(xs) - w, 0), np.maximum(np.abs(ys) - h, 0))
+        far = np.hypot(np.abs(xs) + w, np.abs(ys) + h)
+        ok = ((far < outer - 3) & (near > inner + 3) & (np.abs(xs) + w < SIDE / 2)
+              & (np.abs(ys) + h < SIDE / 2) & ((near > ring) | (far < ring)))
+        room = np.full(len(xs), np.inf)
+        for d in discs:  # how far the label's box stays from each circle
+            gx = np.maximum(np.abs(xs - d.x) - w, 0)
+            gy = np.maximum(np.abs(ys - d.y) - h, 0)
+            room = np.minimum(room, np.hypot(gx, gy) - d.r)
+        for x0, y0, x1, y1 in taken:  # and from the names and numbers
+            gx = np.maximum(np.maximum(x0 - (xs + w), (xs - w) - x1), 0)
+            gy = np.maximum(np.maximum(y0 - (ys + h), (ys - h) - y1), 0)
+            room = np.minimum(room, np.hypot(gx, gy) - 0.01)
+        room = np.where(ok, room, -np.inf)
+        k = int(np.argmax(room))
+        if room[k] < 2:
+            continue
+        taken.append((xs[k] - w, ys[k] - h, xs[k] + w, ys[k] + h))
+        sheet.text(cx + xs[k], cy + ys[k] + em(size) * CAP / 2, text, size, color=MUTED, ha="center")
+
+
+def name_variants(name: str) -> list[list[str]]:
+    """The name as it may stand beside its circle, longest first: whole in up to two lines, then
+    its first whole words with "…" in two lines and in one; never a word cut in the middle."""
+    words = clean(name).split()
+    out: list[list[str]] = []
+    for count in (2, 1):
+        lines = fit_lines(name, NAME_WIDTH, SIZE_SMALL, count)
+        shown = " ".join(lines).removesuffix(ELLIPSIS).split()
+        whole = " ".join(lines) == " ".join(words)
+        if whole or (shown and shown == words[:len(shown)] and not any(x.endswith("-") for x in lines)):
+            if lines not in out:
+                out.append(lines)
+    return out
+
+
+def _name_beside(sheet: Sheet, cx: float, cy: float, d: Disc, name: str, discs: Sequence[Disc],
+                 taken: list[tuple[float, float, float, float]]) -> None:
+    """The organisation's name next to its circle (below it if it can), clear of every circle,
+    of the community's circle and of the labels already placed; left out where none is clear."""
+    size = SIZE_SMALL
+    for lines in name_variants(name):
+        w = max(width_of(line, size) for line in lines) / 2 + 2
+        h = block_height(len(lines), size) / 2 + 2
+        for angle in (90, 60, 120, 30, 150, 0, 180, -90, -60, -120, -30, -150):  # y grows down
+            ux, uy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            x, y = d.x + ux * d.r, d.y + uy * d.r
+            for _ in range(200):  # out along the direction until the box clears the circle
+                if math.hypot(max(abs(x - d.x) - w, 0), max(abs(y - d.y) - h, 0)) > d.r + 3:
+                    break
+                x, y = x + 2 * ux, y + 2 * uy
+            box = (x - w, y - h, x + w, y + h)
+            if abs(x) + w > SIDE / 2 or abs(y) + h > SIDE / 2:
+                continue
+            if math.hypot(max(abs(x) - w, 0), max(abs(y) - h, 0)) <= R_COMMUNITY + 3:
+                continue
+            # Clear of every other circle by more than of its own, so it reads as this one's name.
+            if any(math.hypot(max(abs(x - o.x) - w, 0), max(abs(y - o.y) - h, 0)) <= o.r + OTHER_GAP
+                   for o in discs if o is not d):
+                continue
+            if any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+                continue
+            taken.append(box)
+            top = cy + y - h + 2
+            for i, line in enumerate(lines):
+                sheet.text(cx + x, top + em(size) * (ASCENT + LINE_STEP * i), line, size, ha="center")
+            return
 
 
 def _key(sheet: Sheet, top: float, labels: Mapping[str, str], circles: list) -> float:

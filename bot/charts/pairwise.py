@@ -55,7 +55,7 @@ def pairwise_chart(
     inner = sheet.width - 2 * MARGIN_PX
     y = sheet.header(labels["title"], labels["subtitle"])
     if n >= 2:
-        note = fit_lines(labels["note"], inner, SIZE_SMALL, 2)
+        note = fit_lines(labels["note"], inner, SIZE_SMALL, 3)
         y = sheet.lines(MARGIN_PX, y - em(SIZE_TEXT) * 0.3, note, SIZE_SMALL, color=MUTED)
         y = _matrix(sheet, y + em(SIZE_TEXT) * 0.7, problems, wins) + em(SIZE_TEXT) * 1.2
     else:
@@ -63,7 +63,8 @@ def pairwise_chart(
         y += em(SIZE_TEXT) * 0.8
     if order:
         decimals = None if all(float(r.score).is_integer() for r in order) else 2
-        rows = [(r.number, r.text, fmt_number(r.score, decimals, labels["decimal"])) for r in order]
+        rows = [(r.number, r.text, f"{r.wins} / {r.compared}" if r.wins is not None and r.compared is not None
+                 else fmt_number(r.score, decimals, labels["decimal"])) for r in order]
         y = sheet.listing(y, rows, labels["order"], labels["score"],
                           SIZE_TEXT if len(rows) <= 10 else SIZE_SMALL,
                           2 if len(rows) <= 12 else 1)

@@ -183,11 +183,15 @@ def resources_chart(
     rows: Iterable[ResourceRow | tuple],
     kinds: Sequence[tuple[str, str]],
     labels: Mapping[str, str] | None = None,
+    notes: Mapping[str, tuple[int, str]] | None = None,
 ) -> Chart:
     """The resource map: a block a kind in the order of *kinds*, each with its resources.
 
     *kinds* are (key, translated name) pairs in display order; every row's kind must be one
     of the keys and every number unique. Resources keep the order given within their kind.
+    *notes* adds to a kind what is kept elsewhere: ``{"organisations": (7, "7 on the
+    institutional diagram: …")}`` counts 7 more in the kind's heading and shows the text in its
+    block (instead of `none` when the kind has no resource of its own), so the two views agree.
     """
     rows = [coerce(ResourceRow, r) for r in rows]
     kinds = [(str(key), str(name)) for key, name in kinds]
@@ -204,6 +208,9 @@ def resources_chart(
             raise ValueError(f"resource number #{row.number} is used twice")
         numbers.add(row.number)
     labels = merge_labels(LABELS, labels)
+    notes = dict(notes or {})
+    if set(notes) - set(keys):
+        raise ValueError(f"notes for unknown kinds {sorted(set(notes) - set(keys))}")
     styles = kind_styles(keys)
 
     sheet = Sheet()
@@ -211,7 +218,7 @@ def resources_chart(
     y = sheet.header(labels["title"], labels["subtitle"])
     size = SIZE_TEXT if len(rows) <= MANY else SIZE_SMALL
     geo = _Geometry(size, max(numbers, default=1), sheet.width)
-    if not rows:
+    if not rows and not any(count for count, _ in notes.values()):
         y = sheet.lines(MARGIN_PX, y, fit_lines(labels["empty"], inner, SIZE_TEXT, 2),
                         SIZE_TEXT, color=MUTED) + em(SIZE_TEXT) * 0.8
 
@@ -220,21 +227,27 @@ def resources_chart(
     for row in rows:
         groups[row.kind].append(_Item(row, (_part(labels["holder"], row.holder),
                                             _part(labels["place"], row.place))))
-    counts = {key: str(len(items)) for key, items in groups.items()}
+    counts = {key: str(len(items) + notes.get(key, (0, ""))[0]) for key, items in groups.items()}
     count_w = max(width_of(c, SIZE_TEXT, bold=True) for c in counts.values())
     name_w = geo.right - geo.pad - count_w - em(SIZE_TEXT) * 0.6 - geo.number_x
     names = {key: fit_lines(name, name_w, SIZE_TEXT, 2, bold=True) for key, name in kinds}
     none = fit_lines(labels["none"], geo.right - geo.pad - geo.number_x, SIZE_TEXT, 2)
     head_h = {key: 2 * geo.head_pad + block_height(len(names[key]), SIZE_TEXT) for key in keys}
     empty_h = block_height(len(none), SIZE_TEXT) + geo.head_pad
+    # A note: the kind's empty line, or one more line under its resources.
+    note_lines = {key: fit_lines(text, geo.right - geo.pad - geo.number_x, SIZE_TEXT, 3)
+                  for key, (_, text) in notes.items() if text}
+    note_h = {key: block_height(len(lines), SIZE_TEXT) + geo.head_pad + (geo.item_pad if groups[key] else 0)
+              for key, lines in note_lines.items()}
 
     # Wrap every text at the most lines the budgets allow (see the module's docstring).
     items = [item for key in keys for item in groups[key]]
     fixed = y + MARGIN_PX + sum(head_h.values()) + geo.block_gap * (len(keys) - 1) + sum(
-        empty_h for key in keys if not groups[key])
+        note_h.get(key, empty_h) for key in keys if not groups[key] or key in note_h)
     fixed_ink = (_ink([clean(labels["title"]), clean(labels["subtitle"])], SIZE_TEXT)
                  + sum(_ink(n, SIZE_TEXT) for n in names.values())
-                 + sum(_ink(none, SIZE_TEXT) for key in keys if not groups[key]))
+                 + sum(_ink(note_lines.get(key, none), SIZE_TEXT) for key in keys
+                       if not groups[key] or key in note_lines))
 
     def wrap(text: list[str], meta: list[str]) -> tuple[list[str], list[str], float, float]:
         """The lines, the height and the ink of a resource."""
@@ -281,8 +294,9 @@ def resources_chart(
         color, _ = styles[key]
         group = groups[key]
         h = head_h[key] + (sum(geo.item_h(len(it.lines), len(it.meta_lines)) for it in group)
-                           if group else empty_h)
-        if group:
+                           if group else 0) + note_h.get(key, 0 if group else empty_h)
+        present = bool(group) or notes.get(key, (0, ""))[0] > 0  # drawn filled, not as a gap
+        if present:
             # White under the resources: text on a tint makes a bigger PNG.
             sheet.rect(geo.left, y, geo.right - geo.left, h, PAPER,
                        edge=blend(color, PAPER, 0.45), linewidth=1.0)
@@ -293,15 +307,15 @@ def resources_chart(
             dashed.append((key, geo.left, y, geo.right - geo.left, h))
         # The heading: marker, name, count.
         top = y + geo.head_pad
-        markers.append((key, bool(group), geo.marker_x,
+        markers.append((key, present, geo.marker_x,
                         top + em(SIZE_TEXT) * (ASCENT - CAP / 2), geo.head_marker))
         sheet.lines(geo.number_x, top, names[key], SIZE_TEXT, bold=True)
         sheet.text(geo.right - geo.pad, top + em(SIZE_TEXT) * ASCENT, counts[key], SIZE_TEXT,
-                   bold=True, color=INK if group else MUTED, ha="right")
+                   bold=True, color=INK if present else MUTED, ha="right")
         y += head_h[key]
         if not group:
-            sheet.lines(geo.number_x, y, none, SIZE_TEXT, color=MUTED)
-            y += empty_h
+            sheet.lines(geo.number_x, y, note_lines.get(key, none), SIZE_TEXT, color=MUTED)
+            y += note_h.get(key, empty_h)
             continue
         for j, item in enumerate(group):
             if j:
@@ -318,6 +332,10 @@ def resources_chart(
                 sheet.lines(geo.text_x, bottom + geo.meta_gap, item.meta_lines, SIZE_SMALL,
                             color=MUTED)
             y += geo.item_h(len(item.lines), len(item.meta_lines))
+        if key in note_lines:
+            sheet.line(geo.left + geo.stripe, y, geo.right, y, HAIRLINE, 1.0)
+            sheet.lines(geo.number_x, y + geo.item_pad, note_lines[key], SIZE_TEXT, color=MUTED)
+            y += note_h[key]
     if stripes:
         sheet.rects(stripes, stripe_colors, edge="none", linewidth=0.0)
     if numbers_drawn:
@@ -374,6 +392,7 @@ def render_resources(
     rows: Iterable[ResourceRow | tuple],
     kinds: Sequence[tuple[str, str]],
     labels: Mapping[str, str] | None = None,
+    notes: Mapping[str, tuple[int, str]] | None = None,
 ) -> bytes:
     """PNG bytes of `resources_chart`."""
-    return resources_chart(rows, kinds, labels).png()
+    return resources_chart(rows, kinds, labels, notes).png()

@@ -12,8 +12,9 @@ __all__ = ["CombinedRow", "combined_ranking"]
 
 @dataclass(frozen=True)
 class CombinedRow:
-    """One option: its rank under each method (input method order), their mean, and the
-    option's competition rank on that mean (lower mean is better; equal means tie)."""
+    """One option: its rank under each method that included it (input method order; a method
+    that did not include it is absent), the mean of those ranks, and the option's competition
+    rank on that mean (lower mean is better; equal means tie)."""
 
     option: int
     ranks: dict[str, int]
@@ -24,33 +25,18 @@ class CombinedRow:
 def combined_ranking(method_ranks: Mapping[str, Mapping[int, int]]) -> list[CombinedRow]:
     """Combine `method_ranks[method][option] = rank` (1 = best) into one ranking.
 
-    The options are all those ranked by any method. An option a method did not rank gets,
-    for that method, 1 + the number of options that method ranked — the rank it would have
-    at the bottom of that method's competition ranking (for a method without ties this is its
-    last rank + 1). Rows are sorted by mean rank, then option id.
+    The options are all those ranked by any method. An option counts only the methods that
+    ranked it: a method that did not include it gives it no rank (never a made-up bottom rank),
+    and its mean rank is over the others. Rows are sorted by mean rank; among equal means, the
+    option more methods ranked comes first, then the lower option id.
     """
     methods = list(method_ranks)
-    if not methods:
-        return []
     options = sorted({option for ranks in method_ranks.values() for option in ranks})
-    filled: dict[int, dict[str, int]] = {option: {} for option in options}
-    for method in methods:
-        ranks = method_ranks[method]
-        bottom = len(ranks) + 1
-        for option in options:
-            filled[option][method] = ranks.get(option, bottom)
-    # Every option has one rank per method, so the sum orders exactly like the mean.
-    sums = {option: sum(filled[option].values()) for option in options}
-    final = competition_ranks({option: float(total) for option, total in sums.items()},
-                              higher_is_better=False)
-    rows = [
-        CombinedRow(
-            option=option,
-            ranks=filled[option],
-            mean_rank=sums[option] / len(methods),
-            rank=final[option],
-        )
-        for option in options
-    ]
-    rows.sort(key=lambda row: (row.rank, row.option))
+    given = {option: {m: method_ranks[m][option] for m in methods if option in method_ranks[m]}
+             for option in options}
+    means = {option: sum(ranks.values()) / len(ranks) for option, ranks in given.items()}
+    final = competition_ranks(means, higher_is_better=False)
+    rows = [CombinedRow(option=option, ranks=given[option], mean_rank=means[option], rank=final[option])
+            for option in options]
+    rows.sort(key=lambda row: (row.rank, -len(row.ranks), row.option))
     return rows

@@ -42,3 +42,17 @@ def small_int(text: str, digits: int = 12) -> int | None:
     if not text or len(text) > digits or not (text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: whole when it fits, else cut at a word's end
+    (mid-word only for a word longer than half the room) and ended with "…" — never cut silently."""
+    if len(text) <= limit:
+        return text
+    room = max(1, limit - 1)
+    cut = text[:room]
+    if not text[room].isspace():
+        space = cut.rfind(" ")
+        if space >= room // 2:
+            cut = cut[:space]
+    return cut.rstrip(" ,.;:—-") + "…"

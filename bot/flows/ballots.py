@@ -216,7 +216,11 @@ async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Buil
     if ballot.kind == "dots":
         problems_by_id = await problems.all_of(ctx.tx, community.id)
         options = await ballots.options(ctx.tx, ballot.id)
-        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz)
+        if not ballot.is_open:  # the same tallies as the result and its chart, paper included
+            result = await results.build(ctx.tx, ballot)
+            return lambda tr: dots.closed_message(tr, result)
+        paper = await ballots.paper(ctx.tx, ballot.id)
+        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz, paper)
     candidates, by_id = await election.candidates_of(ctx, ballot)
     return lambda tr: election.group_message(tr, ballot, candidates, by_id, community.tz)
 
@@ -357,8 +361,9 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    """Post a ballot's result; its check code is kept, so /results repeats the code the group saw."""
     result = await results.build(ctx.tx, ballot)
-    head = await ctx.audit_head()
+    head = await results.posted_code(ctx, ballot)
     await ctx.post_groups(community, lambda tr: (results.caption(tr, result, head), []),
                           chart=results.chart(community.locale, result))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -380,7 +385,8 @@ async def results_command(ctx: Context) -> None:
                "evaluation": evaluation.results_reply}[latest.kind](ctx, latest)
         return
     result = await results.build(ctx.tx, latest)
-    ctx.reply(results.caption(ctx.tr, result, await ctx.audit_head()), chart=results.chart(ctx.locale, result))
+    code = await results.repeated_code(ctx, latest)  # the code the group saw under this result
+    ctx.reply(results.caption(ctx.tr, result, code), chart=results.chart(ctx.locale, result))
     if len({b.kind for b in closed}) > 1:
         from bot.flows import choice
 
@@ -388,14 +394,17 @@ async def results_command(ctx: Context) -> None:
         if len(latest_each) > 1:
             rows, chart = results.combined(ctx.locale, latest_each)
             ctx.reply(choice.combined_caption(ctx.tr, rows, latest_each[-1].by_id) + "\n"
-                      + results.audit_line(ctx.tr, await ctx.audit_head()), chart=chart)
+                      + results.audit_line(ctx.tr, code), chart=chart)
 
 
 # --- in-person tallies ---------------------------------------------------------------------
 @command("paper", who="facilitator", usage=(
     ("/paper 12 3:10 5:4", N_("add a vote held on paper: 12 people took part, #3 got 10 stickers, #5 got 4")),))
 async def paper(ctx: Context) -> None:
-    """``/paper 12 3:10 5:4`` — 12 people at the meeting; #3 got 10 paper stickers, #5 got 4."""
+    """``/paper 12 3:10 5:4`` — a meeting of 12 people; #3 got 10 paper stickers, #5 got 4. Each
+    meeting entered adds to the earlier ones."""
+    from bot.flows import choice
+
     community = ctx.scoped
     assert community is not None
     parts = ctx.event.args.replace("#", "").split()
@@ -414,17 +423,24 @@ async def paper(ctx: Context) -> None:
         number, _, count = (small_int(x, 6) for x in part.partition(":"))
         if number not in options or count is None:
             raise ctx.refuse(usage)
-        counts[options[number]] = count
+        counts[options[number]] = counts.get(options[number], 0) + count
     if sum(counts.values()) > present * ballot.stickers:
         raise ctx.refuse(ctx.t("{people} with {stickers} can place at most {max} in all.",
                                people=ctx.tn("{n} person at the meeting", "{n} people at the meeting", present),
                                stickers=ctx.tn("{n} sticker each", "{n} stickers each", ballot.stickers),
                                max=present * ballot.stickers))
-    await ballots.set_paper(ctx.tx, ballot.id, present, counts)
+    await ballots.add_paper(ctx.tx, ballot.id, present, counts)
     await ctx.audit("ballot.paper_entered", community.id, ballot=ballot.id, present=present,
                     counts={str(k): v for k, v in counts.items()})
+    updated = await ballots.get(ctx.tx, ballot.id)
+    assert updated is not None
     ctx.reply(ctx.t("Recorded: {people}, {stickers}. They are added to the online result.",
                     people=ctx.tn("{n} person at the meeting", "{n} people at the meeting", present),
-                    stickers=ctx.tn("{n} paper sticker", "{n} paper stickers", sum(counts.values()))))
-    if not ballot.is_open:
-        await post_result(ctx, community, ballot)
+                    stickers=ctx.tn("{n} paper sticker", "{n} paper stickers", sum(counts.values()))) + "\n"
+              + results.paper_line(ctx.tr, updated, sum((await ballots.paper(ctx.tx, ballot.id)).values())))
+    if updated.is_open:
+        ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
+    else:  # the result changes: the frozen ballot, the result and the choice follow
+        await ctx.post_groups(community, await group_view(ctx, community, updated), tag=tag(updated), edit=True)
+        await post_result(ctx, community, updated)
+        await choice.post_combined(ctx, community)

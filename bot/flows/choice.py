@@ -24,8 +24,13 @@ async def latest_results(ctx: Context, community: Community) -> list[results.Res
     return [await results.build(ctx.tx, b) for b in latest.values()]
 
 
-def confirm_buttons(tr: Translator, candidates: list[problems.Problem]) -> list[list[Button]]:
-    return [[Button(tr.t("✅ Confirm #{number}", number=p.number), data=f"ch:{p.id}")] for p in candidates]
+def confirm_buttons(tr: Translator, candidates: list[problems.Problem],
+                    source: results.Result) -> list[list[Button]]:
+    """Buttons to confirm one of the first problems; they name the result they came from, so a
+    button under a result that changed since (in-person stickers added) refuses instead of acting."""
+    code = source.ballot.check_code or ""
+    return [[Button(tr.t("✅ Confirm #{number}", number=p.number), data=f"ch:{p.id}:{source.ballot.id}:{code}")]
+            for p in candidates]
 
 
 async def post_combined(ctx: Context, community: Community) -> None:
@@ -34,15 +39,16 @@ async def post_combined(ctx: Context, community: Community) -> None:
     if not latest or all(not r.voters and not r.ballot.paper_present for r in latest):
         return
     by_id = latest[-1].by_id
+    source = max(latest, key=lambda r: (r.ballot.closed_at or "", r.ballot.id))  # the result just posted
     if len(latest) > 1:
         rows, chart = results.combined(community.locale, latest)
         top = [by_id[r.option] for r in rows[:SHORTLIST]]
-        head = await ctx.audit_head()
+        head = await results.repeated_code(ctx, source.ballot)
 
         def build(tr: Translator):
             return "\n".join([combined_caption(tr, rows, by_id),
                               tr.t("Facilitator: confirm the problem the community will work on."),
-                              results.audit_line(tr, head)]), confirm_buttons(tr, top)
+                              results.audit_line(tr, head)]), confirm_buttons(tr, top, source)
 
         await ctx.post_groups(community, build, chart=chart)
         if not await communities.groups(ctx.tx, community.id):
@@ -53,7 +59,7 @@ async def post_combined(ctx: Context, community: Community) -> None:
 
     def build_single(tr: Translator):
         return tr.t("Facilitator: confirm the problem the community will work on, or run another method "
-                    "first (/poll)."), confirm_buttons(tr, top)
+                    "first (/poll)."), confirm_buttons(tr, top, source)
 
     await ctx.post_groups(community, build_single)
     if not await communities.groups(ctx.tx, community.id):
@@ -68,10 +74,10 @@ def combined_caption(tr: Translator, rows: list, by_id: dict) -> str:
         return tr.t("Combined ranking: a tie for first place between {problems}.",
                     problems=", ".join(f"#{p.number}" for p in first))
     return tr.t("Combined ranking: #{number} «{text}» comes first, mean rank {mean}.",
-                number=first[0].number, text=esc(first[0].text), mean=f"{rows[0].mean_rank:.1f}")
+                number=first[0].number, text=esc(first[0].text), mean=tr.num(rows[0].mean_rank))
 
 
-async def problem_scope(ctx: Context, problem_id: str) -> Community:
+async def problem_scope(ctx: Context, problem_id: str, *rest: str) -> Community:
     problem = await lookup(ctx, problems.get, problem_id, "problem")
     community = await communities.get(ctx.tx, problem.community_id)
     assert community is not None
@@ -79,9 +85,13 @@ async def problem_scope(ctx: Context, problem_id: str) -> Community:
 
 
 @button("ch", who="facilitator", scope=problem_scope)
-async def confirm_pressed(ctx: Context, problem_id: str) -> None:
+async def confirm_pressed(ctx: Context, problem_id: str, ballot_id: str = "", code: str = "") -> None:
     problem = await problems.get(ctx.tx, int(problem_id))
     assert problem is not None
+    source = await ballots.get(ctx.tx, int(ballot_id)) if small_int(ballot_id) is not None else None
+    if source is not None and source.community_id == problem.community_id and (source.check_code or "") != code:
+        raise ctx.refuse(ctx.t("This result has changed since (in-person stickers were added). Use the buttons "
+                               "under the newest result."))
     await confirm(ctx, problem)
 
 

@@ -389,11 +389,16 @@ async def link(ctx: Context) -> None:
 
 
 # --- steps ---------------------------------------------------------------------------------
-def steps_text(tr: Translator, community: Community) -> str:
+def steps_text(tr: Translator, community: Community, skipped: set[int] = frozenset()) -> str:
+    """The seven steps: done ✅, skipped ⏭ (moved past with nothing done), now ▶️, to come ▫️."""
     lines = [tr.t("<b>{name}</b>: the seven steps", name=esc(community.name))]
     for step in range(1, 8):
+        title = tr.t(STEP_TITLES[step])
+        if step in skipped and step < community.step:
+            lines.append("⏭ " + tr.t("{step}. {title} — skipped", step=step, title=title))
+            continue
         mark = "✅" if step < community.step else ("▶️" if step == community.step else "▫️")
-        lines.append(f"{mark} {step}. {tr.t(STEP_TITLES[step])}")
+        lines.append(f"{mark} {step}. {title}")
     lines.append("")
     lines.append(tr.t("Now: {goal}", goal=tr.t(STEP_GOALS[community.step])))
     return "\n".join(lines)
@@ -407,7 +412,7 @@ async def status(ctx: Context) -> None:
 
         await require(ctx, None, "member")
         return
-    ctx.reply(steps_text(ctx.tr, community))
+    ctx.reply(steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id)))
 
 
 @command("next", who="facilitator", describe=N_("Close this step and open the next"))
@@ -419,13 +424,16 @@ async def next_step(ctx: Context) -> None:
     summarize = STEP_RESULTS.get(community.step)
     tr = Translator(community.locale)
     result = await summarize(ctx, community, tr) if summarize else None
+    if not result:
+        await communities.mark_skipped(ctx.tx, community.id, community.step, ctx.now_iso)
     await communities.set_step(ctx.tx, community.id, community.step + 1)
     head = await ctx.audit("step.next", community.id, step=community.step + 1)
     moved = await communities.get(ctx.tx, community.id)
     assert moved is not None
 
     def announcement(tr: Translator) -> tuple[str, list]:
-        parts = [tr.t("Step {step} is over.", step=community.step)]
+        parts = [tr.t("Step {step} is over.", step=community.step) if result else
+                 tr.t("Step {step} was skipped: nothing was done in it.", step=community.step)]
         if result:
             parts.append(result)
         parts.append(tr.t("<b>Step {step}: {title}</b>\n{goal}", step=moved.step,

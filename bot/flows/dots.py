@@ -4,8 +4,10 @@ takes back a sticker. The same ballot works in the private chat."""
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from bot.domain.stickers import StickerAction, sticker_toggle
+from bot.domain.text import shorten
 from bot.flows.ballots import (ballot_scope, closing_note, load_ballot, member_order, open_problem,
                                refuse_closed, tag)
 from bot.flows.context import Context, esc
@@ -16,6 +18,9 @@ from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
 from bot.storage.problems import Problem
 
+if TYPE_CHECKING:
+    from bot.flows.results import Result
+
 BUTTON_TEXT = 28   # characters of a problem's text on its button
 LIST_BUDGET = 2800  # characters the list of problems may take in one message
 
@@ -25,8 +30,7 @@ def list_text(count: int) -> int:
     return max(30, min(90, LIST_BUDGET // max(1, count)))
 
 
-def short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+short = shorten  # a problem's text cut at a word's end, with "…"
 
 
 def rules(tr: Translator, ballot: Ballot) -> str:
@@ -36,23 +40,47 @@ def rules(tr: Translator, ballot: Ballot) -> str:
         tr.t("Tap a problem to place a sticker, tap again to take it back.")
 
 
+def closed_message(tr: Translator, result: "Result") -> tuple[str, list]:
+    """The group's ballot once closed: the result's own tallies (in-person stickers added, each
+    count shown as online + in person when there are any), best first, as on the chart."""
+    from bot.flows.results import paper_line
+
+    ballot, by_id = result.ballot, result.by_id
+    lines = [tr.t("🗳 <b>Sticker voting</b> is closed. Members who voted: {n}.", n=ballot.turnout)]
+    if ballot.paper_meetings:
+        lines.append(paper_line(tr, ballot, sum(r.paper for r in result.rows)))
+        lines.append(tr.t("Stickers: online + in person = together."))
+    lines.append("")
+    for row in result.rows:
+        problem = by_id[row.option]
+        count = f"{row.online} + {row.paper} = {row.total}" if ballot.paper_meetings else str(row.total)
+        lines.append(f"{problem.number}. {esc(short(problem.text, list_text(len(result.rows))))} — <b>{count}</b>")
+    return "\n".join(lines), []
+
+
+def with_paper(options: list[tuple[int, int]], paper: dict[int, int]) -> dict[int, int]:
+    """Each option's count as the result will give it: online + the in-person meetings'."""
+    return {pid: online + paper.get(pid, 0) for pid, online in options}
+
+
 def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]],
-                  by_id: dict[int, Problem], tz: str) -> tuple[str, list]:
-    """The group's ballot: counts shown live only when the ballot says so; frozen once closed."""
-    counts = dict(options)
-    if not ballot.is_open:
-        lines = [tr.t("🗳 <b>Sticker voting</b> is closed. Members who voted: {n}.", n=ballot.turnout)]
-        for pid, count in sorted(options, key=lambda o: (-o[1], by_id[o[0]].number)):
-            lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(options))))} — {count}")
-        return "\n".join(lines), []
+                  by_id: dict[int, Problem], tz: str, paper: dict[int, int] | None = None) -> tuple[str, list]:
+    """The open group ballot: listed in its buttons' order, shuffled against order bias, and said
+    so; counts (in-person stickers added) shown live only when the ballot says so."""
+    counts = with_paper(options, paper or {})
     show = ballot.visibility == "live"
-    lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot) + closing_note(tr, ballot, tz), ""]
+    lines = [tr.t("🗳 <b>Sticker voting</b>"), rules(tr, ballot) + closing_note(tr, ballot, tz),
+             tr.t("The problems are in a shuffled order, so that none gains from being first."), ""]
     order = sorted(counts, key=lambda pid: by_id[pid].number)
     random.Random(ballot.id).shuffle(order)
-    for pid in sorted(counts, key=lambda pid: by_id[pid].number):
+    for pid in order:
         count = f" — {counts[pid]}" if show else ""
         lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}{count}")
     lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
+    if ballot.paper_meetings:
+        from bot.flows.results import paper_line
+
+        lines.append(paper_line(tr, ballot, sum((paper or {}).values())))
     if ballot.visibility != "live":
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
                       else tr.t("You see the counts in the private chat once you have voted."))
@@ -67,7 +95,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
     mine = await ballots.stickers_of(ctx.tx, ballot.id, ctx.member.id)
     options = await ballots.options(ctx.tx, ballot.id)
     by_id = await problems.all_of(ctx.tx, ballot.community_id)
-    counts = dict(options)
+    counts = with_paper(options, await ballots.paper(ctx.tx, ballot.id))
     show = ballot.visibility == "live" or (ballot.visibility == "voted" and bool(mine))
     left = ballot.stickers - sum(mine.values())
     lines = [ctx.t("🗳 <b>Sticker voting</b>"), rules(ctx.tr, ballot),
@@ -78,8 +106,10 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
         count = f" · {counts[pid]}" if show else ""
         buttons.append([Button(f"{marks}{' ' if marks else ''}{by_id[pid].number} · "
                                f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=f"d:{ballot.id}:{pid}")])
-    lines += [""] + [f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}"
-                     for pid in sorted(counts, key=lambda p: by_id[p].number)]
+    lines += [ctx.t("The problems are in a shuffled order of your own, so that none gains from being "
+                    "first."), ""]
+    lines += [f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}"
+              for pid in member_order(ballot, ctx.member.id, list(counts))]
     return "\n".join(lines), buttons
 
 

@@ -203,8 +203,10 @@ def chart(locale: str, ballot: Ballot, result: ElectionResult, by_id: dict[int, 
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    from bot.flows.results import posted_code
+
     result, by_id = await result_of(ctx, ballot)
-    head = await ctx.audit_head()
+    head = await posted_code(ctx, ballot)
 
     def build(tr: Translator) -> tuple[str, list]:
         if not result.elected or not result.voters:
@@ -225,7 +227,9 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     confirmable = (result.elected and result.voters and await ctx.role(ballot.community_id) == "facilitator"
                    and not await nominations.confirmed(ctx.tx, ballot.id))
     then = ctx.t("Facilitator: confirm the ҚМҰТ.") if confirmable else ""
-    ctx.reply(caption(ctx.tr, ballot, result, by_id, await ctx.audit_head(), then),
+    from bot.flows.results import repeated_code
+
+    ctx.reply(caption(ctx.tr, ballot, result, by_id, await repeated_code(ctx, ballot), then),
               [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]] if confirmable else [],
               chart=chart(ctx.locale, ballot, result, by_id))
 

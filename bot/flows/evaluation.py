@@ -168,8 +168,7 @@ def caption(tr: Translator, summary, complete: int, audit_head: str) -> str:
     lines = [tr.t("Did we reach the goal we wanted? Yes: {yes}, partly: {partly}, no: {no}.", yes=yes, partly=partly,
                   no=no)]
     if mean is not None:
-        lines.append(tr.t("Mean rating: {mean} of 5.", mean=f"{mean:.1f}" if tr.locale == "en" else
-                          f"{mean:.1f}".replace(".", ",")))
+        lines.append(tr.t("Mean rating: {mean} of 5.", mean=tr.num(mean)))
     lines.append(tr.t("Will take part again: {yes} of {n}.", yes=again_yes, n=again_yes + again_no))
     lines.append(tr.tn("{n} member answered.", "{n} members answered.", respondents))
     if complete < respondents:  # an answer stopped after the first question is counted, but as partial
@@ -195,9 +194,11 @@ def chart(locale: str, summary) -> Chart:
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    from bot.flows.results import posted_code
+
     summary = await evaluation.summary(ctx.tx, ballot.id)
     complete = await evaluation.complete(ctx.tx, ballot.id)
-    head = await ctx.audit_head()
+    head = await posted_code(ctx, ballot)
     await ctx.post_groups(community, lambda tr: (caption(tr, summary, complete, head), []),
                           chart=chart(community.locale, summary))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -219,5 +220,7 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
+    from bot.flows.results import repeated_code
+
     complete = await evaluation.complete(ctx.tx, ballot.id)
-    ctx.reply(caption(ctx.tr, summary, complete, await ctx.audit_head()), chart=chart(ctx.locale, summary))
+    ctx.reply(caption(ctx.tr, summary, complete, await repeated_code(ctx, ballot)), chart=chart(ctx.locale, summary))

@@ -363,8 +363,10 @@ def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_h
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
+    from bot.flows.results import posted_code
+
     counts = await plan.tally(ctx.tx, ballot.id)
-    head = await ctx.audit_head()
+    head = await posted_code(ctx, ballot)
     problem = await problems.chosen(ctx.tx, community.id)
     tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
     await ctx.post_groups(community, lambda tr: (result_text(tr, ballot, counts, head), []),
@@ -378,7 +380,9 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     assert community is not None
     problem = await problems.chosen(ctx.tx, community.id)
     tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
-    ctx.reply(result_text(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id), await ctx.audit_head()),
+    from bot.flows.results import repeated_code
+
+    ctx.reply(result_text(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id), await repeated_code(ctx, ballot)),
               chart=chart(ctx.locale, tasks, today(community, ctx)))
 
 

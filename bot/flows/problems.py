@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.domain.text import clean_text, small_int
+from bot.domain.text import clean_text, shorten, small_int
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.registry import command, state
@@ -28,7 +28,7 @@ def normalize(text: str) -> str:
 
 
 def label(problem: problems.Problem, limit: int | None = None) -> str:
-    text = problem.text if limit is None or len(problem.text) <= limit else problem.text[:limit - 1] + "…"
+    text = problem.text if limit is None else shorten(problem.text, limit)
     return f"#{problem.number} {text}"
 
 

@@ -27,6 +27,7 @@ TEXT_MIN, TEXT_MAX, DETAIL_MAX, NAME_MAX = 3, 200, 100, 100
 MAX_RESOURCES, MAX_ORGS = 40, 30  # what the charts are sized for (bench/charts.py)
 RATE_COUNT, RATE_WINDOW = 10, timedelta(minutes=10)
 UNRATED_SHOWN = 8  # organisations offered for an estimate at once
+MAP_NAMES = 8  # the diagram's organisations the resource map names
 
 menu_item(4, N_("Resource map"), "resources")
 menu_item(4, N_("Institutional diagram"), "orgs")
@@ -56,20 +57,33 @@ async def remove_command(ctx: Context, community: Community, words: list[str],
 
 
 # --- the resource map ------------------------------------------------------------------------
-def resource_lines(tr: Translator, found: list[Resource]) -> list[str]:
+def on_diagram(tr: Translator, orgs: list[Org]) -> str:
+    """The organisations of the institutional diagram, as the resource map names them: one list
+    of organisations for step 4, so the map never says "none" while the diagram shows some."""
+    names = ", ".join(short(o.name, 40) for o in orgs[:MAP_NAMES])
+    if len(orgs) > MAP_NAMES:
+        names += ", …"
+    return tr.tn("{n} on the institutional diagram (/orgs): {names}", "{n} on the institutional diagram "
+                 "(/orgs): {names}", len(orgs), names=names)
+
+
+def resource_lines(tr: Translator, found: list[Resource], orgs: list[Org]) -> list[str]:
     lines = [tr.t("🗺 <b>Resource map</b>")]
     for key, label in KINDS.items():
         mine = [r for r in found if r.kind == key]
         lines += ["", f"<b>{tr.t(label)}</b>"]
-        if not mine:
+        diagram = orgs if key == "organisations" else []
+        if not mine and not diagram:
             lines.append(tr.t("— none yet —"))
         for r in mine:
             detail = " · ".join(esc(x) for x in (r.holder, r.place) if x)
             lines.append(f"#{r.number} {esc(r.text)}" + (f" — {detail}" if detail else ""))
+        if diagram:
+            lines.append("🏛 " + esc(on_diagram(tr, diagram)))
     return lines
 
 
-def resource_chart(locale: str, found: list[Resource]) -> Chart:
+def resource_chart(locale: str, found: list[Resource], orgs: list[Org]) -> Chart:
     from bot import charts
     from bot.charts import data
 
@@ -78,13 +92,18 @@ def resource_chart(locale: str, found: list[Resource]) -> Chart:
     labels = {"title": tr.t("Resource map"), "subtitle": tr.tn("{n} resource", "{n} resources", len(found)),
               "holder": tr.t("held by"), "place": tr.t("where"), "none": tr.t("none yet"),
               "empty": tr.t("No resources yet")}
-    return Chart(charts.render_resources, (rows, [(k, tr.t(v)) for k, v in KINDS.items()], labels),
+    notes = {"organisations": (len(orgs), on_diagram(tr, orgs))} if orgs else {}
+    return Chart(charts.render_resources, (rows, [(k, tr.t(v)) for k, v in KINDS.items()], labels, notes),
                  filename="resources.png")
 
 
-def resource_caption(tr: Translator, found: list[Resource]) -> str:
-    missing = [tr.t(label) for key, label in KINDS.items() if not any(r.kind == key for r in found)]
+def resource_caption(tr: Translator, found: list[Resource], orgs: list[Org]) -> str:
+    missing = [tr.t(label) for key, label in KINDS.items()
+               if not any(r.kind == key for r in found) and not (key == "organisations" and orgs)]
     text = tr.tn("Resource map: {n} resource.", "Resource map: {n} resources.", len(found))
+    if orgs:
+        text += " " + tr.tn("Organisations on the institutional diagram: {n}.",
+                            "Organisations on the institutional diagram: {n}.", len(orgs))
     if missing:
         text += " " + tr.t("None yet: {kinds}.", kinds=", ".join(missing))
     return text
@@ -102,11 +121,13 @@ async def resources_command(ctx: Context) -> None:
         ctx.reply(ctx.t("#{number} is off the resource map.", number=number))
         return
     found = await resources.resources_of(ctx.tx, community.id)
+    orgs = await resources.orgs_of(ctx.tx, community.id)
     if ctx.event.is_group:
-        ctx.reply(resource_caption(ctx.tr, found), [[Button(ctx.t("➕ Add a resource"), url=ctx.private_link("resources"))]],
-                  chart=resource_chart(ctx.locale, found))
+        ctx.reply(resource_caption(ctx.tr, found, orgs),
+                  [[Button(ctx.t("➕ Add a resource"), url=ctx.private_link("resources"))]],
+                  chart=resource_chart(ctx.locale, found, orgs))
         return
-    lines = resource_lines(ctx.tr, found)
+    lines = resource_lines(ctx.tr, found, orgs)
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: take one off with /resources remove 3.")]
     ctx.reply_pages(lines, [[Button(ctx.t("➕ Add a resource"), data=f"ra:{community.id}")],
@@ -117,7 +138,8 @@ async def resources_command(ctx: Context) -> None:
 async def resource_picture(ctx: Context, community_id: str) -> None:
     assert ctx.scoped is not None
     found = await resources.resources_of(ctx.tx, ctx.scoped.id)
-    ctx.reply(resource_caption(ctx.tr, found), chart=resource_chart(ctx.locale, found))
+    orgs = await resources.orgs_of(ctx.tx, ctx.scoped.id)
+    ctx.reply(resource_caption(ctx.tr, found, orgs), chart=resource_chart(ctx.locale, found, orgs))
 
 
 @button("ra", who="member", scope=community_scope)
@@ -173,7 +195,7 @@ async def resource_text(ctx: Context, raw: str) -> None:
 
 # --- the institutional diagram ---------------------------------------------------------------
 def fmt(value: float | None, tr: Translator) -> str:
-    return "—" if value is None else f"{value:.1f}".replace(".", "." if tr.locale == "en" else ",")
+    return "—" if value is None else tr.num(value)
 
 
 def org_lines(tr: Translator, found: list[Org], mine: dict[int, tuple[int, int]]) -> list[str]:
@@ -201,10 +223,11 @@ def org_chart(locale: str, found: list[Org]) -> Chart:
     labels = {"title": tr.t("Institutional diagram"),
               "subtitle": tr.tn("{n} organisation", "{n} organisations", len(rows)),
               "community": tr.t("Our community"), "importance": tr.t("circle size: importance"),
-              "closeness": tr.t("distance: closeness"), "empty": tr.t("No organisations yet"),
+              "closeness": tr.t("distance: closeness"), "ring": tr.t("closeness {n}"),
+              "empty": tr.t("No organisations yet"),
               "scores": tr.t("importance {importance}, closeness {closeness}"),
               "raters": tr.t("estimates: {n}"), "raters_one": tr.t("estimates: {n}"),
-              "decimal": "." if locale == "en" else ","}
+              "decimal": tr.decimal}
     return Chart(charts.render_orgs, (rows, labels), filename="orgs.png")
 
 
@@ -372,7 +395,7 @@ async def step_result(ctx: Context, community: Community, tr: Translator) -> str
     orgs = await resources.orgs_of(ctx.tx, community.id)
     if not found and not orgs:
         return None
-    return resource_caption(tr, found) + "\n" + org_caption(tr, orgs)
+    return resource_caption(tr, found, orgs) + "\n" + org_caption(tr, orgs)
 
 
 STEP_RESULTS[4] = step_result

@@ -7,11 +7,14 @@ Merged problems count as the problem they were merged into, hidden ones not at a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.domain.combined import combined_ranking
 from bot.domain.matrix import matrix_result
 from bot.domain.pairwise import pairwise_result
+from bot.domain.ranking import competition_ranks
 from bot.domain.stickers import sticker_tally
+from bot.domain.text import shorten
 from bot.flows.context import esc
 from bot.flows.types import Chart
 from bot.i18n import N_, Translator, translator
@@ -19,6 +22,9 @@ from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
 from bot.storage.problems import Problem
+
+if TYPE_CHECKING:
+    from bot.flows.context import Context
 
 METHOD_NAMES = {"dots": N_("Sticker voting"), "matrix": N_("Priority matrix"), "pairwise": N_("Pairwise ranking")}
 SHORT_NAMES = {"dots": N_("Stickers"), "matrix": N_("Matrix"), "pairwise": N_("Pairs")}  # chart columns
@@ -33,6 +39,7 @@ class Result:
     voters: int
     rows: list = field(default_factory=list)  # the domain's rows for the chart
     extra: dict = field(default_factory=dict)
+    included: set[int] = field(default_factory=set)  # the problems this method judged (on its ballot, with votes)
 
 
 def canonical(by_id: dict[int, Problem], problem_id: int) -> int | None:
@@ -62,7 +69,8 @@ async def build(tx: Tx, ballot: Ballot) -> Result:
             if (c := canonical(by_id, pid)) is not None:
                 paper[c] = paper.get(c, 0) + count
         rows = sticker_tally(merged, options, paper)
-        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows)
+        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
+                      included=set(options))
     if ballot.kind == "matrix":
         scores: dict[int, dict[int, tuple[int, int]]] = {}
         for member, marks in (await ballots.all_scores(tx, ballot.id)).items():
@@ -70,7 +78,8 @@ async def build(tx: Tx, ballot: Ballot) -> Result:
                 if (c := canonical(by_id, pid)) is not None:
                     scores.setdefault(member, {})[c] = ab  # the surviving problem's own score wins
         rows = matrix_result(scores, options)
-        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows)
+        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
+                      included={r.option for r in rows if r.n})
     answers: dict[int, dict[tuple[int, int], int]] = {}
     for member, pairs in (await ballots.all_answers(tx, ballot.id)).items():
         for (low, high), winner in pairs.items():
@@ -80,8 +89,14 @@ async def build(tx: Tx, ballot: Ballot) -> Result:
             answers.setdefault(member, {}).setdefault((min(a, b), max(a, b)), w)
     outcome = pairwise_result(answers, options)
     ranks = {option: rank for option, _, rank in outcome.ranking}
+    compared = {option for pair in outcome.wins for option in pair if outcome.wins[pair]}
     return Result(ballot, by_id, ranks, [o for o, _, _ in outcome.ranking], voters, outcome.ranking,
-                  {"outcome": outcome})
+                  {"outcome": outcome}, included=compared)
+
+
+def comparisons(outcome, problem_id: int) -> int:
+    """How many of the members' answers compared the problem with another (won or lost)."""
+    return sum(count for pair, count in outcome.wins.items() if problem_id in pair)
 
 
 def _first(result: Result) -> list[Problem]:
@@ -89,12 +104,35 @@ def _first(result: Result) -> list[Problem]:
 
 
 def _names(problems_: list[Problem]) -> str:
-    return ", ".join(f"#{p.number} «{esc(p.text if len(p.text) <= 60 else p.text[:59] + '…')}»" for p in problems_)
+    return ", ".join(f"#{p.number} «{esc(shorten(p.text, 60))}»" for p in problems_)
 
 
 def audit_line(tr: Translator, audit_head: str) -> str:
-    """The last line of every result posted: the audit log's short head hash (``qatysu audit verify``)."""
-    return tr.t("Audit: {hash}", hash=audit_head[:8])
+    """The last line of every result posted: its check code, the audit log's short head hash when the
+    result was posted (``qatysu audit verify --head``), said once in words a villager understands."""
+    return tr.t("Check code: {code}. With it anyone can later make sure that no vote in this result was "
+                "changed.", code=audit_head[:8])
+
+
+async def posted_code(ctx: "Context", ballot: Ballot) -> str:
+    """The check code of a ballot's result being posted now, kept so /results can repeat it."""
+    code = await ctx.audit_head()
+    await ballots.set_check_code(ctx.tx, ballot.id, code)
+    return code
+
+
+async def repeated_code(ctx: "Context", ballot: Ballot) -> str:
+    """The check code the group saw under the ballot's result (the head now, for a result
+    posted before codes were kept)."""
+    return ballot.check_code or await ctx.audit_head()
+
+
+def paper_line(tr: Translator, ballot: Ballot, stickers: int) -> str:
+    """The in-person part of a sticker vote: meetings, people, stickers (each /paper adds a meeting)."""
+    return (tr.tn("In person: {n} meeting, added to the online count.",
+                  "In person: {n} meetings, added to the online count.", ballot.paper_meetings) + " "
+            + tr.tn("{n} person came.", "{n} people came.", ballot.paper_present) + " "
+            + tr.tn("They placed {n} paper sticker.", "They placed {n} paper stickers.", stickers))
 
 
 def caption(tr: Translator, result: Result, audit_head: str) -> str:
@@ -114,20 +152,25 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
         finding = tr.tn("{method}: {problem} is the most pressing, with {top} of {n} sticker.",
                         "{method}: {problem} is the most pressing, with {top} of {n} stickers.", total,
                         method=title, problem=_names(first), top=top.total)
+        if ballot.paper_meetings:
+            finding += " " + tr.t("Online {online} + in person {paper} = {total}.",
+                                  online=top.online, paper=top.paper, total=top.total)
     elif ballot.kind == "matrix":
         top = result.rows[0]
-        finding = tr.t("{method}: {problem} is the most important and urgent, mean score {score} of 5.",
-                       method=title, problem=_names(first), score=f"{top.mean_score:.1f}")
+        finding = tr.t("{method}: {problem} is the most important and urgent: on the scale from 1 to 3 the "
+                       "members used, importance {importance} and urgency {urgency} on average.",
+                       method=title, problem=_names(first), importance=tr.num(top.mean_a),
+                       urgency=tr.num(top.mean_b))
     else:
         outcome = result.extra["outcome"]
-        finding = tr.tn("{method}: {problem} was judged more pressing than the others most often ({n} win).",
-                        "{method}: {problem} was judged more pressing than the others most often ({n} wins).",
-                        outcome.win_counts.get(first[0].id, 0), method=title, problem=_names(first))
+        top = first[0].id
+        times = comparisons(outcome, top)
+        finding = tr.t("{method}: {problem} was judged more pressing than the others most often — chosen: {wins}, "
+                       "comparisons it was in: {times}.", method=title, problem=_names(first),
+                       wins=outcome.win_counts.get(top, 0), times=times)
     lines = [finding, tr.tn("{n} member voted.", "{n} members voted.", result.voters)]
-    if ballot.kind == "dots" and ballot.paper_present:
-        lines.append(tr.t("In person: {people}, {stickers}, added to the online count.",
-                          people=tr.tn("{n} person at the meeting", "{n} people at the meeting", ballot.paper_present),
-                          stickers=tr.tn("{n} paper sticker", "{n} paper stickers", sum(r.paper for r in result.rows))))
+    if ballot.kind == "dots" and ballot.paper_meetings:
+        lines.append(paper_line(tr, ballot, sum(r.paper for r in result.rows)))
     lines.append(audit_line(tr, audit_head))
     return "\n".join(lines)
 
@@ -146,21 +189,37 @@ def chart(locale: str, result: Result) -> Chart:
                   "paper": tr.t("in person"), "empty": tr.t("No stickers yet")}
         return Chart(charts.render_stickers, (rows, labels), filename="stickers.png")
     if ballot.kind == "matrix":
-        points = [data.MatrixPoint(by_id[r.option].number, by_id[r.option].text, r.cell_a, r.cell_b, r.mean_score)
-                  for r in result.rows if r.n]
+        points = [data.MatrixPoint(by_id[r.option].number, by_id[r.option].text, r.cell_a, r.cell_b, r.mean_score,
+                                   r.mean_a, r.mean_b) for r in result.rows if r.n]
         labels = {"title": tr.t("Priority matrix"), "subtitle": subtitle, "x": tr.t("Importance"),
-                  "y": tr.t("Urgency"), "problems": tr.t("Problems"), "score": tr.t("Mean score"),
-                  "empty": tr.t("No scores yet"), "decimal": "." if locale == "en" else ","}
+                  "y": tr.t("Urgency"), "levels": tr.t("1 low|2 medium|3 high"), "problems": tr.t("Problems"),
+                  "score": tr.t("Importance · urgency"),
+                  "note": tr.t("Members scored each problem from 1 to 3 on importance and on urgency. The "
+                               "number in the corner of a cell is importance + urgency − 1: from 1, the "
+                               "least pressing, to 5, the most pressing."),
+                  "empty": tr.t("No scores yet"), "decimal": tr.decimal}
         return Chart(charts.render_matrix, (points, labels), filename="matrix.png")
     outcome = result.extra["outcome"]
     numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
     wins = [[outcome.wins.get((i, j), 0) for j in result.order] for i in result.order]
-    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score) for p, score, _ in outcome.ranking]
+    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score, outcome.win_counts.get(p, 0),
+                                comparisons(outcome, p))
+             for p, score, _ in outcome.ranking]
+    note = tr.t("Each cell: how many times the row's problem was chosen over the column's.")
+    if outcome.method != "wins":
+        note += " " + tr.t("Not everyone was asked every pair, so the order also weighs how often each problem "
+                           "won against strong ones.")
     labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
-              "score": tr.t("wins") if outcome.method == "wins" else tr.t("strength"),
-              "note": tr.t("Each cell: how many times the row's problem was chosen over the column's."),
-              "empty": tr.t("No comparisons yet"), "decimal": "." if locale == "en" else ","}
+              "score": tr.t("chosen / compared"), "note": note,
+              "empty": tr.t("No comparisons yet"), "decimal": tr.decimal}
     return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
+
+
+def included_ranks(result: Result) -> dict[int, int]:
+    """A method's ranks of the problems it included, ranked among themselves (a pairwise problem
+    nobody compared neither gets a rank nor pushes the compared ones down)."""
+    return competition_ranks({p: float(rank) for p, rank in result.ranks.items() if p in result.included},
+                             higher_is_better=False)
 
 
 def combined(locale: str, latest: list[Result]) -> tuple[list, Chart]:
@@ -169,12 +228,15 @@ def combined(locale: str, latest: list[Result]) -> tuple[list, Chart]:
     from bot.charts import data
 
     tr = translator(locale)
-    rows = combined_ranking({r.ballot.kind: r.ranks for r in latest})
+    rows = combined_ranking({r.ballot.kind: included_ranks(r) for r in latest})
     by_id = latest[-1].by_id
     methods = [r.ballot.kind for r in latest]
     chart_rows = [data.CombinedRow(by_id[row.option].number, by_id[row.option].text,
                                    tuple(row.ranks.get(m) for m in methods), row.rank) for row in rows]
-    labels = {"title": tr.t("Combined ranking"), "subtitle": tr.t("Rank by each method; equal ranks are ties"),
+    labels = {"title": tr.t("Combined ranking"),
+              "subtitle": tr.t("Rank by each method; equal ranks are ties. The combined rank orders the mean "
+                               "of a problem's ranks by the methods that included it; — means the method did "
+                               "not include the problem."),
               "rank": tr.t("Rank"), "problem": tr.t("Problem"), "empty": tr.t("No rankings yet")}
     return rows, Chart(charts.render_combined, (chart_rows, [tr.t(SHORT_NAMES[m]) for m in methods], labels),
                        filename="combined.png")

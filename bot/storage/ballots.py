@@ -24,6 +24,8 @@ class Ballot:
     turnout: int
     opened_at: str
     closed_at: str | None
+    paper_meetings: int = 0        # in-person meetings whose stickers were added (/paper)
+    check_code: str | None = None  # the check code shown when its result was last posted
 
     @property
     def is_open(self) -> bool:
@@ -33,7 +35,7 @@ class Ballot:
 def _ballot(row) -> Ballot:
     return Ballot(row["id"], row["community_id"], row["kind"], row["status"], row["stickers"], row["per_option"],
                   row["visibility"], row["closes_at"], row["paper_present"], row["turnout"], row["opened_at"],
-                  row["closed_at"])
+                  row["closed_at"], row["paper_meetings"], row["check_code"])
 
 
 async def open_ballot(tx: Tx, community_id: int, kind: str, options: list[int], *, stickers: int,
@@ -111,11 +113,17 @@ async def all_stickers(tx: Tx, ballot_id: int) -> dict[int, dict[int, int]]:
     return ballots
 
 
-async def set_paper(tx: Tx, ballot_id: int, present: int, counts: dict[int, int]) -> None:
-    await tx.execute("UPDATE ballots SET paper_present = ? WHERE id = ?", (present, ballot_id))
-    await tx.execute("DELETE FROM paper_tallies WHERE ballot_id = ?", (ballot_id,))
-    await tx.executemany("INSERT INTO paper_tallies (ballot_id, problem_id, count) VALUES (?, ?, ?)",
+async def add_paper(tx: Tx, ballot_id: int, present: int, counts: dict[int, int]) -> None:
+    """One more in-person meeting: its people and its stickers are added to the earlier ones."""
+    await tx.execute("UPDATE ballots SET paper_present = paper_present + ?, paper_meetings = paper_meetings + 1"
+                     " WHERE id = ?", (present, ballot_id))
+    await tx.executemany("INSERT INTO paper_tallies (ballot_id, problem_id, count) VALUES (?, ?, ?)"
+                         " ON CONFLICT (ballot_id, problem_id) DO UPDATE SET count = paper_tallies.count + excluded.count",
                          [(ballot_id, p, c) for p, c in counts.items()])
+
+
+async def set_check_code(tx: Tx, ballot_id: int, code: str) -> None:
+    await tx.execute("UPDATE ballots SET check_code = ? WHERE id = ?", (code, ballot_id))
 
 
 async def paper(tx: Tx, ballot_id: int) -> dict[int, int]:

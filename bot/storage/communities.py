@@ -45,6 +45,17 @@ async def set_tz(tx: Tx, community_id: int, tz: str) -> None:
     await tx.execute("UPDATE communities SET tz = ? WHERE id = ?", (tz, community_id))
 
 
+async def mark_skipped(tx: Tx, community_id: int, step: int, now: str) -> None:
+    """The facilitator moved past ``step`` without a result (nothing was done in it)."""
+    await tx.execute("INSERT INTO skipped_steps (community_id, step, at) VALUES (?, ?, ?)"
+                     " ON CONFLICT (community_id, step) DO NOTHING", (community_id, step, now))
+
+
+async def skipped_steps(tx: Tx, community_id: int) -> set[int]:
+    rows = await tx.all("SELECT step FROM skipped_steps WHERE community_id = ?", (community_id,))
+    return {row[0] for row in rows}
+
+
 async def link_group(tx: Tx, channel: str, chat_id: str, community_id: int, title: str,
                      member_id: int, now: str) -> None:
     await tx.execute(
