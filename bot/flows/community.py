@@ -373,7 +373,10 @@ async def status(ctx: Context) -> None:
 
         await require(ctx, None, "member")
         return
-    ctx.reply(steps_text(ctx.tr, community))
+    from bot.flows.monitoring import version_note
+
+    changed = await version_note(ctx, ctx.tr, community)
+    ctx.reply(steps_text(ctx.tr, community) + ("\n\n" + changed if changed else ""))
 
 
 @command("next", who="facilitator")
