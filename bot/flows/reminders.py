@@ -140,8 +140,8 @@ async def send_opened(ctx: Context, community: Community, reminder: Reminder) ->
         return None
     outside = await reminders.outside_groups(ctx.tx, community.id)
     sent = 0
-    for member_id in await reminders.non_voters(ctx.tx, ballot):
-        if member_id in outside and member_id != ballot.opened_by and not await _muted(ctx, member_id):
+    for member_id in await reminders.non_voters(ctx.tx, ballot, but_opener=True):
+        if member_id in outside and not await _muted(ctx, member_id):
             await ctx.notify(member_id, lambda tr: (
                 tr.t("🗳 A vote is open in «{community}»: {ballot}. Vote here in the private chat, or with /vote.",
                      community=esc(community.name), ballot=_ballot_name(tr, ballot))

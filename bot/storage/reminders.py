@@ -100,11 +100,13 @@ async def open_ballots(tx: Tx) -> list[Ballot]:
     return [_ballot(r) for r in await tx.all("SELECT * FROM ballots WHERE status = 'open' ORDER BY id")]
 
 
-async def non_voters(tx: Tx, ballot: Ballot) -> list[int]:
+async def non_voters(tx: Tx, ballot: Ballot, *, but_opener: bool = False) -> list[int]:
+    """The community's members who have not voted in the ballot (and, ``but_opener``, did not open it)."""
     table = VOTE_TABLES[ballot.kind]
-    rows = await tx.all(f"SELECT m.member_id FROM memberships m WHERE m.community_id = ? AND NOT EXISTS"
-                        f" (SELECT 1 FROM {table} v WHERE v.ballot_id = ? AND v.member_id = m.member_id)"
-                        " ORDER BY m.member_id", (ballot.community_id, ballot.id))
+    opener = " AND m.member_id IS NOT (SELECT opened_by FROM ballots WHERE id = :b)" if but_opener else ""
+    rows = await tx.all(f"SELECT m.member_id FROM memberships m WHERE m.community_id = :c AND NOT EXISTS"
+                        f" (SELECT 1 FROM {table} v WHERE v.ballot_id = :b AND v.member_id = m.member_id){opener}"
+                        " ORDER BY m.member_id", {"c": ballot.community_id, "b": ballot.id})
     return [r[0] for r in rows]
 
 
