@@ -120,10 +120,11 @@ async def progress_command(ctx: Context) -> None:
 
 
 # --- check-ins --------------------------------------------------------------------------------
-@command("checkin", who="member", where="private", describe=N_("Report on my task"))
+@command("checkin", who="member", describe=N_("Report on my task"))
 async def checkin_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
+    private_only(ctx)  # in the group: the way to the private chat, for this community
     tasks = await checkins.open_of_owner(ctx.tx, community.id, ctx.member.id)
     if not tasks:
         ctx.reply(ctx.t("You have no open tasks to report on. The ҚМҰТ names who is responsible under /plan."))

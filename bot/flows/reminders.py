@@ -58,8 +58,8 @@ async def plan_reminders(ctx: Context) -> None:
             for hours in CLOSING_AHEAD:
                 at = closes - timedelta(hours=hours)
                 if iso(at) > ballot.opened_at:  # a ballot open for 2 h gets no "24 h left"
-                    await reminders.plan(ctx.tx, f"closing{hours}:b{ballot.id}", ballot.community_id, "closing",
-                                         iso(at), ballot_id=ballot.id)
+                    await reminders.plan(ctx.tx, f"closing{hours}:b{ballot.id}:{ballot.closes_at}", ballot.community_id,
+                                         "closing", iso(at), ballot_id=ballot.id)
     for community_id, task in await checkins.owned_open(ctx.tx):
         community, settings = await of(community_id)
         if community is None:
@@ -154,8 +154,8 @@ async def send_closing(ctx: Context, community: Community, reminder: Reminder) -
     """24 h and 1 h before a ballot closes: the members who have not voted, in private (a mute
     does not hold these back)."""
     ballot = await _open_ballot(ctx, reminder)
-    if ballot is None or not ballot.closes_at:
-        return None
+    if ballot is None or not ballot.closes_at or not reminder.key.endswith(f":{ballot.closes_at}"):
+        return None  # closed, or its closing time changed (planned anew)
     closes = datetime.fromisoformat(ballot.closes_at)
     if closes <= ctx.now or (reminder.key.startswith("closing24:") and closes - ctx.now <= timedelta(hours=1)):
         return None  # too late, or the 1-hour one says it now
