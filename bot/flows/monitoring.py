@@ -249,8 +249,10 @@ async def save(ctx: Context, community: Community, note: str, photo: str | None)
     if status not in STATUS_NAMES or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise BadPayload("conversation data")
     percent = 100 if status == "done" else percent
+    from bot.flows.reminders import iso
+
     await checkins.add(ctx.tx, task.id, ctx.member.id, status, percent, note,
-                       f"{ctx.event.channel}:{photo}" if photo else None, ctx.now_iso)
+                       f"{ctx.event.channel}:{photo}" if photo else None, iso(ctx.now))
     await ctx.audit("task.checkin", community.id, number=task.number, status=status, percent=percent)
     await reminders.forget_pending(ctx.tx, "checkin", task_id=task.id)  # the next prompt counts from now
     if status == "done":

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.schedule import MUTE_MAX_DAYS, hhmm, parse_clock, parse_days, parse_weekday
 from bot.flows.context import Context, esc
 from bot.flows.registry import command
+from bot.flows.reminders import iso
 from bot.i18n import N_, Translator
 from bot.storage import reminders
 from bot.storage.reminders import KINDS, Settings
@@ -91,7 +92,7 @@ async def mute(ctx: Context) -> None:
         return
     if not arg:
         until = await reminders.muted_until(ctx.tx, ctx.member.id)
-        if until is not None and until > ctx.now_iso:
+        if until is not None and until > iso(ctx.now):
             ctx.reply(ctx.t("Your reminders are muted until {date}. /mute off turns them on again.",
                             date=await local(ctx, until)))
         else:
@@ -101,7 +102,7 @@ async def mute(ctx: Context) -> None:
     days = parse_days(arg, MUTE_MAX_DAYS)
     if days is None:
         raise ctx.refuse(ctx.t("Write for how many days, from 1 to {max}, like /mute 7d.", max=MUTE_MAX_DAYS))
-    until = (ctx.now + timedelta(days=days)).isoformat(timespec="seconds")
+    until = iso(ctx.now + timedelta(days=days))
     await reminders.mute(ctx.tx, ctx.member.id, until)
     ctx.reply(ctx.tn("Your reminders are muted for {n} day, until {date}; reminders of a vote closing still come. "
                      "/mute off turns them on again.",

@@ -13,7 +13,7 @@ or to the community (``ctx.post_groups``), never to a chat.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
@@ -37,7 +37,8 @@ BATCH = 200                     # occurrences sent in one sweep at most (the res
 
 
 def iso(instant: datetime) -> str:
-    return instant.isoformat(timespec="seconds")
+    """An instant as stored: UTC, to the second (compared as text in SQL, so always this one way)."""
+    return instant.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ async def plan_reminders(ctx: Context) -> None:
 async def send_reminders(ctx: Context) -> None:
     """Send (or skip) every occurrence that is due, each in a savepoint of its own: one that
     fails is skipped and logged, and the others go out."""
-    for reminder in await reminders.due(ctx.tx, ctx.now_iso, BATCH):
+    for reminder in await reminders.due(ctx.tx, iso(ctx.now), BATCH):
         community = await communities.get(ctx.tx, reminder.community_id)
         if community is None:
             continue
@@ -101,19 +102,19 @@ async def send_reminders(ctx: Context) -> None:
         await ctx.tx.execute("SAVEPOINT reminder")
         try:
             sent = None if reminder.kind in settings.off else await SENDERS[reminder.kind](ctx, community, reminder)
-            await reminders.mark(ctx.tx, reminder.id, "skipped" if sent is None else "sent", sent or 0, ctx.now_iso)
+            await reminders.mark(ctx.tx, reminder.id, "skipped" if sent is None else "sent", sent or 0, iso(ctx.now))
             await ctx.tx.execute("RELEASE reminder")
         except Exception:
             log.exception("reminder %s failed; skipped", reminder.key)
             await ctx.tx.execute("ROLLBACK TO reminder")
             await ctx.tx.execute("RELEASE reminder")
             del ctx.outcome.messages[queued:]
-            await reminders.mark(ctx.tx, reminder.id, "skipped", 0, ctx.now_iso)
+            await reminders.mark(ctx.tx, reminder.id, "skipped", 0, iso(ctx.now))
 
 
 async def _muted(ctx: Context, member_id: int) -> bool:
     until = await reminders.muted_until(ctx.tx, member_id)
-    return until is not None and until > ctx.now_iso
+    return until is not None and until > iso(ctx.now)
 
 
 async def _open_ballot(ctx: Context, reminder: Reminder) -> Ballot | None:
@@ -209,7 +210,7 @@ async def send_overdue(ctx: Context, community: Community, reminder: Reminder) -
                  "stands.", number=task.number, title=esc(task.title), date=f"{task.due:%d.%m}"),
             _checkin_button(ctx, tr, community, task)))
         sent += 1
-    if await reminders.plan(ctx.tx, f"overdue-kmut:t{task.id}", community.id, "overdue", ctx.now_iso,
+    if await reminders.plan(ctx.tx, f"overdue-kmut:t{task.id}", community.id, "overdue", iso(ctx.now),
                             task_id=task.id, status="sent"):
         for member_id in await reminders.kmut(ctx.tx, community.id):
             if member_id != task.owner_id:
