@@ -388,3 +388,20 @@ async def test_a_plan_changed_after_its_approval_says_so_until_approved_again(co
     await f.send("/close plan", c.group)
     await m3.send("/status")
     assert changed not in m3.last().text
+
+
+async def test_a_clock_reading_in_another_zone_sends_nothing_early(community, clock):
+    """Instants are compared as instants: a clock that reads 08:00+05:00 is before 09:00+05:00,
+    although its text sorts after the stored 04:00+00:00."""
+    c = community
+    m1, m2, m3 = await planned(c)
+    at(clock, "Asia/Almaty", 2026, 3, 2, 12, 0)
+    await tick(c.sim)
+    c.sim.engine.clock = lambda: clock().astimezone(ZoneInfo("Asia/Almaty"))
+    seen = len(m3.inbox())
+    at(clock, "Asia/Almaty", 2026, 3, 9, 8, 0)
+    await tick(c.sim)
+    assert texts(m3, seen) == []
+    at(clock, "Asia/Almaty", 2026, 3, 9, 9, 0)
+    await tick(c.sim)
+    assert [t[:2] for t in texts(m3, seen)] == ["🔔 "]
