@@ -405,3 +405,19 @@ async def test_a_clock_reading_in_another_zone_sends_nothing_early(community, cl
     at(clock, "Asia/Almaty", 2026, 3, 9, 9, 0)
     await tick(c.sim)
     assert [t[:2] for t in texts(m3, seen)] == ["🔔 "]
+
+
+async def test_an_owner_who_erases_their_data_leaves_the_task_to_nobody_and_the_kmut_is_told(community, clock):
+    c = community
+    m1, m2, m3 = await planned(c)
+    await make_kmut(c, m1)
+    await m3.send("/forget")
+    await m3.press_data("forget:yes")
+    assert m1.last().text == ("#1 «Clean the culvert» міндетіне енді ешкім жауапты емес: жауапты мүше кетіп қалды. "
+                              "Басқа біреуді /plan owner 1 арқылы белгілеңіз.")
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await checkins.task(tx, 1, 1)).owner_id is None
+    at(clock, "Asia/Almaty", 2026, 3, 30, 12, 0)
+    await tick(c.sim)  # the scheduler keeps running: nothing for a task nobody is responsible for
+    async with c.sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM reminders WHERE task_id = 1 AND status = 'sent'") == 0

@@ -280,3 +280,14 @@ def alert_text(tr: Translator, task: Task, owner: str, status: str, percent: int
     if photo:
         text += "\n" + tr.t("A photo is attached to the report.")
     return text
+
+
+async def owner_leaving(ctx: Context, member_id: int) -> None:
+    """A member responsible for tasks erases their data: each task goes back to nobody, and the
+    ҚМҰТ is told, to name someone else."""
+    for community_id, task in await checkins.left_by(ctx.tx, member_id):
+        for kmut_id in await reminders.kmut(ctx.tx, community_id):
+            if kmut_id != member_id:
+                await ctx.notify(kmut_id, lambda tr, task=task: (tr.t(
+                    "Task #{number} «{title}» has no one responsible any more: the member responsible left. Name "
+                    "another with /plan owner {number}.", number=task.number, title=esc(task.title)), []))

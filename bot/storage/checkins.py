@@ -83,3 +83,13 @@ async def last_activity(tx: Tx, task_id: int) -> str | None:
     return await tx.scalar("SELECT MAX(at) FROM (SELECT MAX(at) AS at FROM checkins WHERE task_id = ?"
                            " UNION ALL SELECT MAX(due_at) FROM reminders WHERE task_id = ? AND kind = 'checkin'"
                            " AND status = 'sent')", (task_id, task_id))
+
+
+async def left_by(tx: Tx, member_id: int) -> list[tuple[int, Task]]:
+    """The open tasks a member is responsible for that erasing them leaves with nobody responsible
+    (not those of a plan being voted on, which stays as voted): (community, task)."""
+    rows = await tx.all(_SELECT.replace("SELECT ", "SELECT t.community_id AS cid, ", 1)
+                        + " WHERE t.owner_id = ? AND t.status = 'open' AND NOT EXISTS (SELECT 1 FROM ballots b"
+                        " WHERE b.community_id = t.community_id AND b.kind = 'plan' AND b.status = 'open')"
+                        " ORDER BY t.id", (member_id,))
+    return [(r["cid"], _task(tuple(r)[1:])) for r in rows]
