@@ -42,15 +42,8 @@ def iso(instant: datetime) -> str:
 
 
 # --- planning ---------------------------------------------------------------------------------
-async def plan_reminders(ctx: Context) -> None:
-    cache: dict[int, tuple[Community | None, Settings]] = {}
-
-    async def of(community_id: int) -> tuple[Community | None, Settings]:
-        if community_id not in cache:
-            cache[community_id] = (await communities.get(ctx.tx, community_id),
-                                   await reminders.settings(ctx.tx, community_id))
-        return cache[community_id]
-
+async def plan_ballot_reminders(ctx: Context) -> None:
+    """Every sweep (the open ballots are few): a ballot opened, and closing in 24 h and 1 h."""
     for ballot in await reminders.open_ballots(ctx.tx):
         await reminders.plan(ctx.tx, f"opened:b{ballot.id}", ballot.community_id, "opened", ballot.opened_at,
                              ballot_id=ballot.id)
@@ -61,24 +54,47 @@ async def plan_reminders(ctx: Context) -> None:
                 if iso(at) > ballot.opened_at:  # a ballot open for 2 h gets no "24 h left"
                     await reminders.plan(ctx.tx, f"closing{hours}:b{ballot.id}:{ballot.closes_at}", ballot.community_id,
                                          "closing", iso(at), ballot_id=ballot.id)
+
+
+async def plan_task_reminders(ctx: Context) -> None:
+    """Once a minute (thousands of tasks; what they call for falls days ahead): due, overdue and
+    check-in prompts for every open task with a responsible member, and each community's digest."""
+    cache: dict[int, tuple[Community | None, Settings]] = {}
+
+    async def of(community_id: int) -> tuple[Community | None, Settings]:
+        if community_id not in cache:
+            cache[community_id] = (await communities.get(ctx.tx, community_id),
+                                   await reminders.settings(ctx.tx, community_id))
+        return cache[community_id]
+
+    known = await reminders.task_keys(ctx.tx)
+    prompted, _ = await reminders.pending_for(ctx.tx, "checkin")
+    _, digested = await reminders.pending_for(ctx.tx, "digest")
+
+    async def plan_task(key: str, community_id: int, kind: str, at: datetime, task_id: int) -> None:
+        if key not in known:
+            await reminders.plan(ctx.tx, key, community_id, kind, iso(at), task_id=task_id)
+
     for community_id, task in await checkins.owned_open(ctx.tx):
         community, settings = await of(community_id)
         if community is None:
             continue
         if task.due is not None:
-            await reminders.plan(ctx.tx, f"due:t{task.id}:{task.due}", community_id, "due",
-                                 iso(at_local(task.due - DUE_AHEAD, TASK_TIME, community.tz)), task_id=task.id)
-            await reminders.plan(ctx.tx, f"overdue:t{task.id}:{task.due}", community_id, "overdue",
-                                 iso(at_local(task.due + timedelta(days=1), TASK_TIME, community.tz)), task_id=task.id)
-        if not await reminders.has_pending(ctx.tx, "checkin", task_id=task.id):
+            await plan_task(f"due:t{task.id}:{task.due}", community_id, "due",
+                            at_local(task.due - DUE_AHEAD, TASK_TIME, community.tz), task.id)
+            await plan_task(f"overdue:t{task.id}:{task.due}", community_id, "overdue",
+                            at_local(task.due + timedelta(days=1), TASK_TIME, community.tz), task.id)
+        if task.id not in prompted:
             last = await checkins.last_activity(ctx.tx, task.id)
             base = datetime.fromisoformat(last) if last else ctx.now
             day = local_date(base, community.tz) + timedelta(days=settings.checkin_days)
-            await reminders.plan(ctx.tx, f"checkin:t{task.id}:{day}", community_id, "checkin",
-                                 iso(at_local(day, TASK_TIME, community.tz)), task_id=task.id)
+            await plan_task(f"checkin:t{task.id}:{day}", community_id, "checkin", at_local(day, TASK_TIME, community.tz),
+                            task.id)
     for community_id in await reminders.planned_communities(ctx.tx):
+        if community_id in digested:
+            continue
         community, settings = await of(community_id)
-        if community is None or await reminders.has_pending(ctx.tx, "digest", community_id=community_id):
+        if community is None:
             continue
         clock = parse_clock(settings.digest_time) or time(10, 0)
         at = next_weekly(ctx.now, settings.digest_day, clock, community.tz)

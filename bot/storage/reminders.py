@@ -68,6 +68,18 @@ async def has_pending(tx: Tx, kind: str, *, task_id: int | None = None, communit
                         (arg, kind)) is not None
 
 
+async def task_keys(tx: Tx) -> set[str]:
+    """The keys of every occurrence planned for a task still open (so a sweep plans only what is new)."""
+    rows = await tx.all("SELECT r.key FROM reminders r JOIN tasks t ON t.id = r.task_id WHERE t.status = 'open'")
+    return {r[0] for r in rows}
+
+
+async def pending_for(tx: Tx, kind: str) -> tuple[set[int], set[int]]:
+    """(tasks, communities) with an occurrence of ``kind`` waiting to be sent."""
+    rows = await tx.all("SELECT task_id, community_id FROM reminders WHERE status = 'pending' AND kind = ?", (kind,))
+    return {r[0] for r in rows if r[0] is not None}, {r[1] for r in rows}
+
+
 async def due(tx: Tx, now: str, limit: int) -> list[Reminder]:
     rows = await tx.all("SELECT * FROM reminders WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
                         (now, limit))
