@@ -381,6 +381,13 @@ async def test_a_plan_changed_after_its_approval_says_so_until_approved_again(co
     assert changed in m3.last().text
     await m3.send("/progress")
     assert m3.last().text.endswith(changed)
+    at(clock, "Asia/Almaty", 2026, 3, 8, 12, 0)
+    await tick(c.sim)
+    at(clock, "Asia/Almaty", 2026, 3, 9, 10, 0)  # Monday: the digest says so too
+    await tick(c.sim)
+    digest = c.sim.messages(c.group.id)[-1]
+    assert digest.text.startswith("📊 ") and digest.text.endswith(
+        "⚠️ Мүшелер жоспарды бекіткеннен бері ол өзгерді (бекітілген күні: 02.03.2026).")
     await f.send("/poll plan", c.group)
     approve = data(c.sim.messages(c.group.id)[-1], "pl:")[0]
     for m in (m1, m2):
