@@ -71,3 +71,13 @@ def next_weekly(after: datetime, weekday: int, clock: time, tz: str) -> datetime
         if candidate > after:
             return candidate
     return at_local(day + timedelta(days=7 + (weekday - day.weekday()) % 7), clock, tz)
+
+
+def quiet_end(instant: datetime, tz: str, end: time) -> datetime:
+    """The first instant after ``instant`` when it is ``end`` o'clock in ``tz`` (quiet hours over)."""
+    day = local_date(instant, tz)
+    for offset in range(3):
+        candidate = at_local(day + timedelta(days=offset), end, tz)
+        if candidate > instant:
+            return candidate
+    return at_local(day + timedelta(days=1), end, tz)

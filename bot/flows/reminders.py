@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.schedule import at_local, in_quiet, local_date, next_weekly, parse_clock
+from bot.domain.schedule import at_local, in_quiet, local_date, next_weekly, parse_clock, quiet_end
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
 from bot.flows.types import Button
@@ -113,6 +113,7 @@ async def send_reminders(ctx: Context) -> None:
         settings = await reminders.settings(ctx.tx, community.id)
         quiet = parse_clock(settings.quiet_from), parse_clock(settings.quiet_to)
         if quiet[0] and quiet[1] and in_quiet(ctx.now, community.tz, quiet[0], quiet[1]):
+            await reminders.delay(ctx.tx, reminder.id, iso(quiet_end(ctx.now, community.tz, quiet[1])))
             continue  # held until the quiet hours end
         queued = len(ctx.outcome.messages)
         await ctx.tx.execute("SAVEPOINT reminder")

@@ -87,6 +87,11 @@ async def due(tx: Tx, now: str, limit: int) -> list[Reminder]:
             for r in rows]
 
 
+async def delay(tx: Tx, reminder_id: int, until: str) -> None:
+    """Hold a due occurrence until ``until`` (the end of the quiet hours)."""
+    await tx.execute("UPDATE reminders SET due_at = ? WHERE id = ? AND status = 'pending'", (until, reminder_id))
+
+
 async def mark(tx: Tx, reminder_id: int, status: str, sent_to: int, now: str) -> None:
     await tx.execute("UPDATE reminders SET status = ?, sent_to = ?, done_at = ? WHERE id = ?",
                      (status, sent_to, now, reminder_id))
