@@ -428,3 +428,29 @@ async def test_an_owner_who_erases_their_data_leaves_the_task_to_nobody_and_the_
     await tick(c.sim)  # the scheduler keeps running: nothing for a task nobody is responsible for
     async with c.sim.engine.db.transaction() as tx:
         assert await tx.scalar("SELECT COUNT(*) FROM reminders WHERE task_id = 1 AND status = 'sent'") == 0
+
+
+async def test_a_reminder_that_fails_is_skipped_alone_and_the_others_go_out(community, clock, monkeypatch, caplog):
+    from bot.flows import reminders as reminder_flows
+
+    c = community
+    m1, m2, m3 = await planned(c)
+    at(clock, "Asia/Almaty", 2026, 3, 2, 12, 0)
+    await tick(c.sim)
+    real = reminder_flows.SENDERS["checkin"]
+
+    async def failing(ctx, community, reminder):
+        await real(ctx, community, reminder)  # its message is queued, then it fails: undone
+        if reminder.task_id == 1:
+            raise RuntimeError("a broken reminder")
+        return 1
+
+    monkeypatch.setitem(reminder_flows.SENDERS, "checkin", failing)
+    seen2, seen3 = len(m2.inbox()), len(m3.inbox())
+    at(clock, "Asia/Almaty", 2026, 3, 9, 9, 0)
+    await tick(c.sim)
+    assert [t for t in texts(m2, seen2) if t.startswith("🔔")] != []  # the other owner's prompt went out
+    assert texts(m3, seen3) == []
+    assert "a broken reminder" in caplog.text
+    async with c.sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT status FROM reminders WHERE key = 'checkin:t1:2026-03-09'") == "skipped"

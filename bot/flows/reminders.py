@@ -45,13 +45,14 @@ def iso(instant: datetime) -> str:
 async def plan_ballot_reminders(ctx: Context) -> None:
     """Every sweep (the open ballots are few): a ballot opened, and closing in 24 h and 1 h."""
     for ballot in await reminders.open_ballots(ctx.tx):
-        await reminders.plan(ctx.tx, f"opened:b{ballot.id}", ballot.community_id, "opened", ballot.opened_at,
+        opened = datetime.fromisoformat(ballot.opened_at)
+        await reminders.plan(ctx.tx, f"opened:b{ballot.id}", ballot.community_id, "opened", iso(opened),
                              ballot_id=ballot.id)
         if ballot.closes_at:
             closes = datetime.fromisoformat(ballot.closes_at)
             for hours in CLOSING_AHEAD:
                 at = closes - timedelta(hours=hours)
-                if iso(at) > ballot.opened_at:  # a ballot open for 2 h gets no "24 h left"
+                if at > opened:  # a ballot open for 2 h gets no "24 h left"
                     await reminders.plan(ctx.tx, f"closing{hours}:b{ballot.id}:{ballot.closes_at}", ballot.community_id,
                                          "closing", iso(at), ballot_id=ballot.id)
 
@@ -116,15 +117,14 @@ async def send_reminders(ctx: Context) -> None:
             await reminders.delay(ctx.tx, reminder.id, iso(quiet_end(ctx.now, community.tz, quiet[1])))
             continue  # held until the quiet hours end
         queued = len(ctx.outcome.messages)
-        await ctx.tx.execute("SAVEPOINT reminder")
+        await reminders.begin_one(ctx.tx)
         try:
             sent = None if reminder.kind in settings.off else await SENDERS[reminder.kind](ctx, community, reminder)
             await reminders.mark(ctx.tx, reminder.id, "skipped" if sent is None else "sent", sent or 0, iso(ctx.now))
-            await ctx.tx.execute("RELEASE reminder")
+            await reminders.end_one(ctx.tx, undo=False)
         except Exception:
             log.exception("reminder %s failed; skipped", reminder.key)
-            await ctx.tx.execute("ROLLBACK TO reminder")
-            await ctx.tx.execute("RELEASE reminder")
+            await reminders.end_one(ctx.tx, undo=True)
             del ctx.outcome.messages[queued:]
             await reminders.mark(ctx.tx, reminder.id, "skipped", 0, iso(ctx.now))
 

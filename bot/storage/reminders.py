@@ -87,6 +87,17 @@ async def due(tx: Tx, now: str, limit: int) -> list[Reminder]:
             for r in rows]
 
 
+async def begin_one(tx: Tx) -> None:
+    """A savepoint around one occurrence's sending, so a failing one is undone alone."""
+    await tx.execute("SAVEPOINT reminder")
+
+
+async def end_one(tx: Tx, *, undo: bool) -> None:
+    if undo:
+        await tx.execute("ROLLBACK TO reminder")
+    await tx.execute("RELEASE reminder")
+
+
 async def delay(tx: Tx, reminder_id: int, until: str) -> None:
     """Hold a due occurrence until ``until`` (the end of the quiet hours)."""
     await tx.execute("UPDATE reminders SET due_at = ? WHERE id = ? AND status = 'pending'", (until, reminder_id))
