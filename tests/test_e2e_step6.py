@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from bot.storage.db import Database
 from tests.test_crash_safety import linked_village
 from tests.test_e2e_telegram import Bot, button_for, say
 
@@ -32,5 +33,33 @@ async def test_a_closing_ballot_reminder_reaches_only_the_non_voters_over_http(t
         for user in users[1:]:
             assert sum("closes at" in (m["text"] or "") for m in tg.messages(user)) == 1
         assert not any("closes at" in (m["text"] or "") for m in tg.messages(users[0]))  # voted: nothing
+    finally:
+        await bot.stop()
+
+
+async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_over_http(tg, tmp_path):
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2)
+    await bot.start()
+    try:
+        aigerim, group, users = await linked_village(tg, bot, 2)
+        owner = users[0]
+        await say(tg, owner, "/start")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        async with bot.app.db.transaction() as tx:  # a task of the plan, the first member responsible
+            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 2, ?)", (now,))
+        await bot.stop()
+        await bot.start()  # the task reminders are planned once a minute, and at start: its weekly prompt
+        assert await bot.app.db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin'") == 1
+        await bot.stop()
+        async with Database(bot.db_path) as db:  # the prompt falls due while the bot is down
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'checkin'",
+                                 ((datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(timespec="seconds"),))
+        await bot.start()
+        prompt = await tg.next_message(owner.id, contains="Clean the culvert", timeout=10)
+        assert prompt["text"].startswith("🔔 How is your task #1 «Clean the culvert» going?")
+        await asyncio.sleep(1.0)
+        assert sum("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner)) == 1
     finally:
         await bot.stop()
