@@ -15,7 +15,6 @@ from bot.flows.engine import Engine
 from bot.scheduler import Scheduler
 from bot.sim import Sim
 from bot.storage import checkins
-from tests.conftest import build_community
 from tests.test_flows_step3 import chosen, data, make_kmut
 from tests.test_flows_step5 import propose
 

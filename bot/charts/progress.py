@@ -90,7 +90,8 @@ def progress_chart(rows: Iterable[ProgressRow | tuple], labels: Mapping[str, str
         state = labels[row.status] + ("" if row.status == "none" else f" {row.percent}%")
         side = fit_lines(f"{state} · {who}", inner * 0.5, SIZE_SMALL, 1)[0]  # the status first: kept whole
         side_w = width_of(side, SIZE_SMALL) + e * 0.6 if clean(side) else 0.0
-        return _Row(row, fit_lines(row.title, right - side_w - title_x, size, 1 if many else 2), side)  # type: ignore[arg-type]
+        lines = fit_lines(row.title, right - side_w - title_x, size, 1 if many else 2)
+        return _Row(row, lines, side)  # type: ignore[arg-type]  (a ProgressRow has what _task_text reads)
 
     segments: dict[str, list[tuple[float, float, float, float]]] = {"month": [], "day": [], "today": []}
     axis = timeline([(r.number, r.title, r.owner, r.start, r.due) for r in dated], MARGIN_PX, right) if dated else None

@@ -87,8 +87,8 @@ def summary(tr: Translator, tasks: list[Task], latest: dict[int, Checkin], today
                        and status_of(t, latest.get(t.id), today) != "done"), key=lambda t: (t.due, t.number))
     if upcoming:
         nxt = upcoming[0]
-        text += "\n" + tr.t("Due next: #{number} «{title}» on {date}.", number=nxt.number, title=esc(short(nxt.title, 60)),
-                            date=f"{nxt.due:%d.%m}")
+        text += "\n" + tr.t("Due next: #{number} «{title}» on {date}.", number=nxt.number,
+                            title=esc(short(nxt.title, 60)), date=f"{nxt.due:%d.%m}")
     return text
 
 
@@ -99,7 +99,8 @@ def chart(locale: str, tasks: list[Task], latest: dict[int, Checkin], today: dat
     rows = []
     for t in tasks[:TASKS_SHOWN]:
         found = latest.get(t.id)
-        rows.append(charts.ProgressRow(t.number, t.title, t.owner, t.start if t.due else None, t.due if t.start else None,
+        dated = t.start is not None and t.due is not None  # a task with one date is listed with the undated
+        rows.append(charts.ProgressRow(t.number, t.title, t.owner, t.start if dated else None, t.due if dated else None,
                                        status_of(t, found, today), found.percent if found else 0))
     labels = {"title": tr.t("Plan progress"), "subtitle": tr.tn("{n} task", "{n} tasks", len(tasks)),
               "owner_none": tr.t("no one yet"), "unscheduled": tr.t("Not scheduled yet"), "today": tr.t("today"),

@@ -89,8 +89,8 @@ async def plan_task_reminders(ctx: Context) -> None:
             last = await checkins.last_activity(ctx.tx, task.id)
             base = datetime.fromisoformat(last) if last else ctx.now
             day = local_date(base, community.tz) + timedelta(days=settings.checkin_days)
-            await plan_task(f"checkin:t{task.id}:{day}", community_id, "checkin", at_local(day, TASK_TIME, community.tz),
-                            task.id)
+            await plan_task(f"checkin:t{task.id}:{day}", community_id, "checkin",
+                            at_local(day, TASK_TIME, community.tz), task.id)
     for community_id in await reminders.planned_communities(ctx.tx):
         if community_id in digested:
             continue

@@ -148,7 +148,8 @@ async def outside_groups(tx: Tx, community_id: int) -> set[int]:
     and those on a channel the community has no group on (e.g. WhatsApp members of a Telegram group)."""
     rows = await tx.all(
         "SELECT m.member_id FROM memberships m WHERE m.community_id = ? AND ("
-        " NOT EXISTS (SELECT 1 FROM group_presence p WHERE p.community_id = m.community_id AND p.member_id = m.member_id)"
+        " NOT EXISTS (SELECT 1 FROM group_presence p WHERE p.community_id = m.community_id"
+        "  AND p.member_id = m.member_id)"
         " OR NOT EXISTS (SELECT 1 FROM identities i JOIN group_links g ON g.channel = i.channel"
         "  AND g.community_id = m.community_id WHERE i.member_id = m.member_id))", (community_id,))
     return {r[0] for r in rows}
