@@ -453,3 +453,29 @@ async def test_a_reminder_that_fails_is_skipped_alone_and_the_others_go_out(comm
     assert "a broken reminder" in caplog.text
     async with c.sim.engine.db.transaction() as tx:
         assert await tx.scalar("SELECT status FROM reminders WHERE key = 'checkin:t1:2026-03-09'") == "skipped"
+
+
+async def test_a_plan_approved_before_the_upgrade_is_known_as_approved(tmp_path):
+    from bot.storage.db import Database
+    from bot.storage.reminders import approval
+
+    db = await Database(str(tmp_path / "old.db")).open(migrate_to=15)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO communities (id, name, place, tz, locale, join_code, created_at) "
+                             "VALUES (1, 'V', 'P', 'Asia/Almaty', 'kk', 'ABC123', '2026-03-02T05:00:00+00:00')")
+            for member in (1, 2, 3):
+                await tx.execute("INSERT INTO members (id, locale, name, consent_at, created_at) VALUES (?, 'kk', 'A',"
+                                 " '2026', '2026')", (member,))
+            for ballot, votes in ((1, (1, 1, 0)), (2, (0, 0, 1))):  # approved, then a later one not approved
+                await tx.execute("INSERT INTO ballots (id, community_id, kind, visibility, opened_by, opened_at) "
+                                 "VALUES (?, 1, 'plan', 'live', 1, '2026-03-02T05:00:00+00:00')", (ballot,))
+                for member, approve in zip((1, 2, 3), votes):
+                    await tx.execute("INSERT INTO plan_votes VALUES (?, ?, ?)", (ballot, member, approve))
+                await tx.execute("UPDATE ballots SET status = 'closed', closed_at = ? WHERE id = ?",
+                                 (f"2026-03-0{2 + ballot}T05:00:00+00:00", ballot))
+        await db.migrate()
+        async with db.transaction() as tx:
+            assert await approval(tx, 1) == ("2026-03-03T05:00:00+00:00", False)
+    finally:
+        await db.close()

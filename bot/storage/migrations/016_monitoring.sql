@@ -75,6 +75,12 @@ CREATE TABLE plan_approvals (
     approved_at  TEXT NOT NULL,
     changed      INTEGER NOT NULL DEFAULT 0 CHECK (changed IN (0, 1))
 );
+-- Plans approved before this version: their latest approval (whether they changed since is not known).
+INSERT INTO plan_approvals (community_id, approved_at, changed)
+SELECT b.community_id, MAX(b.closed_at), 0 FROM ballots b
+ WHERE b.kind = 'plan' AND b.status = 'closed' AND b.closed_at IS NOT NULL
+   AND (SELECT COALESCE(SUM(approve), 0) * 2 > COUNT(*) FROM plan_votes WHERE ballot_id = b.id)
+ GROUP BY b.community_id;
 CREATE TRIGGER plan_approved AFTER UPDATE OF status ON ballots
 WHEN NEW.kind = 'plan' AND NEW.status = 'closed' AND OLD.status = 'open'
  AND (SELECT COALESCE(SUM(approve), 0) * 2 > COUNT(*) FROM plan_votes WHERE ballot_id = NEW.id)
