@@ -25,6 +25,7 @@ from bot.charts.data import ResourceRow
 from bot.charts.pairwise import render_pairwise
 from bot.charts.data import TaskRow
 from bot.charts.plan import render_plan
+from bot.charts.progress import ProgressRow, render_progress
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
@@ -36,6 +37,7 @@ __all__ = [
     "MatrixPoint",
     "OrgRow",
     "Problem",
+    "ProgressRow",
     "RankedProblem",
     "ResourceRow",
     "StickerRow",
@@ -49,6 +51,7 @@ __all__ = [
     "render_orgs",
     "render_pairwise",
     "render_plan",
+    "render_progress",
     "render_resources",
     "render_stickers",
     "render_tree",

@@ -19,6 +19,7 @@ from bot.charts.matrix import render_matrix
 from bot.charts.orgs import render_orgs
 from bot.charts.pairwise import render_pairwise
 from bot.charts.plan import render_plan
+from bot.charts.progress import render_progress
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
@@ -31,6 +32,7 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
     "orgs": render_orgs,
     "pairwise": render_pairwise,
     "plan": render_plan,
+    "progress": render_progress,
     "resources": render_resources,
     "stickers": render_stickers,
     "tree": render_tree,
@@ -38,7 +40,7 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
 
 ROW_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     data.CandidateRow, data.CombinedRow, data.EvaluationSummary, data.MatrixPoint, data.OrgRow,
-    data.Problem, data.RankedProblem, data.ResourceRow, data.StickerRow, data.TaskRow, data.TreeNode,
+    data.Problem, data.ProgressRow, data.RankedProblem, data.ResourceRow, data.StickerRow, data.TaskRow, data.TreeNode,
 )}
 
 for _name, _fn in RENDERERS.items():
