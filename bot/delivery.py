@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.messages import Message, Outcome
-from bot.storage import outbox, updates
+from bot.storage import members, outbox, updates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ class RetryLater(Exception):
 
 class Undeliverable(Exception):
     """The message can never be delivered (the person blocked the bot, the chat is gone)."""
+
+
+class Blocked(Undeliverable):
+    """The person blocked the bot: their private chat takes nothing until they write again."""
 
 
 class NotShownYet(Undeliverable):
@@ -206,6 +210,10 @@ class Delivery:
             image = await render(chart.render, *chart.args, **chart.kwargs)
         try:
             message_id = await sender.send(message, image)
+        except Blocked:
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            await self.db.atomic(lambda tx: members.mark_unreachable(tx, message.channel, message.chat_id, now))
+            raise
         except Moved as moved:  # sent before the bot saw the group's upgrade
             if message.tag:
                 raise  # a live view: the flows post it again where the group is now, once they see the move

@@ -96,6 +96,7 @@ EXPORTED = {
     ("group_presence", "member_id"): "seen_in_groups_of",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
+    ("unreachable", "external_id"): "their chat refused the bot; gone as soon as they write (/mydata too)",
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
     ("message_refs", "chat_id"): "which of the bot's own messages to edit",
     ("outbox", "chat_id"): "the bot's messages on their way to them",

@@ -14,6 +14,7 @@ class Member:
     locale: str
     active_community: int | None
     last_seen_on: str | None = None  # the day ("YYYY-MM-DD", UTC) of their last action
+    unreachable: bool = False  # this channel's private chat refused the bot (blocked it) since they last wrote
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ class Engine:
             member, state, data, saved_at = await conversations.identify(tx, event.channel, event.user_id)
             ctx = Context(self, tx, event, member, state, data)
             ctx.state_saved_at = saved_at
+            if member is not None and member.unreachable and not event.is_group:  # they wrote: unblocked
+                await members.reachable_again(tx, event.channel, event.user_id)
             if member is not None and (member.last_seen_on or "") < (today := ctx.now.date().isoformat()):
                 await members.seen(tx, member.id, today)  # once a day: the retention period restarts
             if member is not None and event.is_group:  # in the group: hears of ballots there (step 6)

@@ -20,7 +20,7 @@ from aiogram.types import (BotCommand, BotCommandScopeAllChatAdministrators, Bot
                            BotCommandScopeAllPrivateChats, BotCommandScopeDefault, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
                            InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
 
-from bot.delivery import Delivery, Moved, RetryLater, Undeliverable
+from bot.delivery import Blocked, Delivery, Moved, RetryLater, Undeliverable
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message
@@ -120,8 +120,12 @@ async def _translated_errors():
         raise RetryLater(exc.retry_after) from exc
     except TelegramMigrateToChat as exc:  # a group that became a supergroup
         raise Moved(str(exc.migrate_to_chat_id)) from exc
-    except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as exc:
-        raise Undeliverable(str(exc)) from exc  # blocked, or gone
+    except TelegramForbiddenError as exc:
+        if "blocked by the user" in exc.message or "user is deactivated" in exc.message:
+            raise Blocked(str(exc)) from exc  # a private chat; a group that removed the bot is merely gone
+        raise Undeliverable(str(exc)) from exc
+    except (TelegramBadRequest, TelegramNotFound) as exc:
+        raise Undeliverable(str(exc)) from exc  # gone
 
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # evidence kept by its file id; a bigger one is refused

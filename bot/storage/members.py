@@ -62,10 +62,24 @@ async def set_active(tx: Tx, member_id: int, community_id: int) -> None:
 
 
 async def identities(tx: Tx, member_id: int) -> list[tuple[str, str]]:
+    """Where the member can be written to in private: their identities, but those that blocked the bot."""
     rows = await tx.all(
-        "SELECT channel, external_id FROM identities WHERE member_id = ? ORDER BY created_at", (member_id,)
+        "SELECT channel, external_id FROM identities i WHERE member_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM unreachable u WHERE u.channel = i.channel AND u.external_id = i.external_id)"
+        " ORDER BY created_at", (member_id,)
     )
     return [(r["channel"], r["external_id"]) for r in rows]
+
+
+async def mark_unreachable(tx: Tx, channel: str, external_id: str, now: str) -> None:
+    """The private chat ``external_id`` refused a message (the person blocked the bot)."""
+    await tx.execute("INSERT INTO unreachable (channel, external_id, since) SELECT channel, external_id, ?"
+                     " FROM identities WHERE channel = ? AND external_id = ? ON CONFLICT DO NOTHING",
+                     (now, channel, external_id))
+
+
+async def reachable_again(tx: Tx, channel: str, external_id: str) -> None:
+    await tx.execute("DELETE FROM unreachable WHERE channel = ? AND external_id = ?", (channel, external_id))
 
 
 async def without_groups(tx: Tx, community_id: int, channels: tuple[str, ...]) -> list[tuple[str, str, str]]:
