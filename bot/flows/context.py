@@ -196,13 +196,15 @@ class Context:
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
                                                  chart=chart, tag=tag, edit=edit, durable=durable))
         if only is None and not edit:  # a redraw of a group's view is not sent one by one
-            drawn: dict[str, tuple[str, Buttons]] = {}
-            for channel, external_id, locale in await members.without_groups(self.tx, community.id, GROUPLESS):
-                if locale not in drawn:
-                    drawn[locale] = build(translator(locale))
-                text, buttons = drawn[locale]
-                self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
-                                                     chart=chart, durable=durable))
+            drawn: dict[tuple[str, str], tuple[str, tuple]] = {}
+            for channel, external_id, locale, role in await members.without_groups(self.tx, community.id,
+                                                                                  GROUPLESS):
+                if (locale, role) not in drawn:
+                    text, buttons = build(translator(locale))
+                    drawn[locale, role] = text, usable(buttons, role)
+                text, rows = drawn[locale, role]
+                self.outcome.messages.append(Message(channel, external_id, text, rows, chart=chart,
+                                                     durable=durable))
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""
@@ -211,3 +213,16 @@ class Context:
     async def audit(self, action: str, community_id: int | None = None, **detail: Any) -> str:
         return await audit.append(self.tx, self.now_iso, action, community_id=community_id,
                                   actor_id=self.member.id if self.member else None, **detail)
+
+
+def usable(buttons: Buttons, role: str) -> tuple:
+    """The rows of a group's buttons that a person holding ``role`` may use: a group shows the
+    facilitator's buttons to everyone (and refuses the others' taps), a member's own chat does not."""
+    from bot.flows.registry import BUTTONS, RANK
+
+    def allowed(button: Button) -> bool:
+        route = BUTTONS.get(button.data.split(":", 1)[0]) if button.data is not None else None
+        return route is None or RANK[route.who] <= RANK[role]
+
+    rows = (tuple(b for b in row if allowed(b)) for row in buttons)
+    return tuple(row for row in rows if row)
