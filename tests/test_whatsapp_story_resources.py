@@ -6,13 +6,13 @@ from __future__ import annotations
 from bot.storage import resources
 from tests.test_e2e_step2 import data_of
 from tests.test_e2e_telegram import say
-from tests.wa_village import village, wa_say, within_limits
+from tests.wa_village import choose, village, wa_say, within_limits
 
 
 async def test_a_resource_and_an_organisation_added_and_estimated_on_both_channels(tg, bot, wa, both):
     v = await village(tg, bot, wa)
     alma, m0 = v.alma, v.m0
-    await say(tg, v.facilitator, "/choose 1", v.group)
+    await choose(v)
 
     listing = await wa_say(wa, alma, "/resources", contains="resource")
     within_limits(listing)

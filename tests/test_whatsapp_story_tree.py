@@ -6,13 +6,13 @@ from __future__ import annotations
 from bot.storage import tree
 from tests.test_e2e_step2 import data_of
 from tests.test_e2e_telegram import say
-from tests.wa_village import village, wa_say, within_limits
+from tests.wa_village import choose, village, wa_say, within_limits
 
 
 async def test_a_cause_added_on_whatsapp_and_a_consequence_on_telegram_grow_one_tree(tg, bot, wa, both):
     v = await village(tg, bot, wa)
     alma, m0 = v.alma, v.m0
-    await say(tg, v.facilitator, "/choose 1", v.group)
+    await choose(v)
     outline = await wa_say(wa, alma, "/tree", contains="Problem tree")
     within_limits(outline)
     await wa.press(alma, outline, next(t for i, t in outline.options if i.endswith(":cause")))

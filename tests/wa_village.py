@@ -11,7 +11,7 @@ from tests.test_crash_safety import PROBLEMS, add_members
 from tests.test_e2e_telegram import new_community, onboard, say
 from tests.test_whatsapp_e2e import wa_onboard, wa_say
 
-__all__ = ["Village", "village", "member_id", "wa_say", "within_limits"]
+__all__ = ["Village", "village", "choose", "member_id", "wa_say", "within_limits"]
 
 
 @dataclass
@@ -39,6 +39,12 @@ async def village(tg, bot, wa, problems: list[str] = PROBLEMS) -> Village:
     await wa_onboard(wa, alma, "English", first=f"/start {code}")
     await wa.next_message(alma, contains="Welcome to")
     return Village(tg, wa, bot.app.db, aigerim, group, m0, alma, code)
+
+
+async def choose(v: Village, number: int = 1) -> None:
+    """The facilitator chooses problem ``number`` in the group; the WhatsApp member is told too."""
+    await say(v.tg, v.facilitator, f"/choose {number}", v.group)
+    within_limits(await v.wa.next_message(v.alma, contains=f"will work on #{number}"))
 
 
 async def member_id(v: Village, channel: str, external_id: str) -> int:
