@@ -99,6 +99,11 @@ class Context:
     def deep_link(self, payload: str) -> str:
         return f"https://t.me/{self.engine.bot_username}?start={payload}"
 
+    @property
+    def has_groups(self) -> bool:
+        """Whether the event's channel has group chats (Telegram) or not (WhatsApp)."""
+        return self.event.channel not in GROUPLESS
+
     def private_link(self, command: str) -> str:
         """A link that opens ``command`` in the private chat, for the community this event concerns
         (a member of several communities lands in this one, not in their active one)."""
@@ -139,9 +144,12 @@ class Context:
         """Answer in the chat the event came from (a scheduled job has none)."""
         if self.is_system:
             return
+        here = (self.event.channel, self.event.chat_id)
+        # a group's post that reached this chat one by one (a facilitator on WhatsApp) is said once
+        self.outcome.messages = [m for m in self.outcome.messages
+                                 if (m.channel, m.chat_id) != here or m.text != text or m.edit]
         self.outcome.messages.append(Message(
-            self.event.channel, self.event.chat_id, text, tuple(map(tuple, buttons)),
-            chart=chart, document=document, tag=tag))
+            *here, text, tuple(map(tuple, buttons)), chart=chart, document=document, tag=tag))
 
     def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
         """A long listing as as many messages as it takes, the buttons under the last."""
