@@ -174,8 +174,9 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
         assert "more pressing" in pair.text and len(pair.options) == 2
         assert all(len(title) <= 20 for _, title in pair.options)
         assert any(title.endswith("…") for _, title in pair.options)
-        assert "1. 🅰 #" in pair.text and "2. 🅱 #" in pair.text
-        await wa.send_text(alma, "1")  # typed: the first option (announcements in between do not reset it)
+        assert "🅰 *#" in pair.text and "🅱 *#" in pair.text  # the full texts, once
+        # typed: the number 🅰 shows, not its position (announcements in between do not reset it)
+        await wa.send_text(alma, re.search(r"🅰 \*#(\d+)\*", pair.text).group(1))
         pair = await wa.next_message(alma, contains=f"pair {position} of 3" if position else "compared all")
     assert "compared all 3 pairs" in pair.text
     async with bot.app.db.transaction() as tx:

@@ -23,7 +23,14 @@ async def test_stickers_on_telegram_and_whatsapp_make_one_tally(tg, bot, wa, bot
     ballot = await wa.next_message(alma, contains="stickers left")
     within_limits(ballot)
     assert "You have 3 stickers left." in ballot.text and len(ballot.options) == 4
-    for left in ("2 stickers", "1 sticker", "0 stickers"):
+    assert ballot.text.count("Мектеп автобусы кешігеді") == 1  # each problem's full text once
+    # a typed "3" is problem #3, as the list above the options numbers it — not the third option
+    assert await wa.send_text(alma, "3") == 200
+    ballot = await wa.next_message(alma, contains="You have 2 stickers left.")
+    assert [t for _, t in ballot.options if t.startswith("✅")] == ["✅ 3 · Мектеп автобусы…"]
+    assert await wa.send_text(alma, "9") == 200
+    assert "Type one of the numbers 1, 2, 3, 4" in (await wa.next_message(alma)).text
+    for left in ("1 sticker", "0 stickers"):
         unmarked = next(title for _, title in ballot.options if not title.startswith("✅"))
         assert await wa.press(alma, ballot, unmarked) == 200
         ballot = await wa.next_message(alma, contains=f"You have {left} left.")

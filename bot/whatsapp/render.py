@@ -61,6 +61,39 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+_SHOWN_NUMBER = re.compile(r"^[^\w#]*(\d{1,4})(?: ·|$)|#(\d{1,4})\b")
+
+
+def shown_numbers(options: Options) -> dict[int, str] | None:
+    """The number each option shows, when every option shows a different one ("3 · The road",
+    "✅ Confirm #2", "🅰 #3 The road", "2"): then a typed "3" means the option showing 3, not the
+    third option (the text above them numbers them the same way). ``None``: numbered by position."""
+    numbers: dict[int, str] = {}
+    for option_id, title in options:
+        found = _SHOWN_NUMBER.search(title)
+        if found is None:
+            return None
+        number = int(found.group(1) or found.group(2))
+        if number in numbers:
+            return None
+        numbers[number] = option_id
+    return numbers
+
+
+def typed_option(options: Options, number: int) -> str | None:
+    """The id of the option a typed ``number`` means (``None``: no such option)."""
+    shown = shown_numbers(options)
+    if shown is not None:
+        return shown.get(number)
+    return options[number - 1][0] if 1 <= number <= len(options) else None
+
+
+def _core(title: str) -> str:
+    """An option's own text, without the marks, number and count around it ("✅ 3 · Road · 2")."""
+    core = re.sub(r"^[^\w#]*(?:\d{1,4} · )?(?:#\d{1,4}\s+)?", "", " ".join(title.split()))
+    return re.sub(r" · \d+$", "", core) or title
+
+
 def shorten(text: str, limit: int) -> str:
     """``text`` in at most ``limit`` characters: cut at a word, with "…"."""
     text = " ".join(text.split())
@@ -145,8 +178,10 @@ def interactive(text: str, options: Options, page: int, tr: Translator) -> list[
     if len(set(titles)) < len(titles):  # the same title twice (after shortening): numbered
         titles = [shorten(f"{first + i + 1}. {title}", limit) for i, (_, title) in enumerate(shown)]
     listing = ""
-    if any(t != title for t, (_, title) in zip(titles, shown)):  # cut: the full texts in the body
-        listing = "\n".join(f"{first + i + 1}. {title}" for i, (_, title) in enumerate(shown))
+    if any(t != title for t, (_, title) in zip(titles, shown)) and not all(
+            _core(title) in text for _, title in shown):  # cut, and not said above: the full texts in the body
+        numbered = shown_numbers(options) is None  # else each shows its own number, the one to type
+        listing = "\n".join(f"{first + i + 1}. {title}" if numbered else title for i, (_, title) in enumerate(shown))
     body = "\n\n".join(p for p in (text, listing) if p)
     parts: list[Part] = []
     if len(body) > BODY_MAX:  # the text goes first on its own; the options with their listing
