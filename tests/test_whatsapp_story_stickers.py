@@ -12,6 +12,8 @@ from tests.wa_village import member_id, village, wa_say, within_limits
 async def test_stickers_on_telegram_and_whatsapp_make_one_tally(tg, bot, wa, both):
     v = await village(tg, bot, wa)
     alma = v.alma
+    idle = await wa_say(wa, alma, "/vote", contains="No vote is open")
+    assert idle.text == "No vote is open right now. I will write to you when one starts."  # not "tell the group"
     post = await say(tg, v.facilitator, "/poll dots 3", v.group)
     announced = await wa.next_message(alma, contains="Sticker voting")  # the group's post, one to one
     within_limits(announced)
