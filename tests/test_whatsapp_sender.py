@@ -78,6 +78,11 @@ def test_a_typed_number_is_the_number_an_option_shows():
     rows = tuple((Button(title, data=option_id),) for option_id, title in dots)
     [part] = render(Message("whatsapp", "1", "3. Мектеп автобусы\n1. Жол\n2. Алаң", rows), None, EN, Links(None))
     assert part.payload["interactive"]["body"]["text"] == "3. Мектеп автобусы\n1. Жол\n2. Алаң"
+    cut = [("d:1:1", "1 · Ауыл ішіндегі жол жөндеуді… · 0"), ("d:1:2", "2 · Ауыз су күніне бірнеше… · 0")]
+    rows = tuple((Button(title, data=option_id),) for option_id, title in cut)
+    text = "1. Ауыл ішіндегі жол жөндеуді қажет етеді\n2. Ауыз су күніне бірнеше сағат қана беріледі"
+    [part] = render(Message("whatsapp", "1", text, rows), None, EN, Links(None))
+    assert part.payload["interactive"]["body"]["text"] == text  # cut by the flow already: its start is above
 
 
 def test_telegram_links_never_reach_whatsapp():

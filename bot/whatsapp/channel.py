@@ -165,7 +165,7 @@ class WhatsAppChannel:
         await self._run(Event(**base, button=option_id))
 
     async def _run(self, event: Event) -> None:
-        outcome = _for_whatsapp(await self.engine.handle(event), event)
+        outcome = for_whatsapp(await self.engine.handle(event), event)
         await self.delivery.deliver_outcome(outcome)
 
     async def _say(self, base: dict, wa_id: str, text: str, **values: object) -> None:
@@ -184,7 +184,7 @@ class WhatsAppChannel:
         return len(left)
 
 
-def _for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
+def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
     """What the engine answered, as WhatsApp shows it: the person's own chat gets a fresh message
     where Telegram would edit one (they asked for it: the next question of a ballot), and a
     toast becomes a short message unless a message to them says what comes next."""

@@ -89,9 +89,10 @@ def typed_option(options: Options, number: int) -> str | None:
 
 
 def _core(title: str) -> str:
-    """An option's own text, without the marks, number and count around it ("✅ 3 · Road · 2")."""
+    """An option's own text, without the marks, number and count around it ("✅ 3 · Road · 2"), or
+    the start of it where the flow cut it already ("3 · The road to the…")."""
     core = re.sub(r"^[^\w#]*(?:\d{1,4} · )?(?:#\d{1,4}\s+)?", "", " ".join(title.split()))
-    return re.sub(r" · \d+$", "", core) or title
+    return re.sub(r"…$", "", re.sub(r" · \d+$", "", core)) or title  # a title the flow cut: its start
 
 
 def shorten(text: str, limit: int) -> str:
