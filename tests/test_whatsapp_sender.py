@@ -90,13 +90,15 @@ def test_telegram_links_never_reach_whatsapp():
                       ((Button("Vote", url="https://t.me/qatysu_bot?start=b_12"),),
                        (Button("Site", url="https://example.kz/plan"),)))
     [linked] = render(message, None, EN, Links("77001234567"))
-    text = linked.payload["text"]["body"]
+    text = linked.payload["interactive"]["body"]["text"]
     assert "t.me" not in text
     assert "https://wa.me/77001234567?text=/start%20AB12CD34" in text
-    assert "Vote: https://wa.me/77001234567?text=/start%20b_12" in text and "Site: https://example.kz/plan" in text
+    # a button into the bot's own chat is an option doing what the link does: she is in that chat already
+    assert "Site: https://example.kz/plan" in text and "b_12" not in text
+    assert linked.options == [("wa:start:b_12", "Vote")]
     [unlinked] = render(message, None, EN, Links(None))
-    text = unlinked.payload["text"]["body"]
-    assert "t.me" not in text and "wa.me" not in text and "Vote" not in text
+    text = unlinked.payload["interactive"]["body"]["text"]
+    assert "t.me" not in text and "wa.me" not in text and unlinked.options == [("wa:start:b_12", "Vote")]
     assert "/start AB12CD34" in text  # what to type instead
 
 

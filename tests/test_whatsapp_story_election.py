@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.storage import ballots, nominations
 from tests.test_e2e_step2 import data_of
 from tests.test_e2e_telegram import say
-from tests.wa_village import member_id, village, wa_say, within_limits
+from tests.wa_village import village, wa_say, within_limits
 
 
 async def test_nominated_on_telegram_accepted_on_whatsapp_elected_by_both(tg, bot, wa, both):

@@ -4,7 +4,7 @@ Telegram in the group — and its result reaches WhatsApp as an image with its c
 
 from __future__ import annotations
 
-from bot.storage import ballots, plan
+from bot.storage import plan
 from tests.test_e2e_step2 import data_of
 from tests.test_e2e_telegram import say
 from tests.wa_village import choose, village, wa_say, within_limits

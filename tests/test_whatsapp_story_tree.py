@@ -4,7 +4,6 @@ Telegram member a consequence; one tree, drawn for WhatsApp as an image with its
 from __future__ import annotations
 
 from bot.storage import tree
-from tests.test_e2e_step2 import data_of
 from tests.test_e2e_telegram import say
 from tests.wa_village import choose, village, wa_say, within_limits
 

@@ -23,7 +23,7 @@ from bot.flows.types import Button, Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
 from bot.storage.db import Database
-from bot.whatsapp.render import MORE, shown_numbers, typed_option
+from bot.whatsapp.render import MORE, START, shown_numbers, typed_option
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,11 @@ class WhatsAppChannel:
                     await self._say(base, wa_id, NO_SUCH_NUMBER, number=number,
                                     numbers=", ".join(map(str, sorted(shown))))
                 return
-            await self._run(Event(**base, button=chosen))
+            await self._run(_chosen(base, chosen))
             return
         match = next((o for o in options if _bare(o[1]) == _bare(typed)), None) if _bare(typed) else None
         if match is not None:
-            await self._run(Event(**base, button=match[0]))
+            await self._run(_chosen(base, match[0]))
         else:
             await self._run(Event(**base, text=text))
 
@@ -162,7 +162,7 @@ class WhatsAppChannel:
         if all(option_id != o[0] for o in sent.options):  # a row id never sent
             await self._say(base, wa_id, STALE_BUTTON)
             return
-        await self._run(Event(**base, button=option_id))
+        await self._run(_chosen(base, option_id))
 
     async def _run(self, event: Event) -> None:
         outcome = for_whatsapp(await self.engine.handle(event), event)
@@ -182,6 +182,13 @@ class WhatsAppChannel:
         for message_id, stored in left:
             self.submit(message_id, stored, retry=True)
         return len(left)
+
+
+def _chosen(base: dict, option_id: str) -> Event:
+    """The event of a chosen option: its button, or the link it stands for ("Open the ballot")."""
+    if option_id.startswith(START):
+        return Event(**base, command="start", args=option_id[len(START):])
+    return Event(**base, button=option_id)
 
 
 def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:

@@ -3,8 +3,10 @@
 Pure: no I/O. Formatting: the HTML subset becomes WhatsApp's (``*bold*``, ``_italic_``). Buttons
 become options: up to 3 reply buttons, up to 10 rows of a list message, more as a list paged 9
 rows at a time with a "more…" row. A title too long is cut at a word with "…", and then every
-option's full text is listed in the body. Link buttons become a line in the body; a Telegram deep
-link becomes a wa.me link that types ``/start PAYLOAD`` (or is dropped, with no number to link to).
+option's full text is listed in the body (unless the text above says it). A button linking into
+the bot's own chat (a Telegram deep link: "Open the ballot") becomes an option doing what the link
+does — the member is in that chat already. Other link buttons become a line in the body; a deep
+link in a text becomes a wa.me link that types ``/start PAYLOAD`` (or the command to type).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ROWS_MAX = 10
 ROW_TITLE_MAX = 24
 LABEL_MAX = 20         # a list message's button
 MORE = "wa:more"       # the row that shows a paged list's next page
+START = "wa:start:"    # an option standing for a link into this chat (/start PAYLOAD): tapped, not typed
 CHOOSE = N_("Choose")
 MORE_TITLE = N_("More…")
 CHOOSE_BODY = N_("Choose an option:")
@@ -136,9 +139,11 @@ def render(message: Message, image: bytes | None, tr: Translator, links: Links) 
     options: Options = []
     for row in message.buttons:
         for button in row:
-            if button.data is not None and all(button.data != o[0] for o in options):
-                options.append((button.data, " ".join(button.text.split()) or "…"))
-            elif button.url is not None and (url := links.url(button.url)):
+            start = _TME_START.fullmatch(button.url) if button.url is not None else None
+            data = button.data if start is None else START + start.group(1)
+            if data is not None and all(data != o[0] for o in options):
+                options.append((data, " ".join(button.text.split()) or "…"))
+            elif button.url is not None and start is None and (url := links.url(button.url)):
                 text += f"\n{formatted(button.text)}: {url}"
     parts: list[Part] = []
     if image is not None:
