@@ -76,7 +76,7 @@ async def without_groups(tx: Tx, community_id: int,
     marks = ", ".join("?" * len(channels))
     rows = await tx.all(
         "SELECT i.channel, i.external_id, m.locale, CASE WHEN ms.role = 'facilitator' THEN 'facilitator'"
-        " WHEN ms.kmut THEN 'kmut' ELSE 'member' END FROM memberships ms JOIN members m ON m.id = ms.member_id"
+        " WHEN ms.kmut = 1 THEN 'kmut' ELSE 'member' END FROM memberships ms JOIN members m ON m.id = ms.member_id"
         f" JOIN identities i ON i.member_id = ms.member_id WHERE ms.community_id = ? AND i.channel IN ({marks})"
         " AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.member_id = ms.member_id"
         f" AND j.channel NOT IN ({marks})) ORDER BY ms.joined_at, i.external_id",
