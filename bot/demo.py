@@ -1,7 +1,8 @@
 """``qatysu demo``: a simulated community walks the steps through the real flows and storage.
 
 No token, no network. Writes ``transcript.md`` (what every person saw, in their language) and
-every chart to the output folder.
+every chart to the output folder. One member (``demo_steps.WHATSAPP_MEMBER``) is on WhatsApp: the
+transcript shows their chat as WhatsApp shows it (🟢).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Outcome
 from bot import demo_steps
-from bot.sim import Person, Sim
+from bot.sim import WHATSAPP, Person, Shown, Sim
 from bot.storage.db import Database
 
 START = datetime(2026, 11, 16, 5, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Almaty: the plan is for the winter
@@ -62,7 +63,8 @@ class Transcript:
         if self.quiet:
             self._seen = len(self.sim.sender.log)
             return
-        where = f" (in {self.names.get(event.chat_id, event.chat_id)})" if event.is_group else ""
+        where = f" (in {self.names.get(event.chat_id, event.chat_id)})" if event.is_group else \
+            " (on WhatsApp)" if event.channel == WHATSAPP else ""
         self.lines.append(f"**{person.name}**{where} → `{description}`")
         if outcome.toast:
             self.lines.append(f"> 💬 _{plain(outcome.toast.text)}_")
@@ -81,6 +83,9 @@ class Transcript:
             if edited and skip_edits:
                 continue  # a tap's live count in the group: the toast above says what happened
             to = self.names.get(chat_id, chat_id)
+            if shown.parts:
+                self._whatsapp(to, shown)
+                continue
             body = plain(shown.text).replace("\n", "\n>   ")
             label = "edited" if edited else "→"
             self.lines.append(f"> 🤖 {label} {to}: {body}")
@@ -88,12 +93,38 @@ class Transcript:
             if buttons and not edited:
                 self.lines.append(">   " + " ".join(f"[{b}]" for b in buttons))
             if shown.image is not None and not edited:
-                self.charts += 1
-                name = f"chart-{self.charts:02d}.png"
-                (self.out / name).write_bytes(shown.image)
-                self.lines.append(f">   ![chart]({name})")
+                self.lines.append(self._chart(shown.image))
         self._seen = len(self.sim.sender.log)
         self.lines.append("")
+
+    def _chart(self, image: bytes) -> str:
+        self.charts += 1
+        name = f"chart-{self.charts:02d}.png"
+        (self.out / name).write_bytes(image)
+        return f">   ![chart]({name})"
+
+    def _whatsapp(self, to: str, shown: Shown) -> None:
+        """A message as the WhatsApp member's phone shows it: each Cloud API message it became,
+        its options as reply buttons ([…]) or a list (☰ label: […])."""
+        for part in shown.parts:
+            kind = part.payload["type"]
+            content = part.payload[kind]
+            if kind == "interactive":
+                body = content["body"]["text"]
+            elif kind == "text":
+                body = content["body"]
+            elif kind == "template":
+                body = " ".join(p["text"] for c in content["components"] for p in c["parameters"])
+            else:
+                body = content.get("caption", "") or content.get("filename", "")
+            self.lines.append(f"> 🟢 WhatsApp → {to}: " + body.replace("\n", "\n>   "))
+            if kind == "interactive" and content["type"] == "button":
+                self.lines.append(">   " + " ".join(f"[{b['reply']['title']}]" for b in content["action"]["buttons"]))
+            elif kind == "interactive":
+                rows = [r["title"] for section in content["action"]["sections"] for r in section["rows"]]
+                self.lines.append(f">   ☰ {content['action']['button']}: " + " ".join(f"[{r}]" for r in rows))
+            if kind == "image" and part.media is not None:
+                self.lines.append(self._chart(part.media[0]))
 
     def write(self) -> Path:
         path = self.out / "transcript.md"

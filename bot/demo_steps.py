@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.scheduler import Scheduler
-from bot.sim import Group, Person, Shown, Sim
+from bot.sim import CHANNEL, WHATSAPP, Group, Person, Shown, Sim
 from bot.storage import ballots, nominations, problems, resources, tree
 
 LANGUAGES = {"kk": "қазақша", "ru": "русский", "en": "English"}
+WHATSAPP_MEMBER = "Ерлан"  # takes part on WhatsApp; everyone else on Telegram
 NAMES = [("Ерлан", "kk"), ("Ольга", "ru"), ("John", "en"), ("Гүлнар", "kk"), ("Данияр", "kk"), ("Светлана", "ru"),
          ("Асель", "kk"), ("Нұрлан", "kk"), ("Мария", "ru"), ("Бауыржан", "kk"), ("Жанар", "kk"), ("Игорь", "ru"),
          ("Айжан", "kk"), ("Серік", "kk"), ("Татьяна", "ru"), ("Мадина", "kk"), ("Қайрат", "kk"), ("Анна", "ru"),
@@ -131,7 +132,7 @@ def weighted_order(rng: random.Random, options: list[int], weight: dict[int, flo
 async def join_members(sim: Sim, transcript, names: list[tuple[str, str]], code: str) -> list[Person]:
     members = []
     for name, lang in names:
-        person = sim.person(name, lang)
+        person = sim.person(name, lang, WHATSAPP if name == WHATSAPP_MEMBER else CHANNEL)
         transcript.names[person.id] = name
         await person.send(f"/start {code}")
         await person.press(LANGUAGES[lang])

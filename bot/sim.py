@@ -1,7 +1,11 @@
 """A channel with no network: simulated people talk to the real engine, storage and charts.
 
 Used by ``qatysu demo`` and by the flow tests. Every message the bot sends is kept per chat, so a
-person can press a button they were shown, exactly as on a phone.
+person can press a button they were shown, exactly as on a phone. A person may also be on
+WhatsApp (``sim.person(..., channel="whatsapp")``): what they get goes through WhatsApp's channel
+rules (each message rendered as the Cloud API messages the real channel sends — options as reply
+buttons or a list within WhatsApp's limits, images with captions — the group's posts one to one,
+nothing redrawn in place, toasts as short messages), and they can tap only what they were shown.
 """
 
 from __future__ import annotations
@@ -13,9 +17,15 @@ from dataclasses import dataclass, field
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.flows.types import Button, Event, Message, Outcome, Toast
+from bot.i18n import LOCALES, translator
 from bot.outbox import OutboxWorker
+from bot.storage import whatsapp as wa_store
+from bot.whatsapp.channel import for_whatsapp
+from bot.whatsapp.render import Links, Part, render
 
 CHANNEL = "demo"
+WHATSAPP = "whatsapp"
+WHATSAPP_NUMBER = "77001234567"  # the community's WhatsApp number, in the links the channel builds
 
 
 @dataclass
@@ -28,6 +38,7 @@ class Shown:
     buttons: tuple[tuple[Button, ...], ...]
     image: bytes | None = None
     document: tuple[str, bytes] | None = None
+    parts: tuple[Part, ...] = ()  # on WhatsApp: the Cloud API messages it became
 
 
 @dataclass
@@ -54,29 +65,61 @@ class SimSender:
                 self.log.append((message.chat_id, shown, True))
 
 
+@dataclass
+class SimWhatsApp:
+    """WhatsApp without the network, writing into the same chats and log as ``SimSender``."""
+
+    base: SimSender
+    db: object
+    default_locale: str = "kk"
+
+    rate = float("inf")
+
+    def min_interval(self, chat_id: str) -> float:
+        return 0.0
+
+    async def send(self, message: Message, image: bytes | None) -> str | None:
+        locale = await self.db.atomic(lambda tx: wa_store.locale_of(tx, message.chat_id))
+        tr = translator(locale if locale in LOCALES else self.default_locale)
+        parts = tuple(render(message, image, tr, Links(WHATSAPP_NUMBER)))
+        shown = Shown(str(next(self.base._ids)), message.chat_id, message.text, message.buttons, image,
+                      message.document, parts)
+        self.base.chats.setdefault(message.chat_id, []).append(shown)
+        self.base.log.append((message.chat_id, shown, False))
+        return shown.id
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        return None  # as the real channel: a view is not redrawn in place on WhatsApp
+
+
 class Sim:
     def __init__(self, engine: Engine, *, edit_interval: float = 0.0) -> None:
         self.engine = engine
         self.sender = SimSender()
-        self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval,
-                                 redraw=engine.redraw)
+        self.whatsapp = SimWhatsApp(self.sender, engine.db, engine.default_locale)
+        self.delivery = Delivery(engine.db, {CHANNEL: self.sender, WHATSAPP: self.whatsapp},
+                                 edit_interval=edit_interval, redraw=engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self._updates = itertools.count(1)
         self._users = itertools.count(1001)
         self.toasts: list[tuple[str, Toast]] = []
         self.on_event = None  # optional callback(person, description, outcome) for transcripts
 
-    def person(self, name: str, lang: str = "kk") -> "Person":
-        return Person(self, str(next(self._users)), name, lang)
+    def person(self, name: str, lang: str = "kk", channel: str = CHANNEL) -> "Person":
+        user_id = str(next(self._users))
+        return Person(self, f"7701{user_id:0>7}" if channel == WHATSAPP else user_id, name, lang, channel)
 
     def group(self, chat_id: str = "-1001", title: str = "Ауыл тобы") -> "Group":
         return Group(chat_id, title)
 
     async def handle(self, person: "Person", description: str, **fields) -> Outcome:
         fields.setdefault("chat_id", person.id)
-        event = Event(channel=CHANNEL, user_id=person.id, update_id=str(next(self._updates)),
-                      user_name=person.name, user_lang=person.lang, **fields)
+        on_whatsapp = person.channel == WHATSAPP  # WhatsApp tells no language
+        event = Event(channel=person.channel, user_id=person.id, update_id=str(next(self._updates)),
+                      user_name=person.name, user_lang=None if on_whatsapp else person.lang, **fields)
         outcome = await self.engine.handle(event)
+        if on_whatsapp:
+            outcome = for_whatsapp(outcome, event)
         if outcome.toast:
             self.toasts.append((person.id, outcome.toast))
         await self.delivery.deliver_outcome(outcome)
@@ -101,8 +144,14 @@ class Person:
     id: str
     name: str
     lang: str
+    channel: str = CHANNEL
+
+    def _in(self, group: Group | None) -> Group | None:
+        """Where the person acts: a WhatsApp member has no group; its posts reach their own chat."""
+        return None if self.channel == WHATSAPP else group
 
     async def send(self, text: str, group: Group | None = None) -> Outcome:
+        group = self._in(group)
         where = dict(chat_id=group.id, is_group=True, chat_title=group.title) if group else {}
         match = re.match(r"^/(\w+)(?:@\w+)?\s*(.*)$", text, re.S)
         if match:
@@ -117,6 +166,7 @@ class Person:
 
     async def press(self, label: str, group: Group | None = None, *, contains: str | None = None) -> Outcome:
         """Press the newest button whose text contains ``label`` in this person's chat (or the group)."""
+        group = self._in(group)
         chat = group.id if group else self.id
         for shown in reversed(self.sim.messages(chat)):
             if contains and contains not in shown.text:
@@ -128,6 +178,10 @@ class Person:
         raise LookupError(f"{self.name} sees no button {label!r} in chat {chat}")
 
     async def press_data(self, data: str, group: Group | None = None) -> Outcome:
+        group = self._in(group)
+        if self.channel == WHATSAPP and not any(o[0] == data for shown in self.inbox() for part in shown.parts
+                                               for o in part.options):
+            raise LookupError(f"{self.name} was offered no option {data!r} on WhatsApp")
         where = dict(chat_id=group.id, is_group=True) if group else {}
         return await self.sim.handle(self, f"[{data}]", button=data, **where)
 

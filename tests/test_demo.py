@@ -130,7 +130,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     # the duplicate taken off by the ҚМҰТ
     [dup] = [t for t in tasks if t[1] == "removed"]
     assert dup[7] == "Бауыржан" and f"#{dup[0]} міндет жоспардан алынды." in transcript
-    assert re.search(r"→ `\[ko:\d+:\d+:\d+\]`\n> 💬 _#\d+ міндеттің жауаптысы белгіленді\._\n> 🤖 → \S+: Сіз "
+    assert re.search(r"→ `\[ko:\d+:\d+:\d+\]`\n> 💬 _#\d+ міндеттің жауаптысы белгіленді\._\n> (?:🤖|🟢 WhatsApp) → \S+: Сіз "
                      r"іс-әрекет жоспарының #\d+ «", transcript)
     # the Gantt chart in the group; the plan approved (one member changed their mind), the result with its chart
     posted = re.search(r"\(in group «Көктерек ауылы»\) → `/plan`\n> 🤖 → group «Көктерек ауылы»: Іс-әрекет жоспары: "
@@ -145,7 +145,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
 
     # step 6: weekly prompts from the scheduler, a late and a blocked report alert the ҚМҰТ, the
     # progress chart in the group, two digests on Mondays at 10:00, then on to step 7
-    assert "**⏰ scheduler**, 24.11.2026 09:00\n> 🤖 → Ерлан: 🔔 #1 «" in transcript
+    assert "**⏰ scheduler**, 24.11.2026 09:00\n> 🟢 WhatsApp → Ерлан: 🔔 #1 «" in transcript  # Ерлан is on WhatsApp
     assert "Хабарлаған: Гүлнар.\n>   Түсініктеме: Әкім демалыста" in transcript
     assert "Сообщает: Игорь.\n>   Комментарий: Фермеры не хотят" in transcript
     digests = re.findall(r"\*\*⏰ scheduler\*\*, (\d\d\.\d\d\.2026 10:00)\n> 🤖 → group «Көктерек ауылы»: 📊 "
@@ -169,3 +169,57 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     assert all(f"• {a[3]}" in texts for a in answers if a[3]) and all(f"• {a[4]}" in texts for a in answers if a[4])
     assert not any(name in texts for name in ("Ерлан", "Ольга", "John", "Игорь", "Sarah"))
     assert step == 7
+
+
+def whatsapp_messages(transcript: str) -> list[list[str]]:
+    """Each message of the transcript's WhatsApp chat, as its lines (the first without the prefix)."""
+    blocks: list[list[str]] = []
+    for line in transcript.splitlines():
+        if line.startswith("> 🟢 WhatsApp → "):
+            blocks.append([line.removeprefix("> 🟢 WhatsApp → ")])
+        elif blocks and blocks[-1] is not None and line.startswith(">   "):
+            blocks[-1].append(line.removeprefix(">   "))
+        elif blocks and blocks[-1] is not None:
+            blocks.append(None)  # type: ignore[arg-type]  # the end of a message
+    return [b for b in blocks if b is not None]
+
+
+async def test_the_demo_plays_a_member_on_whatsapp_and_the_transcript_shows_that_chat(tmp_path):
+    from bot.demo_steps import WHATSAPP_MEMBER
+
+    await run_demo(str(tmp_path / "demo-out"), seed=7)
+    transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
+    messages = whatsapp_messages(transcript)
+    assert len(messages) >= 60 and all(m[0].startswith(f"{WHATSAPP_MEMBER}: ") for m in messages)
+    assert f"**{WHATSAPP_MEMBER}** (on WhatsApp) → `/start " in transcript  # he joins, and acts, there
+    text = "\n".join(line for m in messages for line in m)
+    assert "<b>" not in text and "**" not in text and "t.me/" not in text  # WhatsApp's *bold*, wa.me links
+    assert "*Жапсырма (стикер) әдісі*" in text and "[Бюллетеньді ашу]" in text  # a tap opens a private ballot
+    buttons = [m[-1] for m in messages if m[-1].startswith("[")]
+    lists = [m[-1] for m in messages if m[-1].startswith("☰ ")]
+    assert buttons and lists
+    for line in buttons:  # reply buttons: at most 3, titles of at most 20 characters
+        titles = line[1:-1].split("] [")
+        assert len(titles) <= 3 and all(len(t) <= 20 for t in titles), line
+    for line in lists:  # a list: at most 10 rows, titles of at most 24 characters
+        label, rows = line.removeprefix("☰ ").split(": [", 1)
+        titles = rows[:-1].split("] [")
+        assert len(label) <= 20 and len(titles) <= 10 and all(len(t) <= 24 for t in titles), line
+    # results and charts arrive as images with their captions
+    charts = [m for m in messages if m[-1].startswith("![chart](")]
+    assert len(charts) >= 5 and all(len(m) > 1 and m[0] for m in charts)
+    assert any("Жапсырма (стикер) әдісі: ең өзектісі" in m[0] for m in charts)
+    for m in charts:
+        name = m[-1].removeprefix("![chart](").removesuffix(")")
+        assert (tmp_path / "demo-out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # his votes count in the one tally, beside the Telegram members'
+    with closing(sqlite3.connect(tmp_path / "demo-out" / "demo.db")) as db:
+        [(member,)] = db.execute("SELECT member_id FROM identities WHERE channel = 'whatsapp'").fetchall()
+        assert db.execute("SELECT name FROM members WHERE id = ?", (member,)).fetchone()[0] == WHATSAPP_MEMBER
+        assert db.execute("SELECT COUNT(*) FROM identities WHERE channel = 'demo'").fetchone()[0] >= 20
+        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table} WHERE member_id = ?", (member,)).fetchone()[0]
+                  for table in ("matrix_votes", "pairwise_votes", "election_votes", "plan_votes",
+                                "evaluation_answers")}
+        stickers = db.execute("SELECT SUM(count) FROM dot_votes WHERE member_id = ?", (member,)).fetchone()[0]
+    assert 1 <= stickers <= 3 and counts["matrix_votes"] == 6 and counts["pairwise_votes"] == 6
+    assert counts["election_votes"] >= 1 and counts["plan_votes"] == 1 and counts["evaluation_answers"] == 1

@@ -8,7 +8,6 @@ import asyncio
 import json
 import random
 import re
-from urllib.parse import unquote
 
 import aiohttp
 
@@ -131,11 +130,11 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
     # a matrix ballot, scored in private on both channels
     invitation = await say(tg, aigerim, "/poll matrix 1 2 3", group)
     payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
-    # the group's post reaches the WhatsApp member one to one, its Telegram link made a wa.me link
-    posted = await wa.next_message(alma, contains="wa.me")
-    link = re.search(r"https://wa\.me/77001234567\?text=(\S+)", posted.text).group(1)
-    assert "t.me" not in posted.text and unquote(link) == f"/start {payload}"
-    question = await wa_say(wa, alma, unquote(link))  # what the link types
+    # the group's post reaches the WhatsApp member one to one, its link into the chat made an option
+    posted = await wa.next_message(alma, contains="Priority matrix")
+    assert "t.me" not in posted.text and posted.options == [(f"wa:start:{payload}", "Open the ballot")]
+    assert await wa.press(alma, posted, "Open the ballot") == 200  # does what the link does
+    question = await wa.next_message(alma)
     for _ in range(3):
         assert "important" in question.text and "*important*" in question.text  # bold the WhatsApp way
         assert [t for _, t in question.options] == ["1", "2", "3"]
@@ -174,8 +173,9 @@ async def test_a_telegram_and_a_whatsapp_member_share_a_community_and_one_tally(
         assert "more pressing" in pair.text and len(pair.options) == 2
         assert all(len(title) <= 20 for _, title in pair.options)
         assert any(title.endswith("…") for _, title in pair.options)
-        assert "1. 🅰 #" in pair.text and "2. 🅱 #" in pair.text
-        await wa.send_text(alma, "1")  # typed: the first option (announcements in between do not reset it)
+        assert "🅰 *#" in pair.text and "🅱 *#" in pair.text  # the full texts, once
+        # typed: the number 🅰 shows, not its position (announcements in between do not reset it)
+        await wa.send_text(alma, re.search(r"🅰 \*#(\d+)\*", pair.text).group(1))
         pair = await wa.next_message(alma, contains=f"pair {position} of 3" if position else "compared all")
     assert "compared all 3 pairs" in pair.text
     async with bot.app.db.transaction() as tx:

@@ -12,7 +12,7 @@ import pytest
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import translator
 from bot.outbox import OutboxWorker
-from bot.whatsapp.render import Links, formatted, render, shorten
+from bot.whatsapp.render import Links, formatted, render, shorten, typed_option
 from tests.fakes.telegram import tiny_png
 from tests.test_whatsapp_e2e import start_whatsapp, wa_say
 
@@ -52,9 +52,37 @@ def test_long_titles_are_listed_in_full_in_the_body():
     [part] = render(Message("whatsapp", "1", "Which is <b>more pressing</b>?", long), None, EN, Links(None))
     body = part.payload["interactive"]["body"]["text"]
     assert body.startswith("Which is *more pressing*?")
-    assert "1. 🅰 #1 Жол жөндеу керек, көктемде су басып қалады" in body
+    # each option shows its own number (#1, #2), the one to type: no position before it to confuse it with
+    assert "\n🅰 #1 Жол жөндеу керек, көктемде су басып қалады\n🅱 #2 Балалар алаңы жоқ" in body
     titles = [b["reply"]["title"] for b in part.payload["interactive"]["action"]["buttons"]]
     assert titles[0] == "🅰 #1 Жол жөндеу…" and all(len(t) <= 20 for t in titles)
+
+
+def test_options_without_numbers_of_their_own_are_listed_by_position_and_typed_so():
+    options = [("a", "Жол жөндеу керек, көктемде су басып қалады"), ("b", "Балалар алаңы жоқ")]
+    rows = tuple((Button(title, data=option_id),) for option_id, title in options)
+    [part] = render(Message("whatsapp", "1", "Which?", rows), None, EN, Links(None))
+    assert "1. Жол жөндеу керек, көктемде су басып қалады\n2. Балалар алаңы жоқ" in (
+        part.payload["interactive"]["body"]["text"])
+    assert typed_option(options, 2) == "b" and typed_option(options, 3) is None
+
+
+def test_a_typed_number_is_the_number_an_option_shows():
+    dots = [("d:1:3", "✅ 3 · Мектеп автобусы · 1"), ("d:1:1", "1 · Жол · 0"), ("d:1:2", "2 · Алаң · 0")]
+    assert typed_option(dots, 1) == "d:1:1" and typed_option(dots, 3) == "d:1:3" and typed_option(dots, 4) is None
+    confirm = [("ch:2", "✅ Confirm #2"), ("ch:1", "✅ Confirm #1")]
+    assert typed_option(confirm, 1) == "ch:1"
+    assert typed_option([("x", "#1 A"), ("y", "#1 B")], 2) == "y"  # the same number twice: by position
+    assert typed_option([("r", "2"), ("s", "✅ 3")], 3) == "s"
+    # the problems listed above the options already: not listed again
+    rows = tuple((Button(title, data=option_id),) for option_id, title in dots)
+    [part] = render(Message("whatsapp", "1", "3. Мектеп автобусы\n1. Жол\n2. Алаң", rows), None, EN, Links(None))
+    assert part.payload["interactive"]["body"]["text"] == "3. Мектеп автобусы\n1. Жол\n2. Алаң"
+    cut = [("d:1:1", "1 · Ауыл ішіндегі жол жөндеуді… · 0"), ("d:1:2", "2 · Ауыз су күніне бірнеше… · 0")]
+    rows = tuple((Button(title, data=option_id),) for option_id, title in cut)
+    text = "1. Ауыл ішіндегі жол жөндеуді қажет етеді\n2. Ауыз су күніне бірнеше сағат қана беріледі"
+    [part] = render(Message("whatsapp", "1", text, rows), None, EN, Links(None))
+    assert part.payload["interactive"]["body"]["text"] == text  # cut by the flow already: its start is above
 
 
 def test_telegram_links_never_reach_whatsapp():
@@ -62,13 +90,15 @@ def test_telegram_links_never_reach_whatsapp():
                       ((Button("Vote", url="https://t.me/qatysu_bot?start=b_12"),),
                        (Button("Site", url="https://example.kz/plan"),)))
     [linked] = render(message, None, EN, Links("77001234567"))
-    text = linked.payload["text"]["body"]
+    text = linked.payload["interactive"]["body"]["text"]
     assert "t.me" not in text
     assert "https://wa.me/77001234567?text=/start%20AB12CD34" in text
-    assert "Vote: https://wa.me/77001234567?text=/start%20b_12" in text and "Site: https://example.kz/plan" in text
+    # a button into the bot's own chat is an option doing what the link does: she is in that chat already
+    assert "Site: https://example.kz/plan" in text and "b_12" not in text
+    assert linked.options == [("wa:start:b_12", "Vote")]
     [unlinked] = render(message, None, EN, Links(None))
-    text = unlinked.payload["text"]["body"]
-    assert "t.me" not in text and "wa.me" not in text and "Vote" not in text
+    text = unlinked.payload["interactive"]["body"]["text"]
+    assert "t.me" not in text and "wa.me" not in text and unlinked.options == [("wa:start:b_12", "Vote")]
     assert "/start AB12CD34" in text  # what to type instead
 
 

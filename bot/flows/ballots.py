@@ -299,7 +299,8 @@ async def vote(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("vote"))
     open_ones = await ballots.of_community(ctx.tx, community.id, "open")
     if not open_ones:
-        ctx.reply(ctx.t("No vote is open right now. I will tell the group when one starts."))
+        ctx.reply(ctx.t("No vote is open right now. I will tell the group when one starts.") if ctx.has_groups
+                  else ctx.t("No vote is open right now. I will write to you when one starts."))
         return
     voted = {b.id: await ballots.has_voted(ctx.tx, b, ctx.member.id) for b in open_ones}
     rows = []

@@ -196,14 +196,20 @@ async def new_place(ctx: Context, text: str) -> None:
     await members.set_active(ctx.tx, ctx.member.id, community.id)
     await ctx.audit("community.created", community.id, tz=zone)
     ctx.clear()
+    if ctx.has_groups:
+        created = ctx.t("Community <b>{name}</b> is created, and you are its facilitator.\n\n"
+                        "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
+                        "(they send /start {code} to me).\n\nTo link your group chat, add me to it with this "
+                        "link:\n{group_link}\nor add me and send /link {code} in the group.",
+                        name=esc(community.name), link=join_link(ctx, community), code=code,
+                        group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}")
+    else:  # a channel without group chats (WhatsApp): members get every announcement one by one
+        created = ctx.t("Community <b>{name}</b> is created, and you are its facilitator.\n\n"
+                        "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
+                        "(they send /start {code} to me). I will send every announcement to each member.",
+                        name=esc(community.name), link=join_link(ctx, community), code=code)
     ctx.reply(
-        ctx.t("Community <b>{name}</b> is created, and you are its facilitator.\n\n"
-              "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
-              "(they send /start {code} to me).\n\nTo link your group chat, add me to it with this "
-              "link:\n{group_link}\nor add me and send /link {code} in the group.",
-              name=esc(community.name), link=join_link(ctx, community), code=code,
-              group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}")
-        + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
+        created + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
                           zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
         [[Button(ctx.t("Open the menu"), data="m:menu")],
          [Button(ctx.t("🕒 We live in another time zone"), data=f"tz:{community.id}")]])

@@ -99,6 +99,11 @@ class Context:
     def deep_link(self, payload: str) -> str:
         return f"https://t.me/{self.engine.bot_username}?start={payload}"
 
+    @property
+    def has_groups(self) -> bool:
+        """Whether the event's channel has group chats (Telegram) or not (WhatsApp)."""
+        return self.event.channel not in GROUPLESS
+
     def private_link(self, command: str) -> str:
         """A link that opens ``command`` in the private chat, for the community this event concerns
         (a member of several communities lands in this one, not in their active one)."""
@@ -139,9 +144,12 @@ class Context:
         """Answer in the chat the event came from (a scheduled job has none)."""
         if self.is_system:
             return
+        here = (self.event.channel, self.event.chat_id)
+        # a group's post that reached this chat one by one (a facilitator on WhatsApp) is said once
+        self.outcome.messages = [m for m in self.outcome.messages
+                                 if (m.channel, m.chat_id) != here or m.text != text or m.edit]
         self.outcome.messages.append(Message(
-            self.event.channel, self.event.chat_id, text, tuple(map(tuple, buttons)),
-            chart=chart, document=document, tag=tag))
+            *here, text, tuple(map(tuple, buttons)), chart=chart, document=document, tag=tag))
 
     def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
         """A long listing as as many messages as it takes, the buttons under the last."""
@@ -196,13 +204,15 @@ class Context:
             self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
                                                  chart=chart, tag=tag, edit=edit, durable=durable))
         if only is None and not edit:  # a redraw of a group's view is not sent one by one
-            drawn: dict[str, tuple[str, Buttons]] = {}
-            for channel, external_id, locale in await members.without_groups(self.tx, community.id, GROUPLESS):
-                if locale not in drawn:
-                    drawn[locale] = build(translator(locale))
-                text, buttons = drawn[locale]
-                self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
-                                                     chart=chart, durable=durable))
+            drawn: dict[tuple[str, str], tuple[str, tuple]] = {}
+            for channel, external_id, locale, role in await members.without_groups(self.tx, community.id,
+                                                                                  GROUPLESS):
+                if (locale, role) not in drawn:
+                    text, buttons = build(translator(locale))
+                    drawn[locale, role] = text, usable(buttons, role)
+                text, rows = drawn[locale, role]
+                self.outcome.messages.append(Message(channel, external_id, text, rows, chart=chart,
+                                                     durable=durable))
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""
@@ -211,3 +221,16 @@ class Context:
     async def audit(self, action: str, community_id: int | None = None, **detail: Any) -> str:
         return await audit.append(self.tx, self.now_iso, action, community_id=community_id,
                                   actor_id=self.member.id if self.member else None, **detail)
+
+
+def usable(buttons: Buttons, role: str) -> tuple:
+    """The rows of a group's buttons that a person holding ``role`` may use: a group shows the
+    facilitator's buttons to everyone (and refuses the others' taps), a member's own chat does not."""
+    from bot.flows.registry import BUTTONS, RANK
+
+    def allowed(button: Button) -> bool:
+        route = BUTTONS.get(button.data.split(":", 1)[0]) if button.data is not None else None
+        return route is None or RANK[route.who] <= RANK[role]
+
+    rows = (tuple(b for b in row if allowed(b)) for row in buttons)
+    return tuple(row for row in rows if row)

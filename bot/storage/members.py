@@ -82,17 +82,20 @@ async def reachable_again(tx: Tx, channel: str, external_id: str) -> None:
     await tx.execute("DELETE FROM unreachable WHERE channel = ? AND external_id = ?", (channel, external_id))
 
 
-async def without_groups(tx: Tx, community_id: int, channels: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(channel, external_id, locale) of the community's members reachable only on ``channels``
-    (channels without group chats): what the groups are told must reach them one by one."""
+async def without_groups(tx: Tx, community_id: int,
+                         channels: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """(channel, external_id, locale, role) of the community's members reachable only on ``channels``
+    (channels without group chats): what the groups are told must reach them one by one. The role
+    is "facilitator", "kmut" (elected to the ҚМҰТ) or "member"."""
     marks = ", ".join("?" * len(channels))
     rows = await tx.all(
-        "SELECT i.channel, i.external_id, m.locale FROM memberships ms JOIN members m ON m.id = ms.member_id"
+        "SELECT i.channel, i.external_id, m.locale, CASE WHEN ms.role = 'facilitator' THEN 'facilitator'"
+        " WHEN ms.kmut = 1 THEN 'kmut' ELSE 'member' END FROM memberships ms JOIN members m ON m.id = ms.member_id"
         f" JOIN identities i ON i.member_id = ms.member_id WHERE ms.community_id = ? AND i.channel IN ({marks})"
         " AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.member_id = ms.member_id"
         f" AND j.channel NOT IN ({marks})) ORDER BY ms.joined_at, i.external_id",
         (community_id, *channels, *channels))
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 async def membership(tx: Tx, community_id: int, member_id: int) -> Membership | None:

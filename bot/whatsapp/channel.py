@@ -23,12 +23,13 @@ from bot.flows.types import Button, Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
 from bot.storage.db import Database
-from bot.whatsapp.render import MORE
+from bot.whatsapp.render import MORE, START, shown_numbers, typed_option
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
 
 log = logging.getLogger(__name__)
 UNKNOWN_KIND = N_("I can read only text and taps. Please type your answer or tap an option.")
 NO_SUCH_OPTION = N_("There is no option {number}. Type a number from 1 to {count}, or tap an option.")
+NO_SUCH_NUMBER = N_("There is no option {number}. Type one of the numbers {numbers}, or tap an option.")
 SILENT_KINDS = {"reaction"}  # answering these would be noise
 BUSY_BACKOFF_CAP = 30.0
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
@@ -132,14 +133,20 @@ class WhatsAppChannel:
         typed = text.strip()
         if options and typed.isascii() and typed.isdigit() and len(typed) <= 3:  # not "²": int() refuses it
             number = int(typed)
-            if not 1 <= number <= len(options):
-                await self._say(base, wa_id, NO_SUCH_OPTION, number=number, count=len(options))
+            chosen = typed_option(options, number)
+            if chosen is None:
+                shown = shown_numbers(options)
+                if shown is None:
+                    await self._say(base, wa_id, NO_SUCH_OPTION, number=number, count=len(options))
+                else:
+                    await self._say(base, wa_id, NO_SUCH_NUMBER, number=number,
+                                    numbers=", ".join(map(str, sorted(shown))))
                 return
-            await self._run(Event(**base, button=options[number - 1][0]))
+            await self._run(_chosen(base, chosen))
             return
         match = next((o for o in options if _bare(o[1]) == _bare(typed)), None) if _bare(typed) else None
         if match is not None:
-            await self._run(Event(**base, button=match[0]))
+            await self._run(_chosen(base, match[0]))
         else:
             await self._run(Event(**base, text=text))
 
@@ -155,10 +162,10 @@ class WhatsAppChannel:
         if all(option_id != o[0] for o in sent.options):  # a row id never sent
             await self._say(base, wa_id, STALE_BUTTON)
             return
-        await self._run(Event(**base, button=option_id))
+        await self._run(_chosen(base, option_id))
 
     async def _run(self, event: Event) -> None:
-        outcome = _for_whatsapp(await self.engine.handle(event), event)
+        outcome = for_whatsapp(await self.engine.handle(event), event)
         await self.delivery.deliver_outcome(outcome)
 
     async def _say(self, base: dict, wa_id: str, text: str, **values: object) -> None:
@@ -177,7 +184,14 @@ class WhatsAppChannel:
         return len(left)
 
 
-def _for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
+def _chosen(base: dict, option_id: str) -> Event:
+    """The event of a chosen option: its button, or the link it stands for ("Open the ballot")."""
+    if option_id.startswith(START):
+        return Event(**base, command="start", args=option_id[len(START):])
+    return Event(**base, button=option_id)
+
+
+def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
     """What the engine answered, as WhatsApp shows it: the person's own chat gets a fresh message
     where Telegram would edit one (they asked for it: the next question of a ballot), and a
     toast becomes a short message unless a message to them says what comes next."""

@@ -3,8 +3,10 @@
 Pure: no I/O. Formatting: the HTML subset becomes WhatsApp's (``*bold*``, ``_italic_``). Buttons
 become options: up to 3 reply buttons, up to 10 rows of a list message, more as a list paged 9
 rows at a time with a "more…" row. A title too long is cut at a word with "…", and then every
-option's full text is listed in the body. Link buttons become a line in the body; a Telegram deep
-link becomes a wa.me link that types ``/start PAYLOAD`` (or is dropped, with no number to link to).
+option's full text is listed in the body (unless the text above says it). A button linking into
+the bot's own chat (a Telegram deep link: "Open the ballot") becomes an option doing what the link
+does — the member is in that chat already. Other link buttons become a line in the body; a deep
+link in a text becomes a wa.me link that types ``/start PAYLOAD`` (or the command to type).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ROWS_MAX = 10
 ROW_TITLE_MAX = 24
 LABEL_MAX = 20         # a list message's button
 MORE = "wa:more"       # the row that shows a paged list's next page
+START = "wa:start:"    # an option standing for a link into this chat (/start PAYLOAD): tapped, not typed
 CHOOSE = N_("Choose")
 MORE_TITLE = N_("More…")
 CHOOSE_BODY = N_("Choose an option:")
@@ -59,6 +62,40 @@ def formatted(text: str) -> str:
 def plain(text: str) -> str:
     """Without any formatting (a template's parameter)."""
     return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+_SHOWN_NUMBER = re.compile(r"^[^\w#]*(\d{1,4})(?: ·|$)|#(\d{1,4})\b")
+
+
+def shown_numbers(options: Options) -> dict[int, str] | None:
+    """The number each option shows, when every option shows a different one ("3 · The road",
+    "✅ Confirm #2", "🅰 #3 The road", "2"): then a typed "3" means the option showing 3, not the
+    third option (the text above them numbers them the same way). ``None``: numbered by position."""
+    numbers: dict[int, str] = {}
+    for option_id, title in options:
+        found = _SHOWN_NUMBER.search(title)
+        if found is None:
+            return None
+        number = int(found.group(1) or found.group(2))
+        if number in numbers:
+            return None
+        numbers[number] = option_id
+    return numbers
+
+
+def typed_option(options: Options, number: int) -> str | None:
+    """The id of the option a typed ``number`` means (``None``: no such option)."""
+    shown = shown_numbers(options)
+    if shown is not None:
+        return shown.get(number)
+    return options[number - 1][0] if 1 <= number <= len(options) else None
+
+
+def _core(title: str) -> str:
+    """An option's own text, without the marks, number and count around it ("✅ 3 · Road · 2"), or
+    the start of it where the flow cut it already ("3 · The road to the…")."""
+    core = re.sub(r"^[^\w#]*(?:\d{1,4} · )?(?:#\d{1,4}\s+)?", "", " ".join(title.split()))
+    return re.sub(r"…$", "", re.sub(r" · \d+$", "", core)) or title  # a title the flow cut: its start
 
 
 def shorten(text: str, limit: int) -> str:
@@ -102,9 +139,11 @@ def render(message: Message, image: bytes | None, tr: Translator, links: Links) 
     options: Options = []
     for row in message.buttons:
         for button in row:
-            if button.data is not None and all(button.data != o[0] for o in options):
-                options.append((button.data, " ".join(button.text.split()) or "…"))
-            elif button.url is not None and (url := links.url(button.url)):
+            start = _TME_START.fullmatch(button.url) if button.url is not None else None
+            data = button.data if start is None else START + start.group(1)
+            if data is not None and all(data != o[0] for o in options):
+                options.append((data, " ".join(button.text.split()) or "…"))
+            elif button.url is not None and start is None and (url := links.url(button.url)):
                 text += f"\n{formatted(button.text)}: {url}"
     parts: list[Part] = []
     if image is not None:
@@ -145,8 +184,10 @@ def interactive(text: str, options: Options, page: int, tr: Translator) -> list[
     if len(set(titles)) < len(titles):  # the same title twice (after shortening): numbered
         titles = [shorten(f"{first + i + 1}. {title}", limit) for i, (_, title) in enumerate(shown)]
     listing = ""
-    if any(t != title for t, (_, title) in zip(titles, shown)):  # cut: the full texts in the body
-        listing = "\n".join(f"{first + i + 1}. {title}" for i, (_, title) in enumerate(shown))
+    if any(t != title for t, (_, title) in zip(titles, shown)) and not all(
+            _core(title) in text for _, title in shown):  # cut, and not said above: the full texts in the body
+        numbered = shown_numbers(options) is None  # else each shows its own number, the one to type
+        listing = "\n".join(f"{first + i + 1}. {title}" if numbered else title for i, (_, title) in enumerate(shown))
     body = "\n\n".join(p for p in (text, listing) if p)
     parts: list[Part] = []
     if len(body) > BODY_MAX:  # the text goes first on its own; the options with their listing
