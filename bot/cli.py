@@ -250,7 +250,7 @@ def _community_data(args: argparse.Namespace, build):
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bot.documents.pdf import render_report
+    from bot.charts.report import render_report
     from bot.flows.report import gather
 
     folder = os.path.dirname(os.path.abspath(args.out))
@@ -267,7 +267,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from bot.documents.sheets import csv_text, render_xlsx
+    from bot.charts.sheets import csv_text, render_xlsx
     from bot.flows.report import export_tables, file_stem
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):

@@ -114,8 +114,8 @@ async def write_documents(db: Database, now: datetime, out: Path, transcript: Tr
     ``/export`` make them, into the output folder."""
     import asyncio
 
-    from bot.documents.pdf import render_report
-    from bot.documents.sheets import csv_text, render_xlsx
+    from bot.charts.report import render_report
+    from bot.charts.sheets import csv_text, render_xlsx
     from bot.flows.report import export_tables, gather
     from bot.storage import communities
 

@@ -2,9 +2,9 @@
 name, and the plain row types its arguments may hold.
 
 A name is written to the database and read back by other versions of the code: never rename or
-reuse one. Only functions of ``bot.charts`` and ``bot.documents`` modules (the printed report and
-the data export, rendered like a chart and sent as a document) and dataclasses of
-``bot.charts.data`` may be registered; a name read back is looked up here and nowhere else.
+reuse one. Only functions of ``bot.charts`` modules (the printed report and the data export too,
+rendered like a chart and sent as a document) and dataclasses of ``bot.charts.data`` may be
+registered; a name read back is looked up here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from bot.charts.plan import render_plan
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
-from bot.documents.pdf import render_report
-from bot.documents.sheets import render_csv_zip, render_xlsx
+from bot.charts.report import render_report
+from bot.charts.sheets import render_csv_zip, render_xlsx
 
 RENDERERS: dict[str, Callable[..., bytes]] = {
     "combined": render_combined,
@@ -48,8 +48,8 @@ ROW_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
 )}
 
 for _name, _fn in RENDERERS.items():
-    if not callable(_fn) or not _fn.__module__.startswith(("bot.charts.", "bot.documents.")):
-        raise RuntimeError(f"chart renderer {_name!r} is not a function of bot.charts or bot.documents: {_fn!r}")
+    if not callable(_fn) or not _fn.__module__.startswith("bot.charts."):
+        raise RuntimeError(f"chart renderer {_name!r} is not a function of bot.charts: {_fn!r}")
 for _name, _cls in ROW_TYPES.items():
     if not is_dataclass(_cls) or _cls.__module__ != data.__name__ or _name in ("tuple", "date"):
         raise RuntimeError(f"chart row type {_name!r} is not a dataclass of bot.charts.data")

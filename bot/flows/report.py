@@ -1,7 +1,7 @@
 """/report and /export: the community's cycle as a printable PDF, and its data as a spreadsheet.
 
 ``gather`` and ``export_tables`` read the community in one transaction and word everything in
-the reader's language; ``bot.documents`` lays it out, after the commit and off the event loop
+the reader's language; ``bot.charts.report`` and ``bot.charts.sheets`` lay it out, after the commit and off the event loop
 (the message's document is a ``Chart`` its renderer makes). They take a community, so the
 operator's command line (``qatysu report``/``qatysu export``) and the demo use them too.
 
@@ -214,7 +214,7 @@ async def _evaluation_section(tx: Tx, tr: Translator, community: Community, head
 
 
 async def gather(tx: Tx, community: Community, locale: str, now: datetime) -> dict[str, Any]:
-    """Everything the printed report says, worded in ``locale`` (see ``bot.documents.pdf``)."""
+    """Everything the printed report says, worded in ``locale`` (see ``bot.charts.report``)."""
     tr = translator(locale)
     head = await audit.head(tx)
     today = now.astimezone(ZoneInfo(community.tz)).date()
@@ -249,7 +249,7 @@ def _table(name: str, file: str, headers: list[str], rows: list[list]) -> dict[s
 
 
 async def export_tables(tx: Tx, community: Community, locale: str, now: datetime) -> list[dict[str, Any]]:
-    """The community's data as tables (see ``bot.documents.sheets``): counts and public roles only."""
+    """The community's data as tables (see ``bot.charts.sheets``): counts and public roles only."""
     tr = translator(locale)
     today = now.astimezone(ZoneInfo(community.tz)).date()
     listed = await problems.listed(tx, community.id)
@@ -343,7 +343,7 @@ def file_stem(community: Community) -> str:
 # --- the commands -----------------------------------------------------------------------------
 @command("report", who="kmut", where="private", describe=N_("The cycle's report, as a PDF to print"))
 async def report_command(ctx: Context) -> None:
-    from bot.documents.pdf import render_report
+    from bot.charts.report import render_report
 
     community = ctx.scoped
     assert community is not None
@@ -357,7 +357,7 @@ async def report_command(ctx: Context) -> None:
 
 @command("export", who="facilitator", where="private", describe=N_("The community's data, as a spreadsheet"))
 async def export_command(ctx: Context) -> None:
-    from bot.documents.sheets import render_csv_zip, render_xlsx
+    from bot.charts.sheets import render_csv_zip, render_xlsx
 
     community = ctx.scoped
     assert community is not None

@@ -1,4 +1,4 @@
-"""The printed report: an A4 PDF of headings, paragraphs, tables and charts (fpdf2).
+"""The printed report: an A4 PDF (the charts drawn into it) of headings, paragraphs, tables and charts (fpdf2).
 
 ``render_report(report)`` takes a plain dict (as ``bot.flows.report.gather`` words it):
 
@@ -8,7 +8,8 @@
   [[...]], "widths": [...]}]`` (widths as shares of the line) or ``["chart", {"renderer": name,
   "args": [...], "kwargs": {...}}]`` — a chart of ``bot.charts.registry``, drawn here.
 
-Text is real text in DejaVu Sans (shipped with matplotlib), so Kazakh letters are selectable
+Like the charts, it is plain data in, bytes out, synchronous: run it off the event loop (as a
+message's document it is rendered after the commit, in a worker thread). Text is real text in DejaVu Sans (shipped with matplotlib), so Kazakh letters are selectable
 and searchable; what the font cannot draw (bidirectional marks, emoji) is left out.
 """
 
