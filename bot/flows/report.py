@@ -151,7 +151,7 @@ async def _tree_section(tx: Tx, tr: Translator, community: Community) -> dict:
         return _section(tr, 3, [["p", tr.t("The community has not chosen its problem yet.")]])
     nodes = await tree.of_problem(tx, problem.id)
     blocks: list = [["p", plain(tree_flow.caption(tr, nodes))], _chart(tree_flow.chart(tr.locale, problem, nodes))]
-    blocks += [["p", plain(line)] for line in tree_flow.tree_text(tr, problem, nodes) if line]
+    blocks += [["p", plain(line)] for line in tree_flow.tree_text(tr, problem, nodes)[1:] if line]  # the chart has the title
     return _section(tr, 3, blocks)
 
 
