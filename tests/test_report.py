@@ -215,3 +215,16 @@ def test_names_with_right_to_left_marks_or_300_letters_print(tmp_path):
     assert "Марат" in flat and "Асқар" in flat
     assert flat.count("Ә") >= 3 * 300  # nothing of the long name is cut
     assert "\u200f" not in flat
+
+
+def test_a_document_to_render_is_stored_as_its_renderer_and_data():
+    """A report queued in the outbox (or kept for a retry) is read back and made the same."""
+    from bot.charts import render_xlsx
+    from bot.messages import Chart, Message
+
+    table = {"name": "Мәселелер", "file": "problems", "headers": ["#", "Мәселе"], "rows": [[1, "=жол"]]}
+    message = Message("telegram", "1", "x", document=Chart(render_xlsx, ([table],), filename="data.xlsx"))
+    back = Message.from_json(message.to_json())
+    assert back.document.render is render_xlsx and back.document.filename == "data.xlsx"
+    sheet = load_workbook(io.BytesIO(back.document.render(*back.document.args))).active
+    assert sheet["B2"].value == "=жол" and sheet["B2"].data_type == "s"  # text, never a formula in Excel

@@ -19,7 +19,8 @@ from openpyxl.utils import get_column_letter
 
 SHEET_NAME_MAX = 31  # Excel's limit
 _NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
-_FORMULA = ("=", "+", "-", "@")  # a cell starting so is a formula to Excel: what members wrote is kept as text
+_FORMULA = ("=", "+", "-", "@")  # a CSV cell starting so is a formula to Excel: it gets a leading '
+
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
@@ -49,7 +50,10 @@ def render_xlsx(tables: list[dict[str, Any]]) -> bytes:
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in table["rows"]:
-            sheet.append([_safe(v) for v in row])
+            sheet.append(list(row))
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text as typed, never a formula
         sheet.freeze_panes = "A2"
         for index, header in enumerate(table["headers"], start=1):
             longest = max([len(str(header))] + [len(str(r[index - 1])) for r in table["rows"] if r[index - 1] is not None])
