@@ -267,7 +267,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from bot.charts.sheets import csv_text, render_xlsx
+    from bot.charts.sheets import csv_name, render_csv, render_xlsx
     from bot.flows.report import export_tables, file_stem
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -279,8 +279,8 @@ def _export(args: argparse.Namespace) -> int:
         with open(os.path.join(args.out, f"{stem}.xlsx"), "wb") as out:
             out.write(render_xlsx(tables))
         for number, table in enumerate(tables, start=1):
-            with open(os.path.join(args.out, f"{stem}-{number:02d}-{table['file']}.csv"), "wb") as out:
-                out.write(csv_text(table))
+            with open(os.path.join(args.out, f"{stem}-{csv_name(number, table)}"), "wb") as out:
+                out.write(render_csv(table))
     except OSError as exc:
         raise Refused(f"cannot write the export to {args.out}: {exc.strerror or exc}") from None
     print(f"Data of «{community.name}» written to {args.out}/ ({stem}.xlsx and {len(tables)} CSV files)")

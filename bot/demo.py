@@ -115,7 +115,7 @@ async def write_documents(db: Database, now: datetime, out: Path, transcript: Tr
     import asyncio
 
     from bot.charts.report import render_report
-    from bot.charts.sheets import csv_text, render_xlsx
+    from bot.charts.sheets import csv_name, render_csv, render_xlsx
     from bot.flows.report import export_tables, gather
     from bot.storage import communities
 
@@ -131,7 +131,7 @@ async def write_documents(db: Database, now: datetime, out: Path, transcript: Tr
     for old in export.glob("*.csv"):
         old.unlink()
     for number, table in enumerate(tables, start=1):
-        (export / f"{number:02d}-{table['file']}.csv").write_bytes(csv_text(table))
+        (export / csv_name(number, table)).write_bytes(render_csv(table))
     transcript.section("The report and the data export")
     transcript.note("What /report and /export send the facilitator: [report.pdf](report.pdf) (A4, to print), "
                     "[export.xlsx](export.xlsx) and the same tables as CSV files in export-csv/.")

@@ -228,3 +228,31 @@ def test_a_document_to_render_is_stored_as_its_renderer_and_data():
     assert back.document.render is render_xlsx and back.document.filename == "data.xlsx"
     sheet = load_workbook(io.BytesIO(back.document.render(*back.document.args))).active
     assert sheet["B2"].value == "=жол" and sheet["B2"].data_type == "s"  # text, never a formula in Excel
+
+
+async def test_a_whatsapp_facilitator_gets_the_pdf_the_spreadsheet_and_each_csv(wa, wabot):
+    """WhatsApp takes PDF and xlsx documents but no zip: there each CSV file comes on its own."""
+    from tests.test_whatsapp_e2e import wa_onboard, wa_say
+
+    aina = wa.user("77010000002", "Айна")
+    await wa_onboard(wa, aina, "English")
+    await wa_say(wa, aina, "/new")
+    await wa_say(wa, aina, "Көктерек")
+    await wa.send_text(aina, "Талғар ауданы")
+    await wa.next_message(aina, contains="Көктерек")
+    await wa.send_text(aina, "/report")
+    report = await wa.next_message(aina, contains="check code is on the first page", timeout=30)
+    assert report.kind == "document" and report.payload["document"]["filename"].endswith("-report.pdf")
+    assert "Көктерек" in " ".join(text_of(report.media)[1].split())
+    await wa.send_text(aina, "/export")
+    sheet = await wa.next_message(aina, contains="for Excel", timeout=30)
+    assert sheet.kind == "document" and load_workbook(io.BytesIO(sheet.media)).sheetnames
+    csv_files = []
+    for _ in load_workbook(io.BytesIO(sheet.media)).sheetnames:
+        received = await wa.next_message(aina, timeout=30)
+        assert received.kind == "document" and received.media.startswith(b"\xef\xbb\xbf")
+        csv_files.append(received.payload["document"]["filename"])
+    assert all(name.endswith(".csv") for name in csv_files)
+    assert {mime for _, mime in wa.uploads.values()} >= {
+        "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    assert not wa.refused

@@ -28,7 +28,7 @@ from bot.charts.data import TaskRow
 from bot.charts.plan import render_plan
 from bot.charts.report import render_report
 from bot.charts.resources import render_resources
-from bot.charts.sheets import render_csv_zip, render_xlsx
+from bot.charts.sheets import render_csv, render_csv_zip, render_xlsx
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
 
@@ -46,6 +46,7 @@ __all__ = [
     "TreeNode",
     "render",
     "render_combined",
+    "render_csv",
     "render_csv_zip",
     "render_election",
     "render_evaluation",

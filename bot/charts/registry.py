@@ -24,13 +24,14 @@ from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
 from bot.charts.report import render_report
-from bot.charts.sheets import render_csv_zip, render_xlsx
+from bot.charts.sheets import render_csv, render_csv_zip, render_xlsx
 
 RENDERERS: dict[str, Callable[..., bytes]] = {
     "combined": render_combined,
     "election": render_election,
     "evaluation": render_evaluation,
     "export_csv": render_csv_zip,
+    "export_csv_table": render_csv,
     "export_xlsx": render_xlsx,
     "matrix": render_matrix,
     "orgs": render_orgs,

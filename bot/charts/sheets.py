@@ -63,7 +63,7 @@ def render_xlsx(tables: list[dict[str, Any]]) -> bytes:
     return out.getvalue()
 
 
-def csv_text(table: dict[str, Any]) -> bytes:
+def render_csv(table: dict[str, Any]) -> bytes:
     """A table as CSV, UTF-8 with a byte order mark."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -73,10 +73,14 @@ def csv_text(table: dict[str, Any]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def csv_name(number: int, table: dict[str, Any]) -> str:
+    return f"{number:02d}-{table['file']}.csv"
+
+
 def render_csv_zip(tables: list[dict[str, Any]]) -> bytes:
     """Every table as ``NN-name.csv`` in one zip file."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, table in enumerate(tables, start=1):
-            archive.writestr(f"{number:02d}-{table['file']}.csv", csv_text(table))
+            archive.writestr(csv_name(number, table), render_csv(table))
     return out.getvalue()

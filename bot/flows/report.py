@@ -33,6 +33,7 @@ from bot.storage.db import Tx
 
 RANKED = ("dots", "matrix", "pairwise")
 KIND_NAMES = {"cause": N_("cause"), "effect": N_("consequence")}
+ZIPLESS = ("whatsapp",)  # channels that cannot send a zip file (WhatsApp): each CSV file goes on its own
 
 
 def plain(text: str) -> str:
@@ -357,7 +358,7 @@ async def report_command(ctx: Context) -> None:
 
 @command("export", who="facilitator", where="private", describe=N_("The community's data, as a spreadsheet"))
 async def export_command(ctx: Context) -> None:
-    from bot.charts.sheets import render_csv_zip, render_xlsx
+    from bot.charts.sheets import csv_name, render_csv, render_csv_zip, render_xlsx
 
     community = ctx.scoped
     assert community is not None
@@ -368,6 +369,10 @@ async def export_command(ctx: Context) -> None:
                     "They hold counts, not who voted how."))
     ctx.reply(ctx.t("The data of «{community}» for Excel.", community=community.name),
               document=Chart(render_xlsx, (tables,), filename=f"{stem}.xlsx"))
-    ctx.reply(ctx.t("The same tables as CSV files (UTF-8), in a zip."),
-              document=Chart(render_csv_zip, (tables,), filename=f"{stem}-csv.zip"))
+    if ctx.event.channel in ZIPLESS:
+        for number, table in enumerate(tables, start=1):
+            ctx.reply(table["name"], document=Chart(render_csv, (table,), filename=f"{stem}-{csv_name(number, table)}"))
+    else:
+        ctx.reply(ctx.t("The same tables as CSV files (UTF-8), in a zip."),
+                  document=Chart(render_csv_zip, (tables,), filename=f"{stem}-csv.zip"))
     ctx.outcome.replayable = False
