@@ -108,7 +108,7 @@ async def _problems_section(tx: Tx, tr: Translator, community: Community, head: 
                 "headers": ["#", tr.t("Problem"), tr.t("online"), tr.t("in person (paper)"), tr.t("total")],
                 "rows": [[by_id[r.option].number, by_id[r.option].text, r.online, r.paper, r.total]
                          for r in result.rows],
-                "widths": [1, 9, 2, 2, 2]}])
+                "widths": [1, 8, 2, 3, 2]}])
             if ballot.paper_meetings:
                 blocks.append(["note", tr.t("Paper stickers were counted at meetings and entered by the "
                                             "facilitator; they are marked as in person.")])
