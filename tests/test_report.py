@@ -256,3 +256,23 @@ async def test_a_whatsapp_facilitator_gets_the_pdf_the_spreadsheet_and_each_csv(
     assert {mime for _, mime in wa.uploads.values()} >= {
         "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
     assert not wa.refused
+
+
+async def test_a_report_that_waits_in_the_outbox_is_made_the_same_when_read_back(sim):
+    """A report held back by a rate limit is written to the outbox as JSON and sent later."""
+    from datetime import datetime, timezone
+
+    from bot.charts import render_report
+    from bot.flows.report import gather
+    from bot.messages import Chart, Message
+
+    await build_community(sim)
+
+    async def read(tx):
+        return await gather(tx, await communities.get(tx, 1), "kk", datetime(2026, 3, 2, tzinfo=timezone.utc))
+
+    report = await sim.engine.db.atomic(read)
+    message = Message("telegram", "1", "x", document=Chart(render_report, (report,), filename="r.pdf"))
+    back = Message.from_json(message.to_json()).document
+    assert back.args == (report,)
+    assert text_of(back.render(*back.args))[1] == text_of(render_report(report))[1]
