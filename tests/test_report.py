@@ -276,3 +276,20 @@ async def test_a_report_that_waits_in_the_outbox_is_made_the_same_when_read_back
     back = Message.from_json(message.to_json()).document
     assert back.args == (report,)
     assert text_of(back.render(*back.args))[1] == text_of(render_report(report))[1]
+
+
+async def test_the_report_and_the_spreadsheet_reach_telegram_as_documents(tg, bot):
+    from tests.test_e2e_telegram import new_community, onboard as tg_onboard, say
+
+    aigerim = tg.user(1, "Айгерим", "kk")
+    await tg_onboard(tg, aigerim, "қазақша")
+    await new_community(tg, aigerim)
+    await say(tg, aigerim, "/report", contains="дайындалып жатыр")
+    sent = await tg.next_message(aigerim.id, contains="Тексеру коды бірінші бетте", timeout=30)
+    assert sent["kind"] == "document" and sent["filename"].endswith("-report.pdf")
+    assert "Көктерек ауылы" in " ".join(text_of(sent["document"])[1].split())
+    await say(tg, aigerim, "/export", contains="Деректер дайындалып жатыр")
+    sheet = await tg.next_message(aigerim.id, contains="Excel", timeout=30)
+    assert sheet["filename"].endswith(".xlsx") and "Мәселелер" in load_workbook(io.BytesIO(sheet["document"])).sheetnames
+    archive = await tg.next_message(aigerim.id, contains="zip", timeout=30)
+    assert archive["filename"].endswith(".zip")
