@@ -108,15 +108,17 @@ def test_the_operator_is_refused_in_one_line(demo, tmp_path, monkeypatch, capsys
     assert not (tmp_path / "missing.db").exists()
 
 
-async def tallies_of(path: Path) -> dict[tuple[int, int], tuple]:
-    """(ballot, problem number) → what the ballot's result counts, as the bot computes it."""
-    expected = {}
+async def tallies_of(path: Path) -> tuple[dict[tuple[int, int], tuple], dict[int, int]]:
+    """(ballot, problem number) → what the ballot's result counts, as the bot computes it; and
+    problem number → its combined rank (of the latest result of each method)."""
+    expected, combined = {}, {}
     async with Database(str(path)) as db:
         async def read(tx):
-            for ballot in await ballots.of_community(tx, 1):
+            latest = {}
+            for ballot in sorted(await ballots.of_community(tx, 1), key=lambda b: b.id):
                 if ballot.kind not in results.METHOD_NAMES:
                     continue
-                result = await results.build(tx, ballot)
+                result = latest[ballot.kind] = await results.build(tx, ballot)
                 for row in result.rows:
                     if ballot.kind == "dots":
                         expected[ballot.id, result.by_id[row.option].number] = (row.online, row.paper, row.total)
@@ -126,8 +128,10 @@ async def tallies_of(path: Path) -> dict[tuple[int, int], tuple]:
                     else:
                         outcome = result.extra["outcome"]
                         expected[ballot.id, result.by_id[row[0]].number] = (outcome.win_counts.get(row[0], 0),)
+            rows, _ = results.combined("kk", list(latest.values()))
+            combined.update({result.by_id[row.option].number: row.rank for row in rows})
         await db.atomic(read)
-    return expected
+    return expected, combined
 
 
 def test_the_spreadsheet_tallies_equal_the_ballots_results(demo):
@@ -135,13 +139,16 @@ def test_the_spreadsheet_tallies_equal_the_ballots_results(demo):
     assert {"Мәселелер", "Дауыс қорытындылары", "Дауыс берулер", "ҚМҰТ", "Мәселе ағашы", "Ресурстар картасы",
             "Институционалдық диаграмма", "Іс-әрекет жоспары", "Бағалау"} <= set(book.sheetnames)
     rows = list(book["Дауыс қорытындылары"].iter_rows(min_row=2, values_only=True))
-    expected = asyncio.run(tallies_of(demo / "demo.db"))
+    expected, combined = asyncio.run(tallies_of(demo / "demo.db"))
     found = {}
     for ballot, _method, number, _problem, _rank, online, paper, total, importance, urgency, wins, _compared in rows:
         found[ballot, number] = tuple(v for v in (online, paper, total, importance, urgency, wins) if v is not None)
     assert found == expected and len(expected) > 10
     assert {r[1] for r in rows} == {"Жапсырма (стикер) әдісі", "Басымдықтарды анықтау матрицасы",
                                     "Жүппен саралау"}
+    problems_sheet = book["Мәселелер"]
+    column = [c.value for c in problems_sheet[1]].index("Жиынтық рейтинг")
+    assert {r[0]: r[column] for r in problems_sheet.iter_rows(min_row=2, values_only=True)} == combined
     turnout = {r[0]: r[5] for r in book["Дауыс берулер"].iter_rows(min_row=2, values_only=True)}
     with closing(sqlite3.connect(demo / "demo.db")) as db:
         dots = db.execute("SELECT ballot_id, COUNT(DISTINCT member_id) FROM dot_votes GROUP BY ballot_id").fetchall()

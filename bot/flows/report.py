@@ -71,26 +71,36 @@ def _status(tr: Translator, ballot: Ballot) -> str:
             else tr.t("{opened} – {closed}", opened=_day(ballot.opened_at), closed=_day(ballot.closed_at)))
 
 
+def method_ranks(tr: Translator, ranked: list[results.Result], missing: object):
+    """The columns of a problem's ranks: one per method whose ballot closed (its latest), ranked
+    among the problems it included as on the combined chart, then the combined rank when more
+    than one method was run. Returns the headers, ``ranks_of(problem id)`` (``missing`` where a
+    method did not rank it) and the combined chart (None with a single method)."""
+    latest = {r.ballot.kind: r for r in ranked if not r.ballot.is_open}
+    methods = [k for k in RANKED if k in latest]
+    per_method = [results.included_ranks(latest[k]) for k in methods]
+    headers = [tr.t(results.SHORT_NAMES[k]) for k in methods]
+    rows, chart = results.combined(tr.locale, [latest[k] for k in methods]) if len(methods) > 1 else ([], None)
+    combined = {row.option: row.rank for row in rows}
+    if chart is not None:
+        headers.append(tr.t("Combined ranking"))
+
+    def ranks_of(problem_id: int) -> list:
+        found = [ranks.get(problem_id, missing) for ranks in per_method]
+        return found + [combined.get(problem_id, missing)] if chart is not None else found
+
+    return headers, ranks_of, chart
+
+
 async def _problems_section(tx: Tx, tr: Translator, community: Community, head: str) -> dict:
     ranked = await _ranked(tx, community.id)
     chosen = await problems.chosen(tx, community.id)
     listed = await problems.listed(tx, community.id)
     blocks: list = [["p", tr.tn("The members proposed {n} problem.", "The members proposed {n} problems.",
                                 len(listed))]]
-    latest = {r.ballot.kind: r for r in ranked if not r.ballot.is_open}
-    methods = [k for k in RANKED if k in latest]
-    combined = results.combined(tr.locale, [latest[k] for k in methods]) if len(methods) > 1 else None
-    combined_rank = {row.option: row.rank for row in combined[0]} if combined else {}
-    headers = ["#", tr.t("Problem")] + [tr.t(results.SHORT_NAMES[k]) for k in methods]
-    if combined:
-        headers.append(tr.t("Combined ranking"))
-    rows = []
-    for problem in listed:
-        row = [problem.number, problem.text + (" ✓" if chosen and chosen.id == problem.id else "")]
-        row += [latest[k].ranks.get(problem.id, "—") if problem.id in latest[k].included else "—" for k in methods]
-        if combined:
-            row.append(combined_rank.get(problem.id, "—"))
-        rows.append(row)
+    headers, ranks_of, combined = method_ranks(tr, ranked, "—")
+    rows = [[p.number, p.text + (" ✓" if chosen and chosen.id == p.id else ""), *ranks_of(p.id)] for p in listed]
+    headers = ["#", tr.t("Problem"), *headers]
     blocks.append(["table", {"headers": headers, "rows": rows, "widths": [1, 9] + [2] * (len(headers) - 2)}])
     if chosen is not None:
         blocks.append(["p", tr.t("The community chose: #{number} {problem} (✓).", number=chosen.number,
@@ -115,7 +125,7 @@ async def _problems_section(tx: Tx, tr: Translator, community: Community, head: 
         blocks.append(_chart(results.chart(tr.locale, result)))
     if combined:
         blocks.append(["p", tr.t("Combined ranking")])
-        blocks.append(_chart(combined[1]))
+        blocks.append(_chart(combined))
     return _section(tr, 1, blocks)
 
 
@@ -257,8 +267,10 @@ async def export_tables(tx: Tx, community: Community, locale: str, now: datetime
     chosen = await problems.chosen(tx, community.id)
     ranked = await _ranked(tx, community.id)
     yes, no = tr.t("Yes"), tr.t("No")
-    tables = [_table(tr.t("Problems"), "problems", ["#", tr.t("Problem"), tr.t("Chosen")],
-                     [[p.number, p.text, yes if chosen and chosen.id == p.id else ""] for p in listed])]
+    headers, ranks_of, _ = method_ranks(tr, ranked, None)
+    tables = [_table(tr.t("Problems"), "problems", ["#", tr.t("Problem"), tr.t("Chosen"), *headers],
+                     [[p.number, p.text, yes if chosen and chosen.id == p.id else "", *ranks_of(p.id)]
+                      for p in listed])]
     tallies = []
     for result in ranked:
         ballot, by_id = result.ballot, result.by_id
