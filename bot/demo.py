@@ -66,8 +66,19 @@ class Transcript:
         self.lines.append(f"**{person.name}**{where} → `{description}`")
         if outcome.toast:
             self.lines.append(f"> 💬 _{plain(outcome.toast.text)}_")
+        self._shown(skip_edits=bool(event.button and event.is_group))
+
+    def scheduled(self, when: str) -> None:
+        """What the scheduler sent at its latest sweep (reminders, the digest), unless quiet."""
+        if self.quiet or len(self.sim.sender.log) == self._seen:
+            self._seen = len(self.sim.sender.log)
+            return
+        self.lines.append(f"**⏰ scheduler**, {when}")
+        self._shown(skip_edits=False)
+
+    def _shown(self, skip_edits: bool) -> None:
         for chat_id, shown, edited in self.sim.sender.log[self._seen:]:
-            if edited and event.button and event.is_group:
+            if edited and skip_edits:
                 continue  # a tap's live count in the group: the toast above says what happened
             to = self.names.get(chat_id, chat_id)
             body = plain(shown.text).replace("\n", "\n>   ")

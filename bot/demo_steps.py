@@ -1,11 +1,13 @@
-"""The demo's walk through the methodology: the foundation, then one function a step (step 6,
-monitoring, is not built: step 7 follows step 5)."""
+"""The demo's walk through the methodology: the foundation, then one function a step."""
 
 from __future__ import annotations
 
 import random
 import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+from bot.scheduler import Scheduler
 from bot.sim import Group, Person, Shown, Sim
 from bot.storage import ballots, nominations, problems, resources, tree
 
@@ -150,6 +152,7 @@ async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     await step3(sim, transcript, facilitator, village, group)
     await step4(sim, transcript, facilitator, village, group)
     if await step5(sim, transcript, facilitator, village, group):
+        await step6(sim, transcript, facilitator, village, group)
         await step7(sim, transcript, facilitator, village, group)
 
 
@@ -643,14 +646,79 @@ async def step5(sim: Sim, transcript, facilitator: Person, village: list[Person]
     return True
 
 
-async def step7(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
-    """Step 6 is not built: a note, then /next; step 7, the evaluation."""
+# Step 6: the owners' reports over the first weeks of winter: (day in December, who, status, percent,
+# the note; "photo" sends a photo of the receipt instead). One is late, one blocked, one done early.
+CHECKINS = [(8, "Гүлнар", "late", 40, "Әкім демалыста, хатты 14 желтоқсанда қабылдайды"),
+            (8, "Игорь", "blocked", 0, "Фермеры не хотят встречаться до весны, нужен аким"),
+            (9, "Татьяна", "done", 100, "photo")]
+TZ = "Asia/Almaty"
+
+
+async def sweep(sim: Sim, transcript, day: int, month: int, hour: int, show: bool) -> int:
+    """The scheduler's sweep at ``hour``:00 on that day of the demo's winter, in the village's time."""
+    year = 2026 if month >= 11 else 2027
+    at = datetime(year, month, day, hour, 0, tzinfo=ZoneInfo(TZ)).astimezone(timezone.utc)
+    sim.engine.clock.now = max(sim.engine.clock.now, at - timedelta(minutes=1))  # it adds a minute a reading
+    before = len(sim.sender.log)
+    await Scheduler(sim.engine, sim.delivery).sweep()
+    await sim.outbox.drain()
+    transcript.quiet = not show
+    transcript.scheduled(f"{at.astimezone(ZoneInfo(TZ)):%d.%m.%Y %H:%M}")
+    transcript.quiet = False
+    return len(sim.sender.log) - before
+
+
+async def check_in(person: Person, status: str, percent: int, note: str) -> None:
+    await person.send("/checkin")
+    await person.press_data(buttons(person.last(), "ci:")[0])
+    await person.press_data(next(d for d in buttons(person.last(), "cs:") if d.endswith(f":{status}")))
+    if status != "done":  # a button's percent pressed, another typed
+        pressed = [d for d in buttons(person.last(), "cp:") if d.endswith(f":{percent}")]
+        await (person.press_data(pressed[0]) if pressed else person.send(str(percent)))
+    if note == "photo":
+        await person.send_photo("demo-receipt-photo", "")
+    else:
+        await person.send(note)
+
+
+async def step6(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """Step 6: the scheduler prompts the owners weekly, reminds of due and overdue tasks, and posts
+    the weekly digest; owners check in, a late and a blocked task alert the ҚМҰТ; /progress."""
     by_name = {m.name: m for m in village}
-    transcript.section("Step 6. Monitoring (not built yet)")
-    transcript.note("Step 6 — monitoring: the responsible members' check-ins, reminders of the due dates, the "
-                    "weekly digests — is not built yet, so the demo skips it. The winter passes: the demo's "
-                    "clock moves to March.")
-    sim.engine.clock.skip(days=105)
+    transcript.section("Step 6. Implementation and monitoring (іске асыру және мониторинг)")
+    transcript.note("The demo's clock now runs a day at a time; the scheduler sweeps at 09:00 and 10:00 village "
+                    "time. The facilitator looks at the reminder settings first.")
+    await facilitator.send("/remind")
+    await sweep(sim, transcript, 17, 11, 16, False)  # plans the reminders (the plan was approved on the 17th)
+    shown = {(23, 11, 10), (24, 11, 9), (7, 12, 9), (11, 12, 9), (14, 12, 10)}
+    quiet_sent = 0
+    day = datetime(2026, 11, 18)
+    while day <= datetime(2026, 12, 14):
+        for hour in (9, 10):
+            show = (day.day, day.month, hour) in shown
+            sent = await sweep(sim, transcript, day.day, day.month, hour, show)
+            quiet_sent += 0 if show else sent
+        if (day.day, day.month) == (24, 11):
+            transcript.section("Step 6. An owner reports on their task")
+            await check_in(by_name["Ерлан"], "on_track", 25, "Трактор келісілді, 1 желтоқсанда бастаймыз")
+            await by_name["Ерлан"].send("/plan")
+        for when, who, status, percent, note in CHECKINS:
+            if (day.day, day.month) == (when, 12):
+                transcript.section(f"Step 6. {who} reports: {status}")
+                await check_in(by_name[who], status, percent, note)
+        if (day.day, day.month) == (9, 12):
+            transcript.section("Step 6. Progress in the group")
+            await by_name["Нұрлан"].send("/progress", group)
+        day += timedelta(days=1)
+    transcript.note(f"On the other days the scheduler sent {quiet_sent} more messages (weekly check-in prompts, "
+                    "digests), not shown.")
+
+
+async def step7(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """Step 7, the evaluation, in March."""
+    by_name = {m.name: m for m in village}
+    transcript.note("The winter passes: the demo's clock moves to March.")
+    sim.engine.clock.now = max(sim.engine.clock.now, datetime(2027, 3, 1, 5, 0, tzinfo=timezone.utc))
     await facilitator.send("/next", group)
 
     transcript.section("Step 7. The evaluation (бағалау)")

@@ -1,5 +1,5 @@
-"""Timed work: closing ballots at their closing time, pruning, erasing members silent too long;
-and, once at start, the redraws a crash cut off.
+"""Timed work: closing ballots at their closing time, the reminders of step 6, pruning, erasing
+members silent too long; and, once at start, the redraws a crash cut off.
 
 A sweep every few seconds reads what is due from the database, so nothing is kept only in
 memory: a restart loses no deadline, and one that passed while the bot was down is handled on
@@ -18,6 +18,7 @@ from bot.delivery import Delivery
 from bot.flows.context import Context
 from bot.flows.engine import Engine, utcnow
 from bot.flows.privacy import expire_inactive
+from bot.flows.reminders import plan_ballot_reminders, plan_task_reminders, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ async def prune(ctx: Context) -> None:
     await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
 
 
-JOBS = (close_due_ballots, prune, expire_inactive)
+JOBS = (close_due_ballots, plan_ballot_reminders, send_reminders, prune, expire_inactive)
+MINUTELY = (plan_task_reminders,)  # before the sweep's own jobs, once in a minute of the engine's clock
 async def redraw_pending(ctx: Context) -> None:
     """Ask again for the redraws that a crash cut off (a clean stop leaves none)."""
     from bot.flows import registry
@@ -72,8 +74,13 @@ class Scheduler:
         self.interval = interval
         self._scheduler = AsyncIOScheduler()
         self._at_start: asyncio.Task | None = None
+        self._planned_minute: datetime | None = None
 
     async def sweep(self) -> None:
+        minute = self.engine.clock().replace(second=0, microsecond=0)
+        if minute != self._planned_minute:
+            self._planned_minute = minute
+            await self._run_jobs(MINUTELY)
         await self._run_jobs(JOBS)
 
     async def _run_jobs(self, jobs: tuple) -> None:

@@ -109,6 +109,12 @@ class Person:
             return await self.sim.handle(self, text, command=match.group(1).lower(), args=match.group(2), **where)
         return await self.sim.handle(self, text, text=text, **where)
 
+    async def send_photo(self, file_id: str, caption: str = "") -> Outcome:
+        return await self.sim.handle(self, f"[photo {file_id}] {caption}", text=caption, photo=file_id)
+
+    async def send_document(self, caption: str = "") -> Outcome:
+        return await self.sim.handle(self, f"[document] {caption}", text=caption, attachment="document")
+
     async def press(self, label: str, group: Group | None = None, *, contains: str | None = None) -> Outcome:
         """Press the newest button whose text contains ``label`` in this person's chat (or the group)."""
         chat = group.id if group else self.id

@@ -52,13 +52,14 @@ EXPECTED_COMMANDS = {
     "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
     # members of the community
     "propose": "member", "problems": "member", "vote": "member", "results": "member", "nominate": "member",
-    "tree": "member", "resources": "member", "orgs": "member", "plan": "member",
+    "tree": "member", "resources": "member", "orgs": "member", "plan": "member", "checkin": "member",
+    "progress": "member", "mute": "onboarded",
     # its ҚМҰТ (and facilitator)
     "report": "kmut",
     # its facilitator
     "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
     "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
-    "export": "facilitator",
+    "remind": "facilitator", "export": "facilitator",
 }
 EXPECTED_BUTTONS = {
     "lang": "anyone", "consent": "anyone", "onbname": "anyone", "m": "anyone",
@@ -69,6 +70,8 @@ EXPECTED_BUTTONS = {
     "ra": "member", "rk": "member", "rp": "member", "oa": "member", "op": "member", "oe": "member", "or": "member", "oi": "member",
     "oc": "member", "ka": "member", "kv": "member", "kp": "member", "pl": "member", "ev": "member",
     "ko": "kmut",
+    # a check-in: a member's route; the handler then lets only the task's responsible member report
+    "ci": "member", "cs": "member", "cp": "member", "cn": "member",
     # A member's routes; the handler then lets only the nominee answer, and tells a nominator who
     # is already nominated (in its own words: allowed here, as past the route's check).
     "na": "member", "nd": "member",
@@ -372,6 +375,10 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "kp": (f"kp:{world.community_a}", False),
         "ko": (f"ko:{world.community_a}:1:{world.ids['member']}", False),
         "pl": (f"pl:{b['plan']}:1", True),
+        "ci": (f"ci:{world.community_a}:1", False),
+        "cs": (f"cs:{world.community_a}:1:late", False),
+        "cp": (f"cp:{world.community_a}:1:late:50", False),
+        "cn": (f"cn:{world.community_a}", False),
         "ev": (f"ev:{b['evaluation']}:g:yes", False),
         "lang": ("lang:en", False),
         "consent": ("consent:yes", False),

@@ -143,8 +143,18 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     assert "5-қадам аяқталды.\n>   \n>   Іс-әрекет жоспары: 7 міндет. Мүшелер бекітті: 18 — жақтады, 3 — әзірге жоқ." \
         in transcript and "**6-қадам: " in transcript
 
-    # step 6 is not built: said so in the transcript, then on to step 7
-    assert "Step 6 — monitoring" in transcript and "is not built yet" in transcript and "**7-қадам: " in transcript
+    # step 6: weekly prompts from the scheduler, a late and a blocked report alert the ҚМҰТ, the
+    # progress chart in the group, two digests on Mondays at 10:00, then on to step 7
+    assert "**⏰ scheduler**, 24.11.2026 09:00\n> 🤖 → Ерлан: 🔔 #1 «" in transcript
+    assert "Хабарлаған: Гүлнар.\n>   Түсініктеме: Әкім демалыста" in transcript
+    assert "Сообщает: Игорь.\n>   Комментарий: Фермеры не хотят" in transcript
+    digests = re.findall(r"\*\*⏰ scheduler\*\*, (\d\d\.\d\d\.2026 10:00)\n> 🤖 → group «Көктерек ауылы»: 📊 "
+                         r"\*\*Іс-әрекет жоспарындағы апта\*\*.*?!\[chart\]", transcript, re.S)
+    assert digests == ["23.11.2026 10:00", "14.12.2026 10:00"]
+    assert "1 міндет орындалды, 0 кесте бойынша, 2 кешігуде, 1 тоқтап тұр" in transcript
+    assert re.search(r"`/progress`\n> 🤖 → group «Көктерек ауылы»: Жоспардың орындалуы, 7 міндет: .*?\n.*?\n>   "
+                     r"!\[chart\]", transcript)
+    assert "**7-қадам: " in transcript
 
     # step 7: the evaluation — 10+ members with varied answers, some texts; the totals with the chart in the group
     assert len(answers) >= 10 and all(a[0] and a[1] and a[2] is not None for a in answers)

@@ -652,12 +652,12 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed",
-                       "community.tz", "community.exported")
+                       "community.tz", "reminders.changed", "community.exported")
 KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed", "task.removed",
                 "task.dated", "task.owner_named", "community.report_printed")  # the ҚМҰТ's (or the facilitator's)
 MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "task.proposed", "task.offered",
                   "task.offer_withdrawn", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
-                  "nomination.accepted", "nomination.declined")
+                  "nomination.accepted", "nomination.declined", "task.checkin")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
 UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared",

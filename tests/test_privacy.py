@@ -91,6 +91,9 @@ EXPORTED = {
     ("task_volunteers", "member_id"): "tasks_offered",
     ("plan_votes", "member_id"): "plan_votes",
     ("evaluation_answers", "member_id"): "evaluations",
+    ("checkins", "member_id"): "task_reports",
+    ("mutes", "member_id"): "reminders_muted_until",
+    ("group_presence", "member_id"): "seen_in_groups_of",
 }
 NOT_EXPORTED = {  # about the account, but only for moments, and nothing they told us
     ("recent_taps", "user_id"): "a button press, kept a second to drop a double tap",
@@ -163,6 +166,12 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     await member.press_data(next(b.data for row in sim.messages(c.group.id)[-1].buttons for b in row
                                  if b.data.endswith(":1")), c.group)
     await c.facilitator.send("/close plan", c.group)
+    await member.send("/checkin")  # step 6: a report on the task, and reminders muted for a week
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.startswith("ci:")))
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.endswith(":on_track")))
+    await member.press_data(next(b.data for row in member.last().buttons for b in row if b.data.endswith(":50")))
+    await member.send("Half of it is clean")
+    await member.send("/mute 7d")
     await c.facilitator.send("/poll evaluation", c.group)  # step 7: ballot 6
     await member.send("/start b_6")
     await member.press_data(member.last().buttons[1][0].data)  # partly
@@ -250,6 +259,10 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     assert [t["title"] for t in data["tasks_responsible_for"]] == ["Clean the culvert"]
     assert [t["number"] for t in data["tasks_offered"]] == [1]
     assert [v["approve"] for v in data["plan_votes"]] == [1]
+    assert [(r["number"], r["status"], r["percent"], r["note"]) for r in data["task_reports"]] == [
+        (1, "on_track", 50, "Half of it is clean")]
+    assert len(data["reminders_muted_until"]) == 1
+    assert [g["community"] for g in data["seen_in_groups_of"]] == ["Көктерек", "Second village"]
     assert [(e["goal"], e["rating"], e["again"], e["worked"]) for e in data["evaluations"]] == [
         ("partly", 4, 1, "Everyone came to clean the culvert")]
     assert [(p["community"], p["problem"]) for p in data["problems_chosen"]] == [("Second village", 2)]

@@ -25,10 +25,11 @@ from tests.conftest import build_community
 
 MAX_BYTES = 3 * 1024 * 1024
 SECTIONS = {  # the headings, in the order they must come
-    "kk": ["Мәселелер және басымдықтар", "ҚМҰТ", "Мәселені талдау", "Ресурстар", "Іс-әрекет жоспары", "Бағалау"],
-    "ru": ["Шаг 1.", "Шаг 2.", "Шаг 3.", "Шаг 4.", "Шаг 5.", "Шаг 7."],
+    "kk": ["Мәселелер және басымдықтар", "ҚМҰТ", "Мәселені талдау", "Ресурстар", "Іс-әрекет жоспары",
+           "Іске асыру және мониторинг", "Бағалау"],
+    "ru": ["Шаг 1.", "Шаг 2.", "Шаг 3.", "Шаг 4.", "Шаг 5.", "Шаг 6.", "Шаг 7."],
     "en": ["Step 1. Problems and priorities", "Step 2.", "Step 3. Problem analysis", "Step 4. Resources",
-           "Step 5. Action plan", "Step 7. Evaluation"],
+           "Step 5. Action plan", "Step 6. Implementation and monitoring", "Step 7. Evaluation"],
 }
 
 
@@ -73,8 +74,10 @@ def test_the_demo_ends_with_a_printable_kazakh_report(demo):
     assert community_name(demo) in flat
     assert "Тексеру коды" in flat and "Жапсырма" in flat  # Kazakh letters, extractable as text
     assert in_order(flat, SECTIONS["kk"])
-    # every step's chart: stickers, matrix, pairwise, combined, election, tree, resources, orgs, plan, evaluation
-    assert images_in(reader) >= 10
+    # every step's chart: stickers, matrix, pairwise, combined, election, tree, resources, orgs, plan,
+    # progress, evaluation
+    assert images_in(reader) >= 11
+    assert "Кешіккен және тоқтап тұрған міндеттер" in flat  # step 6's late and blocked episodes
     code = re.search(r"audit verify --head ([0-9a-f]{8})", flat).group(1)
     with closing(sqlite3.connect(demo / "demo.db")) as db:
         head = db.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()[0]
@@ -175,6 +178,13 @@ def test_the_export_names_no_voter_and_holds_no_phone_number(demo):
                 assert not re.search(r"\+?\d[\d ()-]{9,}\d", text), (sheet.title, text)
                 assert not any(phone and phone in text for phone in phones)
                 assert text not in names - public, (sheet.title, text)  # a voter's name is nowhere
+    with closing(sqlite3.connect(demo / "demo.db")) as db:
+        checkins = db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0]
+        notes = {r[0] for r in db.execute("SELECT note FROM checkins WHERE note <> ''")}
+    reported = list(book["Міндеттер бойынша есептер"].iter_rows(min_row=2, values_only=True))
+    assert checkins and len(reported) == checkins
+    assert notes and not any(cell in notes for sheet in book.worksheets  # free text, which may name people
+                             for row in sheet.iter_rows(values_only=True) for cell in row)
     kmut = list(book["ҚМҰТ"].iter_rows(min_row=2, values_only=True))
     assert kmut and {r[0] for r in kmut} <= public
 

@@ -26,6 +26,7 @@ from bot.charts.data import ResourceRow
 from bot.charts.pairwise import render_pairwise
 from bot.charts.data import TaskRow
 from bot.charts.plan import render_plan
+from bot.charts.progress import ProgressRow, render_progress
 from bot.charts.report import render_report
 from bot.charts.resources import render_resources
 from bot.charts.sheets import render_csv, render_csv_zip, render_xlsx
@@ -39,6 +40,7 @@ __all__ = [
     "MatrixPoint",
     "OrgRow",
     "Problem",
+    "ProgressRow",
     "RankedProblem",
     "ResourceRow",
     "StickerRow",
@@ -54,6 +56,7 @@ __all__ = [
     "render_orgs",
     "render_pairwise",
     "render_plan",
+    "render_progress",
     "render_report",
     "render_resources",
     "render_stickers",

@@ -300,3 +300,26 @@ class EvaluationSummary:
                 raise ValueError(f"{name} has {sum(value)} answers but only "
                                  f"{self.respondents} members answered")
             object.__setattr__(self, name, value)
+
+
+PROGRESS_STATUSES = ("done", "on_track", "late", "blocked", "none")
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    """One task: ``number``, ``title``, ``owner`` ("" nobody), ``start``/``due`` (dates or None),
+    ``status`` one of done, on_track, late, blocked, none (no check-in yet), ``percent`` 0–100."""
+
+    number: int
+    title: str
+    owner: str = ""
+    start: date | None = None
+    due: date | None = None
+    status: str = "none"
+    percent: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in PROGRESS_STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        if not 0 <= self.percent <= 100:
+            raise ValueError(f"percent must be 0–100, got {self.percent!r}")

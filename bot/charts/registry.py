@@ -20,6 +20,7 @@ from bot.charts.matrix import render_matrix
 from bot.charts.orgs import render_orgs
 from bot.charts.pairwise import render_pairwise
 from bot.charts.plan import render_plan
+from bot.charts.progress import render_progress
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
@@ -37,6 +38,7 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
     "orgs": render_orgs,
     "pairwise": render_pairwise,
     "plan": render_plan,
+    "progress": render_progress,
     "report_pdf": render_report,
     "resources": render_resources,
     "stickers": render_stickers,
@@ -45,7 +47,7 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
 
 ROW_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     data.CandidateRow, data.CombinedRow, data.EvaluationSummary, data.MatrixPoint, data.OrgRow,
-    data.Problem, data.RankedProblem, data.ResourceRow, data.StickerRow, data.TaskRow, data.TreeNode,
+    data.Problem, data.ProgressRow, data.RankedProblem, data.ResourceRow, data.StickerRow, data.TaskRow, data.TreeNode,
 )}
 
 for _name, _fn in RENDERERS.items():

@@ -412,7 +412,11 @@ async def status(ctx: Context) -> None:
 
         await require(ctx, None, "member")
         return
-    ctx.reply(steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id)))
+    from bot.flows.monitoring import version_note
+
+    changed = await version_note(ctx, ctx.tr, community)
+    ctx.reply(steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
+              + ("\n\n" + changed if changed else ""))
 
 
 @command("next", who="facilitator", describe=N_("Close this step and open the next"))

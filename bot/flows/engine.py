@@ -22,7 +22,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, members, outbox, redraws, updates
+from bot.storage import conversations, members, outbox, redraws, reminders, updates
 from bot.storage.db import Busy, Database
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ class Engine:
             ctx.state_saved_at = saved_at
             if member is not None and (member.last_seen_on or "") < (today := ctx.now.date().isoformat()):
                 await members.seen(tx, member.id, today)  # once a day: the retention period restarts
+            if member is not None and event.is_group:  # in the group: hears of ballots there (step 6)
+                await reminders.seen_in_group(tx, event.channel, event.chat_id, member.id)
             await self._dispatch(ctx)
             await ctx.save_state()
             await self._persist(tx, ctx.outcome)

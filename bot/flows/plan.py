@@ -97,8 +97,15 @@ async def plan_command(ctx: Context) -> None:
         ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), url=ctx.private_link("plan"))]],
                   chart=chart(ctx.locale, tasks, today(community, ctx)))
         return
+    from bot.flows.monitoring import progress_note, version_note
+    from bot.storage import checkins
+
+    latest = await checkins.latest(ctx.tx, [t.id for t in tasks])
     lines = [ctx.t("📋 <b>Action plan</b> for «{problem}»", problem=esc(problem.text)), ""]
-    lines += [task_line(ctx.tr, t) for t in tasks] or [ctx.t("No tasks yet. Propose the first one.")]
+    if changed := await version_note(ctx, ctx.tr, community):
+        lines[1:1] = [changed]
+    lines += [task_line(ctx.tr, t) + progress_note(ctx.tr, latest.get(t.id)) for t in tasks] or [
+        ctx.t("No tasks yet. Propose the first one.")]
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: name who is responsible with /plan owner 3, set dates with /plan dates 3 01.12 "
                             "20.12, take a task off with /plan remove 3.")]

@@ -20,15 +20,17 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.flows import election, evaluation as evaluation_flow, plan as plan_flow, resources as resources_flow
-from bot.flows import results, tree as tree_flow
+from bot.flows import monitoring, results, tree as tree_flow
 from bot.flows.context import Context
 from bot.flows.nominations import CATEGORY_NAMES
 from bot.flows.registry import command
 from bot.flows.steps import STEP_TITLES
 from bot.flows.types import Chart
 from bot.i18n import N_, Translator, translator
-from bot.storage import audit, ballots, communities, evaluation, members, nominations, plan, problems, resources, tree
+from bot.storage import (audit, ballots, checkins, communities, evaluation, members, nominations, plan, problems,
+                         resources, tree)
 from bot.storage.ballots import Ballot
+from bot.storage.checkins import Checkin
 from bot.storage.db import Tx
 
 RANKED = ("dots", "matrix", "pairwise")
@@ -185,19 +187,40 @@ async def _resources_section(tx: Tx, tr: Translator, community: Community) -> di
     return _section(tr, 4, blocks)
 
 
-def task_status(tr: Translator, task: plan.Task, today) -> str:
+def task_status(tr: Translator, task: plan.Task, latest: Checkin | None, today) -> str:
+    """A task's status as /progress tells it (from its latest check-in and its due day)."""
     if not task.owner:
         return tr.t("no one responsible yet")
-    if task.start is None or task.due is None:
-        return tr.t("Not scheduled yet")
-    if task.due < today:
-        return tr.t("due date passed")
-    return tr.t("in progress") if task.start <= today else tr.t("planned")
+    status = monitoring.status_of(task, latest, today)
+    text = tr.t("no report yet") if status == "none" else tr.t(monitoring.STATUS_NAMES[status])
+    return f"{text}, {latest.percent}%" if latest is not None and status != "done" else text
+
+
+def episodes(history: list[Checkin]) -> list[tuple[str, str, str | None]]:
+    """A task's late and blocked episodes: (status, from, until), ``until`` the check-in that
+    changed it (None: still so)."""
+    found: list[tuple[str, str, str | None]] = []
+    current: tuple[str, str] | None = None
+    for checkin in history:
+        if current is not None and checkin.status != current[0]:
+            found.append((current[0], current[1], checkin.at))
+            current = None
+        if current is None and checkin.status in ("late", "blocked"):
+            current = (checkin.status, checkin.at)
+    if current is not None:
+        found.append((current[0], current[1], None))
+    return found
+
+
+async def _tasks(tx: Tx, community: Community) -> tuple[list[plan.Task], dict[int, list[Checkin]]]:
+    """The plan's tasks and each one's check-ins, oldest first."""
+    problem = await problems.chosen(tx, community.id)
+    tasks = await plan.of_problem(tx, problem.id) if problem else []
+    return tasks, {t.id: await checkins.history(tx, t.id) for t in tasks}
 
 
 async def _plan_section(tx: Tx, tr: Translator, community: Community, today, head: str) -> dict:
-    problem = await problems.chosen(tx, community.id)
-    tasks = await plan.of_problem(tx, problem.id) if problem else []
+    tasks, history = await _tasks(tx, community)
     blocks: list = [["p", plain(plan_flow.caption(tr, tasks))]]
     for ballot in sorted((b for b in await ballots.of_community(tx, community.id, "closed") if b.kind == "plan"),
                          key=lambda b: b.id):
@@ -206,10 +229,34 @@ async def _plan_section(tx: Tx, tr: Translator, community: Community, today, hea
     if tasks:
         blocks.append(["table", {"headers": ["#", tr.t("Task"), tr.t("Responsible"), tr.t("Dates"), tr.t("Status")],
                                  "rows": [[t.number, t.title, t.owner or "—", plan_flow.span_text(t) or "—",
-                                           task_status(tr, t, today)] for t in tasks],
+                                           task_status(tr, t, (history[t.id] or [None])[-1], today)]
+                                          for t in tasks],
                                  "widths": [1, 8, 4, 3, 4]}])
     blocks.append(_chart(plan_flow.chart(tr.locale, tasks, today)))
     return _section(tr, 5, blocks)
+
+
+async def _monitoring_section(tx: Tx, tr: Translator, community: Community, today) -> dict:
+    tasks, history = await _tasks(tx, community)
+    latest = {t.id: history[t.id][-1] for t in tasks if history[t.id]}
+    blocks: list = [["p", plain(monitoring.summary(tr, tasks, latest, today))]]
+    if not latest:
+        blocks.append(["p", tr.t("Nobody has reported on a task yet.")])
+        return _section(tr, 6, blocks)
+    blocks.append(_chart(monitoring.chart(tr.locale, tasks, latest, today)))
+    lapses = [[t.number, t.title, tr.t(monitoring.STATUS_NAMES[status]), _day(since),
+               _day(until) if until else tr.t("still so")]
+              for t in tasks for status, since, until in episodes(history[t.id])]
+    if lapses:
+        blocks.append(["p", tr.t("Late and blocked tasks")])
+        blocks.append(["table", {"headers": ["#", tr.t("Task"), tr.t("Status"), tr.t("From"), tr.t("Until")],
+                                 "rows": lapses, "widths": [1, 8, 3, 3, 3]}])
+    blocks.append(["p", tr.t("Check-ins")])
+    blocks.append(["table", {"headers": ["#", tr.t("Date"), tr.t("Status"), "%", tr.t("Note")],
+                             "rows": [[t.number, _day(c.at), tr.t(monitoring.STATUS_NAMES[c.status]), c.percent, c.note]
+                                      for t in tasks for c in history[t.id]],
+                             "widths": [1, 3, 3, 1, 10]}])
+    return _section(tr, 6, blocks)
 
 
 async def _evaluation_section(tx: Tx, tr: Translator, community: Community, head: str) -> dict:
@@ -246,7 +293,8 @@ async def gather(tx: Tx, community: Community, locale: str, now: datetime) -> di
     ]
     sections = [await _problems_section(tx, tr, community, head), await _kmut_section(tx, tr, community, head),
                 await _tree_section(tx, tr, community), await _resources_section(tx, tr, community),
-                await _plan_section(tx, tr, community, today, head)]
+                await _plan_section(tx, tr, community, today, head),
+                await _monitoring_section(tx, tr, community, today)]
     sections.append(await _evaluation_section(tx, tr, community, head))
     return {"title": tr.t("«{community}»: the community's report", community=community.name), "cover": cover,
             "sections": sections,
@@ -328,12 +376,17 @@ async def export_tables(tx: Tx, community: Community, locale: str, now: datetime
                          [[o.number, o.name, None if o.importance is None else round(o.importance, 2),
                            None if o.closeness is None else round(o.closeness, 2), o.raters]
                           for o in await resources.orgs_of(tx, community.id)]))
-    tasks = await plan.of_problem(tx, chosen.id) if chosen else []
+    tasks, history = await _tasks(tx, community)
     tables.append(_table(tr.t("Action plan"), "tasks", [
         "#", tr.t("Task"), tr.t("Responsible"), tr.t("Start"), tr.t("Due"), tr.t("Resources needed"),
-        tr.t("Offers to do it"), tr.t("Status")],
+        tr.t("Offers to do it"), tr.t("Status"), tr.t("Check-ins")],
         [[t.number, t.title, t.owner, t.start.isoformat() if t.start else None, t.due.isoformat() if t.due else None,
-          t.resources, t.volunteers, task_status(tr, t, today)] for t in tasks]))
+          t.resources, t.volunteers, task_status(tr, t, (history[t.id] or [None])[-1], today), len(history[t.id])]
+         for t in tasks]))
+    # the notes are left out: free text, which may name people
+    tables.append(_table(tr.t("Check-ins"), "checkins", ["#", tr.t("Task"), tr.t("Date"), tr.t("Status"), "%"],
+                         [[t.number, t.title, _day(c.at), tr.t(monitoring.STATUS_NAMES[c.status]), c.percent]
+                          for t in tasks for c in history[t.id]]))
     totals = []
     for ballot in (b for b in every if b.kind == "evaluation"):
         (g_yes, g_partly, g_no), ratings, (again_yes, again_no), respondents = await evaluation.summary(tx, ballot.id)

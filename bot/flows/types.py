@@ -33,6 +33,8 @@ class Event:
     user_name: str = ""          # the name the channel's profile shows (a suggestion only)
     user_lang: str | None = None  # the client's language code
     chat_title: str = ""
+    photo: str | None = None     # a photo sent (its file id on the channel; the text is its caption)
+    attachment: str | None = None  # another kind of file sent ("document", "large": a photo too big), not kept
     joined_group: bool = False   # the bot was added to the group ``chat_id``
     group_moved_to: str | None = None  # the group ``chat_id`` now lives on under this id (Telegram
                                         # upgraded it to a supergroup)

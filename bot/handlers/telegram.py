@@ -124,6 +124,7 @@ async def _translated_errors():
         raise Undeliverable(str(exc)) from exc  # blocked, or gone
 
 
+MAX_PHOTO_BYTES = 20 * 1024 * 1024  # evidence kept by its file id; a bigger one is refused
 _COMMAND = re.compile(r"/(\S+)\s*(.*)", re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -175,6 +176,12 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
                 await run(Event(**base, foreign_contact=True))  # its number is not passed on
             else:
                 await run(Event(**base, phone=message.contact.phone_number))
+            return
+        if not is_group and (message.photo or message.document or message.video or message.audio):
+            if message.photo and (message.photo[-1].file_size or 0) <= MAX_PHOTO_BYTES:
+                await run(Event(**base, text=text or "", photo=message.photo[-1].file_id))
+            else:
+                await run(Event(**base, text=text or "", attachment="large" if message.photo else "document"))
             return
         if text is None:
             if not is_group:

@@ -232,8 +232,11 @@ async def voters(tx: Tx, ballot: Ballot) -> int:
     return int(await tx.scalar(f"SELECT COUNT(DISTINCT member_id) FROM {table} WHERE ballot_id = ?", (ballot.id,)))
 
 
+VOTE_TABLES = {"dots": "dot_votes", "matrix": "matrix_votes", "pairwise": "pairwise_votes",
+               "election": "election_votes", "plan": "plan_votes", "evaluation": "evaluation_answers"}
+
+
 async def has_voted(tx: Tx, ballot: Ballot, member_id: int) -> bool:
-    table = {"dots": "dot_votes", "matrix": "matrix_votes", "pairwise": "pairwise_votes",
-             "election": "election_votes", "plan": "plan_votes", "evaluation": "evaluation_answers"}[ballot.kind]
+    table = VOTE_TABLES[ballot.kind]
     return await tx.one(f"SELECT 1 FROM {table} WHERE ballot_id = ? AND member_id = ? LIMIT 1",
                         (ballot.id, member_id)) is not None

@@ -132,6 +132,14 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "evaluations": _rows(await tx.all(
             "SELECT ballot_id, goal, rating, again, worked, change FROM evaluation_answers WHERE member_id = ?",
             (member_id,))),
+        "task_reports": _rows(await tx.all(
+            "SELECT c.name AS community, t.number, k.status, k.percent, k.note, k.photo, k.at FROM checkins k"
+            " JOIN tasks t ON t.id = k.task_id JOIN communities c ON c.id = t.community_id WHERE k.member_id = ?"
+            " ORDER BY k.id", (member_id,))),
+        "reminders_muted_until": _rows(await tx.all("SELECT until FROM mutes WHERE member_id = ?", (member_id,))),
+        "seen_in_groups_of": _rows(await tx.all(
+            "SELECT c.name AS community FROM group_presence p JOIN communities c ON c.id = p.community_id"
+            " WHERE p.member_id = ? ORDER BY c.id", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -182,6 +190,9 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
                      " WHERE b.community_id = tasks.community_id AND b.kind = 'plan' AND b.status = 'open')",
                      (member_id,))
     await tx.execute("DELETE FROM volunteers WHERE member_id = ?", (member_id,))
+    # their reports on tasks stay, as the plan's history, linked only to the anonymous row
+    await tx.execute("DELETE FROM mutes WHERE member_id = ?", (member_id,))
+    await tx.execute("DELETE FROM group_presence WHERE member_id = ?", (member_id,))
     await tx.execute("DELETE FROM memberships WHERE member_id = ?", (member_id,))
     await tx.execute("UPDATE communities SET created_by = NULL WHERE created_by = ?", (member_id,))
     await tx.execute("UPDATE group_links SET linked_by = NULL WHERE linked_by = ?", (member_id,))

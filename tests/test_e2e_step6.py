@@ -1,0 +1,115 @@
+"""Step 6 end to end: the real bot over HTTP, its scheduler sweeping on its own — a ballot about
+to close reminds, in private, only the members who have not voted in it; a prompt planned before a
+restart arrives once after it; reminders and a digest to 1,000 members and 3 groups within
+Telegram's limits, each once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from bot.storage.db import Database
+from tests.test_crash_safety import linked_village
+from tests.test_e2e_telegram import Bot, button_for, say
+
+
+async def test_a_closing_ballot_reminder_reaches_only_the_non_voters_over_http(tg, tmp_path):
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2)
+    await bot.start()
+    try:
+        aigerim, group, users = await linked_village(tg, bot, 3)  # M0..M2, English
+        for member in users:
+            await say(tg, member, "/start")  # a private chat with the bot, as every member has
+        ballot = await say(tg, aigerim, "/poll dots 3 2d", group)
+        await tg.answer_to(tg.press(users[0], ballot, button_for(ballot, 1), chat=group))
+        now = datetime.now(timezone.utc)
+        async with bot.app.db.transaction() as tx:  # as if opened two hours ago, closing in 59 minutes
+            await tx.execute("UPDATE ballots SET opened_at = ?, closes_at = ? WHERE id = 1",
+                             ((now - timedelta(hours=2)).isoformat(timespec="seconds"),
+                              (now + timedelta(minutes=59)).isoformat(timespec="seconds")))
+        for user in users[1:]:
+            reminder = await tg.next_message(user.id, contains="closes at", timeout=10)
+            assert reminder["text"].endswith("and you have not voted yet.")
+        await tg.next_message(aigerim.id, contains="жабылады", timeout=10)  # the facilitator did not vote either
+        await asyncio.sleep(1.0)  # sweeps enough to send anything twice
+        for user in users[1:]:
+            assert sum("closes at" in (m["text"] or "") for m in tg.messages(user)) == 1
+        assert not any("closes at" in (m["text"] or "") for m in tg.messages(users[0]))  # voted: nothing
+    finally:
+        await bot.stop()
+
+
+async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_over_http(tg, tmp_path):
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2)
+    await bot.start()
+    try:
+        aigerim, group, users = await linked_village(tg, bot, 2)
+        owner = users[0]
+        await say(tg, owner, "/start")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        async with bot.app.db.transaction() as tx:  # a task of the plan, the first member responsible
+            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 2, ?)", (now,))
+        await bot.stop()
+        await bot.start()  # the task reminders are planned once a minute, and at start: its weekly prompt
+        assert await bot.app.db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin'") == 1
+        await bot.stop()
+        async with Database(bot.db_path) as db:  # the prompt falls due while the bot is down
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'checkin'",
+                                 ((datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(timespec="seconds"),))
+        await bot.start()
+        prompt = await tg.next_message(owner.id, contains="Clean the culvert", timeout=10)
+        assert prompt["text"].startswith("🔔 How is your task #1 «Clean the culvert» going?")
+        await asyncio.sleep(1.0)
+        assert sum("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner)) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_reminders_and_a_digest_to_a_thousand_members_and_three_groups_arrive_once_within_the_limits(
+        tg, tmp_path):
+    from tests.test_outbox import REAL_LIMITS, wait_until
+
+    tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=30)
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2, limits=REAL_LIMITS)
+    await bot.start()
+    try:
+        aigerim, group, _ = await linked_village(tg, bot, 0)
+        await say(tg, aigerim, "/choose 1", group)
+        users = [tg.user(20_000 + i, f"M{i}", "en", started=True) for i in range(1000)]
+        groups = [group, tg.group(-100322, "Ауыл 2", with_bot=True), tg.group(-100323, "Ауыл 3", with_bot=True)]
+        now = datetime.now(timezone.utc)
+        async with bot.app.db.transaction() as tx:
+            for user in users:  # members who joined earlier, seen in the group (no "a vote is open" for them)
+                member = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at, active_community)"
+                                         " VALUES (?, 'en', 'now', 'now', 1)", (user.first_name,))
+                await tx.execute("INSERT INTO identities VALUES ('telegram', ?, ?, 'now')", (str(user.id), member))
+                await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at)"
+                                 " VALUES (1, ?, 'member', 'now')", (member,))
+                await tx.execute("INSERT INTO group_presence VALUES (1, ?)", (member,))
+            for extra in groups[1:]:
+                await tx.execute("INSERT INTO group_links (channel, chat_id, community_id, linked_at)"
+                                 " VALUES ('telegram', ?, 1, 'now')", (str(extra.id),))
+            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 1, ?)", (now.isoformat(),))
+        await say(tg, aigerim, "/poll dots 3 2d", group)
+        await bot.stop()
+        await bot.start()  # plans the task's reminders and the digest
+        async with bot.app.db.transaction() as tx:  # the vote closes within the hour; the digest is due now
+            await tx.execute("UPDATE ballots SET opened_at = ?, closes_at = ?",
+                             ((now - timedelta(hours=2)).isoformat(timespec="seconds"),
+                              (now + timedelta(minutes=59)).isoformat(timespec="seconds")))
+            await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'digest'",
+                             (now.isoformat(timespec="seconds"),))
+        await wait_until(lambda: all(any("closes at" in (m["text"] or "") for m in tg.messages(u)) for u in users)
+                         and all(any((m["caption"] or "").startswith("📊") for m in tg.messages(g)) for g in groups),
+                         120)
+        await asyncio.sleep(1.0)
+        refused = [c for c in tg.calls() if c.status == 429 and ("closes at" in (c.params.get("text") or "")
+                                                               or (c.params.get("caption") or "").startswith("📊"))]
+        assert refused == []  # the reminders and the digest broke no limit
+        assert all(sum("closes at" in (m["text"] or "") for m in tg.messages(u)) == 1 for u in users)
+        assert all(sum((m["caption"] or "").startswith("📊") for m in tg.messages(g)) == 1 for g in groups)
+    finally:
+        await bot.stop()
