@@ -2,7 +2,7 @@
 event loop fires meanwhile (the bot must keep answering votes while a report is built).
 
 The community (1,000 members, 30 problems with a sticker ballot every member voted in, 40 tree
-nodes, 30 scheduled tasks with owners, 10 organisations rated by every member) is written with
+nodes, 30 scheduled tasks with owners and 300 check-ins, 10 organisations rated by every member) is written with
 the storage functions in one transaction (not measured). Then the facilitator sends /report
 through the simulated channel, as a phone would: the flow gathers the data in its transaction,
 delivery renders the PDF in a worker thread and sends it. A 10 ms timer runs all along.
@@ -28,11 +28,12 @@ from bench._common import loadavg, machine, percentile, verdict  # noqa: E402
 from bot.flows import report  # noqa: E402
 from bot.flows.engine import Engine  # noqa: E402
 from bot.sim import Sim  # noqa: E402
-from bot.storage import ballots, members, plan, problems, resources, tree  # noqa: E402
+from bot.storage import ballots, checkins, members, plan, problems, resources, tree  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from tests.conftest import create_community, onboard  # noqa: E402
 
 TICK = 0.010
+CHECKINS_PER_TASK = 10  # 300 check-ins on the 30 tasks
 GOAL_SECONDS, GOAL_LAG_MS, MAX_BYTES = 5.0, 200.0, 3 * 1024 * 1024
 
 
@@ -69,6 +70,10 @@ async def populate(db: Database, n_members: int, rng: random.Random) -> None:
                                   start + timedelta(days=n), start + timedelta(days=n + 14), "құбыр, күрек",
                                   ids[n], now)
             await plan.set_owner(tx, task, ids[n])
+            for k in range(CHECKINS_PER_TASK):  # late and blocked now and then, as the episodes are listed
+                status = ("on_track", "late", "on_track", "blocked", "on_track")[(n + k) % 5]
+                await checkins.add(tx, task, ids[n], status, min(100, 10 * k), f"Есеп {k + 1}: құбыр жеткізілді",
+                                   None, now)
         for n in range(10):
             org = await resources.add_org(tx, 1, f"Ұйым {n + 1}", f"o{n}", ids[n], now)
             for member_id in ids:
