@@ -26,7 +26,7 @@ from fpdf.fonts import FontFace
 FONT = "DejaVu"
 MARGIN = 15  # mm
 CHART_DPI_MAX_WIDTH = 180  # mm a chart may take (the line is 180 mm on A4 with these margins)
-CHART_MAX_HEIGHT = 230  # mm: a tall chart (a 40-node tree) is scaled to fit one page
+CHART_MAX_HEIGHT = 250  # mm: a tall chart (a 40-node tree, a 30-task plan) is scaled to fit one page
 GREY = (90, 90, 90)
 
 
