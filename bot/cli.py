@@ -137,7 +137,7 @@ def _demo(args: argparse.Namespace) -> int:
         out = asyncio.run(run_demo(args.out, seed=args.seed))
     except OSError as exc:
         raise Refused(f"cannot write the demo to {args.out}: {exc.strerror or exc}") from None
-    print(f"Demo transcript and charts written to {out}/ (open {out}/transcript.md first)")
+    print(f"Demo transcript, charts, report.pdf and export.xlsx written to {out}/ (open {out}/transcript.md first)")
     return 0
 
 
