@@ -196,6 +196,7 @@ async def test_the_facilitator_gets_the_report_and_the_export_as_documents(sim):
     assert "дайындалып жатыр" in preparing.text
     name, pdf = sent.document
     assert name.endswith(".pdf") and pdf.startswith(b"%PDF")
+    assert c.code.lower() not in name.lower()  # a file is passed on: its name must not let anyone join
     assert "Көктерек" in " ".join(text_of(pdf)[1].split())
     await c.facilitator.send("/export")
     xlsx, csv_zip = [m.document for m in sim.sender.chats[c.facilitator.id][-2:]]

@@ -1,8 +1,8 @@
 """/report and /export: the community's cycle as a printable PDF, and its data as a spreadsheet.
 
 ``gather`` and ``export_tables`` read the community in one transaction and word everything in
-the reader's language; ``bot.charts.report`` and ``bot.charts.sheets`` lay it out, after the commit and off the event loop
-(the message's document is a ``Chart`` its renderer makes). They take a community, so the
+the reader's language; ``bot.charts.report`` and ``bot.charts.sheets`` lay it out, after the
+commit and off the event loop (the message's document is a ``Chart`` its renderer makes). They take a community, so the
 operator's command line (``qatysu report``/``qatysu export``) and the demo use them too.
 
 Nothing identifies a voter: results are counts, the only names are the public roles the
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.models import Community
 from bot.flows import election, evaluation as evaluation_flow, plan as plan_flow, resources as resources_flow
 from bot.flows import monitoring, results, tree as tree_flow
-from bot.flows.context import Context
+from bot.flows.context import Context, esc
 from bot.flows.nominations import CATEGORY_NAMES
 from bot.flows.registry import command
 from bot.flows.steps import STEP_TITLES
@@ -403,7 +403,9 @@ async def export_tables(tx: Tx, community: Community, locale: str, now: datetime
 
 
 def file_stem(community: Community) -> str:
-    return f"qatysu-{community.join_code.lower()}"
+    """The files' names: by the community's id, not its join code (a file is passed on; the code
+    lets anyone join)."""
+    return f"qatysu-community-{community.id}"
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -416,7 +418,8 @@ async def report_command(ctx: Context) -> None:
     await ctx.audit("community.report_printed", community.id, locale=ctx.locale)
     report = await gather(ctx.tx, community, ctx.locale, ctx.now)
     ctx.reply(ctx.t("Preparing the report… It comes as a PDF file in a moment."))
-    ctx.reply(ctx.t("The report of «{community}». Its check code is on the first page.", community=community.name),
+    ctx.reply(ctx.t("The report of «{community}». Its check code is on the first page.",
+                    community=esc(community.name)),
               document=Chart(render_report, (report,), filename=f"{file_stem(community)}-report.pdf"))
     ctx.outcome.replayable = False  # no second copy kept for a retry: they can ask again
 
@@ -432,7 +435,7 @@ async def export_command(ctx: Context) -> None:
     stem = file_stem(community)
     ctx.reply(ctx.t("Preparing the data… The spreadsheet and the same tables as CSV files come in a moment. "
                     "They hold counts, not who voted how."))
-    ctx.reply(ctx.t("The data of «{community}» for Excel.", community=community.name),
+    ctx.reply(ctx.t("The data of «{community}» for Excel.", community=esc(community.name)),
               document=Chart(render_xlsx, (tables,), filename=f"{stem}.xlsx"))
     if ctx.event.channel in ZIPLESS:
         for number, table in enumerate(tables, start=1):
