@@ -1,4 +1,4 @@
-"""The ``qatysu`` command: run, demo, backup, audit verify, health.
+"""The ``qatysu`` command: run, demo, backup, audit verify, report, export, health.
 
 Whatever an operator can get wrong from the command line — a variable, a path, a database in
 another folder — ends in one line on stderr naming it and a non-zero exit, never a traceback.
@@ -137,7 +137,7 @@ def _demo(args: argparse.Namespace) -> int:
         out = asyncio.run(run_demo(args.out, seed=args.seed))
     except OSError as exc:
         raise Refused(f"cannot write the demo to {args.out}: {exc.strerror or exc}") from None
-    print(f"Demo transcript and charts written to {out}/ (open {out}/transcript.md first)")
+    print(f"Demo transcript, charts, report.pdf and export.xlsx written to {out}/ (open {out}/transcript.md first)")
     return 0
 
 
@@ -210,6 +210,83 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _community_data(args: argparse.Namespace, build):
+    """``build(tx, community, now)`` for the community named by id or join code, read from
+    QATYSU_DB as it is (never migrated here)."""
+    from datetime import datetime, timezone
+
+    import bot.flows.all  # noqa: F401  (the flows whose charts and words the documents use)
+    from bot.storage import communities
+    from bot.storage.db import Database
+    from bot.storage.dbfile import latest_version
+
+    path, version = _database(must_exist=True)
+    if version != latest_version():
+        raise Refused(f"{os.path.abspath(path)} has schema {version}, this version of Qatysu reads {latest_version()}: "
+                      f"run the matching version (`qatysu run` upgrades it)")
+
+    async def go():
+        db = Database(path)
+        try:
+            await db.open(migrate_to=0)
+
+            async def read(tx):
+                key = args.community.strip()
+                found = await communities.get(tx, int(key)) if key.isdigit() else None
+                found = found or await communities.by_code(tx, key.upper())
+                return found, (await build(tx, found, datetime.now(timezone.utc)) if found else None)
+
+            return await db.atomic(read)
+        finally:
+            await db.close()
+
+    try:
+        community, data = asyncio.run(go())
+    except sqlite3.Error as exc:
+        raise Refused(f"{os.path.abspath(path)} could not be read: {exc}") from None
+    if community is None:
+        raise Refused(f"no community has the id or join code {args.community!r} in {os.path.abspath(path)}")
+    return community, data
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.charts.report import render_report
+    from bot.flows.report import gather
+
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise Refused(f"the folder {folder} does not exist; create it first")
+    community, report = _community_data(args, lambda tx, community, now: gather(tx, community, args.lang, now))
+    try:
+        with open(args.out, "wb") as out:
+            out.write(render_report(report))
+    except OSError as exc:
+        raise Refused(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"Report of «{community.name}» written to {args.out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot.charts.sheets import csv_name, render_csv, render_xlsx
+    from bot.flows.report import export_tables, file_stem
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise Refused(f"{args.out} is a file; name a folder for the export with --out")
+    community, tables = _community_data(args, lambda tx, community, now: export_tables(tx, community, args.lang, now))
+    stem = file_stem(community)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, f"{stem}.xlsx"), "wb") as out:
+            out.write(render_xlsx(tables))
+        for number, table in enumerate(tables, start=1):
+            with open(os.path.join(args.out, f"{stem}-{csv_name(number, table)}"), "wb") as out:
+                out.write(render_csv(table))
+    except OSError as exc:
+        raise Refused(f"cannot write the export to {args.out}: {exc.strerror or exc}") from None
+    print(f"Data of «{community.name}» written to {args.out}/ ({stem}.xlsx and {len(tables)} CSV files)")
+    return 0
+
+
 def _health(args: argparse.Namespace) -> int:
     cfg = configuration.load()
     if cfg.telegram_webhook_url or (cfg.whatsapp and not cfg.telegram_token):  # no polling: the port answers
@@ -268,6 +345,16 @@ def parser() -> argparse.ArgumentParser:
     audit_parser.add_argument("--head", action="append", default=[], type=_hash_prefix, metavar="HASH",
                               help="a check code posted to a group ('Check code: …'); checks the log still has it")
     audit_parser.set_defaults(fn=_audit)
+    report = command("report", "the community's cycle as a printable PDF (A4)", DB_ENV)
+    report.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
+    report.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF file to write")
+    report.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="its language (default kk)")
+    report.set_defaults(fn=_report)
+    export = command("export", "the community's data as a spreadsheet and CSV files (counts, no voters)", DB_ENV)
+    export.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to write to (created if missing)")
+    export.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="the headings' language (default kk)")
+    export.set_defaults(fn=_export)
     command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
             ).set_defaults(fn=_health)
     return main

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.messages import Message, Outcome
+from bot.messages import Chart, Message, Outcome
 from bot.storage import members, outbox, updates
 from bot.storage.db import Database
 
@@ -208,6 +208,11 @@ class Delivery:
 
             chart = message.chart
             image = await render(chart.render, *chart.args, **chart.kwargs)
+        if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)
+            from bot.charts import render
+
+            made = message.document
+            message = replace(message, document=(made.filename, await render(made.render, *made.args, **made.kwargs)))
         try:
             message_id = await sender.send(message, image)
         except Blocked:

@@ -146,5 +146,34 @@ async def run_demo(out_dir: str = "demo-out", seed: int = 7) -> str:
         transcript = Transcript(sim, out)
         sim.on_event = transcript
         await demo_steps.run_all(sim, transcript, random.Random(seed))
+        await write_documents(db, engine.clock(), out, transcript)
         path = transcript.write()
     return str(path.parent)
+
+
+async def write_documents(db: Database, now: datetime, out: Path, transcript: Transcript) -> None:
+    """The community's printed report (in Kazakh) and its data export, as ``/report`` and
+    ``/export`` make them, into the output folder."""
+    import asyncio
+
+    from bot.charts.report import render_report
+    from bot.charts.sheets import csv_name, render_csv, render_xlsx
+    from bot.flows.report import export_tables, gather
+    from bot.storage import communities
+
+    async def read(tx):
+        community = await communities.get(tx, 1)
+        return await gather(tx, community, "kk", now), await export_tables(tx, community, "kk", now)
+
+    report, tables = await db.atomic(read)
+    (out / "report.pdf").write_bytes(await asyncio.to_thread(render_report, report))
+    (out / "export.xlsx").write_bytes(await asyncio.to_thread(render_xlsx, tables))
+    export = out / "export-csv"
+    export.mkdir(exist_ok=True)
+    for old in export.glob("*.csv"):
+        old.unlink()
+    for number, table in enumerate(tables, start=1):
+        (export / csv_name(number, table)).write_bytes(render_csv(table))
+    transcript.section("The report and the data export")
+    transcript.note("What /report and /export send the facilitator: [report.pdf](report.pdf) (A4, to print), "
+                    "[export.xlsx](export.xlsx) and the same tables as CSV files in export-csv/.")

@@ -45,7 +45,8 @@ class Button:
 
 @dataclass(frozen=True)
 class Chart:
-    """An image rendered after the transaction commits, off the event loop. ``render`` is one of
+    """A file rendered after the transaction commits, off the event loop: an image (a message's
+    ``chart``) or a document (its ``document``, e.g. the printed report). ``render`` is one of
     the renderers of ``bot.charts.registry``, ``args`` and ``kwargs`` what it draws (plain
     values and the registered row types): that is what is stored."""
 
@@ -62,7 +63,8 @@ class Message:
     text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
     buttons: tuple[tuple[Button, ...], ...] = ()
     chart: Chart | None = None   # sent as a photo with ``text`` as its caption
-    document: tuple[str, bytes] | None = None  # (filename, content)
+    # (filename, content), or a Chart whose renderer makes the file (named by its filename)
+    document: tuple[str, bytes] | Chart | None = None
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
     durable: bool = False        # True: written to the outbox with the action, sent even after a crash
@@ -147,8 +149,8 @@ def _message(m: Message) -> dict[str, Any]:
     return {"channel": m.channel, "chat_id": m.chat_id, "text": m.text,
             "buttons": [[_flat(b) for b in row] for row in m.buttons],
             "chart": None if m.chart is None else _chart(m.chart),
-            "document": None if m.document is None else
-            {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
+            "document": None if m.document is None else {"chart": _chart(m.document)} if isinstance(m.document, Chart)
+            else {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
             "tag": m.tag, "edit": m.edit, "durable": m.durable, "drawn_at": m.drawn_at}
 
 
@@ -238,7 +240,8 @@ def _read_message(stored: Mapping[str, Any]) -> Message:
         values["chart"] = _read_chart(values["chart"])
     if values.get("document") is not None:
         document = values["document"]
-        values["document"] = (document["filename"], base64.b64decode(document["content"]))
+        values["document"] = (_read_chart(document["chart"]) if "chart" in document
+                              else (document["filename"], base64.b64decode(document["content"])))
     return from_fields(Message, values)
 
 

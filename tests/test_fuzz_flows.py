@@ -652,9 +652,9 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed",
-                       "community.tz", "reminders.changed")
+                       "community.tz", "reminders.changed", "community.exported")
 KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed", "task.removed",
-                "task.dated", "task.owner_named")  # the ҚМҰТ's (or the facilitator's)
+                "task.dated", "task.owner_named", "community.report_printed")  # the ҚМҰТ's (or the facilitator's)
 MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "task.proposed", "task.offered",
                   "task.offer_withdrawn", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
                   "nomination.accepted", "nomination.declined", "task.checkin")

@@ -1,4 +1,5 @@
-"""Charts: plain data in, PNG bytes out (matplotlib object API on Agg, no pyplot).
+"""Charts: plain data in, PNG bytes out (matplotlib object API on Agg, no pyplot); and the
+documents made of them: the printed report (PDF) and the data export (xlsx, CSV).
 
 Every text a reader sees comes in through ``labels`` (already translated); the English
 defaults are each module's ``LABELS``. Renderers are synchronous and CPU-bound: from the
@@ -26,7 +27,9 @@ from bot.charts.pairwise import render_pairwise
 from bot.charts.data import TaskRow
 from bot.charts.plan import render_plan
 from bot.charts.progress import ProgressRow, render_progress
+from bot.charts.report import render_report
 from bot.charts.resources import render_resources
+from bot.charts.sheets import render_csv, render_csv_zip, render_xlsx
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
 
@@ -45,6 +48,8 @@ __all__ = [
     "TreeNode",
     "render",
     "render_combined",
+    "render_csv",
+    "render_csv_zip",
     "render_election",
     "render_evaluation",
     "render_matrix",
@@ -52,9 +57,11 @@ __all__ = [
     "render_pairwise",
     "render_plan",
     "render_progress",
+    "render_report",
     "render_resources",
     "render_stickers",
     "render_tree",
+    "render_xlsx",
 ]
 
 

@@ -2,7 +2,8 @@
 name, and the plain row types its arguments may hold.
 
 A name is written to the database and read back by other versions of the code: never rename or
-reuse one. Only functions of ``bot.charts`` modules and dataclasses of ``bot.charts.data`` may be
+reuse one. Only functions of ``bot.charts`` modules (the printed report and the data export too,
+rendered like a chart and sent as a document) and dataclasses of ``bot.charts.data`` may be
 registered; a name read back is looked up here and nowhere else.
 """
 
@@ -23,16 +24,22 @@ from bot.charts.progress import render_progress
 from bot.charts.resources import render_resources
 from bot.charts.stickers import render_stickers
 from bot.charts.tree import render_tree
+from bot.charts.report import render_report
+from bot.charts.sheets import render_csv, render_csv_zip, render_xlsx
 
 RENDERERS: dict[str, Callable[..., bytes]] = {
     "combined": render_combined,
     "election": render_election,
     "evaluation": render_evaluation,
+    "export_csv": render_csv_zip,
+    "export_csv_table": render_csv,
+    "export_xlsx": render_xlsx,
     "matrix": render_matrix,
     "orgs": render_orgs,
     "pairwise": render_pairwise,
     "plan": render_plan,
     "progress": render_progress,
+    "report_pdf": render_report,
     "resources": render_resources,
     "stickers": render_stickers,
     "tree": render_tree,

@@ -19,6 +19,7 @@ from bot.flows.types import Button, Chart, Message
 from bot.i18n import Translator, translator
 from bot.storage import ballots, communities, nominations
 from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
 from bot.storage.nominations import Nomination
 
 SEATS = 7  # default seats (PRODUCT.md)
@@ -26,8 +27,12 @@ SEATS = 7  # default seats (PRODUCT.md)
 
 async def candidates_of(ctx: Context, ballot: Ballot) -> tuple[list[tuple[int, int]], dict[int, Nomination]]:
     """The election's (nomination id, approvals) and the nominations by id."""
-    options = await ballots.candidates(ctx.tx, ballot.id)
-    by_id = {n.id: n for n in await nominations.of_community(ctx.tx, ballot.community_id)}
+    return await _candidates(ctx.tx, ballot)
+
+
+async def _candidates(tx: Tx, ballot: Ballot) -> tuple[list[tuple[int, int]], dict[int, Nomination]]:
+    options = await ballots.candidates(tx, ballot.id)
+    by_id = {n.id: n for n in await nominations.of_community(tx, ballot.community_id)}
     return options, by_id
 
 
@@ -119,10 +124,15 @@ async def tap(ctx: Context, ballot_id: str, nomination_id: str) -> None:
 # --- the result ------------------------------------------------------------------------------
 async def result_of(ctx: Context, ballot: Ballot) -> tuple[ElectionResult, dict[int, Nomination]]:
     """The result; a candidate who has since erased their data (/forget) is no longer one."""
-    options, by_id = await candidates_of(ctx, ballot)
+    return await tally(ctx.tx, ballot)
+
+
+async def tally(tx: Tx, ballot: Ballot) -> tuple[ElectionResult, dict[int, Nomination]]:
+    """``result_of`` in a transaction alone (the printed report, the export)."""
+    options, by_id = await _candidates(tx, ballot)
     candidates = {nid: by_id[nid].category for nid, _ in options if by_id[nid].name}
     approvals = {voter: {c for c in approved if c in candidates}
-                 for voter, approved in (await ballots.all_approvals(ctx.tx, ballot.id)).items()}
+                 for voter, approved in (await ballots.all_approvals(tx, ballot.id)).items()}
     return election_result(approvals, candidates, ballot.stickers), by_id
 
 

@@ -103,3 +103,14 @@ async def facilitators(tx: Tx, community_id: int) -> list[int]:
     rows = await tx.all("SELECT member_id FROM memberships WHERE community_id = ? AND role = 'facilitator'"
                         " ORDER BY member_id", (community_id,))
     return [r[0] for r in rows]
+
+
+async def facilitator_names(tx: Tx, community_id: int) -> list[str]:
+    """The facilitators' names, by name ("" for one who erased their data)."""
+    rows = await tx.all("SELECT COALESCE(m.name, '') FROM memberships s JOIN members m ON m.id = s.member_id"
+                        " WHERE s.community_id = ? AND s.role = 'facilitator' ORDER BY m.name, m.id", (community_id,))
+    return [r[0] for r in rows]
+
+
+async def created_at(tx: Tx, community_id: int) -> str:
+    return await tx.scalar("SELECT created_at FROM communities WHERE id = ?", (community_id,))

@@ -234,4 +234,5 @@ def split(text: str, limit: int = TEXT_MAX) -> list[str]:
 def _mime(filename: str) -> str:
     extension = filename.rsplit(".", 1)[-1].lower()
     # the document types WhatsApp accepts: a text export (CSV, JSON) goes as text/plain under its own name
-    return {"pdf": "application/pdf", "png": "image/png"}.get(extension, "text/plain")
+    return {"pdf": "application/pdf", "png": "image/png",
+            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}.get(extension, "text/plain")
