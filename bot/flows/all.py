@@ -1,4 +1,4 @@
 """Importing this registers every flow module with the registry."""
 
-from bot.flows import (ballots, choice, community, dots, election, matrix, nominations, onboarding, pairwise,  # noqa: F401
-                       evaluation, plan, privacy, problems, resources, tree)
+from bot.flows import (ballots, choice, community, cycles, dots, election, evaluation, facilitators,  # noqa: F401
+                       matrix, nominations, onboarding, pairwise, plan, privacy, problems, resources, tree)

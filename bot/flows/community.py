@@ -412,7 +412,13 @@ async def status(ctx: Context) -> None:
 
         await require(ctx, None, "member")
         return
-    ctx.reply(steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id)))
+    text = steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
+    from bot.flows.cycles import history_text
+    from bot.storage import cycles
+
+    if len(await cycles.history(ctx.tx, community.id)) > 1:
+        text += "\n\n" + await history_text(ctx, ctx.tr, community)
+    ctx.reply(text)
 
 
 @command("next", who="facilitator", describe=N_("Close this step and open the next"))
