@@ -118,7 +118,7 @@ async def start_pressed(ctx: Context, community_id: str, number: str) -> None:
         ctx.reply(ctx.t("Nobody wrote in the last evaluation what should change."))
 
 
-@command("report", who="kmut", where="private", usage=(
+@command("report", who="kmut", usage=(
         ("/report N", N_("what cycle N did: dates, the problem chosen, the votes and the plan")),))
 async def report(ctx: Context) -> None:
     community = ctx.scoped
