@@ -83,7 +83,7 @@ async def start_next(tx: Tx, community: Community, by: int, now: str) -> tuple[C
     finished = await current(tx, community.id)
     archive_id = await tx.insert(
         "INSERT INTO communities (name, place, tz, locale, join_code, step, created_by, created_at, archive_of)"
-        " SELECT name, place, tz, locale, join_code || '~' || ?, step, created_by, ?, id FROM communities"
+        " SELECT name, place, tz, locale, join_code || '~' || ?, step, NULL, ?, id FROM communities"
         " WHERE id = ?", (finished.number, finished.started_at, community.id))
     await tx.execute("UPDATE cycles SET archive_id = ? WHERE community_id = ? AND number = ?",
                      (archive_id, community.id, finished.number))

@@ -135,7 +135,7 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER problems_moves_to_its_archive BEFORE UPDATE OF community_id ON problems
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
     SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
@@ -158,10 +158,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER ballots_moves_to_its_archive BEFORE UPDATE OF community_id ON ballots
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'ballot rules cannot change once it is opened');
 END;
 CREATE TRIGGER ballots_archive_people BEFORE UPDATE OF opened_by ON ballots
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.opened_by IS NOT NULL AND NEW.opened_by IS NOT OLD.opened_by)
@@ -181,7 +181,7 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER step1_choices_moves_to_its_archive BEFORE UPDATE OF community_id ON step1_choices
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
     SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
@@ -204,7 +204,7 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER volunteers_moves_to_its_archive BEFORE UPDATE OF community_id ON volunteers
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
     SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
@@ -218,10 +218,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER nominations_moves_to_its_archive BEFORE UPDATE OF community_id ON nominations
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'a nomination cannot change');
 END;
 CREATE TRIGGER nominations_archive_people BEFORE UPDATE OF nominated_by ON nominations
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.nominated_by IS NOT NULL AND NEW.nominated_by IS NOT OLD.nominated_by)
@@ -241,7 +241,7 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER kmut_confirmations_moves_to_its_archive BEFORE UPDATE OF community_id ON kmut_confirmations
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
     SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
@@ -264,10 +264,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER tree_nodes_moves_to_its_archive BEFORE UPDATE OF community_id ON tree_nodes
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'a node keeps its kind, number and community');
 END;
 CREATE TRIGGER tree_nodes_archive_people BEFORE UPDATE OF created_by ON tree_nodes
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.created_by IS NOT NULL AND NEW.created_by IS NOT OLD.created_by)
@@ -287,10 +287,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER resources_moves_to_its_archive BEFORE UPDATE OF community_id ON resources
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'a resource keeps its kind, number and community');
 END;
 CREATE TRIGGER resources_archive_people BEFORE UPDATE OF created_by ON resources
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.created_by IS NOT NULL AND NEW.created_by IS NOT OLD.created_by)
@@ -310,10 +310,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER orgs_moves_to_its_archive BEFORE UPDATE OF community_id ON orgs
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'an organisation keeps its number and community');
 END;
 CREATE TRIGGER orgs_archive_people BEFORE UPDATE OF created_by ON orgs
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.created_by IS NOT NULL AND NEW.created_by IS NOT OLD.created_by)
@@ -333,10 +333,10 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER tasks_moves_to_its_archive BEFORE UPDATE OF community_id ON tasks
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
-    SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
+    SELECT RAISE(ABORT, 'a task keeps its number and problem');
 END;
 CREATE TRIGGER tasks_archive_people BEFORE UPDATE OF created_by, owner_id ON tasks
 WHEN (SELECT archive_of FROM communities WHERE id = OLD.community_id) IS NOT NULL AND (NEW.created_by IS NOT NULL AND NEW.created_by IS NOT OLD.created_by OR NEW.owner_id IS NOT NULL AND NEW.owner_id IS NOT OLD.owner_id)
@@ -356,7 +356,7 @@ BEGIN
     SELECT RAISE(ABORT, 'an archived cycle cannot change');
 END;
 CREATE TRIGGER skipped_steps_moves_to_its_archive BEFORE UPDATE OF community_id ON skipped_steps
-WHEN NEW.community_id IS NOT OLD.community_id AND NOT EXISTS (SELECT 1 FROM cycles
+WHEN NOT EXISTS (SELECT 1 FROM cycles
      WHERE community_id = OLD.community_id AND archive_id = NEW.community_id AND ended_at IS NULL)
 BEGIN
     SELECT RAISE(ABORT, 'a cycle''s data stays in its community');
