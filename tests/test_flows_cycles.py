@@ -116,3 +116,22 @@ async def test_bad_input(community):
         assert [y.number for y in await cycles.history(tx, 1)] == [1, 2]
     await c.facilitator.send("/report 1")
     assert "«Су жоқ»" in c.facilitator.last().text
+
+
+async def test_a_button_of_an_archived_cycle_says_so(community):
+    c = community
+    for text in ("Жол жөнделмеген", "Су жоқ"):
+        await c.facilitator.send(f"/propose {text}")
+    await c.facilitator.send("/poll dots 3", c.group)
+    await c.facilitator.send("/close", c.group)
+    await c.facilitator.send("/choose 1")
+    for _ in range(6):
+        await c.facilitator.send("/next")
+    await start_next_cycle(c)
+    tap = await c.members[2].press_data("d:1:1", c.group)  # a sticker on the first cycle's ballot
+    assert tap.toast.text == ("This belongs to an earlier cycle: it is archived and no longer changes. "
+                              "/status shows the cycles.")
+    close = await c.facilitator.press_data("close:1", c.group)
+    assert close.toast.text.startswith("Бұл өткен циклге жатады")
+    async with c.sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM dot_votes") == 0
