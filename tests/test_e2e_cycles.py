@@ -61,7 +61,8 @@ async def test_a_second_facilitator_closes_a_ballot_and_starts_the_next_cycle_ov
     assert started["text"].startswith("1-цикл аяқталып, мұрағатқа салынды. 2-цикл басталады.")
     listing = await say(tg, m0, "/problems")
     carried = [p for i, p in enumerate(PROBLEMS) if i != 1]
-    assert listing["text"].splitlines()[1:] == [f"#{i} {text} — from the last cycle" for i, text in enumerate(carried, 1)]
+    assert listing["text"].splitlines()[1:] == [f"#{i} {text} — from the last cycle"
+                                                for i, text in enumerate(carried, 1)]
     async with bot.app.db.transaction() as tx:
         assert [c.number for c in await cycles.history(tx, 1)] == [1, 2]
         archive = await cycles.archived(tx, 1, 1)

@@ -99,7 +99,8 @@ async def test_bad_input(community):
     await c.facilitator.send("/cycle new")
     assert c.facilitator.last().text.startswith("Цикл 7-қадаммен")
     await c.facilitator.send("/report 99")
-    assert c.facilitator.last().text == "«99» циклі жоқ: <b>Көктерек</b> қауымдастығында әзірге 1 цикл бар, 1-ден бастап нөмірленген."
+    assert c.facilitator.last().text == ("«99» циклі жоқ: <b>Көктерек</b> қауымдастығында әзірге 1 цикл бар, "
+                                         "1-ден бастап нөмірленген.")
     await c.facilitator.send("/report 1")
     assert c.facilitator.last().text.startswith("<b>Көктерек</b>, 1-цикл:")
     await c.members[0].send("/cycle new")  # a plain member

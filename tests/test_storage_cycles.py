@@ -17,9 +17,11 @@ async def test_an_existing_database_becomes_cycle_1_and_moves_on(tmp_path):
     db = await Database(str(tmp_path / "old.db")).open(migrate_to=before_cycles())
     try:
         async with db.transaction() as tx:
-            await tx.execute("INSERT INTO members (id, locale, name, consent_at, created_at) VALUES (1, 'kk', 'A', 'x', 'x')")
-            await tx.execute("INSERT INTO communities (id, name, place, tz, locale, join_code, step, created_by, created_at)"
-                             " VALUES (1, 'V', 'P', 'Asia/Almaty', 'kk', 'ABC123', 7, 1, '2026-03-02T05:00:00+00:00')")
+            await tx.execute("INSERT INTO members (id, locale, name, consent_at, created_at)"
+                             " VALUES (1, 'kk', 'A', 'x', 'x')")
+            await tx.execute("INSERT INTO communities (id, name, place, tz, locale, join_code, step, created_by,"
+                             " created_at) VALUES (1, 'V', 'P', 'Asia/Almaty', 'kk', 'ABC123', 7, 1, ?)",
+                             ("2026-03-02T05:00:00+00:00",))
             await tx.execute("INSERT INTO memberships VALUES (1, 1, 'facilitator', 0, 'x')")
             for number, text in ((1, "Roads"), (2, "Water")):
                 await tx.execute("INSERT INTO problems (community_id, number, text, norm, created_by, created_at)"

@@ -15,9 +15,10 @@ from bot.flows.choice import community_scope
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
 from bot.flows.registry import button, command
+from bot.flows.steps import STEP_GOALS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
-from bot.storage import ballots, cycles, plan, problems
+from bot.storage import ballots, communities, cycles, plan, problems
 from bot.storage.cycles import Cycle
 
 
@@ -93,15 +94,14 @@ async def start_pressed(ctx: Context, community_id: str, number: str) -> None:
     finished, new = await cycles.start_next(ctx.tx, community, ctx.member.id, ctx.now_iso)
     head = await ctx.audit("cycle.started", community.id, cycle=new.number, archived=finished.number)
     started = await problems.listed(ctx.tx, community.id)
-    moved = Community(community.id, community.name, community.place, community.tz, community.locale,
-                      community.join_code, 1)
+    moved = await communities.get(ctx.tx, community.id)
+    assert moved is not None
 
     def announcement(tr: Translator) -> tuple[str, list]:
-        from bot.flows.steps import STEP_GOALS, STEP_TITLES
-
         parts = [tr.t("Cycle {number} is over and archived. Cycle {next} begins.", number=finished.number,
                       next=new.number),
-                 tr.t("<b>Step {step}: {title}</b>\n{goal}", step=1, title=tr.t(STEP_TITLES[1]), goal=tr.t(STEP_GOALS[1]))]
+                 tr.t("<b>Step {step}: {title}</b>\n{goal}", step=1, title=tr.t(STEP_TITLES[1]),
+                      goal=tr.t(STEP_GOALS[1]))]
         if started:
             parts.append(tr.tn("{n} problem is carried over from the last cycle: see /problems, propose new ones "
                                "with /propose.", "{n} problems are carried over from the last cycle: see /problems, "
@@ -125,7 +125,8 @@ async def report(ctx: Context) -> None:
     assert community is not None
     known = await cycles.history(ctx.tx, community.id)
     raw = ctx.event.args.strip()
-    wanted = known[-1] if not raw else next((c for c in known if str(c.number) == raw and small_int(raw)), None)
+    number = small_int(raw) if raw else known[-1].number
+    wanted = next((c for c in known if c.number == number), None)
     if wanted is None:
         raise ctx.refuse(ctx.tn("There is no cycle «{number}»: <b>{name}</b> has {n} cycle so far, numbered from 1.",
                                 "There is no cycle «{number}»: <b>{name}</b> has {n} cycles so far, numbered from 1.",

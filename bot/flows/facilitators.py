@@ -3,7 +3,7 @@ or hands the community over and steps down. Each is told in private; the audit l
 
 from __future__ import annotations
 
-from bot.domain.models import Community
+from bot.domain.models import Community, Membership
 from bot.domain.text import clean_text, small_int
 from bot.flows.choice import community_scope
 from bot.flows.context import Context, esc
@@ -90,17 +90,18 @@ async def act(ctx: Context, community: Community, action: str, target: int) -> N
         await step_down(ctx, community, target)
 
 
-async def _member_name(ctx: Context, community: Community, member_id: int) -> str:
+async def _member(ctx: Context, community: Community, member_id: int) -> tuple[str, Membership]:
+    """The name and membership of a member of the community (a forged or stale id is refused)."""
     membership = await members.membership(ctx.tx, community.id, member_id)
     person = await members.get(ctx.tx, member_id)
     if membership is None or person is None or not person.name:
         raise BadPayload("not a member of this community")
-    return person.name
+    return person.name, membership
 
 
 async def add(ctx: Context, community: Community, target: int, *, successor: bool = False) -> None:
     assert ctx.member is not None
-    name = await _member_name(ctx, community, target)
+    name, _ = await _member(ctx, community, target)
     if not await members.set_role(ctx.tx, community.id, target, "facilitator"):
         if not successor:
             ctx.answer(ctx.t("{person} is already a facilitator of <b>{name}</b>.", person=esc(name),
@@ -125,8 +126,8 @@ async def remove(ctx: Context, community: Community, target: int) -> None:
     if target == ctx.member.id:
         await step_down(ctx, community, None)
         return
-    name = await _member_name(ctx, community, target)
-    if (await members.membership(ctx.tx, community.id, target)).role != "facilitator":  # type: ignore[union-attr]
+    name, membership = await _member(ctx, community, target)
+    if not membership.is_facilitator:
         ctx.answer(ctx.t("{person} is not a facilitator of <b>{name}</b>.", person=esc(name), name=esc(community.name)))
         return
     if await _only_one(ctx, community):  # only by a stale button: the one removing is a facilitator too

@@ -15,8 +15,8 @@ from bot.domain.models import Community
 from bot.storage.communities import community_from_row
 from bot.storage.db import Tx
 
-# The tables whose rows belong to one cycle (moved into the archive when the next one starts),
-# children first is not needed: the rows keep their ids, only their community changes.
+# The tables whose rows belong to one cycle: moved into the archive when the next one starts (the
+# rows keep their ids, so what hangs on them — votes, options, answers — follows without a move).
 CYCLE_TABLES = ("problems", "ballots", "step1_choices", "volunteers", "nominations", "kmut_confirmations",
                 "tree_nodes", "resources", "orgs", "tasks", "skipped_steps")
 # The tables keyed by community that belong to the community across cycles.
@@ -104,8 +104,9 @@ async def start_next(tx: Tx, community: Community, by: int, now: str) -> tuple[C
             (community.id, number, row["text"], row["norm"], row["created_by"], row["created_at"], row["id"]))
         await tx.execute("INSERT INTO problem_authors (problem_id, member_id)"
                          " SELECT ?, member_id FROM problem_authors WHERE problem_id = ?", (new_id, row["id"]))
-    new = await current(tx, community.id)
-    return (await get(tx, community.id, finished.number)) or finished, new
+    ended = await get(tx, community.id, finished.number)
+    assert ended is not None
+    return ended, await current(tx, community.id)
 
 
 async def carried_over(tx: Tx, community_id: int) -> set[int]:
