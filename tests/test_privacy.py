@@ -436,6 +436,7 @@ async def test_forget_warns_the_only_facilitator_that_the_community_will_have_no
     await c.facilitator.send("/forget")
     warning = c.facilitator.last().text
     assert "жалғыз фасилитаторысыз" in warning and "«Көктерек»" in warning  # the facilitator speaks Kazakh
+    assert warning.split("\n\n")[-1].endswith("Алдымен басқа фасилитатор қосыңыз: /facilitator add АТЫ")
     await c.members[0].send("/forget")
     assert "only facilitator" not in c.members[0].last().text
 
