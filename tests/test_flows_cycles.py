@@ -104,7 +104,9 @@ async def test_bad_input(community):
     await c.facilitator.send("/report 1")
     assert c.facilitator.last().text.startswith("<b>Көктерек</b>, 1-цикл:")
     await c.members[0].send("/cycle new")  # a plain member
+    assert c.members[0].last().text == "Мұны тек қауымдастық фасилитаторы жасай алады."
     await c.members[0].send("/report 1")
+    assert c.members[0].last().text.startswith("Мұны тек ҚМҰТ")
     async with c.sim.engine.db.transaction() as tx:
         assert len(await cycles.history(tx, 1)) == 1
     await evaluated(c)
