@@ -211,12 +211,14 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _community_data(args: argparse.Namespace, build):
-    """``build(tx, community, now)`` for the community named by id or join code, read from
-    QATYSU_DB as it is (never migrated here)."""
+    """``build(tx, data, cycle, now)`` for the community named by id or join code and its cycle
+    ``--cycle`` (``data``: the community, or a finished cycle's archive), read from QATYSU_DB as it
+    is (never migrated here)."""
     from datetime import datetime, timezone
 
     import bot.flows.all  # noqa: F401  (the flows whose charts and words the documents use)
-    from bot.storage import communities
+    from bot.flows.report import cycle_data
+    from bot.storage import communities, cycles
     from bot.storage.db import Database
     from bot.storage.dbfile import latest_version
 
@@ -233,8 +235,14 @@ def _community_data(args: argparse.Namespace, build):
             async def read(tx):
                 key = args.community.strip()
                 found = await communities.get(tx, int(key)) if key.isdigit() else None
+                found = found if found is None or not await cycles.is_archive(tx, found.id) else None
                 found = found or await communities.by_code(tx, key.upper())
-                return found, (await build(tx, found, datetime.now(timezone.utc)) if found else None)
+                if found is None:
+                    return None, None
+                of_cycle = await cycle_data(tx, found, args.cycle)
+                if of_cycle is None:
+                    return found, None
+                return found, await build(tx, *of_cycle, datetime.now(timezone.utc))
 
             return await db.atomic(read)
         finally:
@@ -246,6 +254,8 @@ def _community_data(args: argparse.Namespace, build):
         raise Refused(f"{os.path.abspath(path)} could not be read: {exc}") from None
     if community is None:
         raise Refused(f"no community has the id or join code {args.community!r} in {os.path.abspath(path)}")
+    if data is None:
+        raise Refused(f"«{community.name}» has no cycle {args.cycle} (--cycle)")
     return community, data
 
 
@@ -256,7 +266,8 @@ def _report(args: argparse.Namespace) -> int:
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder):
         raise Refused(f"the folder {folder} does not exist; create it first")
-    community, report = _community_data(args, lambda tx, community, now: gather(tx, community, args.lang, now))
+    community, report = _community_data(
+        args, lambda tx, community, cycle, now: gather(tx, community, args.lang, now, cycle))
     try:
         with open(args.out, "wb") as out:
             out.write(render_report(report))
@@ -272,7 +283,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise Refused(f"{args.out} is a file; name a folder for the export with --out")
-    community, tables = _community_data(args, lambda tx, community, now: export_tables(tx, community, args.lang, now))
+    community, tables = _community_data(
+        args, lambda tx, community, cycle, now: export_tables(tx, community, args.lang, now, cycle))
     stem = file_stem(community)
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -349,11 +361,13 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
     report.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF file to write")
     report.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="its language (default kk)")
+    report.add_argument("--cycle", type=int, metavar="N", help="an earlier cycle (default: the current one)")
     report.set_defaults(fn=_report)
     export = command("export", "the community's data as a spreadsheet and CSV files (counts, no voters)", DB_ENV)
     export.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
     export.add_argument("--out", required=True, metavar="DIR", help="the folder to write to (created if missing)")
     export.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="the headings' language (default kk)")
+    export.add_argument("--cycle", type=int, metavar="N", help="an earlier cycle (default: the current one)")
     export.set_defaults(fn=_export)
     command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
             ).set_defaults(fn=_health)

@@ -159,11 +159,15 @@ async def write_documents(db: Database, now: datetime, out: Path, transcript: Tr
     from bot.charts.report import render_report
     from bot.charts.sheets import csv_name, render_csv, render_xlsx
     from bot.flows.report import export_tables, gather
-    from bot.storage import communities
+    from bot.storage import communities, cycles
 
     async def read(tx):
-        community = await communities.get(tx, 1)
-        return await gather(tx, community, "kk", now), await export_tables(tx, community, "kk", now)
+        community, cycle = await communities.get(tx, 1), None
+        finished = [c for c in await cycles.history(tx, 1) if not c.is_current]
+        if finished:  # the demo ends by starting the next cycle: print the one it finished
+            cycle = finished[-1]
+            community = await cycles.archived(tx, 1, cycle.number)
+        return await gather(tx, community, "kk", now, cycle), await export_tables(tx, community, "kk", now, cycle)
 
     report, tables = await db.atomic(read)
     (out / "report.pdf").write_bytes(await asyncio.to_thread(render_report, report))

@@ -155,6 +155,7 @@ async def run_all(sim: Sim, transcript, rng: random.Random) -> None:
     if await step5(sim, transcript, facilitator, village, group):
         await step6(sim, transcript, facilitator, village, group)
         await step7(sim, transcript, facilitator, village, group)
+        await next_cycle(sim, transcript, facilitator, village, group)
 
 
 async def foundation(sim: Sim, transcript) -> tuple[Person, list[Person], Group, str]:
@@ -744,3 +745,17 @@ async def step7(sim: Sim, transcript, facilitator: Person, village: list[Person]
     await facilitator.send("/close evaluation", group)
     transcript.note("The facilitator received the written answers above, without names.")
     await facilitator.send("/status", group)
+
+
+async def next_cycle(sim: Sim, transcript, facilitator: Person, village: list[Person], group: Group) -> None:
+    """A second facilitator, who starts the next cycle: the first is archived, the problems the
+    village did not choose come back to step 1, and the facilitator reads what to change."""
+    by_name = {m.name: m for m in village}
+    transcript.section("A second facilitator")
+    await facilitator.send("/facilitator add Ерлан")
+    transcript.section("The next cycle")
+    erlan = by_name["Ерлан"]
+    await erlan.send("/cycle new")
+    await erlan.press_data(next(b.data for row in erlan.inbox()[-1].buttons for b in row))
+    await by_name["Ольга"].send("/problems")
+    await erlan.send("/status", group)

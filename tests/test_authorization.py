@@ -59,7 +59,7 @@ EXPECTED_COMMANDS = {
     # its facilitator
     "link": "facilitator", "next": "facilitator", "poll": "facilitator", "close": "facilitator",
     "merge": "facilitator", "hide": "facilitator", "choose": "facilitator", "paper": "facilitator",
-    "remind": "facilitator", "export": "facilitator",
+    "remind": "facilitator", "export": "facilitator", "facilitator": "facilitator", "cycle": "facilitator",
 }
 EXPECTED_BUTTONS = {
     "lang": "anyone", "consent": "anyone", "onbname": "anyone", "m": "anyone",
@@ -76,6 +76,7 @@ EXPECTED_BUTTONS = {
     # is already nominated (in its own words: allowed here, as past the route's check).
     "na": "member", "nd": "member",
     "ch": "facilitator", "close": "facilitator", "kc": "facilitator", "tz": "facilitator",
+    "fc": "facilitator", "cy": "facilitator",
 }
 EXPECTED_START_PAYLOADS = {"b": "member", "g": "member"}
 
@@ -336,7 +337,7 @@ def refused(texts: list[str], extra: tuple[str, ...] = ()) -> bool:
 def command_args(name: str, world: World) -> str:
     return {"propose": "The bridge over the river is broken", "poll": "dots", "merge": "4 1", "hide": "3",
             "choose": "2", "paper": "5 1:3 2:2", "link": world.code_a, "join": world.code_a,
-            "close": "dots"}.get(name, "")
+            "close": "dots", "facilitator": "leave", "cycle": "new", "report": "1"}.get(name, "")
 
 
 def button_payload(prefix: str, world: World) -> tuple[str, bool]:
@@ -387,6 +388,8 @@ def button_payload(prefix: str, world: World) -> tuple[str, bool]:
         "tz": (f"tz:{world.community_a}:bishkek", False),
         "oe": (f"oe:{world.community_a}", False),
         "forget": ("forget:no", False),
+        "fc": (f"fc:{world.community_a}:add:{world.ids['member']}", False),
+        "cy": (f"cy:{world.community_a}:1", False),
     }[prefix]
 
 

@@ -28,7 +28,10 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
         kmut = [name for (name,) in db.execute("SELECT m.name FROM memberships s JOIN members m ON m.id = s.member_id"
                                                " WHERE s.kmut = 1 ORDER BY m.name")]
         confirmed = db.execute("SELECT COUNT(*) FROM kmut_confirmations").fetchone()[0]
-        step = db.execute("SELECT step FROM communities").fetchone()[0]
+        step = db.execute("SELECT step FROM communities WHERE archive_of = 1").fetchone()[0]  # cycle 1, archived
+        current = db.execute("SELECT step FROM communities WHERE id = 1").fetchone()[0]
+        carried = db.execute("SELECT COUNT(*) FROM problems WHERE community_id = 1 AND carried_from IS NOT NULL"
+                             ).fetchone()[0]
         nodes = db.execute("SELECT t.number, t.kind, t.status, t.text, p.number, m.name FROM tree_nodes t"
                            " LEFT JOIN tree_nodes p ON p.id = t.parent_id"
                            " JOIN members m ON m.id = t.created_by ORDER BY t.number").fetchall()
@@ -169,6 +172,12 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     assert all(f"• {a[3]}" in texts for a in answers if a[3]) and all(f"• {a[4]}" in texts for a in answers if a[4])
     assert not any(name in texts for name in ("Ерлан", "Ольга", "John", "Игорь", "Sarah"))
     assert step == 7
+    # the next cycle: a second facilitator archives cycle 1 and the unchosen problems come back to step 1
+    assert "→ Айгерим: Ерлан енді **Көктерек ауылы** қауымдастығының да фасилитаторы" in transcript
+    assert "**Ерлан** (on WhatsApp) → `/cycle new`" in transcript and current == 1 and carried == 6
+    assert "1-цикл аяқталып, мұрағатқа салынды. 2-цикл басталады." in transcript
+    assert "#1 Ауыл ішіндегі жол жөндеуді қажет етеді: көктемде су басып, балалар мектепке бара алмайды — из прошлого" \
+        in transcript and "▶️ 2-цикл:" in transcript
 
 
 def whatsapp_messages(transcript: str) -> list[list[str]]:

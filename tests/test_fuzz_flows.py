@@ -595,7 +595,8 @@ class Harness:
             beyond = await tx.all(
                 "SELECT a.id, a.action, a.community_id, a.actor_id, ms.role FROM audit_log a"
                 " LEFT JOIN memberships ms ON ms.community_id = a.community_id AND ms.member_id = a.actor_id"
-                f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator')"
+                f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator'"
+                f" AND NOT {WAS_FACILITATOR})"
                 f" OR (a.action IN ({_marks(KMUT_ACTIONS)}) AND ms.role IS NOT 'facilitator' AND ms.kmut IS NOT 1)"
                 f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
                 f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
@@ -652,12 +653,21 @@ VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": 
 # Audited actions by the least role they need in the entry's community (the routes' ``who``):
 FACILITATOR_ACTIONS = ("ballot.opened", "ballot.closed", "ballot.paper_entered", "problem.merged",
                        "problem.hidden", "step1.chosen", "group.linked", "step.next", "kmut.confirmed",
-                       "community.tz", "reminders.changed", "community.exported")
+                       "community.tz", "reminders.changed", "community.exported", "facilitator.added",
+                       "facilitator.removed", "facilitator.left", "cycle.started")
 KMUT_ACTIONS = ("tree.node_merged", "tree.node_removed", "resource.removed", "org.removed", "task.removed",
                 "task.dated", "task.owner_named", "community.report_printed")  # the ҚМҰТ's (or the facilitator's)
 MEMBER_ACTIONS = ("tree.node_added", "resource.added", "org.added", "task.proposed", "task.offered",
                   "task.offer_withdrawn", "problem.proposed", "step1.volunteered", "step1.unvolunteered", "nomination.made",
                   "nomination.accepted", "nomination.declined", "task.checkin")
+# A facilitator who stepped down (or was removed) since acted as one: the audit log's last word on
+# their role in the community before the entry made them a facilitator (they created it, or were added).
+WAS_FACILITATOR = (
+    "COALESCE((SELECT f.action IN ('community.created', 'facilitator.added') FROM audit_log f"
+    " WHERE f.community_id = a.community_id AND f.id < a.id"
+    " AND ((f.action IN ('community.created', 'facilitator.left') AND f.actor_id = a.actor_id)"
+    " OR (f.action IN ('facilitator.added', 'facilitator.removed') AND json_extract(f.detail, '$.member') = a.actor_id))"
+    " ORDER BY f.id DESC LIMIT 1), 0)")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
 UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared",

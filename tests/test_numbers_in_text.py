@@ -16,9 +16,10 @@ from bot.i18n import LOCALES_DIR, Translator
 NUMBERS = range(1, 31)
 TIMES = [f"{hour:02}:{minute:02}" for hour in (9, 18) for minute in range(0, 60, 5)]
 # After a placeholder: a letter, or a hyphen and letters, is a suffix; a hyphen before a noun
-# stands for the ordinal ending and reads right for any number («{step}-қадам»: «3-қадам»).
+# stands for the ordinal ending and reads right for any number («{step}-қадам»: «3-қадам»,
+# «{number}-цикл»: «2-цикл»).
 SUFFIX = re.compile(r"-?[^\W\d_]")
-NOUN_AFTER_ORDINAL = re.compile(r"-қадам")
+NOUN_AFTER_ORDINAL = re.compile(r"-(қадам|цикл)")
 RU = [1, 2, 5, 21, 22, 25, 111]
 
 

@@ -87,6 +87,8 @@ EXPORTED = {
     ("orgs", "created_by"): "organisations_added",
     ("org_ratings", "member_id"): "organisation_estimates",
     ("tasks", "created_by"): "tasks_proposed",
+    ("cycles", "started_by"): "cycles_started",
+    ("cycles", "ended_by"): "cycles_ended",
     ("tasks", "owner_id"): "tasks_responsible_for",
     ("task_volunteers", "member_id"): "tasks_offered",
     ("plan_votes", "member_id"): "plan_votes",
@@ -204,6 +206,11 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
     await member.send("/close election", their_group)
     await member.press("✅", their_group)
     await member.press("Confirm anyway", their_group)
+    for _ in range(6):
+        await member.send("/next", their_group)
+    await member.send("/close dots", their_group)
+    await member.send("/cycle new", their_group)  # cycle 1 of their village is archived, cycle 2 starts
+    await member.press_data(next(b.data for row in sim.messages(their_group.id)[-1].buttons for b in row), their_group)
     await member.send("/propose")  # asked to describe a problem: the conversation waits for it
 
     db = sim.engine.db
@@ -443,6 +450,7 @@ async def test_forget_warns_the_only_facilitator_that_the_community_will_have_no
     await c.facilitator.send("/forget")
     warning = c.facilitator.last().text
     assert "жалғыз фасилитаторысыз" in warning and "«Көктерек»" in warning  # the facilitator speaks Kazakh
+    assert warning.split("\n\n")[-1].endswith("Алдымен басқа фасилитатор қосыңыз: /facilitator add АТЫ")
     await c.members[0].send("/forget")
     assert "only facilitator" not in c.members[0].last().text
 

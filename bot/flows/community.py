@@ -15,7 +15,7 @@ from bot.flows.registry import COMMANDS, button, command, start_payload, state
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
-from bot.storage import communities, members
+from bot.storage import communities, cycles, members
 
 CODE_ALPHABET = "".join(ch for ch in string.ascii_uppercase + string.digits if ch not in "0O1IL")
 CODE_LENGTH = 8
@@ -420,9 +420,14 @@ async def status(ctx: Context) -> None:
         return
     from bot.flows.monitoring import version_note
 
-    changed = await version_note(ctx, ctx.tr, community)
-    ctx.reply(steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
-              + ("\n\n" + changed if changed else ""))
+    text = steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
+    if changed := await version_note(ctx, ctx.tr, community):
+        text += "\n\n" + changed
+    if len(await cycles.history(ctx.tx, community.id)) > 1:  # the cycles, once there is more than one
+        from bot.flows.cycles import history_text
+
+        text += "\n\n" + await history_text(ctx, ctx.tr, community)
+    ctx.reply(text)
 
 
 @command("next", who="facilitator", describe=N_("Close this step and open the next"))

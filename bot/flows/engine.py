@@ -22,7 +22,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
-from bot.storage import conversations, members, outbox, redraws, reminders, updates
+from bot.storage import conversations, cycles, members, outbox, redraws, reminders, updates
 from bot.storage.db import Busy, Database
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,9 @@ async def require(ctx: Context, community, who: str) -> None:
         raise ctx.refuse(ctx.t("You are not in a community yet. Open a join link from your "
                                "facilitator, or create a community with /new."))
     role = await ctx.role(community.id)
+    if role == "stranger" and await cycles.is_archive(ctx.tx, community.id):  # an old button of an earlier cycle
+        raise ctx.refuse(ctx.t("This belongs to an earlier cycle: it is archived and no longer changes. "
+                               "/status shows the cycles."))
     if role == "stranger":
         # the join link only in the community's own group: a forged id in private must not reveal a code
         here = await ctx.community() if ctx.event.is_group else None

@@ -38,7 +38,8 @@ async def forget(ctx: Context) -> None:
     if led:
         text += "\n\n" + ctx.t("⚠️ You are the only facilitator of {communities}: after this, nobody can open or "
                                 "close its votes or move it to the next step.",
-                                communities=", ".join(f"«{esc(name)}»" for name in led))
+                                communities=", ".join(f"«{esc(name)}»" for name in led)) \
+            + " " + ctx.t("Add another facilitator first: /facilitator add NAME")
     ctx.goto("forget.confirm")  # the confirmation counts only while it is the last question asked
     ctx.reply(text, [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
 

@@ -11,7 +11,7 @@ from bot.flows.context import Context, esc
 from bot.flows.registry import command, state
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
-from bot.storage import problems
+from bot.storage import cycles, problems
 
 TEXT_MIN, TEXT_MAX = 3, 300
 MESSAGE_MAX = 3500  # characters a message may hold, with room to spare
@@ -102,7 +102,8 @@ async def list_problems(ctx: Context) -> None:
         ctx.reply(ctx.t("No problems are proposed yet. Be the first: /propose"))
         return
     lines = [ctx.t("<b>Proposed problems</b> ({n}):", n=len(shown))]
-    lines += [esc(label(p)) for p in shown]
+    carried = await cycles.carried_over(ctx.tx, community.id)
+    lines += [esc(label(p)) + (" — " + ctx.t("from the last cycle") if p.id in carried else "") for p in shown]
     if await ctx.role(community.id) == "facilitator":
         lines += ["", ctx.t("Facilitator: merge a duplicate with /merge 5 2 (#5 into #2), hide an abusive "
                             "one with /hide 5, confirm the chosen problem with /choose 2.")]

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
+from bot.domain.text import small_int
 from bot.flows import election, evaluation as evaluation_flow, plan as plan_flow, resources as resources_flow
 from bot.flows import monitoring, results, tree as tree_flow
 from bot.flows.context import Context, esc
@@ -27,10 +28,11 @@ from bot.flows.registry import command
 from bot.flows.steps import STEP_TITLES
 from bot.flows.types import Chart
 from bot.i18n import N_, Translator, translator
-from bot.storage import (audit, ballots, checkins, communities, evaluation, members, nominations, plan, problems,
-                         resources, tree)
+from bot.storage import (audit, ballots, checkins, communities, cycles, evaluation, members, nominations, plan,
+                         problems, resources, tree)
 from bot.storage.ballots import Ballot
 from bot.storage.checkins import Checkin
+from bot.storage.cycles import Cycle
 from bot.storage.db import Tx
 
 RANKED = ("dots", "matrix", "pairwise")
@@ -131,8 +133,8 @@ async def _problems_section(tx: Tx, tr: Translator, community: Community, head: 
     return _section(tr, 1, blocks)
 
 
-async def _kmut_section(tx: Tx, tr: Translator, community: Community, head: str) -> dict:
-    group = await nominations.group(tx, community.id)
+async def _kmut_section(tx: Tx, tr: Translator, community: Community, head: str, people: int) -> dict:
+    group = await nominations.group(tx, people)
     blocks: list = []
     held = sorted((b for b in await ballots.of_community(tx, community.id) if b.kind == "election"),
                   key=lambda b: b.id)
@@ -271,27 +273,33 @@ async def _evaluation_section(tx: Tx, tr: Translator, community: Community, head
     return _section(tr, 7, blocks)
 
 
-async def gather(tx: Tx, community: Community, locale: str, now: datetime) -> dict[str, Any]:
-    """Everything the printed report says, worded in ``locale`` (see ``bot.charts.report``)."""
+async def gather(tx: Tx, community: Community, locale: str, now: datetime,
+                 cycle: Cycle | None = None) -> dict[str, Any]:
+    """Everything the printed report says, worded in ``locale`` (see ``bot.charts.report``).
+    ``community`` is whose data is printed: the community's, or an archived cycle's (then ``cycle``
+    is that cycle, and the people are the living community's)."""
     tr = translator(locale)
     head = await audit.head(tx)
     today = now.astimezone(ZoneInfo(community.tz)).date()
-    facilitators = await communities.facilitator_names(tx, community.id)
-    group = await nominations.group(tx, community.id)
+    cycle = cycle or await cycles.current(tx, community.id)
+    people = cycle.community_id  # facilitators, ҚМҰТ and members belong to the community, not to an archive
+    facilitators = await communities.facilitator_names(tx, people)
+    group = await nominations.group(tx, people)
+    closed = _day(cycle.ended_at) if cycle.ended_at else f"{today:%d.%m.%Y}"
     cover = [
         [tr.t("Community"), community.name],
         [tr.t("Place"), community.place or "—"],
-        [tr.t("Dates of the cycle"), tr.t("{opened} – {closed}", opened=_day(await communities.created_at(
-            tx, community.id)), closed=f"{today:%d.%m.%Y}")],
+        [tr.t("Cycle"), str(cycle.number)],
+        [tr.t("Dates of the cycle"), tr.t("{opened} – {closed}", opened=_day(cycle.started_at), closed=closed)],
         [tr.t("Facilitators"), ", ".join(_name(tr, n) for n in facilitators) or "—"],
         [tr.t("The ҚМҰТ"), ", ".join(_name(tr, n) for _, n in group) or tr.t("The ҚМҰТ is not confirmed yet.")],
-        [tr.t("Members"), str(await members.count_members(tx, community.id))],
+        [tr.t("Members"), str(await members.count_members(tx, people))],
         [tr.t("Now at step"), tr.t("Step {n}. {title}", n=community.step, title=tr.t(STEP_TITLES[community.step]))],
         [tr.t("Check code"), tr.t("{code} (the whole hash: {head}). Anyone can check that nothing in this report "
                                   "was changed since it was printed: the operator runs qatysu audit verify "
                                   "--head {code}.", code=head[:8], head=head)],
     ]
-    sections = [await _problems_section(tx, tr, community, head), await _kmut_section(tx, tr, community, head),
+    sections = [await _problems_section(tx, tr, community, head), await _kmut_section(tx, tr, community, head, people),
                 await _tree_section(tx, tr, community), await _resources_section(tx, tr, community),
                 await _plan_section(tx, tr, community, today, head),
                 await _monitoring_section(tx, tr, community, today)]
@@ -307,9 +315,12 @@ def _table(name: str, file: str, headers: list[str], rows: list[list]) -> dict[s
     return {"name": name, "file": file, "headers": headers, "rows": rows}
 
 
-async def export_tables(tx: Tx, community: Community, locale: str, now: datetime) -> list[dict[str, Any]]:
-    """The community's data as tables (see ``bot.charts.sheets``): counts and public roles only."""
+async def export_tables(tx: Tx, community: Community, locale: str, now: datetime,
+                        cycle: Cycle | None = None) -> list[dict[str, Any]]:
+    """The community's data as tables (see ``bot.charts.sheets``): counts and public roles only;
+    ``community`` and ``cycle`` as for ``gather``."""
     tr = translator(locale)
+    people = cycle.community_id if cycle else community.id
     today = now.astimezone(ZoneInfo(community.tz)).date()
     listed = await problems.listed(tx, community.id)
     chosen = await problems.chosen(tx, community.id)
@@ -358,7 +369,7 @@ async def export_tables(tx: Tx, community: Community, locale: str, now: datetime
         result, by_id = await election.tally(tx, ballot)
         votes.update({by_id[c].member_id: result.votes[c] for c in result.order})
     kmut_rows = []
-    for member_id, name in await nominations.group(tx, community.id):
+    for member_id, name in await nominations.group(tx, people):
         nomination = await nominations.of_member(tx, community.id, member_id)
         kmut_rows.append([_name(tr, name), tr.t(CATEGORY_NAMES[nomination.category]) if nomination else "",
                           votes.get(member_id)])
@@ -409,14 +420,34 @@ def file_stem(community: Community) -> str:
 
 
 # --- the commands -----------------------------------------------------------------------------
-@command("report", who="kmut", where="private", describe=N_("The cycle's report, as a PDF to print"))
+async def cycle_data(tx: Tx, community: Community, number: int | None) -> tuple[Community, Cycle] | None:
+    """Whose data a report of cycle ``number`` (None: the current one) prints, and that cycle:
+    the community itself, or the archive of a finished cycle; None if it has no such cycle."""
+    known = await cycles.history(tx, community.id)
+    wanted = known[-1] if number is None else next((c for c in known if c.number == number), None)
+    if wanted is None:
+        return None
+    printed = community if wanted.is_current else await cycles.archived(tx, community.id, wanted.number)
+    return (printed, wanted) if printed is not None else None
+
+
+@command("report", who="kmut", where="private", describe=N_("The cycle's report, as a PDF to print"), usage=(
+    ("/report 1", N_("the report of an earlier cycle, here the first")),))
 async def report_command(ctx: Context) -> None:
     from bot.charts.report import render_report
 
     community = ctx.scoped
     assert community is not None
-    await ctx.audit("community.report_printed", community.id, locale=ctx.locale)
-    report = await gather(ctx.tx, community, ctx.locale, ctx.now)
+    raw = ctx.event.args.strip()
+    found = await cycle_data(ctx.tx, community, small_int(raw) if raw else None)
+    if found is None:
+        known = await cycles.history(ctx.tx, community.id)
+        raise ctx.refuse(ctx.tn("There is no cycle «{number}»: <b>{name}</b> has {n} cycle so far, numbered from 1.",
+                                "There is no cycle «{number}»: <b>{name}</b> has {n} cycles so far, numbered from 1.",
+                                len(known), number=esc(raw[:12]), name=esc(community.name)))
+    printed, wanted = found
+    await ctx.audit("community.report_printed", community.id, locale=ctx.locale, cycle=wanted.number)
+    report = await gather(ctx.tx, printed, ctx.locale, ctx.now, wanted)
     ctx.reply(ctx.t("Preparing the report… It comes as a PDF file in a moment."))
     ctx.reply(ctx.t("The report of «{community}». Its check code is on the first page.",
                     community=esc(community.name)),

@@ -29,7 +29,7 @@ async def get(tx: Tx, community_id: int) -> Community | None:
 
 
 async def by_code(tx: Tx, join_code: str) -> Community | None:
-    row = await tx.one("SELECT * FROM communities WHERE join_code = ?", (join_code,))
+    row = await tx.one("SELECT * FROM communities WHERE join_code = ? AND archive_of IS NULL", (join_code,))
     return None if row is None else community_from_row(row)
 
 

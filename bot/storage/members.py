@@ -143,3 +143,18 @@ async def count_members(tx: Tx, community_id: int) -> int:
 
 async def set_phone(tx: Tx, member_id: int, phone: str) -> None:
     await tx.execute("UPDATE members SET phone = ? WHERE id = ?", (phone, member_id))
+
+
+async def set_role(tx: Tx, community_id: int, member_id: int, role: str) -> bool:
+    """Make a member of the community a facilitator or a plain member again; False if they were
+    that already (the database refuses to take the role from the last facilitator)."""
+    return await tx.changed("UPDATE memberships SET role = ? WHERE community_id = ? AND member_id = ? AND role <> ?",
+                            (role, community_id, member_id, role)) > 0
+
+
+async def facilitators(tx: Tx, community_id: int) -> list[tuple[int, str]]:
+    """(member id, name) of the community's facilitators, the longest-serving first."""
+    rows = await tx.all("SELECT m.id, COALESCE(m.name, '') FROM memberships ms JOIN members m ON m.id = ms.member_id"
+                        " WHERE ms.community_id = ? AND ms.role = 'facilitator' ORDER BY ms.joined_at, m.id",
+                        (community_id,))
+    return [(r[0], r[1]) for r in rows]

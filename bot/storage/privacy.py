@@ -140,6 +140,12 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "seen_in_groups_of": _rows(await tx.all(
             "SELECT c.name AS community FROM group_presence p JOIN communities c ON c.id = p.community_id"
             " WHERE p.member_id = ? ORDER BY c.id", (member_id,))),
+        "cycles_started": _rows(await tx.all(
+            "SELECT c.name AS community, y.number, y.started_at FROM cycles y JOIN communities c ON c.id = y.community_id"
+            " WHERE y.started_by = ?", (member_id,))),
+        "cycles_ended": _rows(await tx.all(
+            "SELECT c.name AS community, y.number, y.ended_at FROM cycles y JOIN communities c ON c.id = y.community_id"
+            " WHERE y.ended_by = ?", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
@@ -201,6 +207,8 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     await tx.execute("DELETE FROM nominations WHERE member_id = ? AND status = 'pending'", (member_id,))
     await tx.execute("UPDATE nominations SET nominated_by = NULL WHERE nominated_by = ?", (member_id,))
     await tx.execute("UPDATE kmut_confirmations SET confirmed_by = NULL WHERE confirmed_by = ?", (member_id,))
+    await tx.execute("UPDATE cycles SET started_by = NULL WHERE started_by = ?", (member_id,))
+    await tx.execute("UPDATE cycles SET ended_by = NULL WHERE ended_by = ?", (member_id,))
     await tx.execute("UPDATE members SET name = NULL, phone = NULL, active_community = NULL,"
                      " consent_at = '', created_at = '' WHERE id = ?", (member_id,))
     return still_open
