@@ -318,3 +318,38 @@ async def test_the_outbox_drops_an_edit_of_a_message_never_sent(tg, bot):
             break
         await asyncio.sleep(0.02)
     assert await queued(bot.app) == 0 and not tg.calls("editMessageText")
+
+
+async def test_a_chart_posted_to_many_members_is_drawn_once_and_each_gets_it(db):
+    """A result fanned out one to one (WhatsApp) draws its chart once, not once per member: the
+    same renderer and arguments are the same picture. Another chart is drawn on its own."""
+    from bot.flows.types import Chart
+
+    drawn: list[tuple] = []
+
+    def chart(*args) -> bytes:
+        drawn.append(args)
+        return repr(args).encode()
+
+    class Recording:
+        rate = 80.0
+        got: dict[str, bytes] = {}
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            await asyncio.sleep(0)
+            self.got[message.chat_id] = image
+            return f"m{message.chat_id}"
+
+    sender = Recording()
+    delivery = Delivery(db, {"whatsapp": sender})
+    result = Chart(chart, ([3, 5, 1], {"labels": ["Жол", "Су"]}))
+    await asyncio.gather(*(delivery.deliver([Message("whatsapp", str(i), "Нәтиже", chart=result)])
+                           for i in range(50)))
+    assert drawn == [([3, 5, 1], {"labels": ["Жол", "Су"]})]
+    assert set(sender.got.values()) == {chart([3, 5, 1], {"labels": ["Жол", "Су"]})} and len(sender.got) == 50
+    drawn.clear()
+    await delivery.deliver([Message("whatsapp", "x", "Басқа", chart=Chart(chart, ([1, 1, 1],)))])
+    assert drawn == [([1, 1, 1],)] and sender.got["x"] == repr(([1, 1, 1],)).encode()
