@@ -2,6 +2,7 @@
 
     python bench/whatsapp_burst.py                      # 1,000 members, ~1.5 min
     python bench/whatsapp_burst.py --members 200 --double-tap 0.2   # a quick smoke run
+    python bench/whatsapp_burst.py --api-latency 0.3   # the Cloud API answering as slowly as Meta's
 
 What runs
 ---------
@@ -262,11 +263,18 @@ class Child:
             self.proc.kill()
 
 
-def timed_fake():
-    """The fake Cloud API, noting when each accepted send arrived (``Received.at``)."""
+def timed_fake(latency: float = 0.0):
+    """The fake Cloud API, noting when each accepted send arrived (``Received.at``); it answers
+    each send ``latency`` seconds later (Meta's Graph API: a few hundred ms from Kazakhstan)."""
     from tests.fakes.whatsapp import FakeWhatsApp
 
     class TimedWhatsApp(FakeWhatsApp):
+        async def _messages(self, request):
+            response = await super()._messages(request)
+            if latency:
+                await asyncio.sleep(latency)
+            return response
+
         def _validate(self, p):
             received = super()._validate(p)
             received.at = time.monotonic()
@@ -371,7 +379,7 @@ async def driver(args: argparse.Namespace) -> int:
     children: list[Child] = []
     checks: list[tuple[bool, str, str]] = []
     try:
-        async with FakeTelegram(token=TOKEN, bot_username="qatysu_bench_bot") as tg, timed_fake() as wa:
+        async with FakeTelegram(token=TOKEN, bot_username="qatysu_bench_bot") as tg, timed_fake(args.api_latency) as wa:
             ours = Child("ours", args, workdir, tg.base_url, wa.base_url)
             children.append(ours)
             await ours.start()
@@ -562,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32, help="webhook POSTs in flight (default 32)")
+    parser.add_argument("--api-latency", type=float, default=0.0,
+                        help="seconds the fake Cloud API takes to answer a send (default 0; Meta: ~0.2-0.4)")
     parser.add_argument("--double-tap", type=float, help="the bot's double-tap window (default: the app's own)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--timeout", type=float, default=180)

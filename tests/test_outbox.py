@@ -353,3 +353,37 @@ async def test_a_chart_posted_to_many_members_is_drawn_once_and_each_gets_it(db)
     drawn.clear()
     await delivery.deliver([Message("whatsapp", "x", "Басқа", chart=Chart(chart, ([1, 1, 1],)))])
     assert drawn == [([1, 1, 1],)] and sender.got["x"] == repr(([1, 1, 1],)).encode()
+
+
+async def test_a_fan_out_keeps_the_channels_pace_when_each_send_takes_long(db):
+    """The Cloud API answers a send in a few hundred milliseconds, far more than the 1/80 s
+    between two sends: the outbox does not wait for one answer before the next send, so 60
+    members get their message in about a second at 50/s (one at a time took 6 s), never more
+    than the rate in any second, and a member with three messages gets them in order."""
+    class Slow:
+        rate = 50.0
+        started: list[tuple[float, str, str]] = []
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            self.started.append((time.monotonic(), message.chat_id, message.text))
+            await asyncio.sleep(0.1)
+            return "m"
+
+    sender = Slow()
+    worker = OutboxWorker(Delivery(db, {"whatsapp": sender}))
+    messages = [Message("whatsapp", str(i), f"Дауыс беру ашылды ({i})") for i in range(60)]
+    messages[10:10] = [Message("whatsapp", "7", "екінші"), Message("whatsapp", "7", "үшінші")]
+    async with db.transaction() as tx:
+        await outbox.add(tx, messages, datetime.now(timezone.utc).isoformat())
+    began = time.monotonic()
+    await worker.drain()
+    elapsed = time.monotonic() - began
+    assert len(sender.started) == 62 and elapsed < 3.0, elapsed
+    assert [text for _, chat, text in sender.started if chat == "7"] == ["Дауыс беру ашылды (7)", "екінші", "үшінші"]
+    times = sorted(t for t, _, _ in sender.started)
+    assert all(times[i + 50] - times[i] >= 1.0 for i in range(len(times) - 50))  # ≤ 50 in any second
+    async with db.transaction() as tx:
+        assert await outbox.size(tx) == 0
