@@ -33,7 +33,8 @@ their 24-hour window is open).
    member's reply (the toast, sent as a short message) reached the fake Cloud API; the bot's CPU
    per update until it is idle. Then the same signed POSTs go to a **bare aiohttp handler** in a
    child process (it reads the body, checks ``X-Hub-Signature-256`` in constant time, answers
-   200): the ceiling of the web server on this machine. Checks: every POST answered 200; every
+   200): the ceiling of the web server on this machine; and to one that also sends the member one
+   text through the Cloud API after the 200 (what any answer costs). Checks: every POST answered 200; every
    member's stored stickers equal the plan; the trigger-kept counts and turnout equal the
    expected tallies; every tap answered with exactly one reply, the expected toast in the
    member's language; the inbox is empty; zero refused sends.
@@ -142,11 +143,29 @@ async def child_main(args: argparse.Namespace) -> None:
 
         secret = SECRET.encode()
 
+        sending: set[asyncio.Task] = set()
+        client = None
+        if args.child == "bare-send":  # and one text to the sender through the Cloud API, after the 200
+            import aiohttp
+
+            client = aiohttp.ClientSession()
+            url = f"{args.wa_api}/v21.0/{PHONE_ID}/messages"
+
+            async def send(wa_id: str) -> None:
+                async with client.post(url, headers={"Authorization": f"Bearer {WA_TOKEN}"}, json={
+                        "messaging_product": "whatsapp", "to": wa_id, "type": "text", "text": {"body": "ok"}}) as r:
+                    await r.read()
+
         async def receive(request: web.Request) -> web.Response:
             raw = await request.read()
             expected = "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(request.headers.get("X-Hub-Signature-256", "").encode(), expected.encode()):
                 return web.Response(status=401, text="bad signature")
+            if client is not None:
+                wa_id = json.loads(raw)["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+                task = asyncio.create_task(send(wa_id))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
             return web.Response(text="ok")
 
         app = web.Application(client_max_size=1024 * 1024)
@@ -154,10 +173,15 @@ async def child_main(args: argparse.Namespace) -> None:
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        stop = runner.cleanup
+
+        async def stop() -> None:
+            await runner.cleanup()
+            if client is not None:
+                await client.close()
 
         async def idle() -> None:
-            return
+            while sending:
+                await asyncio.gather(*list(sending), return_exceptions=True)
 
     gc.collect()
     reader = asyncio.StreamReader(limit=1 << 20)
@@ -480,11 +504,30 @@ async def driver(args: argparse.Namespace) -> int:
             ceiling["peak_rss"] = (await bare.stop())["peak_rss_mb"]
             checks.append((ceiling["ok"] == len(bodies), "the bare handler answered every POST 200",
                            f"{ceiling['ok']}/{len(bodies)}"))
+
+            # --- the bare handler that also sends one text per POST to the Cloud API
+            refused0 = len(wa.refused)
+            bare_send = Child("bare-send", args, workdir, wa_api=wa.base_url)
+            children.append(bare_send)
+            await bare_send.start()
+            connector = aiohttp.TCPConnector(limit=args.concurrency)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                with_send = await burst(bare_send, session, bodies, args)
+            await bare_send.stop()
+            checks.append((with_send["ok"] == len(bodies) and len(wa.refused) == refused0,
+                           "the bare handler with a send answered every POST 200, no send refused",
+                           f"{with_send['ok']}/{len(bodies)}, {len(wa.refused) - refused0} refused"))
     finally:
         for child in children:
             child.kill()
 
     report(n, rate, opened, closed, renders, mine, ceiling)
+    e2e = n * 5 / mine["handled_wall"]
+    handled = n * 5 / with_send["idle"]
+    print(f"bare handler that also sends one text per POST to the Cloud API: {with_send['rate']:,.0f} POSTs/s, "
+          f"{handled:,.0f}/s handled (first POST → last send answered), "
+          f"{with_send['bot_cpu_to_idle'] / (n * 5) * 1e6:,.0f} µs CPU per update; "
+          f"our ratio to it: {e2e / handled:.2f} handled")
     print()
     for ok, name, detail in checks:
         print(f"{verdict(ok)}  {name}: {detail}")
@@ -584,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, logs)")
     parser.add_argument("--profile", action="store_true", help="cProfile the bot during the burst")
-    parser.add_argument("--child", choices=["ours", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["ours", "bare", "bare-send"], help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--wa-api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
