@@ -578,9 +578,10 @@ async def tally_checks(db_path: str, dots: Dots, users) -> list[tuple[bool, str,
 def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine: dict, ceiling: dict) -> None:
     print()
     for name, run in (("ballot opened (list message)", opened), ("result with its chart (image)", closed)):
-        print(f"fan-out, {name}: {run['sends']:,} sends ({run['kinds']}) in {run['wall']:.1f} s from the command = "
-              f"{run['rate']:.1f}/s = {run['of_rate']:.2f} of WhatsAppApp.rate ({rate:.0f}/s; the outbox paces at 0.95);"
-              f" first → last {run['first_to_last']:.1f} s; {run['refused']} refused; {run['uploads']} upload(s)")
+        print(f"fan-out, {name}: {run['sends']:,} sends in {run['wall']:.1f} s from the command = "
+              f"{run['rate']:.1f}/s = {run['of_rate']:.2f} of WhatsAppApp.rate ({rate:.0f}/s; the outbox paces"
+              f" at 0.95); first → last {run['first_to_last']:.1f} s; {run['refused']} refused;"
+              f" {run['uploads']} upload(s)")
     print(f"  charts rendered for the result: {renders['renders']} in {renders['render_seconds']:.1f} s")
     e2e = n * 5 / mine["handled_wall"]
     rows = [

@@ -1,9 +1,10 @@
 """Delivering the flows' messages through a channel's sender, after the transaction commits.
 
 Charts are rendered here, off the event loop, once for all the recipients of a post (a result
-fanned out to a thousand WhatsApp members is drawn once, not a thousand times). Views that many people change at once (a ballot's
-counts in a group) are redrawn at most once every ``edit_interval`` seconds per view, from the
-database as it is then, so a burst of taps costs one edit and one read, not one per tap.
+fanned out to a thousand WhatsApp members is drawn once, not a thousand times). Views that many
+people change at once (a ballot's counts in a group) are redrawn at most once every
+``edit_interval`` seconds per view, from the database as it is then, so a burst of taps costs one
+edit and one read, not one per tap.
 """
 
 from __future__ import annotations
