@@ -57,6 +57,7 @@ async def run(members: int) -> bool:
                     print(f"  … {members - left} sent, {tg.count_429} 429s", flush=True)
                 await asyncio.sleep(0.05)
             elapsed = time.monotonic() - started
+            retried = app.outbox.retried
             await app.stop()
             received = [len(tg.messages(u.id)) for u in users]
     rate = members / elapsed
@@ -64,7 +65,7 @@ async def run(members: int) -> bool:
     print(f"machine: {machine()}")
     print(f"members: {members}; configured rate {RATE:.0f}/s (the first second waits: a restart guard)")
     print(f"drained in {elapsed:.1f} s: {rate:.1f} messages/s = {rate / RATE:.2f} of the configured rate")
-    print(f"429 answers: {tg.count_429}; retried sends: {app.outbox.retried}; peak RSS {peak_rss_mb():.0f} MB")
+    print(f"429 answers: {tg.count_429}; retried sends: {retried}; peak RSS {peak_rss_mb():.0f} MB")
     ok = exactly_once and tg.count_429 == 0 and rate >= 0.9 * RATE * members / (members + RATE)
     print(f"everyone got it exactly once: {verdict(exactly_once)}; goal (≥ 0.9 of the rate, no 429): {verdict(ok)}")
     return ok

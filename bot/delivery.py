@@ -1,8 +1,10 @@
 """Delivering the flows' messages through a channel's sender, after the transaction commits.
 
-Charts are rendered here, off the event loop. Views that many people change at once (a ballot's
-counts in a group) are redrawn at most once every ``edit_interval`` seconds per view, from the
-database as it is then, so a burst of taps costs one edit and one read, not one per tap.
+Charts are rendered here, off the event loop, once for all the recipients of a post (a result
+fanned out to a thousand WhatsApp members is drawn once, not a thousand times). Views that many
+people change at once (a ballot's counts in a group) are redrawn at most once every
+``edit_interval`` seconds per view, from the database as it is then, so a burst of taps costs one
+edit and one read, not one per tap.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
@@ -133,6 +136,7 @@ class Delivery:
     """Sends replies at once; what cannot be sent now goes to the outbox, which retries."""
 
     SHOWN_MAX = 10_000
+    CHARTS_KEPT = 8  # charts drawn lately, reused by the rest of their post's recipients
 
     def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0,
                  redraw: Callable[[str], Awaitable[Outcome]] | None = None) -> None:
@@ -142,6 +146,7 @@ class Delivery:
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
+        self._charts: OrderedDict[tuple, asyncio.Future[bytes]] = OrderedDict()  # most recent last
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
@@ -202,12 +207,7 @@ class Delivery:
                     await sender.edit(message, message_id)
                     shown.content = (message.text, message.buttons)
             return
-        image = None
-        if message.chart is not None:
-            from bot.charts import render
-
-            chart = message.chart
-            image = await render(chart.render, *chart.args, **chart.kwargs)
+        image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)
             from bot.charts import render
 
@@ -228,6 +228,27 @@ class Delivery:
                 tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at))
             self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
                                                                                       message.buttons)
+
+    async def _image(self, chart: Chart) -> bytes:
+        """The chart's PNG. A renderer draws only its arguments, so the same renderer and
+        arguments give the same image: drawn once (in a worker thread) and reused by every
+        recipient of the post, including those whose send waits for the first drawing."""
+        key = (chart.render, repr(chart.args), repr(chart.kwargs))
+        drawing = self._charts.get(key)
+        if drawing is None:
+            from bot.charts import render
+
+            drawing = self._charts[key] = asyncio.ensure_future(render(chart.render, *chart.args, **chart.kwargs))
+            while len(self._charts) > self.CHARTS_KEPT:
+                self._charts.popitem(last=False)
+        else:
+            self._charts.move_to_end(key)
+        try:
+            return await asyncio.shield(drawing)
+        except Exception:
+            if self._charts.get(key) is drawing:  # a failed drawing is tried again by the next send
+                del self._charts[key]
+            raise
 
     def _shown_as(self, key: tuple[str, str, str]) -> "_Shown":
         """What a tagged message shows, so an identical redraw is not sent (Telegram refuses it,

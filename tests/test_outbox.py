@@ -318,3 +318,102 @@ async def test_the_outbox_drops_an_edit_of_a_message_never_sent(tg, bot):
             break
         await asyncio.sleep(0.02)
     assert await queued(bot.app) == 0 and not tg.calls("editMessageText")
+
+
+async def test_a_chart_posted_to_many_members_is_drawn_once_and_each_gets_it(db):
+    """A result fanned out one to one (WhatsApp) draws its chart once, not once per member: the
+    same renderer and arguments are the same picture. Another chart is drawn on its own."""
+    from bot.flows.types import Chart
+
+    drawn: list[tuple] = []
+
+    def chart(*args) -> bytes:
+        drawn.append(args)
+        return repr(args).encode()
+
+    class Recording:
+        rate = 80.0
+        got: dict[str, bytes] = {}
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            await asyncio.sleep(0)
+            self.got[message.chat_id] = image
+            return f"m{message.chat_id}"
+
+    sender = Recording()
+    delivery = Delivery(db, {"whatsapp": sender})
+    result = Chart(chart, ([3, 5, 1], {"labels": ["Жол", "Су"]}))
+    await asyncio.gather(*(delivery.deliver([Message("whatsapp", str(i), "Нәтиже", chart=result)])
+                           for i in range(50)))
+    assert drawn == [([3, 5, 1], {"labels": ["Жол", "Су"]})]
+    assert set(sender.got.values()) == {chart([3, 5, 1], {"labels": ["Жол", "Су"]})} and len(sender.got) == 50
+    drawn.clear()
+    await delivery.deliver([Message("whatsapp", "x", "Басқа", chart=Chart(chart, ([1, 1, 1],)))])
+    assert drawn == [([1, 1, 1],)] and sender.got["x"] == repr(([1, 1, 1],)).encode()
+
+
+async def test_a_fan_out_keeps_the_channels_pace_when_each_send_takes_long(db):
+    """The Cloud API answers a send in a few hundred milliseconds, far more than the 1/80 s
+    between two sends: the outbox does not wait for one answer before the next send, so 60
+    members get their message in about a second at 50/s (one at a time took 6 s), never more
+    than the rate in any second, and a member with three messages gets them in order."""
+    class Slow:
+        rate = 50.0
+        started: list[tuple[float, str, str]] = []
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            self.started.append((time.monotonic(), message.chat_id, message.text))
+            await asyncio.sleep(0.1)
+            return "m"
+
+    sender = Slow()
+    worker = OutboxWorker(Delivery(db, {"whatsapp": sender}))
+    messages = [Message("whatsapp", str(i), f"Дауыс беру ашылды ({i})") for i in range(60)]
+    messages[10:10] = [Message("whatsapp", "7", "екінші"), Message("whatsapp", "7", "үшінші")]
+    async with db.transaction() as tx:
+        await outbox.add(tx, messages, datetime.now(timezone.utc).isoformat())
+    began = time.monotonic()
+    await worker.drain()
+    elapsed = time.monotonic() - began
+    assert len(sender.started) == 62 and elapsed < 3.0, elapsed
+    to_seven = [text for _, chat, text in sender.started if chat == "7"]
+    assert to_seven == ["Дауыс беру ашылды (7)", "екінші", "үшінші"]
+    times = sorted(t for t, _, _ in sender.started)
+    assert all(times[i + 50] - times[i] >= 1.0 for i in range(len(times) - 50))  # ≤ 50 in any second
+    async with db.transaction() as tx:
+        assert await outbox.size(tx) == 0
+
+
+async def test_a_busy_event_loop_does_not_slow_the_fan_out_below_the_pace(db):
+    """Every send keeps the event loop busy for a while (rendering, parsing the answer), so the
+    outbox wakes a little after each slot: the next slot still follows the last one's, and 200
+    members at 100/s get their message in about two seconds (late wake-ups added up to 2.35 s)."""
+    class Busy:
+        rate = 100.0
+        started: list[float] = []
+
+        def min_interval(self, chat_id: str) -> float:
+            return 0.0
+
+        async def send(self, message, image):
+            self.started.append(time.monotonic())
+            time.sleep(0.004)  # the loop's own work for this send
+            await asyncio.sleep(0.02)
+            return "m"
+
+    sender = Busy()
+    worker = OutboxWorker(Delivery(db, {"whatsapp": sender}))
+    async with db.transaction() as tx:
+        await outbox.add(tx, [Message("whatsapp", str(i), "Нәтиже") for i in range(200)],
+                         datetime.now(timezone.utc).isoformat())
+    await worker.drain()
+    times = sorted(sender.started)
+    spread = times[-1] - times[0]
+    assert len(times) == 200 and spread < 199 / 95 * 1.05, spread
+    assert all(times[i + 100] - times[i] >= 1.0 for i in range(len(times) - 100))  # ≤ 100 in any second
