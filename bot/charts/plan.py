@@ -281,16 +281,8 @@ def plan_chart(rows: Iterable[TaskRow | tuple], labels: Mapping[str, str] | None
 
     if undated:
         y += em(SIZE_TEXT) * (1.0 if axis is not None else 0.0)
-        heading = fit_lines(labels["unscheduled"], inner, SIZE_TEXT, 1, bold=True)[0]
-        y = sheet.lines(MARGIN_PX, y, [heading], SIZE_TEXT, bold=True) + e * 0.35
-        sheet.line(MARGIN_PX, y, right, y, RULE, 1.0)
-        numbers = []
-        for i, item in enumerate(map(laid_out, undated)):
-            if i:
-                sheet.line(MARGIN_PX, y, right, y, HAIRLINE, 1.0)
-            y = _task_text(sheet, y + e * 0.3, item, size, title_x, number_w, numbers)
-            y += e * 0.3
-        sheet.text_batch(numbers, size, bold=True)
+        y = draw_unscheduled(sheet, y, labels["unscheduled"], [laid_out(r) for r in undated], inner, right, size,
+                             title_x, number_w)
 
     height = y + MARGIN_PX
     chart = sheet.chart(height)
@@ -301,6 +293,22 @@ def plan_chart(rows: Iterable[TaskRow | tuple], labels: Mapping[str, str] | None
     polyline(chart, height, segments["today"], TODAY, 3.0, 2.6)
     _diamonds(chart, height, diamonds, em(size) * 0.95)
     return chart
+
+
+def draw_unscheduled(sheet: Sheet, y: float, heading: str, items: list, inner: float, right: float, size: float,
+                     title_x: float, number_w: float) -> float:
+    """The tasks without dates, under their heading, below the time line (the plan and its progress)."""
+    e = em(size)
+    heading = fit_lines(heading, inner, SIZE_TEXT, 1, bold=True)[0]
+    y = sheet.lines(MARGIN_PX, y, [heading], SIZE_TEXT, bold=True) + e * 0.35
+    sheet.line(MARGIN_PX, y, right, y, RULE, 1.0)
+    numbers: list = []
+    for i, item in enumerate(items):
+        if i:
+            sheet.line(MARGIN_PX, y, right, y, HAIRLINE, 1.0)
+        y = _task_text(sheet, y + e * 0.3, item, size, title_x, number_w, numbers) + e * 0.3
+    sheet.text_batch(numbers, size, bold=True)
+    return y
 
 
 def _task_text(sheet: Sheet, top: float, item: _Row, size: float, title_x: float,

@@ -20,7 +20,8 @@ from bot.charts.common import (
     clean, em, fit_lines, merge_labels, polyline, serialized, width_of,
 )
 from bot.charts.data import PROGRESS_STATUSES, ProgressRow, coerce
-from bot.charts.plan import TODAY, _axis_labels, _axis_rows, _draw_axis, _month_names, _Row, _task_text, timeline
+from bot.charts.plan import (TODAY, _axis_labels, _axis_rows, _draw_axis, _month_names, _Row, _task_text,
+                             draw_unscheduled, timeline)
 
 LABELS = {
     "title": "Plan progress",
@@ -121,15 +122,8 @@ def progress_chart(rows: Iterable[ProgressRow | tuple], labels: Mapping[str, str
             y = _axis_rows(sheet, y + e * 0.3, ticks)
     if undated:
         y += em(SIZE_TEXT) * (1.0 if axis is not None else 0.0)
-        heading = fit_lines(labels["unscheduled"], inner, SIZE_TEXT, 1, bold=True)[0]
-        y = sheet.lines(MARGIN_PX, y, [heading], SIZE_TEXT, bold=True) + e * 0.35
-        sheet.line(MARGIN_PX, y, right, y, RULE, 1.0)
-        numbers = []
-        for i, item in enumerate(map(laid_out, undated)):
-            if i:
-                sheet.line(MARGIN_PX, y, right, y, HAIRLINE, 1.0)
-            y = _task_text(sheet, y + e * 0.3, item, size, title_x, number_w, numbers) + e * 0.3
-        sheet.text_batch(numbers, size, bold=True)
+        y = draw_unscheduled(sheet, y, labels["unscheduled"], [laid_out(r) for r in undated], inner, right, size,
+                             title_x, number_w)
 
     height = y + MARGIN_PX
     chart = sheet.chart(height)
