@@ -1,4 +1,4 @@
 """Importing this registers every flow module with the registry."""
 
 from bot.flows import (ballots, choice, community, dots, election, matrix, nominations, onboarding, pairwise,  # noqa: F401
-                       evaluation, plan, privacy, problems, resources, tree)
+                       evaluation, linking, plan, privacy, problems, resources, tree)

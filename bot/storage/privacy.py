@@ -132,6 +132,8 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "evaluations": _rows(await tx.all(
             "SELECT ballot_id, goal, rating, again, worked, change FROM evaluation_answers WHERE member_id = ?",
             (member_id,))),
+        "ballots_voted_in": _rows(await tx.all(
+            "SELECT ballot_id FROM ballot_voters WHERE member_id = ? ORDER BY seq", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
