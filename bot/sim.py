@@ -16,6 +16,7 @@ from bot.flows.types import Button, Event, Message, Outcome, Toast
 from bot.outbox import OutboxWorker
 
 CHANNEL = "demo"
+WHATSAPP = "whatsapp"  # a person there is known by their number (``Sim.person(..., number=...)``)
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Sim:
     def __init__(self, engine: Engine, *, edit_interval: float = 0.0) -> None:
         self.engine = engine
         self.sender = SimSender()
-        self.delivery = Delivery(engine.db, {CHANNEL: self.sender}, edit_interval=edit_interval,
+        self.delivery = Delivery(engine.db, {CHANNEL: self.sender, WHATSAPP: self.sender}, edit_interval=edit_interval,
                                  redraw=engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self._updates = itertools.count(1)
@@ -66,7 +67,10 @@ class Sim:
         self.toasts: list[tuple[str, Toast]] = []
         self.on_event = None  # optional callback(person, description, outcome) for transcripts
 
-    def person(self, name: str, lang: str = "kk") -> "Person":
+    def person(self, name: str, lang: str = "kk", *, number: str | None = None) -> "Person":
+        """Someone on the demo channel (Telegram's stand-in), or with ``number`` on WhatsApp."""
+        if number is not None:
+            return Person(self, number, name, lang, WHATSAPP)
         return Person(self, str(next(self._users)), name, lang)
 
     def group(self, chat_id: str = "-1001", title: str = "Ауыл тобы") -> "Group":
@@ -74,8 +78,9 @@ class Sim:
 
     async def handle(self, person: "Person", description: str, **fields) -> Outcome:
         fields.setdefault("chat_id", person.id)
-        event = Event(channel=CHANNEL, user_id=person.id, update_id=str(next(self._updates)),
-                      user_name=person.name, user_lang=person.lang, **fields)
+        event = Event(channel=person.channel, user_id=person.id, update_id=str(next(self._updates)),
+                      user_name=person.name, user_lang=person.lang,
+                      own_number=person.id if person.channel == WHATSAPP else None, **fields)
         outcome = await self.engine.handle(event)
         if outcome.toast:
             self.toasts.append((person.id, outcome.toast))
@@ -101,6 +106,7 @@ class Person:
     id: str
     name: str
     lang: str
+    channel: str = CHANNEL
 
     async def send(self, text: str, group: Group | None = None) -> Outcome:
         where = dict(chat_id=group.id, is_group=True, chat_title=group.title) if group else {}
@@ -124,6 +130,12 @@ class Person:
     async def press_data(self, data: str, group: Group | None = None) -> Outcome:
         where = dict(chat_id=group.id, is_group=True) if group else {}
         return await self.sim.handle(self, f"[{data}]", button=data, **where)
+
+    async def share_contact(self, phone: str, owner: "Person | None" = None) -> Outcome:
+        """Share their own contact card (as the client's button does), or ``owner``'s."""
+        if owner is not None and owner is not self:
+            return await self.sim.handle(self, f"[contact of {owner.name}]", foreign_contact=True)
+        return await self.sim.handle(self, f"[contact {phone}]", phone=phone)
 
     def last(self) -> Shown:
         return self.sim.messages(self.id)[-1]
