@@ -232,3 +232,21 @@ async def test_the_database_holds_one_member_per_phone_number(sim):
     with pytest.raises(sqlite3.IntegrityError):  # a WhatsApp account is its number: not another member's
         await db.atomic(lambda tx: tx.execute("UPDATE members SET phone = '+77010000009' WHERE id = 2"))
     assert await member_of(c, phone) not in (None, 2)
+
+
+async def test_a_contact_from_someone_without_consent_is_not_kept(sim):
+    stranger = sim.person("Бек", "en")
+    await stranger.share_contact("+77010000005")
+    assert "Choose your language" in stranger.last().text  # onboarding first
+    async with sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM members") == 0
+
+
+@pytest.mark.parametrize("raw, stored", [("+7 701 000 00 02", "+77010000002"), ("77010000002", "+77010000002"),
+                                         ("+7 (701) 000-00-02", "+77010000002"), ("0077010000002", "+77010000002"),
+                                         ("12-34", None), ("+7 701 abc", None), ("+7701000000212345", None),
+                                         ("", None), ("٧٧٠١٠٠٠٠٠٠٢", None)])
+def test_phone_numbers_are_stored_as_e164(raw, stored):
+    from bot.domain.phones import normalise
+
+    assert normalise(raw) == stored
