@@ -159,6 +159,8 @@ async def test_what_the_whatsapp_member_did_passes_to_the_linked_member(sim):
     assert [p["text"] for p in data["problems_proposed"]] == ["Балалар алаңы жоқ"]
     assert [n["category"] for n in data["nominations_received"]] == ["activist"]
     assert len(data["identities"]) == 2 and len(data["communities"]) == 1
+    actions = [a["action"] for a in data["actions_in_audit_log"]]
+    assert actions.count("consent.given") == 2 and "member.linked" in actions  # on both accounts
     assert await one(c, "SELECT COUNT(*) FROM memberships WHERE community_id = 1") == 2  # facilitator and her
 
 
