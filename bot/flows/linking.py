@@ -88,9 +88,7 @@ async def contact_shared(ctx: Context, raw: str | None) -> None:
                     closed_ballots_voted_twice=merged.closed)
     for ballot_id, _ in merged.removed:
         ctx.refresh(f"b:{ballot_id}")  # the group's counts without the removed vote
-    where = {sender: mine, holder.id: theirs}
-    tr = ctx.tr
-    text = await _linked_text(ctx, tr, merged, where)
+    text = await _linked_text(ctx, merged, {sender: mine, holder.id: theirs})
     ctx.reply(text)
     for channel, external_id in await members.identities(ctx.tx, keep):  # told on the other messenger too
         if (channel, external_id) != (ctx.event.channel, ctx.event.user_id):
@@ -111,8 +109,10 @@ async def _ballot_name(ctx: Context, tr: Translator, ballot_id: int) -> str:
                 community=esc(community.name if community else "?"))
 
 
-async def _linked_text(ctx: Context, tr: Translator, merged: linking.Merged, where: dict[int, set[str]]) -> str:
+async def _linked_text(ctx: Context, merged: linking.Merged, where: dict[int, set[str]]) -> str:
+    """What the member is told: one member now, and which of their votes counted twice went."""
     assert ctx.member is not None
+    tr = ctx.tr
     lines = [tr.t("Done: your accounts on {channels} are now one member, {name}: one profile, one vote in "
                   "each ballot.", channels=_names(where[merged.kept] | where[merged.merged]),
                   name=esc(ctx.member.name or ""))]
