@@ -41,6 +41,9 @@ class Button:
     text: str
     data: str | None = None      # a payload that comes back as Event.button
     url: str | None = None       # or a link (deep links into the private chat)
+    # or a request for the person's own phone number (Telegram's ``request_contact``, shown under
+    # the input field); a channel that knows the number already (WhatsApp) leaves the button out
+    contact: bool = False
 
 
 @dataclass(frozen=True)

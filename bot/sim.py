@@ -105,7 +105,10 @@ class Sim:
         self.toasts: list[tuple[str, Toast]] = []
         self.on_event = None  # optional callback(person, description, outcome) for transcripts
 
-    def person(self, name: str, lang: str = "kk", channel: str = CHANNEL) -> "Person":
+    def person(self, name: str, lang: str = "kk", channel: str = CHANNEL, *, number: str | None = None) -> "Person":
+        """Someone on the demo channel (Telegram's stand-in), or on WhatsApp (known by ``number``)."""
+        if number is not None:
+            return Person(self, number, name, lang, WHATSAPP)
         user_id = str(next(self._users))
         return Person(self, f"7701{user_id:0>7}" if channel == WHATSAPP else user_id, name, lang, channel)
 
@@ -114,9 +117,10 @@ class Sim:
 
     async def handle(self, person: "Person", description: str, **fields) -> Outcome:
         fields.setdefault("chat_id", person.id)
-        on_whatsapp = person.channel == WHATSAPP  # WhatsApp tells no language
+        on_whatsapp = person.channel == WHATSAPP  # WhatsApp tells no language, but the number
         event = Event(channel=person.channel, user_id=person.id, update_id=str(next(self._updates)),
-                      user_name=person.name, user_lang=None if on_whatsapp else person.lang, **fields)
+                      user_name=person.name, user_lang=None if on_whatsapp else person.lang,
+                      own_number=person.id if on_whatsapp else None, **fields)
         outcome = await self.engine.handle(event)
         if on_whatsapp:
             outcome = for_whatsapp(outcome, event)
@@ -184,6 +188,12 @@ class Person:
             raise LookupError(f"{self.name} was offered no option {data!r} on WhatsApp")
         where = dict(chat_id=group.id, is_group=True) if group else {}
         return await self.sim.handle(self, f"[{data}]", button=data, **where)
+
+    async def share_contact(self, phone: str, owner: "Person | None" = None) -> Outcome:
+        """Share their own contact card (as the client's button does), or ``owner``'s."""
+        if owner is not None and owner is not self:
+            return await self.sim.handle(self, f"[contact of {owner.name}]", foreign_contact=True)
+        return await self.sim.handle(self, f"[contact {phone}]", phone=phone)
 
     def last(self) -> Shown:
         return self.sim.messages(self.id)[-1]

@@ -49,7 +49,7 @@ EXPECTED_COMMANDS = {
     "start": "anyone", "menu": "anyone", "help": "anyone", "lang": "anyone", "status": "anyone",
     "join": "anyone",
     # a person who consented and gave a name
-    "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded",
+    "new": "onboarded", "communities": "onboarded", "mydata": "onboarded", "forget": "onboarded", "phone": "onboarded",
     # members of the community
     "propose": "member", "problems": "member", "vote": "member", "results": "member", "nominate": "member",
     "tree": "member", "resources": "member", "orgs": "member", "plan": "member", "checkin": "member",

@@ -670,7 +670,7 @@ WAS_FACILITATOR = (
     " ORDER BY f.id DESC LIMIT 1), 0)")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
-UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared",
+UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared", "member.linked",
                    "member.data_exported", "member.forgotten", "member.expired")
 
 

@@ -74,6 +74,7 @@ EXPORTED = {
     ("matrix_votes", "member_id"): "matrix_scores",
     ("pairwise_votes", "member_id"): "pairwise_answers",
     ("pairwise_plans", "member_id"): "pairs_to_compare",
+    ("ballot_voters", "member_id"): "ballots_voted_in",
     ("step1_choices", "confirmed_by"): "problems_chosen",
     ("volunteers", "member_id"): "volunteered",
     ("audit_log", "actor_id"): "actions_in_audit_log",

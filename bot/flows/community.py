@@ -84,6 +84,10 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
         rows.append([Button(ctx.t("Status"), data="m:status"), Button(ctx.t("Help"), data="m:help")])
     rows.append([Button(ctx.t("My communities"), data="m:communities"),
                  Button(ctx.t("Language"), data="m:lang")])
+    from bot.flows import linking
+
+    if await linking.may_offer(ctx):
+        rows.append([Button(ctx.t("📱 Link WhatsApp"), data="m:phone")])
     ctx.reply("\n".join(lines), rows)
 
 

@@ -90,6 +90,11 @@ class Engine:
             member, state, data, saved_at = await conversations.identify(tx, event.channel, event.user_id)
             ctx = Context(self, tx, event, member, state, data)
             ctx.state_saved_at = saved_at
+            if member is None and event.own_number and not event.is_group:
+                from bot.flows import linking
+
+                await linking.recognise(ctx)  # their number shared on another channel: that member
+                member = ctx.member
             if member is not None and member.unreachable and not event.is_group:  # they wrote: unblocked
                 await members.reachable_again(tx, event.channel, event.user_id)
             if member is not None and (member.last_seen_on or "") < (today := ctx.now.date().isoformat()):

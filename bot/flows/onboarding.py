@@ -144,7 +144,10 @@ async def set_name(ctx: Context, raw: str) -> None:
     ctx.member = await members.get(ctx.tx, ctx.member.id)
     join_code = ctx.data.get("join")
     ctx.clear()
-    ctx.reply(ctx.t("Nice to meet you, {name}!", name=esc(name)))
+    from bot.flows import linking
+
+    offer, buttons = linking.greeting_offer(ctx) if first_time else ("", [])
+    ctx.reply(ctx.t("Nice to meet you, {name}!", name=esc(name)) + offer, buttons)
     from bot.flows.community import join_by_code, show_menu
 
     if first_time and join_code:
@@ -170,12 +173,6 @@ async def contact_shared(ctx: Context, phone: str | None) -> None:
     if not ctx.onboarded or ctx.event.is_group:
         await begin(ctx)
         return
-    assert ctx.member is not None
-    if phone is None:
-        ctx.reply(ctx.t("That is someone else's contact, and I did not keep it. I save only your own "
-                        "number: share your own contact card if you want to link it."))
-        return
-    digits = "".join(ch for ch in phone if ch.isdigit())[:15]
-    await members.set_phone(ctx.tx, ctx.member.id, "+" + digits)
-    await ctx.audit("member.phone_shared")
-    ctx.reply(ctx.t("Thank you, your phone number is saved."))
+    from bot.flows import linking
+
+    await linking.contact_shared(ctx, phone)

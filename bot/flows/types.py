@@ -30,6 +30,7 @@ class Event:
     button: str | None = None    # callback payload of a pressed button
     phone: str | None = None     # a shared contact's number (the sender's own)
     foreign_contact: bool = False  # a contact card of someone else was shared (nothing of it is kept)
+    own_number: str | None = None  # the sender's own phone number, where the account is the number (WhatsApp)
     user_name: str = ""          # the name the channel's profile shows (a suggestion only)
     user_lang: str | None = None  # the client's language code
     chat_title: str = ""

@@ -18,7 +18,8 @@ from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, Tele
                                 TelegramRetryAfter)
 from aiogram.types import (BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllGroupChats,
                            BotCommandScopeAllPrivateChats, BotCommandScopeDefault, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
-                           InlineKeyboardButton, InlineKeyboardMarkup, Message as TgMessage, Update)
+                           InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message as TgMessage,
+                           ReplyKeyboardMarkup, Update)
 
 from bot.delivery import Blocked, Delivery, Moved, RetryLater, Undeliverable
 from bot.flows import registry
@@ -44,12 +45,23 @@ _UNREAD = Response[Any]  # kept alive: pydantic caches generic classes weakly (s
 
 
 def _markup(message: Message) -> InlineKeyboardMarkup | None:
-    if not message.buttons:
+    rows = [[b for b in row if not b.contact] for row in message.buttons]
+    if not any(rows):
         return None
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=b.text, url=b.url) if b.url else
          InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
-        for row in message.buttons])
+        for row in rows if row])
+
+
+def _sent_markup(message: Message) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """A new message's keyboard: a request for the person's own contact is a button under the
+    input field (it hides once used); a message cannot have both kinds, and that one wins."""
+    contact = [b for row in message.buttons for b in row if b.contact]
+    if contact:
+        return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=b.text, request_contact=True)] for b in contact],
+                                   resize_keyboard=True, one_time_keyboard=True)
+    return _markup(message)
 
 
 async def _retrying(call, attempts: int = 5):
@@ -84,7 +96,7 @@ class TelegramSender:
         return self.group_interval if chat_id.startswith("-") else self.private_interval
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
-        markup = _markup(message)
+        markup = _sent_markup(message)
         async with _translated_errors():
             if image is not None:
                 caption = message.text if len(message.text) <= CAPTION_MAX else None

@@ -146,11 +146,15 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "cycles_ended": _rows(await tx.all(
             "SELECT c.name AS community, y.number, y.ended_at FROM cycles y JOIN communities c ON c.id = y.community_id"
             " WHERE y.ended_by = ?", (member_id,))),
+        "ballots_voted_in": _rows(await tx.all(
+            "SELECT ballot_id FROM ballot_voters WHERE member_id = ? ORDER BY seq", (member_id,))),
         "conversations": _rows(await tx.all(
             "SELECT c.channel, c.state, c.data, c.updated_at FROM conversations c JOIN identities i"
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
         "actions_in_audit_log": _rows(await tx.all(
-            "SELECT at, action, detail FROM audit_log WHERE actor_id = ? ORDER BY id", (member_id,))),
+            "SELECT at, action, detail FROM audit_log WHERE actor_id = ?1 OR actor_id IN"  # and as a member made part of them
+            " (SELECT json_extract(detail, '$.merged') FROM audit_log WHERE action = 'member.linked'"
+            " AND json_extract(detail, '$.kept') = ?1) ORDER BY id", (member_id,))),
     }
 
 

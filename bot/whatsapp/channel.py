@@ -104,7 +104,7 @@ class WhatsAppChannel:
         except (TypeError, ValueError):
             pass
         base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
-                    user_name=_clean(str(stored.get("name") or ""))[:64])
+                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id)
         if kind == "text":
             text = _clean(str((message.get("text") or {}).get("body", "")))
             await self._text(base, wa_id, text)
