@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
-PACE = 0.95    # of the channel's rate: room for requests that arrive a little late or early
 
 
 class OutboxWorker:
@@ -39,9 +38,7 @@ class OutboxWorker:
         self.idle = idle
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._next_in_chat: dict[tuple[str, str], float] = {}
-        self._paused_until = 0.0
-        self._last_send = 0.0
+        self._paused_until = 0.0  # at start: one window for what a predecessor sent last
         self.sent = 0
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
@@ -112,28 +109,23 @@ class OutboxWorker:
             sender = self.delivery.senders.get(message.channel)
             if sender is None or key in blocked:
                 continue
-            if self._paused_until > now:  # the channel said to wait, for every chat
+            if self._paused_until > now:  # just started: the predecessor's last second
                 waits.append(self._paused_until - now)
                 break
-            chat_ready = self._next_in_chat.get(key, 0.0)
-            if chat_ready > now:
+            # The channel's limits are shared with the answers sent at once (``Delivery.pacer``):
+            # a chat one of them just used waits its interval here too.
+            pacer = self.delivery.pacer(message.channel)
+            if paused := pacer.paused():  # the channel said to wait, for every chat
+                waits.append(paused)
+                break
+            if chat_wait := pacer.chat_wait(message.chat_id):
                 blocked.add(key)  # keep this chat's order: nothing later for it in this pass
-                waits.append(chat_ready - now)
+                waits.append(chat_wait)
                 continue
-            slot = self._rate_slot(sender, now)
-            if slot > now:  # the overall rate: wait for the slot rather than skip
-                await asyncio.sleep(slot - now)
-                now = self.clock()
-            self._last_send = now
-            self._next_in_chat[key] = now + sender.min_interval(message.chat_id)
-            try:
+            try:  # in the pacer's next overall slot left by interactive traffic
                 await self.delivery.send_one(sender, message)
-            except RetryLater as exc:
+            except RetryLater as exc:  # the pacer holds the chat (or the channel) for it
                 self.retried += 1
-                until = self.clock() + exc.seconds
-                if exc.everywhere:
-                    self._paused_until = until
-                self._next_in_chat[key] = until
                 blocked.add(key)
                 waits.append(exc.seconds)
                 continue
@@ -185,8 +177,3 @@ class OutboxWorker:
                         message.channel, message.chat_id, type(exc).__name__, exc)
         log.debug("a message to %s:%s failed %d times (%s); next try in %.0f s", message.channel,
                   message.chat_id, attempts, exc, delay)
-
-    def _rate_slot(self, sender, now: float) -> float:
-        """The earliest time the channel's overall rate allows another message: messages are
-        spaced evenly, a little under the rate, so no one-second window ever holds too many."""
-        return max(now, self._last_send + 1.0 / (sender.rate * PACE))
