@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 PACE = 0.95  # of the channel's rate: room for requests that arrive a little late or early
+MARGIN = 1.05  # of a chat's interval: for a request that arrives a little later than the next
 LONGEST_WAIT = 5.0  # seconds an interactive send waits for its chat; longer, it goes to the outbox
 
 
@@ -85,7 +86,7 @@ class Pacer:
                 await asyncio.sleep(max(slot_wait, self.spacing, 0.001))
         now = self.clock()
         self._last = now
-        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id))
+        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id) * MARGIN)
         self.taken += 1
         if len(self._chat) > 50_000:  # forget chats whose interval is long past
             self._chat = {c: t for c, t in self._chat.items() if t > now}
