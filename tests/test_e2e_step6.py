@@ -67,6 +67,53 @@ async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_o
         await bot.stop()
 
 
+class ShiftedClock:
+    """Real time, moved by ``shift``: the seconds pass as on the wall, from another hour (the
+    bot's only test knob here; nothing in the database is edited to make a reminder due)."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.shift
+
+
+async def test_a_check_in_prompt_set_for_a_minute_ahead_arrives_once_by_the_clock_across_a_restart(tg, tmp_path):
+    clock = ShiftedClock()
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.5, clock=clock)
+    await bot.start()
+    try:
+        aigerim, group, users = await linked_village(tg, bot, 2)
+        owner = users[0]
+        await say(tg, owner, "/start")
+        now = clock().isoformat(timespec="seconds")
+        async with bot.app.db.transaction() as tx:  # a task of the plan, the first member responsible
+            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 2, ?)", (now,))
+        await bot.stop()
+        await bot.start()  # plans the task's weekly check-in prompt: 09:00 in Almaty, 7 days on
+        due = datetime.fromisoformat(await bot.app.db.scalar("SELECT due_at FROM reminders WHERE kind = 'checkin'"))
+        await bot.stop()
+        clock.shift = due - timedelta(minutes=1) - datetime.now(timezone.utc)  # a week later: a minute before
+        set_at = asyncio.get_running_loop().time()
+        await bot.start()
+        await asyncio.sleep(20)
+        assert not any("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner))  # not yet
+        await bot.stop()  # the bot restarts in between
+        await asyncio.sleep(2)
+        await bot.start()
+        prompt = await tg.next_message(owner.id, contains="Clean the culvert", timeout=60)
+        arrived = asyncio.get_running_loop().time() - set_at
+        assert 59 <= arrived < 64  # on the minute, by the clock (a sweep every 0.5 s)
+        assert prompt["text"].startswith("🔔 How is your task #1 «Clean the culvert» going?")
+        await asyncio.sleep(2.0)  # sweeps enough to send it twice
+        assert sum("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner)) == 1
+        assert await bot.app.db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin'"
+                                       " AND status = 'sent'") == 1
+    finally:
+        await bot.stop()
+
+
 async def _a_thousand_members_and_three_groups(tg, bot):
     """1,000 members (seen in the group), 3 linked groups, a task and an open ballot, all planned
     by a restart; then the ballot closes within the hour and the digest is due now. Returns the
