@@ -7,7 +7,9 @@ import gc
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import bot.handlers  # noqa: F401  (first: imports aiogram with its types built on first use)
@@ -73,6 +75,7 @@ class TelegramApp:
     retry_delay: float = 1.0               # after a failed getUpdates
     double_tap: float = 1.0                # seconds within which a repeated press is one press
     limits: dict = field(default_factory=dict)  # TelegramSender's rate and intervals (tests: none)
+    clock: Callable[[], datetime] | None = None  # the engine's and scheduler's; tests: real time, shifted
     polling: DurablePolling | None = field(default=None, init=False)
 
     async def start(self) -> None:
@@ -124,7 +127,7 @@ class TelegramApp:
         self.engine = Engine(self.db, bot_username=username, rng=self.rng,
                              default_locale=config.locale, default_tz=config.tz,
                              operator_name=config.operator_name, operator_bin=config.operator_bin,
-                             double_tap=self.double_tap)
+                             double_tap=self.double_tap, **({"clock": self.clock} if self.clock else {}))
         self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)},
                                  edit_interval=self.edit_interval, redraw=self.engine.redraw)
         self.outbox = OutboxWorker(self.delivery)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.messages import Chart, Message, Outcome
+from bot.pacing import Busy, Pacer
 from bot.storage import members, outbox, updates
 from bot.storage.db import Database
 
@@ -147,6 +148,15 @@ class Delivery:
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
         self._charts: OrderedDict[tuple, asyncio.Future[bytes]] = OrderedDict()  # most recent last
+        self._pacers: dict[str, Pacer] = {}
+
+    def pacer(self, channel: str) -> Pacer:
+        """The channel's one pacer: the answers sent here and the outbox take their slots from it."""
+        pacer = self._pacers.get(channel)
+        if pacer is None:
+            sender = self.senders[channel]
+            pacer = self._pacers[channel] = Pacer(sender.rate, sender.min_interval)
+        return pacer
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
         await self.deliver(outcome.messages)
@@ -175,7 +185,10 @@ class Delivery:
                 later.append(message)  # behind the one that failed, not ahead of it
                 continue
             try:
-                await self.send_one(sender, message)
+                await self.send_one(sender, message, urgent=True)
+            except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
+                later.append(message)
+                wait[message.channel, message.chat_id] = exc.seconds
             except NotShownYet:
                 if await self.db.atomic(lambda tx: outbox.holds(tx, message.channel, message.chat_id)):
                     later.append(message)  # what it edits waits in the outbox (a new group post): after it
@@ -193,7 +206,18 @@ class Delivery:
             await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
             self.wake_outbox()
 
-    async def send_one(self, sender: Sender, message: Message) -> None:
+    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False) -> None:
+        """Send (or edit) one message in a slot of its channel's pacer: ``urgent`` for an answer
+        to what a member just did, which goes before the outbox's broadcast; a 429 holds the chat
+        (or the channel) for both."""
+        pacer = self.pacer(message.channel)
+        try:
+            await self._send_one(sender, message, pacer, urgent)
+        except RetryLater as exc:
+            pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
+            raise
+
+    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool) -> None:
         if message.edit and message.tag:
             message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
                 tx, message.channel, message.chat_id, message.tag, message.drawn_at))
@@ -204,6 +228,7 @@ class Delivery:
             shown = self._shown_as((message.channel, message.chat_id, message_id))
             async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
+                    await pacer.take(message.chat_id, urgent=urgent)
                     await sender.edit(message, message_id)
                     shown.content = (message.text, message.buttons)
             return
@@ -213,6 +238,7 @@ class Delivery:
 
             made = message.document
             message = replace(message, document=(made.filename, await render(made.render, *made.args, **made.kwargs)))
+        await pacer.take(message.chat_id, urgent=urgent)
         try:
             message_id = await sender.send(message, image)
         except Blocked:
@@ -222,6 +248,7 @@ class Delivery:
         except Moved as moved:  # sent before the bot saw the group's upgrade
             if message.tag:
                 raise  # a live view: the flows post it again where the group is now, once they see the move
+            await pacer.take(moved.to, urgent=urgent)
             message_id = await sender.send(replace(message, chat_id=moved.to), image)
         if message.tag and message_id is not None:
             await self.db.atomic(lambda tx: updates.remember_message(

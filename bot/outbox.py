@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
-PACE = 0.95    # of the channel's rate: room for requests that arrive a little late or early
 IN_FLIGHT = 32  # sends awaiting their answer at once (80/s with answers 0.4 s away)
 
 
@@ -40,9 +39,7 @@ class OutboxWorker:
         self.idle = idle
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._next_in_chat: dict[tuple[str, str], float] = {}
         self._paused_until = 0.0
-        self._last_send = 0.0
         self.sent = 0
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
@@ -124,7 +121,6 @@ class OutboxWorker:
                 else:
                     progress = True
                 continue
-            key = (message.channel, message.chat_id)
             now = self.clock()
             if now - item.queued_at >= MAX_AGE:
                 log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
@@ -135,22 +131,18 @@ class OutboxWorker:
             sender = self.delivery.senders.get(message.channel)
             if sender is None:
                 continue
-            if self._paused_until > now:  # the channel said to wait, for every chat
+            if self._paused_until > now:  # just started: one window before the first send
                 waits.append(self._paused_until - now)
                 break
-            chat_ready = self._next_in_chat.get(key, 0.0)
-            if chat_ready > now:
-                waits.append(chat_ready - now)
+            # The channel's limits are shared with the answers sent at once (``Delivery.pacer``):
+            # each send below takes its slot from the pacer, after the interactive ones waiting.
+            pacer = self.delivery.pacer(message.channel)
+            if paused := pacer.paused():  # the channel said to wait, for every chat
+                waits.append(paused)
+                break
+            if chat_wait := pacer.chat_wait(message.chat_id):
+                waits.append(chat_wait)
                 continue
-            slot = self._rate_slot(sender, now)
-            if slot > now:  # the overall rate: wait for the slot rather than skip
-                await asyncio.sleep(slot - now)
-                now = self.clock()
-            # The next slot follows this one's, not the moment the sleep ended: a busy event loop
-            # wakes a little late, and late wake-ups added up to 0.88 of the pace. At most half a
-            # slot behind the clock, so a stall does not turn into a burst.
-            self._last_send = max(slot, now - 0.5 / (sender.rate * PACE))
-            self._next_in_chat[key] = now + sender.min_interval(message.chat_id)
             await in_flight.acquire()
             sending.append(asyncio.create_task(self._send(item, sender, in_flight)))
         return progress
@@ -159,15 +151,10 @@ class OutboxWorker:
         """Send one queued message (a chat's oldest: one per chat at a time, so each chat keeps its
         order); None when it is done with, else how long until it may be tried again."""
         message = item.message
-        key = (message.channel, message.chat_id)
         try:
             await self.delivery.send_one(sender, message)
-        except RetryLater as exc:
+        except RetryLater as exc:  # the pacer holds the chat (or the channel) for it
             self.retried += 1
-            until = self.clock() + exc.seconds
-            if exc.everywhere:
-                self._paused_until = max(self._paused_until, until)
-            self._next_in_chat[key] = until
             return exc.seconds
         except Undeliverable as exc:
             log.info("dropping a message to %s:%s: %s", message.channel, message.chat_id, exc)
@@ -215,8 +202,4 @@ class OutboxWorker:
         log.debug("a message to %s:%s failed %d times (%s); next try in %.0f s", message.channel,
                   message.chat_id, attempts, exc, delay)
 
-    def _rate_slot(self, sender, now: float) -> float:
-        """The earliest time the channel's overall rate allows another message: messages are
-        spaced evenly, a little under the rate, so no one-second window ever holds too many."""
-        return max(now, self._last_send + 1.0 / (sender.rate * PACE))
 

@@ -67,6 +67,95 @@ async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_o
         await bot.stop()
 
 
+class ShiftedClock:
+    """Real time, moved by ``shift``: the seconds pass as on the wall, from another hour (the
+    bot's only test knob here; nothing in the database is edited to make a reminder due)."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.shift
+
+
+async def test_a_check_in_prompt_set_for_a_minute_ahead_arrives_once_by_the_clock_across_a_restart(tg, tmp_path):
+    clock = ShiftedClock()
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.5, clock=clock)
+    await bot.start()
+    try:
+        aigerim, group, users = await linked_village(tg, bot, 2)
+        owner = users[0]
+        await say(tg, owner, "/start")
+        now = clock().isoformat(timespec="seconds")
+        async with bot.app.db.transaction() as tx:  # a task of the plan, the first member responsible
+            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 2, ?)", (now,))
+        await bot.stop()
+        await bot.start()  # plans the task's weekly check-in prompt: 09:00 in Almaty, 7 days on
+        due = datetime.fromisoformat(await bot.app.db.scalar("SELECT due_at FROM reminders WHERE kind = 'checkin'"))
+        await bot.stop()
+        clock.shift = due - timedelta(minutes=1) - datetime.now(timezone.utc)  # a week later: a minute before
+        set_at = asyncio.get_running_loop().time()
+        await bot.start()
+        await asyncio.sleep(20)
+        assert not any("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner))  # not yet
+        await bot.stop()  # the bot restarts in between
+        await asyncio.sleep(2)
+        await bot.start()
+        prompt = await tg.next_message(owner.id, contains="Clean the culvert", timeout=60)
+        arrived = asyncio.get_running_loop().time() - set_at
+        assert 59 <= arrived < 64  # on the minute, by the clock (a sweep every 0.5 s)
+        assert prompt["text"].startswith("🔔 How is your task #1 «Clean the culvert» going?")
+        await asyncio.sleep(2.0)  # sweeps enough to send it twice
+        assert sum("Clean the culvert" in (m["text"] or "") for m in tg.messages(owner)) == 1
+        assert await bot.app.db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin'"
+                                       " AND status = 'sent'") == 1
+    finally:
+        await bot.stop()
+
+
+async def _a_thousand_members_and_three_groups(tg, bot):
+    """1,000 members (seen in the group), 3 linked groups, a task and an open ballot, all planned
+    by a restart; then the ballot closes within the hour and the digest is due now. Returns the
+    members, the groups and the ballot's message in the first group."""
+    aigerim, group, _ = await linked_village(tg, bot, 0)
+    await say(tg, aigerim, "/choose 1", group)
+    users = [tg.user(20_000 + i, f"M{i}", "en", started=True) for i in range(1000)]
+    groups = [group, tg.group(-100322, "Ауыл 2", with_bot=True), tg.group(-100323, "Ауыл 3", with_bot=True)]
+    now = datetime.now(timezone.utc)
+    async with bot.app.db.transaction() as tx:
+        for user in users:  # members who joined earlier, seen in the group (no "a vote is open" for them)
+            member = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at, active_community)"
+                                     " VALUES (?, 'en', 'now', 'now', 1)", (user.first_name,))
+            await tx.execute("INSERT INTO identities VALUES ('telegram', ?, ?, 'now')", (str(user.id), member))
+            await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at)"
+                             " VALUES (1, ?, 'member', 'now')", (member,))
+            await tx.execute("INSERT INTO group_presence VALUES (1, ?)", (member,))
+        for extra in groups[1:]:
+            await tx.execute("INSERT INTO group_links (channel, chat_id, community_id, linked_at)"
+                             " VALUES ('telegram', ?, 1, 'now')", (str(extra.id),))
+        await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
+                         " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 1, ?)", (now.isoformat(),))
+    ballot = await say(tg, aigerim, "/poll dots 3 2d", group)
+    await bot.stop()
+    await bot.start()  # plans the task's reminders and the digest
+    async with bot.app.db.transaction() as tx:  # the vote closes within the hour; the digest is due now
+        await tx.execute("UPDATE ballots SET opened_at = ?, closes_at = ?",
+                         ((now - timedelta(hours=2)).isoformat(timespec="seconds"),
+                          (now + timedelta(minutes=59)).isoformat(timespec="seconds")))
+        await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'digest'",
+                         (now.isoformat(timespec="seconds"),))
+    return users, groups, ballot
+
+
+def _reminded(tg, user) -> int:
+    return sum("closes at" in (m["text"] or "") for m in tg.messages(user))
+
+
+def _digests(tg, group) -> int:
+    return sum((m["caption"] or "").startswith("📊") for m in tg.messages(group))
+
+
 async def test_reminders_and_a_digest_to_a_thousand_members_and_three_groups_arrive_once_within_the_limits(
         tg, tmp_path):
     from tests.test_outbox import REAL_LIMITS, wait_until
@@ -75,33 +164,7 @@ async def test_reminders_and_a_digest_to_a_thousand_members_and_three_groups_arr
     bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2, limits=REAL_LIMITS)
     await bot.start()
     try:
-        aigerim, group, _ = await linked_village(tg, bot, 0)
-        await say(tg, aigerim, "/choose 1", group)
-        users = [tg.user(20_000 + i, f"M{i}", "en", started=True) for i in range(1000)]
-        groups = [group, tg.group(-100322, "Ауыл 2", with_bot=True), tg.group(-100323, "Ауыл 3", with_bot=True)]
-        now = datetime.now(timezone.utc)
-        async with bot.app.db.transaction() as tx:
-            for user in users:  # members who joined earlier, seen in the group (no "a vote is open" for them)
-                member = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at, active_community)"
-                                         " VALUES (?, 'en', 'now', 'now', 1)", (user.first_name,))
-                await tx.execute("INSERT INTO identities VALUES ('telegram', ?, ?, 'now')", (str(user.id), member))
-                await tx.execute("INSERT INTO memberships (community_id, member_id, role, joined_at)"
-                                 " VALUES (1, ?, 'member', 'now')", (member,))
-                await tx.execute("INSERT INTO group_presence VALUES (1, ?)", (member,))
-            for extra in groups[1:]:
-                await tx.execute("INSERT INTO group_links (channel, chat_id, community_id, linked_at)"
-                                 " VALUES ('telegram', ?, 1, 'now')", (str(extra.id),))
-            await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
-                             " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 1, ?)", (now.isoformat(),))
-        await say(tg, aigerim, "/poll dots 3 2d", group)
-        await bot.stop()
-        await bot.start()  # plans the task's reminders and the digest
-        async with bot.app.db.transaction() as tx:  # the vote closes within the hour; the digest is due now
-            await tx.execute("UPDATE ballots SET opened_at = ?, closes_at = ?",
-                             ((now - timedelta(hours=2)).isoformat(timespec="seconds"),
-                              (now + timedelta(minutes=59)).isoformat(timespec="seconds")))
-            await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'digest'",
-                             (now.isoformat(timespec="seconds"),))
+        users, groups, _ = await _a_thousand_members_and_three_groups(tg, bot)
         await wait_until(lambda: all(any("closes at" in (m["text"] or "") for m in tg.messages(u)) for u in users)
                          and all(any((m["caption"] or "").startswith("📊") for m in tg.messages(g)) for g in groups),
                          120)
@@ -109,7 +172,45 @@ async def test_reminders_and_a_digest_to_a_thousand_members_and_three_groups_arr
         refused = [c for c in tg.calls() if c.status == 429 and ("closes at" in (c.params.get("text") or "")
                                                                or (c.params.get("caption") or "").startswith("📊"))]
         assert refused == []  # the reminders and the digest broke no limit
-        assert all(sum("closes at" in (m["text"] or "") for m in tg.messages(u)) == 1 for u in users)
-        assert all(sum((m["caption"] or "").startswith("📊") for m in tg.messages(g)) == 1 for g in groups)
+        assert all(_reminded(tg, u) == 1 for u in users)
+        assert all(_digests(tg, g) == 1 for g in groups)
+    finally:
+        await bot.stop()
+
+
+async def test_while_a_vote_burst_runs_the_reminders_the_digest_and_the_live_counts_break_no_limit(tg, tmp_path):
+    """The live counts of the group's ballot (edited at once, as members vote) and the outbox's
+    reminders and digest share Telegram's 30 messages a second: not one request is refused, and
+    every member's vote is answered while the broadcast drains."""
+    from tests.test_e2e_telegram import button_for
+    from tests.test_outbox import REAL_LIMITS, wait_until
+
+    tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=30)
+    bot = Bot(tg, str(tmp_path / "bot.db"), sweep_interval=0.2, limits=REAL_LIMITS)
+    await bot.start()
+    try:
+        users, groups, ballot = await _a_thousand_members_and_three_groups(tg, bot)
+        await wait_until(lambda: sum(map(lambda u: _reminded(tg, u), users)) >= 50, 30)  # the broadcast runs
+        voters = users[:300]
+        answers = []
+        for i, user in enumerate(voters):  # 300 votes over ~6 s, while the reminders drain
+            answers.append(asyncio.create_task(tg.answer_to(
+                tg.press(user, ballot, button_for(ballot, 1 + i % 3), chat=groups[0]), timeout=20)))
+            await asyncio.sleep(0.02)
+        toasts = await asyncio.gather(*answers)
+        assert all(t["text"] for t in toasts)  # each vote answered
+        await wait_until(lambda: all(_reminded(tg, u) for u in users[300:])
+                         and all(_digests(tg, g) for g in groups), 120)
+        await bot.app.delivery.throttle.flush()
+        await asyncio.sleep(1.0)
+        assert [(c.method, c.params.get("chat_id"), (c.params.get("text") or "")[:40])
+                for c in tg.calls() if c.status == 429] == []  # no limit broken, by anything
+        assert tg.count_429 == 0
+        assert all(_reminded(tg, u) == 1 for u in users[300:])  # the voters may have voted before theirs
+        assert all(_reminded(tg, u) <= 1 for u in voters)
+        assert all(_digests(tg, g) == 1 for g in groups)
+        counts = tg.chat(groups[0].id)._bot_messages
+        shown = next(m for m in counts if m["message_id"] == ballot["message_id"])
+        assert "300" in shown["text"]  # the live counts caught up with every vote
     finally:
         await bot.stop()

@@ -178,15 +178,15 @@ class Context:
     def refuse(self, text: str, url: str | None = None) -> Refused:
         return Refused(text, url)
 
-    async def notify(self, member_id: int, build: Build) -> None:
-        """A message to a member's private chats, in that member's language."""
+    async def notify(self, member_id: int, build: Build, *, chart: Chart | None = None) -> None:
+        """A message to a member's private chats, in that member's language (with ``chart``)."""
         target = await members.get(self.tx, member_id)
         if target is None:
             return
         text, buttons = build(translator(target.locale))
         for channel, external_id in await members.identities(self.tx, member_id):
             self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
-                                                 durable=True))
+                                                 chart=chart, durable=True))
 
     def refresh(self, key: str) -> None:
         """Ask for a view to be redrawn soon (coalesced with other requests for it)."""

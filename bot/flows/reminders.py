@@ -268,12 +268,12 @@ async def send_digest(ctx: Context, community: Community, reminder: Reminder) ->
 
     chart = monitoring.chart(community.locale, tasks, latest, today)
     sent = 0
-    if await communities.groups(ctx.tx, community.id):
-        await ctx.post_groups(community, build, chart=chart)
+    for group in await communities.groups(ctx.tx, community.id):  # the groups only: the members
+        await ctx.post_groups(community, build, chart=chart, only=group)  # without one just below, once
         sent += 1
     for member_id in await reminders.off_group_channel(ctx.tx, community.id):
         if not await _muted(ctx, member_id):
-            await ctx.notify(member_id, build)
+            await ctx.notify(member_id, build, chart=chart)
             sent += 1
     return sent
 

@@ -119,6 +119,12 @@ class WhatsAppChannel:
             phones = [p for c in message.get("contacts") or [] for p in c.get("phones") or []]
             own = next((p for p in phones if str(p.get("wa_id", "")) == wa_id and p.get("phone")), None)
             await self._run(Event(**base, phone=str(own["phone"])) if own else Event(**base, foreign_contact=True))
+        elif kind == "image" and (message.get("image") or {}).get("id"):  # evidence at a check-in, say
+            image = message["image"]
+            await self._run(Event(**base, text=_clean(str(image.get("caption") or "")), photo=str(image["id"])))
+        elif kind in ("document", "video"):  # refused where a photo is asked for: "send it as a photo"
+            media = message.get(kind) or {}
+            await self._run(Event(**base, text=_clean(str(media.get("caption") or "")), attachment="document"))
         elif kind in SILENT_KINDS:
             await self.db.atomic(lambda tx: updates.claim(tx, CHANNEL, message_id, _now()))
         else:

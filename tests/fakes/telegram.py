@@ -1132,16 +1132,29 @@ class FakeTelegram:
         chat: FakeChat | int | None = None,
         data: bytes | None = None,
         caption: str | None = None,
+        file_size: int | None = None,
     ) -> JSON:
         """The user sends a photo (default: a tiny PNG). The bot can ``getFile`` it and
-        download it from ``/file/bot<token>/<file_path>``."""
+        download it from ``/file/bot<token>/<file_path>``. ``file_size``: what the largest size
+        claims to weigh (a 21 MB photo without holding 21 MB here)."""
         c = self._sender_chat(user, chat)
         data = tiny_png() if data is None else data
         sizes = self._store_photo(data)
+        if file_size is not None:
+            sizes[-1]["file_size"] = file_size
         extra: JSON = {"photo": sizes}
         if caption:
             extra["caption"] = caption
         return self._push({"message": self._user_message(user, c, **extra)})
+
+    def send_document_from_user(self, user: FakeUser, name: str, data: bytes,
+                                chat: FakeChat | int | None = None, mime: str = "application/pdf") -> JSON:
+        """The user sends a file (``document``), as Telegram's clients do for "send as file"."""
+        c = self._sender_chat(user, chat)
+        sf = self._store_file(data, "documents", name.rpartition(".")[2] or "bin", "BQAC", mime=mime)
+        document = {"file_id": sf.file_id, "file_unique_id": sf.file_unique_id, "file_name": name,
+                    "mime_type": mime, "file_size": len(data)}
+        return self._push({"message": self._user_message(user, c, document=document)})
 
     def press(
         self,

@@ -1,0 +1,104 @@
+"""One channel's sending slots, shared by everything that sends through it.
+
+Telegram counts every message and edit the bot sends against the same limits (about 30 a second
+overall, one a second in a chat, 20 a minute in a group), whether it answers a member or drains
+a digest from the outbox. So both take their slot from one ``Pacer`` per channel:
+
+* overall, messages are spaced evenly a little under the channel's rate (no one-second window
+  ever holds too many, even with requests that arrive a little late or early);
+* in one chat, a message goes no sooner than the channel's interval after the previous one;
+* a 429's ``retry_after`` holds that chat (or the whole channel) for every sender alike.
+
+Interactive traffic (a member's answer, the edit of a view they changed) comes first: a broadcast
+takes an overall slot only when no interactive send is waiting for one, so a digest to 10,000
+members delays a member's answer by one slot at most, never by its queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+PACE = 0.95  # of the channel's rate: room for requests that arrive a little late or early
+MARGIN = 1.05  # of a chat's interval: for a request that arrives a little later than the next
+LONGEST_WAIT = 5.0  # seconds an interactive send waits for its chat; longer, it goes to the outbox
+
+
+class Busy(Exception):
+    """The chat (or the channel) is held longer than an answer should wait: queue it instead."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"busy for {seconds:.1f}s")
+        self.seconds = seconds
+
+
+class Pacer:
+    def __init__(self, rate: float, interval: Callable[[str], float], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.spacing = 1.0 / (rate * PACE) if rate > 0 else 0.0
+        self.interval = interval
+        self.clock = clock
+        self._last = float("-inf")      # when the last overall slot was taken
+        self._chat: dict[str, float] = {}  # chat → when it may get its next message
+        self._paused_until = float("-inf")  # the channel said to wait, for every chat
+        self._urgent = 0                  # interactive sends waiting for an overall slot
+        self._broadcast = asyncio.Lock()  # one broadcast send waits for a slot at a time
+        self.taken = 0
+
+    def chat_wait(self, chat_id: str) -> float:
+        """Seconds before ``chat_id`` may get a message (0: now)."""
+        now = self.clock()
+        return max(0.0, self._chat.get(chat_id, float("-inf")) - now, self._paused_until - now)
+
+    def paused(self) -> float:
+        """Seconds the whole channel still waits out a 429 (0: none)."""
+        return max(0.0, self._paused_until - self.clock())
+
+    def hold(self, chat_id: str, seconds: float, everywhere: bool = False) -> None:
+        """A 429: nothing to ``chat_id`` (or, ``everywhere``, to any chat) for ``seconds``."""
+        until = self.clock() + seconds
+        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), until)
+        if everywhere:
+            self._paused_until = max(self._paused_until, until)
+
+    async def take(self, chat_id: str, *, urgent: bool) -> None:
+        """See ``_take``; broadcast sends wait for their slots one at a time, in the order they came."""
+        if urgent:
+            await self._take(chat_id, urgent=True)
+        else:
+            async with self._broadcast:
+                await self._take(chat_id, urgent=False)
+
+    async def _take(self, chat_id: str, *, urgent: bool) -> None:
+        """Wait for a slot for one message to ``chat_id`` and take it. An ``urgent`` (interactive)
+        send goes before any broadcast waiting; one that would wait more than ``LONGEST_WAIT`` for
+        its chat raises ``Busy`` (the caller queues it in the outbox)."""
+        while True:
+            chat_wait = self.chat_wait(chat_id)
+            if chat_wait > 0:
+                if urgent and chat_wait > LONGEST_WAIT:
+                    raise Busy(chat_wait)
+                await asyncio.sleep(chat_wait)
+                continue
+            now = self.clock()
+            slot_wait = self._last + self.spacing - now
+            if slot_wait <= 0 and (urgent or self._urgent == 0):
+                break
+            if urgent:
+                self._urgent += 1
+                try:
+                    await asyncio.sleep(max(slot_wait, 0.0))
+                finally:
+                    self._urgent -= 1
+            else:  # after the interactive sends waiting, if any
+                await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
+        now = self.clock()
+        # The next slot follows this one's, not the moment the wait ended: a busy event loop wakes
+        # a little late, and late wake-ups add up. At most half a slot behind the clock, so a
+        # stall does not turn into a burst.
+        self._last = max(self._last + self.spacing, now - 0.5 * self.spacing) if self.spacing else now
+        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id) * MARGIN)
+        self.taken += 1
+        if len(self._chat) > 50_000:  # forget chats whose interval is long past
+            self._chat = {c: t for c, t in self._chat.items() if t > now}
