@@ -57,7 +57,9 @@ async def test_a_crash_between_sending_and_recording_repeats_only_that_reminder_
         await c.sim.outbox.drain()
     monkeypatch.setattr(stored_outbox, "sent", record)
     caught = sent(c.sim)[before:]
-    assert len(caught) == 1  # the first reminder went out; the process died before recording it
+    # The sends in flight went out (the outbox keeps several in flight); the process died before
+    # recording any of them.
+    assert 1 <= len(caught) <= queued
     assert await db.scalar("SELECT COUNT(*) FROM outbox") == queued  # all still queued
 
     engine = Engine(db, bot_username="qatysu_test_bot", clock=clock, rng=random.Random(1))
@@ -66,9 +68,9 @@ async def test_a_crash_between_sending_and_recording_repeats_only_that_reminder_
     await tick(restarted)
     assert await db.scalar("SELECT COUNT(*) FROM outbox") == 0
     everything = caught + sent(restarted)
-    assert len(everything) == queued + 1
-    assert everything.count(caught[0]) == 2  # the one caught in the gap: once more, not lost
-    assert all(everything.count(m) == 1 for m in everything if m != caught[0])  # every other: once
+    assert len(everything) == queued + len(caught)
+    assert all(everything.count(m) == 2 for m in caught)  # those caught in the gap: once more, not lost
+    assert all(everything.count(m) == 1 for m in everything if m not in caught)  # every other: once
     prompts = [chat for chat, text in everything if text.startswith("🔔")]
     assert sorted(set(prompts)) == sorted([m2.id, m3.id])  # each owner's weekly prompt is among them
     assert await db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin' AND status = 'sent'") == 2
