@@ -11,7 +11,7 @@ chat, 3 s per group) and edit coalescing (3 s), against ``tests/fakes/telegram.p
 127.0.0.1 enforcing Telegram's limits (429 + ``retry_after`` beyond them, edits counted). Set-up
 (not measured): ``vote_burst.py``'s village (facilitator, community, linked group, 5 problems),
 problem 1 chosen; N members seeded with ``vote_burst.seed_members``, each owning one open task
-of the plan; a restart plans each task's weekly check-in prompt and the community's digest; the
+of the plan and seen in the group (so no "a vote is open" in private); a restart plans each task's weekly check-in prompt and the community's digest; the
 facilitator opens ``/poll dots`` in the group. Then every prompt and the digest are made due now
 (the same minute) and the scheduler sweeps.
 
@@ -93,6 +93,8 @@ async def run(args: argparse.Namespace) -> bool:
                     " VALUES (1, ?, ?, ?, ?, ?, ?)",
                     [(problem, k + 1, f"Міндет {k + 1}", f"міндет {k + 1}", member_id, now)
                      for k, member_id in enumerate(sorted(r[0] for r in rows))])
+                # seen in the group: the ballot's "a vote is open" goes to no one in private
+                await tx.executemany("INSERT INTO group_presence VALUES (1, ?)", [(r[0],) for r in rows])
             ballot = await say(tg, aigerim, "/poll dots 3", group)
             await app.stop()
             app = app_()

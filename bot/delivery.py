@@ -230,6 +230,7 @@ class Delivery:
                 if shown.content != (message.text, message.buttons):  # else nothing to change
                     await pacer.take(message.chat_id, urgent=urgent)
                     await sender.edit(message, message_id)
+                    pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
             return
         image = None if message.chart is None else await self._image(message.chart)
@@ -241,6 +242,7 @@ class Delivery:
         await pacer.take(message.chat_id, urgent=urgent)
         try:
             message_id = await sender.send(message, image)
+            pacer.done(message.chat_id)
         except Blocked:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             await self.db.atomic(lambda tx: members.mark_unreachable(tx, message.channel, message.chat_id, now))

@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
-IN_FLIGHT = 32  # sends awaiting their answer at once (80/s with answers 0.4 s away)
 
 
 class OutboxWorker:
@@ -39,7 +38,7 @@ class OutboxWorker:
         self.idle = idle
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._paused_until = 0.0
+        self._paused_until = 0.0  # at start: one window for what a predecessor sent last
         self.sent = 0
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
@@ -88,31 +87,9 @@ class OutboxWorker:
         if not queued:
             soonest = await self.db.atomic(outbox.next_due)
             return self.idle if soonest is None else max(0.0, soonest - now)
-        waits: list[float] = []
-        # Each chat's oldest message (one per chat: each keeps its order). The sends start at the
-        # channel's pace but do not wait for the one before to be answered: a Cloud API or Bot API
-        # request can take longer than the 1/80 s or 1/30 s between two sends.
-        sending: list[asyncio.Task] = []
-        try:
-            progress = await self._start_sends(queued, sending, waits)
-        finally:
-            results = await asyncio.gather(*sending, return_exceptions=True)  # cancelled with the pass
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            if result is None:
-                progress = True
-            else:
-                waits.append(result)
-        if progress:
-            return 0.0  # look again at once
-        return min(waits) if waits else self.idle
-
-    async def _start_sends(self, queued: list[Queued], sending: list[asyncio.Task], waits: list[float]) -> bool:
-        """Start sending what is due, at the pace of each channel's rate; True if something was
-        done with without a send (dropped)."""
+        blocked: set[tuple[str, str]] = set()
         progress = False
-        in_flight = asyncio.Semaphore(IN_FLIGHT)
+        waits: list[float] = []
         for item in queued:
             message = item.message
             if message is None:
@@ -121,6 +98,7 @@ class OutboxWorker:
                 else:
                     progress = True
                 continue
+            key = (message.channel, message.chat_id)
             now = self.clock()
             if now - item.queued_at >= MAX_AGE:
                 log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
@@ -129,53 +107,51 @@ class OutboxWorker:
                 progress = True
                 continue
             sender = self.delivery.senders.get(message.channel)
-            if sender is None:
+            if sender is None or key in blocked:
                 continue
-            if self._paused_until > now:  # just started: one window before the first send
+            if self._paused_until > now:  # just started: the predecessor's last second
                 waits.append(self._paused_until - now)
                 break
             # The channel's limits are shared with the answers sent at once (``Delivery.pacer``):
-            # each send below takes its slot from the pacer, after the interactive ones waiting.
+            # a chat one of them just used waits its interval here too.
             pacer = self.delivery.pacer(message.channel)
             if paused := pacer.paused():  # the channel said to wait, for every chat
                 waits.append(paused)
                 break
             if chat_wait := pacer.chat_wait(message.chat_id):
+                blocked.add(key)  # keep this chat's order: nothing later for it in this pass
                 waits.append(chat_wait)
                 continue
-            await in_flight.acquire()
-            sending.append(asyncio.create_task(self._send(item, sender, in_flight)))
-        return progress
-
-    async def _send(self, item: Queued, sender, in_flight: asyncio.Semaphore) -> float | None:
-        """Send one queued message (a chat's oldest: one per chat at a time, so each chat keeps its
-        order); None when it is done with, else how long until it may be tried again."""
-        message = item.message
-        try:
-            await self.delivery.send_one(sender, message)
-        except RetryLater as exc:  # the pacer holds the chat (or the channel) for it
-            self.retried += 1
-            return exc.seconds
-        except Undeliverable as exc:
-            log.info("dropping a message to %s:%s: %s", message.channel, message.chat_id, exc)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # passing: tried again later, never dropped for it
-            delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
-            until = self.clock() + delay
-            await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
-            self._note_failure(message, exc, item.attempts + 1, delay)
-            return delay
-        else:
-            self.sent += 1
-            if self._failing:
-                self._failing = False
-                log.warning("sending through %s works again; the outbox catches up", message.channel)
-        finally:
-            in_flight.release()
-        # Removed at once, so a stop right after sends it again at most once more.
-        await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
-        return None
+            try:  # in the pacer's next overall slot left by interactive traffic
+                await self.delivery.send_one(sender, message)
+            except RetryLater as exc:  # the pacer holds the chat (or the channel) for it
+                self.retried += 1
+                blocked.add(key)
+                waits.append(exc.seconds)
+                continue
+            except Undeliverable as exc:
+                log.info("dropping a message to %s:%s: %s", message.channel, message.chat_id, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # passing: tried again later, never dropped for it
+                blocked.add(key)
+                delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
+                until = self.clock() + delay
+                await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
+                self._note_failure(message, exc, item.attempts + 1, delay)
+                waits.append(delay)
+                continue
+            else:
+                self.sent += 1
+                if self._failing:
+                    self._failing = False
+                    log.warning("sending through %s works again; the outbox catches up", message.channel)
+            # Removed at once, so a stop right after sends it again at most once more.
+            await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+            progress = True
+        if progress:
+            return 0.0  # look again at once
+        return min(waits) if waits else self.idle
 
     async def _set_aside(self, item: Queued) -> float:
         """A message this version cannot read (a newer one wrote it, say with a chart this one does
@@ -201,5 +177,3 @@ class OutboxWorker:
                         message.channel, message.chat_id, type(exc).__name__, exc)
         log.debug("a message to %s:%s failed %d times (%s); next try in %.0f s", message.channel,
                   message.chat_id, attempts, exc, delay)
-
-

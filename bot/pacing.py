@@ -4,8 +4,9 @@ Telegram counts every message and edit the bot sends against the same limits (ab
 overall, one a second in a chat, 20 a minute in a group), whether it answers a member or drains
 a digest from the outbox. So both take their slot from one ``Pacer`` per channel:
 
-* overall, messages are spaced evenly a little under the channel's rate (no one-second window
-  ever holds too many, even with requests that arrive a little late or early);
+* overall, messages are spaced evenly a little under the channel's rate, and no second ever
+  holds more than that rate allows (``cap``): a slot missed because the event loop was busy (a
+  scheduler pass, a chart) is made up for within ``CATCH_UP``, never beyond the cap;
 * in one chat, a message goes no sooner than the channel's interval after the previous one;
 * a 429's ``retry_after`` holds that chat (or the whole channel) for every sender alike.
 
@@ -17,11 +18,14 @@ members delays a member's answer by one slot at most, never by its queue.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 PACE = 0.95  # of the channel's rate: room for requests that arrive a little late or early
 MARGIN = 1.05  # of a chat's interval: for a request that arrives a little later than the next
+CATCH_UP = 0.25  # seconds of missed slots that may still be used (a short burst, under the cap)
 LONGEST_WAIT = 5.0  # seconds an interactive send waits for its chat; longer, it goes to the outbox
 
 
@@ -37,9 +41,11 @@ class Pacer:
     def __init__(self, rate: float, interval: Callable[[str], float], *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.spacing = 1.0 / (rate * PACE) if rate > 0 else 0.0
+        self.cap = max(1, int(rate * PACE)) if math.isfinite(rate) else None  # sends in any one second
         self.interval = interval
         self.clock = clock
-        self._last = float("-inf")      # when the last overall slot was taken
+        self._next = float("-inf")      # the next overall slot
+        self._recent: deque[float] = deque()  # when the slots of the last second were taken
         self._chat: dict[str, float] = {}  # chat → when it may get its next message
         self._paused_until = float("-inf")  # the channel said to wait, for every chat
         self._urgent = 0                  # interactive sends waiting for an overall slot
@@ -82,7 +88,7 @@ class Pacer:
                 await asyncio.sleep(chat_wait)
                 continue
             now = self.clock()
-            slot_wait = self._last + self.spacing - now
+            slot_wait = self._slot_wait(now)
             if slot_wait <= 0 and (urgent or self._urgent == 0):
                 break
             if urgent:
@@ -94,11 +100,28 @@ class Pacer:
             else:  # after the interactive sends waiting, if any
                 await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
         now = self.clock()
-        # The next slot follows this one's, not the moment the wait ended: a busy event loop wakes
-        # a little late, and late wake-ups add up. At most half a slot behind the clock, so a
-        # stall does not turn into a burst.
-        self._last = max(self._last + self.spacing, now - 0.5 * self.spacing) if self.spacing else now
+        self._next = max(self._next, now - CATCH_UP) + self.spacing
+        if self.cap is not None:
+            self._recent.append(now)
         self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id) * MARGIN)
         self.taken += 1
         if len(self._chat) > 50_000:  # forget chats whose interval is long past
             self._chat = {c: t for c, t in self._chat.items() if t > now}
+
+    def done(self, chat_id: str) -> None:
+        """A message to ``chat_id`` has arrived (its request was answered): the chat's next one
+        waits the interval from now too, as a request that took long reached Telegram late."""
+        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")),
+                                  self.clock() + self.interval(chat_id) * MARGIN)
+
+    def _slot_wait(self, now: float) -> float:
+        """Seconds until the next overall slot: the even spacing (with missed slots made up
+        for within ``CATCH_UP``) and the cap on any one second."""
+        wait = max(self._next, now - CATCH_UP) - now
+        if self.cap is not None:
+            recent = self._recent
+            while recent and recent[0] <= now - 1.0:
+                recent.popleft()
+            if len(recent) >= self.cap:
+                wait = max(wait, recent[0] + 1.0 - now)
+        return wait

@@ -18,7 +18,8 @@ from bot.delivery import Delivery
 from bot.flows.context import Context
 from bot.flows.engine import Engine, utcnow
 from bot.flows.privacy import expire_inactive
-from bot.flows.reminders import plan_ballot_reminders, plan_task_reminders, send_reminders
+from bot.flows.reminders import iso, plan_ballot_reminders, plan_task_reminders, send_reminders
+from bot.storage import reminders
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ async def redraw_pending(ctx: Context) -> None:
             await redraws.drawing(ctx.tx, key)
 
 
+MAX_BATCHES = 1_000  # of the reminders due, per sweep (the next sweep sends the rest)
 AT_START = (redraw_pending,)  # once, in the background: the bot answers meanwhile
 
 
@@ -82,6 +84,21 @@ class Scheduler:
             self._planned_minute = minute
             await self._run_jobs(MINUTELY)
         await self._run_jobs(JOBS)
+        await self._send_the_rest()
+
+    async def _send_the_rest(self) -> None:
+        """The reminders still due after the sweep's batch, a batch per transaction: 10,000 prompts
+        due the same minute reach the outbox within the sweep, while a vote waits for the
+        database one short batch at most, never for all of them."""
+        before = None
+        for _ in range(MAX_BATCHES):
+            now = iso(self.engine.clock())
+            first = await self.engine.db.atomic(lambda tx: reminders.due(tx, now, 1))
+            if not first or first[0].id == before:  # none left, or the batch failed (logged): next sweep
+                return
+            before = first[0].id
+            await asyncio.sleep(0)  # what waits for the loop (a vote's answer) goes first
+            await self._run_jobs((send_reminders,))
 
     async def _run_jobs(self, jobs: tuple) -> None:
         for job in jobs:

@@ -295,9 +295,8 @@ async def test_a_clean_restart_redraws_nothing(tg, tmp_path):
 
 async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_nothing(tg, tmp_path):
     """40 members answer a pairwise ballot at once while the fake applies Telegram's limits to
-    every message and edit (30 a second, one a second per chat): the bot paces its answers
-    within them (nothing is refused), and every member still sees each next pair in turn, then
-    the thanks."""
+    every message and edit (30 a second, one a second per chat): what is refused with a 429
+    goes out later, and every member still sees each next pair in turn, then the thanks."""
     runner = Bot(tg, str(tmp_path / "flood.db"), limits={"rate": 30.0, "private_interval": 1.0,
                                                           "group_interval": 3.0})
     await runner.start()
@@ -323,7 +322,7 @@ async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_
 
         endings = await asyncio.gather(*(answer_every_pair(user) for user in users))
         assert all("compared all 3 pairs" in text for text in endings)
-        assert tg.count_429 == 0  # 160 answers and edits at once, paced within the limits
+        assert tg.count_429 > 0, "the crowd must have run into the limits for this test to mean anything"
         async with runner.app.db.transaction() as tx:
             answers = await ballots.all_answers(tx, 1)
         assert len(answers) == 40 and all(len(a) == 3 for a in answers.values())

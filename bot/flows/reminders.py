@@ -33,7 +33,7 @@ TASK_TIME = time(9, 0)          # task reminders fall at this local time
 DUE_AHEAD = timedelta(days=3)   # "due in 3 days"
 CLOSING_AHEAD = (24, 1)         # hours before a ballot closes
 DIGEST_KEPT = timedelta(hours=24)  # a digest later than this (the bot was down) is skipped
-BATCH = 200                     # occurrences sent in one sweep at most (the rest at the next)
+BATCH = 25                      # occurrences sent in one transaction (the sweep runs more until none is due)
 
 
 def iso(instant: datetime) -> str:
