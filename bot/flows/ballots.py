@@ -16,7 +16,7 @@ from bot.flows import results
 from bot.flows.context import Build, Context, esc
 from bot.flows.engine import BadPayload, lookup
 from bot.flows.registry import button, command, start_payload
-from bot.flows.types import Button
+from bot.flows.types import Button, View
 from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, nominations, problems
 from bot.storage.ballots import Ballot
@@ -32,8 +32,9 @@ VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
 
-def tag(ballot: Ballot) -> str:
-    return f"b{ballot.id}"
+def tag(ballot: Ballot) -> View:
+    """The view of a ballot's message (its group message, a member's private one): tag "b12"."""
+    return View("b", ballot.id)
 
 
 def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
@@ -232,7 +233,7 @@ async def announce(ctx: Context, community: Community, ballot: Ballot,
                    only: tuple[str, str] | None = None) -> None:
     """Post the open ballot to the community's groups (or ``only`` that one)."""
     if ballot.kind in IN_GROUP:
-        await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), only=only)
+        await ctx.post_groups(community, await group_view(ctx, community, ballot), view=tag(ballot), only=only)
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
         await ctx.post_groups(community, lambda tr: (
@@ -348,7 +349,7 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     closed = await ballots.get(ctx.tx, ballot.id)
     assert closed is not None
     if closed.kind in IN_GROUP:
-        await ctx.post_groups(community, await group_view(ctx, community, closed), tag=tag(closed), edit=True)
+        await ctx.post_groups(community, await group_view(ctx, community, closed), view=tag(closed), update=True)
     if closed.kind == "election":
         await election.post_result(ctx, community, closed)
         return
@@ -442,6 +443,6 @@ async def paper(ctx: Context) -> None:
     if updated.is_open:
         ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
     else:  # the result changes: the frozen ballot, the result and the choice follow
-        await ctx.post_groups(community, await group_view(ctx, community, updated), tag=tag(updated), edit=True)
+        await ctx.post_groups(community, await group_view(ctx, community, updated), view=tag(updated), update=True)
         await post_result(ctx, community, updated)
         await choice.post_combined(ctx, community)

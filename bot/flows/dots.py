@@ -12,7 +12,7 @@ from bot.flows.ballots import (ballot_scope, closing_note, load_ballot, member_o
                                refuse_closed, tag)
 from bot.flows.context import Context, esc
 from bot.flows.registry import button, refresher
-from bot.flows.types import Button, Message
+from bot.flows.types import Button
 from bot.i18n import Translator
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
@@ -115,7 +115,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
 
 async def show_private(ctx: Context, ballot: Ballot) -> None:
     text, buttons = await private_message(ctx, ballot)
-    ctx.reply(text, buttons, tag=tag(ballot))
+    ctx.reply(text, buttons, view=tag(ballot))
 
 
 @button("d", who="member", scope=ballot_scope)
@@ -139,8 +139,7 @@ async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
     ctx.refresh(f"b:{ballot.id}")  # the group's counts, redrawn at most every few seconds
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=True))
+        ctx.reply(text, buttons, view=tag(ballot), update=True)
 
 
 @refresher("b")
@@ -154,5 +153,5 @@ async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
         return
     community = await communities.get(ctx.tx, ballot.community_id)
     assert community is not None
-    await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), edit=True,
+    await ctx.post_groups(community, await group_view(ctx, community, ballot), view=tag(ballot), update=True,
                           durable=False)

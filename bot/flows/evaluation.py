@@ -13,7 +13,7 @@ from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
 from bot.flows.problems import pages
 from bot.flows.registry import button, state
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import communities, evaluation, members
 from bot.storage.ballots import Ballot
@@ -26,8 +26,7 @@ menu_item(7, N_("Vote"), "vote")
 
 def _show(ctx: Context, ballot: Ballot, text: str, buttons: list, first: bool) -> None:
     """The evaluation is one private message, edited question by question."""
-    ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
-                                        tag=tag(ballot), edit=not first))
+    ctx.reply(text, buttons, view=tag(ballot), update=not first)
 
 
 QUESTIONS = ("goal", "rating", "again")
@@ -153,7 +152,7 @@ async def text_sent(ctx: Context, raw: str) -> None:
         await ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
     else:
         ctx.clear()
-        ctx.reply(thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], tag=tag(ballot))
+        ctx.reply(thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], view=tag(ballot))
 
 
 # --- the result ------------------------------------------------------------------------------

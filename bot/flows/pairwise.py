@@ -8,7 +8,7 @@ from bot.flows.ballots import ballot_scope, load_ballot, open_problem, refuse_cl
 from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
 from bot.flows.registry import button
-from bot.flows.types import Button, Message
+from bot.flows.types import Button
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 
@@ -47,8 +47,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
                       "Thank you! You compared all {n} pairs. You can change your answers until the vote closes.",
                       len(pairs))
         buttons = [[Button(ctx.t("Change my answers"), data=f"pwr:{ballot.id}")]]
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=not first))
+        ctx.reply(text, buttons, view=tag(ballot), update=not first)
         return
     left, right = todo[0]
     p_left, p_right = await problems.get(ctx.tx, left), await problems.get(ctx.tx, right)
@@ -62,8 +61,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
     buttons = [[Button(("✅ " if current == p.id else "") + f"{mark} #{p.number} {p.text[:BUTTON_TEXT]}",
                        data=f"pw:{ballot.id}:{left}:{right}:{p.id}")]
                for mark, p in (("🅰", p_left), ("🅱", p_right))]
-    ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
-                                        tag=tag(ballot), edit=not first))
+    ctx.reply(text, buttons, view=tag(ballot), update=not first)
 
 
 @button("pw", who="member", scope=ballot_scope)
