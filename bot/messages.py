@@ -184,7 +184,7 @@ class Post:
     update: bool = False
     matters: bool = False
     chart: Chart | None = None
-    document: tuple[str, bytes] | None = None
+    document: tuple[str, bytes] | Chart | None = None
     durable: bool | None = None
     others: Build | None = None
 

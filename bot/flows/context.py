@@ -146,7 +146,8 @@ class Context:
         return audiences.Origin(self.event.channel, self.event.chat_id, self.event.user_id, self.locale)
 
     def reply(self, text: str, buttons: Buttons = (), *, chart: Chart | None = None,
-              document: tuple[str, bytes] | None = None, view: View | None = None, update: bool = False) -> None:
+              document: tuple[str, bytes] | Chart | None = None, view: View | None = None,
+              update: bool = False) -> None:
         """Answer in the chat the event came from (a scheduled job has none); with ``view``, the
         answer stands for it (``update``: it replaces the one shown there)."""
         post = Post(Here(), lambda _tr: (text, buttons), view=view, update=update, chart=chart, document=document)
