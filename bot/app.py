@@ -50,6 +50,7 @@ def _why(exc: BaseException, api: str, doing: str) -> str:
 
 
 class Beside(Protocol):
+    async def stop_receiving(self, grace: float = 0.0) -> None: ...
     async def stop(self, grace: float = 0.0) -> None: ...
 
 
@@ -170,12 +171,26 @@ class TelegramApp:
             raise CannotRun(_why(exc, config.telegram_api_base or DEFAULT_API,
                                  f"the webhook {url} (setWebhook)")) from exc
 
+    async def stop_receiving(self, grace: float = 10.0) -> None:
+        """Take no new update (polling stops; the webhook's own server closes its port) and
+        answer those in hand within ``grace`` seconds (those left stay in the inbox, or, by
+        webhook, unanswered: Telegram delivers them again)."""
+        polling, self.polling = self.polling, None
+        try:
+            if polling is not None:
+                await polling.stop(grace)
+        finally:
+            if self._own_server and self.server is not None:
+                server, self.server = self.server, None
+                await server.stop(grace)
+
     async def stop(self, grace: float = 10.0, beside: "Beside | None" = None) -> None:
         """Stop what was started (all of it, or what a failed start got to). Every part is stopped
         even if one fails (the first failure is raised after): an open database keeps the process
         from exiting. Within ``grace`` seconds (0: at once) the updates in hand are finished, the
-        redraws due are drawn, and the outbox's send in flight ends; ``beside`` (the WhatsApp
-        channel on this database) stops after the outbox, before the database closes."""
+        redraws due are drawn, and the outbox's send in flight ends. ``beside`` (the WhatsApp
+        channel on this database) stops receiving with Telegram, and its sender closes after
+        the outbox's last send, before the database closes."""
         until = time.monotonic() + grace
         failures: list[Exception] = []
 
@@ -195,9 +210,15 @@ class TelegramApp:
             except TimeoutError:
                 await delivery.throttle.cancel()  # asked for again at the next start
 
-        await step("polling", lambda polling: polling.stop(_left(until)))
-        if self._own_server:
-            await step("server", lambda server: server.stop(_left(until)))
+        try:
+            await self.stop_receiving(_left(until))
+        except Exception as exc:
+            failures.append(exc)
+        if beside is not None:
+            try:
+                await beside.stop_receiving(_left(until))
+            except Exception as exc:
+                failures.append(exc)
         await step("scheduler", lambda scheduler: scheduler.stop(_left(until)))
         if self.delivery is not None:
             try:

@@ -139,8 +139,11 @@ async def _stop(server: HttpServer | None, telegram, whatsapp, asked: asyncio.Ev
 
     async def clean(grace: float) -> None:
         until = time.monotonic() + grace
-        if server is not None:
-            await server.stop(max(0.0, until - time.monotonic()))  # the webhooks in hand are answered
+        # no new update from either side at once; those in hand answered
+        await asyncio.gather(*([] if server is None else [server.stop(grace)]),
+                             *([] if telegram is None else [telegram.stop_receiving(grace)]))
+        if whatsapp is not None:
+            await whatsapp.stop_receiving(max(0.0, until - time.monotonic()))
         if telegram is not None:
             await telegram.stop(max(0.0, until - time.monotonic()), beside=whatsapp)
         elif whatsapp is not None:

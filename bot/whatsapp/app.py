@@ -108,20 +108,26 @@ class WhatsAppApp:
             except Exception:
                 log.exception("pruning WhatsApp's sent messages failed; tried again later")
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop what was started (all of it, or what a failed start got to): no new message is
-        taken, those in hand are handled within ``grace`` seconds (the rest stays in the inbox for
-        the next start), and, alone, the outbox's send in flight ends before the database closes."""
+    async def stop_receiving(self, grace: float = 10.0) -> None:
+        """Take no new message (its own server closes its port) and handle those in hand within
+        ``grace`` seconds; the rest stays in the inbox for the next start."""
         until = time.monotonic() + grace
         if self._pruning is not None:
             self._pruning.cancel()
             await asyncio.gather(self._pruning, return_exceptions=True)
             self._pruning = None
         if self._own_server and self.server is not None:
-            await self.server.stop(_left(until))
-            self.server = None
+            server, self.server = self.server, None
+            await server.stop(_left(until))
         if hasattr(self, "channel"):
             await self.channel.stop(_left(until))
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop what was started (all of it, or what a failed start got to): no new message is
+        taken, those in hand are handled within ``grace`` seconds (the rest stays in the inbox for
+        the next start), and, alone, the outbox's send in flight ends before the database closes."""
+        until = time.monotonic() + grace
+        await self.stop_receiving(grace)
         if self._own and hasattr(self, "delivery"):
             if self._scheduler is not None:
                 await self._scheduler.stop(_left(until))
