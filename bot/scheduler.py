@@ -130,9 +130,7 @@ class Scheduler:
     async def stop(self, grace: float = 0.0) -> None:
         """No sweep begins any more; the one under way finishes its job (each job is one
         transaction and the sending of its outcome) within ``grace`` seconds, or is cancelled."""
-        self._stopping = True
-        if self._scheduler.running:
-            self._scheduler.pause()
+        self._stopping = True  # a sweep that starts now returns at once
         if self._at_start is not None:
             self._at_start.cancel()
             await asyncio.gather(self._at_start, return_exceptions=True)

@@ -135,6 +135,36 @@ async def test_one_port_serves_telegrams_and_whatsapps_webhooks_and_a_sigterm_st
     assert gone.returncode == 1 and gone.stdout.startswith("unhealthy: the webhook server does not answer")
 
 
+async def test_whatsapp_alone_stops_cleanly_on_sigterm_and_handles_what_it_kept_at_the_next_start(wa, tmp_path):
+    port = free_port()
+    run = Run(tmp_path, QATYSU_HTTP_PORT=str(port), WHATSAPP_TOKEN=WA_TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_ID,
+              WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY, WHATSAPP_API_BASE=wa.base_url,
+              WHATSAPP_API_VERSION=wa.version)
+    wa.webhook_url = f"http://127.0.0.1:{port}/whatsapp/webhook"  # QATYSU_HTTP_HOST's default
+    alma, berik = wa.user("77010000001", "Алма"), wa.user("77010000002", "Берік")
+    await run.start()
+    try:
+        await run.until(lambda: _true("WhatsApp webhook listening" in run.text()), "the webhook")
+        await wa_say(wa, alma, "сәлем")
+        code, took = await run.terminate()
+        assert code == 0 and took < STOP_WITHIN + 1, (code, took, run.text())
+        try:  # nobody listens: Meta delivers it again later
+            refused = await wa.send_text(berik, "сәлем") != 200
+        except aiohttp.ClientConnectionError:
+            refused = True
+        assert refused
+        await run.start()
+        await run.until(lambda: _true(run.text().count("WhatsApp webhook listening") == 2), "the webhook again")
+        await wa_say(wa, berik, "сәлем")  # Meta's retry
+        await wa.assert_silent(alma, within=0.5)  # what was answered before the stop is not answered again
+        code, _ = await run.terminate()
+        assert code == 0
+    finally:
+        await run.kill()
+    log = run.text()
+    assert "Traceback" not in log and log.count("stopping (SIGTERM)") == 2 and log.count(" stopped in ") == 2, log
+
+
 async def test_a_sigterm_while_taps_flow_loses_no_acknowledged_update_and_sends_nothing_twice(tg, tmp_path):
     """Long polling: forty members have their language question; their taps come in a stream,
     each answered slowly (sendMessage takes 0.1 s), and SIGTERM lands in the middle. The bot
@@ -244,3 +274,31 @@ async def test_the_outbox_stops_after_the_send_in_flight_and_keeps_the_rest(tmp_
         async with db.transaction() as tx:
             left = await outbox.due(tx, time.time() + 3600)
         assert [item.message.text for item in left] == ["message 1", "message 2"]
+
+
+async def test_an_update_that_cannot_finish_does_not_keep_the_process_past_the_bound(tg, tmp_path):
+    """The network to Telegram stalls while a message is answered: the stop waits for it only
+    as long as the bound allows, exits 0 all the same, and the update, still in the inbox, is
+    answered once at the next start."""
+    run = Run(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=tg.base_url)
+    john = tg.user(7, "John", "en")
+    await run.start()
+    try:
+        await run.until(lambda: _true(tg.stats["getUpdates"]), "polling")
+        tg.hold(methods=["sendMessage"])
+        tg.send(john, "/start")
+        await run.until(lambda: _true(tg.confirmed_offset > 0 or tg.pending() == 0), "the update taken")
+        await asyncio.sleep(0.5)  # its answer hangs
+        code, took = await run.terminate()
+        assert tg.release(apply=False) >= 1  # the process is gone: what hung had no effect
+        assert code == 0 and took < STOP_WITHIN + 1, (code, took, run.text())
+        assert not [m for m in tg.all_messages(john.id)]
+        await run.start()
+        assert "Choose your language" in (await tg.next_message(john.id, timeout=WITHIN))["text"]
+        await asyncio.sleep(0.5)
+        assert len(tg.all_messages(john.id)) == 1
+        code, _ = await run.terminate()
+        assert code == 0
+    finally:
+        await run.kill()
+    assert "Traceback" not in run.text(), run.text()
