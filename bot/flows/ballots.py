@@ -14,8 +14,9 @@ from bot.domain.models import Community
 from bot.domain.text import small_int
 from bot.flows import results
 from bot.flows.context import Build, Context, esc
-from bot.flows.engine import BadPayload, lookup
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, start_payload
+from bot.flows.scopes import ballot_community, ballot_scope
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, nominations, problems
@@ -43,16 +44,20 @@ def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
     return order
 
 
-async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
-    """The community of the ballot a button or link names (forged or unknown ids are refused)."""
-    ballot = await lookup(ctx, ballots.get, ballot_id, "ballot")
-    ctx.found[("ballot", ballot.id)] = ballot
-    community = await communities.get(ctx.tx, ballot.community_id)
-    assert community is not None
-    return community
+class OpenBallot(Payload, prefix="open"):
+    ballot: int
 
 
-async def load_ballot(ctx: Context, ballot_id: str, kind: str | None = None) -> Ballot:
+class CloseBallot(Payload, prefix="close"):
+    ballot: int
+
+
+async def link_scope(ctx: Context, ballot_id: str) -> Community:
+    """The community of the ballot a link names (``?start=b_<ballot>``)."""
+    return await ballot_community(ctx, ballot_id)
+
+
+async def load_ballot(ctx: Context, ballot_id: int | str, kind: str | None = None) -> Ballot:
     """The ballot a payload names (its scope already checked); a vote of another kind is forged."""
     ballot = ctx.found.get(("ballot", int(ballot_id))) or await ballots.get(ctx.tx, int(ballot_id))
     assert ballot is not None
@@ -66,11 +71,9 @@ def refuse_closed(ctx: Context, ballot: Ballot) -> None:
         raise ctx.refuse(ctx.t("This ballot is closed. See the result with /results."))
 
 
-async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problems.Problem:
+async def open_problem(ctx: Context, ballot: Ballot, problem_id: int) -> problems.Problem:
     """A problem a vote names: it must be one of the ballot's options and still open."""
-    if small_int(problem_id) is None:
-        raise BadPayload("problem id")
-    found = await problems.offered(ctx.tx, int(problem_id), ballot.id)
+    found = await problems.offered(ctx.tx, problem_id, ballot.id)
     if found is None or not found[1] or found[0].community_id != ballot.community_id:
         raise BadPayload("not an option of this ballot")
     problem = found[0]
@@ -270,14 +273,14 @@ def private_ballot_invitation(tr: Translator, ballot: Ballot) -> str:
 
 
 # --- voting in private ---------------------------------------------------------------------
-@start_payload("b", who="member", scope=ballot_scope)
+@start_payload("b", who="member", scope=link_scope)
 async def ballot_link(ctx: Context, ballot_id: str) -> None:
     await open_private(ctx, await load_ballot(ctx, ballot_id))
 
 
-@button("open", who="member", scope=ballot_scope)
-async def open_pressed(ctx: Context, ballot_id: str) -> None:
-    await open_private(ctx, await load_ballot(ctx, ballot_id))
+@button(OpenBallot, who="member", scope=ballot_scope)
+async def open_pressed(ctx: Context, tap: OpenBallot) -> None:
+    await open_private(ctx, await load_ballot(ctx, tap.ballot))
 
 
 async def open_private(ctx: Context, ballot: Ballot) -> None:
@@ -306,7 +309,7 @@ async def vote(ctx: Context) -> None:
     rows = []
     for ballot in sorted(open_ones, key=lambda b: (voted[b.id], b.id)):
         mark = "✅ " if voted[ballot.id] else "🗳 "
-        rows.append([Button(mark + ctx.t(KIND_NAMES[ballot.kind]), data=f"open:{ballot.id}")])
+        rows.append([Button(mark + ctx.t(KIND_NAMES[ballot.kind]), data=OpenBallot(ballot.id).encode())])
     missing = sum(not v for v in voted.values())
     ctx.reply(ctx.tn("{n} vote is waiting for you.", "{n} votes are waiting for you.", missing)
               if missing else ctx.t("You have voted everywhere. You can still change your votes:"), rows)
@@ -325,14 +328,14 @@ async def close_command(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("No vote is open."))
     if len(open_ones) > 1:
         ctx.reply(ctx.t("Several votes are open. Which one should I close?"),
-                  [[Button(ctx.t(KIND_NAMES[b.kind]), data=f"close:{b.id}")] for b in open_ones])
+                  [[Button(ctx.t(KIND_NAMES[b.kind]), data=CloseBallot(b.id).encode())] for b in open_ones])
         return
     await close(ctx, community, open_ones[0])
 
 
-@button("close", who="facilitator", scope=ballot_scope)
-async def close_pressed(ctx: Context, ballot_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+@button(CloseBallot, who="facilitator", scope=ballot_scope)
+async def close_pressed(ctx: Context, tap: CloseBallot) -> None:
+    ballot = await load_ballot(ctx, tap.ballot)
     refuse_closed(ctx, ballot)
     assert ctx.scoped is not None
     await close(ctx, ctx.scoped, ballot)

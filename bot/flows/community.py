@@ -8,10 +8,12 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line, small_int
+from bot.domain.text import clean_line
 from bot.flows import onboarding, registry, results
 from bot.flows.context import Context, esc
+from bot.flows.payloads import BadPayload, MenuPress, Payload
 from bot.flows.registry import COMMANDS, button, command, start_payload, state
+from bot.flows.scopes import community_scope, lookup
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -36,6 +38,19 @@ PLACES = {
     "barnaul": (N_("Barnaul, Novosibirsk"), "Asia/Barnaul"),
     "olgii": (N_("Bayan-Ölgii (Mongolia)"), "Asia/Hovd"),
 }
+
+
+class TimeZone(Payload, prefix="tz"):
+    """``tz:<community>`` asks where the community lives; ``tz:<community>:<place>`` sets it."""
+
+    community: int
+    place: str | None = None
+
+
+class SwitchCommunity(Payload, prefix="c"):
+    """Makes one of the member's communities the active one."""
+
+    community: int
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
     if community is None:
         lines.append(ctx.t("You are not in a community yet. Open a join link from your facilitator, "
                            "or create a community."))
-        rows.append([Button(ctx.t("Create a community"), data="m:new")])
+        rows.append([Button(ctx.t("Create a community"), data=MenuPress("new").encode())])
     else:
         role = await ctx.role(community.id)
         lines.append(ctx.t("<b>{name}</b> — step {step} of 7: {title}.", name=esc(community.name),
@@ -80,14 +95,15 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
         for item in MENU:
             if item.step not in (None, community.step) or (item.facilitator and role != "facilitator"):
                 continue
-            rows.append([Button(ctx.t(item.label), data=f"m:{item.command}")])
-        rows.append([Button(ctx.t("Status"), data="m:status"), Button(ctx.t("Help"), data="m:help")])
-    rows.append([Button(ctx.t("My communities"), data="m:communities"),
-                 Button(ctx.t("Language"), data="m:lang")])
+            rows.append([Button(ctx.t(item.label), data=MenuPress(item.command).encode())])
+        rows.append([Button(ctx.t("Status"), data=MenuPress("status").encode()),
+                     Button(ctx.t("Help"), data=MenuPress("help").encode())])
+    rows.append([Button(ctx.t("My communities"), data=MenuPress("communities").encode()),
+                 Button(ctx.t("Language"), data=MenuPress("lang").encode())])
     from bot.flows import linking
 
     if await linking.may_offer(ctx):
-        rows.append([Button(ctx.t("📱 Link WhatsApp"), data="m:phone")])
+        rows.append([Button(ctx.t("📱 Link WhatsApp"), data=MenuPress("phone").encode())])
     ctx.reply("\n".join(lines), rows)
 
 
@@ -111,8 +127,6 @@ async def menu_command(ctx: Context) -> None:
 
 
 async def linked_scope(ctx: Context, rest: str) -> Community | None:
-    from bot.flows.engine import lookup
-
     return await lookup(ctx, communities.get, rest.partition("_")[0], "community")
 
 
@@ -120,8 +134,6 @@ async def linked_scope(ctx: Context, rest: str) -> Community | None:
 async def opened_from_group(ctx: Context, rest: str) -> None:
     """``?start=g_<community>_<command>`` (``Context.private_link``): that community becomes the
     member's active one, and the command runs there."""
-    from bot.flows.engine import BadPayload
-
     name = rest.partition("_")[2]
     route = COMMANDS.get(name)
     if route is None or route.where == "group" or not name.islower():
@@ -134,13 +146,12 @@ async def opened_from_group(ctx: Context, rest: str) -> None:
     await ctx.engine._run(ctx, route, [])
 
 
-@button("m", who="anyone")
-async def menu_pressed(ctx: Context, name: str) -> None:
+@button(MenuPress, who="anyone")
+async def menu_pressed(ctx: Context, tap: MenuPress) -> None:
+    name = tap.command
     route = COMMANDS.get(name)
     if route is None:
-        from bot.flows.engine import BadPayload
-
-        raise BadPayload(f"no command {name!r}")
+        raise BadPayload(f"no command {name[:20]!r}")
     await ctx.engine._run(ctx, route, [])
 
 
@@ -215,8 +226,8 @@ async def new_place(ctx: Context, text: str) -> None:
     ctx.reply(
         created + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
                           zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
-        [[Button(ctx.t("Open the menu"), data="m:menu")],
-         [Button(ctx.t("🕒 We live in another time zone"), data=f"tz:{community.id}")]])
+        [[Button(ctx.t("Open the menu"), data=MenuPress("menu").encode())],
+         [Button(ctx.t("🕒 We live in another time zone"), data=TimeZone(community.id).encode())]])
 
 
 def utc_offset(zone: str, ctx: Context) -> str:
@@ -231,24 +242,16 @@ def zone_name(tr: Translator, zone: str) -> str:
     return next((tr.t(label) for label, iana in PLACES.values() if iana == zone), zone)
 
 
-async def named_community(ctx: Context, community_id: str, *rest: str) -> Community | None:
-    """The community a button names first (forged or unknown ids are refused)."""
-    from bot.flows.engine import lookup
-
-    return await lookup(ctx, communities.get, community_id, "community")
-
-
-@button("tz", who="facilitator", where="private", scope=named_community)
-async def time_zone(ctx: Context, community_id: str, place: str = "") -> None:
-    """``tz:<community>`` asks where the community lives, by the places whose clock differs from
-    its own; ``tz:<community>:<place>`` sets that place's zone."""
-    from bot.flows.engine import BadPayload
-
+@button(TimeZone, who="facilitator", where="private", scope=community_scope)
+async def time_zone(ctx: Context, tap: TimeZone) -> None:
+    """Asks where the community lives, by the places whose clock differs from its own; or, given
+    the place, sets that place's zone."""
+    place = tap.place
     community = ctx.scoped
     assert community is not None
     if not place:
         offset = utc_offset(community.tz, ctx)
-        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=f"tz:{community.id}:{key}")]
+        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=TimeZone(community.id, key).encode())]
                    for key, (label, zone) in PLACES.items() if utc_offset(zone, ctx) != offset]
         ctx.reply(ctx.t("<b>{name}</b> keeps the time of {zone}, UTC{offset}. Where does the community live?",
                         name=esc(community.name), zone=zone_name(ctx.tr, community.tz), offset=offset), choices)
@@ -313,24 +316,20 @@ async def join_command(ctx: Context) -> None:
 async def communities_command(ctx: Context) -> None:
     assert ctx.member is not None
     mine = await members.communities_of(ctx.tx, ctx.member.id)
-    rows = [[Button(("✓ " if c.id == ctx.member.active_community else "") + c.name, data=f"c:{c.id}")]
-            for c, _ in mine]
-    rows.append([Button(ctx.t("Create a community"), data="m:new")])
+    rows = [[Button(("✓ " if c.id == ctx.member.active_community else "") + c.name,
+                    data=SwitchCommunity(c.id).encode())] for c, _ in mine]
+    rows.append([Button(ctx.t("Create a community"), data=MenuPress("new").encode())])
     text = ctx.t("Your communities. Tap one to make it active:") if mine else \
         ctx.t("You are not in a community yet. Open a join link from your facilitator, or create a community.")
     ctx.reply(text, rows)
 
 
-@button("c", where="private")
-async def switch(ctx: Context, community_id: str) -> None:
-    from bot.flows.engine import BadPayload
-
-    if small_int(community_id) is None:
-        raise BadPayload("community id")
+@button(SwitchCommunity, where="private")
+async def switch(ctx: Context, tap: SwitchCommunity) -> None:
     assert ctx.member is not None
-    if await members.membership(ctx.tx, int(community_id), ctx.member.id) is None:
+    if await members.membership(ctx.tx, tap.community, ctx.member.id) is None:
         raise BadPayload("not a member of that community")
-    await members.set_active(ctx.tx, ctx.member.id, int(community_id))
+    await members.set_active(ctx.tx, ctx.member.id, tap.community)
     ctx.member = await members.get(ctx.tx, ctx.member.id)
     ctx._community_cache.clear()
     await show_menu(ctx)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.models import Community, Member
+from bot.flows.payloads import prefix_of
 from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
 from bot.storage import audit, communities, conversations, members
@@ -229,7 +230,7 @@ def usable(buttons: Buttons, role: str) -> tuple:
     from bot.flows.registry import BUTTONS, RANK
 
     def allowed(button: Button) -> bool:
-        route = BUTTONS.get(button.data.split(":", 1)[0]) if button.data is not None else None
+        route = BUTTONS.get(prefix_of(button.data)) if button.data is not None else None
         return route is None or RANK[route.who] <= RANK[role]
 
     rows = (tuple(b for b in row if allowed(b)) for row in buttons)

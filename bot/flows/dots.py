@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 from bot.domain.stickers import StickerAction, sticker_toggle
 from bot.domain.text import shorten
-from bot.flows.ballots import (ballot_scope, closing_note, load_ballot, member_order, open_problem,
+from bot.flows.ballots import (closing_note, load_ballot, member_order, open_problem,
                                refuse_closed, tag)
 from bot.flows.context import Context, esc
+from bot.flows.payloads import Payload
 from bot.flows.registry import button, refresher
+from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Message
 from bot.i18n import Translator
 from bot.storage import ballots, communities, problems
@@ -85,7 +87,7 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
                       else tr.t("You see the counts in the private chat once you have voted."))
     buttons = [[Button(f"{by_id[pid].number} · {short(by_id[pid].text, BUTTON_TEXT)}"
-                       + (f" · {counts[pid]}" if show else ""), data=f"d:{ballot.id}:{pid}")] for pid in order]
+                       + (f" · {counts[pid]}" if show else ""), data=DotTap(ballot.id, pid).encode())] for pid in order]
     return "\n".join(lines), buttons
 
 
@@ -105,7 +107,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
         marks = "✅" * mine.get(pid, 0)
         count = f" · {counts[pid]}" if show else ""
         buttons.append([Button(f"{marks}{' ' if marks else ''}{by_id[pid].number} · "
-                               f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=f"d:{ballot.id}:{pid}")])
+                               f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=DotTap(ballot.id, pid).encode())])
     lines += [ctx.t("The problems are in a shuffled order of your own, so that none gains from being "
                     "first."), ""]
     lines += [f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}"
@@ -118,11 +120,18 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
     ctx.reply(text, buttons, tag=tag(ballot))
 
 
-@button("d", who="member", scope=ballot_scope)
-async def tap(ctx: Context, ballot_id: str, problem_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "dots")
+class DotTap(Payload, prefix="d"):
+    """A sticker placed on, or taken back from, a problem of a sticker ballot."""
+
+    ballot: int
+    problem: int
+
+
+@button(DotTap, who="member", scope=ballot_scope)
+async def tap(ctx: Context, tap: DotTap) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "dots")
     refuse_closed(ctx, ballot)
-    problem = await open_problem(ctx, ballot, problem_id)
+    problem = await open_problem(ctx, ballot, tap.problem)
     assert ctx.member is not None and ctx.scoped is not None
     current = await ballots.stickers_of(ctx.tx, ballot.id, ctx.member.id)
     change = sticker_toggle(current, problem.id, ballot.stickers, ballot.per_option)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from bot.domain.election import CATEGORIES, ElectionResult, election_result
 from bot.domain.models import Community
-from bot.domain.text import small_int
-from bot.flows.ballots import ballot_scope, closing_note, load_ballot, member_order, refuse_closed, tag
+from bot.flows.ballots import closing_note, load_ballot, member_order, refuse_closed, tag
 from bot.flows.community import STEP_RESULTS
 from bot.flows.context import Context, esc
 from bot.flows.dots import BUTTON_TEXT, short
-from bot.flows.engine import BadPayload
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.nominations import CATEGORY_NAMES, shown_name
 from bot.flows.registry import button
+from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import Translator, translator
 from bot.storage import ballots, communities, nominations
@@ -23,6 +23,20 @@ from bot.storage.db import Tx
 from bot.storage.nominations import Nomination
 
 SEATS = 7  # default seats (PRODUCT.md)
+
+
+class ElectionTap(Payload, prefix="el"):
+    """An approval given to, or taken back from, a candidate (their nomination)."""
+
+    ballot: int
+    nomination: int
+
+
+class KmutConfirm(Payload, prefix="kc"):
+    """The facilitator confirms the elected ҚМҰТ (``anyway`` 1: though a category is missing)."""
+
+    ballot: int
+    anyway: int | None = None
 
 
 async def candidates_of(ctx: Context, ballot: Ballot) -> tuple[list[tuple[int, int]], dict[int, Nomination]]:
@@ -62,7 +76,8 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
     order = member_order(ballot, 0, [nid for nid, _ in options])  # one shuffled order for the group
     counts = dict(options)
     buttons = [[Button(short(by_id[nid].name or tr.t("a former member"), BUTTON_TEXT)
-                       + (f" · {counts[nid]}" if show else ""), data=f"el:{ballot.id}:{nid}")] for nid in order]
+                       + (f" · {counts[nid]}" if show else ""), data=ElectionTap(ballot.id, nid).encode())]
+               for nid in order]
     return "\n".join(lines), buttons
 
 
@@ -82,7 +97,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
     for nid in member_order(ballot, ctx.member.id, list(counts)):
         mark = "✅ " if nid in mine else ""
         buttons.append([Button(f"{mark}{short(by_id[nid].name or ctx.t('a former member'), BUTTON_TEXT)}"
-                               + (f" · {counts[nid]}" if show else ""), data=f"el:{ballot.id}:{nid}")])
+                               + (f" · {counts[nid]}" if show else ""), data=ElectionTap(ballot.id, nid).encode())])
     return "\n".join(lines), buttons
 
 
@@ -91,14 +106,14 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
     ctx.reply(text, buttons, tag=tag(ballot))
 
 
-@button("el", who="member", scope=ballot_scope)
-async def tap(ctx: Context, ballot_id: str, nomination_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "election")
+@button(ElectionTap, who="member", scope=ballot_scope)
+async def tap(ctx: Context, tap: ElectionTap) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "election")
     refuse_closed(ctx, ballot)
     assert ctx.member is not None
-    number = small_int(nomination_id)
+    number = tap.nomination
     options = dict(await ballots.candidates(ctx.tx, ballot.id))
-    if number is None or number not in options:
+    if number not in options:
         raise BadPayload("not a candidate of this election")
     nomination = await nominations.get(ctx.tx, number)
     assert nomination is not None
@@ -222,7 +237,7 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
         if not result.elected or not result.voters:
             return caption(tr, ballot, result, by_id, head), []
         return caption(tr, ballot, result, by_id, head, tr.t("Facilitator: confirm the ҚМҰТ.")), [[
-            Button(tr.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]]
+            Button(tr.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]]
 
     await ctx.post_groups(community, build, chart=chart(community.locale, ballot, result, by_id))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -240,13 +255,13 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     from bot.flows.results import repeated_code
 
     ctx.reply(caption(ctx.tr, ballot, result, by_id, await repeated_code(ctx, ballot), then),
-              [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]] if confirmable else [],
+              [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]] if confirmable else [],
               chart=chart(ctx.locale, ballot, result, by_id))
 
 
-@button("kc", who="facilitator", scope=ballot_scope)
-async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> None:
-    ballot = await load_ballot(ctx, ballot_id, "election")
+@button(KmutConfirm, who="facilitator", scope=ballot_scope)
+async def confirm_pressed(ctx: Context, tap: KmutConfirm) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "election")
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     if ballot.is_open:
@@ -260,10 +275,10 @@ async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> Non
     if not result.elected or not result.voters:
         raise ctx.refuse(ctx.t("Nobody was elected; run the election again: /poll election"))
     missing = missing_text(ctx.tr, result)
-    if missing and anyway != "1":
+    if missing and tap.anyway != 1:
         ctx.reply(missing + "\n" + ctx.t("The method asks for every category in the ҚМҰТ. Confirm the group "
                                          "without them, or nominate more people and run the election again."),
-                  [[Button(ctx.t("Confirm anyway"), data=f"kc:{ballot.id}:1")]])
+                  [[Button(ctx.t("Confirm anyway"), data=KmutConfirm(ballot.id, anyway=1).encode())]])
         ctx.toast(ctx.t("A category is missing"))
         return
     elected = [by_id[c].member_id for c in result.elected]

@@ -15,11 +15,10 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
 
-from bot.domain.text import small_int
 from bot.flows import registry
 from bot.flows.context import Context, Refused
+from bot.flows.payloads import BadPayload, prefix_of
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
 from bot.storage import conversations, cycles, members, outbox, redraws, reminders, updates
@@ -39,19 +38,6 @@ _signature = functools.cache(inspect.signature)  # the handlers never change; ch
 class NotHandled(Exception):
     """The event's transaction could not begin (the database stayed locked): nothing was done
     or answered; the channel tries the whole event again later."""
-
-
-class BadPayload(Exception):
-    """A button payload that does not name anything that exists (stale or forged)."""
-
-
-async def lookup(ctx: Context, get: Callable[..., Awaitable[Any]], raw: str, what: str) -> Any:
-    """The object a payload's id names; a malformed or unknown id is refused as stale or forged."""
-    number = small_int(raw)
-    found = await get(ctx.tx, number) if number is not None else None
-    if found is None:
-        raise BadPayload(f"no {what} {raw[:20]!r}")
-    return found
 
 
 def utcnow() -> datetime:
@@ -203,11 +189,10 @@ class Engine:
                 return
             await self._run(ctx, route, [])
         elif event.button is not None:
-            prefix, args = registry.parse_payload(event.button)
-            route = registry.BUTTONS.get(prefix)
-            if route is None:
-                raise BadPayload(f"unknown prefix {prefix!r}")
-            await self._run(ctx, route, args)
+            route = registry.BUTTONS.get(prefix_of(event.button))
+            if route is None or route.payload is None:
+                raise BadPayload(f"unknown prefix {prefix_of(event.button)[:20]!r}")
+            await self._run(ctx, route, [route.payload.decode(event.button)])
         elif event.phone is not None or event.foreign_contact:
             await onboarding.contact_shared(ctx, event.phone)
         elif event.text is not None and not event.is_group:

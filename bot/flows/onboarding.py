@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.text import clean_line
 from bot.flows.context import Context, esc
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button
 from bot.i18n import LANGUAGE_NAMES, LOCALES, N_
@@ -12,8 +13,20 @@ from bot.storage import members
 NAME_MAX = 64
 
 
+class Language(Payload, prefix="lang"):
+    code: str
+
+
+class Consent(Payload, prefix="consent"):
+    answer: str  # "yes" or "no"
+
+
+class NameFromProfile(Payload, prefix="onbname"):
+    """The name the channel's profile shows, taken as the member's."""
+
+
 def language_buttons(current: str) -> list[list[Button]]:
-    return [[Button(("✓ " if code == current else "") + LANGUAGE_NAMES[code], data=f"lang:{code}")
+    return [[Button(("✓ " if code == current else "") + LANGUAGE_NAMES[code], data=Language(code).encode())
              for code in LOCALES]]
 
 
@@ -40,11 +53,10 @@ async def lang_command(ctx: Context) -> None:
     ctx.reply(ctx.t("Choose your language:"), language_buttons(ctx.locale))
 
 
-@button("lang", who="anyone")
-async def language_chosen(ctx: Context, code: str) -> None:
+@button(Language, who="anyone")
+async def language_chosen(ctx: Context, tap: Language) -> None:
+    code = tap.code
     if code not in LOCALES:
-        from bot.flows.engine import BadPayload
-
         raise BadPayload(f"unknown locale {code!r}")
     ctx.use_locale(code)
     if ctx.member is not None:
@@ -61,8 +73,8 @@ async def language_chosen(ctx: Context, code: str) -> None:
     ctx.data["locale"] = code
     ctx.goto("onb.consent", locale=code, **{k: v for k, v in ctx.data.items() if k == "join"})
     ctx.toast(LANGUAGE_NAMES[code])
-    ctx.reply(consent_text(ctx), [[Button(ctx.t("I agree"), data="consent:yes"),
-                                   Button(ctx.t("I do not agree"), data="consent:no")]])
+    ctx.reply(consent_text(ctx), [[Button(ctx.t("I agree"), data=Consent("yes").encode()),
+                                   Button(ctx.t("I do not agree"), data=Consent("no").encode())]])
 
 
 def consent_text(ctx: Context) -> str:
@@ -84,11 +96,10 @@ def consent_text(ctx: Context) -> str:
         "Do you agree?", operator=esc(operator))
 
 
-@button("consent", who="anyone", where="private")
-async def consent(ctx: Context, answer: str) -> None:
+@button(Consent, who="anyone", where="private")
+async def consent(ctx: Context, tap: Consent) -> None:
+    answer = tap.answer
     if answer not in ("yes", "no"):
-        from bot.flows.engine import BadPayload
-
         raise BadPayload("consent answer")
     if ctx.member is not None:
         ctx.toast(ctx.t("You have already agreed."))
@@ -108,17 +119,15 @@ async def consent(ctx: Context, answer: str) -> None:
 async def ask_name(ctx: Context, **extra: str) -> None:
     suggestion = clean_line(ctx.event.user_name)[:NAME_MAX]
     ctx.goto("onb.name", **extra, **({"suggest": suggestion} if suggestion else {}))
-    buttons = [[Button(suggestion, data="onbname")]] if suggestion else []
+    buttons = [[Button(suggestion, data=NameFromProfile().encode())]] if suggestion else []
     ctx.reply(ctx.tn("How should the community see your name? Write it (up to {n} character)"
                      " or tap the button.", "How should the community see your name? Write it (up to {n} characters)"
                      " or tap the button.", NAME_MAX), buttons)
 
 
-@button("onbname", who="anyone", where="private")
-async def name_from_profile(ctx: Context) -> None:
+@button(NameFromProfile, who="anyone", where="private")
+async def name_from_profile(ctx: Context, tap: NameFromProfile) -> None:
     if ctx.state != "onb.name" or not ctx.data.get("suggest") or ctx.member is None:
-        from bot.flows.engine import BadPayload
-
         raise BadPayload("no name suggestion pending")
     await set_name(ctx, ctx.data["suggest"])
 

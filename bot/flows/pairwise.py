@@ -4,15 +4,29 @@ pressing?"; all pairs up to 8 problems, a balanced sample beyond."""
 from __future__ import annotations
 
 from bot.domain.pairwise import pairs_for_member
-from bot.flows.ballots import ballot_scope, load_ballot, open_problem, refuse_closed, tag
+from bot.flows.ballots import load_ballot, open_problem, refuse_closed, tag
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
+from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Message
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 
 BUTTON_TEXT = 30
+
+
+class PairAnswer(Payload, prefix="pw"):
+    """Of the pair ``left``, ``right`` (problem ids), ``winner`` is the more pressing."""
+
+    ballot: int
+    left: int
+    right: int
+    winner: int
+
+
+class PairsAgain(Payload, prefix="pwr"):
+    ballot: int
 
 
 async def member_pairs(ctx: Context, ballot: Ballot) -> list[tuple[int, int]]:
@@ -46,7 +60,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
         text = ctx.tn("Thank you! You compared {n} pair. You can change your answers until the vote closes.",
                       "Thank you! You compared all {n} pairs. You can change your answers until the vote closes.",
                       len(pairs))
-        buttons = [[Button(ctx.t("Change my answers"), data=f"pwr:{ballot.id}")]]
+        buttons = [[Button(ctx.t("Change my answers"), data=PairsAgain(ballot.id).encode())]]
         ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
                                             tuple(map(tuple, buttons)), tag=tag(ballot), edit=not first))
         return
@@ -60,15 +74,16 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
         "", ctx.t("Which problem is <b>more pressing</b>?"), "",
         f"🅰 <b>#{p_left.number}</b> {esc(p_left.text)}", "", f"🅱 <b>#{p_right.number}</b> {esc(p_right.text)}"])
     buttons = [[Button(("✅ " if current == p.id else "") + f"{mark} #{p.number} {p.text[:BUTTON_TEXT]}",
-                       data=f"pw:{ballot.id}:{left}:{right}:{p.id}")]
+                       data=PairAnswer(ballot.id, left, right, p.id).encode())]
                for mark, p in (("🅰", p_left), ("🅱", p_right))]
     ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
                                         tag=tag(ballot), edit=not first))
 
 
-@button("pw", who="member", scope=ballot_scope)
-async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "pairwise")
+@button(PairAnswer, who="member", scope=ballot_scope)
+async def answered(ctx: Context, tap: PairAnswer) -> None:
+    left, right, winner = tap.left, tap.right, tap.winner
+    ballot = await load_ballot(ctx, tap.ballot, "pairwise")
     refuse_closed(ctx, ballot)
     if winner not in (left, right) or left == right:
         raise BadPayload("pairwise answer")
@@ -78,16 +93,16 @@ async def answered(ctx: Context, ballot_id: str, left: str, right: str, winner: 
     if _key(p_left.id, p_right.id) not in {_key(*p) for p in pairs}:
         raise BadPayload("pair not asked of this member")
     low, high = _key(p_left.id, p_right.id)
-    await ballots.set_answer(ctx.tx, ballot.id, ctx.member.id, low, high, int(winner))
-    chosen = p_left if int(winner) == p_left.id else p_right
+    await ballots.set_answer(ctx.tx, ballot.id, ctx.member.id, low, high, winner)
+    chosen = p_left if winner == p_left.id else p_right
     ctx.toast(ctx.t("Saved: #{number} is more pressing.", number=chosen.number))
     if ctx.state == "pw" and ctx.data.get("ballot") == ballot.id:
         ctx.data["done"] = [*ctx.data.get("done", []), [low, high]]
     await show_next(ctx, ballot, first=False, pairs=pairs)
 
 
-@button("pwr", who="member", scope=ballot_scope)
-async def again(ctx: Context, ballot_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "pairwise")
+@button(PairsAgain, who="member", scope=ballot_scope)
+async def again(ctx: Context, tap: PairsAgain) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "pairwise")
     refuse_closed(ctx, ballot)
     await show_next(ctx, ballot, first=False, again=True)

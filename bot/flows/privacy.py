@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import ANSWER_WINDOW, button, command
 from bot.flows.types import Button
 from bot.i18n import N_
@@ -41,11 +41,19 @@ async def forget(ctx: Context) -> None:
                                 communities=", ".join(f"«{esc(name)}»" for name in led)) \
             + " " + ctx.t("Add another facilitator first: /facilitator add NAME")
     ctx.goto("forget.confirm")  # the confirmation counts only while it is the last question asked
-    ctx.reply(text, [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
+    ctx.reply(text, [[Button(ctx.t("Erase my data"), data=Forget("yes").encode()),
+                      Button(ctx.t("Cancel"), data=Forget("no").encode())]])
 
 
-@button("forget", where="private")
-async def forget_confirmed(ctx: Context, answer: str) -> None:
+class Forget(Payload, prefix="forget"):
+    """The answer to /forget's question: ``yes`` erases, ``no`` does not."""
+
+    answer: str
+
+
+@button(Forget, where="private")
+async def forget_confirmed(ctx: Context, tap: Forget) -> None:
+    answer = tap.answer
     if answer not in ("yes", "no"):
         raise BadPayload("forget answer")
     asked = ctx.state == "forget.confirm" and ctx.state_saved_at >= (ctx.now - ANSWER_WINDOW).isoformat(

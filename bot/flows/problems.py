@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.domain.text import clean_text, shorten, small_int
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
+from bot.flows.payloads import MenuPress
 from bot.flows.registry import command, state
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -89,8 +90,8 @@ async def record(ctx: Context, raw: str) -> None:
         ctx.clear()
     ctx.reply(ctx.t("Recorded as #{number}: «{text}». Thank you! Propose another or see all with /problems.",
                     number=problem.number, text=esc(problem.text)),
-              [] if ctx.event.is_group else [[Button(ctx.t("Propose another"), data="m:propose"),
-                                              Button(ctx.t("Proposed problems"), data="m:problems")]])
+              [] if ctx.event.is_group else [[Button(ctx.t("Propose another"), data=MenuPress("propose").encode()),
+                                              Button(ctx.t("Proposed problems"), data=MenuPress("problems").encode())]])
 
 
 @command("problems", who="member", describe=N_("Proposed problems"))

@@ -20,6 +20,7 @@ from bot.domain.models import Community
 from bot.domain.schedule import at_local, in_quiet, local_date, next_weekly, parse_clock, quiet_end
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
+from bot.flows.payloads import CheckinTask
 from bot.flows.types import Button
 from bot.i18n import Translator
 from bot.storage import ballots, checkins, communities, reminders
@@ -198,7 +199,8 @@ async def _task_still_open(ctx: Context, reminder: Reminder) -> Task | None:
 
 
 def _checkin_button(ctx: Context, tr: Translator, community: Community, task: Task) -> list[list[Button]]:
-    return [[Button(tr.t("Report on #{number}", number=task.number), data=f"ci:{community.id}:{task.number}")]]
+    return [[Button(tr.t("Report on #{number}", number=task.number),
+                    data=CheckinTask(community.id, task.number).encode())]]
 
 
 async def send_due(ctx: Context, community: Community, reminder: Reminder) -> int | None:
