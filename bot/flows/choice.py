@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.domain.models import Community
 from bot.domain.text import small_int
-from bot.flows import results
+from bot.flows import kinds, results
 from bot.flows.context import Context, esc
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command
@@ -37,7 +37,7 @@ class Volunteer(Payload, prefix="vol"):
 async def latest_results(ctx: Context, community: Community) -> list[results.Result]:
     latest: dict[str, object] = {}
     for ballot in await ballots.of_community(ctx.tx, community.id, "closed"):
-        if ballot.kind in results.METHOD_NAMES:  # the ways of ranking problems, not the election
+        if kinds.kind_of(ballot).ranks_problems:  # the ways of ranking problems, not the election
             latest[ballot.kind] = ballot
     return [await results.build(ctx.tx, b) for b in latest.values()]
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.flows import results
-from bot.flows.ballots import KIND_NAMES
+from bot.flows import kinds
 from bot.flows.context import Context, esc
 from bot.flows.payloads import Payload
 from bot.flows.registry import button, command
@@ -45,7 +45,7 @@ async def refuse_unfinished(ctx: Context, community: Community) -> None:
     open_ones = await ballots.of_community(ctx.tx, community.id, "open")
     if open_ones:
         raise ctx.refuse(ctx.t("Close the open votes first ({votes}): /close. Then start the next cycle.",
-                               votes=", ".join(ctx.t(KIND_NAMES[b.kind]) for b in open_ones)))
+                               votes=", ".join(ctx.t(kinds.title(b)) for b in open_ones)))
     if community.step < 7:
         raise ctx.refuse(ctx.t("A cycle ends with step 7, the evaluation; the community is at step {step}. "
                                "Move on with /next first.", step=community.step))

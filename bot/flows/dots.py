@@ -4,13 +4,16 @@ takes back a sticker. The same ballot works in the private chat."""
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from datetime import datetime
 
+from bot.domain.models import Community
 from bot.domain.stickers import StickerAction, sticker_toggle
 from bot.domain.text import shorten
-from bot.flows.ballots import (closing_note, load_ballot, member_order, open_problem,
-                               refuse_closed, tag)
-from bot.flows.context import Context, esc
+from bot.flows import results
+from bot.flows.ballots import (closing_note, group_view, load_ballot, member_order, open_on_problems, open_problem,
+                               post_ranking, ranking_results, refuse_closed, tag)
+from bot.flows.context import Build, Context, esc
+from bot.flows.kinds import BallotKind, kind_of, register
 from bot.flows.payloads import Payload
 from bot.flows.registry import button, refresher
 from bot.flows.scopes import ballot_scope
@@ -19,9 +22,6 @@ from bot.i18n import Translator
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
 from bot.storage.problems import Problem
-
-if TYPE_CHECKING:
-    from bot.flows.results import Result
 
 BUTTON_TEXT = 28   # characters of a problem's text on its button
 LIST_BUDGET = 2800  # characters the list of problems may take in one message
@@ -42,15 +42,13 @@ def rules(tr: Translator, ballot: Ballot) -> str:
         tr.t("Tap a problem to place a sticker, tap again to take it back.")
 
 
-def closed_message(tr: Translator, result: "Result") -> tuple[str, list]:
+def closed_message(tr: Translator, result: results.Result) -> tuple[str, list]:
     """The group's ballot once closed: the result's own tallies (in-person stickers added, each
     count shown as online + in person when there are any), best first, as on the chart."""
-    from bot.flows.results import paper_line
-
     ballot, by_id = result.ballot, result.by_id
     lines = [tr.t("🗳 <b>Sticker voting</b> is closed. Members who voted: {n}.", n=ballot.turnout)]
     if ballot.paper_meetings:
-        lines.append(paper_line(tr, ballot, sum(r.paper for r in result.rows)))
+        lines.append(results.paper_line(tr, ballot, sum(r.paper for r in result.rows)))
         lines.append(tr.t("Stickers: online + in person = together."))
     lines.append("")
     for row in result.rows:
@@ -80,9 +78,7 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
         lines.append(f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}{count}")
     lines += ["", tr.t("Members who voted: {n}.", n=ballot.turnout)]
     if ballot.paper_meetings:
-        from bot.flows.results import paper_line
-
-        lines.append(paper_line(tr, ballot, sum((paper or {}).values())))
+        lines.append(results.paper_line(tr, ballot, sum((paper or {}).values())))
     if ballot.visibility != "live":
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
                       else tr.t("You see the counts in the private chat once you have voted."))
@@ -156,12 +152,36 @@ async def tap(ctx: Context, tap: DotTap) -> None:
 async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
     """The group message of a ballot voted on there (stickers, the election) with the current
     counts (not kept in the outbox: a lost redraw is replaced by the next one)."""
-    from bot.flows.ballots import IN_GROUP, group_view
-
     ballot = await ballots.get(ctx.tx, int(ballot_id))
-    if ballot is None or ballot.kind not in IN_GROUP or not ballot.is_open:
+    if ballot is None or kind_of(ballot).group_view is None or not ballot.is_open:
         return
     community = await communities.get(ctx.tx, ballot.community_id)
     assert community is not None
     await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), edit=True,
                           durable=False)
+
+
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
+    """``/poll dots [stickers [per problem]]``: a sticker vote on every open problem."""
+    stickers = numbers[0] if numbers else 3
+    per_option = numbers[1] if len(numbers) > 1 else 1
+    if not 1 <= stickers <= 20 or not 1 <= per_option <= stickers or len(numbers) > 2:
+        raise ctx.refuse(ctx.t("Stickers: from 1 to 20 a member, and at most that many on one problem. "
+                               "For example: /poll dots 3 1"))
+    return await open_on_problems(ctx, community, "dots", await problems.listed(ctx.tx, community.id), visibility,
+                                  closes_at, stickers, per_option)
+
+
+async def group_view_of(ctx: Context, community: Community, ballot: Ballot) -> Build:
+    problems_by_id = await problems.all_of(ctx.tx, community.id)
+    options = await ballots.options(ctx.tx, ballot.id)
+    if not ballot.is_open:  # the same tallies as the result and its chart, paper included
+        result = await results.build(ctx.tx, ballot)
+        return lambda tr: closed_message(tr, result)
+    paper = await ballots.paper(ctx.tx, ballot.id)
+    return lambda tr: group_message(tr, ballot, options, problems_by_id, community.tz, paper)
+
+
+register(BallotKind("dots", results.METHOD_NAMES["dots"], ("stickers", "стикер", "жапсырма"), open_poll,
+                    show_private, post_ranking, ranking_results, group_view=group_view_of, ranks_problems=True))

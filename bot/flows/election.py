@@ -6,17 +6,20 @@ named, never broken; the facilitator confirms the group, told first of any categ
 from __future__ import annotations
 
 from bot.domain.election import CATEGORIES, ElectionResult, election_result
+from datetime import datetime
+
 from bot.domain.models import Community
-from bot.flows.ballots import closing_note, load_ballot, member_order, refuse_closed, tag
+from bot.flows.ballots import MAX_OPTIONS, closing_note, iso, load_ballot, member_order, refuse_closed, tag
+from bot.flows.kinds import BallotKind, register
 from bot.flows.community import STEP_RESULTS
-from bot.flows.context import Context, esc
+from bot.flows.context import Build, Context, esc
 from bot.flows.dots import BUTTON_TEXT, short
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.nominations import CATEGORY_NAMES, shown_name
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart, Message
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, nominations
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
@@ -311,3 +314,35 @@ async def step_result(ctx: Context, community: Community, tr: Translator) -> str
 
 
 STEP_RESULTS[2] = step_result
+
+
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
+    """``/poll election [seats]``: every member who accepted a nomination is a candidate."""
+    assert ctx.member is not None
+    seats = numbers[0] if numbers else SEATS
+    if not 1 <= seats <= 20 or len(numbers) > 1:
+        raise ctx.refuse(ctx.t("Seats: from 1 to 20. For example: /poll election 7"))
+    candidates = [n for n in await nominations.of_community(ctx.tx, community.id, "accepted")
+                  if n.name]  # one who erased their data (/forget) stands no more
+    if len(candidates) < 2:
+        raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
+                               "the people nominated must accept."))
+    if len(candidates) > MAX_OPTIONS:
+        raise ctx.refuse(ctx.tn("An election can hold at most {n} candidate.",
+                                "An election can hold at most {n} candidates.", MAX_OPTIONS))
+    ballot = await ballots.open_election(
+        ctx.tx, community.id, [n.id for n in candidates], seats=seats, visibility=visibility,
+        closes_at=iso(closes_at), opened_by=ctx.member.id, now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="election", seats=seats,
+                    visibility=visibility, options=[n.id for n in candidates])
+    return ballot
+
+
+async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Build:
+    candidates, by_id = await candidates_of(ctx, ballot)
+    return lambda tr: group_message(tr, ballot, candidates, by_id, community.tz)
+
+
+register(BallotKind("election", N_("ҚМҰТ election"), ("сайлау", "выборы"), open_poll, show_private, post_result,
+                    results_reply, group_view=group_view))

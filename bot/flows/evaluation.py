@@ -5,9 +5,12 @@ totals and the chart; the facilitator gets the written answers, unsigned."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.models import Community
 from bot.domain.text import clean_text
-from bot.flows.ballots import load_ballot, refuse_closed, tag
+from bot.flows.ballots import iso, load_ballot, refuse_closed, tag
+from bot.flows.kinds import BallotKind, register
 from bot.flows.community import menu_item
 from bot.flows.context import Context, esc
 from bot.flows.payloads import BadPayload, Payload
@@ -16,7 +19,7 @@ from bot.flows.registry import button, state
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
-from bot.storage import communities, evaluation, members
+from bot.storage import ballots, communities, evaluation, members
 from bot.storage.ballots import Ballot
 
 TEXT_MAX = 500
@@ -153,8 +156,6 @@ async def finish(ctx: Context, ballot: Ballot) -> None:
 
 @state("ev.text", who="member")
 async def text_sent(ctx: Context, raw: str) -> None:
-    from bot.storage import ballots
-
     ballot_id, field = ctx.data.get("ballot"), ctx.data.get("field")
     ballot = await ballots.get(ctx.tx, ballot_id) if isinstance(ballot_id, int) else None
     if ballot is None or field not in ("worked", "change") or not ballot.is_open:
@@ -241,3 +242,24 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
 
     complete = await evaluation.complete(ctx.tx, ballot.id)
     ctx.reply(caption(ctx.tr, summary, complete, await repeated_code(ctx, ballot)), chart=chart(ctx.locale, summary))
+
+
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
+    """``/poll evaluation``: every member answers in private."""
+    assert ctx.member is not None
+    ballot = await ballots.open_ballot(
+        ctx.tx, community.id, "evaluation", [], stickers=1, per_option=1, visibility=visibility,
+        closes_at=iso(closes_at), opened_by=ctx.member.id, now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="evaluation", visibility=visibility)
+    return ballot
+
+
+def invitation(tr: Translator) -> str:
+    return (tr.t("📝 <b>Evaluation</b>: «Did we reach the goal we wanted?» Three questions and, if you wish, a "
+                 "few words — in the private chat with me.") + "\n"
+            + tr.t("The group sees only the totals; what you write goes to the facilitator without your name."))
+
+
+register(BallotKind("evaluation", N_("Evaluation"), ("бағалау", "оценка"), open_poll, show_next, post_result,
+                    results_reply, invitation=invitation))

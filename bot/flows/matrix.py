@@ -3,12 +3,16 @@ on importance and urgency, 1–3; the cell is a + b − 1."""
 
 from __future__ import annotations
 
-from bot.flows.ballots import load_ballot, member_order, open_problem, refuse_closed, tag
+from bot.flows import results
+from bot.flows.ballots import (load_ballot, member_order, open_problem, post_ranking, ranking_results, refuse_closed,
+                               secret_note, shortlist_opener, tag)
 from bot.flows.context import Context, esc
+from bot.flows.kinds import BallotKind, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Message
+from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 
@@ -115,3 +119,12 @@ async def rescore(ctx: Context, tap: MatrixAgain) -> None:
     ballot = await load_ballot(ctx, tap.ballot, "matrix")
     refuse_closed(ctx, ballot)
     await show_next(ctx, ballot, first=False, again=True)
+
+
+def invitation(tr: Translator) -> str:
+    return tr.t("🗳 <b>Priority matrix</b>: score each problem on importance and urgency, from 1 to 3. "
+                "It takes a few minutes in the private chat with me.") + "\n" + secret_note(tr)
+
+
+register(BallotKind("matrix", results.METHOD_NAMES["matrix"], ("матрица",), shortlist_opener("matrix"), show_next,
+                    post_ranking, ranking_results, invitation=invitation, ranks_problems=True))

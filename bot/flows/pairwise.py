@@ -4,12 +4,16 @@ pressing?"; all pairs up to 8 problems, a balanced sample beyond."""
 from __future__ import annotations
 
 from bot.domain.pairwise import pairs_for_member
-from bot.flows.ballots import load_ballot, open_problem, refuse_closed, tag
+from bot.flows import results
+from bot.flows.ballots import (load_ballot, open_problem, post_ranking, ranking_results, refuse_closed, secret_note,
+                               shortlist_opener, tag)
 from bot.flows.context import Context, esc
+from bot.flows.kinds import BallotKind, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Message
+from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 
@@ -106,3 +110,12 @@ async def again(ctx: Context, tap: PairsAgain) -> None:
     ballot = await load_ballot(ctx, tap.ballot, "pairwise")
     refuse_closed(ctx, ballot)
     await show_next(ctx, ballot, first=False, again=True)
+
+
+def invitation(tr: Translator) -> str:
+    return tr.t("🗳 <b>Pairwise ranking</b>: I show you two problems at a time; tap the one that is "
+                "more pressing. It takes a few minutes in the private chat with me.") + "\n" + secret_note(tr)
+
+
+register(BallotKind("pairwise", results.METHOD_NAMES["pairwise"], ("pairs",), shortlist_opener("pairwise"), show_next,
+                    post_ranking, ranking_results, invitation=invitation, ranks_problems=True))

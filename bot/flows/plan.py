@@ -4,13 +4,14 @@ tasks off; the members approve the plan by ballot; the bot draws it as a Gantt c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.dates import parse_span
 from bot.domain.models import Community
 from bot.domain.text import message_lines, small_int
-from bot.flows.ballots import closing_note, load_ballot, refuse_closed, tag
+from bot.flows.ballots import closing_note, iso, load_ballot, refuse_closed, tag
+from bot.flows.kinds import BallotKind, register
 from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
@@ -313,16 +314,19 @@ async def owner_pressed(ctx: Context, tap: TaskOwner) -> None:
 
 
 # --- the members' approval -------------------------------------------------------------------------
-async def open_ballot(ctx: Context, community: Community, visibility: str, closes_at) -> Ballot | None:
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
     """``/poll plan``: the members approve the plan as it stands."""
     assert ctx.member is not None
     problem = await chosen_problem(ctx, community, 5)
     tasks = await plan.of_problem(ctx.tx, problem.id)
     if not tasks:
         raise ctx.refuse(ctx.t("The plan has no tasks yet. Members propose them under /plan."))
-    return await ballots.open_ballot(ctx.tx, community.id, "plan", [], stickers=1, per_option=1,
-                                     visibility=visibility, closes_at=closes_at, opened_by=ctx.member.id,
-                                     now=ctx.now_iso)
+    ballot = await ballots.open_ballot(ctx.tx, community.id, "plan", [], stickers=1, per_option=1,
+                                       visibility=visibility, closes_at=iso(closes_at), opened_by=ctx.member.id,
+                                       now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="plan", visibility=visibility)
+    return ballot
 
 
 def vote_buttons(tr: Translator, ballot: Ballot, counts: tuple[int, int] | None,
@@ -441,3 +445,7 @@ async def step_result(ctx: Context, community: Community, tr: Translator) -> str
 
 
 STEP_RESULTS[5] = step_result
+
+
+register(BallotKind("plan", N_("Action plan"), ("жоспар", "план"), open_poll, show_private, post_result,
+                    results_reply, group_view=group_view))

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.domain.schedule import at_local, in_quiet, local_date, next_weekly, parse_clock, quiet_end
+from bot.flows import kinds
 from bot.flows.context import Context, esc
 from bot.flows.dots import short
 from bot.flows.payloads import CheckinTask
@@ -145,9 +146,7 @@ def _ballot_button(ctx: Context, tr: Translator, ballot: Ballot) -> list[list[Bu
 
 
 def _ballot_name(tr: Translator, ballot: Ballot) -> str:
-    from bot.flows.ballots import KIND_NAMES
-
-    return tr.t(KIND_NAMES[ballot.kind])
+    return tr.t(kinds.title(ballot))
 
 
 async def send_opened(ctx: Context, community: Community, reminder: Reminder) -> int | None:
