@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.domain.text import clean_line
-from bot.flows import onboarding, registry, results
+from bot.flows import ballots as ballot_flows, linking, registry, results, welcome
+from bot.flows.access import join_link, require
 from bot.flows.context import Context, esc
+from bot.flows.cycles import history_text
+from bot.flows.monitoring import version_note
 from bot.flows.payloads import BadPayload, MenuPress, Payload
 from bot.flows.registry import COMMANDS, button, command, start_payload, state
 from bot.flows.scopes import community_scope, lookup
-from bot.flows.steps import STEP_GOALS, STEP_TITLES
+from bot.flows.steps import MENU, STEP_GOALS, STEP_RESULTS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import communities, cycles, members
@@ -53,31 +55,10 @@ class SwitchCommunity(Payload, prefix="c"):
     community: int
 
 
-@dataclass(frozen=True)
-class MenuItem:
-    step: int | None       # shown while the community is at this step (None: always)
-    label: str             # message id
-    command: str
-    facilitator: bool = False
-
-
-MENU: list[MenuItem] = []
-# Per step: a function that states the step's result for the group when the step closes.
-STEP_RESULTS: dict[int, Callable[[Context, Community, Translator], Awaitable[str | None]]] = {}
-
-
-def menu_item(step: int | None, label: str, command_name: str, facilitator: bool = False) -> None:
-    MENU.append(MenuItem(step, label, command_name, facilitator))
-
-
-def join_link(ctx: Context, community: Community) -> str:
-    return ctx.deep_link(community.join_code)
-
-
 # --- menu ----------------------------------------------------------------------------------
 async def show_menu(ctx: Context, hint: bool = False) -> None:
     if not ctx.onboarded:
-        await onboarding.begin(ctx)
+        await welcome.begin(ctx)
         return
     community = None if ctx.event.is_group else await ctx.community()
     lines = []
@@ -100,8 +81,6 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
                      Button(ctx.t("Help"), data=MenuPress("help").encode())])
     rows.append([Button(ctx.t("My communities"), data=MenuPress("communities").encode()),
                  Button(ctx.t("Language"), data=MenuPress("lang").encode())])
-    from bot.flows import linking
-
     if await linking.may_offer(ctx):
         rows.append([Button(ctx.t("📱 Link WhatsApp"), data=MenuPress("phone").encode())])
     ctx.reply("\n".join(lines), rows)
@@ -285,10 +264,10 @@ async def join_by_code(ctx: Context, raw_code: str) -> None:
         ctx.reply(ctx.t("No community has the code «{code}». Check the link or ask your facilitator.",
                         code=esc(code or raw_code[:32])))
         if not ctx.onboarded:
-            await onboarding.begin(ctx)
+            await welcome.begin(ctx)
         return
     if not ctx.onboarded:
-        await onboarding.begin(ctx, join_code=code)
+        await welcome.begin(ctx, join_code=code)
         return
     assert ctx.member is not None
     joined = await members.join(ctx.tx, community.id, ctx.member.id, "member", ctx.now_iso)
@@ -356,7 +335,6 @@ async def group_moved(ctx: Context, new_chat_id: str) -> None:
     """Telegram made the group a supergroup, with a new id: the link follows, and the open
     ballots are posted again there (the bot's old messages keep other ids, which it cannot edit;
     a ballot post still on its way to the old id is dropped by the delivery, not redirected)."""
-    from bot.flows import ballots as ballot_flows
     from bot.storage import ballots
 
     channel, old_chat_id = ctx.event.channel, ctx.event.chat_id
@@ -417,18 +395,12 @@ def steps_text(tr: Translator, community: Community, skipped: set[int] = frozens
 async def status(ctx: Context) -> None:
     community = await ctx.community()
     if community is None:
-        from bot.flows.engine import require
-
         await require(ctx, None, "member")
         return
-    from bot.flows.monitoring import version_note
-
     text = steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
     if changed := await version_note(ctx, ctx.tr, community):
         text += "\n\n" + changed
     if len(await cycles.history(ctx.tx, community.id)) > 1:  # the cycles, once there is more than one
-        from bot.flows.cycles import history_text
-
         text += "\n\n" + await history_text(ctx, ctx.tr, community)
     ctx.reply(text)
 

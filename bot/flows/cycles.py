@@ -8,8 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.flows import results
-from bot.flows import kinds
+from bot.flows import kinds, results
 from bot.flows.context import Context, esc
 from bot.flows.payloads import Payload
 from bot.flows.registry import button, command

@@ -5,19 +5,20 @@ named, never broken; the facilitator confirms the group, told first of any categ
 
 from __future__ import annotations
 
-from bot.domain.election import CATEGORIES, ElectionResult, election_result
 from datetime import datetime
 
+from bot.domain.election import CATEGORIES, ElectionResult, election_result
 from bot.domain.models import Community
 from bot.flows.ballots import MAX_OPTIONS, closing_note, iso, load_ballot, member_order, refuse_closed, tag
-from bot.flows.kinds import BallotKind, register
-from bot.flows.community import STEP_RESULTS
 from bot.flows.context import Build, Context, esc
 from bot.flows.dots import BUTTON_TEXT, short
-from bot.flows.payloads import BadPayload, Payload
+from bot.flows.kinds import BallotKind, register
 from bot.flows.nominations import CATEGORY_NAMES, shown_name
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
+from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope
+from bot.flows.steps import STEP_RESULTS
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, nominations
@@ -182,8 +183,6 @@ def caption(tr: Translator, ballot: Ballot, result: ElectionResult, by_id: dict[
             audit_head: str, then: str = "") -> str:
     """The finding (who is elected, the ties, the categories missing), turnout, ``then`` (what
     the facilitator does next) and, last, the audit log's head."""
-    from bot.flows.results import audit_line
-
     if not result.order:
         lines = [tr.t("ҚМҰТ election: there were no candidates.")]
     elif not result.voters:
@@ -231,8 +230,6 @@ def chart(locale: str, ballot: Ballot, result: ElectionResult, by_id: dict[int, 
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     result, by_id = await result_of(ctx, ballot)
     head = await posted_code(ctx, ballot)
 
@@ -255,8 +252,6 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     confirmable = (result.elected and result.voters and await ctx.role(ballot.community_id) == "facilitator"
                    and not await nominations.confirmed(ctx.tx, ballot.id))
     then = ctx.t("Facilitator: confirm the ҚМҰТ.") if confirmable else ""
-    from bot.flows.results import repeated_code
-
     ctx.reply(caption(ctx.tr, ballot, result, by_id, await repeated_code(ctx, ballot), then),
               [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]] if confirmable else [],
               chart=chart(ctx.locale, ballot, result, by_id))
@@ -290,8 +285,6 @@ async def confirm_pressed(ctx: Context, tap: KmutConfirm) -> None:
     names = [by_id[c].name for c in result.elected]
 
     def build(tr: Translator) -> tuple[str, list]:
-        from bot.flows.results import audit_line
-
         return (tr.t("✅ The ҚМҰТ of «{community}» is confirmed: {names}.", community=esc(community.name),
                      names=", ".join(shown_name(tr, n) for n in names)) + "\n" + audit_line(tr, head)), []
 

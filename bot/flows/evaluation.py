@@ -10,13 +10,14 @@ from datetime import datetime
 from bot.domain.models import Community
 from bot.domain.text import clean_text
 from bot.flows.ballots import iso, load_ballot, refuse_closed, tag
-from bot.flows.kinds import BallotKind, register
-from bot.flows.community import menu_item
 from bot.flows.context import Context, esc
+from bot.flows.kinds import BallotKind, register
+from bot.flows.paging import pages
 from bot.flows.payloads import BadPayload, Payload
-from bot.flows.problems import pages
 from bot.flows.registry import button, state
+from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope
+from bot.flows.steps import menu_item
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, evaluation, members
@@ -176,8 +177,6 @@ async def text_sent(ctx: Context, raw: str) -> None:
 
 # --- the result ------------------------------------------------------------------------------
 def caption(tr: Translator, summary, complete: int, audit_head: str) -> str:
-    from bot.flows.results import audit_line
-
     (yes, partly, no), ratings, (again_yes, again_no), respondents = summary
     if not respondents:
         return tr.t("Evaluation: nobody answered.") + "\n" + audit_line(tr, audit_head)
@@ -212,8 +211,6 @@ def chart(locale: str, summary) -> Chart:
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     summary = await evaluation.summary(ctx.tx, ballot.id)
     complete = await evaluation.complete(ctx.tx, ballot.id)
     head = await posted_code(ctx, ballot)
@@ -238,8 +235,6 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
-    from bot.flows.results import repeated_code
-
     complete = await evaluation.complete(ctx.tx, ballot.id)
     ctx.reply(caption(ctx.tr, summary, complete, await repeated_code(ctx, ballot)), chart=chart(ctx.locale, summary))
 

@@ -8,14 +8,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.text import small_int
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.schedule import iso
+from bot.domain.text import small_int, shorten as short
+from bot.flows.access import waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import waiting_community
 from bot.flows.payloads import BadPayload, CheckinTask, Payload
 from bot.flows.registry import button, command, state
 from bot.flows.scopes import community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import checkins, plan, problems, reminders
@@ -282,8 +282,6 @@ async def save(ctx: Context, community: Community, note: str, photo: str | None)
     if status not in STATUS_NAMES or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise BadPayload("conversation data")
     percent = 100 if status == "done" else percent
-    from bot.flows.reminders import iso
-
     await checkins.add(ctx.tx, task.id, ctx.member.id, status, percent, note,
                        f"{ctx.event.channel}:{photo}" if photo else None, iso(ctx.now))
     await ctx.audit("task.checkin", community.id, number=task.number, status=status, percent=percent)

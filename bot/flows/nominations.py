@@ -6,12 +6,12 @@ from __future__ import annotations
 from bot.domain.election import CATEGORIES
 from bot.domain.models import Community
 from bot.domain.text import clean_text
-from bot.flows.community import menu_item
+from bot.flows.access import waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.engine import waiting_community
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, state
 from bot.flows.scopes import community_scope, lookup
+from bot.flows.steps import menu_item
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import ballots, members, nominations

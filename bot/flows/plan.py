@@ -9,17 +9,18 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.dates import parse_span
 from bot.domain.models import Community
-from bot.domain.text import message_lines, small_int
+from bot.domain.text import message_lines, shorten as short, small_int
+from bot.flows.access import require, waiting_community
 from bot.flows.ballots import closing_note, iso, load_ballot, refuse_closed, tag
-from bot.flows.kinds import BallotKind, register
-from bot.flows.community import STEP_RESULTS, menu_item
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import require, waiting_community
+from bot.flows.kinds import BallotKind, register
+from bot.flows.monitoring import progress_note, version_note
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
+from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope, community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.tree import chosen_problem
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
@@ -130,7 +131,6 @@ async def plan_command(ctx: Context) -> None:
         ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), url=ctx.private_link("plan"))]],
                   chart=chart(ctx.locale, tasks, today(community, ctx)))
         return
-    from bot.flows.monitoring import progress_note, version_note
     from bot.storage import checkins
 
     latest = await checkins.latest(ctx.tx, [t.id for t in tasks])
@@ -393,8 +393,6 @@ async def vote_pressed(ctx: Context, tap: PlanVote) -> None:
 
 
 def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_head: str) -> str:
-    from bot.flows.results import audit_line
-
     yes, no = counts
     if not yes and not no:
         finding = tr.t("Action plan: nobody voted.")
@@ -407,8 +405,6 @@ def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_h
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     counts = await plan.tally(ctx.tx, ballot.id)
     head = await posted_code(ctx, ballot)
     problem = await problems.chosen(ctx.tx, community.id)
@@ -424,8 +420,6 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     assert community is not None
     problem = await problems.chosen(ctx.tx, community.id)
     tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
-    from bot.flows.results import repeated_code
-
     ctx.reply(result_text(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id), await repeated_code(ctx, ballot)),
               chart=chart(ctx.locale, tasks, today(community, ctx)))
 

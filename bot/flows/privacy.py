@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 from bot.flows.context import Context, esc
+from bot.flows.monitoring import owner_leaving
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import ANSWER_WINDOW, button, command
 from bot.flows.types import Button
@@ -77,8 +78,6 @@ async def forget_confirmed(ctx: Context, tap: Forget) -> None:
 async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> None:
     """Erase a member's personal data (``privacy.erase``), leave no copy of it in the database
     files, note it in the audit log and redraw the ballots their votes were withdrawn from."""
-    from bot.flows.monitoring import owner_leaving
-
     await owner_leaving(ctx, member_id)  # their tasks go back to nobody: the ҚМҰТ is told
     withdrawn = await privacy.erase(ctx.tx, member_id)
     # Answers kept for a retry may quote what they wrote; this one is addressed to their messenger id.

@@ -9,15 +9,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line, small_int
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.text import clean_line, small_int, shorten as short
+from bot.flows.access import require, waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import require, waiting_community
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
 from bot.flows.scopes import community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import problems, tree
