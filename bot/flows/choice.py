@@ -37,7 +37,7 @@ class Volunteer(Payload, prefix="vol"):
 async def latest_results(ctx: Context, community: Community) -> list[results.Result]:
     latest: dict[str, object] = {}
     for ballot in await ballots.of_community(ctx.tx, community.id, "closed"):
-        if kinds.kind_of(ballot).ranks_problems:  # the ways of ranking problems, not the election
+        if kinds.kind_of(ballot).method is not None:  # the ways of ranking problems, not the election
             latest[ballot.kind] = ballot
     return [await results.build(ctx.tx, b) for b in latest.values()]
 

@@ -7,20 +7,21 @@ import random
 from datetime import datetime
 
 from bot.domain.models import Community
-from bot.domain.stickers import StickerAction, sticker_toggle
+from bot.domain.stickers import StickerAction, sticker_tally, sticker_toggle
 from bot.domain.text import shorten
 from bot.flows import results
 from bot.flows.ballots import (closing_note, group_view, load_ballot, member_order, open_on_problems, open_problem,
                                post_ranking, ranking_results, refuse_closed, tag)
 from bot.flows.context import Build, Context, esc
-from bot.flows.kinds import BallotKind, kind_of, register
+from bot.flows.kinds import BallotKind, Method, kind_of, register
 from bot.flows.payloads import Payload
 from bot.flows.registry import button, refresher
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Message
+from bot.flows.types import Button, Chart, Message
 from bot.i18n import Translator
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
 from bot.storage.problems import Problem
 
 BUTTON_TEXT = 28   # characters of a problem's text on its button
@@ -161,6 +162,48 @@ async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
                           durable=False)
 
 
+# --- the result ------------------------------------------------------------------------------
+async def tally(tx: Tx, ballot: Ballot, by_id: dict[int, Problem], options: list[int], voters: int) -> results.Result:
+    """Stickers per problem, online and on paper (a merged problem's count for the one it joined,
+    up to the ballot's limit a problem for each member)."""
+    raw = await ballots.all_stickers(tx, ballot.id)
+    merged: dict[int, dict[int, int]] = {}
+    for member, marks in raw.items():
+        for pid, count in marks.items():
+            if (c := results.canonical(by_id, pid)) is not None:
+                merged.setdefault(member, {})[c] = min(merged.get(member, {}).get(c, 0) + count, ballot.per_option)
+    paper: dict[int, int] = {}
+    for pid, count in (await ballots.paper(tx, ballot.id)).items():
+        if (c := results.canonical(by_id, pid)) is not None:
+            paper[c] = paper.get(c, 0) + count
+    rows = sticker_tally(merged, options, paper)
+    return results.Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
+                          included=set(options))
+
+
+def finding(tr: Translator, result: results.Result, title: str, first: Problem, named: str) -> str:
+    ballot, top = result.ballot, result.rows[0]
+    total = sum(r.total for r in result.rows)
+    text = tr.tn("{method}: {problem} is the most pressing, with {top} of {n} sticker.",
+                 "{method}: {problem} is the most pressing, with {top} of {n} stickers.", total,
+                 method=title, problem=named, top=top.total)
+    if ballot.paper_meetings:
+        text += " " + tr.t("Online {online} + in person {paper} = {total}.",
+                           online=top.online, paper=top.paper, total=top.total)
+    return text
+
+
+def result_chart(tr: Translator, result: results.Result, subtitle: str) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    by_id = result.by_id
+    rows = [data.StickerRow(by_id[r.option].number, by_id[r.option].text, r.online, r.paper) for r in result.rows]
+    labels = {"title": tr.t("Sticker voting"), "subtitle": subtitle, "online": tr.t("online"),
+              "paper": tr.t("in person"), "empty": tr.t("No stickers yet")}
+    return Chart(charts.render_stickers, (rows, labels), filename="stickers.png")
+
+
 async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
                     closes_at: datetime | None) -> Ballot:
     """``/poll dots [stickers [per problem]]``: a sticker vote on every open problem."""
@@ -184,4 +227,5 @@ async def group_view_of(ctx: Context, community: Community, ballot: Ballot) -> B
 
 
 register(BallotKind("dots", results.METHOD_NAMES["dots"], ("stickers", "стикер", "жапсырма"), open_poll,
-                    show_private, post_ranking, ranking_results, group_view=group_view_of, ranks_problems=True))
+                    show_private, post_ranking, ranking_results, group_view=group_view_of,
+                    method=Method(tally, finding, result_chart)))

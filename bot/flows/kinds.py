@@ -12,11 +12,26 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.models import Community
+from bot.flows.types import Chart
 from bot.i18n import Translator
 from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
+from bot.storage.problems import Problem
 
 if TYPE_CHECKING:
     from bot.flows.context import Build, Context
+    from bot.flows.results import Result
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way of ranking the problems (``results`` builds, states and draws every result by it)."""
+
+    # the result from the votes: (tx, ballot, problems by id, the options counted, voters)
+    tally: Callable[[Tx, Ballot, dict[int, Problem], list[int], int], Awaitable[Result]]
+    # the sentence stating a single first place: (tr, result, the method's name, that problem, it named)
+    finding: Callable[[Translator, Result, str, Problem, str], str]
+    chart: Callable[[Translator, Result, str], Chart]  # (tr, result, subtitle)
 
 
 @dataclass(frozen=True)
@@ -33,7 +48,7 @@ class BallotKind:
     # others are voted on in private, and the group gets ``invitation`` with a link there).
     group_view: Callable[[Context, Community, Ballot], Awaitable[Build]] | None = None
     invitation: Callable[[Translator], str] | None = None
-    ranks_problems: bool = False  # a method of ranking problems: joins the combined ranking
+    method: Method | None = None  # a ranking of problems: its result joins the combined ranking
 
 
 KINDS: dict[str, BallotKind] = {}  # in the order registered (the order of bot.flows.all)

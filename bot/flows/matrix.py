@@ -3,18 +3,21 @@ on importance and urgency, 1–3; the cell is a + b − 1."""
 
 from __future__ import annotations
 
+from bot.domain.matrix import matrix_result
 from bot.flows import results
 from bot.flows.ballots import (load_ballot, member_order, open_problem, post_ranking, ranking_results, refuse_closed,
                                secret_note, shortlist_opener, tag)
 from bot.flows.context import Context, esc
-from bot.flows.kinds import BallotKind, register
+from bot.flows.kinds import BallotKind, Method, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Message
+from bot.flows.types import Button, Chart, Message
 from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
+from bot.storage.problems import Problem
 
 AXES = ("a", "b")
 
@@ -121,10 +124,48 @@ async def rescore(ctx: Context, tap: MatrixAgain) -> None:
     await show_next(ctx, ballot, first=False, again=True)
 
 
+# --- the result ------------------------------------------------------------------------------
+async def tally(tx: Tx, ballot: Ballot, by_id: dict[int, Problem], options: list[int], voters: int) -> results.Result:
+    """Each problem's mean importance and urgency, and its cell."""
+    scores: dict[int, dict[int, tuple[int, int]]] = {}
+    for member, marks in (await ballots.all_scores(tx, ballot.id)).items():
+        for pid, ab in sorted(marks.items(), key=lambda item: by_id[item[0]].status == "open"):
+            if (c := results.canonical(by_id, pid)) is not None:
+                scores.setdefault(member, {})[c] = ab  # the surviving problem's own score wins
+    rows = matrix_result(scores, options)
+    return results.Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
+                          included={r.option for r in rows if r.n})
+
+
+def finding(tr: Translator, result: results.Result, title: str, first: Problem, named: str) -> str:
+    top = result.rows[0]
+    return tr.t("{method}: {problem} is the most important and urgent: on the scale from 1 to 3 the "
+                "members used, importance {importance} and urgency {urgency} on average.",
+                method=title, problem=named, importance=tr.num(top.mean_a), urgency=tr.num(top.mean_b))
+
+
+def result_chart(tr: Translator, result: results.Result, subtitle: str) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    by_id = result.by_id
+    points = [data.MatrixPoint(by_id[r.option].number, by_id[r.option].text, r.cell_a, r.cell_b, r.mean_score,
+                               r.mean_a, r.mean_b) for r in result.rows if r.n]
+    labels = {"title": tr.t("Priority matrix"), "subtitle": subtitle, "x": tr.t("Importance"),
+              "y": tr.t("Urgency"), "levels": tr.t("1 low|2 medium|3 high"), "problems": tr.t("Problems"),
+              "score": tr.t("Importance · urgency"),
+              "note": tr.t("Members scored each problem from 1 to 3 on importance and on urgency. The "
+                           "number in the corner of a cell is importance + urgency − 1: from 1, the "
+                           "least pressing, to 5, the most pressing."),
+              "empty": tr.t("No scores yet"), "decimal": tr.decimal}
+    return Chart(charts.render_matrix, (points, labels), filename="matrix.png")
+
+
 def invitation(tr: Translator) -> str:
     return tr.t("🗳 <b>Priority matrix</b>: score each problem on importance and urgency, from 1 to 3. "
                 "It takes a few minutes in the private chat with me.") + "\n" + secret_note(tr)
 
 
 register(BallotKind("matrix", results.METHOD_NAMES["matrix"], ("матрица",), shortlist_opener("matrix"), show_next,
-                    post_ranking, ranking_results, invitation=invitation, ranks_problems=True))
+                    post_ranking, ranking_results, invitation=invitation,
+                    method=Method(tally, finding, result_chart)))

@@ -3,19 +3,21 @@ pressing?"; all pairs up to 8 problems, a balanced sample beyond."""
 
 from __future__ import annotations
 
-from bot.domain.pairwise import pairs_for_member
+from bot.domain.pairwise import pairs_for_member, pairwise_result
 from bot.flows import results
 from bot.flows.ballots import (load_ballot, open_problem, post_ranking, ranking_results, refuse_closed, secret_note,
                                shortlist_opener, tag)
 from bot.flows.context import Context, esc
-from bot.flows.kinds import BallotKind, register
+from bot.flows.kinds import BallotKind, Method, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Message
+from bot.flows.types import Button, Chart, Message
 from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
+from bot.storage.db import Tx
+from bot.storage.problems import Problem
 
 BUTTON_TEXT = 30
 
@@ -112,10 +114,57 @@ async def again(ctx: Context, tap: PairsAgain) -> None:
     await show_next(ctx, ballot, first=False, again=True)
 
 
+# --- the result ------------------------------------------------------------------------------
+async def tally(tx: Tx, ballot: Ballot, by_id: dict[int, Problem], options: list[int], voters: int) -> results.Result:
+    """The wins of each pair, and the order they give."""
+    answers: dict[int, dict[tuple[int, int], int]] = {}
+    for member, pairs in (await ballots.all_answers(tx, ballot.id)).items():
+        for (low, high), winner in pairs.items():
+            a, b = results.canonical(by_id, low), results.canonical(by_id, high)
+            w = results.canonical(by_id, winner)
+            if a is None or b is None or a == b:
+                continue
+            answers.setdefault(member, {}).setdefault((min(a, b), max(a, b)), w)
+    outcome = pairwise_result(answers, options)
+    ranks = {option: rank for option, _, rank in outcome.ranking}
+    compared = {option for pair in outcome.wins for option in pair if outcome.wins[pair]}
+    return results.Result(ballot, by_id, ranks, [o for o, _, _ in outcome.ranking], voters, outcome.ranking,
+                          {"outcome": outcome}, included=compared)
+
+
+def finding(tr: Translator, result: results.Result, title: str, first: Problem, named: str) -> str:
+    outcome = result.extra["outcome"]
+    return tr.t("{method}: {problem} was judged more pressing than the others most often — chosen: {wins}, "
+                "comparisons it was in: {times}.", method=title, problem=named,
+                wins=outcome.win_counts.get(first.id, 0), times=results.comparisons(outcome, first.id))
+
+
+def result_chart(tr: Translator, result: results.Result, subtitle: str) -> Chart:
+    from bot import charts
+    from bot.charts import data
+
+    by_id = result.by_id
+    outcome = result.extra["outcome"]
+    numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
+    wins = [[outcome.wins.get((i, j), 0) for j in result.order] for i in result.order]
+    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score, outcome.win_counts.get(p, 0),
+                                results.comparisons(outcome, p))
+             for p, score, _ in outcome.ranking]
+    note = tr.t("Each cell: how many times the row's problem was chosen over the column's.")
+    if outcome.method != "wins":
+        note += " " + tr.t("Not everyone was asked every pair, so the order also weighs how often each problem "
+                           "won against strong ones.")
+    labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
+              "score": tr.t("chosen / compared"), "note": note,
+              "empty": tr.t("No comparisons yet"), "decimal": tr.decimal}
+    return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
+
+
 def invitation(tr: Translator) -> str:
     return tr.t("🗳 <b>Pairwise ranking</b>: I show you two problems at a time; tap the one that is "
                 "more pressing. It takes a few minutes in the private chat with me.") + "\n" + secret_note(tr)
 
 
 register(BallotKind("pairwise", results.METHOD_NAMES["pairwise"], ("pairs",), shortlist_opener("pairwise"), show_next,
-                    post_ranking, ranking_results, invitation=invitation, ranks_problems=True))
+                    post_ranking, ranking_results, invitation=invitation,
+                    method=Method(tally, finding, result_chart)))
