@@ -8,7 +8,10 @@ import pytest
 
 import bot.flows.all  # noqa: F401  (declares every kind)
 from bot.flows import registry
-from bot.flows.payloads import BUDGETS, KINDS, BadPayload, Payload
+from bot.flows.payloads import BUDGETS, BY_PREFIX, BadPayload, Payload
+from bot.whatsapp.render import MORE, START
+from tests.conftest import build_community
+from tests.test_flows_step1 import TEXTS, propose_all
 
 # Payloads as the flows wrote them before the types (the f-strings of the flows), one or more a
 # kind: each must decode to its kind and encode back to the same bytes.
@@ -67,14 +70,14 @@ OLDER = {"ch": ["ch:7"]}
 
 
 def test_every_kind_has_examples_of_its_wire_format():
-    assert sorted(TODAY) == sorted(KINDS)
-    assert set(registry.BUTTONS) == set(KINDS)  # every button routes by a declared kind, and only those
-    assert all(registry.BUTTONS[prefix].payload is KINDS[prefix] for prefix in KINDS)
+    assert sorted(TODAY) == sorted(BY_PREFIX)
+    assert set(registry.BUTTONS) == set(BY_PREFIX)  # every button routes by a declared kind, and only those
+    assert all(registry.BUTTONS[prefix].payload is BY_PREFIX[prefix] for prefix in BY_PREFIX)
 
 
 @pytest.mark.parametrize("data", [d for ds in TODAY.values() for d in ds])
 def test_todays_payloads_decode_and_encode_byte_identical(data):
-    kind = KINDS[data.partition(":")[0]]
+    kind = BY_PREFIX[data.partition(":")[0]]
     tap = kind.decode(data)
     assert isinstance(tap, kind)
     assert tap.encode() == data
@@ -82,13 +85,13 @@ def test_todays_payloads_decode_and_encode_byte_identical(data):
 
 
 def test_fields_are_typed():
-    tap = KINDS["d"].decode("d:12:7")
+    tap = BY_PREFIX["d"].decode("d:12:7")
     assert (tap.ballot, tap.problem) == (12, 7)
-    score = KINDS["mx"].decode("mx:12:7:a:3")
+    score = BY_PREFIX["mx"].decode("mx:12:7:a:3")
     assert (score.axis, score.value) == ("a", 3)
-    assert KINDS["kv"].decode("kv:3:2").withdraw is None and KINDS["kv"].decode("kv:3:2:0").withdraw == 0
-    assert KINDS["ch"].decode("ch:7:12:").code == "" and KINDS["ch"].decode("ch:7").ballot is None
-    assert KINDS["ch"].decode(OLDER["ch"][0]).encode() == "ch:7"
+    assert BY_PREFIX["kv"].decode("kv:3:2").withdraw is None and BY_PREFIX["kv"].decode("kv:3:2:0").withdraw == 0
+    assert BY_PREFIX["ch"].decode("ch:7:12:").code == "" and BY_PREFIX["ch"].decode("ch:7").ballot is None
+    assert BY_PREFIX["ch"].decode(OLDER["ch"][0]).encode() == "ch:7"
 
 
 @pytest.mark.parametrize("data", [
@@ -97,20 +100,20 @@ def test_fields_are_typed():
     "mx:1:1:a:x", "d:1:1\x00", "open:" + "1" * 70,
 ])
 def test_what_does_not_decode_is_refused_as_stale(data):
-    kind = KINDS.get(data.partition(":")[0], KINDS["d"])
+    kind = BY_PREFIX.get(data.partition(":")[0], BY_PREFIX["d"])
     with pytest.raises(BadPayload):
         kind.decode(data)
 
 
 def test_the_prefix_must_be_the_kinds():
     with pytest.raises(BadPayload):
-        KINDS["open"].decode("close:12")
+        BY_PREFIX["open"].decode("close:12")
 
 
 def test_budgets_are_checked_when_built():
     telegram = next(b for b in BUDGETS if b.unit == "bytes")
     assert telegram.limit == 64
-    menu = KINDS["m"]
+    menu = BY_PREFIX["m"]
     fits = menu("x" * (64 - len("m:")))
     assert len(fits.encode().encode()) == 64
     with pytest.raises(ValueError, match="Telegram"):
@@ -122,11 +125,11 @@ def test_budgets_are_checked_when_built():
 
 def test_what_a_field_cannot_carry_is_a_bug_in_the_flow():
     with pytest.raises(ValueError):
-        KINDS["m"]("a:b").encode()  # would read back as two fields
+        BY_PREFIX["m"]("a:b").encode()  # would read back as two fields
     with pytest.raises(ValueError):
-        KINDS["d"](-1, 2).encode()
+        BY_PREFIX["d"](-1, 2).encode()
     with pytest.raises(ValueError):
-        KINDS["d"]("12", 2).encode()  # a str where a number goes
+        BY_PREFIX["d"]("12", 2).encode()  # a str where a number goes
 
 
 def test_declarations_are_checked():
@@ -143,4 +146,26 @@ def test_declarations_are_checked():
         class Gap(Payload, prefix="zz-gap"):
             first: int | None = None
             second: int
-    assert not {"a:b", "zz-float", "zz-gap"} & set(KINDS)
+    assert not {"a:b", "zz-float", "zz-gap"} & set(BY_PREFIX)
+
+
+def test_the_whatsapp_channels_own_option_ids_are_no_flows_prefix():
+    assert MORE.partition(":")[0] not in BY_PREFIX and START.partition(":")[0] not in BY_PREFIX
+
+
+async def test_the_engine_hands_the_decoded_tap_and_refuses_what_does_not_decode(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:3])
+    await c.facilitator.send("/poll dots", c.group)
+    member = c.members[0]
+    await member.send("/vote")
+    await member.press("Sticker voting")
+    data = member.last().buttons[0][0].data
+    tap = BY_PREFIX["d"].decode(data)
+    ballot_id, problem_id = tap.ballot, tap.problem
+    for forged in (f"d:0{ballot_id}:{problem_id}", f"d:{ballot_id}:{problem_id}:1", f"d:{ballot_id}: {problem_id}",
+                   f"d:{ballot_id}:{problem_id}" + "0" * 60):
+        outcome = await member.press_data(forged)
+        assert outcome.toast.text == "This button no longer works. Open /start for the current menu.", forged
+    outcome = await member.press_data(data)  # (with one sticker a problem, a second tap would take it back)
+    assert outcome.toast.text.startswith("Sticker placed on #") and "2 of 3 stickers left" in outcome.toast.text

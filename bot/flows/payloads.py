@@ -47,7 +47,7 @@ BUDGETS = (
     Budget("WhatsApp reply button id", 256, "characters"),
     Budget("WhatsApp list row id", 200, "characters"),
 )
-KINDS: dict[str, type[Payload]] = {}  # prefix → kind, every kind declared
+BY_PREFIX: dict[str, type[Payload]] = {}  # every kind of payload declared, by its prefix
 _TYPES = {"int": (int, False), "str": (str, False), "int | None": (int, True), "str | None": (str, True)}
 
 
@@ -67,7 +67,7 @@ class Payload:
         super().__init_subclass__(**kwargs)
         if not prefix or ":" in prefix:
             raise ValueError(f"payload prefix {prefix!r}: not empty, no ':'")
-        if prefix in KINDS:
+        if prefix in BY_PREFIX:
             raise ValueError(f"payload prefix {prefix!r} declared twice")
         cls.prefix = prefix
         dataclass(frozen=True)(cls)
@@ -84,7 +84,7 @@ class Payload:
             fields.append((f.name, kind))
             required += not optional
         cls._fields, cls._required = tuple(fields), required
-        KINDS[prefix] = cls
+        BY_PREFIX[prefix] = cls
 
     def encode(self) -> str:
         """The payload as a button carries it; ValueError if it cannot (a bug in the flow)."""
