@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot import audiences
 from bot.domain.models import Community, Member
+from bot.flows.paging import pages
+from bot.flows.payloads import prefix_of
+from bot.flows.registry import BUTTONS, RANK
 from bot.flows.types import Button, Chart, Event, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
 from bot.messages import Audience, Community as CommunityAudience, Group, Here, Person, Post, Private, View
@@ -159,8 +162,6 @@ class Context:
 
     def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
         """A long listing as as many messages as it takes, the buttons under the last."""
-        from bot.flows.problems import pages
-
         parts = pages(list(lines))
         for part in parts[:-1]:
             self.reply(part)
@@ -220,8 +221,8 @@ class Context:
 
 
 def may_use(button: Button, role: str) -> bool:
-    """Whether a person holding ``role`` may use ``button`` (a link or a contact request: anyone)."""
-    from bot.flows.registry import BUTTONS, RANK
-
-    route = BUTTONS.get(button.data.split(":", 1)[0]) if button.data is not None else None
+    """Whether a person holding ``role`` may use ``button`` (a link or a contact request: anyone): a
+    group shows the facilitator's buttons to everyone (and refuses the others' taps), a member's
+    own chat does not."""
+    route = BUTTONS.get(prefix_of(button.data)) if button.data is not None else None
     return route is None or RANK[route.who] <= RANK[role]
