@@ -41,8 +41,9 @@ their 24-hour window is open).
 3. **Fan-out of the result with its chart.** The facilitator sends ``/close`` in the group: the
    result with the sticker chart goes to the group and, as an image with its caption, to every
    member. Measured: sends/s as above; the media uploads (goal: one for all); chart renders.
-   (The next post, the prompt to the facilitator to confirm a problem, follows it to every
-   member; what of it arrived before the measurement ended is printed, not counted.)
+   Then nothing else: the prompt to the facilitator to confirm a problem (the post that
+   follows) reaches the group and the facilitators, not the members (checked for
+   ``FOLLOW_WAIT`` seconds after the bot is idle).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ FIRST_WA = 77_010_000_000
 LOCALES = ("kk", "ru", "en")
 GOAL_RATIO = 0.5
 GOAL_FANOUT = 0.9
+FOLLOW_WAIT = 3.0  # seconds after the result's fan-out in which no other message may reach a member
 
 
 def member_row(i: int) -> tuple[str, str, str]:
@@ -484,9 +486,16 @@ async def driver(args: argparse.Namespace) -> int:
             checks += await tally_checks(os.path.join(workdir, "bench.db"), dots, users)
 
             # --- 3. the result with its chart
+            before_close = {u.wa_id: len(wa.messages(u)) for u in users}
             closed = await fan_out(wa, users, lambda: _say(tg, aigerim, "/close", group), "image",
                                    rate, args.timeout)
             renders = await ours.ask(cmd="idle", timeout=args.timeout)
+            await asyncio.sleep(FOLLOW_WAIT)  # what else would follow has had time to begin (80/s: hundreds)
+            after = [m for u in users for m in wa.messages(u)[before_close[u.wa_id]:] if m.kind != "image"]
+            checks.append((not after, "after the result, nothing: the prompt to confirm a problem goes to the "
+                                      "facilitators alone (the members here hold no role)",
+                           f"{len(after)} other messages to members within {FOLLOW_WAIT:.0f} s of idle"
+                           + (f", e.g. {' '.join(after[0].text.split())[:80]!r}" if after else "")))
             checks.append((closed["once"] and closed["refused"] == 0 and closed["uploads"] == 1,
                            "fan-out of the result: every member got the chart exactly once, none refused, one upload",
                            f"{closed['members']}/{n} members; sent {closed['kinds']}; {closed['refused']} refused; "

@@ -13,6 +13,15 @@ JSON (see ``bot.charts.registry``): numbers, text, lists, dicts with text keys, 
 ``{"$t": NAME, "v": ...}`` for a tuple, a date or a registered row type. A name read back is only
 ever looked up in those registries, never imported: one this version does not know makes the
 payload ``Unreadable``, and nothing of it is used.
+
+Two layers of output. The flows say **to whom** and **which view** (a ``Post``: an audience —
+``Here``, ``Private``, ``Person``, ``Group``, ``Community`` — a ``View`` to show or update, and
+a function that builds the text in a reader's language); ``bot.audiences`` resolves a post, in
+the handling transaction, into addressed ``Message``s, one per chat, by the channel profiles
+(which channels have groups, which edit a view). A ``Message`` is what is sent and stored:
+its ``tag`` and ``edit`` are the channel's rendering of a view (remember the message under the
+view's tag; edit the one remembered) and only the resolver writes them, so the flows never name
+a chat nor know which channel has groups. A ``Post`` is never stored.
 """
 
 from __future__ import annotations
@@ -90,6 +99,94 @@ class Toast:
     text: str
     alert: bool = False
     url: str | None = None       # a t.me deep link the client opens (e.g. to join)
+
+
+# --- to whom and which view (resolved by bot.audiences) ------------------------------------------
+@dataclass(frozen=True)
+class Here:
+    """The chat the event came from: the person's private chat, or the group they wrote in."""
+
+
+@dataclass(frozen=True)
+class Private:
+    """The private chat, on the event's channel, of the person behind the event (from a group too)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Every private chat of a member (one per channel they use), in the member's language."""
+
+    member_id: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group chat linked to a community, in the community's language."""
+
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class Community:
+    """A community announcement: every group chat linked to it (seen by all who are in it), and,
+    one to one in their own language, each member holding at least ``least_role`` ("member",
+    "kmut", "facilitator") whose channels have no group (WhatsApp). A member with an identity on
+    a channel that has groups reads it there, and gets no copy."""
+
+    community_id: int
+    least_role: str = "member"
+
+
+Audience = Here | Private | Person | Group | Community
+
+
+@dataclass(frozen=True)
+class View:
+    """A message that stands for something that changes (a ballot): shown once, then updated.
+    ``tag`` is the key a channel remembers the message under ("b12" for ballot 12)."""
+
+    name: str
+    id: int | str
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}{self.id}"
+
+    @classmethod
+    def of_tag(cls, tag: str) -> View:
+        """The view a stored tag stands for ("b12" → View("b", 12))."""
+        name = tag.rstrip("0123456789")
+        number = tag[len(name):]
+        return cls(name, int(number) if number else "")
+
+
+Build = Callable[[Any], tuple[str, Any]]  # a Translator → (text, rows of Buttons) in its language
+
+
+@dataclass(frozen=True)
+class Post:
+    """What a flow says, before it is addressed: ``build`` is called once per language (and role)
+    of the audience's readers.
+
+    ``view``: the message stands for that view; with ``update`` it replaces the one shown. How an
+    update appears is the channel's (see ``bot.audiences.PROFILES``): Telegram edits the message;
+    a channel that does not edit (WhatsApp) sends it afresh to the person who asked for it (the
+    event's own chat), or to everyone when it ``matters`` (a closed ballot with no result after
+    it), and otherwise not at all — a group's live counts never flood the members one by one.
+    ``others``: for a ``Community`` with a ``least_role``, what the one-to-one readers below that
+    role get instead (None: nothing); the groups and those holding the role get ``build``.
+    ``durable``: written to the outbox with the action (None: yes, unless it answers the event)."""
+
+    audience: Audience
+    build: Build
+    view: View | None = None
+    update: bool = False
+    matters: bool = False
+    chart: Chart | None = None
+    document: tuple[str, bytes] | Chart | None = None
+    durable: bool | None = None
+    others: Build | None = None
 
 
 @dataclass

@@ -337,3 +337,27 @@ async def test_a_kept_answer_naming_a_chart_this_version_does_not_have_is_not_re
     again = await Engine(db).handle(Event("telegram", "5", "5", update_id="6", retry=True, button="d:7:1"))
     assert again.duplicate and again.toast is None and again.messages == []
     assert "'heatmap'" in caplog.text
+
+
+# A ballot's group view redrawn, as the code before audiences and views (2f8462b) wrote it to the outbox.
+WRITTEN_BEFORE_VIEWS = ('{"v":1,"channel":"telegram","chat_id":"-100500","text":"Дауыс: 3","buttons":[[{"text":"#1",'
+                        '"data":"d:7:1","url":null,"contact":false}]],"chart":null,"document":null,"tag":"b7",'
+                        '"edit":true,"durable":true,"drawn_at":1765000000.5}')
+
+
+def test_a_view_update_stored_before_views_reads_back_and_one_addressed_now_is_stored_in_that_shape():
+    from bot import audiences
+    from bot.messages import Here, Post, View
+
+    before = Message.from_json(WRITTEN_BEFORE_VIEWS)
+    assert (before.chat_id, before.tag, before.edit, before.durable) == ("-100500", "b7", True, True)
+    assert View.of_tag(before.tag) == View("b", 7)
+    # the resolver writes a view as the tag and edit the previous version reads, key for key
+    post = Post(Here(), lambda tr: ("Дауыс: 3", [[Button("#1", data="d:7:1")]]), view=View("b", 7), update=True,
+                durable=True)
+    [now] = audiences.here(post, audiences.Origin("telegram", "-100500", "42", "kk"))
+    written = json.loads(now.to_json())
+    assert set(written) == set(json.loads(WRITTEN_BEFORE_VIEWS))
+    assert {k: v for k, v in written.items() if k != "drawn_at"} == {
+        k: v for k, v in json.loads(WRITTEN_BEFORE_VIEWS).items() if k != "drawn_at"}
+    assert Message.from_json(now.to_json()) == now

@@ -20,7 +20,7 @@ from bot.flows.context import Build, Context, esc
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, start_payload
 from bot.flows.scopes import ballot_community, ballot_scope
-from bot.flows.types import Button
+from bot.flows.types import Button, View
 from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
@@ -29,8 +29,9 @@ VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
 
-def tag(ballot: Ballot) -> str:
-    return f"b{ballot.id}"
+def tag(ballot: Ballot) -> View:
+    """The view of a ballot's message (its group message, a member's private one): tag "b12"."""
+    return View("b", ballot.id)
 
 
 def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
@@ -186,7 +187,7 @@ async def announce(ctx: Context, community: Community, ballot: Ballot,
     """Post the open ballot to the community's groups (or ``only`` that one)."""
     kind = kinds.kind_of(ballot)
     if kind.invitation is None:
-        await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), only=only)
+        await ctx.post_groups(community, await group_view(ctx, community, ballot), view=tag(ballot), only=only)
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
         invitation = kind.invitation
@@ -287,7 +288,7 @@ async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     assert closed is not None
     kind = kinds.kind_of(closed)
     if kind.group_view is not None:
-        await ctx.post_groups(community, await group_view(ctx, community, closed), tag=tag(closed), edit=True)
+        await ctx.post_groups(community, await group_view(ctx, community, closed), view=tag(closed), update=True)
     await kind.post_result(ctx, community, closed)
 
 
@@ -375,5 +376,5 @@ async def paper(ctx: Context) -> None:
     if updated.is_open:
         ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
     else:  # the result changes: the frozen ballot, the result and the choice follow
-        await ctx.post_groups(community, await group_view(ctx, community, updated), tag=tag(updated), edit=True)
+        await ctx.post_groups(community, await group_view(ctx, community, updated), view=tag(updated), update=True)
         await post_ranking(ctx, community, updated)

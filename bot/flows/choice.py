@@ -68,7 +68,10 @@ async def post_combined(ctx: Context, community: Community) -> None:
                               tr.t("Facilitator: confirm the problem the community will work on."),
                               results.audit_line(tr, head)]), confirm_buttons(tr, top, source)
 
-        await ctx.post_groups(community, build, chart=chart)
+        def ranking(tr: Translator):  # what a member reading it one to one is left with: no prompt, no buttons
+            return "\n".join([combined_caption(tr, rows, by_id), results.audit_line(tr, head)]), []
+
+        await ctx.post_groups(community, build, chart=chart, least_role="facilitator", others=ranking)
         if not await communities.groups(ctx.tx, community.id):
             text, buttons = build(ctx.tr)
             ctx.reply(text, buttons, chart=results.combined(ctx.locale, latest)[1])
@@ -79,7 +82,7 @@ async def post_combined(ctx: Context, community: Community) -> None:
         return tr.t("Facilitator: confirm the problem the community will work on, or run another method "
                     "first (/poll)."), confirm_buttons(tr, top, source)
 
-    await ctx.post_groups(community, build_single)
+    await ctx.post_groups(community, build_single, least_role="facilitator")  # one to one: the facilitators alone
     if not await communities.groups(ctx.tx, community.id):
         text, buttons = build_single(ctx.tr)
         ctx.reply(text, buttons)

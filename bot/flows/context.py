@@ -8,12 +8,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot import audiences
 from bot.domain.models import Community, Member
 from bot.flows.paging import pages
 from bot.flows.payloads import prefix_of
 from bot.flows.registry import BUTTONS, RANK
-from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
+from bot.flows.types import Button, Chart, Event, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
+from bot.messages import Audience, Community as CommunityAudience, Group, Here, Person, Post, Private, View
 from bot.storage import audit, communities, conversations, members
 from bot.storage.db import Tx
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     from bot.flows.engine import Engine
 
 Buttons = Sequence[Sequence[Button]]
-GROUPLESS = ("whatsapp",)  # channels without group chats: their members get the groups' posts one by one
 Build = Callable[[Translator], tuple[str, Buttons]]
 
 
@@ -105,7 +106,7 @@ class Context:
     @property
     def has_groups(self) -> bool:
         """Whether the event's channel has group chats (Telegram) or not (WhatsApp)."""
-        return self.event.channel not in GROUPLESS
+        return audiences.profile(self.event.channel).groups
 
     def private_link(self, command: str) -> str:
         """A link that opens ``command`` in the private chat, for the community this event concerns
@@ -142,17 +143,22 @@ class Context:
     def is_system(self) -> bool:
         return self.event.channel == "system"
 
+    @property
+    def origin(self) -> audiences.Origin:
+        """Where the event came from, for the resolver: what ``Here`` means, and who asked."""
+        return audiences.Origin(self.event.channel, self.event.chat_id, self.event.user_id, self.locale)
+
     def reply(self, text: str, buttons: Buttons = (), *, chart: Chart | None = None,
-              document: tuple[str, bytes] | None = None, tag: str | None = None) -> None:
-        """Answer in the chat the event came from (a scheduled job has none)."""
-        if self.is_system:
-            return
-        here = (self.event.channel, self.event.chat_id)
-        # a group's post that reached this chat one by one (a facilitator on WhatsApp) is said once
-        self.outcome.messages = [m for m in self.outcome.messages
-                                 if (m.channel, m.chat_id) != here or m.text != text or m.edit]
-        self.outcome.messages.append(Message(
-            *here, text, tuple(map(tuple, buttons)), chart=chart, document=document, tag=tag))
+              document: tuple[str, bytes] | Chart | None = None, view: View | None = None,
+              update: bool = False) -> None:
+        """Answer in the chat the event came from (a scheduled job has none); with ``view``, the
+        answer stands for it (``update``: it replaces the one shown there)."""
+        post = Post(Here(), lambda _tr: (text, buttons), view=view, update=update, chart=chart, document=document)
+        if not update:  # a group's post that reached this chat one by one (a facilitator on WhatsApp) is said once
+            here = (self.event.channel, self.event.chat_id)
+            self.outcome.messages = [m for m in self.outcome.messages
+                                     if (m.channel, m.chat_id) != here or m.text != text or m.edit]
+        self.outcome.messages += audiences.here(post, self.origin)
 
     def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
         """A long listing as as many messages as it takes, the buttons under the last."""
@@ -163,8 +169,7 @@ class Context:
 
     def reply_private(self, text: str, buttons: Buttons = ()) -> None:
         """Answer in the person's private chat, wherever the event came from."""
-        self.outcome.messages.append(Message(self.event.channel, self.event.user_id, text,
-                                             tuple(map(tuple, buttons))))
+        self.outcome.messages += audiences.here(Post(Private(), lambda _tr: (text, buttons)), self.origin)
 
     def toast(self, text: str, alert: bool = False, url: str | None = None) -> None:
         self.outcome.toast = Toast(text, alert, url)
@@ -179,41 +184,32 @@ class Context:
     def refuse(self, text: str, url: str | None = None) -> Refused:
         return Refused(text, url)
 
+    async def post(self, audience: Audience, build: Build, *, chart: Chart | None = None,
+                   view: View | None = None, update: bool = False, matters: bool = False,
+                   durable: bool | None = None, others: Build | None = None) -> None:
+        """Say ``build`` (called in each reader's language) to ``audience``; see ``bot.messages.Post``."""
+        post = Post(audience, build, view=view, update=update, matters=matters, chart=chart,
+                    durable=durable, others=others)
+        self.outcome.messages += await audiences.resolve(self.tx, post, self.origin, may_use=may_use)
+
     async def notify(self, member_id: int, build: Build, *, chart: Chart | None = None) -> None:
         """A message to a member's private chats, in that member's language (with ``chart``)."""
-        target = await members.get(self.tx, member_id)
-        if target is None:
-            return
-        text, buttons = build(translator(target.locale))
-        for channel, external_id in await members.identities(self.tx, member_id):
-            self.outcome.messages.append(Message(channel, external_id, text, tuple(map(tuple, buttons)),
-                                                 chart=chart, durable=True))
+        await self.post(Person(member_id), build, chart=chart)
 
     def refresh(self, key: str) -> None:
         """Ask for a view to be redrawn soon (coalesced with other requests for it)."""
         self.outcome.refresh.add(key)
 
-    async def post_groups(self, community: Community, build: Callable[[Translator], tuple[str, Buttons]],
-                          *, chart: Chart | None = None, tag: str | None = None, edit: bool = False,
-                          durable: bool = True, only: tuple[str, str] | None = None) -> None:
-        """A message to every group linked to the community (or ``only`` that one), in the
-        community's language, and to each member on a channel without groups (WhatsApp), in theirs."""
-        text, buttons = build(translator(community.locale))
-        for channel, chat_id in await communities.groups(self.tx, community.id):
-            if only is not None and (channel, chat_id) != only:
-                continue
-            self.outcome.messages.append(Message(channel, chat_id, text, tuple(map(tuple, buttons)),
-                                                 chart=chart, tag=tag, edit=edit, durable=durable))
-        if only is None and not edit:  # a redraw of a group's view is not sent one by one
-            drawn: dict[tuple[str, str], tuple[str, tuple]] = {}
-            for channel, external_id, locale, role in await members.without_groups(self.tx, community.id,
-                                                                                  GROUPLESS):
-                if (locale, role) not in drawn:
-                    text, buttons = build(translator(locale))
-                    drawn[locale, role] = text, usable(buttons, role)
-                text, rows = drawn[locale, role]
-                self.outcome.messages.append(Message(channel, external_id, text, rows, chart=chart,
-                                                     durable=durable))
+    async def post_groups(self, community: Community, build: Build, *, chart: Chart | None = None,
+                          view: View | None = None, update: bool = False, matters: bool = False,
+                          durable: bool = True, only: tuple[str, str] | None = None,
+                          least_role: str = "member", others: Build | None = None) -> None:
+        """A community announcement: to its groups in the community's language, and one to one to
+        each member holding ``least_role`` whose channel has no groups, in theirs (``others``: what
+        the members below that role get instead); or ``only`` to that one group."""
+        audience = Group(*only) if only is not None else CommunityAudience(community.id, least_role)
+        await self.post(audience, build, chart=chart, view=view, update=update, matters=matters,
+                        durable=durable, others=others)
 
     async def audit_head(self) -> str:
         """The audit log's head hash, short, for the foot of every posted result."""
@@ -224,12 +220,9 @@ class Context:
                                   actor_id=self.member.id if self.member else None, **detail)
 
 
-def usable(buttons: Buttons, role: str) -> tuple:
-    """The rows of a group's buttons that a person holding ``role`` may use: a group shows the
-    facilitator's buttons to everyone (and refuses the others' taps), a member's own chat does not."""
-    def allowed(button: Button) -> bool:
-        route = BUTTONS.get(prefix_of(button.data)) if button.data is not None else None
-        return route is None or RANK[route.who] <= RANK[role]
-
-    rows = (tuple(b for b in row if allowed(b)) for row in buttons)
-    return tuple(row for row in rows if row)
+def may_use(button: Button, role: str) -> bool:
+    """Whether a person holding ``role`` may use ``button`` (a link or a contact request: anyone): a
+    group shows the facilitator's buttons to everyone (and refuses the others' taps), a member's
+    own chat does not."""
+    route = BUTTONS.get(prefix_of(button.data)) if button.data is not None else None
+    return route is None or RANK[route.who] <= RANK[role]

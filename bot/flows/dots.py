@@ -17,7 +17,7 @@ from bot.flows.kinds import BallotKind, Method, kind_of, register
 from bot.flows.payloads import Payload
 from bot.flows.registry import button, refresher
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import Translator
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
@@ -114,7 +114,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
 
 async def show_private(ctx: Context, ballot: Ballot) -> None:
     text, buttons = await private_message(ctx, ballot)
-    ctx.reply(text, buttons, tag=tag(ballot))
+    ctx.reply(text, buttons, view=tag(ballot))
 
 
 class DotTap(Payload, prefix="d"):
@@ -145,8 +145,7 @@ async def tap(ctx: Context, tap: DotTap) -> None:
     ctx.refresh(f"b:{ballot.id}")  # the group's counts, redrawn at most every few seconds
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=True))
+        ctx.reply(text, buttons, view=tag(ballot), update=True)
 
 
 @refresher("b")
@@ -158,7 +157,7 @@ async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
         return
     community = await communities.get(ctx.tx, ballot.community_id)
     assert community is not None
-    await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), edit=True,
+    await ctx.post_groups(community, await group_view(ctx, community, ballot), view=tag(ballot), update=True,
                           durable=False)
 
 

@@ -19,7 +19,7 @@ from bot.flows.registry import button
 from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope
 from bot.flows.steps import STEP_RESULTS
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, nominations
 from bot.storage.ballots import Ballot
@@ -107,7 +107,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
 
 async def show_private(ctx: Context, ballot: Ballot) -> None:
     text, buttons = await private_message(ctx, ballot)
-    ctx.reply(text, buttons, tag=tag(ballot))
+    ctx.reply(text, buttons, view=tag(ballot))
 
 
 @button(ElectionTap, who="member", scope=ballot_scope)
@@ -136,8 +136,7 @@ async def tap(ctx: Context, tap: ElectionTap) -> None:
     ctx.refresh(f"b:{ballot.id}")
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=True))
+        ctx.reply(text, buttons, view=tag(ballot), update=True)
 
 
 # --- the result ------------------------------------------------------------------------------
@@ -239,7 +238,9 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
         return caption(tr, ballot, result, by_id, head, tr.t("Facilitator: confirm the ҚМҰТ.")), [[
             Button(tr.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]]
 
-    await ctx.post_groups(community, build, chart=chart(community.locale, ballot, result, by_id))
+    await ctx.post_groups(community, build, chart=chart(community.locale, ballot, result, by_id),
+                          least_role="facilitator",  # one to one, the others read the result without the prompt
+                          others=lambda tr: (caption(tr, ballot, result, by_id, head), []))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
         text, buttons = build(ctx.tr)
         ctx.reply(text, buttons, chart=chart(ctx.locale, ballot, result, by_id))

@@ -18,7 +18,7 @@ from bot.flows.registry import button, state
 from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope
 from bot.flows.steps import menu_item
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, evaluation, members
 from bot.storage.ballots import Ballot
@@ -31,8 +31,7 @@ menu_item(7, N_("Vote"), "vote")
 
 def _show(ctx: Context, ballot: Ballot, text: str, buttons: list, first: bool) -> None:
     """The evaluation is one private message, edited question by question."""
-    ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
-                                        tag=tag(ballot), edit=not first))
+    ctx.reply(text, buttons, view=tag(ballot), update=not first)
 
 
 QUESTIONS = ("goal", "rating", "again")
@@ -172,7 +171,7 @@ async def text_sent(ctx: Context, raw: str) -> None:
         await ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
     else:
         ctx.clear()
-        ctx.reply(thanks(ctx.tr), again_buttons(ctx.tr, ballot), tag=tag(ballot))
+        ctx.reply(thanks(ctx.tr), again_buttons(ctx.tr, ballot), view=tag(ballot))
 
 
 # --- the result ------------------------------------------------------------------------------

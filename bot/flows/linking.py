@@ -14,7 +14,7 @@ from bot.domain.phones import normalise
 from bot.flows import kinds
 from bot.flows.context import Context, esc
 from bot.flows.registry import command
-from bot.flows.types import Button, Message
+from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, linking, members
 
@@ -90,10 +90,8 @@ async def contact_shared(ctx: Context, raw: str | None) -> None:
     for ballot_id, _ in merged.removed:
         ctx.refresh(f"b:{ballot_id}")  # the group's counts without the removed vote
     text = await _linked_text(ctx, merged, {sender: mine, holder.id: theirs})
-    ctx.reply(text)
-    for channel, external_id in await members.identities(ctx.tx, keep):  # told on the other messenger too
-        if (channel, external_id) != (ctx.event.channel, ctx.event.user_id):
-            ctx.outcome.messages.append(Message(channel, external_id, text, durable=True))
+    await ctx.notify(keep, lambda _tr: (text, []))  # told on the other messenger too
+    ctx.reply(text)  # here, at once (and not twice)
 
 
 def _names(channels: set[str]) -> str:

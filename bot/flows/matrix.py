@@ -12,7 +12,7 @@ from bot.flows.kinds import BallotKind, Method, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart, View
 from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
@@ -37,21 +37,18 @@ class MatrixAgain(Payload, prefix="mxr"):
 
 def _show(ctx: Context, text: str, buttons: list, *, first: bool) -> None:
     """The matrix ballot is one private message, edited question by question."""
-    if first:
-        ctx.reply(text, buttons, tag=tag_of(ctx))
-    else:
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag_of(ctx), edit=True))
+    ctx.reply(text, buttons, view=view_of(ctx), update=not first)
 
 
-def tag_of(ctx: Context) -> str:
-    return ctx.data.get("tag", "")
+def view_of(ctx: Context) -> View | None:
+    """The view this member's matrix ballot is shown under (kept with the conversation by its tag)."""
+    return View.of_tag(ctx.data["tag"]) if ctx.data.get("tag") else None
 
 
 async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: bool = False) -> None:
     """Ask the next problem this member has not scored (from the start with ``again``)."""
     assert ctx.member is not None
-    ctx.goto("mx", ballot=ballot.id, tag=tag(ballot), again=again, done=[] if again else ctx.data.get("done", []))
+    ctx.goto("mx", ballot=ballot.id, tag=tag(ballot).tag, again=again, done=[] if again else ctx.data.get("done", []))
     mine = await ballots.scores_of(ctx.tx, ballot.id, ctx.member.id)
     open_ids = [p for p, _ in await ballots.options(ctx.tx, ballot.id)]
     order = member_order(ballot, ctx.member.id, open_ids)
@@ -62,8 +59,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
                       "Thank you! You scored all {n} problems. You can change your scores until the vote closes.",
                       len(mine))
         buttons = [[Button(ctx.t("Change my scores"), data=MatrixAgain(ballot.id).encode())]]
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
-                                            tag=tag(ballot), edit=not first))
+        ctx.reply(text, buttons, view=tag(ballot), update=not first)
         return
     problem = await problems.get(ctx.tx, todo[0])
     assert problem is not None
@@ -96,7 +92,7 @@ async def scored(ctx: Context, tap: MatrixScore) -> None:
     problem = await open_problem(ctx, ballot, tap.problem)
     assert ctx.member is not None
     if ctx.state != "mx" or ctx.data.get("ballot") != ballot.id:
-        ctx.goto("mx", ballot=ballot.id, tag=tag(ballot), again=False, done=[])
+        ctx.goto("mx", ballot=ballot.id, tag=tag(ballot).tag, again=False, done=[])
     if axis == "a":
         ctx.data.update(problem=problem.id, a=value)
         open_ids = [p for p, _ in await ballots.options(ctx.tx, ballot.id)]

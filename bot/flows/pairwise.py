@@ -12,7 +12,7 @@ from bot.flows.kinds import BallotKind, Method, register
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import Translator
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
@@ -67,8 +67,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
                       "Thank you! You compared all {n} pairs. You can change your answers until the vote closes.",
                       len(pairs))
         buttons = [[Button(ctx.t("Change my answers"), data=PairsAgain(ballot.id).encode())]]
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text,
-                                            tuple(map(tuple, buttons)), tag=tag(ballot), edit=not first))
+        ctx.reply(text, buttons, view=tag(ballot), update=not first)
         return
     left, right = todo[0]
     p_left, p_right = await problems.get(ctx.tx, left), await problems.get(ctx.tx, right)
@@ -82,8 +81,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
     buttons = [[Button(("✅ " if current == p.id else "") + f"{mark} #{p.number} {p.text[:BUTTON_TEXT]}",
                        data=PairAnswer(ballot.id, left, right, p.id).encode())]
                for mark, p in (("🅰", p_left), ("🅱", p_right))]
-    ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, buttons)),
-                                        tag=tag(ballot), edit=not first))
+    ctx.reply(text, buttons, view=tag(ballot), update=not first)
 
 
 @button(PairAnswer, who="member", scope=ballot_scope)

@@ -22,7 +22,7 @@ from bot.flows.results import audit_line, posted_code, repeated_code
 from bot.flows.scopes import ballot_scope, community_scope
 from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.tree import chosen_problem
-from bot.flows.types import Button, Chart, Message
+from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, plan, problems
 from bot.storage.ballots import Ballot
@@ -368,7 +368,7 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
     mine = await plan.vote_of(ctx.tx, ballot.id, ctx.member.id)
     show = ballot.visibility == "live" or (ballot.visibility == "voted" and mine is not None)
     ctx.reply(text, vote_buttons(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id) if show else None, mine),
-              tag=tag(ballot))
+              view=tag(ballot))
 
 
 @button(PlanVote, who="member", scope=ballot_scope)
@@ -388,8 +388,8 @@ async def vote_pressed(ctx: Context, tap: PlanVote) -> None:
         mine = approve == "1"
         show = ballot.visibility in ("live", "voted")
         text, _ = (await group_view(ctx, await communities.get(ctx.tx, ballot.community_id), ballot))(ctx.tr)
-        ctx.outcome.messages.append(Message(ctx.event.channel, ctx.event.chat_id, text, tuple(map(tuple, vote_buttons(
-            ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id) if show else None, mine))), tag=tag(ballot), edit=True))
+        ctx.reply(text, vote_buttons(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id) if show else None, mine),
+                  view=tag(ballot), update=True)
 
 
 def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_head: str) -> str:

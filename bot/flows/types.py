@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.messages import Button, Chart, Message, Outcome, Toast
+from bot.messages import Button, Chart, Message, Outcome, Toast, View
 
-__all__ = ["Button", "Chart", "Event", "Message", "Outcome", "Toast"]
+__all__ = ["Button", "Chart", "Event", "Message", "Outcome", "Toast", "View"]
 
 
 @dataclass(frozen=True)
