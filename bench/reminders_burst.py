@@ -287,7 +287,10 @@ async def run(args: argparse.Namespace) -> bool:
             await asyncio.sleep(5.0)
             taps = min(args.taps, n)
             presses = [Press(i, users[i], ballot, button_data(ballot, 1 + i % 5), chat=group) for i in range(taps)]
+            burst0 = cpu_seconds(child.pid), machine_busy_seconds(), time.monotonic()
             queued = await queue_all(tg, presses, args.tap_rate)
+            await asyncio.sleep(1.0)  # the last taps' answers
+            burst = cpu_seconds(child.pid) - burst0[0], machine_busy_seconds() - burst0[1], time.monotonic() - burst0[2]
 
             def prompted() -> int:
                 return sum(1 for c in tg.calls(since=mark)
@@ -352,6 +355,14 @@ async def run(args: argparse.Namespace) -> bool:
     print("  the busiest other processes: " + (", ".join(top) if top else "none above 0.5 s"))
     print(f"vote burst: {len(latencies)}/{taps} taps answered at {args.tap_rate:.0f}/s; answer latency "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+    print(f"  during the burst ({burst[2]:.1f} s): the bot's CPU {burst[0]:.1f} s, the machine busy "
+          f"{burst[1] / (2 * burst[2]):.0%} of 2 cores")
+    by_second: dict[int, list[float]] = {}
+    for q in queued:
+        if q.callback_id in answered:
+            by_second.setdefault(int(q.at - queued[0].at), []).append(answered[q.callback_id] - q.at)
+    print("  slowest answer to the taps queued in each second of the burst (ms): "
+          + " ".join(f"{max(v) * 1000:.0f}" for _, v in sorted(by_second.items())))
     if args.profile == "holds":
         print(f"turns of the bot's event loop longer than {HOLD * 1000:.0f} ms during the drain (count, total, mean):")
         for key, count, seconds in counted["holds"]:
