@@ -237,6 +237,18 @@ async def set_up_village(tg):
     return aigerim, group
 
 
+def waited(pid: int) -> float:
+    """Seconds the process's threads have been ready to run but waiting for a core (the kernel's
+    run-queue wait, /proc/PID/task/*/schedstat): how much the machine's other work held it back."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def others_cpu(pids: set[int]) -> dict[str, float]:
     """CPU seconds so far of every other process on the machine, by command name."""
     out: dict[str, float] = {}
@@ -281,16 +293,18 @@ async def run(args: argparse.Namespace) -> bool:
             mine = {os.getpid(), child.pid} | ({spy[0].pid} if spy else set())
             others0 = others_cpu(mine)
             bot_cpu0, fake_cpu0, all_cpu0 = cpu_seconds(child.pid), cpu_seconds(), machine_busy_seconds()
+            bot_wait0 = waited(child.pid)
             started = time.monotonic()
             await child.ask(cmd="due")
 
             await asyncio.sleep(5.0)
             taps = min(args.taps, n)
             presses = [Press(i, users[i], ballot, button_data(ballot, 1 + i % 5), chat=group) for i in range(taps)]
-            burst0 = cpu_seconds(child.pid), machine_busy_seconds(), time.monotonic()
+            burst0 = cpu_seconds(child.pid), machine_busy_seconds(), time.monotonic(), waited(child.pid)
             queued = await queue_all(tg, presses, args.tap_rate)
             await asyncio.sleep(1.0)  # the last taps' answers
-            burst = cpu_seconds(child.pid) - burst0[0], machine_busy_seconds() - burst0[1], time.monotonic() - burst0[2]
+            burst = (cpu_seconds(child.pid) - burst0[0], machine_busy_seconds() - burst0[1], time.monotonic() - burst0[2],
+                     waited(child.pid) - burst0[3])
 
             def prompted() -> int:
                 return sum(1 for c in tg.calls(since=mark)
@@ -310,6 +324,7 @@ async def run(args: argparse.Namespace) -> bool:
             elapsed = max(c.time for c in limited) - started
             bot_cpu, fake_cpu = cpu_seconds(child.pid) - bot_cpu0, cpu_seconds() - fake_cpu0
             all_cpu = machine_busy_seconds() - all_cpu0
+            bot_wait = waited(child.pid) - bot_wait0
             others1 = others_cpu(mine)
             load_end = loadavg()
             if spy:
@@ -350,13 +365,13 @@ async def run(args: argparse.Namespace) -> bool:
     print(f"429 answers: {count_429}; retried sends: {counted['retried']}; bot RSS {counted['rss_mb']:.0f} MB")
     print(f"CPU over the {elapsed:.0f} s drain (2 cores = {2 * elapsed:.0f} s): the bot {bot_cpu:.1f} s, the fake "
           f"{fake_cpu:.1f} s, other processes {max(0.0, all_cpu - bot_cpu - fake_cpu):.1f} s (machine busy "
-          f"{all_cpu / (2 * elapsed):.0%})")
+          f"{all_cpu / (2 * elapsed):.0%}); the bot ready to run but waiting for a core: {bot_wait:.1f} s")
     top = [f"{k.split(':', 1)[1]} {s:.1f} s" for s, k in others[:5] if s >= 0.5]
     print("  the busiest other processes: " + (", ".join(top) if top else "none above 0.5 s"))
     print(f"vote burst: {len(latencies)}/{taps} taps answered at {args.tap_rate:.0f}/s; answer latency "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
-    print(f"  during the burst ({burst[2]:.1f} s): the bot's CPU {burst[0]:.1f} s, the machine busy "
-          f"{burst[1] / (2 * burst[2]):.0%} of 2 cores")
+    print(f"  during the burst ({burst[2]:.1f} s): the bot's CPU {burst[0]:.1f} s, waiting for a core {burst[3]:.1f} s; "
+          f"the machine busy {burst[1] / (2 * burst[2]):.0%} of 2 cores")
     by_second: dict[int, list[float]] = {}
     for q in queued:
         if q.callback_id in answered:

@@ -34,7 +34,7 @@ DUE_AHEAD = timedelta(days=3)   # "due in 3 days"
 CLOSING_AHEAD = (24, 1)         # hours before a ballot closes
 DIGEST_KEPT = timedelta(hours=24)  # a digest later than this (the bot was down) is skipped
 BATCH = 25                      # occurrences sent in one transaction (the sweep runs more until none is due)
-PLAN_PAGE = 500                 # tasks planned in one transaction (the scheduler plans page after page)
+PLAN_PAGE = 200                 # tasks planned in one transaction (the scheduler plans page after page)
 
 
 def iso(instant: datetime) -> str:
