@@ -575,3 +575,29 @@ async def test_an_owner_erased_after_years_of_silence_leaves_the_task_to_nobody_
         after = await tx.all("SELECT key, status FROM reminders WHERE task_id = 2 AND done_at > '2026-03-03'")
     assert sorted(tuple(r) for r in after) == [("checkin:t2:2026-03-09", "skipped"),
                                                ("overdue:t2:2026-03-05", "skipped")]  # "due" went on the 2nd
+
+
+async def test_the_planning_pass_goes_a_page_of_tasks_at_a_time_and_plans_every_one(community, clock, monkeypatch):
+    """The scheduler plans the tasks' reminders a page per transaction (``PLAN_PAGE``): with a page
+    of one task, both owners still get their prompt once, after a check-in 7 days after it, and
+    the digest is planned."""
+    import bot.scheduler
+
+    monkeypatch.setattr(bot.scheduler, "PLAN_PAGE", 1)
+    c = community
+    m1, m2, m3 = await planned(c)
+    tz = "Asia/Almaty"
+    at(clock, tz, 2026, 3, 2, 12, 0)
+    await tick(c.sim)
+    at(clock, tz, 2026, 3, 4, 12, 0)
+    await check_in(m3, 1, "on_track", 30)
+    seen2, seen3 = len(m2.inbox()), len(m3.inbox())
+    for day in range(5, 13):
+        at(clock, tz, 2026, 3, day, 9, 1)
+        await tick(c.sim)
+    assert [t[:2] for t in texts(m2, seen2) if t.startswith("🔔")] == ["🔔 "]  # the 9th
+    assert [t[:2] for t in texts(m3, seen3) if t.startswith("🔔")] == ["🔔 "]  # the 11th: 7 days after the check-in
+    async with c.sim.engine.db.transaction() as tx:
+        keys = {r[0] for r in await tx.all("SELECT key FROM reminders")}
+    assert {"checkin:t1:2026-03-11", "checkin:t2:2026-03-09", "checkin:t1:2026-03-18", "checkin:t2:2026-03-16",
+            "digest:c1:2026-03-09"} <= keys
