@@ -78,7 +78,8 @@ async def plan_tasks(ctx: Context, after: int, limit: int) -> int | None:
     cache: dict[int, tuple[Community | None, Settings]] = {}
     known = await reminders.task_keys(ctx.tx, first, last)
     prompted = await reminders.pending_tasks(ctx.tx, "checkin", first, last)
-    activity = await checkins.last_activities(ctx.tx, first, last)
+    unprompted = [task.id for _, task in page if task.id not in prompted]
+    activity = await checkins.last_activities(ctx.tx, unprompted[0], unprompted[-1]) if unprompted else {}
 
     async def plan_task(key: str, community_id: int, kind: str, at: datetime, task_id: int) -> None:
         if key not in known:

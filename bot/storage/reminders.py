@@ -78,7 +78,8 @@ async def task_keys(tx: Tx, first: int, last: int) -> set[str]:
 
 async def pending_tasks(tx: Tx, kind: str, first: int, last: int) -> set[int]:
     """The tasks with ids from ``first`` to ``last`` that have an occurrence of ``kind`` waiting to be sent."""
-    rows = await tx.all("SELECT DISTINCT task_id FROM reminders WHERE task_id BETWEEN ? AND ? AND status = 'pending'"
+    # "+status": by the task index (the range of a page), not by the pending one (every pending row)
+    rows = await tx.all("SELECT DISTINCT task_id FROM reminders WHERE task_id BETWEEN ? AND ? AND +status = 'pending'"
                         " AND kind = ?", (first, last, kind))
     return {r[0] for r in rows}
 
