@@ -146,7 +146,8 @@ async def child_main(args: argparse.Namespace) -> None:
                 await tx.executemany(
                     "INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
                     " VALUES (1, ?, ?, ?, ?, ?, ?)",
-                    [(problem, k + 1, f"Міндет {k + 1}", f"міндет {k + 1}", member_id, now.isoformat(timespec="seconds"))
+                    [(problem, k + 1, f"Міндет {k + 1}", f"міндет {k + 1}", member_id,
+                      now.isoformat(timespec="seconds"))
                      for k, member_id in enumerate(sorted(r[0] for r in rows))])
                 # seen in the group: the ballot's "a vote is open" goes to no one in private
                 await tx.executemany("INSERT INTO group_presence VALUES (1, ?)", [(r[0],) for r in rows])
