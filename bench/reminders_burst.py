@@ -43,6 +43,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -351,6 +352,8 @@ async def run(args: argparse.Namespace) -> bool:
     finally:
         if child is not None:
             child.kill()
+        if args.profile == "none":
+            shutil.rmtree(workdir, ignore_errors=True)
 
     rate = len(limited) / elapsed
     once = len(per_user) == planned == n and all(v == 1 for v in per_user.values()) and digests == 1
