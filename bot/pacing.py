@@ -51,6 +51,7 @@ class Pacer:
         self._urgent = 0                  # interactive sends waiting for an overall slot
         self._broadcast = asyncio.Lock()  # one broadcast send waits for a slot at a time
         self.taken = 0
+        self.missed = 0.0  # slots gone unused beyond CATCH_UP (the sender came late, or had nothing to send)
 
     def chat_wait(self, chat_id: str) -> float:
         """Seconds before ``chat_id`` may get a message (0: now)."""
@@ -100,6 +101,8 @@ class Pacer:
             else:  # after the interactive sends waiting, if any
                 await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
         now = self.clock()
+        if self.spacing and now - CATCH_UP > self._next > float("-inf"):
+            self.missed += (now - CATCH_UP - self._next) / self.spacing
         self._next = max(self._next, now - CATCH_UP) + self.spacing
         if self.cap is not None:
             self._recent.append(now)

@@ -9,6 +9,7 @@ start. APScheduler runs the sweep.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from bot.delivery import Delivery
 from bot.flows.context import Context
 from bot.flows.engine import Engine, utcnow
 from bot.flows.privacy import expire_inactive
-from bot.flows.reminders import iso, plan_ballot_reminders, plan_task_reminders, send_reminders
+from bot.flows.reminders import PLAN_PAGE, iso, plan_ballot_reminders, plan_digests, plan_tasks, send_reminders
 from bot.storage import reminders
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ async def prune(ctx: Context) -> None:
 
 
 JOBS = (close_due_ballots, plan_ballot_reminders, send_reminders, prune, expire_inactive)
-MINUTELY = (plan_task_reminders,)  # before the sweep's own jobs, once in a minute of the engine's clock
+
+
 async def redraw_pending(ctx: Context) -> None:
     """Ask again for the redraws that a crash cut off (a clean stop leaves none)."""
     from bot.flows import registry
@@ -79,14 +81,34 @@ class Scheduler:
         self._planned_minute: datetime | None = None
         self._sweeping: asyncio.Task | None = None  # the sweep under way, which a stop lets finish
         self._stopping = False
+        self._charts: asyncio.Future | None = None
 
     async def sweep(self) -> None:
         minute = self.engine.clock().replace(second=0, microsecond=0)
-        if minute != self._planned_minute:
+        if minute != self._planned_minute:  # before the sweep's own jobs, once in a minute of the engine's clock
             self._planned_minute = minute
-            await self._run_jobs(MINUTELY)
+            await self._plan_tasks()
+            await self._run_jobs((plan_digests,))
         await self._run_jobs(JOBS)
         await self._send_the_rest()
+
+    async def _plan_tasks(self) -> None:
+        """Every open task's reminders, a page of tasks per transaction: with 10,000 tasks a
+        vote's answer waits for one page at most, never for the whole pass."""
+        after: int | None = 0
+        while after is not None and not self._stopping:
+            start = after
+
+            async def page(ctx: Context) -> None:
+                nonlocal after
+                after = await plan_tasks(ctx, start, PLAN_PAGE)
+
+            try:
+                await self.engine.run_system(page)  # plans rows only: nothing to deliver
+            except Exception:
+                log.exception("planning the reminders of the tasks after #%s failed", start)
+                return
+            await asyncio.sleep(0)  # what waits for the loop (a vote's answer) goes first
 
     async def _send_the_rest(self) -> None:
         """The reminders still due after the sweep's batch, a batch per transaction: 10,000 prompts
@@ -113,8 +135,13 @@ class Scheduler:
                 await self.delivery.deliver_outcome(outcome)
             except Exception:
                 log.exception("scheduled job %s failed", job.__name__)
+            await asyncio.sleep(0)  # each job is a transaction on the event loop: an answer may go between
 
     async def start(self) -> None:
+        # The digest's chart is made in a sweep's transaction, on the event loop: importing the
+        # charts there (matplotlib, ~1 s) held every answer for that long. Imported in a thread
+        # now, while the bot starts answering.
+        self._charts = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "bot.charts"))
         await self.sweep()  # what fell due while the bot was down
         self._at_start = asyncio.create_task(self._run_jobs(AT_START))
         self._scheduler.add_job(self._sweep_job, "interval", seconds=self.interval, max_instances=1, coalesce=True)

@@ -479,3 +479,125 @@ async def test_a_plan_approved_before_the_upgrade_is_known_as_approved(tmp_path)
             assert await approval(tx, 1) == ("2026-03-03T05:00:00+00:00", False)
     finally:
         await db.close()
+
+
+# --- the audit of issue 13's lists: what had no test yet ---------------------------------------------
+@pytest.mark.parametrize("tz", ["Asia/Almaty", "America/New_York"])
+async def test_the_closing_reminder_comes_an_hour_before_and_names_the_closing_time_in_the_communitys_zone(
+        community, clock, tz):
+    c = community
+    m1, m2, m3 = await planned(c, tz)
+    at(clock, tz, 2026, 3, 2, 12, 0)
+    await c.facilitator.send("/poll plan 18:00", c.group)  # closes today at 18:00 there: too soon for "24 h left"
+    await tick(c.sim)
+    seen = len(m3.inbox())
+    at(clock, tz, 2026, 3, 2, 16, 58)  # each reading adds 2 s
+    await tick(c.sim)
+    assert texts(m3, seen) == []
+    at(clock, tz, 2026, 3, 2, 17, 0)
+    await tick(c.sim)
+    assert texts(m3, seen) == ["⏰ The vote «Action plan» in «Көктерек» closes at 18:00 on 02.03, and you have not "
+                               "voted yet."]
+    await tick(c.sim)
+    assert len(texts(m3, seen)) == 1
+
+
+async def test_remind_with_bad_input_answers_in_the_facilitators_language_and_changes_nothing(community):
+    from bot.storage import reminders
+
+    c = community
+    f = c.facilitator
+    await f.send("/remind")
+    shown = f.last().text
+    await f.send("/remind digest xyz 25:00")
+    assert f.last().text == "Күн мен уақытты жазыңыз, мысалы: /remind digest mon 10:00."
+    for bad in ("digest mon 25:00", "digest 10:00", "quiet 22:00 22:00", "quiet 08:00", "quiet 25:00 08:00",
+                "checkin 0", "checkin 999", "off everything", "on"):
+        await f.send(f"/remind {bad}")
+        answer = f.last().text
+        assert len(answer) < 120 and any(letter in answer for letter in "әғқңөұүі"), bad  # short, in Kazakh
+    await f.send("/remind")
+    assert f.last().text == shown
+    async with c.sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM reminder_settings") == 0
+        assert await reminders.settings(tx, 1) == reminders.Settings()
+
+
+async def test_a_mute_too_long_is_refused_in_the_members_language_and_nothing_is_muted(community, clock):
+    from bot.storage import reminders
+
+    c = community
+    m1, m2, m3 = await planned(c)
+    for bad in ("99999d", "91d", "0d", "-5d", "xyz"):
+        await m2.send(f"/mute {bad}")
+        assert m2.last().text == "Напишите, на сколько дней, от 1 до 90, например: /mute 7d.", bad
+    async with c.sim.engine.db.transaction() as tx:
+        assert await tx.scalar("SELECT COUNT(*) FROM mutes") == 0
+    tz = "Asia/Almaty"
+    at(clock, tz, 2026, 3, 2, 12, 0)
+    await tick(c.sim)
+    seen = len(m2.inbox())
+    at(clock, tz, 2026, 3, 9, 9, 0)
+    await tick(c.sim)  # their reminders still come
+    assert any(t.startswith("🔔") for t in texts(m2, seen))
+    async with c.sim.engine.db.transaction() as tx:
+        assert await reminders.muted_until(tx, 1) is None
+
+
+async def test_an_owner_erased_after_years_of_silence_leaves_the_task_to_nobody_and_the_scheduler_goes_on(
+        community, clock):
+    """The one way a member leaves a community without /forget: the scheduler erases those silent
+    for three years. Their task goes back to nobody, the ҚМҰТ is told in their own language, the
+    task's reminders are not sent to anyone, and the other owner's still are."""
+    c = community
+    m1, m2, m3 = await planned(c)
+    await make_kmut(c, m1)
+    tz = "Asia/Almaty"
+    at(clock, tz, 2026, 3, 2, 12, 0)
+    await tick(c.sim)  # plans both owners' weekly prompts
+    async with c.sim.engine.db.transaction() as tx:
+        owner = await tx.scalar("SELECT member_id FROM identities WHERE external_id = ?", (str(m2.id),))
+        await tx.execute("UPDATE members SET last_seen_on = '2022-01-10' WHERE id = ?", (owner,))
+    seen1, seen2, seen3 = len(m1.inbox()), len(m2.inbox()), len(m3.inbox())
+    at(clock, tz, 2026, 3, 3, 12, 0)
+    await tick(c.sim)
+    assert texts(m1, seen1) == ["#2 «Write to the akimat» міндетіне енді ешкім жауапты емес: жауапты мүше кетіп қалды. "
+                                "Басқа біреуді /plan owner 2 арқылы белгілеңіз."]
+    async with c.sim.engine.db.transaction() as tx:
+        assert (await checkins.task(tx, 1, 2)).owner_id is None
+        assert await tx.scalar("SELECT COUNT(*) FROM members WHERE id = ? AND name IS NOT NULL", (owner,)) == 0
+    for day in (6, 9, 16):
+        at(clock, tz, 2026, 3, day, 9, 0)
+        await tick(c.sim)
+    assert texts(m2, seen2) == []
+    assert [t[:2] for t in texts(m3, seen3) if t.startswith("🔔")] == ["🔔 ", "🔔 "]  # the 9th and the 16th
+    async with c.sim.engine.db.transaction() as tx:
+        after = await tx.all("SELECT key, status FROM reminders WHERE task_id = 2 AND done_at > '2026-03-03'")
+    assert sorted(tuple(r) for r in after) == [("checkin:t2:2026-03-09", "skipped"),
+                                               ("overdue:t2:2026-03-05", "skipped")]  # "due" went on the 2nd
+
+
+async def test_the_planning_pass_goes_a_page_of_tasks_at_a_time_and_plans_every_one(community, clock, monkeypatch):
+    """The scheduler plans the tasks' reminders a page per transaction (``PLAN_PAGE``): with a page
+    of one task, both owners still get their prompt once, after a check-in 7 days after it, and
+    the digest is planned."""
+    import bot.scheduler
+
+    monkeypatch.setattr(bot.scheduler, "PLAN_PAGE", 1)
+    c = community
+    m1, m2, m3 = await planned(c)
+    tz = "Asia/Almaty"
+    at(clock, tz, 2026, 3, 2, 12, 0)
+    await tick(c.sim)
+    at(clock, tz, 2026, 3, 4, 12, 0)
+    await check_in(m3, 1, "on_track", 30)
+    seen2, seen3 = len(m2.inbox()), len(m3.inbox())
+    for day in range(5, 13):
+        at(clock, tz, 2026, 3, day, 9, 1)
+        await tick(c.sim)
+    assert [t[:2] for t in texts(m2, seen2) if t.startswith("🔔")] == ["🔔 "]  # the 9th
+    assert [t[:2] for t in texts(m3, seen3) if t.startswith("🔔")] == ["🔔 "]  # the 11th: 7 days after the check-in
+    async with c.sim.engine.db.transaction() as tx:
+        keys = {r[0] for r in await tx.all("SELECT key FROM reminders")}
+    assert {"checkin:t1:2026-03-11", "checkin:t2:2026-03-09", "checkin:t1:2026-03-18", "checkin:t2:2026-03-16",
+            "digest:c1:2026-03-09"} <= keys

@@ -38,6 +38,7 @@ DUE_AHEAD = timedelta(days=3)   # "due in 3 days"
 CLOSING_AHEAD = (24, 1)         # hours before a ballot closes
 DIGEST_KEPT = timedelta(hours=24)  # a digest later than this (the bot was down) is skipped
 BATCH = 25                      # occurrences sent in one transaction (the sweep runs more until none is due)
+PLAN_PAGE = 200                 # tasks planned in one transaction (the scheduler plans page after page)
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -57,26 +58,36 @@ async def plan_ballot_reminders(ctx: Context) -> None:
 
 
 async def plan_task_reminders(ctx: Context) -> None:
-    """Once a minute (thousands of tasks; what they call for falls days ahead): due, overdue and
-    check-in prompts for every open task with a responsible member, and each community's digest."""
+    """Every open task's reminders and each community's digest, in this one transaction (the
+    scheduler plans them a page per transaction instead: ``plan_tasks``, ``plan_digests``)."""
+    after: int | None = 0
+    while after is not None:
+        after = await plan_tasks(ctx, after, PLAN_PAGE)
+    await plan_digests(ctx)
+
+
+async def plan_tasks(ctx: Context, after: int, limit: int) -> int | None:
+    """Due, overdue and check-in prompts for the open tasks with a responsible member, ``limit``
+    of them from the first with an id above ``after`` (what they call for falls days ahead, so
+    once a minute is enough). Returns the last task id planned, None when none was left."""
+    page = await checkins.owned_open(ctx.tx, after, limit)
+    if not page:
+        return None
+    first, last = page[0][1].id, page[-1][1].id
     cache: dict[int, tuple[Community | None, Settings]] = {}
-
-    async def of(community_id: int) -> tuple[Community | None, Settings]:
-        if community_id not in cache:
-            cache[community_id] = (await communities.get(ctx.tx, community_id),
-                                   await reminders.settings(ctx.tx, community_id))
-        return cache[community_id]
-
-    known = await reminders.task_keys(ctx.tx)
-    prompted, _ = await reminders.pending_for(ctx.tx, "checkin")
-    _, digested = await reminders.pending_for(ctx.tx, "digest")
+    known = await reminders.task_keys(ctx.tx, first, last)
+    prompted = await reminders.pending_tasks(ctx.tx, "checkin", first, last)
+    unprompted = [task.id for _, task in page if task.id not in prompted]
+    activity = await checkins.last_activities(ctx.tx, unprompted[0], unprompted[-1]) if unprompted else {}
 
     async def plan_task(key: str, community_id: int, kind: str, at: datetime, task_id: int) -> None:
         if key not in known:
             await reminders.plan(ctx.tx, key, community_id, kind, iso(at), task_id=task_id)
 
-    for community_id, task in await checkins.owned_open(ctx.tx):
-        community, settings = await of(community_id)
+    for community_id, task in page:
+        if community_id not in cache:
+            cache[community_id] = await _community(ctx, community_id)
+        community, settings = cache[community_id]
         if community is None:
             continue
         if task.due is not None:
@@ -85,21 +96,31 @@ async def plan_task_reminders(ctx: Context) -> None:
             await plan_task(f"overdue:t{task.id}:{task.due}", community_id, "overdue",
                             at_local(task.due + timedelta(days=1), TASK_TIME, community.tz), task.id)
         if task.id not in prompted:
-            last = await checkins.last_activity(ctx.tx, task.id)
-            base = datetime.fromisoformat(last) if last else ctx.now
+            last_seen = activity.get(task.id)
+            base = datetime.fromisoformat(last_seen) if last_seen else ctx.now
             day = local_date(base, community.tz) + timedelta(days=settings.checkin_days)
             await plan_task(f"checkin:t{task.id}:{day}", community_id, "checkin",
                             at_local(day, TASK_TIME, community.tz), task.id)
+    return last
+
+
+async def plan_digests(ctx: Context) -> None:
+    """Each community with a plan: its next weekly digest, unless one is waiting."""
+    digested = await reminders.pending_communities(ctx.tx, "digest")
     for community_id in await reminders.planned_communities(ctx.tx):
         if community_id in digested:
             continue
-        community, settings = await of(community_id)
+        community, settings = await _community(ctx, community_id)
         if community is None:
             continue
         clock = parse_clock(settings.digest_time) or time(10, 0)
         at = next_weekly(ctx.now, settings.digest_day, clock, community.tz)
         await reminders.plan(ctx.tx, f"digest:c{community_id}:{local_date(at, community.tz)}", community_id,
                              "digest", iso(at))
+
+
+async def _community(ctx: Context, community_id: int) -> tuple[Community | None, Settings]:
+    return await communities.get(ctx.tx, community_id), await reminders.settings(ctx.tx, community_id)
 
 
 # --- sending ----------------------------------------------------------------------------------

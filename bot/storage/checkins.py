@@ -71,18 +71,23 @@ async def task_status(tx: Tx, task_id: int) -> str:
     return str(await tx.scalar("SELECT status FROM tasks WHERE id = ?", (task_id,)) or "removed")
 
 
-async def owned_open(tx: Tx) -> list[tuple[int, Task]]:
-    """Every task with a responsible member, not taken off and not reported done: (community, task)."""
+async def owned_open(tx: Tx, after: int = 0, limit: int = -1) -> list[tuple[int, Task]]:
+    """The tasks with a responsible member, not taken off and not reported done, in the order of
+    their ids from the first above ``after``, ``limit`` of them (-1: all): (community, task)."""
     rows = await tx.all(_SELECT.replace("SELECT ", "SELECT t.community_id AS cid, ", 1)
-                        + f" WHERE t.owner_id IS NOT NULL AND t.status = 'open' AND {_NOT_DONE} ORDER BY t.id")
+                        + f" WHERE t.owner_id IS NOT NULL AND t.status = 'open' AND {_NOT_DONE} AND t.id > ?"
+                        " ORDER BY t.id LIMIT ?", (after, limit))
     return [(r["cid"], _task(tuple(r)[1:])) for r in rows]
 
 
-async def last_activity(tx: Tx, task_id: int) -> str | None:
-    """When the owner last checked in, or was last prompted to (a UTC instant), whichever is later."""
-    return await tx.scalar("SELECT MAX(at) FROM (SELECT MAX(at) AS at FROM checkins WHERE task_id = ?"
-                           " UNION ALL SELECT MAX(due_at) FROM reminders WHERE task_id = ? AND kind = 'checkin'"
-                           " AND status = 'sent')", (task_id, task_id))
+async def last_activities(tx: Tx, first: int, last: int) -> dict[int, str]:
+    """Task id → when its owner last checked in, or was last prompted to (a UTC instant),
+    whichever is later, for the tasks with ids from ``first`` to ``last`` (none: not there)."""
+    rows = await tx.all("SELECT task_id, MAX(at) FROM (SELECT task_id, MAX(at) AS at FROM checkins"
+                        " WHERE task_id BETWEEN :a AND :b GROUP BY task_id UNION ALL SELECT task_id, MAX(due_at)"
+                        " FROM reminders WHERE task_id BETWEEN :a AND :b AND kind = 'checkin' AND status = 'sent'"
+                        " GROUP BY task_id) GROUP BY task_id", {"a": first, "b": last})
+    return {r[0]: r[1] for r in rows if r[1] is not None}
 
 
 async def left_by(tx: Tx, member_id: int) -> list[tuple[int, Task]]:

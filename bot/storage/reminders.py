@@ -68,16 +68,26 @@ async def has_pending(tx: Tx, kind: str, *, task_id: int | None = None, communit
                         (arg, kind)) is not None
 
 
-async def task_keys(tx: Tx) -> set[str]:
-    """The keys of every occurrence planned for a task still open (so a sweep plans only what is new)."""
-    rows = await tx.all("SELECT r.key FROM reminders r JOIN tasks t ON t.id = r.task_id WHERE t.status = 'open'")
+async def task_keys(tx: Tx, first: int, last: int) -> set[str]:
+    """The keys of every occurrence planned for a task still open with an id from ``first`` to
+    ``last`` (so a sweep plans only what is new)."""
+    rows = await tx.all("SELECT r.key FROM reminders r JOIN tasks t ON t.id = r.task_id WHERE t.status = 'open'"
+                        " AND r.task_id BETWEEN ? AND ?", (first, last))
     return {r[0] for r in rows}
 
 
-async def pending_for(tx: Tx, kind: str) -> tuple[set[int], set[int]]:
-    """(tasks, communities) with an occurrence of ``kind`` waiting to be sent."""
-    rows = await tx.all("SELECT task_id, community_id FROM reminders WHERE status = 'pending' AND kind = ?", (kind,))
-    return {r[0] for r in rows if r[0] is not None}, {r[1] for r in rows}
+async def pending_tasks(tx: Tx, kind: str, first: int, last: int) -> set[int]:
+    """The tasks with ids from ``first`` to ``last`` that have an occurrence of ``kind`` waiting to be sent."""
+    # "+status": by the task index (the range of a page), not by the pending one (every pending row)
+    rows = await tx.all("SELECT DISTINCT task_id FROM reminders WHERE task_id BETWEEN ? AND ? AND +status = 'pending'"
+                        " AND kind = ?", (first, last, kind))
+    return {r[0] for r in rows}
+
+
+async def pending_communities(tx: Tx, kind: str) -> set[int]:
+    """The communities with an occurrence of ``kind`` waiting to be sent."""
+    rows = await tx.all("SELECT DISTINCT community_id FROM reminders WHERE status = 'pending' AND kind = ?", (kind,))
+    return {r[0] for r in rows}
 
 
 async def due(tx: Tx, now: str, limit: int) -> list[Reminder]:
