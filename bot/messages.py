@@ -80,6 +80,9 @@ class Message:
     tag: str | None = None       # remember where this message went, to edit it later
     edit: bool = False           # edit the message remembered under ``tag`` instead of sending
     durable: bool = False        # True: written to the outbox with the action, sent even after a crash
+    # At most once (a reminder): a crash between its send and the outbox's record of it does not
+    # send it again; better one reminder missed than the same one twice. Otherwise at least once.
+    once: bool = False
     # When it was drawn: an edit older than the one shown last is not sent (it waited in the
     # outbox meanwhile). One stored before this field existed counts as drawn long ago.
     drawn_at: float = field(default_factory=time.time, compare=False, metadata={"stored_before": 0.0})
@@ -251,7 +254,8 @@ def _message(m: Message) -> dict[str, Any]:
             "chart": None if m.chart is None else _chart(m.chart),
             "document": None if m.document is None else {"chart": _chart(m.document)} if isinstance(m.document, Chart)
             else {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
-            "tag": m.tag, "edit": m.edit, "durable": m.durable, "drawn_at": m.drawn_at}
+            "tag": m.tag, "edit": m.edit, "durable": m.durable, "drawn_at": m.drawn_at,
+            **({"once": True} if m.once else {})}  # rows without it read as before
 
 
 def _chart(chart: Chart) -> dict[str, Any]:

@@ -7,6 +7,8 @@ What happens to a message that does not go through:
 * ``RetryLater`` (a 429): sent again after its ``retry_after``.
 * Any other failure (5xx, a timeout, a lost connection) is taken as passing: the message is tried
   again after 1, 2, 4 … seconds, then every ``BACKOFF_CAP`` seconds, however long it lasts.
+* At most once: a message marked ``once`` (a reminder) whose send began in a process that died
+  before recording it is dropped, not sent again (it may have gone out).
 * Expiry, the only way a message is dropped without a permanent error: one still not sent
   ``MAX_AGE`` (a day) after it was queued is dropped with a warning. An outage of the Bot API
   is over long before that, while a post or notice a day late is more likely to mislead (a
@@ -113,6 +115,12 @@ class OutboxWorker:
                 continue
             key = (message.channel, message.chat_id)
             now = self.clock()
+            if message.once and item.sending_since is not None:
+                log.info("not sending a message to %s:%s again: a send of it began before a restart and may have"
+                         " gone out (at most once)", message.channel, message.chat_id)
+                await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+                progress = True
+                continue
             if now - item.queued_at >= MAX_AGE:
                 log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
                             message.channel, message.chat_id, MAX_AGE / 3600, item.attempts)
@@ -135,9 +143,13 @@ class OutboxWorker:
                 blocked.add(key)  # keep this chat's order: nothing later for it in this pass
                 waits.append(chat_wait)
                 continue
+            if message.once:  # marked first: a crash from here on leaves it marked, and it is not sent again
+                await self.db.atomic(lambda tx: outbox.sending(tx, item.id, self.clock()))
             try:  # in the pacer's next overall slot left by interactive traffic
                 await self.delivery.send_one(sender, message)
             except RetryLater as exc:  # the pacer holds the chat (or the channel) for it
+                if message.once:
+                    await self.db.atomic(lambda tx: outbox.not_sent(tx, item.id))
                 self.retried += 1
                 blocked.add(key)
                 waits.append(exc.seconds)

@@ -13,6 +13,7 @@ or to the community (``ctx.post_groups``), never to a chat.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -147,6 +148,8 @@ async def send_reminders(ctx: Context) -> None:
             await reminders.end_one(ctx.tx, undo=True)
             del ctx.outcome.messages[queued:]
             await reminders.mark(ctx.tx, reminder.id, "skipped", 0, iso(ctx.now))
+    # A reminder goes out at most once, crashes included (see bot.outbox): never the same one twice.
+    ctx.outcome.messages = [replace(m, once=True) for m in ctx.outcome.messages]
 
 
 async def _muted(ctx: Context, member_id: int) -> bool:

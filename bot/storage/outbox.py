@@ -16,6 +16,7 @@ class Queued:
     attempts: int
     queued_at: float  # seconds since the epoch
     unreadable: str = ""
+    sending_since: float | None = None  # a send of it began then (kept only for at-most-once messages)
 
 
 async def add(tx: Tx, messages: list[Message], now: str,
@@ -52,21 +53,33 @@ async def due(tx: Tx, at: float, limit: int = 200) -> list[Queued]:
     """Each chat's oldest message, when it is due at ``at``; oldest first. A chat goes in order
     (its next message waits while the oldest waits out a failure), and a chat with a long backlog
     (a group after an outage) cannot fill the batch and hold back every other chat."""
-    rows = await tx.all(f"SELECT id, payload, attempts, created_at FROM outbox WHERE id IN ({_HEADS})"
+    rows = await tx.all(f"SELECT id, payload, attempts, created_at, sending_since FROM outbox WHERE id IN ({_HEADS})"
                         " AND not_before <= ? ORDER BY id LIMIT ?", (at, limit))
-    return [_queued(r[0], r[1], r[2], _epoch(r[3])) for r in rows]
+    return [_queued(r[0], r[1], r[2], _epoch(r[3]), r[4]) for r in rows]
 
 
-def _queued(outbox_id: int, payload: str | bytes, attempts: int, queued_at: float) -> Queued:
+def _queued(outbox_id: int, payload: str | bytes, attempts: int, queued_at: float,
+            sending_since: float | None = None) -> Queued:
     try:
-        return Queued(outbox_id, Message.from_json(payload), attempts, queued_at)
+        return Queued(outbox_id, Message.from_json(payload), attempts, queued_at, sending_since=sending_since)
     except Unreadable as exc:  # written by a newer version (a chart this one does not know)
         return Queued(outbox_id, None, attempts, queued_at, unreadable=str(exc))
+
+
+async def sending(tx: Tx, outbox_id: int, since: float) -> None:
+    """Record that a send of an at-most-once message begins: if the process dies before
+    ``sent``, the next one finds the mark and does not send it again."""
+    await tx.execute("UPDATE outbox SET sending_since = ? WHERE id = ?", (since, outbox_id))
 
 
 def _epoch(iso: str) -> float:
     at = datetime.fromisoformat(iso)
     return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+
+
+async def not_sent(tx: Tx, outbox_id: int) -> None:
+    """The send marked by ``sending`` was refused (it did not go out): it may be tried again."""
+    await tx.execute("UPDATE outbox SET sending_since = NULL WHERE id = ?", (outbox_id,))
 
 
 async def sent(tx: Tx, ids: list[int]) -> None:
@@ -75,7 +88,8 @@ async def sent(tx: Tx, ids: list[int]) -> None:
 
 
 async def postpone(tx: Tx, outbox_id: int, not_before: float, failed: bool) -> None:
-    await tx.execute("UPDATE outbox SET not_before = ?, attempts = attempts + ? WHERE id = ?",
+    """Try again later: the send failed (it did not go out), so a mark of ``sending`` is cleared."""
+    await tx.execute("UPDATE outbox SET not_before = ?, attempts = attempts + ?, sending_since = NULL WHERE id = ?",
                      (not_before, 1 if failed else 0, outbox_id))
 
 
