@@ -237,7 +237,7 @@ async def announce(ctx: Context, community: Community, ballot: Ballot,
         link = ctx.deep_link(f"b_{ballot.id}")
         await ctx.post_groups(community, lambda tr: (
             private_ballot_invitation(tr, ballot) + closing_note(tr, ballot, community.tz),
-            [[Button(tr.t("Open the ballot"), url=link)]]), only=only)
+            [[Button(tr.t("Open the ballot"), link=link)]]), only=only)
     if only is not None:
         return
     groups = await communities.groups(ctx.tx, community.id)

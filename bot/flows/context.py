@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from bot.domain.models import Community, Member
 from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
+from bot.links import Link
+from bot.markup import esc
 from bot.storage import audit, communities, conversations, members
 from bot.storage.db import Tx
 
@@ -22,18 +23,16 @@ GROUPLESS = ("whatsapp",)  # channels without group chats: their members get the
 Build = Callable[[Translator], tuple[str, Buttons]]
 
 
-def esc(text: object) -> str:
-    """Escape what a person typed before it goes into a message."""
-    return html.escape(str(text), quote=False)
+__all__ = ["Context", "Refused", "esc", "usable"]
 
 
 class Refused(Exception):
     """Stop handling: roll back everything and tell the person ``text``."""
 
-    def __init__(self, text: str, url: str | None = None) -> None:
+    def __init__(self, text: str, link: Link | None = None) -> None:
         super().__init__(text)
         self.text = text
-        self.url = url
+        self.link = link
 
 
 class Context:
@@ -96,15 +95,17 @@ class Context:
             return "facilitator"
         return "kmut" if membership.kmut else "member"
 
-    def deep_link(self, payload: str) -> str:
-        return f"https://t.me/{self.engine.bot_username}?start={payload}"
+    @staticmethod
+    def deep_link(payload: str) -> Link:
+        """A link into the private chat with the bot, started with ``payload``."""
+        return Link.private(payload)
 
     @property
     def has_groups(self) -> bool:
         """Whether the event's channel has group chats (Telegram) or not (WhatsApp)."""
         return self.event.channel not in GROUPLESS
 
-    def private_link(self, command: str) -> str:
+    def private_link(self, command: str) -> Link:
         """A link that opens ``command`` in the private chat, for the community this event concerns
         (a member of several communities lands in this one, not in their active one)."""
         return self.deep_link(f"g_{self.scoped.id}_{command}" if self.scoped else command)
@@ -165,8 +166,8 @@ class Context:
         self.outcome.messages.append(Message(self.event.channel, self.event.user_id, text,
                                              tuple(map(tuple, buttons))))
 
-    def toast(self, text: str, alert: bool = False, url: str | None = None) -> None:
-        self.outcome.toast = Toast(text, alert, url)
+    def toast(self, text: str, alert: bool = False, link: Link | None = None) -> None:
+        self.outcome.toast = Toast(text, alert, link)
 
     def answer(self, text: str) -> None:
         """A short answer: a toast for a pressed button, a message otherwise."""
@@ -175,8 +176,8 @@ class Context:
         else:
             self.reply(text)
 
-    def refuse(self, text: str, url: str | None = None) -> Refused:
-        return Refused(text, url)
+    def refuse(self, text: str, link: Link | None = None) -> Refused:
+        return Refused(text, link)
 
     async def notify(self, member_id: int, build: Build, *, chart: Chart | None = None) -> None:
         """A message to a member's private chats, in that member's language (with ``chart``)."""

@@ -22,6 +22,7 @@ from bot.flows import registry
 from bot.flows.context import Context, Refused
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
+from bot.links import Link
 from bot.storage import conversations, cycles, members, outbox, redraws, reminders, updates
 from bot.storage.db import Busy, Database
 
@@ -114,10 +115,10 @@ class Engine:
             if isinstance(refusal, BadPayload):
                 log.warning("refused payload %r from %s:%s: %s", event.button, event.channel, event.user_id, refusal)
                 text = (ctx.tr if ctx else translator(pick_locale(event.user_lang))).t(STALE_BUTTON)
-                url = None
+                link = None
             else:
-                text, url = refusal.text, refusal.url
-            return await self._after_rollback(event, text, url)
+                text, link = refusal.text, refusal.link
+            return await self._after_rollback(event, text, link)
         except Busy as exc:  # nothing was done: the channel tries the event again (not "try again" to a person)
             raise NotHandled(str(exc)) from exc
         except Exception:
@@ -158,16 +159,16 @@ class Engine:
         if outcome.refresh:
             await redraws.want(tx, outcome.refresh)
 
-    async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
+    async def _after_rollback(self, event: Event, text: str, link: Link | None = None) -> Outcome:
         """Everything was rolled back; say why, and remember the update and that answer in a
         fresh transaction."""
         outcome = Outcome()
         if event.button is not None:
-            outcome.toast = Toast(text, alert=len(text) > 60, url=url)
+            outcome.toast = Toast(text, alert=len(text) > 60, link=link)
         else:
             from bot.flows.types import Button, Message
 
-            buttons = ((Button(text="→", url=url),),) if url else ()
+            buttons = ((Button(text="→", link=link),),) if link else ()
             outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
         if event.update_id is not None:
             async def remember(tx) -> bool:

@@ -8,6 +8,7 @@ from bot.flows.context import Context, esc
 from bot.flows.engine import BadPayload
 from bot.flows.registry import button
 from bot.flows.types import Button, Message
+from bot.markup import bold
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 
@@ -56,7 +57,7 @@ async def ask(ctx: Context, ballot: Ballot, problem: problems.Problem, axis: str
         ctx.t("How <b>urgent</b> is it — how soon must it be solved?")
     text = "\n".join([
         ctx.t("🗳 <b>Priority matrix</b> — problem {position} of {total}", position=position, total=total),
-        "", f"<b>#{problem.number}</b> {esc(problem.text)}", "", question,
+        "", f"{bold(f'#{problem.number}')} {esc(problem.text)}", "", question,
         ctx.t("1 — a little, 2 — fairly, 3 — very.")])
     marked = current[AXES.index(axis)] if current else None
     buttons = [[Button(("✅ " if v == marked else "") + str(v), data=f"mx:{ballot.id}:{problem.id}:{axis}:{v}")

@@ -205,7 +205,7 @@ def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
     outcome.messages = [replace(m, edit=False) if m.edit and mine(m) else m for m in outcome.messages]
     toast = outcome.toast
     if toast is not None and not any(mine(m) for m in outcome.messages):
-        buttons = ((Button("→", url=toast.url),),) if toast.url else ()
+        buttons = ((Button("→", link=toast.link),),) if toast.link else ()
         outcome.messages.append(Message(event.channel, event.chat_id, toast.text, buttons))
     outcome.toast = None
     return outcome
