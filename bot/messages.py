@@ -100,6 +100,10 @@ class Toast:
     alert: bool = False          # to be read before going on (Telegram: an alert, not a toast)
     link: Link | None = None     # a link the client opens (e.g. the private chat, to join)
 
+    def as_message(self, channel: str, chat_id: str) -> Message:
+        """Said as a message, where there is no toast to show (its link as a "→" button)."""
+        return Message(channel, chat_id, self.text, ((Button("→", link=self.link),),) if self.link else ())
+
 
 @dataclass
 class Outcome:
@@ -110,6 +114,7 @@ class Outcome:
     toast: Toast | None = None
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
+    queued_to: set[tuple[str, str]] = field(default_factory=set)  # (channel, chat_id) of each of them
     refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
     replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
                                  # /mydata's export, or goes to a person just erased)

@@ -21,9 +21,17 @@ if TYPE_CHECKING:
 Buttons = Sequence[Sequence[Button]]
 GROUPLESS = ("whatsapp",)  # channels without group chats: their members get the groups' posts one by one
 Build = Callable[[Translator], tuple[str, Buttons]]
+ALERT_AFTER = 60  # characters: a longer short answer to a pressed button is an alert (a toast would be cut)
 
 
-__all__ = ["Context", "Refused", "esc", "usable"]
+__all__ = ["Context", "Refused", "esc", "short_answer", "usable"]
+
+
+def short_answer(event: Event, text: str, link: Link | None = None) -> Toast | Message:
+    """The short answer to what a person did: an acknowledgement (``Toast``) of a pressed button,
+    a message otherwise. How a channel shows the acknowledgement is its own (see ``Toast``)."""
+    toast = Toast(text, alert=len(text) > ALERT_AFTER, link=link)
+    return toast if event.button is not None else toast.as_message(event.channel, event.chat_id)
 
 
 class Refused(Exception):
@@ -170,11 +178,12 @@ class Context:
         self.outcome.toast = Toast(text, alert, link)
 
     def answer(self, text: str) -> None:
-        """A short answer: a toast for a pressed button, a message otherwise."""
-        if self.event.button is not None:
-            self.toast(text, alert=len(text) > 60)
+        """A short answer: a toast for a pressed button, a message otherwise (``short_answer``)."""
+        answer = short_answer(self.event, text)
+        if isinstance(answer, Toast):
+            self.outcome.toast = answer
         else:
-            self.reply(text)
+            self.reply(answer.text)
 
     def refuse(self, text: str, link: Link | None = None) -> Refused:
         return Refused(text, link)

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.domain.text import small_int
 from bot.flows import registry
-from bot.flows.context import Context, Refused
+from bot.flows.context import Context, Refused, short_answer
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
 from bot.links import Link
@@ -156,6 +156,7 @@ class Engine:
             await outbox.add(tx, durable, utcnow().isoformat(timespec="seconds"))
             outcome.messages = [m for m in outcome.messages if not m.durable]
             outcome.queued = True
+            outcome.queued_to |= {(m.channel, m.chat_id) for m in durable}
         if outcome.refresh:
             await redraws.want(tx, outcome.refresh)
 
@@ -163,13 +164,11 @@ class Engine:
         """Everything was rolled back; say why, and remember the update and that answer in a
         fresh transaction."""
         outcome = Outcome()
-        if event.button is not None:
-            outcome.toast = Toast(text, alert=len(text) > 60, link=link)
+        answer = short_answer(event, text, link)
+        if isinstance(answer, Toast):
+            outcome.toast = answer
         else:
-            from bot.flows.types import Button, Message
-
-            buttons = ((Button(text="→", link=link),),) if link else ()
-            outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
+            outcome.messages.append(answer)
         if event.update_id is not None:
             async def remember(tx) -> bool:
                 claimed = await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))
