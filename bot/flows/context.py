@@ -11,7 +11,7 @@ from bot.domain.models import Community, Member
 from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
 from bot.links import Link
-from bot.markup import esc
+from bot.markup import esc  # noqa: F401  (the flows import it from here)
 from bot.storage import audit, communities, conversations, members
 from bot.storage.db import Tx
 
@@ -22,9 +22,6 @@ Buttons = Sequence[Sequence[Button]]
 GROUPLESS = ("whatsapp",)  # channels without group chats: their members get the groups' posts one by one
 Build = Callable[[Translator], tuple[str, Buttons]]
 ALERT_AFTER = 60  # characters: a longer short answer to a pressed button is an alert (a toast would be cut)
-
-
-__all__ = ["Context", "Refused", "esc", "short_answer", "usable"]
 
 
 def short_answer(event: Event, text: str, link: Link | None = None) -> Toast | Message:
