@@ -171,7 +171,7 @@ def _linked(item: Button | Toast) -> dict[str, Any]:
 
 def _message(m: Message) -> dict[str, Any]:
     return {"channel": m.channel, "chat_id": m.chat_id, "text": m.text,
-            "buttons": [[_linked(b) for b in row] for row in m.buttons],
+            "buttons": [[_flat(b) if b.link is None else _linked(b) for b in row] for row in m.buttons],
             "chart": None if m.chart is None else _chart(m.chart),
             "document": None if m.document is None else {"chart": _chart(m.document)} if isinstance(m.document, Chart)
             else {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
@@ -263,15 +263,14 @@ def _version(stored: Mapping[str, Any]) -> int:
 def read_linked(cls: type[T], stored: Mapping[str, Any], version: int = SCHEMA) -> T:
     """A stored ``Button`` or ``Toast``: its link read from its address, or, in a row of a
     version before neutral links, from the Telegram URL it held (``url``)."""
-    if not isinstance(stored, Mapping):
-        raise Unreadable(f"a {cls.__name__} must be an object, got {stored!r:.80}")
-    values = dict(stored)
+    if not isinstance(stored, dict):  # (from_fields refuses what is no object)
+        return from_fields(cls, stored)
     if version < NEUTRAL_LINKS:
-        url = values.pop("url", None)
-        values["link"] = from_telegram(url) if isinstance(url, str) else None
-    elif values.get("link") is not None:
-        values["link"] = Link.parse(values["link"])
-    return from_fields(cls, values)
+        url = stored.get("url")
+        stored = {**stored, "link": from_telegram(url) if isinstance(url, str) else None}
+    elif stored.get("link") is not None:
+        stored = {**stored, "link": Link.parse(stored["link"])}
+    return from_fields(cls, stored)
 
 
 def _read_message(stored: Mapping[str, Any], version: int | None = None) -> Message:
