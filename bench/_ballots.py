@@ -670,6 +670,7 @@ class PrivateBallot:
 
     async def result(self, tx, ballot) -> Any:
         """The result the bot computes from storage (its own ``results.build``)."""
+        import bot.flows.all  # noqa: F401  (the kinds of ballot register as their modules load)
         from bot.flows import results
 
         return await results.build(tx, ballot)

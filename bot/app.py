@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,13 +20,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
 
 from bot.config import CannotRun, Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
+from bot.http_server import HttpServer
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import updates
@@ -50,8 +50,12 @@ def _why(exc: BaseException, api: str, doing: str) -> str:
 
 
 class Beside(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
+    async def stop_receiving(self, grace: float = 0.0) -> None: ...
+    async def stop(self, grace: float = 0.0) -> None: ...
+
+
+def _left(until: float) -> float:
+    return max(0.0, until - time.monotonic())
 
 
 @dataclass
@@ -67,7 +71,8 @@ class TelegramApp:
     dp: Dispatcher = field(init=False)
     engine: Engine = field(init=False)
     delivery: Delivery = field(default=None, init=False)
-    _runner: web.AppRunner | None = field(default=None, init=False)
+    server: HttpServer | None = None  # shared with WhatsApp (``qatysu run``); else the webhook's own
+    _own_server: bool = field(default=False, init=False)
     scheduler: Scheduler | None = field(default=None, init=False)
     outbox: OutboxWorker = field(default=None, init=False)
     sweep_interval: float = 10.0
@@ -137,7 +142,6 @@ class TelegramApp:
 
     async def _start_webhook(self) -> None:
         config = self.config
-        app = web.Application()
         # Telegram gets its 200 only after the update is handled (and stored), so a crash makes
         # Telegram deliver it again instead of losing it; every delivery is then a ``retry``: one
         # already handled gets its first answer again, which the crash may have kept from going.
@@ -150,16 +154,14 @@ class TelegramApp:
             return result
 
         self.dp.update.outer_middleware(answered)
-        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
-                             secret_token=config.telegram_webhook_secret, retry=True).register(app, path=WEBHOOK_PATH)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, config.http_host, config.http_port).start()
-        except OSError as exc:
-            raise CannotRun(f"cannot listen for Telegram's webhook on {config.http_host}:{config.http_port} "
-                            f"(QATYSU_HTTP_HOST, QATYSU_HTTP_PORT): "
-                            f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
+        handler = SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
+                                       secret_token=config.telegram_webhook_secret, retry=True)
+        if self.server is None:
+            self.server = HttpServer(config.http_host, config.http_port, "Telegram's webhook")
+            self._own_server = True
+        self.server.mount("POST", WEBHOOK_PATH, handler.handle)
+        if not self.server.listening:
+            await self.server.start()
         url = config.telegram_webhook_url + WEBHOOK_PATH
         try:
             await self.bot.set_webhook(url, secret_token=config.telegram_webhook_secret,
@@ -169,49 +171,71 @@ class TelegramApp:
             raise CannotRun(_why(exc, config.telegram_api_base or DEFAULT_API,
                                  f"the webhook {url} (setWebhook)")) from exc
 
-    async def stop(self) -> None:
+    async def stop_receiving(self, grace: float = 10.0) -> None:
+        """Take no new update (polling stops; the webhook's own server closes its port) and
+        answer those in hand within ``grace`` seconds (those left stay in the inbox, or, by
+        webhook, unanswered: Telegram delivers them again)."""
+        polling, self.polling = self.polling, None
+        try:
+            if polling is not None:
+                await polling.stop(grace)
+        finally:
+            if self._own_server and self.server is not None:
+                server, self.server = self.server, None
+                await server.stop(grace)
+
+    async def stop(self, grace: float = 10.0, beside: "Beside | None" = None) -> None:
         """Stop what was started (all of it, or what a failed start got to). Every part is stopped
         even if one fails (the first failure is raised after): an open database keeps the process
-        from exiting."""
+        from exiting. Within ``grace`` seconds (0: at once) the updates in hand are finished, the
+        redraws due are drawn, and the outbox's send in flight ends. ``beside`` (the WhatsApp
+        channel on this database) stops receiving with Telegram, and its sender closes after
+        the outbox's last send, before the database closes."""
+        until = time.monotonic() + grace
         failures: list[Exception] = []
 
-        async def step(part, stop) -> None:
+        async def step(name: str, stop) -> None:
+            part = getattr(self, name)
             if part is not None:
                 try:
                     await stop(part)
                 except Exception as exc:
                     failures.append(exc)
+                setattr(self, name, None)
 
-        await step(self.scheduler, lambda scheduler: scheduler.stop())
-        await step(self.polling, lambda polling: polling.stop())
-        await step(self._runner, lambda runner: runner.cleanup())
-        await step(self.delivery, lambda delivery: delivery.throttle.flush())
-        await step(self.outbox, lambda outbox: outbox.stop())
-        await step(self.bot, lambda bot: bot.session.close())
-        await step(self.db, lambda db: db.close())
-        self.scheduler = self.polling = self._runner = self.outbox = self.db = None
+        async def drawn(delivery: Delivery) -> None:
+            try:
+                async with asyncio.timeout(_left(until)):
+                    await delivery.throttle.flush()
+            except TimeoutError:
+                await delivery.throttle.cancel()  # asked for again at the next start
+
+        try:
+            await self.stop_receiving(_left(until))
+        except Exception as exc:
+            failures.append(exc)
+        if beside is not None:
+            try:
+                await beside.stop_receiving(_left(until))
+            except Exception as exc:
+                failures.append(exc)
+        await step("scheduler", lambda scheduler: scheduler.stop(_left(until)))
+        if self.delivery is not None:
+            try:
+                await drawn(self.delivery)
+            except Exception as exc:
+                failures.append(exc)
+        await step("outbox", lambda outbox: outbox.stop(_left(until)))
+        if beside is not None:
+            try:
+                await beside.stop(_left(until))
+            except Exception as exc:
+                failures.append(exc)
+        if self.bot is not None:
+            try:
+                await self.bot.session.close()
+            except Exception as exc:
+                failures.append(exc)
+        await step("db", lambda db: db.close())
         if failures:
             raise failures[0]
-
-    async def run_forever(self, beside: "Beside | None" = None) -> None:
-        """Run until cancelled, or until polling stops by itself (``CannotRun``: the token was
-        revoked, or polling failed): then everything is stopped and the process can exit.
-        ``beside`` (the WhatsApp channel) starts after Telegram, on its database, and stops first."""
-        await self.start()
-        try:
-            if beside is not None:
-                await beside.start()
-            if self.polling is not None:
-                try:
-                    await self.polling.wait()
-                except Exception as exc:  # logged where it happened, if it needs a traceback
-                    raise CannotRun(_why(exc, self.config.telegram_api_base or DEFAULT_API, "polling")) from exc
-            else:
-                await asyncio.Event().wait()
-        finally:
-            for part in (beside, self):
-                try:
-                    if part is not None:
-                        await part.stop()
-                except Exception:  # logged, not raised over why it stopped
-                    log.exception("stopping failed")

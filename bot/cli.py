@@ -28,7 +28,8 @@ environment:
   TELEGRAM_API_BASE         another Bot API server (default: Telegram's)
   TELEGRAM_WEBHOOK_URL      webhook mode: the public https base URL (default: long polling)
   TELEGRAM_WEBHOOK_SECRET   required with the webhook; Telegram sends it in a header
-  QATYSU_HTTP_HOST          where the webhook server listens (default 0.0.0.0)
+  QATYSU_HTTP_HOST          where the HTTP server listens (default 127.0.0.1): one server for
+                            /telegram/webhook, /whatsapp/webhook and /health
   QATYSU_HTTP_PORT          its port (default 8080)
   QATYSU_DB                 the database file (default ./qatysu.db; created if missing)
   QATYSU_LOCALE             kk, ru or en, for clients in another language (default kk)
@@ -43,13 +44,16 @@ environment:
   WHATSAPP_API_VERSION      its version (default v21.0)
   WHATSAPP_TEMPLATE_NOTICE  the approved template sent outside the 24-hour window
   WHATSAPP_DISPLAY_NUMBER   the business number, for wa.me links
+
+SIGTERM or SIGINT stops it cleanly within 8 s: no new updates, those in hand answered, the send in
+flight finished, the database closed; what was not handled is handled at the next start.
 """
 HEALTH_ENV = """\
 environment (those of `qatysu run`):
-  TELEGRAM_WEBHOOK_URL      when set (or WHATSAPP_TOKEN without TELEGRAM_BOT_TOKEN), healthy
-                            means the webhook server answers on QATYSU_HTTP_HOST, QATYSU_HTTP_PORT
-  QATYSU_DB                 otherwise, healthy means <QATYSU_DB>.heartbeat was touched
-                            less than 90 s ago (the bot is polling for updates)
+  TELEGRAM_WEBHOOK_URL      when set, or WHATSAPP_TOKEN: healthy means the HTTP server answers
+                            on QATYSU_HTTP_HOST, QATYSU_HTTP_PORT (its /health)
+  QATYSU_DB                 when Telegram is polled (no TELEGRAM_WEBHOOK_URL), healthy also means
+                            <QATYSU_DB>.heartbeat was touched less than 90 s ago
 """
 
 
@@ -75,9 +79,6 @@ def _run(args: argparse.Namespace) -> int:
     from bot.storage.dbfile import latest_version
 
     cfg = configuration.load(need_telegram=True)
-    if cfg.whatsapp and cfg.telegram_webhook_url:
-        raise Refused("TELEGRAM_WEBHOOK_URL cannot be used with WHATSAPP_TOKEN yet (both would listen on "
-                      "QATYSU_HTTP_PORT); unset it to receive Telegram by long polling")
     missing = i18n.missing_catalogs()
     if missing:
         raise Refused(f"the translation catalogs for {', '.join(missing)} are missing from this installation "
@@ -109,18 +110,17 @@ def _run(args: argparse.Namespace) -> int:
         return runner is not None and not runner.done()
 
     async def run() -> None:
+        from bot.serve import serve
+
         beating = asyncio.create_task(heartbeat.beat_forever(beat, receiving))
-        try:  # a failed start stops what it started and raises CannotRun
-            if telegram is not None:
-                await telegram.run_forever(beside=whatsapp)
-            else:
-                await whatsapp.run_forever()
+        try:  # a failed start stops what it started and raises CannotRun; SIGTERM, SIGINT stop cleanly
+            await serve(cfg, telegram, whatsapp)
         finally:
             beating.cancel()
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the signal handlers were set
         pass
     except configuration.CannotRun as exc:  # one line, and an exit code that makes Docker or systemd restart it
         print(f"qatysu: {exc}", file=sys.stderr)
@@ -301,29 +301,30 @@ def _export(args: argparse.Namespace) -> int:
 
 def _health(args: argparse.Namespace) -> int:
     cfg = configuration.load()
-    if cfg.telegram_webhook_url or (cfg.whatsapp and not cfg.telegram_token):  # no polling: the port answers
-        listening = cfg.whatsapp.host if cfg.whatsapp else cfg.http_host
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listening, listening)
+    said = []
+    if cfg.telegram_webhook_url or cfg.whatsapp:  # the HTTP server must answer
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(cfg.http_host, cfg.http_host)
         connection = http.client.HTTPConnection(host, cfg.http_port, timeout=5)
         try:
-            connection.request("GET", "/")
-            status = connection.getresponse().status  # any answer: the server is up (/ itself is a 404)
+            connection.request("GET", "/health")
+            status = connection.getresponse().status  # any answer: the server is up
         except OSError as exc:
             print(f"unhealthy: the webhook server does not answer on {host}:{cfg.http_port} ({exc})")
             return 1
         finally:
             connection.close()
-        print(f"healthy: the webhook server answers on {host}:{cfg.http_port} (HTTP {status})")
-        return 0
-    beat = heartbeat.path_for(cfg.db_path)
-    age = heartbeat.age(beat)
-    if age is None:
-        print(f"unhealthy: no heartbeat at {os.path.abspath(beat)}: the bot is not polling (yet)")
-        return 1
-    if age > heartbeat.STALE_AFTER:
-        print(f"unhealthy: the last heartbeat is {age:.0f} s old: the bot stopped polling for updates")
-        return 1
-    print(f"healthy: polling; last heartbeat {age:.0f} s ago")
+        said.append(f"the webhook server answers on {host}:{cfg.http_port} (HTTP {status})")
+    if not cfg.telegram_webhook_url and (cfg.telegram_token or not cfg.whatsapp):  # Telegram is polled
+        beat = heartbeat.path_for(cfg.db_path)
+        age = heartbeat.age(beat)
+        if age is None:
+            print(f"unhealthy: no heartbeat at {os.path.abspath(beat)}: the bot is not polling (yet)")
+            return 1
+        if age > heartbeat.STALE_AFTER:
+            print(f"unhealthy: the last heartbeat is {age:.0f} s old: the bot stopped polling for updates")
+            return 1
+        said.append(f"polling; last heartbeat {age:.0f} s ago")
+    print(f"healthy: {'; '.join(said)}")
     return 0
 
 
@@ -378,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its job bookkeeping says nothing to an operator
     try:
         return args.fn(args)
     except (configuration.ConfigError, Refused) as exc:

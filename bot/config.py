@@ -33,7 +33,7 @@ class Config:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     http_port: int = 8080
-    http_host: str = "0.0.0.0"
+    http_host: str = "127.0.0.1"  # the one HTTP server (both webhooks, /health): a proxy in front reaches it
     operator_name: str = "Qatysu"
     operator_bin: str = ""
     whatsapp: "WhatsAppConfig | None" = None
@@ -51,7 +51,6 @@ class WhatsAppConfig:
     api_version: str = "v21.0"
     templates: Mapping[str, str] = field(default_factory=dict)  # "notice" → an approved template's name
     display_number: str | None = None  # digits, for wa.me links
-    host: str = "127.0.0.1"            # the webhook's address (QATYSU_HTTP_HOST)
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
@@ -105,7 +104,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
         telegram_webhook_url=webhook,
         telegram_webhook_secret=secret,
         http_port=int(port_text),
-        http_host=env.get("QATYSU_HTTP_HOST", "").strip() or "0.0.0.0",
+        http_host=env.get("QATYSU_HTTP_HOST", "").strip() or "127.0.0.1",
         operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
         operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
         whatsapp=whatsapp,
@@ -144,5 +143,4 @@ def _whatsapp(env: Mapping[str, str]) -> WhatsAppConfig | None:
         api_version=version,
         templates=templates,
         display_number=display or None,
-        host=env.get("QATYSU_HTTP_HOST", "").strip() or "127.0.0.1",
     )

@@ -122,6 +122,14 @@ class EditThrottle:
         while any(p.task is not None or p.lock.locked() for p in self._keys.values()):
             await asyncio.sleep(0.01)
 
+    async def cancel(self) -> None:
+        """Drop the redraws still waiting (a stop that cannot wait for them: the scheduler asks
+        for them again at the next start, ``redraw_pending``)."""
+        waiting = [p.task for p in self._keys.values() if p.task is not None]
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+
 
 async def _no_redraw(key: str) -> Outcome:
     raise RuntimeError(f"nothing can redraw {key!r}: set Delivery.redraw")

@@ -42,6 +42,7 @@ class OutboxWorker:
         self.sent = 0
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
+        self._stopping = False  # stop() was called: no send is begun any more
         delivery.wake_outbox = self.wake
 
     def wake(self) -> None:
@@ -51,16 +52,24 @@ class OutboxWorker:
         # A process that just restarted cannot know what its predecessor sent in its last
         # second: wait one window before the first send.
         self._paused_until = self.clock() + WINDOW
+        self._stopping = False
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop sending: the send in flight, if any, is finished within ``grace`` seconds and
+        taken off the queue (cut off, it would go again after a restart); the rest of the queue
+        stays for the next start."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
+            if grace > 0:
+                await asyncio.wait({self._task}, timeout=grace)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 wait = await self.drain_once()
             except asyncio.CancelledError:
@@ -68,6 +77,8 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox pass failed")
                 wait = self.idle
+            if self._stopping:
+                break
             self._wake.clear()
             try:  # not asyncio.wait_for, which on Python 3.11 can swallow stop()'s cancel
                 async with asyncio.timeout(max(0.01, min(wait, self.idle))):
@@ -77,7 +88,7 @@ class OutboxWorker:
 
     async def drain(self) -> None:
         """Send everything that is due now (the simulator and tests call this)."""
-        while await self.drain_once() == 0:
+        while await self.drain_once() == 0 and not self._stopping:
             pass
 
     async def drain_once(self) -> float:
@@ -91,6 +102,8 @@ class OutboxWorker:
         progress = False
         waits: list[float] = []
         for item in queued:
+            if self._stopping:
+                break
             message = item.message
             if message is None:
                 if wait := await self._set_aside(item):

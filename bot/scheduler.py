@@ -77,6 +77,8 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler()
         self._at_start: asyncio.Task | None = None
         self._planned_minute: datetime | None = None
+        self._sweeping: asyncio.Task | None = None  # the sweep under way, which a stop lets finish
+        self._stopping = False
 
     async def sweep(self) -> None:
         minute = self.engine.clock().replace(second=0, microsecond=0)
@@ -92,6 +94,8 @@ class Scheduler:
         database one short batch at most, never for all of them."""
         before = None
         for _ in range(MAX_BATCHES):
+            if self._stopping:  # the next start sends the rest
+                return
             now = iso(self.engine.clock())
             first = await self.engine.db.atomic(lambda tx: reminders.due(tx, now, 1))
             if not first or first[0].id == before:  # none left, or the batch failed (logged): next sweep
@@ -102,6 +106,8 @@ class Scheduler:
 
     async def _run_jobs(self, jobs: tuple) -> None:
         for job in jobs:
+            if self._stopping:
+                return
             try:
                 outcome = await self.engine.run_system(job)
                 await self.delivery.deliver_outcome(outcome)
@@ -111,13 +117,26 @@ class Scheduler:
     async def start(self) -> None:
         await self.sweep()  # what fell due while the bot was down
         self._at_start = asyncio.create_task(self._run_jobs(AT_START))
-        self._scheduler.add_job(self.sweep, "interval", seconds=self.interval, max_instances=1, coalesce=True)
+        self._scheduler.add_job(self._sweep_job, "interval", seconds=self.interval, max_instances=1, coalesce=True)
         self._scheduler.start()
 
-    async def stop(self) -> None:
+    async def _sweep_job(self) -> None:
+        self._sweeping = asyncio.current_task()
+        try:
+            await self.sweep()
+        finally:
+            self._sweeping = None
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """No sweep begins any more; the one under way finishes its job (each job is one
+        transaction and the sending of its outcome) within ``grace`` seconds, or is cancelled."""
+        self._stopping = True  # a sweep that starts now returns at once
         if self._at_start is not None:
             self._at_start.cancel()
             await asyncio.gather(self._at_start, return_exceptions=True)
             self._at_start = None
+        sweeping = self._sweeping
+        if sweeping is not None and grace > 0:
+            await asyncio.wait({sweeping}, timeout=grace)
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.shutdown(wait=False)  # cancels a sweep still running

@@ -94,3 +94,17 @@ def test_the_database_lives_in_the_volume_and_the_port_is_the_default():
     assert any(env["QATYSU_DB"].startswith(v.rstrip("/") + "/") for v in volume)
     assert only("EXPOSE") == str(Config().http_port)
     assert only("USER") not in ("root", "0")
+
+
+def test_docker_stop_gets_the_clean_stop_before_its_kill():
+    """`docker stop` sends STOPSIGNAL and kills 10 s later (its default): `qatysu run` must stop
+    cleanly on that signal within that time."""
+    from bot.serve import STOP_WITHIN
+
+    assert only("STOPSIGNAL") == "SIGTERM"
+    assert STOP_WITHIN + 1.0 < 10  # the last-resort exit too
+
+
+def test_the_http_server_listens_beyond_the_container():
+    env = dict(re.findall(r"(\w+)=(\S+)", only("ENV")))
+    assert env["QATYSU_HTTP_HOST"] == "0.0.0.0" and Config().http_host == "127.0.0.1"

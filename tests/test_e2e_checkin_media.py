@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from bot.flows.reminders import plan_task_reminders
 from bot.storage import checkins
+from tests.daytime import quiet_hours_elsewhere
 from tests.test_crash_safety import linked_village
 from tests.test_e2e_telegram import new_community, onboard as tg_onboard, say
 from tests.test_whatsapp_e2e import wa_onboard, wa_say
@@ -91,6 +92,7 @@ async def test_a_whatsapp_owner_attaches_a_photo_to_a_check_in_and_a_file_is_ref
 async def test_whatsapp_members_get_the_weekly_digest_in_private_and_the_group_gets_it_once(tg, bot, wa, both):
     aigerim, group, alma = await whatsapp_owner(tg, bot, wa)
     app = bot.app
+    await quiet_hours_elsewhere(app.db)
     await app.delivery.deliver_outcome(await app.engine.run_system(plan_task_reminders))  # as each minute
     async with app.db.transaction() as tx:  # the digest's hour has come (Monday 10:00 by default)
         await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'digest'",

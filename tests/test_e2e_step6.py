@@ -9,6 +9,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from bot.storage.db import Database
+from tests.daytime import quiet_hours_elsewhere
 from tests.test_crash_safety import linked_village
 from tests.test_e2e_telegram import Bot, button_for, say
 
@@ -18,6 +19,7 @@ async def test_a_closing_ballot_reminder_reaches_only_the_non_voters_over_http(t
     await bot.start()
     try:
         aigerim, group, users = await linked_village(tg, bot, 3)  # M0..M2, English
+        await quiet_hours_elsewhere(bot.app.db)
         for member in users:
             await say(tg, member, "/start")  # a private chat with the bot, as every member has
         ballot = await say(tg, aigerim, "/poll dots 3 2d", group)
@@ -44,6 +46,7 @@ async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_o
     await bot.start()
     try:
         aigerim, group, users = await linked_village(tg, bot, 2)
+        await quiet_hours_elsewhere(bot.app.db)
         owner = users[0]
         await say(tg, owner, "/start")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -119,6 +122,7 @@ async def _a_thousand_members_and_three_groups(tg, bot):
     by a restart; then the ballot closes within the hour and the digest is due now. Returns the
     members, the groups and the ballot's message in the first group."""
     aigerim, group, _ = await linked_village(tg, bot, 0)
+    await quiet_hours_elsewhere(bot.app.db)
     await say(tg, aigerim, "/choose 1", group)
     users = [tg.user(20_000 + i, f"M{i}", "en", started=True) for i in range(1000)]
     groups = [group, tg.group(-100322, "Ауыл 2", with_bot=True), tg.group(-100323, "Ауыл 3", with_bot=True)]

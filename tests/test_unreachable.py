@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from tests.daytime import quiet_hours_elsewhere
 from tests.test_crash_safety import linked_village
 from tests.test_e2e_telegram import Bot, button_for, say
 
@@ -28,6 +29,7 @@ async def test_a_member_who_blocked_the_bot_is_skipped_until_they_write_again(tg
     await bot.start()
     try:
         aigerim, group, users = await linked_village(tg, bot, 2)
+        await quiet_hours_elsewhere(bot.app.db)
         for member in users:
             await say(tg, member, "/start")
         blocker, other = users

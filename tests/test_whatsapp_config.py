@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import pytest
 
 from bot.config import ConfigError, load
@@ -18,7 +15,7 @@ def test_whatsapp_alone_is_a_channel_with_meta_defaults():
                   need_telegram=True)
     wa = config.whatsapp
     assert config.telegram_token is None and wa is not None
-    assert (wa.api_base, wa.api_version, wa.host) == ("https://graph.facebook.com", "v21.0", "127.0.0.1")
+    assert (wa.api_base, wa.api_version, config.http_host) == ("https://graph.facebook.com", "v21.0", "127.0.0.1")
     assert wa.templates == {"notice": "qatysu_notice"} and wa.display_number == "77001234567"
     assert load({}).whatsapp is None
 
@@ -42,14 +39,3 @@ def test_a_wrong_whatsapp_value_is_named(extra, variable):
     with pytest.raises(ConfigError) as error:
         load({**WA, **extra})
     assert variable in str(error.value) and "\n" not in str(error.value)
-
-
-def test_a_telegram_webhook_beside_whatsapp_is_refused_before_anything_starts(tmp_path):
-    env = {**os.environ, **WA, "TELEGRAM_BOT_TOKEN": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-           "TELEGRAM_WEBHOOK_URL": "https://bot.example.kz", "TELEGRAM_WEBHOOK_SECRET": "s3cret",
-           "QATYSU_DB": str(tmp_path / "qatysu.db")}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, capture_output=True, text=True,
-                            timeout=60, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "TELEGRAM_WEBHOOK_URL" in result.stderr, result.stderr
-    assert not (tmp_path / "qatysu.db").exists()  # refused before anything started

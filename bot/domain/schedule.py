@@ -39,6 +39,11 @@ def parse_days(text: str, most: int) -> int | None:
     return days if 1 <= days <= most else None
 
 
+def iso(instant: datetime) -> str:
+    """An instant as stored: UTC, to the second (compared as text in SQL, so always this one way)."""
+    return instant.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
 def hhmm(value: time) -> str:
     return f"{value:%H:%M}"
 

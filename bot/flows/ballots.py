@@ -1,33 +1,30 @@
-"""Step 1 ballots: open (/poll), list (/vote), close (/close, or at the closing time), results.
+"""Ballots of every kind: open (/poll), list (/vote), close (/close, or at the closing time),
+results (/results), in-person tallies (/paper).
 
-The three kinds live in ``dots``, ``matrix`` and ``pairwise``; results and charts in ``results``.
+Each kind (``dots``, ``matrix``, ``pairwise``, ``election``, ``plan``, ``evaluation``) registers
+with ``kinds`` what these need of it; the ranking of problems' results and charts are in ``results``.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
 from bot.domain.text import small_int
-from bot.flows import results
+from bot.flows import choice, kinds, results
 from bot.flows.context import Build, Context, esc
-from bot.flows.engine import BadPayload, lookup
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, start_payload
+from bot.flows.scopes import ballot_community, ballot_scope
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
-from bot.storage import ballots, communities, nominations, problems
+from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
 
-KIND_NAMES = {**results.METHOD_NAMES, "election": N_("ҚМҰТ election"), "plan": N_("Action plan"),
-              "evaluation": N_("Evaluation")}
-KIND_ALIASES = {"dots": "dots", "stickers": "dots", "стикер": "dots", "жапсырма": "dots",
-                "matrix": "matrix", "матрица": "matrix", "pairwise": "pairwise", "pairs": "pairwise",
-                "election": "election", "сайлау": "election", "выборы": "election",
-                "plan": "plan", "жоспар": "plan", "план": "plan",
-                "evaluation": "evaluation", "бағалау": "evaluation", "оценка": "evaluation"}
 VISIBILITIES = ("live", "voted", "closed")
 MAX_OPTIONS = 40
 
@@ -43,16 +40,20 @@ def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
     return order
 
 
-async def ballot_scope(ctx: Context, ballot_id: str, *rest: str) -> Community:
-    """The community of the ballot a button or link names (forged or unknown ids are refused)."""
-    ballot = await lookup(ctx, ballots.get, ballot_id, "ballot")
-    ctx.found[("ballot", ballot.id)] = ballot
-    community = await communities.get(ctx.tx, ballot.community_id)
-    assert community is not None
-    return community
+class OpenBallot(Payload, prefix="open"):
+    ballot: int
 
 
-async def load_ballot(ctx: Context, ballot_id: str, kind: str | None = None) -> Ballot:
+class CloseBallot(Payload, prefix="close"):
+    ballot: int
+
+
+async def link_scope(ctx: Context, ballot_id: str) -> Community:
+    """The community of the ballot a link names (``?start=b_<ballot>``)."""
+    return await ballot_community(ctx, ballot_id)
+
+
+async def load_ballot(ctx: Context, ballot_id: int | str, kind: str | None = None) -> Ballot:
     """The ballot a payload names (its scope already checked); a vote of another kind is forged."""
     ballot = ctx.found.get(("ballot", int(ballot_id))) or await ballots.get(ctx.tx, int(ballot_id))
     assert ballot is not None
@@ -66,11 +67,9 @@ def refuse_closed(ctx: Context, ballot: Ballot) -> None:
         raise ctx.refuse(ctx.t("This ballot is closed. See the result with /results."))
 
 
-async def open_problem(ctx: Context, ballot: Ballot, problem_id: str) -> problems.Problem:
+async def open_problem(ctx: Context, ballot: Ballot, problem_id: int) -> problems.Problem:
     """A problem a vote names: it must be one of the ballot's options and still open."""
-    if small_int(problem_id) is None:
-        raise BadPayload("problem id")
-    found = await problems.offered(ctx.tx, int(problem_id), ballot.id)
+    found = await problems.offered(ctx.tx, problem_id, ballot.id)
     if found is None or not found[1] or found[0].community_id != ballot.community_id:
         raise BadPayload("not an option of this ballot")
     problem = found[0]
@@ -111,7 +110,7 @@ async def poll(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     words = ctx.event.args.lower().split()
-    kind = KIND_ALIASES.get(words[0]) if words else None
+    kind = kinds.named(words[0]) if words else None
     if kind is None:
         raise ctx.refuse(ctx.t("Which vote? /poll dots (stickers), /poll matrix or /poll pairwise. "
                                "Options: numbers of stickers, a closing time like 18:00 or 2h, and "
@@ -131,40 +130,35 @@ async def poll(ctx: Context) -> None:
             raise ctx.refuse(ctx.t("I did not understand «{word}» in the command.", word=esc(word[:30])))
     if any(b.kind == kind for b in await ballots.of_community(ctx.tx, community.id, "open")):
         raise ctx.refuse(ctx.t("A vote of this kind is already open. Close it first with /close."))
-    if kind == "election":
-        await open_election(ctx, community, numbers, visibility, closes_at)
-        return
-    if kind == "plan":
-        from bot.flows import plan
+    ballot = await kinds.KINDS[kind].open(ctx, community, numbers, visibility, closes_at)
+    await announce(ctx, community, ballot)
 
-        ballot = await plan.open_ballot(ctx, community, visibility,
-                                        closes_at.isoformat(timespec="seconds") if closes_at else None)
-        await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="plan", visibility=visibility)
-        await announce(ctx, community, ballot)
-        return
-    if kind == "evaluation":
-        ballot = await ballots.open_ballot(
-            ctx.tx, community.id, "evaluation", [], stickers=1, per_option=1, visibility=visibility,
-            closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None, opened_by=ctx.member.id,
-            now=ctx.now_iso)
-        await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="evaluation", visibility=visibility)
-        await announce(ctx, community, ballot)
-        return
-    open_ones = await problems.listed(ctx.tx, community.id)
-    stickers, per_option = 3, 1
-    if kind == "dots":
-        stickers = numbers[0] if numbers else 3
-        per_option = numbers[1] if len(numbers) > 1 else 1
-        if not 1 <= stickers <= 20 or not 1 <= per_option <= stickers or len(numbers) > 2:
-            raise ctx.refuse(ctx.t("Stickers: from 1 to 20 a member, and at most that many on one problem. "
-                                   "For example: /poll dots 3 1"))
-        chosen = open_ones
-    else:
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
+
+
+def shortlist_opener(kind: str) -> Callable[..., Awaitable[Ballot]]:
+    """How /poll opens a ranking of problems that takes a shortlist (``/poll matrix 2 5 7``), or
+    every open problem."""
+    async def open_shortlist(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                             closes_at: datetime | None) -> Ballot:
+        open_ones = await problems.listed(ctx.tx, community.id)
         by_number = {p.number: p for p in open_ones}
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             raise ctx.refuse(ctx.t("There is no open problem #{number}.", number=unknown[0]))
         chosen = [by_number[n] for n in dict.fromkeys(numbers)] if numbers else open_ones
+        return await open_on_problems(ctx, community, kind, chosen, visibility, closes_at)
+
+    return open_shortlist
+
+
+async def open_on_problems(ctx: Context, community: Community, kind: str, chosen: list[problems.Problem],
+                           visibility: str, closes_at: datetime | None, stickers: int = 3,
+                           per_option: int = 1) -> Ballot:
+    """Open a ranking of the ``chosen`` problems (audited), or refuse."""
+    assert ctx.member is not None
     if len(chosen) < 2:
         raise ctx.refuse(ctx.t("A vote needs at least 2 proposed problems. Members propose with /propose."))
     if len(chosen) > MAX_OPTIONS:
@@ -174,69 +168,30 @@ async def poll(ctx: Context) -> None:
                                 "after the command.", MAX_OPTIONS))
     ballot = await ballots.open_ballot(
         ctx.tx, community.id, kind, [p.id for p in chosen], stickers=stickers, per_option=per_option,
-        visibility=visibility, closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None,
-        opened_by=ctx.member.id, now=ctx.now_iso)
+        visibility=visibility, closes_at=iso(closes_at), opened_by=ctx.member.id, now=ctx.now_iso)
     await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind=kind, stickers=stickers,
                     per_option=per_option, visibility=visibility, options=[p.id for p in chosen])
-    await announce(ctx, community, ballot)
-
-
-async def open_election(ctx: Context, community: Community, numbers: list[int], visibility: str,
-                        closes_at: datetime | None) -> None:
-    """``/poll election [seats]``: every member who accepted a nomination is a candidate."""
-    from bot.flows.election import SEATS
-
-    assert ctx.member is not None
-    seats = numbers[0] if numbers else SEATS
-    if not 1 <= seats <= 20 or len(numbers) > 1:
-        raise ctx.refuse(ctx.t("Seats: from 1 to 20. For example: /poll election 7"))
-    candidates = [n for n in await nominations.of_community(ctx.tx, community.id, "accepted")
-                  if n.name]  # one who erased their data (/forget) stands no more
-    if len(candidates) < 2:
-        raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
-                               "the people nominated must accept."))
-    if len(candidates) > MAX_OPTIONS:
-        raise ctx.refuse(ctx.tn("An election can hold at most {n} candidate.",
-                                "An election can hold at most {n} candidates.", MAX_OPTIONS))
-    ballot = await ballots.open_election(
-        ctx.tx, community.id, [n.id for n in candidates], seats=seats, visibility=visibility,
-        closes_at=closes_at.isoformat(timespec="seconds") if closes_at else None, opened_by=ctx.member.id,
-        now=ctx.now_iso)
-    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="election", seats=seats,
-                    visibility=visibility, options=[n.id for n in candidates])
-    await announce(ctx, community, ballot)
+    return ballot
 
 
 async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Build:
     """How a ballot voted on in the group itself (stickers, the election, the plan) is drawn there."""
-    from bot.flows import dots, election, plan
-
-    if ballot.kind == "plan":
-        return await plan.group_view(ctx, community, ballot)
-    if ballot.kind == "dots":
-        problems_by_id = await problems.all_of(ctx.tx, community.id)
-        options = await ballots.options(ctx.tx, ballot.id)
-        if not ballot.is_open:  # the same tallies as the result and its chart, paper included
-            result = await results.build(ctx.tx, ballot)
-            return lambda tr: dots.closed_message(tr, result)
-        paper = await ballots.paper(ctx.tx, ballot.id)
-        return lambda tr: dots.group_message(tr, ballot, options, problems_by_id, community.tz, paper)
-    candidates, by_id = await election.candidates_of(ctx, ballot)
-    return lambda tr: election.group_message(tr, ballot, candidates, by_id, community.tz)
-
-
-IN_GROUP = ("dots", "election", "plan")  # voted on with the group message's buttons; the others in private
+    draw = kinds.kind_of(ballot).group_view
+    assert draw is not None, f"a {ballot.kind} ballot is voted on in private"
+    return await draw(ctx, community, ballot)
 
 
 async def announce(ctx: Context, community: Community, ballot: Ballot,
                    only: tuple[str, str] | None = None) -> None:
     """Post the open ballot to the community's groups (or ``only`` that one)."""
-    if ballot.kind in IN_GROUP:
+    kind = kinds.kind_of(ballot)
+    if kind.invitation is None:
         await ctx.post_groups(community, await group_view(ctx, community, ballot), tag=tag(ballot), only=only)
     else:
         link = ctx.deep_link(f"b_{ballot.id}")
+        invitation = kind.invitation
         await ctx.post_groups(community, lambda tr: (
-            private_ballot_invitation(tr, ballot) + closing_note(tr, ballot, community.tz),
+            invitation(tr) + closing_note(tr, ballot, community.tz),
             [[Button(tr.t("Open the ballot"), link=link)]]), only=only)
     if only is not None:
         return
@@ -253,42 +208,27 @@ def closing_note(tr: Translator, ballot: Ballot, tz: str) -> str:
     return "\n" + tr.t("Closes at {time} on {date}.", time=at.strftime("%H:%M"), date=at.strftime("%d.%m"))
 
 
-def private_ballot_invitation(tr: Translator, ballot: Ballot) -> str:
-    if ballot.kind == "evaluation":
-        text = tr.t("📝 <b>Evaluation</b>: «Did we reach the goal we wanted?» Three questions and, if you wish, a "
-                    "few words — in the private chat with me.")
-    elif ballot.kind == "matrix":
-        text = tr.t("🗳 <b>Priority matrix</b>: score each problem on importance and urgency, from 1 to 3. "
-                    "It takes a few minutes in the private chat with me.")
-    else:
-        text = tr.t("🗳 <b>Pairwise ranking</b>: I show you two problems at a time; tap the one that is "
-                    "more pressing. It takes a few minutes in the private chat with me.")
-    if ballot.kind == "evaluation":
-        return text + "\n" + tr.t("The group sees only the totals; what you write goes to the facilitator "
-                                  "without your name.")
-    return text + "\n" + tr.t("Your answers are secret; the group sees only the totals.")
+def secret_note(tr: Translator) -> str:
+    """The line under an invitation to a ranking voted on in private."""
+    return tr.t("Your answers are secret; the group sees only the totals.")
 
 
 # --- voting in private ---------------------------------------------------------------------
-@start_payload("b", who="member", scope=ballot_scope)
+@start_payload("b", who="member", scope=link_scope)
 async def ballot_link(ctx: Context, ballot_id: str) -> None:
     await open_private(ctx, await load_ballot(ctx, ballot_id))
 
 
-@button("open", who="member", scope=ballot_scope)
-async def open_pressed(ctx: Context, ballot_id: str) -> None:
-    await open_private(ctx, await load_ballot(ctx, ballot_id))
+@button(OpenBallot, who="member", scope=ballot_scope)
+async def open_pressed(ctx: Context, tap: OpenBallot) -> None:
+    await open_private(ctx, await load_ballot(ctx, tap.ballot))
 
 
 async def open_private(ctx: Context, ballot: Ballot) -> None:
-    from bot.flows import dots, election, evaluation, matrix, pairwise, plan
-
     refuse_closed(ctx, ballot)
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.deep_link(f"b_{ballot.id}"))
-    await {"dots": dots.show_private, "matrix": matrix.show_next, "pairwise": pairwise.show_next,
-           "election": election.show_private, "plan": plan.show_private,
-           "evaluation": evaluation.show_next}[ballot.kind](ctx, ballot)
+    await kinds.kind_of(ballot).show_private(ctx, ballot)
 
 
 @command("vote", who="member", describe=N_("Vote"))
@@ -306,7 +246,7 @@ async def vote(ctx: Context) -> None:
     rows = []
     for ballot in sorted(open_ones, key=lambda b: (voted[b.id], b.id)):
         mark = "✅ " if voted[ballot.id] else "🗳 "
-        rows.append([Button(mark + ctx.t(KIND_NAMES[ballot.kind]), data=f"open:{ballot.id}")])
+        rows.append([Button(mark + ctx.t(kinds.title(ballot)), data=OpenBallot(ballot.id).encode())])
     missing = sum(not v for v in voted.values())
     ctx.reply(ctx.tn("{n} vote is waiting for you.", "{n} votes are waiting for you.", missing)
               if missing else ctx.t("You have voted everywhere. You can still change your votes:"), rows)
@@ -318,21 +258,21 @@ async def close_command(ctx: Context) -> None:
     community = ctx.scoped
     assert community is not None
     open_ones = await ballots.of_community(ctx.tx, community.id, "open")
-    wanted = KIND_ALIASES.get(ctx.event.args.strip().lower())
+    wanted = kinds.named(ctx.event.args.strip())
     if wanted:
         open_ones = [b for b in open_ones if b.kind == wanted]
     if not open_ones:
         raise ctx.refuse(ctx.t("No vote is open."))
     if len(open_ones) > 1:
         ctx.reply(ctx.t("Several votes are open. Which one should I close?"),
-                  [[Button(ctx.t(KIND_NAMES[b.kind]), data=f"close:{b.id}")] for b in open_ones])
+                  [[Button(ctx.t(kinds.title(b)), data=CloseBallot(b.id).encode())] for b in open_ones])
         return
     await close(ctx, community, open_ones[0])
 
 
-@button("close", who="facilitator", scope=ballot_scope)
-async def close_pressed(ctx: Context, ballot_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id)
+@button(CloseBallot, who="facilitator", scope=ballot_scope)
+async def close_pressed(ctx: Context, tap: CloseBallot) -> None:
+    ballot = await load_ballot(ctx, tap.ballot)
     refuse_closed(ctx, ballot)
     assert ctx.scoped is not None
     await close(ctx, ctx.scoped, ballot)
@@ -340,24 +280,20 @@ async def close_pressed(ctx: Context, ballot_id: str) -> None:
 
 async def close(ctx: Context, community: Community, ballot: Ballot) -> None:
     """Close the ballot, freeze its group message and post the result (and the combined ranking)."""
-    from bot.flows import choice, election
-
     if not await ballots.close(ctx.tx, ballot.id, ctx.now_iso):
         return
     await ctx.audit("ballot.closed", community.id, ballot=ballot.id)
     closed = await ballots.get(ctx.tx, ballot.id)
     assert closed is not None
-    if closed.kind in IN_GROUP:
+    kind = kinds.kind_of(closed)
+    if kind.group_view is not None:
         await ctx.post_groups(community, await group_view(ctx, community, closed), tag=tag(closed), edit=True)
-    if closed.kind == "election":
-        await election.post_result(ctx, community, closed)
-        return
-    if closed.kind in ("plan", "evaluation"):
-        from bot.flows import evaluation, plan
+    await kind.post_result(ctx, community, closed)
 
-        await {"plan": plan.post_result, "evaluation": evaluation.post_result}[closed.kind](ctx, community, closed)
-        return
-    await post_result(ctx, community, closed)
+
+async def post_ranking(ctx: Context, community: Community, ballot: Ballot) -> None:
+    """Post a ranking's result, then the combined ranking and the choice to confirm."""
+    await post_result(ctx, community, ballot)
     await choice.post_combined(ctx, community)
 
 
@@ -379,18 +315,17 @@ async def results_command(ctx: Context) -> None:
     if not closed:
         raise ctx.refuse(ctx.t("No vote has closed yet."))
     latest = max(closed, key=lambda b: (b.closed_at or "", b.id))
-    if latest.kind in ("election", "plan", "evaluation"):
-        from bot.flows import election, evaluation, plan
+    await kinds.kind_of(latest).results_reply(ctx, latest)
 
-        await {"election": election.results_reply, "plan": plan.results_reply,
-               "evaluation": evaluation.results_reply}[latest.kind](ctx, latest)
-        return
-    result = await results.build(ctx.tx, latest)
-    code = await results.repeated_code(ctx, latest)  # the code the group saw under this result
+
+async def ranking_results(ctx: Context, ballot: Ballot) -> None:
+    """/results for a ranking of problems: its result, and the combined ranking when several ran."""
+    community = ctx.scoped
+    assert community is not None
+    result = await results.build(ctx.tx, ballot)
+    code = await results.repeated_code(ctx, ballot)  # the code the group saw under this result
     ctx.reply(results.caption(ctx.tr, result, code), chart=results.chart(ctx.locale, result))
-    if len({b.kind for b in closed}) > 1:
-        from bot.flows import choice
-
+    if len({b.kind for b in await ballots.of_community(ctx.tx, community.id, "closed")}) > 1:
         latest_each = [r for r in await choice.latest_results(ctx, community) if r.order]
         if len(latest_each) > 1:
             rows, chart = results.combined(ctx.locale, latest_each)
@@ -404,8 +339,6 @@ async def results_command(ctx: Context) -> None:
 async def paper(ctx: Context) -> None:
     """``/paper 12 3:10 5:4`` — a meeting of 12 people; #3 got 10 paper stickers, #5 got 4. Each
     meeting entered adds to the earlier ones."""
-    from bot.flows import choice
-
     community = ctx.scoped
     assert community is not None
     parts = ctx.event.args.replace("#", "").split()
@@ -443,5 +376,4 @@ async def paper(ctx: Context) -> None:
         ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
     else:  # the result changes: the frozen ballot, the result and the choice follow
         await ctx.post_groups(community, await group_view(ctx, community, updated), tag=tag(updated), edit=True)
-        await post_result(ctx, community, updated)
-        await choice.post_combined(ctx, community)
+        await post_ranking(ctx, community, updated)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from bot.domain.models import Community
 from bot.domain.text import small_int
-from bot.flows import results
+from bot.flows import kinds, results
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload, lookup
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command
+from bot.flows.scopes import community_scope, lookup
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import ballots, communities, problems
@@ -16,10 +17,27 @@ from bot.storage import ballots, communities, problems
 SHORTLIST = 3
 
 
+class ProblemConfirm(Payload, prefix="ch"):
+    """The facilitator confirms a problem, from the result (``ballot``, its check ``code``) under
+    which the button was shown; the result and code are absent from the oldest buttons."""
+
+    problem: int
+    ballot: int | None = None
+    code: str | None = None
+
+
+class Volunteer(Payload, prefix="vol"):
+    """``vol:<community>`` puts the member on the next stage's list, ``vol:<community>:0`` takes
+    them off (``leave`` is 0)."""
+
+    community: int
+    leave: int | None = None
+
+
 async def latest_results(ctx: Context, community: Community) -> list[results.Result]:
     latest: dict[str, object] = {}
     for ballot in await ballots.of_community(ctx.tx, community.id, "closed"):
-        if ballot.kind in results.METHOD_NAMES:  # the ways of ranking problems, not the election
+        if kinds.kind_of(ballot).method is not None:  # the ways of ranking problems, not the election
             latest[ballot.kind] = ballot
     return [await results.build(ctx.tx, b) for b in latest.values()]
 
@@ -29,8 +47,8 @@ def confirm_buttons(tr: Translator, candidates: list[problems.Problem],
     """Buttons to confirm one of the first problems; they name the result they came from, so a
     button under a result that changed since (in-person stickers added) refuses instead of acting."""
     code = source.ballot.check_code or ""
-    return [[Button(tr.t("✅ Confirm #{number}", number=p.number), data=f"ch:{p.id}:{source.ballot.id}:{code}")]
-            for p in candidates]
+    return [[Button(tr.t("✅ Confirm #{number}", number=p.number),
+                    data=ProblemConfirm(p.id, source.ballot.id, code).encode())] for p in candidates]
 
 
 async def post_combined(ctx: Context, community: Community) -> None:
@@ -77,19 +95,20 @@ def combined_caption(tr: Translator, rows: list, by_id: dict) -> str:
                 number=first[0].number, text=esc(first[0].text), mean=tr.num(rows[0].mean_rank))
 
 
-async def problem_scope(ctx: Context, problem_id: str, *rest: str) -> Community:
-    problem = await lookup(ctx, problems.get, problem_id, "problem")
+async def problem_scope(ctx: Context, tap: ProblemConfirm) -> Community:
+    problem = await lookup(ctx, problems.get, tap.problem, "problem")
     community = await communities.get(ctx.tx, problem.community_id)
     assert community is not None
     return community
 
 
-@button("ch", who="facilitator", scope=problem_scope)
-async def confirm_pressed(ctx: Context, problem_id: str, ballot_id: str = "", code: str = "") -> None:
-    problem = await problems.get(ctx.tx, int(problem_id))
+@button(ProblemConfirm, who="facilitator", scope=problem_scope)
+async def confirm_pressed(ctx: Context, tap: ProblemConfirm) -> None:
+    problem = await problems.get(ctx.tx, tap.problem)
     assert problem is not None
-    source = await ballots.get(ctx.tx, int(ballot_id)) if small_int(ballot_id) is not None else None
-    if source is not None and source.community_id == problem.community_id and (source.check_code or "") != code:
+    source = await ballots.get(ctx.tx, tap.ballot) if tap.ballot is not None else None
+    if source is not None and source.community_id == problem.community_id and (source.check_code or "") != (
+            tap.code or ""):
         raise ctx.refuse(ctx.t("This result has changed since (in-person stickers were added). Use the buttons "
                                "under the newest result."))
     await confirm(ctx, problem)
@@ -124,8 +143,8 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
         return (tr.t("✅ The community will work on #{number}: «{text}».\n\nWho will take part in the next "
                      "stage? Tap the button.", number=problem.number, text=esc(problem.text))
                 + "\n" + results.audit_line(tr, head),
-                [[Button(tr.t("🙋 I will take part in the next stage"), data=f"vol:{community.id}")],
-                 [Button(tr.t("I will not take part"), data=f"vol:{community.id}:0")]])
+                [[Button(tr.t("🙋 I will take part in the next stage"), data=Volunteer(community.id).encode())],
+                 [Button(tr.t("I will not take part"), data=Volunteer(community.id, leave=0).encode())]])
 
     await ctx.post_groups(community, build)
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -138,20 +157,14 @@ async def confirm(ctx: Context, problem: problems.Problem) -> None:
             number=problem.number, text=esc(problem.text)), []))
 
 
-async def community_scope(ctx: Context, community_id: str, *rest: str) -> Community | None:
-    """The community a button names first (forged or unknown ids are refused)."""
-    return await lookup(ctx, communities.get, community_id, "community")
-
-
-@button("vol", who="member", scope=community_scope)
-async def volunteer(ctx: Context, community_id: str, leave: str = "") -> None:
-    """``vol:<community>`` puts the member on the list, ``vol:<community>:0`` takes them off: a
-    group message shows the same buttons to everyone, so each button does one thing only, and
+@button(Volunteer, who="member", scope=community_scope)
+async def volunteer(ctx: Context, tap: Volunteer) -> None:
+    """A group message shows the same buttons to everyone, so each button does one thing only, and
     "I will take part" pressed again never takes anyone off."""
     assert ctx.member is not None and ctx.scoped is not None
-    if leave not in ("", "0"):
+    if tap.leave not in (None, 0):
         raise BadPayload("vol takes :0 or nothing")
-    if leave:
+    if tap.leave is not None:
         if await problems.unvolunteer(ctx.tx, ctx.scoped.id, ctx.member.id):
             await ctx.audit("step1.unvolunteered", ctx.scoped.id)
             ctx.toast(ctx.t("You are off the list. Tap «I will take part» to join again."))

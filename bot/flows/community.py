@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bot import markup
 from bot.domain.models import Community
-from bot.domain.text import clean_line, small_int
-from bot.flows import onboarding, registry, results
+from bot.domain.text import clean_line
+from bot.flows import ballots as ballot_flows, linking, registry, results, welcome
+from bot.flows.access import join_link, require
 from bot.flows.context import Context, esc
+from bot.flows.cycles import history_text
+from bot.flows.monitoring import version_note
+from bot.flows.payloads import BadPayload, MenuPress, Payload
 from bot.flows.registry import COMMANDS, button, command, start_payload, state
-from bot.flows.steps import STEP_GOALS, STEP_TITLES
+from bot.flows.scopes import community_scope, lookup
+from bot.flows.steps import MENU, STEP_GOALS, STEP_RESULTS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.links import Link
@@ -40,31 +44,23 @@ PLACES = {
 }
 
 
-@dataclass(frozen=True)
-class MenuItem:
-    step: int | None       # shown while the community is at this step (None: always)
-    label: str             # message id
-    command: str
-    facilitator: bool = False
+class TimeZone(Payload, prefix="tz"):
+    """``tz:<community>`` asks where the community lives; ``tz:<community>:<place>`` sets it."""
+
+    community: int
+    place: str | None = None
 
 
-MENU: list[MenuItem] = []
-# Per step: a function that states the step's result for the group when the step closes.
-STEP_RESULTS: dict[int, Callable[[Context, Community, Translator], Awaitable[str | None]]] = {}
+class SwitchCommunity(Payload, prefix="c"):
+    """Makes one of the member's communities the active one."""
 
-
-def menu_item(step: int | None, label: str, command_name: str, facilitator: bool = False) -> None:
-    MENU.append(MenuItem(step, label, command_name, facilitator))
-
-
-def join_link(ctx: Context, community: Community) -> Link:
-    return ctx.deep_link(community.join_code)
+    community: int
 
 
 # --- menu ----------------------------------------------------------------------------------
 async def show_menu(ctx: Context, hint: bool = False) -> None:
     if not ctx.onboarded:
-        await onboarding.begin(ctx)
+        await welcome.begin(ctx)
         return
     community = None if ctx.event.is_group else await ctx.community()
     lines = []
@@ -74,7 +70,7 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
     if community is None:
         lines.append(ctx.t("You are not in a community yet. Open a join link from your facilitator, "
                            "or create a community."))
-        rows.append([Button(ctx.t("Create a community"), data="m:new")])
+        rows.append([Button(ctx.t("Create a community"), data=MenuPress("new").encode())])
     else:
         role = await ctx.role(community.id)
         lines.append(ctx.t("<b>{name}</b> — step {step} of 7: {title}.", name=esc(community.name),
@@ -82,14 +78,13 @@ async def show_menu(ctx: Context, hint: bool = False) -> None:
         for item in MENU:
             if item.step not in (None, community.step) or (item.facilitator and role != "facilitator"):
                 continue
-            rows.append([Button(ctx.t(item.label), data=f"m:{item.command}")])
-        rows.append([Button(ctx.t("Status"), data="m:status"), Button(ctx.t("Help"), data="m:help")])
-    rows.append([Button(ctx.t("My communities"), data="m:communities"),
-                 Button(ctx.t("Language"), data="m:lang")])
-    from bot.flows import linking
-
+            rows.append([Button(ctx.t(item.label), data=MenuPress(item.command).encode())])
+        rows.append([Button(ctx.t("Status"), data=MenuPress("status").encode()),
+                     Button(ctx.t("Help"), data=MenuPress("help").encode())])
+    rows.append([Button(ctx.t("My communities"), data=MenuPress("communities").encode()),
+                 Button(ctx.t("Language"), data=MenuPress("lang").encode())])
     if await linking.may_offer(ctx):
-        rows.append([Button(ctx.t("📱 Link WhatsApp"), data="m:phone")])
+        rows.append([Button(ctx.t("📱 Link WhatsApp"), data=MenuPress("phone").encode())])
     ctx.reply("\n".join(lines), rows)
 
 
@@ -113,8 +108,6 @@ async def menu_command(ctx: Context) -> None:
 
 
 async def linked_scope(ctx: Context, rest: str) -> Community | None:
-    from bot.flows.engine import lookup
-
     return await lookup(ctx, communities.get, rest.partition("_")[0], "community")
 
 
@@ -122,8 +115,6 @@ async def linked_scope(ctx: Context, rest: str) -> Community | None:
 async def opened_from_group(ctx: Context, rest: str) -> None:
     """``?start=g_<community>_<command>`` (``Context.private_link``): that community becomes the
     member's active one, and the command runs there."""
-    from bot.flows.engine import BadPayload
-
     name = rest.partition("_")[2]
     route = COMMANDS.get(name)
     if route is None or route.where == "group" or not name.islower():
@@ -136,13 +127,12 @@ async def opened_from_group(ctx: Context, rest: str) -> None:
     await ctx.engine._run(ctx, route, [])
 
 
-@button("m", who="anyone")
-async def menu_pressed(ctx: Context, name: str) -> None:
+@button(MenuPress, who="anyone")
+async def menu_pressed(ctx: Context, tap: MenuPress) -> None:
+    name = tap.command
     route = COMMANDS.get(name)
     if route is None:
-        from bot.flows.engine import BadPayload
-
-        raise BadPayload(f"no command {name!r}")
+        raise BadPayload(f"no command {name[:20]!r}")
     await ctx.engine._run(ctx, route, [])
 
 
@@ -217,8 +207,8 @@ async def new_place(ctx: Context, text: str) -> None:
     ctx.reply(
         created + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
                           zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
-        [[Button(ctx.t("Open the menu"), data="m:menu")],
-         [Button(ctx.t("🕒 We live in another time zone"), data=f"tz:{community.id}")]])
+        [[Button(ctx.t("Open the menu"), data=MenuPress("menu").encode())],
+         [Button(ctx.t("🕒 We live in another time zone"), data=TimeZone(community.id).encode())]])
 
 
 def utc_offset(zone: str, ctx: Context) -> str:
@@ -233,24 +223,16 @@ def zone_name(tr: Translator, zone: str) -> str:
     return next((tr.t(label) for label, iana in PLACES.values() if iana == zone), zone)
 
 
-async def named_community(ctx: Context, community_id: str, *rest: str) -> Community | None:
-    """The community a button names first (forged or unknown ids are refused)."""
-    from bot.flows.engine import lookup
-
-    return await lookup(ctx, communities.get, community_id, "community")
-
-
-@button("tz", who="facilitator", where="private", scope=named_community)
-async def time_zone(ctx: Context, community_id: str, place: str = "") -> None:
-    """``tz:<community>`` asks where the community lives, by the places whose clock differs from
-    its own; ``tz:<community>:<place>`` sets that place's zone."""
-    from bot.flows.engine import BadPayload
-
+@button(TimeZone, who="facilitator", where="private", scope=community_scope)
+async def time_zone(ctx: Context, tap: TimeZone) -> None:
+    """Asks where the community lives, by the places whose clock differs from its own; or, given
+    the place, sets that place's zone."""
+    place = tap.place
     community = ctx.scoped
     assert community is not None
     if not place:
         offset = utc_offset(community.tz, ctx)
-        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=f"tz:{community.id}:{key}")]
+        choices = [[Button(f"{ctx.t(label)} · UTC{utc_offset(zone, ctx)}", data=TimeZone(community.id, key).encode())]
                    for key, (label, zone) in PLACES.items() if utc_offset(zone, ctx) != offset]
         ctx.reply(ctx.t("<b>{name}</b> keeps the time of {zone}, UTC{offset}. Where does the community live?",
                         name=esc(community.name), zone=zone_name(ctx.tr, community.tz), offset=offset), choices)
@@ -284,10 +266,10 @@ async def join_by_code(ctx: Context, raw_code: str) -> None:
         ctx.reply(ctx.t("No community has the code «{code}». Check the link or ask your facilitator.",
                         code=esc(code or raw_code[:32])))
         if not ctx.onboarded:
-            await onboarding.begin(ctx)
+            await welcome.begin(ctx)
         return
     if not ctx.onboarded:
-        await onboarding.begin(ctx, join_code=code)
+        await welcome.begin(ctx, join_code=code)
         return
     assert ctx.member is not None
     joined = await members.join(ctx.tx, community.id, ctx.member.id, "member", ctx.now_iso)
@@ -315,24 +297,20 @@ async def join_command(ctx: Context) -> None:
 async def communities_command(ctx: Context) -> None:
     assert ctx.member is not None
     mine = await members.communities_of(ctx.tx, ctx.member.id)
-    rows = [[Button(("✓ " if c.id == ctx.member.active_community else "") + c.name, data=f"c:{c.id}")]
-            for c, _ in mine]
-    rows.append([Button(ctx.t("Create a community"), data="m:new")])
+    rows = [[Button(("✓ " if c.id == ctx.member.active_community else "") + c.name,
+                    data=SwitchCommunity(c.id).encode())] for c, _ in mine]
+    rows.append([Button(ctx.t("Create a community"), data=MenuPress("new").encode())])
     text = ctx.t("Your communities. Tap one to make it active:") if mine else \
         ctx.t("You are not in a community yet. Open a join link from your facilitator, or create a community.")
     ctx.reply(text, rows)
 
 
-@button("c", where="private")
-async def switch(ctx: Context, community_id: str) -> None:
-    from bot.flows.engine import BadPayload
-
-    if small_int(community_id) is None:
-        raise BadPayload("community id")
+@button(SwitchCommunity, where="private")
+async def switch(ctx: Context, tap: SwitchCommunity) -> None:
     assert ctx.member is not None
-    if await members.membership(ctx.tx, int(community_id), ctx.member.id) is None:
+    if await members.membership(ctx.tx, tap.community, ctx.member.id) is None:
         raise BadPayload("not a member of that community")
-    await members.set_active(ctx.tx, ctx.member.id, int(community_id))
+    await members.set_active(ctx.tx, ctx.member.id, tap.community)
     ctx.member = await members.get(ctx.tx, ctx.member.id)
     ctx._community_cache.clear()
     await show_menu(ctx)
@@ -359,7 +337,6 @@ async def group_moved(ctx: Context, new_chat_id: str) -> None:
     """Telegram made the group a supergroup, with a new id: the link follows, and the open
     ballots are posted again there (the bot's old messages keep other ids, which it cannot edit;
     a ballot post still on its way to the old id is dropped by the delivery, not redirected)."""
-    from bot.flows import ballots as ballot_flows
     from bot.storage import ballots
 
     channel, old_chat_id = ctx.event.channel, ctx.event.chat_id
@@ -420,18 +397,12 @@ def steps_text(tr: Translator, community: Community, skipped: set[int] = frozens
 async def status(ctx: Context) -> None:
     community = await ctx.community()
     if community is None:
-        from bot.flows.engine import require
-
         await require(ctx, None, "member")
         return
-    from bot.flows.monitoring import version_note
-
     text = steps_text(ctx.tr, community, await communities.skipped_steps(ctx.tx, community.id))
     if changed := await version_note(ctx, ctx.tr, community):
         text += "\n\n" + changed
     if len(await cycles.history(ctx.tx, community.id)) > 1:  # the cycles, once there is more than one
-        from bot.flows.cycles import history_text
-
         text += "\n\n" + await history_text(ctx, ctx.tr, community)
     ctx.reply(text)
 

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.models import Community, Member
+from bot.flows.paging import pages
+from bot.flows.payloads import prefix_of
+from bot.flows.registry import BUTTONS, RANK
 from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
 from bot.links import Link
@@ -159,8 +162,6 @@ class Context:
 
     def reply_pages(self, lines: Sequence[str], buttons: Buttons = ()) -> None:
         """A long listing as as many messages as it takes, the buttons under the last."""
-        from bot.flows.problems import pages
-
         parts = pages(list(lines))
         for part in parts[:-1]:
             self.reply(part)
@@ -233,10 +234,8 @@ class Context:
 def usable(buttons: Buttons, role: str) -> tuple:
     """The rows of a group's buttons that a person holding ``role`` may use: a group shows the
     facilitator's buttons to everyone (and refuses the others' taps), a member's own chat does not."""
-    from bot.flows.registry import BUTTONS, RANK
-
     def allowed(button: Button) -> bool:
-        route = BUTTONS.get(button.data.split(":", 1)[0]) if button.data is not None else None
+        route = BUTTONS.get(prefix_of(button.data)) if button.data is not None else None
         return route is None or RANK[route.who] <= RANK[role]
 
     rows = (tuple(b for b in row if allowed(b)) for row in buttons)

@@ -8,13 +8,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.text import small_int
-from bot.flows import results
-from bot.flows.ballots import KIND_NAMES
-from bot.flows.choice import community_scope
+from bot.flows import kinds, results
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.payloads import Payload
 from bot.flows.registry import button, command
+from bot.flows.scopes import community_scope
 from bot.flows.steps import STEP_GOALS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
@@ -46,7 +44,7 @@ async def refuse_unfinished(ctx: Context, community: Community) -> None:
     open_ones = await ballots.of_community(ctx.tx, community.id, "open")
     if open_ones:
         raise ctx.refuse(ctx.t("Close the open votes first ({votes}): /close. Then start the next cycle.",
-                               votes=", ".join(ctx.t(KIND_NAMES[b.kind]) for b in open_ones)))
+                               votes=", ".join(ctx.t(kinds.title(b)) for b in open_ones)))
     if community.step < 7:
         raise ctx.refuse(ctx.t("A cycle ends with step 7, the evaluation; the community is at step {step}. "
                                "Move on with /next first.", step=community.step))
@@ -72,7 +70,7 @@ async def cycle_command(ctx: Context) -> None:
                "choose, marked «from the last cycle», without their votes.", carried),
         ctx.t("The ҚМҰТ stays until the community elects it again.")]),
         [[Button(ctx.t("Start cycle {number}", number=current.number + 1),
-                 data=f"cy:{community.id}:{current.number}")]])
+                 data=NextCycle(community.id, current.number).encode())]])
 
 
 async def carried_count(ctx: Context, community: Community) -> int:
@@ -80,14 +78,19 @@ async def carried_count(ctx: Context, community: Community) -> int:
     return sum(p.id != (chosen.id if chosen else None) for p in await problems.listed(ctx.tx, community.id))
 
 
-@button("cy", who="facilitator", scope=community_scope)
-async def start_pressed(ctx: Context, community_id: str, number: str) -> None:
+class NextCycle(Payload, prefix="cy"):
+    """The facilitator starts the cycle after ``number``."""
+
+    community: int
+    number: int
+
+
+@button(NextCycle, who="facilitator", scope=community_scope)
+async def start_pressed(ctx: Context, tap: NextCycle) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     current = await cycles.current(ctx.tx, community.id)
-    if small_int(number) is None:
-        raise BadPayload("cycle number")
-    if int(number) != current.number:
+    if tap.number != current.number:
         raise ctx.refuse(ctx.t("Cycle {number} has already started.", number=current.number))
     await refuse_unfinished(ctx, community)
     finished, new = await cycles.start_next(ctx.tx, community, ctx.member.id, ctx.now_iso)

@@ -5,24 +5,42 @@ named, never broken; the facilitator confirms the group, told first of any categ
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.election import CATEGORIES, ElectionResult, election_result
 from bot.domain.models import Community
-from bot.domain.text import small_int
-from bot.flows.ballots import ballot_scope, closing_note, load_ballot, member_order, refuse_closed, tag
-from bot.flows.community import STEP_RESULTS
-from bot.flows.context import Context, esc
+from bot.flows.ballots import MAX_OPTIONS, closing_note, iso, load_ballot, member_order, refuse_closed, tag
+from bot.flows.context import Build, Context, esc
 from bot.flows.dots import BUTTON_TEXT, short
-from bot.flows.engine import BadPayload
+from bot.flows.kinds import BallotKind, register
 from bot.flows.nominations import CATEGORY_NAMES, shown_name
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button
+from bot.flows.results import audit_line, posted_code, repeated_code
+from bot.flows.scopes import ballot_scope
+from bot.flows.steps import STEP_RESULTS
 from bot.flows.types import Button, Chart, Message
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.storage import ballots, communities, nominations
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
 from bot.storage.nominations import Nomination
 
 SEATS = 7  # default seats (PRODUCT.md)
+
+
+class ElectionTap(Payload, prefix="el"):
+    """An approval given to, or taken back from, a candidate (their nomination)."""
+
+    ballot: int
+    nomination: int
+
+
+class KmutConfirm(Payload, prefix="kc"):
+    """The facilitator confirms the elected ҚМҰТ (``anyway`` 1: though a category is missing)."""
+
+    ballot: int
+    anyway: int | None = None
 
 
 async def candidates_of(ctx: Context, ballot: Ballot) -> tuple[list[tuple[int, int]], dict[int, Nomination]]:
@@ -62,7 +80,8 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
     order = member_order(ballot, 0, [nid for nid, _ in options])  # one shuffled order for the group
     counts = dict(options)
     buttons = [[Button(short(by_id[nid].name or tr.t("a former member"), BUTTON_TEXT)
-                       + (f" · {counts[nid]}" if show else ""), data=f"el:{ballot.id}:{nid}")] for nid in order]
+                       + (f" · {counts[nid]}" if show else ""), data=ElectionTap(ballot.id, nid).encode())]
+               for nid in order]
     return "\n".join(lines), buttons
 
 
@@ -82,7 +101,7 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
     for nid in member_order(ballot, ctx.member.id, list(counts)):
         mark = "✅ " if nid in mine else ""
         buttons.append([Button(f"{mark}{short(by_id[nid].name or ctx.t('a former member'), BUTTON_TEXT)}"
-                               + (f" · {counts[nid]}" if show else ""), data=f"el:{ballot.id}:{nid}")])
+                               + (f" · {counts[nid]}" if show else ""), data=ElectionTap(ballot.id, nid).encode())])
     return "\n".join(lines), buttons
 
 
@@ -91,14 +110,14 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
     ctx.reply(text, buttons, tag=tag(ballot))
 
 
-@button("el", who="member", scope=ballot_scope)
-async def tap(ctx: Context, ballot_id: str, nomination_id: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "election")
+@button(ElectionTap, who="member", scope=ballot_scope)
+async def tap(ctx: Context, tap: ElectionTap) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "election")
     refuse_closed(ctx, ballot)
     assert ctx.member is not None
-    number = small_int(nomination_id)
+    number = tap.nomination
     options = dict(await ballots.candidates(ctx.tx, ballot.id))
-    if number is None or number not in options:
+    if number not in options:
         raise BadPayload("not a candidate of this election")
     nomination = await nominations.get(ctx.tx, number)
     assert nomination is not None
@@ -164,8 +183,6 @@ def caption(tr: Translator, ballot: Ballot, result: ElectionResult, by_id: dict[
             audit_head: str, then: str = "") -> str:
     """The finding (who is elected, the ties, the categories missing), turnout, ``then`` (what
     the facilitator does next) and, last, the audit log's head."""
-    from bot.flows.results import audit_line
-
     if not result.order:
         lines = [tr.t("ҚМҰТ election: there were no candidates.")]
     elif not result.voters:
@@ -213,8 +230,6 @@ def chart(locale: str, ballot: Ballot, result: ElectionResult, by_id: dict[int, 
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     result, by_id = await result_of(ctx, ballot)
     head = await posted_code(ctx, ballot)
 
@@ -222,7 +237,7 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
         if not result.elected or not result.voters:
             return caption(tr, ballot, result, by_id, head), []
         return caption(tr, ballot, result, by_id, head, tr.t("Facilitator: confirm the ҚМҰТ.")), [[
-            Button(tr.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]]
+            Button(tr.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]]
 
     await ctx.post_groups(community, build, chart=chart(community.locale, ballot, result, by_id))
     if not ctx.event.is_group or not await communities.groups(ctx.tx, community.id):
@@ -237,16 +252,14 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     confirmable = (result.elected and result.voters and await ctx.role(ballot.community_id) == "facilitator"
                    and not await nominations.confirmed(ctx.tx, ballot.id))
     then = ctx.t("Facilitator: confirm the ҚМҰТ.") if confirmable else ""
-    from bot.flows.results import repeated_code
-
     ctx.reply(caption(ctx.tr, ballot, result, by_id, await repeated_code(ctx, ballot), then),
-              [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=f"kc:{ballot.id}")]] if confirmable else [],
+              [[Button(ctx.t("✅ Confirm the ҚМҰТ"), data=KmutConfirm(ballot.id).encode())]] if confirmable else [],
               chart=chart(ctx.locale, ballot, result, by_id))
 
 
-@button("kc", who="facilitator", scope=ballot_scope)
-async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> None:
-    ballot = await load_ballot(ctx, ballot_id, "election")
+@button(KmutConfirm, who="facilitator", scope=ballot_scope)
+async def confirm_pressed(ctx: Context, tap: KmutConfirm) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "election")
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     if ballot.is_open:
@@ -260,10 +273,10 @@ async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> Non
     if not result.elected or not result.voters:
         raise ctx.refuse(ctx.t("Nobody was elected; run the election again: /poll election"))
     missing = missing_text(ctx.tr, result)
-    if missing and anyway != "1":
+    if missing and tap.anyway != 1:
         ctx.reply(missing + "\n" + ctx.t("The method asks for every category in the ҚМҰТ. Confirm the group "
                                          "without them, or nominate more people and run the election again."),
-                  [[Button(ctx.t("Confirm anyway"), data=f"kc:{ballot.id}:1")]])
+                  [[Button(ctx.t("Confirm anyway"), data=KmutConfirm(ballot.id, anyway=1).encode())]])
         ctx.toast(ctx.t("A category is missing"))
         return
     elected = [by_id[c].member_id for c in result.elected]
@@ -272,8 +285,6 @@ async def confirm_pressed(ctx: Context, ballot_id: str, anyway: str = "") -> Non
     names = [by_id[c].name for c in result.elected]
 
     def build(tr: Translator) -> tuple[str, list]:
-        from bot.flows.results import audit_line
-
         return (tr.t("✅ The ҚМҰТ of «{community}» is confirmed: {names}.", community=esc(community.name),
                      names=", ".join(shown_name(tr, n) for n in names)) + "\n" + audit_line(tr, head)), []
 
@@ -296,3 +307,35 @@ async def step_result(ctx: Context, community: Community, tr: Translator) -> str
 
 
 STEP_RESULTS[2] = step_result
+
+
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
+    """``/poll election [seats]``: every member who accepted a nomination is a candidate."""
+    assert ctx.member is not None
+    seats = numbers[0] if numbers else SEATS
+    if not 1 <= seats <= 20 or len(numbers) > 1:
+        raise ctx.refuse(ctx.t("Seats: from 1 to 20. For example: /poll election 7"))
+    candidates = [n for n in await nominations.of_community(ctx.tx, community.id, "accepted")
+                  if n.name]  # one who erased their data (/forget) stands no more
+    if len(candidates) < 2:
+        raise ctx.refuse(ctx.t("An election needs at least 2 candidates. Members nominate with /nominate; "
+                               "the people nominated must accept."))
+    if len(candidates) > MAX_OPTIONS:
+        raise ctx.refuse(ctx.tn("An election can hold at most {n} candidate.",
+                                "An election can hold at most {n} candidates.", MAX_OPTIONS))
+    ballot = await ballots.open_election(
+        ctx.tx, community.id, [n.id for n in candidates], seats=seats, visibility=visibility,
+        closes_at=iso(closes_at), opened_by=ctx.member.id, now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="election", seats=seats,
+                    visibility=visibility, options=[n.id for n in candidates])
+    return ballot
+
+
+async def group_view(ctx: Context, community: Community, ballot: Ballot) -> Build:
+    candidates, by_id = await candidates_of(ctx, ballot)
+    return lambda tr: group_message(tr, ballot, candidates, by_id, community.tz)
+
+
+register(BallotKind("election", N_("ҚМҰТ election"), ("сайлау", "выборы"), open_poll, show_private, post_result,
+                    results_reply, group_view=group_view))

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import replace
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
 
-from bot.domain.text import small_int
-from bot.flows import registry
+import bot.flows.all  # noqa: F401  (registers every flow module)
+from bot.flows import community, linking, onboarding, registry
+from bot.flows.access import require
 from bot.flows.context import Context, Refused, short_answer
+from bot.flows.payloads import BadPayload, prefix_of
 from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
 from bot.links import Link
-from bot.storage import conversations, cycles, members, outbox, redraws, reminders, updates
+from bot.storage import conversations, members, outbox, redraws, reminders, updates
 from bot.storage.db import Busy, Database
 
 log = logging.getLogger(__name__)
@@ -42,19 +43,6 @@ class NotHandled(Exception):
     or answered; the channel tries the whole event again later."""
 
 
-class BadPayload(Exception):
-    """A button payload that does not name anything that exists (stale or forged)."""
-
-
-async def lookup(ctx: Context, get: Callable[..., Awaitable[Any]], raw: str, what: str) -> Any:
-    """The object a payload's id names; a malformed or unknown id is refused as stale or forged."""
-    number = small_int(raw)
-    found = await get(ctx.tx, number) if number is not None else None
-    if found is None:
-        raise BadPayload(f"no {what} {raw[:20]!r}")
-    return found
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -64,8 +52,6 @@ class Engine:
                  clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None,
                  default_locale: str = "kk", default_tz: str = "Asia/Almaty",
                  operator_name: str = "Qatysu", operator_bin: str = "", double_tap: float = DOUBLE_TAP) -> None:
-        import bot.flows.all  # noqa: F401  (registers every flow module)
-
         self.db = db
         self.bot_username = bot_username
         self.clock = clock
@@ -92,8 +78,6 @@ class Engine:
             ctx = Context(self, tx, event, member, state, data)
             ctx.state_saved_at = saved_at
             if member is None and event.own_number and not event.is_group:
-                from bot.flows import linking
-
                 await linking.recognise(ctx)  # their number shared on another channel: that member
                 member = ctx.member
             if member is not None and member.unreachable and not event.is_group:  # they wrote: unblocked
@@ -185,8 +169,6 @@ class Engine:
 
     # --- routing ---------------------------------------------------------------------------
     async def _dispatch(self, ctx: Context) -> None:
-        from bot.flows import community, onboarding
-
         event = ctx.event
         if event.joined_group:
             await community.bot_added(ctx)
@@ -203,11 +185,10 @@ class Engine:
                 return
             await self._run(ctx, route, [])
         elif event.button is not None:
-            prefix, args = registry.parse_payload(event.button)
-            route = registry.BUTTONS.get(prefix)
-            if route is None:
-                raise BadPayload(f"unknown prefix {prefix!r}")
-            await self._run(ctx, route, args)
+            route = registry.BUTTONS.get(prefix_of(event.button))
+            if route is None or route.payload is None:
+                raise BadPayload(f"unknown prefix {prefix_of(event.button)[:20]!r}")
+            await self._run(ctx, route, [route.payload.decode(event.button)])
         elif event.phone is not None or event.foreign_contact:
             await onboarding.contact_shared(ctx, event.phone)
         elif event.text is not None and not event.is_group:
@@ -224,8 +205,6 @@ class Engine:
                 await community.show_menu(ctx, hint=True)
 
     async def _start_payload(self, ctx: Context, payload: str) -> None:
-        from bot.flows import community
-
         prefix, _, rest = payload.partition("_")
         route = registry.START_PAYLOADS.get(prefix) if rest else None
         if route is not None:
@@ -237,8 +216,6 @@ class Engine:
             await community.join_by_code(ctx, payload)
 
     async def _run(self, ctx: Context, route: registry.Route, args: list[str]) -> None:
-        from bot.flows import onboarding
-
         try:
             _signature(route.handler).bind(ctx, *args)
         except TypeError:
@@ -258,44 +235,3 @@ class Engine:
             await require(ctx, found, route.who)
             ctx.scoped = found
         await route.handler(ctx, *args)
-
-
-async def waiting_community(ctx: Context, command: str, valid: bool = True):
-    """The community a conversation state waits on (its data's ``community``), the person still
-    a member there; otherwise (gone, or ``valid`` false) the state is dropped and they are told to
-    start again with ``/command`` — by a reply, as a refusal would roll the dropping back."""
-    from bot.storage import communities
-
-    community_id = ctx.data.get("community")
-    community = await communities.get(ctx.tx, community_id) if isinstance(community_id, int) else None
-    if community is None or not valid:
-        ctx.clear()
-        ctx.reply(ctx.t("Start again with /{command}.", command=command))
-        return None
-    await require(ctx, community, "member")
-    return community
-
-
-async def require(ctx: Context, community, who: str) -> None:
-    """Refuse unless the person holds ``who`` ('member', 'kmut' or 'facilitator') in ``community``."""
-    from bot.flows.community import join_link
-
-    if community is None:
-        if ctx.event.is_group:
-            raise ctx.refuse(ctx.t("This group is not linked to a community yet. "
-                                   "The facilitator links it with /link CODE."))
-        raise ctx.refuse(ctx.t("You are not in a community yet. Open a join link from your "
-                               "facilitator, or create a community with /new."))
-    role = await ctx.role(community.id)
-    if role == "stranger" and await cycles.is_archive(ctx.tx, community.id):  # an old button of an earlier cycle
-        raise ctx.refuse(ctx.t("This belongs to an earlier cycle: it is archived and no longer changes. "
-                               "/status shows the cycles."))
-    if role == "stranger":
-        # the join link only in the community's own group: a forged id in private must not reveal a code
-        here = await ctx.community() if ctx.event.is_group else None
-        raise ctx.refuse(ctx.t("Only members of this community can do that. Join it first."),
-                         join_link(ctx, community) if here is not None and here.id == community.id else None)
-    if who == "facilitator" and role != "facilitator":
-        raise ctx.refuse(ctx.t("Only the community's facilitator can do that."))
-    if who == "kmut" and role not in ("kmut", "facilitator"):
-        raise ctx.refuse(ctx.t("Only the ҚМҰТ (the initiative group) or the facilitator can do that."))

@@ -5,17 +5,22 @@ totals and the chart; the facilitator gets the written answers, unsigned."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.models import Community
 from bot.domain.text import clean_text
-from bot.flows.ballots import ballot_scope, load_ballot, refuse_closed, tag
-from bot.flows.community import menu_item
+from bot.flows.ballots import iso, load_ballot, refuse_closed, tag
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
-from bot.flows.problems import pages
+from bot.flows.kinds import BallotKind, register
+from bot.flows.paging import pages
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, state
+from bot.flows.results import audit_line, posted_code, repeated_code
+from bot.flows.scopes import ballot_scope
+from bot.flows.steps import menu_item
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
-from bot.storage import communities, evaluation, members
+from bot.storage import ballots, communities, evaluation, members
 from bot.storage.ballots import Ballot
 
 TEXT_MAX = 500
@@ -37,13 +42,15 @@ def ask(ctx: Context, ballot: Ballot, question: str, first: bool) -> None:
     head = ctx.t("📝 <b>Evaluation</b>") + "\n"
     if question == "goal":
         _show(ctx, ballot, head + ctx.t("Did we reach the goal we wanted?"),
-              [[Button(ctx.t(label), data=f"ev:{ballot.id}:g:{key}")] for key, label in GOALS.items()], first)
+              [[Button(ctx.t(label), data=EvalAnswer(ballot.id, "g", key).encode())] for key, label in GOALS.items()],
+              first)
     elif question == "rating":
         _show(ctx, ballot, head + ctx.t("How would you rate the work we did together, from 1 (poor) to 5 (very good)?"),
-              [[Button(str(n), data=f"ev:{ballot.id}:r:{n}") for n in range(1, 6)]], first)
+              [[Button(str(n), data=EvalAnswer(ballot.id, "r", str(n)).encode()) for n in range(1, 6)]], first)
     else:
         _show(ctx, ballot, head + ctx.t("Will you take part again in the next cycle?"),
-              [[Button(ctx.t("Yes"), data=f"ev:{ballot.id}:a:1"), Button(ctx.t("No"), data=f"ev:{ballot.id}:a:0")]],
+              [[Button(ctx.t("Yes"), data=EvalAnswer(ballot.id, "a", "1").encode()),
+                Button(ctx.t("No"), data=EvalAnswer(ballot.id, "a", "0").encode())]],
               first)
 
 
@@ -56,7 +63,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True) -> None
             ask(ctx, ballot, question, first)
             return
     ctx.clear()
-    _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], first)
+    _show(ctx, ballot, thanks(ctx.tr), again_buttons(ctx.tr, ballot), first)
 
 
 async def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> None:
@@ -70,17 +77,27 @@ async def ask_text(ctx: Context, ballot: Ballot, field: str, first: bool) -> Non
     current = getattr(mine, field) if mine is not None else ""
     if not current:
         _show(ctx, ballot, ctx.t("📝 <b>Evaluation</b>") + "\n" + question,
-              [[Button(ctx.t("Skip"), data=f"ev:{ballot.id}:s:{field}")]], first)
+              [[Button(ctx.t("Skip"), data=EvalAnswer(ballot.id, "s", field).encode())]], first)
         return
     _show(ctx, ballot, "\n".join([ctx.t("📝 <b>Evaluation</b>"), question, "",
                                   ctx.t("You wrote: «{text}». Write anew to replace it.", text=esc(current))]),
-          [[Button(ctx.t("Keep what I wrote"), data=f"ev:{ballot.id}:s:{field}")],
-           [Button(ctx.t("Remove what I wrote"), data=f"ev:{ballot.id}:d:{field}")]], first)
+          [[Button(ctx.t("Keep what I wrote"), data=EvalAnswer(ballot.id, "s", field).encode())],
+           [Button(ctx.t("Remove what I wrote"), data=EvalAnswer(ballot.id, "d", field).encode())]], first)
 
 
-@button("ev", who="member", scope=ballot_scope)
-async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "evaluation")
+class EvalAnswer(Payload, prefix="ev"):
+    """An answer: ``what`` is ``g`` (the goal), ``r`` (the rating), ``a`` (taking part again),
+    ``s``/``d`` (keep / remove a written answer, ``value`` its field) or ``x`` (answer again)."""
+
+    ballot: int
+    what: str
+    value: str
+
+
+@button(EvalAnswer, who="member", scope=ballot_scope)
+async def answered(ctx: Context, tap: EvalAnswer) -> None:
+    kind, value = tap.what, tap.value
+    ballot = await load_ballot(ctx, tap.ballot, "evaluation")
     refuse_closed(ctx, ballot)
     assert ctx.member is not None
     if ctx.event.is_group:
@@ -123,6 +140,10 @@ async def answered(ctx: Context, ballot_id: str, kind: str, value: str) -> None:
         await finish(ctx, ballot)
 
 
+def again_buttons(tr: Translator, ballot: Ballot) -> list[list[Button]]:
+    return [[Button(tr.t("Answer again"), data=EvalAnswer(ballot.id, "x", "0").encode())]]
+
+
 def thanks(tr: Translator) -> str:
     return tr.t("📝 <b>Evaluation</b>") + "\n" + tr.t(
         "Thank you! Your answers are saved. You can change them until the evaluation closes.")
@@ -131,13 +152,11 @@ def thanks(tr: Translator) -> str:
 async def finish(ctx: Context, ballot: Ballot) -> None:
     ctx.clear()
     ctx.toast(ctx.t("Saved."))
-    _show(ctx, ballot, thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], False)
+    _show(ctx, ballot, thanks(ctx.tr), again_buttons(ctx.tr, ballot), False)
 
 
 @state("ev.text", who="member")
 async def text_sent(ctx: Context, raw: str) -> None:
-    from bot.storage import ballots
-
     ballot_id, field = ctx.data.get("ballot"), ctx.data.get("field")
     ballot = await ballots.get(ctx.tx, ballot_id) if isinstance(ballot_id, int) else None
     if ballot is None or field not in ("worked", "change") or not ballot.is_open:
@@ -153,13 +172,11 @@ async def text_sent(ctx: Context, raw: str) -> None:
         await ask_text(ctx, ballot, "change", first=True)  # a new message: the member's text came between
     else:
         ctx.clear()
-        ctx.reply(thanks(ctx.tr), [[Button(ctx.t("Answer again"), data=f"ev:{ballot.id}:x:0")]], tag=tag(ballot))
+        ctx.reply(thanks(ctx.tr), again_buttons(ctx.tr, ballot), tag=tag(ballot))
 
 
 # --- the result ------------------------------------------------------------------------------
 def caption(tr: Translator, summary, complete: int, audit_head: str) -> str:
-    from bot.flows.results import audit_line
-
     (yes, partly, no), ratings, (again_yes, again_no), respondents = summary
     if not respondents:
         return tr.t("Evaluation: nobody answered.") + "\n" + audit_line(tr, audit_head)
@@ -194,8 +211,6 @@ def chart(locale: str, summary) -> Chart:
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     summary = await evaluation.summary(ctx.tx, ballot.id)
     complete = await evaluation.complete(ctx.tx, ballot.id)
     head = await posted_code(ctx, ballot)
@@ -220,7 +235,26 @@ async def post_result(ctx: Context, community: Community, ballot: Ballot) -> Non
 
 async def results_reply(ctx: Context, ballot: Ballot) -> None:
     summary = await evaluation.summary(ctx.tx, ballot.id)
-    from bot.flows.results import repeated_code
-
     complete = await evaluation.complete(ctx.tx, ballot.id)
     ctx.reply(caption(ctx.tr, summary, complete, await repeated_code(ctx, ballot)), chart=chart(ctx.locale, summary))
+
+
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
+    """``/poll evaluation``: every member answers in private."""
+    assert ctx.member is not None
+    ballot = await ballots.open_ballot(
+        ctx.tx, community.id, "evaluation", [], stickers=1, per_option=1, visibility=visibility,
+        closes_at=iso(closes_at), opened_by=ctx.member.id, now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="evaluation", visibility=visibility)
+    return ballot
+
+
+def invitation(tr: Translator) -> str:
+    return (tr.t("📝 <b>Evaluation</b>: «Did we reach the goal we wanted?» Three questions and, if you wish, a "
+                 "few words — in the private chat with me.") + "\n"
+            + tr.t("The group sees only the totals; what you write goes to the facilitator without your name."))
+
+
+register(BallotKind("evaluation", N_("Evaluation"), ("бағалау", "оценка"), open_poll, show_next, post_result,
+                    results_reply, invitation=invitation))

@@ -4,11 +4,11 @@ or hands the community over and steps down. Each is told in private; the audit l
 from __future__ import annotations
 
 from bot.domain.models import Community, Membership
-from bot.domain.text import clean_text, small_int
-from bot.flows.choice import community_scope
+from bot.domain.text import clean_text
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command
+from bot.flows.scopes import community_scope
 from bot.flows.types import Button
 from bot.i18n import N_
 from bot.storage import members
@@ -66,19 +66,27 @@ async def facilitator(ctx: Context) -> None:
     if len(found) == 1:
         await act(ctx, community, step, found[0][0])
         return
-    rows = [[Button(name[:60], data=f"fc:{community.id}:{step}:{member_id}")] for member_id, name in found[:MATCHES]]
+    rows = [[Button(name[:60], data=FacilitatorChoice(community.id, step, member_id).encode())]
+            for member_id, name in found[:MATCHES]]
     more = ctx.t(" Only the first {n} are shown: send more of the name.", n=MATCHES) if len(found) > MATCHES else ""
     ctx.reply(ctx.t("Whom do you mean?") + more, rows)
 
 
-@button("fc", who="facilitator", scope=community_scope)
-async def chosen(ctx: Context, community_id: str, action: str, member_id: str) -> None:
+class FacilitatorChoice(Payload, prefix="fc"):
+    """Of the members found by name, ``member`` is the one to ``action`` (add, remove, hand over to)."""
+
+    community: int
+    action: str
+    member: int
+
+
+@button(FacilitatorChoice, who="facilitator", scope=community_scope)
+async def chosen(ctx: Context, tap: FacilitatorChoice) -> None:
     community = ctx.scoped
     assert community is not None
-    target = small_int(member_id)
-    if action not in ACTIONS or target is None:
+    if tap.action not in ACTIONS:
         raise BadPayload("facilitator action")
-    await act(ctx, community, action, target)
+    await act(ctx, community, tap.action, tap.member)
 
 
 async def act(ctx: Context, community: Community, action: str, target: int) -> None:

@@ -11,6 +11,7 @@ already linked to another account of the same messenger is refused, and nothing 
 from __future__ import annotations
 
 from bot.domain.phones import normalise
+from bot.flows import kinds
 from bot.flows.context import Context, esc
 from bot.flows.registry import command
 from bot.flows.types import Button, Message
@@ -100,12 +101,10 @@ def _names(channels: set[str]) -> str:
 
 
 async def _ballot_name(ctx: Context, tr: Translator, ballot_id: int) -> str:
-    from bot.flows.ballots import KIND_NAMES
-
     ballot = await ballots.get(ctx.tx, ballot_id)
     assert ballot is not None
     community = await communities.get(ctx.tx, ballot.community_id)
-    return tr.t("«{ballot}» in «{community}»", ballot=tr.t(KIND_NAMES[ballot.kind]),
+    return tr.t("«{ballot}» in «{community}»", ballot=tr.t(kinds.title(ballot)),
                 community=esc(community.name if community else "?"))
 
 

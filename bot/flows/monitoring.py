@@ -8,13 +8,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.text import small_int
-from bot.flows.choice import community_scope
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.schedule import iso
+from bot.domain.text import small_int, shorten as short
+from bot.flows.access import waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import BadPayload, waiting_community
+from bot.flows.payloads import BadPayload, CheckinTask, Payload
 from bot.flows.registry import button, command, state
+from bot.flows.scopes import community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import checkins, plan, problems, reminders
@@ -143,7 +144,8 @@ async def checkin_command(ctx: Context) -> None:
     lines = [ctx.t("Which task do you report on?"), ""]
     lines += [f"#{t.number} {esc(short(t.title, 80))}" + (f" — {t.due:%d.%m}" if t.due else "")
               + progress_note(ctx.tr, latest.get(t.id)) for t in tasks]
-    ctx.reply("\n".join(lines), [[Button(f"#{t.number} {short(t.title, 40)}", data=f"ci:{community.id}:{t.number}")]
+    ctx.reply("\n".join(lines), [[Button(f"#{t.number} {short(t.title, 40)}",
+                                         data=CheckinTask(community.id, t.number).encode())]
                                  for t in tasks[:TASKS_SHOWN]])
 
 
@@ -166,42 +168,62 @@ def private_only(ctx: Context) -> None:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("checkin"))
 
 
-@button("ci", who="member", scope=community_scope)
-async def task_chosen(ctx: Context, community_id: str, number: str) -> None:
+class CheckinStatus(Payload, prefix="cs"):
+    community: int
+    number: int  # the task's
+    status: str
+
+
+class CheckinPercent(Payload, prefix="cp"):
+    community: int
+    number: int
+    status: str
+    percent: int
+
+
+class CheckinSave(Payload, prefix="cn"):
+    """Saves the check-in being written, without a note."""
+
+    community: int
+
+
+@button(CheckinTask, who="member", scope=community_scope)
+async def task_chosen(ctx: Context, tap: CheckinTask) -> None:
     private_only(ctx)
     community = ctx.scoped
     assert community is not None
-    task = await owned(ctx, community, number)
+    task = await owned(ctx, community, tap.number)
     ctx.reply(ctx.t("#{number} «{title}»: how is it going?", number=task.number, title=esc(task.title)),
-              [[Button(f"{STATUS_ICONS[s]} {ctx.t(STATUS_NAMES[s])}", data=f"cs:{community.id}:{task.number}:{s}")
+              [[Button(f"{STATUS_ICONS[s]} {ctx.t(STATUS_NAMES[s])}",
+                       data=CheckinStatus(community.id, task.number, s).encode())
                 for s in pair] for pair in (("done", "on_track"), ("late", "blocked"))])
 
 
-@button("cs", who="member", scope=community_scope)
-async def status_chosen(ctx: Context, community_id: str, number: str, status: str) -> None:
+@button(CheckinStatus, who="member", scope=community_scope)
+async def status_chosen(ctx: Context, tap: CheckinStatus) -> None:
     private_only(ctx)
     community = ctx.scoped
     assert community is not None
+    status = tap.status
     if status not in STATUS_NAMES:
         raise BadPayload("status")
-    task = await owned(ctx, community, number)
+    task = await owned(ctx, community, tap.number)
     if status == "done":
         ask_note(ctx, community, task, status, 100)
         return
     ctx.goto("checkin.percent", community=community.id, task=task.number, status=status)
     ctx.reply(ctx.t("How far along is #{number}? Press a button or type a number from 0 to 100.", number=task.number),
-              [[Button(f"{p}%", data=f"cp:{community.id}:{task.number}:{status}:{p}") for p in PERCENTS]])
+              [[Button(f"{p}%", data=CheckinPercent(community.id, task.number, status, p).encode()) for p in PERCENTS]])
 
 
-@button("cp", who="member", scope=community_scope)
-async def percent_pressed(ctx: Context, community_id: str, number: str, status: str, percent: str) -> None:
+@button(CheckinPercent, who="member", scope=community_scope)
+async def percent_pressed(ctx: Context, tap: CheckinPercent) -> None:
     private_only(ctx)
     community = ctx.scoped
     assert community is not None
-    value = small_int(percent, 3)
-    if status not in STATUS_NAMES or value is None or value > 100:
+    if tap.status not in STATUS_NAMES or tap.percent > 100:
         raise BadPayload("status or percent")
-    ask_note(ctx, community, await owned(ctx, community, number), status, value)
+    ask_note(ctx, community, await owned(ctx, community, tap.number), tap.status, tap.percent)
 
 
 def parse_percent(text: str) -> int | None:
@@ -224,7 +246,7 @@ def ask_note(ctx: Context, community: Community, task: Task, status: str, percen
     ctx.goto("checkin.note", community=community.id, task=task.number, status=status, percent=percent)
     ctx.reply(ctx.t("Add a note in one message (what was done, what is in the way) or send a photo as evidence: the "
                     "repaired road, the receipt. Or save the report as it is."),
-              [[Button(ctx.t("Save without a note"), data=f"cn:{community.id}")]])
+              [[Button(ctx.t("Save without a note"), data=CheckinSave(community.id).encode())]])
 
 
 @state("checkin.note", who="member")
@@ -243,8 +265,8 @@ async def note_sent(ctx: Context, raw: str) -> None:
     await save(ctx, community, note, ctx.event.photo)
 
 
-@button("cn", who="member", scope=community_scope)
-async def save_pressed(ctx: Context, community_id: str) -> None:
+@button(CheckinSave, who="member", scope=community_scope)
+async def save_pressed(ctx: Context, tap: CheckinSave) -> None:
     community = ctx.scoped
     assert community is not None
     if ctx.state != "checkin.note" or ctx.data.get("community") != community.id:
@@ -260,8 +282,6 @@ async def save(ctx: Context, community: Community, note: str, photo: str | None)
     if status not in STATUS_NAMES or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise BadPayload("conversation data")
     percent = 100 if status == "done" else percent
-    from bot.flows.reminders import iso
-
     await checkins.add(ctx.tx, task.id, ctx.member.id, status, percent, note,
                        f"{ctx.event.channel}:{photo}" if photo else None, iso(ctx.now))
     await ctx.audit("task.checkin", community.id, number=task.number, status=status, percent=percent)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from bot.domain.election import CATEGORIES
 from bot.domain.models import Community
-from bot.domain.text import clean_text, small_int
-from bot.flows.choice import community_scope
-from bot.flows.community import menu_item
+from bot.domain.text import clean_text
+from bot.flows.access import waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload, lookup, waiting_community
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import button, command, state
+from bot.flows.scopes import community_scope, lookup
+from bot.flows.steps import menu_item
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import ballots, members, nominations
@@ -64,7 +65,7 @@ async def nominate(ctx: Context) -> None:
               "or from the local authority, business, an NGO or the media."),
         candidates_text(ctx.tr, found),
         ctx.t("Send the name (or part of it) of the member you nominate, or nominate yourself:")]),
-        [[Button(ctx.t("🙋 Myself"), data=f"nm:{community.id}:{ctx.member.id}")]])
+        [[Button(ctx.t("🙋 Myself"), data=Nominee(community.id, ctx.member.id).encode())]])
 
 
 @state("nom.who", who="member")
@@ -88,23 +89,45 @@ async def name_sent(ctx: Context, text: str) -> None:
         assert ctx.member is not None
         ctx.reply(category_question(ctx, found[0][0], found[0][1]), category_buttons(ctx.tr, community_id, found[0][0]))
         return
-    rows = [[Button(name[:60], data=f"nm:{community_id}:{member_id}")] for member_id, name in found[:MATCHES]]
+    rows = [[Button(name[:60], data=Nominee(community_id, member_id).encode())] for member_id, name in found[:MATCHES]]
     more = ctx.t(" Only the first {n} are shown: send more of the name.", n=MATCHES) if len(found) > MATCHES else ""
     ctx.reply(ctx.t("Whom do you nominate?") + more, rows)
 
 
-async def nominee(ctx: Context, member_id: str) -> tuple[Community, int]:
+class Nominee(Payload, prefix="nm"):
+    """The member ``member`` is the one nominated."""
+
+    community: int
+    member: int
+
+
+class NomineeCategory(Payload, prefix="nc"):
+    """``member`` is nominated in ``category``."""
+
+    community: int
+    member: int
+    category: str
+
+
+class NominationAccept(Payload, prefix="na"):
+    nomination: int
+
+
+class NominationDecline(Payload, prefix="nd"):
+    nomination: int
+
+
+async def nominee(ctx: Context, member_id: int) -> tuple[Community, int]:
     community = ctx.scoped
     assert community is not None
-    number = small_int(member_id)
-    if number is None or await members.membership(ctx.tx, community.id, number) is None:
+    if await members.membership(ctx.tx, community.id, member_id) is None:
         raise BadPayload("not a member of this community")
-    return community, number
+    return community, member_id
 
 
-@button("nm", who="member", scope=community_scope)
-async def nominee_chosen(ctx: Context, community_id: str, member_id: str) -> None:
-    community, target = await nominee(ctx, member_id)
+@button(Nominee, who="member", scope=community_scope)
+async def nominee_chosen(ctx: Context, tap: Nominee) -> None:
+    community, target = await nominee(ctx, tap.member)
     existing = await nominations.of_member(ctx.tx, community.id, target)
     if existing is not None and existing.status != "declined":
         raise ctx.refuse(already(ctx, existing))
@@ -122,7 +145,8 @@ def category_question(ctx: Context, target: int, name: str | None = None) -> str
 
 
 def category_buttons(tr: Translator, community_id: int, target: int) -> list[list[Button]]:
-    return [[Button(tr.t(CATEGORY_NAMES[key]), data=f"nc:{community_id}:{target}:{key}")] for key in CATEGORIES]
+    return [[Button(tr.t(CATEGORY_NAMES[key]), data=NomineeCategory(community_id, target, key).encode())]
+            for key in CATEGORIES]
 
 
 def already(ctx: Context, existing: Nomination) -> str:
@@ -140,9 +164,10 @@ def already(ctx: Context, existing: Nomination) -> str:
                 name=shown_name(tr, existing.name), category=category)
 
 
-@button("nc", who="member", scope=community_scope)
-async def category_chosen(ctx: Context, community_id: str, member_id: str, category: str) -> None:
-    community, target = await nominee(ctx, member_id)
+@button(NomineeCategory, who="member", scope=community_scope)
+async def category_chosen(ctx: Context, tap: NomineeCategory) -> None:
+    community, target = await nominee(ctx, tap.member)
+    category = tap.category
     assert ctx.member is not None
     if category not in CATEGORIES:
         raise BadPayload("unknown category")
@@ -172,26 +197,26 @@ async def category_chosen(ctx: Context, community_id: str, member_id: str, categ
         tr.t("{by} nominated you to the ҚМҰТ of «{community}», the group that leads the community's work on "
              "its problem, as: {category}. Do you accept?", by=shown_name(tr, by), community=esc(community.name),
              category=tr.t(CATEGORY_NAMES[category])),
-        [[Button(tr.t("✅ I accept"), data=f"na:{nomination_id}"),
-          Button(tr.t("No, thank you"), data=f"nd:{nomination_id}")]]))
+        [[Button(tr.t("✅ I accept"), data=NominationAccept(nomination_id).encode()),
+          Button(tr.t("No, thank you"), data=NominationDecline(nomination_id).encode())]]))
 
 
-async def nomination_scope(ctx: Context, nomination_id: str) -> Community | None:
-    nomination = await lookup(ctx, nominations.get, nomination_id, "nomination")
+async def nomination_scope(ctx: Context, tap: NominationAccept | NominationDecline) -> Community | None:
+    nomination = await lookup(ctx, nominations.get, tap.nomination, "nomination")
     ctx.found[("nomination", nomination.id)] = nomination
     from bot.storage import communities
 
     return await communities.get(ctx.tx, nomination.community_id)
 
 
-@button("na", who="member", scope=nomination_scope)
-async def accepted(ctx: Context, nomination_id: str) -> None:
-    await answer(ctx, int(nomination_id), True)
+@button(NominationAccept, who="member", scope=nomination_scope)
+async def accepted(ctx: Context, tap: NominationAccept) -> None:
+    await answer(ctx, tap.nomination, True)
 
 
-@button("nd", who="member", scope=nomination_scope)
-async def declined(ctx: Context, nomination_id: str) -> None:
-    await answer(ctx, int(nomination_id), False)
+@button(NominationDecline, who="member", scope=nomination_scope)
+async def declined(ctx: Context, tap: NominationDecline) -> None:
+    await answer(ctx, tap.nomination, False)
 
 
 async def answer(ctx: Context, nomination_id: int, accept: bool) -> None:

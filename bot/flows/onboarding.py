@@ -1,36 +1,18 @@
-"""Onboarding: language → consent to personal-data processing → display name."""
+"""Onboarding: language → consent to personal-data processing → display name (the questions are
+asked in ``welcome``; the answers are taken here)."""
 
 from __future__ import annotations
 
 from bot.domain.text import clean_line
+from bot.flows import linking
+from bot.flows.community import join_by_code, show_menu
 from bot.flows.context import Context, esc
+from bot.flows.payloads import BadPayload
 from bot.flows.registry import button, command, state
 from bot.flows.types import Button
+from bot.flows.welcome import NAME_MAX, Consent, Language, NameFromProfile, ask_name, begin, language_buttons
 from bot.i18n import LANGUAGE_NAMES, LOCALES, N_
 from bot.storage import members
-
-NAME_MAX = 64
-
-
-def language_buttons(current: str) -> list[list[Button]]:
-    return [[Button(("✓ " if code == current else "") + LANGUAGE_NAMES[code], data=f"lang:{code}")
-             for code in LOCALES]]
-
-
-async def begin(ctx: Context, join_code: str | None = None) -> None:
-    """Start (or resume) onboarding for someone who has not finished it."""
-    extra = {"join": join_code} if join_code else {}
-    if ctx.member is not None:  # consented already; only the name is missing
-        extra = extra or {k: v for k, v in ctx.data.items() if k == "join"}
-        await ask_name(ctx, **extra)
-        return
-    if join_code is None and ctx.data.get("join"):
-        extra = {"join": ctx.data["join"]}
-    ctx.goto("onb.lang", locale=ctx.locale, **extra)
-    ctx.reply(ctx.t("Hello! I am Qatysu, the bot that helps a community find its most pressing "
-                    "problem and solve it together.\n\nChoose your language:"),
-              language_buttons(ctx.locale))
-
 
 @command("lang", who="anyone", describe=N_("Change the language"))
 async def lang_command(ctx: Context) -> None:
@@ -40,19 +22,16 @@ async def lang_command(ctx: Context) -> None:
     ctx.reply(ctx.t("Choose your language:"), language_buttons(ctx.locale))
 
 
-@button("lang", who="anyone")
-async def language_chosen(ctx: Context, code: str) -> None:
+@button(Language, who="anyone")
+async def language_chosen(ctx: Context, tap: Language) -> None:
+    code = tap.code
     if code not in LOCALES:
-        from bot.flows.engine import BadPayload
-
         raise BadPayload(f"unknown locale {code!r}")
     ctx.use_locale(code)
     if ctx.member is not None:
         await members.set_locale(ctx.tx, ctx.member.id, code)
         ctx.toast(LANGUAGE_NAMES[code])
         if ctx.onboarded:
-            from bot.flows.community import show_menu
-
             ctx.reply(ctx.t("Done: I will write to you in English."))
             await show_menu(ctx)
         else:
@@ -61,8 +40,8 @@ async def language_chosen(ctx: Context, code: str) -> None:
     ctx.data["locale"] = code
     ctx.goto("onb.consent", locale=code, **{k: v for k, v in ctx.data.items() if k == "join"})
     ctx.toast(LANGUAGE_NAMES[code])
-    ctx.reply(consent_text(ctx), [[Button(ctx.t("I agree"), data="consent:yes"),
-                                   Button(ctx.t("I do not agree"), data="consent:no")]])
+    ctx.reply(consent_text(ctx), [[Button(ctx.t("I agree"), data=Consent("yes").encode()),
+                                   Button(ctx.t("I do not agree"), data=Consent("no").encode())]])
 
 
 def consent_text(ctx: Context) -> str:
@@ -84,11 +63,10 @@ def consent_text(ctx: Context) -> str:
         "Do you agree?", operator=esc(operator))
 
 
-@button("consent", who="anyone", where="private")
-async def consent(ctx: Context, answer: str) -> None:
+@button(Consent, who="anyone", where="private")
+async def consent(ctx: Context, tap: Consent) -> None:
+    answer = tap.answer
     if answer not in ("yes", "no"):
-        from bot.flows.engine import BadPayload
-
         raise BadPayload("consent answer")
     if ctx.member is not None:
         ctx.toast(ctx.t("You have already agreed."))
@@ -105,20 +83,9 @@ async def consent(ctx: Context, answer: str) -> None:
     await ask_name(ctx, **{k: v for k, v in ctx.data.items() if k == "join"})
 
 
-async def ask_name(ctx: Context, **extra: str) -> None:
-    suggestion = clean_line(ctx.event.user_name)[:NAME_MAX]
-    ctx.goto("onb.name", **extra, **({"suggest": suggestion} if suggestion else {}))
-    buttons = [[Button(suggestion, data="onbname")]] if suggestion else []
-    ctx.reply(ctx.tn("How should the community see your name? Write it (up to {n} character)"
-                     " or tap the button.", "How should the community see your name? Write it (up to {n} characters)"
-                     " or tap the button.", NAME_MAX), buttons)
-
-
-@button("onbname", who="anyone", where="private")
-async def name_from_profile(ctx: Context) -> None:
+@button(NameFromProfile, who="anyone", where="private")
+async def name_from_profile(ctx: Context, tap: NameFromProfile) -> None:
     if ctx.state != "onb.name" or not ctx.data.get("suggest") or ctx.member is None:
-        from bot.flows.engine import BadPayload
-
         raise BadPayload("no name suggestion pending")
     await set_name(ctx, ctx.data["suggest"])
 
@@ -144,12 +111,8 @@ async def set_name(ctx: Context, raw: str) -> None:
     ctx.member = await members.get(ctx.tx, ctx.member.id)
     join_code = ctx.data.get("join")
     ctx.clear()
-    from bot.flows import linking
-
     offer, buttons = linking.greeting_offer(ctx) if first_time else ("", [])
     ctx.reply(ctx.t("Nice to meet you, {name}!", name=esc(name)) + offer, buttons)
-    from bot.flows.community import join_by_code, show_menu
-
     if first_time and join_code:
         await join_by_code(ctx, join_code)
     else:
@@ -173,6 +136,4 @@ async def contact_shared(ctx: Context, phone: str | None) -> None:
     if not ctx.onboarded or ctx.event.is_group:
         await begin(ctx)
         return
-    from bot.flows import linking
-
     await linking.contact_shared(ctx, phone)

@@ -4,20 +4,23 @@ tasks off; the members approve the plan by ballot; the bot draws it as a Gantt c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.dates import parse_span
 from bot.domain.models import Community
-from bot.domain.text import message_lines, small_int
-from bot.flows.ballots import ballot_scope, closing_note, load_ballot, refuse_closed, tag
-from bot.flows.choice import community_scope
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.text import message_lines, shorten as short, small_int
+from bot.flows.access import require, waiting_community
+from bot.flows.ballots import closing_note, iso, load_ballot, refuse_closed, tag
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require, waiting_community
+from bot.flows.kinds import BallotKind, register
+from bot.flows.monitoring import progress_note, version_note
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
+from bot.flows.results import audit_line, posted_code, repeated_code
+from bot.flows.scopes import ballot_scope, community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.tree import chosen_problem
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import N_, Translator, translator
@@ -30,7 +33,38 @@ from bot.storage.problems import Problem
 TITLE_MIN, TITLE_MAX, RESOURCES_MAX = 3, 150, 200
 MAX_TASKS = 30               # what the Gantt chart is drawn for (bench/charts.py)
 RATE_COUNT, RATE_WINDOW = 5, timedelta(minutes=10)
+TASK_NUMBERS = 10 ** 6       # a task's number has at most 6 digits
 OFFERS_SHOWN = 10            # "I can do it" buttons under /plan
+
+
+class PlanPicture(Payload, prefix="kp"):
+    community: int
+
+
+class TaskPropose(Payload, prefix="ka"):
+    community: int
+
+
+class TaskOffer(Payload, prefix="kv"):
+    """``kv:<community>:<task>`` offers to do the task, ``kv:<community>:<task>:0`` takes the offer
+    back (``withdraw`` 0): an older "I can do #3" pressed again never takes an offer back."""
+
+    community: int
+    number: int
+    withdraw: int | None = None
+
+
+class TaskOwner(Payload, prefix="ko"):
+    """The ҚМҰТ names ``member`` (one who offered) responsible for task ``number``."""
+
+    community: int
+    number: int
+    member: int
+
+
+class PlanVote(Payload, prefix="pl"):
+    ballot: int
+    approve: int  # 1 or 0
 
 menu_item(5, N_("Action plan"), "plan")
 menu_item(5, N_("Vote"), "vote")
@@ -98,7 +132,6 @@ async def plan_command(ctx: Context) -> None:
         ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), link=ctx.private_link("plan"))]],
                   chart=chart(ctx.locale, tasks, today(community, ctx)))
         return
-    from bot.flows.monitoring import progress_note, version_note
     from bot.storage import checkins
 
     latest = await checkins.latest(ctx.tx, [t.id for t in tasks])
@@ -112,16 +145,17 @@ async def plan_command(ctx: Context) -> None:
                             "20.12, take a task off with /plan remove 3.")]
     mine = {t.id for t in tasks if ctx.member.id in {m for m, _ in await plan.volunteers(ctx.tx, t.id)}}
     rows = [[Button("✅ " + ctx.t("I can do #{number} — tap to take it back", number=t.number),
-                    data=f"kv:{community.id}:{t.number}:0") if t.id in mine else
-             Button("🙋 " + ctx.t("I can do #{number}", number=t.number), data=f"kv:{community.id}:{t.number}")]
+                    data=TaskOffer(community.id, t.number, withdraw=0).encode()) if t.id in mine else
+             Button("🙋 " + ctx.t("I can do #{number}", number=t.number),
+                    data=TaskOffer(community.id, t.number).encode())]
             for t in tasks if not t.owner][:OFFERS_SHOWN]
-    rows += [[Button(ctx.t("➕ Propose a task"), data=f"ka:{community.id}")],
-             [Button(ctx.t("🖼 The plan as a picture"), data=f"kp:{community.id}")]]
+    rows += [[Button(ctx.t("➕ Propose a task"), data=TaskPropose(community.id).encode())],
+             [Button(ctx.t("🖼 The plan as a picture"), data=PlanPicture(community.id).encode())]]
     ctx.reply_pages(lines, rows)
 
 
-@button("kp", who="member", scope=community_scope)
-async def picture(ctx: Context, community_id: str) -> None:
+@button(PlanPicture, who="member", scope=community_scope)
+async def picture(ctx: Context, tap: PlanPicture) -> None:
     community = ctx.scoped
     assert community is not None
     problem = await chosen_problem(ctx, community, 5)
@@ -130,8 +164,8 @@ async def picture(ctx: Context, community_id: str) -> None:
 
 
 # --- proposing and offering ----------------------------------------------------------------------
-@button("ka", who="member", scope=community_scope)
-async def propose_pressed(ctx: Context, community_id: str) -> None:
+@button(TaskPropose, who="member", scope=community_scope)
+async def propose_pressed(ctx: Context, tap: TaskPropose) -> None:
     community = ctx.scoped
     assert community is not None
     if ctx.event.is_group:
@@ -181,7 +215,7 @@ async def task_sent(ctx: Context, raw: str) -> None:
     ctx.clear()
     ctx.reply(ctx.t("Added to the plan as #{number}. Thank you! Offer to do it, or see the plan with /plan.",
                     number=number), [[Button("🙋 " + ctx.t("I can do #{number}", number=number),
-                                             data=f"kv:{community.id}:{number}")]])
+                                             data=TaskOffer(community.id, number).encode())]])
 
 
 async def refuse_while_voted(ctx: Context, community: Community) -> None:
@@ -197,17 +231,15 @@ async def task_of(ctx: Context, problem: Problem, number: str | int) -> Task:
     return task
 
 
-@button("kv", who="member", scope=community_scope)
-async def offer_pressed(ctx: Context, community_id: str, number: str, withdraw: str = "") -> None:
-    """``kv:<community>:<task>`` offers, ``kv:<community>:<task>:0`` takes the offer back: an older
-    "I can do #3" pressed again never takes an offer back."""
+@button(TaskOffer, who="member", scope=community_scope)
+async def offer_pressed(ctx: Context, tap: TaskOffer) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
     problem = await chosen_problem(ctx, community, 5)
-    if small_int(number, 6) is None or withdraw not in ("", "0"):
+    if tap.number >= TASK_NUMBERS or tap.withdraw not in (None, 0):
         raise BadPayload("task number")
-    task = await task_of(ctx, problem, number)
-    if withdraw:
+    task = await task_of(ctx, problem, tap.number)
+    if tap.withdraw is not None:
         if await plan.withdraw_offer(ctx.tx, task.id, ctx.member.id):
             await ctx.audit("task.offer_withdrawn", community.id, number=task.number)
             ctx.toast(ctx.t("Your offer for #{number} is taken back.", number=task.number))
@@ -251,47 +283,51 @@ async def edit(ctx: Context, community: Community, problem: Problem, words: list
             raise ctx.refuse(ctx.t("Nobody has offered to do #{number} yet; members offer under /plan.",
                                    number=task.number))
         ctx.reply(ctx.t("Who is responsible for #{number}? These members offered:", number=task.number),
-                  [[Button(short(name, 40) or "—", data=f"ko:{community.id}:{task.number}:{member}")]
+                  [[Button(short(name, 40) or "—", data=TaskOwner(community.id, task.number, member).encode())]
                    for member, name in offers[:OFFERS_SHOWN * 2]])  # the first to offer; a keyboard holds 100
 
 
-@button("ko", who="kmut", scope=community_scope)
-async def owner_pressed(ctx: Context, community_id: str, number: str, member_id: str) -> None:
+@button(TaskOwner, who="kmut", scope=community_scope)
+async def owner_pressed(ctx: Context, tap: TaskOwner) -> None:
     community = ctx.scoped
     assert community is not None
     problem = await chosen_problem(ctx, community, 5)
-    if small_int(number, 6) is None or small_int(member_id) is None:
+    if tap.number >= TASK_NUMBERS:
         raise BadPayload("task or member")
-    task = await task_of(ctx, problem, number)
-    if int(member_id) not in {m for m, _ in await plan.volunteers(ctx.tx, task.id)}:
+    member_id = tap.member
+    task = await task_of(ctx, problem, tap.number)
+    if member_id not in {m for m, _ in await plan.volunteers(ctx.tx, task.id)}:
         raise BadPayload("not one who offered")
-    if task.owner_id == int(member_id):
+    if task.owner_id == member_id:
         ctx.answer(ctx.t("Task #{number} has its responsible member.", number=task.number))
         return  # pressed again: nobody is told twice
     await refuse_while_voted(ctx, community)
-    await plan.set_owner(ctx.tx, task.id, int(member_id))
+    await plan.set_owner(ctx.tx, task.id, member_id)
     if task.owner_id is not None:
         await ctx.notify(task.owner_id, lambda tr: (tr.t(
             "Task #{number} «{title}» has another responsible member now. Thank you for your part!",
             number=task.number, title=esc(task.title)), []))
-    await ctx.audit("task.owner_named", community.id, number=task.number, owner=int(member_id))
+    await ctx.audit("task.owner_named", community.id, number=task.number, owner=member_id)
     ctx.answer(ctx.t("Task #{number} has its responsible member.", number=task.number))
-    await ctx.notify(int(member_id), lambda tr: (tr.t(
+    await ctx.notify(member_id, lambda tr: (tr.t(
         "You are responsible for task #{number} «{title}» of the action plan. Thank you!", number=task.number,
         title=esc(task.title)), []))
 
 
 # --- the members' approval -------------------------------------------------------------------------
-async def open_ballot(ctx: Context, community: Community, visibility: str, closes_at) -> Ballot | None:
+async def open_poll(ctx: Context, community: Community, numbers: list[int], visibility: str,
+                    closes_at: datetime | None) -> Ballot:
     """``/poll plan``: the members approve the plan as it stands."""
     assert ctx.member is not None
     problem = await chosen_problem(ctx, community, 5)
     tasks = await plan.of_problem(ctx.tx, problem.id)
     if not tasks:
         raise ctx.refuse(ctx.t("The plan has no tasks yet. Members propose them under /plan."))
-    return await ballots.open_ballot(ctx.tx, community.id, "plan", [], stickers=1, per_option=1,
-                                     visibility=visibility, closes_at=closes_at, opened_by=ctx.member.id,
-                                     now=ctx.now_iso)
+    ballot = await ballots.open_ballot(ctx.tx, community.id, "plan", [], stickers=1, per_option=1,
+                                       visibility=visibility, closes_at=iso(closes_at), opened_by=ctx.member.id,
+                                       now=ctx.now_iso)
+    await ctx.audit("ballot.opened", community.id, ballot=ballot.id, kind="plan", visibility=visibility)
+    return ballot
 
 
 def vote_buttons(tr: Translator, ballot: Ballot, counts: tuple[int, int] | None,
@@ -301,8 +337,8 @@ def vote_buttons(tr: Translator, ballot: Ballot, counts: tuple[int, int] | None,
     def label(text: str, n: int | None, chosen: bool) -> str:
         return ("✅ " if chosen else "") + text + (f" · {n}" if n is not None else "")
 
-    return [[Button(label(tr.t("I approve the plan"), yes, mine is True), data=f"pl:{ballot.id}:1"),
-             Button(label(tr.t("Not yet"), no, mine is False), data=f"pl:{ballot.id}:0")]]
+    return [[Button(label(tr.t("I approve the plan"), yes, mine is True), data=PlanVote(ballot.id, 1).encode()),
+             Button(label(tr.t("Not yet"), no, mine is False), data=PlanVote(ballot.id, 0).encode())]]
 
 
 def group_message(tr: Translator, ballot: Ballot, tasks: list[Task], counts: tuple[int, int],
@@ -336,15 +372,16 @@ async def show_private(ctx: Context, ballot: Ballot) -> None:
               tag=tag(ballot))
 
 
-@button("pl", who="member", scope=ballot_scope)
-async def vote_pressed(ctx: Context, ballot_id: str, approve: str) -> None:
-    ballot = await load_ballot(ctx, ballot_id, "plan")
+@button(PlanVote, who="member", scope=ballot_scope)
+async def vote_pressed(ctx: Context, tap: PlanVote) -> None:
+    ballot = await load_ballot(ctx, tap.ballot, "plan")
     refuse_closed(ctx, ballot)
     assert ctx.member is not None
-    if approve not in ("0", "1"):
+    approve = tap.approve
+    if approve not in (0, 1):
         raise BadPayload("approve is 0 or 1")
-    await plan.vote(ctx.tx, ballot.id, ctx.member.id, approve == "1")
-    ctx.toast(ctx.t("You approve the plan. You can change your vote until it closes.") if approve == "1" else
+    await plan.vote(ctx.tx, ballot.id, ctx.member.id, approve == 1)
+    ctx.toast(ctx.t("You approve the plan. You can change your vote until it closes.") if approve == 1 else
               ctx.t("You do not approve the plan yet. You can change your vote until it closes."))
     ctx.refresh(f"b:{ballot.id}")
     if not ctx.event.is_group:
@@ -357,8 +394,6 @@ async def vote_pressed(ctx: Context, ballot_id: str, approve: str) -> None:
 
 
 def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_head: str) -> str:
-    from bot.flows.results import audit_line
-
     yes, no = counts
     if not yes and not no:
         finding = tr.t("Action plan: nobody voted.")
@@ -371,8 +406,6 @@ def result_text(tr: Translator, ballot: Ballot, counts: tuple[int, int], audit_h
 
 
 async def post_result(ctx: Context, community: Community, ballot: Ballot) -> None:
-    from bot.flows.results import posted_code
-
     counts = await plan.tally(ctx.tx, ballot.id)
     head = await posted_code(ctx, ballot)
     problem = await problems.chosen(ctx.tx, community.id)
@@ -388,8 +421,6 @@ async def results_reply(ctx: Context, ballot: Ballot) -> None:
     assert community is not None
     problem = await problems.chosen(ctx.tx, community.id)
     tasks = await plan.of_problem(ctx.tx, problem.id) if problem else []
-    from bot.flows.results import repeated_code
-
     ctx.reply(result_text(ctx.tr, ballot, await plan.tally(ctx.tx, ballot.id), await repeated_code(ctx, ballot)),
               chart=chart(ctx.locale, tasks, today(community, ctx)))
 
@@ -409,3 +440,7 @@ async def step_result(ctx: Context, community: Community, tr: Translator) -> str
 
 
 STEP_RESULTS[5] = step_result
+
+
+register(BallotKind("plan", N_("Action plan"), ("жоспар", "план"), open_poll, show_private, post_result,
+                    results_reply, group_view=group_view))

@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 
 from bot.flows.context import Context, esc
-from bot.flows.engine import BadPayload
+from bot.flows.monitoring import owner_leaving
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import ANSWER_WINDOW, button, command
 from bot.flows.types import Button
 from bot.i18n import N_
@@ -41,11 +42,19 @@ async def forget(ctx: Context) -> None:
                                 communities=", ".join(f"«{esc(name)}»" for name in led)) \
             + " " + ctx.t("Add another facilitator first: /facilitator add NAME")
     ctx.goto("forget.confirm")  # the confirmation counts only while it is the last question asked
-    ctx.reply(text, [[Button(ctx.t("Erase my data"), data="forget:yes"), Button(ctx.t("Cancel"), data="forget:no")]])
+    ctx.reply(text, [[Button(ctx.t("Erase my data"), data=Forget("yes").encode()),
+                      Button(ctx.t("Cancel"), data=Forget("no").encode())]])
 
 
-@button("forget", where="private")
-async def forget_confirmed(ctx: Context, answer: str) -> None:
+class Forget(Payload, prefix="forget"):
+    """The answer to /forget's question: ``yes`` erases, ``no`` does not."""
+
+    answer: str
+
+
+@button(Forget, where="private")
+async def forget_confirmed(ctx: Context, tap: Forget) -> None:
+    answer = tap.answer
     if answer not in ("yes", "no"):
         raise BadPayload("forget answer")
     asked = ctx.state == "forget.confirm" and ctx.state_saved_at >= (ctx.now - ANSWER_WINDOW).isoformat(
@@ -69,8 +78,6 @@ async def forget_confirmed(ctx: Context, answer: str) -> None:
 async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> None:
     """Erase a member's personal data (``privacy.erase``), leave no copy of it in the database
     files, note it in the audit log and redraw the ballots their votes were withdrawn from."""
-    from bot.flows.monitoring import owner_leaving
-
     await owner_leaving(ctx, member_id)  # their tasks go back to nobody: the ҚМҰТ is told
     withdrawn = await privacy.erase(ctx.tx, member_id)
     # Answers kept for a retry may quote what they wrote; this one is addressed to their messenger id.

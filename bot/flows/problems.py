@@ -6,15 +6,17 @@ import re
 from datetime import timedelta
 
 from bot.domain.text import clean_text, shorten, small_int
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.flows.access import waiting_community
 from bot.flows.context import Context, esc
+from bot.flows.paging import pages
+from bot.flows.payloads import MenuPress
 from bot.flows.registry import command, state
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
 from bot.storage import cycles, problems
 
 TEXT_MIN, TEXT_MAX = 3, 300
-MESSAGE_MAX = 3500  # characters a message may hold, with room to spare
 RATE_COUNT, RATE_WINDOW = 5, timedelta(minutes=10)
 
 menu_item(1, N_("Propose a problem"), "propose")
@@ -51,8 +53,6 @@ async def propose(ctx: Context) -> None:
 
 @state("p.text", who="member")
 async def proposal_typed(ctx: Context, text: str) -> None:
-    from bot.flows.engine import waiting_community
-
     if "community" not in ctx.data:  # a question asked before the community was kept with it
         await record(ctx, text)
         return
@@ -89,8 +89,8 @@ async def record(ctx: Context, raw: str) -> None:
         ctx.clear()
     ctx.reply(ctx.t("Recorded as #{number}: «{text}». Thank you! Propose another or see all with /problems.",
                     number=problem.number, text=esc(problem.text)),
-              [] if ctx.event.is_group else [[Button(ctx.t("Propose another"), data="m:propose"),
-                                              Button(ctx.t("Proposed problems"), data="m:problems")]])
+              [] if ctx.event.is_group else [[Button(ctx.t("Propose another"), data=MenuPress("propose").encode()),
+                                              Button(ctx.t("Proposed problems"), data=MenuPress("problems").encode())]])
 
 
 @command("problems", who="member", describe=N_("Proposed problems"))
@@ -109,18 +109,6 @@ async def list_problems(ctx: Context) -> None:
                             "one with /hide 5, confirm the chosen problem with /choose 2.")]
     for part in pages(lines):
         ctx.reply(part)
-
-
-def pages(lines: list[str], limit: int = MESSAGE_MAX) -> list[str]:
-    """Lines joined into as few messages as fit Telegram's 4096 characters (WhatsApp's are shorter)."""
-    parts, current = [], ""
-    for line in lines:
-        if current and len(current) + 1 + len(line) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    return parts + [current] if current else parts
 
 
 def _numbers(ctx: Context, count: int) -> list[int]:

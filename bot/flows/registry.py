@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.flows.payloads import Payload
+
 Handler = Callable[..., Awaitable[None]]
 ROLES = ("anyone", "onboarded", "member", "kmut", "facilitator")
 
@@ -30,6 +32,8 @@ class Route:
     scope: Callable[..., Awaitable[Any]] | None = None
     # States: after this long without an answer, free text no longer counts as one.
     expires: timedelta | None = None
+    # Buttons: the kind of payload they carry, decoded before the scope and the handler see it.
+    payload: type[Payload] | None = None
 
 
 COMMANDS: dict[str, Route] = {}
@@ -63,14 +67,15 @@ HELP: list[HelpLine] = []
 
 def _route(table: dict[str, Route], key: str, who: str, where: str,
            scope: Callable[..., Awaitable[Any]] | None = None,
-           expires: timedelta | None = None) -> Callable[[Handler], Handler]:
+           expires: timedelta | None = None,
+           payload: type[Payload] | None = None) -> Callable[[Handler], Handler]:
     if who not in ROLES:
         raise ValueError(f"unknown role {who!r}")
 
     def register(handler: Handler) -> Handler:
         if key in table:
             raise ValueError(f"{key!r} is handled twice")
-        table[key] = Route(handler, who, where, scope, expires)
+        table[key] = Route(handler, who, where, scope, expires, payload)
         return handler
 
     return register
@@ -109,12 +114,11 @@ def help_lines(role: str, chat: str, *, menu: bool = False) -> list[HelpLine]:
     return [line for line in fits if not (line.menu and (line.command, line.who) in detailed)]
 
 
-def button(prefix: str, *, who: str = "onboarded", where: str = "any",
+def button(kind: type[Payload], *, who: str = "onboarded", where: str = "any",
            scope: Callable[..., Awaitable[Any]] | None = None) -> Callable[[Handler], Handler]:
-    """A payload ``prefix:a:b`` → ``handler(ctx, "a", "b")``."""
-    if ":" in prefix:
-        raise ValueError("button prefixes cannot contain ':'")
-    return _route(BUTTONS, prefix, who, where, scope)
+    """A pressed button carrying a ``kind`` payload → ``handler(ctx, tap)`` with the decoded
+    ``tap`` (and ``scope(ctx, tap)`` first); one that does not decode is refused as stale."""
+    return _route(BUTTONS, kind.prefix, who, where, scope, payload=kind)
 
 
 ANSWER_WINDOW = timedelta(hours=1)  # how long a question for content (a proposal, a cause, a task...) waits
@@ -142,13 +146,7 @@ def refresher(prefix: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def parse_payload(payload: str) -> tuple[str, list[str]]:
-    prefix, _, rest = payload.partition(":")
+def parse_payload(key: str) -> tuple[str, list[str]]:
+    """A refresh key ``prefix:a:b`` → ``("prefix", ["a", "b"])``."""
+    prefix, _, rest = key.partition(":")
     return prefix, (rest.split(":") if rest else [])
-
-
-def payload(prefix: str, *parts: Any) -> str:
-    data = ":".join([prefix, *map(str, parts)])
-    if len(data.encode()) > 64:  # Telegram's callback_data limit
-        raise ValueError(f"button payload too long: {data!r}")
-    return data

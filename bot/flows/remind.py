@@ -8,10 +8,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain.schedule import MUTE_MAX_DAYS, hhmm, parse_clock, parse_days, parse_weekday
+from bot.domain.schedule import MUTE_MAX_DAYS, hhmm, iso, parse_clock, parse_days, parse_weekday
 from bot.flows.context import Context, esc
 from bot.flows.registry import command
-from bot.flows.reminders import iso
 from bot.i18n import N_, Translator
 from bot.storage import reminders
 from bot.storage.reminders import KINDS, Settings

@@ -13,13 +13,17 @@ or to the community (``ctx.post_groups``), never to a chat.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.models import Community
-from bot.domain.schedule import at_local, in_quiet, local_date, next_weekly, parse_clock, quiet_end
+from bot.domain.schedule import at_local, in_quiet, iso, local_date, next_weekly, parse_clock, quiet_end
+from bot.domain.text import shorten as short
+from bot.flows import kinds, monitoring
+from bot.flows.ballots import closing_note
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
+from bot.flows.monitoring import status_of, summary
+from bot.flows.payloads import CheckinTask
 from bot.flows.types import Button
 from bot.i18n import Translator
 from bot.storage import ballots, checkins, communities, reminders
@@ -34,11 +38,6 @@ DUE_AHEAD = timedelta(days=3)   # "due in 3 days"
 CLOSING_AHEAD = (24, 1)         # hours before a ballot closes
 DIGEST_KEPT = timedelta(hours=24)  # a digest later than this (the bot was down) is skipped
 BATCH = 25                      # occurrences sent in one transaction (the sweep runs more until none is due)
-
-
-def iso(instant: datetime) -> str:
-    """An instant as stored: UTC, to the second (compared as text in SQL, so always this one way)."""
-    return instant.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -144,15 +143,11 @@ def _ballot_button(ctx: Context, tr: Translator, ballot: Ballot) -> list[list[Bu
 
 
 def _ballot_name(tr: Translator, ballot: Ballot) -> str:
-    from bot.flows.ballots import KIND_NAMES
-
-    return tr.t(KIND_NAMES[ballot.kind])
+    return tr.t(kinds.title(ballot))
 
 
 async def send_opened(ctx: Context, community: Community, reminder: Reminder) -> int | None:
     """A ballot opened: members outside the linked groups hear of it in private, with the way to vote."""
-    from bot.flows.ballots import closing_note
-
     ballot = await _open_ballot(ctx, reminder)
     if ballot is None:
         return None
@@ -198,7 +193,8 @@ async def _task_still_open(ctx: Context, reminder: Reminder) -> Task | None:
 
 
 def _checkin_button(ctx: Context, tr: Translator, community: Community, task: Task) -> list[list[Button]]:
-    return [[Button(tr.t("Report on #{number}", number=task.number), data=f"ci:{community.id}:{task.number}")]]
+    return [[Button(tr.t("Report on #{number}", number=task.number),
+                    data=CheckinTask(community.id, task.number).encode())]]
 
 
 async def send_due(ctx: Context, community: Community, reminder: Reminder) -> int | None:
@@ -252,8 +248,6 @@ async def send_checkin(ctx: Context, community: Community, reminder: Reminder) -
 async def send_digest(ctx: Context, community: Community, reminder: Reminder) -> int | None:
     """The week in the plan, to the community's groups (and in private to members on a channel
     without a group): done, late, blocked, what is due next, the progress chart."""
-    from bot.flows import monitoring
-
     if ctx.now - datetime.fromisoformat(reminder.due_at) > DIGEST_KEPT:
         return None
     tasks, latest, today = await monitoring.progress_of(ctx, community)
@@ -279,8 +273,6 @@ async def send_digest(ctx: Context, community: Community, reminder: Reminder) ->
 
 
 def digest_text(tr: Translator, tasks: list[Task], latest: dict, today: date, week_ago: date, tz: str) -> str:
-    from bot.flows.monitoring import status_of, summary
-
     lines = [tr.t("📊 <b>The week in the action plan</b>"), summary(tr, tasks, latest, today)]
     for status, heading in (("late", tr.t("Late:")), ("blocked", tr.t("Blocked:"))):
         named = [t for t in tasks if status_of(t, latest.get(t.id), today) == status]

@@ -8,14 +8,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line, message_lines, small_int
-from bot.flows.choice import community_scope
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.text import clean_line, message_lines, small_int, shorten as short
+from bot.flows.access import require, waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require, waiting_community
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
+from bot.flows.scopes import community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.markup import bold
@@ -27,8 +27,56 @@ KINDS = {"people": N_("People and skills"), "materials": N_("Materials and equip
 TEXT_MIN, TEXT_MAX, DETAIL_MAX, NAME_MAX = 3, 200, 100, 100
 MAX_RESOURCES, MAX_ORGS = 40, 30  # what the charts are sized for (bench/charts.py)
 RATE_COUNT, RATE_WINDOW = 10, timedelta(minutes=10)
+ORG_NUMBERS = 10 ** 6  # an organisation's number has at most 6 digits
 UNRATED_SHOWN = 8  # organisations offered for an estimate at once
 MAP_NAMES = 8  # the diagram's organisations the resource map names
+
+
+class ResourceAdd(Payload, prefix="ra"):
+    community: int
+
+
+class ResourcePicture(Payload, prefix="rp"):
+    community: int
+
+
+class ResourceKind(Payload, prefix="rk"):
+    community: int
+    kind: str
+
+
+class OrgAdd(Payload, prefix="oa"):
+    community: int
+
+
+class OrgPicture(Payload, prefix="op"):
+    community: int
+
+
+class OrgChange(Payload, prefix="oe"):
+    """Lists the organisations the member estimated, to estimate one again."""
+
+    community: int
+
+
+class OrgRate(Payload, prefix="or"):
+    """Estimate organisation ``number``: first its importance."""
+
+    community: int
+    number: int
+
+
+class OrgImportance(Payload, prefix="oi"):
+    community: int
+    number: int
+    importance: int
+
+
+class OrgCloseness(Payload, prefix="oc"):
+    community: int
+    number: int
+    importance: int
+    closeness: int
 
 menu_item(4, N_("Resource map"), "resources")
 menu_item(4, N_("Institutional diagram"), "orgs")
@@ -131,30 +179,31 @@ async def resources_command(ctx: Context) -> None:
     lines = resource_lines(ctx.tr, found, orgs)
     if await ctx.role(community.id) in ("kmut", "facilitator"):
         lines += ["", ctx.t("ҚМҰТ: take one off with /resources remove 3.")]
-    ctx.reply_pages(lines, [[Button(ctx.t("➕ Add a resource"), data=f"ra:{community.id}")],
-                           [Button(ctx.t("🖼 The map as a picture"), data=f"rp:{community.id}")]])
+    ctx.reply_pages(lines, [[Button(ctx.t("➕ Add a resource"), data=ResourceAdd(community.id).encode())],
+                           [Button(ctx.t("🖼 The map as a picture"), data=ResourcePicture(community.id).encode())]])
 
 
-@button("rp", who="member", scope=community_scope)
-async def resource_picture(ctx: Context, community_id: str) -> None:
+@button(ResourcePicture, who="member", scope=community_scope)
+async def resource_picture(ctx: Context, tap: ResourcePicture) -> None:
     assert ctx.scoped is not None
     found = await resources.resources_of(ctx.tx, ctx.scoped.id)
     orgs = await resources.orgs_of(ctx.tx, ctx.scoped.id)
     ctx.reply(resource_caption(ctx.tr, found, orgs), chart=resource_chart(ctx.locale, found, orgs))
 
 
-@button("ra", who="member", scope=community_scope)
-async def resource_add(ctx: Context, community_id: str) -> None:
+@button(ResourceAdd, who="member", scope=community_scope)
+async def resource_add(ctx: Context, tap: ResourceAdd) -> None:
     assert ctx.scoped is not None
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("resources"))
     ctx.reply(ctx.t("What kind of resource?"),
-              [[Button(ctx.t(label), data=f"rk:{ctx.scoped.id}:{key}")] for key, label in KINDS.items()])
+              [[Button(ctx.t(label), data=ResourceKind(ctx.scoped.id, key).encode())] for key, label in KINDS.items()])
 
 
-@button("rk", who="member", scope=community_scope)
-async def resource_kind(ctx: Context, community_id: str, kind: str) -> None:
+@button(ResourceKind, who="member", scope=community_scope)
+async def resource_kind(ctx: Context, tap: ResourceKind) -> None:
     assert ctx.scoped is not None
+    kind = tap.kind
     if kind not in KINDS:
         raise BadPayload("unknown kind")
     if ctx.event.is_group:
@@ -191,7 +240,7 @@ async def resource_text(ctx: Context, raw: str) -> None:
     ctx.clear()
     ctx.reply(ctx.t("Added to the resource map as #{number} ({kind}). Thank you!", number=resource.number,
                     kind=ctx.t(KINDS[kind])),
-              [[Button(ctx.t("➕ Add a resource"), data=f"ra:{community.id}")]])
+              [[Button(ctx.t("➕ Add a resource"), data=ResourceAdd(community.id).encode())]])
 
 
 # --- the institutional diagram ---------------------------------------------------------------
@@ -270,16 +319,16 @@ async def show_orgs(ctx: Context, community: Community, found: list[Org]) -> Non
         lines += ["", ctx.t("ҚМҰТ: take one off with /orgs remove 3.")]
     unrated = [o for o in found if o.number not in mine][:UNRATED_SHOWN]
     rows = [[Button(short(ctx.t("Estimate #{number} {name}", number=o.number, name=o.name), 40),
-                    data=f"or:{community.id}:{o.number}")] for o in unrated]
+                    data=OrgRate(community.id, o.number).encode())] for o in unrated]
     if mine:
-        rows.append([Button(ctx.t("✏️ Change my estimates"), data=f"oe:{community.id}")])
-    rows += [[Button(ctx.t("➕ Add an organisation or person"), data=f"oa:{community.id}")],
-             [Button(ctx.t("🖼 The diagram as a picture"), data=f"op:{community.id}")]]
+        rows.append([Button(ctx.t("✏️ Change my estimates"), data=OrgChange(community.id).encode())])
+    rows += [[Button(ctx.t("➕ Add an organisation or person"), data=OrgAdd(community.id).encode())],
+             [Button(ctx.t("🖼 The diagram as a picture"), data=OrgPicture(community.id).encode())]]
     ctx.reply_pages(lines, rows)
 
 
-@button("oe", who="member", scope=community_scope)
-async def org_change(ctx: Context, community_id: str) -> None:
+@button(OrgChange, who="member", scope=community_scope)
+async def org_change(ctx: Context, tap: OrgChange) -> None:
     """The organisations this member estimated, to estimate one again."""
     community = ctx.scoped
     assert community is not None and ctx.member is not None
@@ -289,18 +338,18 @@ async def org_change(ctx: Context, community_id: str) -> None:
         raise ctx.refuse(ctx.t("You have not estimated any organisation yet."))
     ctx.reply(ctx.t("Which estimate do you change?"),
               [[Button(short(ctx.t("Change #{number} {name}", number=o.number, name=o.name), 40),
-                       data=f"or:{community.id}:{o.number}")] for o in rated])
+                       data=OrgRate(community.id, o.number).encode())] for o in rated])
 
 
-@button("op", who="member", scope=community_scope)
-async def org_picture(ctx: Context, community_id: str) -> None:
+@button(OrgPicture, who="member", scope=community_scope)
+async def org_picture(ctx: Context, tap: OrgPicture) -> None:
     assert ctx.scoped is not None
     found = await resources.orgs_of(ctx.tx, ctx.scoped.id)
     ctx.reply(org_caption(ctx.tr, found), chart=org_chart(ctx.locale, found))
 
 
-@button("oa", who="member", scope=community_scope)
-async def org_add(ctx: Context, community_id: str) -> None:
+@button(OrgAdd, who="member", scope=community_scope)
+async def org_add(ctx: Context, tap: OrgAdd) -> None:
     assert ctx.scoped is not None
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("orgs"))
@@ -343,50 +392,50 @@ def ask_importance(ctx: Context, community_id: int, number: int, name: str,
         text += "\n" + ctx.t("Your estimate now: importance {importance}, closeness {closeness}. Answer both "
                              "questions to change it.", importance=mine[0], closeness=mine[1])
     ctx.reply(text,
-              [[Button(str(v), data=f"oi:{community_id}:{number}:{v}") for v in (1, 2, 3)]])
+              [[Button(str(v), data=OrgImportance(community_id, number, v).encode()) for v in (1, 2, 3)]])
 
 
-async def org_of(ctx: Context, number: str) -> tuple[int, int]:
+async def org_of(ctx: Context, number: int) -> tuple[int, int]:
     assert ctx.scoped is not None
-    value = small_int(number, 6)
-    org = await resources.org_id(ctx.tx, ctx.scoped.id, value) if value is not None else None
+    org = await resources.org_id(ctx.tx, ctx.scoped.id, number) if number < ORG_NUMBERS else None
     if org is None:
         raise ctx.refuse(ctx.t("That organisation is no longer on the diagram."))
-    return org, value  # type: ignore[return-value]
+    return org, number
 
 
-def score(raw: str) -> int:
-    if raw not in ("1", "2", "3"):
+def score(value: int) -> int:
+    if value not in (1, 2, 3):
         raise BadPayload("a score is 1, 2 or 3")
-    return int(raw)
+    return value
 
 
-@button("or", who="member", scope=community_scope)
-async def org_rate(ctx: Context, community_id: str, number: str) -> None:
+@button(OrgRate, who="member", scope=community_scope)
+async def org_rate(ctx: Context, tap: OrgRate) -> None:
     assert ctx.scoped is not None
-    await org_of(ctx, number)
+    await org_of(ctx, tap.number)
     assert ctx.member is not None
-    name = next(o.name for o in await resources.orgs_of(ctx.tx, ctx.scoped.id) if o.number == int(number))
+    name = next(o.name for o in await resources.orgs_of(ctx.tx, ctx.scoped.id) if o.number == tap.number)
     mine = await resources.ratings_of(ctx.tx, ctx.scoped.id, ctx.member.id)
-    ask_importance(ctx, ctx.scoped.id, int(number), name, mine.get(int(number)))
+    ask_importance(ctx, ctx.scoped.id, tap.number, name, mine.get(tap.number))
 
 
-@button("oi", who="member", scope=community_scope)
-async def org_importance(ctx: Context, community_id: str, number: str, importance: str) -> None:
+@button(OrgImportance, who="member", scope=community_scope)
+async def org_importance(ctx: Context, tap: OrgImportance) -> None:
     assert ctx.scoped is not None
-    await org_of(ctx, number)
-    score(importance)
+    await org_of(ctx, tap.number)
+    score(tap.importance)
     ctx.reply(ctx.t("How <b>close</b> is it to the community — how much does it work with us? 1 — far, 2 — "
                     "somewhat, 3 — close."),
-              [[Button(str(v), data=f"oc:{ctx.scoped.id}:{number}:{importance}:{v}") for v in (1, 2, 3)]])
+              [[Button(str(v), data=OrgCloseness(ctx.scoped.id, tap.number, tap.importance, v).encode())
+                for v in (1, 2, 3)]])
 
 
-@button("oc", who="member", scope=community_scope)
-async def org_closeness(ctx: Context, community_id: str, number: str, importance: str, closeness: str) -> None:
+@button(OrgCloseness, who="member", scope=community_scope)
+async def org_closeness(ctx: Context, tap: OrgCloseness) -> None:
     community = ctx.scoped
     assert community is not None and ctx.member is not None
-    org, value = await org_of(ctx, number)
-    await resources.rate(ctx.tx, org, ctx.member.id, score(importance), score(closeness))
+    org, value = await org_of(ctx, tap.number)
+    await resources.rate(ctx.tx, org, ctx.member.id, score(tap.importance), score(tap.closeness))
     ctx.toast(ctx.t("Your estimate of #{number} is saved.", number=value))
     await show_orgs(ctx, community, await resources.orgs_of(ctx.tx, community.id))
 

@@ -1,5 +1,5 @@
-"""A ballot's result: tallies from the domain rules, the caption that states the finding, and the
-chart drawn from the same data.
+"""A ranking's result: tallies from the domain rules, the caption that states the finding, and the
+chart drawn from the same data — each by the ballot kind's ``Method`` (in dots, matrix, pairwise).
 
 Merged problems count as the problem they were merged into, hidden ones not at all.
 """
@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.domain.combined import combined_ranking
-from bot.domain.matrix import matrix_result
-from bot.domain.pairwise import pairwise_result
 from bot.domain.ranking import competition_ranks
-from bot.domain.stickers import sticker_tally
 from bot.domain.text import shorten
+from bot.flows import kinds
 from bot.flows.context import esc
 from bot.flows.types import Chart
 from bot.i18n import N_, Translator, translator
@@ -57,41 +55,13 @@ async def build(tx: Tx, ballot: Ballot) -> Result:
     options = list(dict.fromkeys(c for p in await ballots.all_options(tx, ballot.id)
                                  if (c := canonical(by_id, p)) is not None))
     voters = await ballots.voters(tx, ballot)
-    if ballot.kind == "dots":
-        raw = await ballots.all_stickers(tx, ballot.id)
-        merged: dict[int, dict[int, int]] = {}
-        for member, marks in raw.items():
-            for pid, count in marks.items():
-                if (c := canonical(by_id, pid)) is not None:
-                    merged.setdefault(member, {})[c] = min(merged.get(member, {}).get(c, 0) + count, ballot.per_option)
-        paper: dict[int, int] = {}
-        for pid, count in (await ballots.paper(tx, ballot.id)).items():
-            if (c := canonical(by_id, pid)) is not None:
-                paper[c] = paper.get(c, 0) + count
-        rows = sticker_tally(merged, options, paper)
-        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
-                      included=set(options))
-    if ballot.kind == "matrix":
-        scores: dict[int, dict[int, tuple[int, int]]] = {}
-        for member, marks in (await ballots.all_scores(tx, ballot.id)).items():
-            for pid, ab in sorted(marks.items(), key=lambda item: by_id[item[0]].status == "open"):
-                if (c := canonical(by_id, pid)) is not None:
-                    scores.setdefault(member, {})[c] = ab  # the surviving problem's own score wins
-        rows = matrix_result(scores, options)
-        return Result(ballot, by_id, {r.option: r.rank for r in rows}, [r.option for r in rows], voters, rows,
-                      included={r.option for r in rows if r.n})
-    answers: dict[int, dict[tuple[int, int], int]] = {}
-    for member, pairs in (await ballots.all_answers(tx, ballot.id)).items():
-        for (low, high), winner in pairs.items():
-            a, b, w = canonical(by_id, low), canonical(by_id, high), canonical(by_id, winner)
-            if a is None or b is None or a == b:
-                continue
-            answers.setdefault(member, {}).setdefault((min(a, b), max(a, b)), w)
-    outcome = pairwise_result(answers, options)
-    ranks = {option: rank for option, _, rank in outcome.ranking}
-    compared = {option for pair in outcome.wins for option in pair if outcome.wins[pair]}
-    return Result(ballot, by_id, ranks, [o for o, _, _ in outcome.ranking], voters, outcome.ranking,
-                  {"outcome": outcome}, included=compared)
+    return await method_of(ballot).tally(tx, ballot, by_id, options, voters)
+
+
+def method_of(ballot: Ballot) -> kinds.Method:
+    method = kinds.kind_of(ballot).method
+    assert method is not None, f"a {ballot.kind} ballot ranks no problems"
+    return method
 
 
 def comparisons(outcome, problem_id: int) -> int:
@@ -146,30 +116,10 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
         finding = tr.t("{method}: nobody voted.", method=title)
     elif len(first) > 1:
         finding = tr.t("{method}: a tie for first place between {problems}.", method=title, problems=_names(first))
-    elif ballot.kind == "dots":
-        top = result.rows[0]
-        total = sum(r.total for r in result.rows)
-        finding = tr.tn("{method}: {problem} is the most pressing, with {top} of {n} sticker.",
-                        "{method}: {problem} is the most pressing, with {top} of {n} stickers.", total,
-                        method=title, problem=_names(first), top=top.total)
-        if ballot.paper_meetings:
-            finding += " " + tr.t("Online {online} + in person {paper} = {total}.",
-                                  online=top.online, paper=top.paper, total=top.total)
-    elif ballot.kind == "matrix":
-        top = result.rows[0]
-        finding = tr.t("{method}: {problem} is the most important and urgent: on the scale from 1 to 3 the "
-                       "members used, importance {importance} and urgency {urgency} on average.",
-                       method=title, problem=_names(first), importance=tr.num(top.mean_a),
-                       urgency=tr.num(top.mean_b))
     else:
-        outcome = result.extra["outcome"]
-        top = first[0].id
-        times = comparisons(outcome, top)
-        finding = tr.t("{method}: {problem} was judged more pressing than the others most often — chosen: {wins}, "
-                       "comparisons it was in: {times}.", method=title, problem=_names(first),
-                       wins=outcome.win_counts.get(top, 0), times=times)
+        finding = method_of(ballot).finding(tr, result, title, first[0], _names(first))
     lines = [finding, tr.tn("{n} member voted.", "{n} members voted.", result.voters)]
-    if ballot.kind == "dots" and ballot.paper_meetings:
+    if ballot.paper_meetings:  # (only a sticker vote is held on paper too)
         lines.append(paper_line(tr, ballot, sum(r.paper for r in result.rows)))
     lines.append(audit_line(tr, audit_head))
     return "\n".join(lines)
@@ -177,42 +127,9 @@ def caption(tr: Translator, result: Result, audit_head: str) -> str:
 
 def chart(locale: str, result: Result) -> Chart:
     """The chart of the result, with labels in ``locale``; rendered after the commit."""
-    from bot import charts
-    from bot.charts import data
-
     tr = translator(locale)
-    ballot, by_id = result.ballot, result.by_id
     subtitle = tr.tn("{n} member voted", "{n} members voted", result.voters)
-    if ballot.kind == "dots":
-        rows = [data.StickerRow(by_id[r.option].number, by_id[r.option].text, r.online, r.paper) for r in result.rows]
-        labels = {"title": tr.t("Sticker voting"), "subtitle": subtitle, "online": tr.t("online"),
-                  "paper": tr.t("in person"), "empty": tr.t("No stickers yet")}
-        return Chart(charts.render_stickers, (rows, labels), filename="stickers.png")
-    if ballot.kind == "matrix":
-        points = [data.MatrixPoint(by_id[r.option].number, by_id[r.option].text, r.cell_a, r.cell_b, r.mean_score,
-                                   r.mean_a, r.mean_b) for r in result.rows if r.n]
-        labels = {"title": tr.t("Priority matrix"), "subtitle": subtitle, "x": tr.t("Importance"),
-                  "y": tr.t("Urgency"), "levels": tr.t("1 low|2 medium|3 high"), "problems": tr.t("Problems"),
-                  "score": tr.t("Importance · urgency"),
-                  "note": tr.t("Members scored each problem from 1 to 3 on importance and on urgency. The "
-                               "number in the corner of a cell is importance + urgency − 1: from 1, the "
-                               "least pressing, to 5, the most pressing."),
-                  "empty": tr.t("No scores yet"), "decimal": tr.decimal}
-        return Chart(charts.render_matrix, (points, labels), filename="matrix.png")
-    outcome = result.extra["outcome"]
-    numbered = [data.Problem(by_id[p].number, by_id[p].text) for p in result.order]
-    wins = [[outcome.wins.get((i, j), 0) for j in result.order] for i in result.order]
-    order = [data.RankedProblem(by_id[p].number, by_id[p].text, score, outcome.win_counts.get(p, 0),
-                                comparisons(outcome, p))
-             for p, score, _ in outcome.ranking]
-    note = tr.t("Each cell: how many times the row's problem was chosen over the column's.")
-    if outcome.method != "wins":
-        note += " " + tr.t("Not everyone was asked every pair, so the order also weighs how often each problem "
-                           "won against strong ones.")
-    labels = {"title": tr.t("Pairwise ranking"), "subtitle": subtitle, "order": tr.t("Order"),
-              "score": tr.t("chosen / compared"), "note": note,
-              "empty": tr.t("No comparisons yet"), "decimal": tr.decimal}
-    return Chart(charts.render_pairwise, (numbered, wins, order, labels), filename="pairwise.png")
+    return method_of(result.ballot).chart(tr, result, subtitle)
 
 
 def included_ranks(result: Result) -> dict[int, int]:

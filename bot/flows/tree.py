@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.models import Community
-from bot.domain.text import clean_line, small_int
-from bot.flows.choice import community_scope
-from bot.flows.community import STEP_RESULTS, menu_item
+from bot.domain.text import clean_line, small_int, shorten as short
+from bot.flows.access import require, waiting_community
 from bot.flows.context import Context, esc
-from bot.flows.dots import short
-from bot.flows.engine import BadPayload, require, waiting_community
+from bot.flows.payloads import BadPayload, Payload
 from bot.flows.problems import normalize
 from bot.flows.registry import button, command, state
+from bot.flows.scopes import community_scope
+from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
 from bot.storage import problems, tree
@@ -27,6 +27,26 @@ TEXT_MIN, TEXT_MAX = 3, 200
 MAX_NODES = 80                                # open nodes a tree may hold (the chart stays readable)
 RATE_COUNT, RATE_WINDOW = 10, timedelta(minutes=10)
 KINDS = {"cause": N_("cause"), "effect": N_("consequence")}
+
+
+class TreePicture(Payload, prefix="tc"):
+    community: int
+
+
+class TreeAdd(Payload, prefix="tn"):
+    """``tn:<community>:<kind>`` asks for a cause or consequence; while one already written waits
+    for its place, the place is asked again rather than the text dropped (``anew`` "new" drops it)."""
+
+    community: int
+    kind: str
+    anew: str | None = None
+
+
+class TreePlace(Payload, prefix="tp"):
+    """The written node hangs under node ``number`` (0: on the problem itself)."""
+
+    community: int
+    number: int
 
 menu_item(3, N_("Problem tree"), "tree")
 
@@ -68,9 +88,9 @@ def tree_text(tr: Translator, problem: Problem, nodes: list[Node]) -> list[str]:
 
 
 def add_buttons(tr: Translator, community_id: int) -> list[list[Button]]:
-    return [[Button(tr.t("➕ A cause"), data=f"tn:{community_id}:cause"),
-             Button(tr.t("➕ A consequence"), data=f"tn:{community_id}:effect")],
-            [Button(tr.t("🖼 The tree as a picture"), data=f"tc:{community_id}")]]
+    return [[Button(tr.t("➕ A cause"), data=TreeAdd(community_id, "cause").encode()),
+             Button(tr.t("➕ A consequence"), data=TreeAdd(community_id, "effect").encode())],
+            [Button(tr.t("🖼 The tree as a picture"), data=TreePicture(community_id).encode())]]
 
 
 def chart(locale: str, problem: Problem, nodes: list[Node]) -> Chart:
@@ -125,8 +145,8 @@ async def tree_command(ctx: Context) -> None:
     ctx.reply_pages(lines, add_buttons(ctx.tr, community.id))
 
 
-@button("tc", who="member", scope=community_scope)
-async def picture(ctx: Context, community_id: str) -> None:
+@button(TreePicture, who="member", scope=community_scope)
+async def picture(ctx: Context, tap: TreePicture) -> None:
     community = ctx.scoped
     assert community is not None
     problem = await chosen_problem(ctx, community)
@@ -135,13 +155,12 @@ async def picture(ctx: Context, community_id: str) -> None:
 
 
 # --- adding ----------------------------------------------------------------------------------
-@button("tn", who="member", scope=community_scope)
-async def add_pressed(ctx: Context, community_id: str, kind: str, anew: str = "") -> None:
-    """``tn:<community>:<kind>`` asks for a cause or consequence; while one already written waits
-    for its place, the place is asked again rather than the text dropped (``…:<kind>:new`` drops it)."""
+@button(TreeAdd, who="member", scope=community_scope)
+async def add_pressed(ctx: Context, tap: TreeAdd) -> None:
     community = ctx.scoped
     assert community is not None
-    if kind not in KINDS or anew not in ("", "new"):
+    kind, anew = tap.kind, tap.anew
+    if kind not in KINDS or anew not in (None, "new"):
         raise BadPayload("unknown kind")
     if ctx.event.is_group:
         raise ctx.refuse(ctx.t("This works in the private chat with me."), ctx.private_link("tree"))
@@ -187,13 +206,14 @@ async def ask_place(ctx: Context, community: Community, problem: Problem, kind: 
     that kind) meanwhile, with a button to drop the text and write another."""
     same_kind = [n for n in await tree.of_problem(ctx.tx, problem.id) if n.kind == kind]
     ctx.goto("tree.where", community=community.id, kind=kind, text=text)
-    rows = [[Button(ctx.t("Directly on the problem"), data=f"tp:{community.id}:0")]]
-    rows += [[Button(short(f"#{n.number} {n.text}", 40), data=f"tp:{community.id}:{n.number}")] for n in same_kind]
+    rows = [[Button(ctx.t("Directly on the problem"), data=TreePlace(community.id, 0).encode())]]
+    rows += [[Button(short(f"#{n.number} {n.text}", 40), data=TreePlace(community.id, n.number).encode())]
+             for n in same_kind]
     question = ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
                      "consequence of a consequence)")
     if again is not None:
         question = ctx.t("You wrote «{text}»; it is not on the tree yet.", text=esc(text)) + "\n" + question
-        rows.append([Button(ctx.t("Drop it and write another"), data=f"tn:{community.id}:{again}:new")])
+        rows.append([Button(ctx.t("Drop it and write another"), data=TreeAdd(community.id, again, "new").encode())])
     ctx.reply(question, rows)
 
 
@@ -224,13 +244,11 @@ async def text_instead_of_place(ctx: Context, raw: str) -> None:
     raise ctx.refuse(ctx.t("Choose its place with the buttons above, or start again with /tree."))
 
 
-@button("tp", who="member", scope=community_scope)
-async def where_pressed(ctx: Context, community_id: str, number: str) -> None:
+@button(TreePlace, who="member", scope=community_scope)
+async def where_pressed(ctx: Context, tap: TreePlace) -> None:
     community = ctx.scoped
     assert community is not None
-    parent_number = small_int(number)
-    if parent_number is None:
-        raise BadPayload("parent number")
+    parent_number = tap.number
     if ctx.state != "tree.where" or ctx.data.get("community") != community.id:
         raise BadPayload("no node waiting for its place")
     kind, text = ctx.data.get("kind"), ctx.data.get("text")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -16,18 +15,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
-from aiohttp import web
 
-from bot.config import CannotRun, Config
+from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
+from bot.http_server import HttpServer
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import whatsapp as store
 from bot.storage.db import Database
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
-from bot.whatsapp.webhook import application
+from bot.whatsapp.webhook import PATH, routes
 
 if TYPE_CHECKING:
     from bot.app import TelegramApp
@@ -48,6 +47,7 @@ class WhatsAppApp:
     rate: float = 80.0
     clock: Callable[[], float] = time.time
     session: aiohttp.ClientSession | None = None  # for the Cloud API (tests pass one of their own)
+    server: HttpServer | None = None  # shared with Telegram's webhook (``qatysu run``); else its own
     port: int = field(default=0, init=False)       # where the webhook listens, once started
     db: Database = field(init=False)
     engine: Engine = field(init=False)
@@ -57,7 +57,7 @@ class WhatsAppApp:
     _own: bool = field(default=False, init=False)
     _outbox: OutboxWorker | None = field(default=None, init=False)
     _scheduler: Scheduler | None = field(default=None, init=False)
-    _runner: web.AppRunner | None = field(default=None, init=False)
+    _own_server: bool = field(default=False, init=False)
     _pruning: asyncio.Task | None = field(default=None, init=False)
 
     async def start(self) -> None:
@@ -83,20 +83,18 @@ class WhatsAppApp:
         self._pruning = asyncio.create_task(self._prune_forever())
         self.channel = WhatsAppChannel(self.engine, self.delivery, self.sender, self.db,
                                        default_locale=config.locale, retry_delay=self.retry_delay)
-        self._runner = web.AppRunner(application(wa, self.db, self.channel))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, wa.host, config.http_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise CannotRun(f"cannot listen for WhatsApp's webhook on {wa.host}:{config.http_port} "
-                            f"(QATYSU_HTTP_HOST, QATYSU_HTTP_PORT): "
-                            f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.server is None:
+            self.server = HttpServer(config.http_host, config.http_port, "WhatsApp's webhook")
+            self._own_server = True
+        for route in routes(wa, self.db, self.channel):
+            self.server.mount(route.method, route.path, route.handler)
+        if not self.server.listening:
+            await self.server.start()
+        self.port = self.server.port
         left = await self.channel.replay()
         if left:
             log.info("handling %d WhatsApp message(s) received before the last stop", left)
-        log.info("WhatsApp webhook listening on %s:%d/whatsapp/webhook", wa.host, self.port)
+        log.info("WhatsApp webhook listening on %s:%d%s", self.server.host, self.port, PATH)
 
     async def _prune(self) -> None:
         before = self.clock() - KEEP_SENT
@@ -110,33 +108,46 @@ class WhatsAppApp:
             except Exception:
                 log.exception("pruning WhatsApp's sent messages failed; tried again later")
 
-    async def run_forever(self) -> None:
-        """WhatsApp alone: run until cancelled (a failed start stops what it started)."""
-        try:
-            await self.start()
-            await asyncio.Event().wait()
-        finally:
-            await self.stop()
-
-    async def stop(self) -> None:
-        """Stop what was started (all of it, or what a failed start got to)."""
+    async def stop_receiving(self, grace: float = 10.0) -> None:
+        """Take no new message (its own server closes its port) and handle those in hand within
+        ``grace`` seconds; the rest stays in the inbox for the next start."""
+        until = time.monotonic() + grace
         if self._pruning is not None:
             self._pruning.cancel()
             await asyncio.gather(self._pruning, return_exceptions=True)
             self._pruning = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._own_server and self.server is not None:
+            server, self.server = self.server, None
+            await server.stop(_left(until))
         if hasattr(self, "channel"):
-            await self.channel.stop()
+            await self.channel.stop(_left(until))
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop what was started (all of it, or what a failed start got to): no new message is
+        taken, those in hand are handled within ``grace`` seconds (the rest stays in the inbox for
+        the next start), and, alone, the outbox's send in flight ends before the database closes."""
+        until = time.monotonic() + grace
+        await self.stop_receiving(grace)
         if self._own and hasattr(self, "delivery"):
             if self._scheduler is not None:
-                await self._scheduler.stop()
-            await self.delivery.throttle.flush()
+                await self._scheduler.stop(_left(until))
+                self._scheduler = None
+            try:
+                async with asyncio.timeout(_left(until)):
+                    await self.delivery.throttle.flush()
+            except TimeoutError:
+                await self.delivery.throttle.cancel()  # asked for again at the next start
             if self._outbox is not None:
-                await self._outbox.stop()
+                await self._outbox.stop(_left(until))
+                self._outbox = None
         if hasattr(self, "sender"):
             self.delivery.senders.pop(CHANNEL, None)
             await self.sender.close()
+            del self.sender
         if self._own and hasattr(self, "db"):
             await self.db.close()
+            del self.db
+
+
+def _left(until: float) -> float:
+    return max(0.0, until - time.monotonic())
