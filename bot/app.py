@@ -133,7 +133,7 @@ class TelegramApp:
                              default_locale=config.locale, default_tz=config.tz,
                              operator_name=config.operator_name, operator_bin=config.operator_bin,
                              double_tap=self.double_tap, **({"clock": self.clock} if self.clock else {}))
-        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)},
+        self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, username=username, **self.limits)},
                                  edit_interval=self.edit_interval, redraw=self.engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()

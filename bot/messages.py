@@ -8,6 +8,11 @@ defaults (an older version wrote the row), so two versions of the code read each
 during a rolling deploy. A field added later gets a default that is right for rows written
 before it (``metadata["stored_before"]`` when the usual default is not).
 
+A text (``Message.text``, ``Toast.text``) is the neutral markup of ``bot.markup``; a link (a
+button's, a toast's, one in a text) is a ``bot.links.Link``, stored as its address. Rows of
+schema 1 held Telegram's URLs (``https://t.me/<bot>?start=…``) instead: they are read as the
+links they meant.
+
 A chart is kept as its renderer's registered name and its arguments in a typed encoding of plain
 JSON (see ``bot.charts.registry``): numbers, text, lists, dicts with text keys, and
 ``{"$t": NAME, "v": ...}`` for a tuple, a date or a registered row type. A name read back is only
@@ -36,7 +41,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from typing import Any, TypeVar
 
-SCHEMA = 1  # the version this code writes; it reads every version (see above)
+from bot.links import Link, from_telegram, text_from_telegram
+
+SCHEMA = 2  # the version this code writes; it reads every version (see above)
+NEUTRAL_LINKS = 2  # the first version whose links are ``Link`` addresses, not Telegram URLs
 T = TypeVar("T")
 
 
@@ -49,7 +57,7 @@ class Unreadable(ValueError):
 class Button:
     text: str
     data: str | None = None      # a payload that comes back as Event.button
-    url: str | None = None       # or a link (deep links into the private chat)
+    link: Link | None = None     # or a link (into the private chat, a web page, ...)
     # or a request for the person's own phone number (Telegram's ``request_contact``, shown under
     # the input field); a channel that knows the number already (WhatsApp) leaves the button out
     contact: bool = False
@@ -72,7 +80,7 @@ class Chart:
 class Message:
     channel: str
     chat_id: str
-    text: str                    # HTML subset: <b>, <i>; everything a user typed is escaped
+    text: str                    # bot.markup: <b>, <i>, links; everything a user typed is escaped
     buttons: tuple[tuple[Button, ...], ...] = ()
     chart: Chart | None = None   # sent as a photo with ``text`` as its caption
     # (filename, content), or a Chart whose renderer makes the file (named by its filename)
@@ -97,11 +105,16 @@ class Message:
 
 @dataclass(frozen=True)
 class Toast:
-    """The short answer to a pressed button (a callback toast on Telegram)."""
+    """The short answer to what a person did (a callback toast on Telegram, a short reply on
+    WhatsApp unless a message to them says what comes next)."""
 
     text: str
-    alert: bool = False
-    url: str | None = None       # a t.me deep link the client opens (e.g. to join)
+    alert: bool = False          # to be read before going on (Telegram: an alert, not a toast)
+    link: Link | None = None     # a link the client opens (e.g. the private chat, to join)
+
+    def as_message(self, channel: str, chat_id: str) -> Message:
+        """Said as a message, where there is no toast to show (its link as a "→" button)."""
+        return Message(channel, chat_id, self.text, ((Button("→", link=self.link),),) if self.link else ())
 
 
 # --- to whom and which view (resolved by bot.audiences) ------------------------------------------
@@ -201,6 +214,7 @@ class Outcome:
     toast: Toast | None = None
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
+    queued_to: set[tuple[str, str]] = field(default_factory=set)  # (channel, chat_id) of each of them
     refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
     replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
                                  # /mydata's export, or goes to a person just erased)
@@ -208,7 +222,7 @@ class Outcome:
     def to_json(self) -> str:
         """The kept answer: the messages, the toast and the views to redraw."""
         return _dumps({"v": SCHEMA, "messages": [_message(m) for m in self.messages],
-                       "toast": None if self.toast is None else _flat(self.toast),
+                       "toast": None if self.toast is None else _linked(self.toast),
                        "refresh": sorted(self.refresh)})
 
     @classmethod
@@ -216,9 +230,9 @@ class Outcome:
         """A kept answer read back (its flags at their defaults)."""
         def read() -> Outcome:
             kept = _loads(text)
-            toast = kept.get("toast")
-            return cls(messages=[_read_message(m) for m in kept.get("messages") or ()],
-                       toast=None if toast is None else from_fields(Toast, toast),
+            toast, version = kept.get("toast"), _version(kept)
+            return cls(messages=[_read_message(m, version) for m in kept.get("messages") or ()],
+                       toast=None if toast is None else read_linked(Toast, toast, version),
                        refresh=set(kept.get("refresh") or ()))
 
         return _reading(read)
@@ -248,9 +262,16 @@ def _flat(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in _names(type(item))}
 
 
+def _linked(item: Button | Toast) -> dict[str, Any]:
+    values = _flat(item)
+    if item.link is not None:
+        values["link"] = item.link.address
+    return values
+
+
 def _message(m: Message) -> dict[str, Any]:
     return {"channel": m.channel, "chat_id": m.chat_id, "text": m.text,
-            "buttons": [[_flat(b) for b in row] for row in m.buttons],
+            "buttons": [[_flat(b) if b.link is None else _linked(b) for b in row] for row in m.buttons],
             "chart": None if m.chart is None else _chart(m.chart),
             "document": None if m.document is None else {"chart": _chart(m.document)} if isinstance(m.document, Chart)
             else {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},
@@ -335,11 +356,33 @@ def from_fields(cls: type[T], values: Mapping[str, Any]) -> T:
         raise Unreadable(f"a stored {cls.__name__} is not valid: {exc}") from None
 
 
-def _read_message(stored: Mapping[str, Any]) -> Message:
+def _version(stored: Mapping[str, Any]) -> int:
+    version = stored.get("v", 1)
+    return version if isinstance(version, int) else 1
+
+
+def read_linked(cls: type[T], stored: Mapping[str, Any], version: int = SCHEMA) -> T:
+    """A stored ``Button`` or ``Toast``: its link read from its address, or, in a row of a
+    version before neutral links, from the Telegram URL it held (``url``)."""
+    if not isinstance(stored, dict):  # (from_fields refuses what is no object)
+        return from_fields(cls, stored)
+    if version < NEUTRAL_LINKS:
+        url = stored.get("url")
+        stored = {**stored, "link": from_telegram(url) if isinstance(url, str) else None}
+    elif stored.get("link") is not None:
+        stored = {**stored, "link": Link.parse(stored["link"])}
+    return from_fields(cls, stored)
+
+
+def _read_message(stored: Mapping[str, Any], version: int | None = None) -> Message:
     if not isinstance(stored, Mapping):
         raise Unreadable(f"a Message must be an object, got {stored!r:.80}")
     values = dict(stored)
-    values["buttons"] = tuple(tuple(from_fields(Button, b) for b in row) for row in values.get("buttons") or ())
+    version = _version(stored) if version is None else version
+    if version < NEUTRAL_LINKS and isinstance(values.get("text"), str):
+        values["text"] = text_from_telegram(values["text"])
+    values["buttons"] = tuple(tuple(read_linked(Button, b, version) for b in row)
+                              for row in values.get("buttons") or ())
     if values.get("chart") is not None:
         values["chart"] = _read_chart(values["chart"])
     if values.get("document") is not None:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.delivery import Delivery
+from bot.handlers.telegram import text as telegram_text
 from bot.flows.engine import Engine
 from bot.flows.types import Button, Event, Message, Outcome, Toast
 from bot.i18n import LOCALES, translator
@@ -43,6 +44,9 @@ class Shown:
 
 @dataclass
 class SimSender:
+    """Telegram's stand-in: texts as Telegram shows them (its links to ``username``)."""
+
+    username: str = "qatysu_bot"
     chats: dict[str, list[Shown]] = field(default_factory=dict)
     log: list[tuple[str, Shown, bool]] = field(default_factory=list)  # (chat, message, edited)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -53,7 +57,8 @@ class SimSender:
         return 0.0
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
-        shown = Shown(str(next(self._ids)), message.chat_id, message.text, message.buttons, image, message.document)
+        shown = Shown(str(next(self._ids)), message.chat_id, telegram_text(message, self.username), message.buttons,
+                      image, message.document)
         self.chats.setdefault(message.chat_id, []).append(shown)
         self.log.append((message.chat_id, shown, False))
         return shown.id
@@ -61,7 +66,7 @@ class SimSender:
     async def edit(self, message: Message, message_id: str) -> None:
         for shown in self.chats.get(message.chat_id, []):
             if shown.id == message_id:
-                shown.text, shown.buttons = message.text, message.buttons
+                shown.text, shown.buttons = telegram_text(message, self.username), message.buttons
                 self.log.append((message.chat_id, shown, True))
 
 
@@ -95,7 +100,7 @@ class SimWhatsApp:
 class Sim:
     def __init__(self, engine: Engine, *, edit_interval: float = 0.0) -> None:
         self.engine = engine
-        self.sender = SimSender()
+        self.sender = SimSender(engine.bot_username)
         self.whatsapp = SimWhatsApp(self.sender, engine.db, engine.default_locale)
         self.delivery = Delivery(engine.db, {CHANNEL: self.sender, WHATSAPP: self.whatsapp},
                                  edit_interval=edit_interval, redraw=engine.redraw)

@@ -13,10 +13,13 @@ import pytest
 
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Outcome
+from bot.handlers.telegram import tme
 from bot.sim import CHANNEL, Group, Person
 from bot.storage import audit, ballots, problems
 from bot.storage.db import Database
 from tests.conftest import build_community
+
+BOT = "qatysu_test_bot"  # the test engine's (tests/conftest.py), in Telegram's links
 
 
 async def propose_all(c, texts):
@@ -174,7 +177,7 @@ async def test_a_stranger_tap_counts_nothing_and_gets_a_join_link(sim):
     stranger = sim.person("Stranger", "en")
     await onboard_stranger(stranger)
     outcome = await stranger.press_data(button_for(await group_ballot(c), 1), c.group)
-    assert "Only members" in outcome.toast.text and outcome.toast.url.endswith(f"start={c.code}")
+    assert "Only members" in outcome.toast.text and tme(outcome.toast.link, BOT).endswith(f"start={c.code}")
     unknown = sim.person("Never seen", "en")
     outcome = await unknown.press_data(button_for(await group_ballot(c), 1), c.group)
     assert "private chat" in outcome.toast.text
@@ -295,7 +298,7 @@ async def test_matrix_ballot_in_private_chat(sim):
     await propose_all(c, TEXTS[:3])
     await c.facilitator.send("/poll matrix", c.group)
     invitation = await group_ballot(c)
-    assert invitation.buttons[0][0].url.endswith("start=b_1")
+    assert tme(invitation.buttons[0][0].link, BOT).endswith("start=b_1")
     member = c.members[0]
     await member.send("/start b_1")
     for _ in range(3):

@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.handlers.telegram import tme
 from bot.storage import tree
 from tests.test_flows_step1 import TEXTS, propose_all
+
+BOT = "qatysu_test_bot"  # the test engine's (tests/conftest.py), in Telegram's links
 
 
 def data(message, prefix: str) -> list[str]:
@@ -153,7 +156,7 @@ async def test_the_group_gets_the_tree_as_a_chart_with_a_caption(community):
     posted = c.sim.messages(c.group.id)[-1]
     assert posted.image is not None and posted.image.startswith(b"\x89PNG")
     assert posted.text == "Мәселе ағашы: 1 себеп, 1 салдар."
-    assert posted.buttons[0][0].url.endswith("start=g_1_tree")  # the tree of this group's community
+    assert tme(posted.buttons[0][0].link, BOT).endswith("start=g_1_tree")  # the tree of this group's community
 
 
 async def test_each_chosen_problem_has_its_own_tree(community):
@@ -198,7 +201,7 @@ async def test_a_link_from_the_group_opens_that_communitys_tree_for_a_member_of_
     await m3.send("/tree")
     assert m3.last().text.startswith("The problem tree starts once")  # the second village chose nothing
     await m3.send("/tree", c.group)
-    link = c.sim.messages(c.group.id)[-1].buttons[0][0].url
+    link = tme(c.sim.messages(c.group.id)[-1].buttons[0][0].link, BOT)
     await m3.send("/start " + link.split("start=")[1])  # the group's link: Көктерек's tree
     assert "Жол жөндеу керек" in m3.last().text
     await m3.press_data(next(d for d in data(m3.last(), "tn:") if d.endswith(":cause")))

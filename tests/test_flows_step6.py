@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.flows.engine import Engine
+from bot.handlers.telegram import tme
 from bot.scheduler import Scheduler
 from bot.sim import Sim
 from bot.storage import checkins
 from tests.test_flows_step3 import chosen, data, make_kmut
 from tests.test_flows_step5 import propose
+
+BOT = "qatysu_test_bot"  # the test engine's (tests/conftest.py), in Telegram's links
 
 
 async def tick(sim: Sim) -> None:
@@ -277,7 +280,7 @@ async def test_an_opened_ballot_is_told_in_private_to_members_not_seen_in_the_gr
     assert texts(m1, seen[m1.name]) == []
     (told,) = [m for m in m3.inbox()[seen[m3.name]:]]
     assert told.text.startswith("🗳 A vote is open in «Көктерек»: Action plan.")
-    assert told.buttons[0][0].url == "https://t.me/qatysu_test_bot?start=b_1"
+    assert tme(told.buttons[0][0].link, BOT) == "https://t.me/qatysu_test_bot?start=b_1"
     assert len(texts(m2, seen[m2.name])) == 1
     await tick(c.sim)
     assert len(texts(m3, seen[m3.name])) == 1

@@ -42,6 +42,7 @@ import bot.flows.all  # noqa: F401  (registers every command and button before t
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message, Outcome
+from bot.handlers.telegram import text as telegram_text
 from bot.storage import audit
 from bot.storage.db import Database
 
@@ -118,10 +119,11 @@ def check_outcome(event: Event, outcome: Outcome, queued: list[Message] = (),
     if not plain_group_text:
         assert outcome.messages or queued or outcome.toast is not None, f"no answer to {event!r}"
     for message in [*outcome.messages, *queued]:
-        # The text is Telegram HTML: only <b> and <i>; everything a person typed is escaped.
-        assert "<" not in ALLOWED_TAGS.sub("", message.text), f"unescaped '<' in {message.text!r}"
+        # The text as Telegram gets it is HTML: only <b> and <i> (links as URLs); everything a person typed is escaped.
+        text = telegram_text(message, BOT)
+        assert "<" not in ALLOWED_TAGS.sub("", text), f"unescaped '<' in {text!r}"
         if message.chart is None and message.document is None:  # (captions too long go as a text)
-            visible = html.unescape(ALLOWED_TAGS.sub("", message.text))
+            visible = html.unescape(ALLOWED_TAGS.sub("", text))
             assert 0 < len(visible) <= TELEGRAM_TEXT_MAX, f"text of {len(visible)} characters, Telegram takes 4096"
         for row in message.buttons:
             for button in row:
@@ -876,7 +878,7 @@ class FlowFuzz(Harness, RuleBasedStateMachine):
                 continue
             queued = self.loop.run_until_complete(take_outbox(self.db))
             for message in [*outcome.messages, *queued]:
-                assert "<" not in ALLOWED_TAGS.sub("", message.text)
+                assert "<" not in ALLOWED_TAGS.sub("", telegram_text(message, BOT))
 
     # --- invariants ----------------------------------------------------------------------------
     @invariant()

@@ -4,6 +4,7 @@ import inside a function counts as well)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import bot
@@ -11,8 +12,8 @@ import bot
 ROOT = Path(bot.__file__).parent
 
 # (who, what it must not import): module name prefixes, "bot.x" covering "bot.x.y"
-BELOW_THE_FLOWS = ("bot.storage", "bot.domain", "bot.charts", "bot.messages", "bot.audiences", "bot.delivery",
-                   "bot.outbox")
+BELOW_THE_FLOWS = ("bot.storage", "bot.domain", "bot.charts", "bot.messages", "bot.audiences", "bot.links",
+                   "bot.markup", "bot.delivery", "bot.outbox")
 CHANNELS = ("bot.handlers", "bot.whatsapp", "aiogram")
 RULES = [
     *((layer, ("bot.flows",)) for layer in BELOW_THE_FLOWS),
@@ -78,8 +79,8 @@ def test_no_layer_imports_what_it_must_not():
 LAYERS = [
     ("bot.handlers", "bot.whatsapp", "bot.scheduler", "bot.sim"),
     ("bot.flows",),
-    ("bot.storage", "bot.charts", "bot.messages", "bot.delivery", "bot.outbox", "bot.pacing", "bot.i18n",
-     "bot.config"),
+    ("bot.storage", "bot.charts", "bot.messages", "bot.links", "bot.markup", "bot.delivery", "bot.outbox", "bot.pacing",
+     "bot.i18n", "bot.config"),
     ("bot.domain",),
 ]
 
@@ -149,3 +150,29 @@ def test_the_flows_import_each_other_at_the_top():
 def test_a_cycle_is_found():
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_the_flows_build_no_channel_address_and_write_no_tags_in_code():
+    """Links are named by what they open (``bot.links``), each channel writes its address; the
+    flows' code writes emphasis with ``bot.markup`` (the catalogs keep their ``<b>``)."""
+    flows = sorted((ROOT / "flows").rglob("*.py"))
+    assert len(flows) > 20
+    addresses = [p.name for p in flows if re.search(r"\b(t|wa)\.me\b", p.read_text(encoding="utf-8"))]
+    assert addresses == []
+    tagged = [f"{path.name}:{line}" for path in flows for line in _tag_literals(path)]
+    assert tagged == []
+
+
+def _tag_literals(path: Path) -> list[int]:
+    """Lines where code (not a message for the catalogs) writes ``<b>``/``<i>`` itself."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    catalog: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("t", "tn", "N_"):
+            catalog |= {id(arg) for arg in node.args[:2]}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in catalog and (
+                "<b>" in node.value or "<i>" in node.value or "</b>" in node.value or "</i>" in node.value):
+            found.append(node.lineno)
+    return found

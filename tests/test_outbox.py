@@ -4,6 +4,7 @@ limits, wait out 429s, and survive a restart."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -353,3 +354,25 @@ async def test_a_chart_posted_to_many_members_is_drawn_once_and_each_gets_it(db)
     drawn.clear()
     await delivery.deliver([Message("whatsapp", "x", "Басқа", chart=Chart(chart, ([1, 1, 1],)))])
     assert drawn == [([1, 1, 1],)] and sender.got["x"] == repr(([1, 1, 1],)).encode()
+
+
+async def test_a_row_queued_before_links_were_neutral_goes_out_as_it_was_written(tg, bot):
+    """An outbox row the version before wrote (schema 1: Telegram's URLs in its text and on its
+    button) is sent with the same links, now written by the channel."""
+    user = tg.user(9300, "U", "en", started=True)
+    text = ("Invite members with this link:\nhttps://t.me/qatysu_test_bot?start=K7M2QX9P\n\nTo link your group "
+            "chat, add me to it with this link:\nhttps://t.me/qatysu_test_bot?startgroup=K7M2QX9P\n<b>K7M2QX9P</b>")
+    row = {"v": 1, "channel": "telegram", "chat_id": str(user.id), "text": text,
+           "buttons": [[{"text": "Open the ballot", "data": None, "url": "https://t.me/qatysu_test_bot?start=b_1",
+                         "contact": False}],
+                       [{"text": "Site", "data": None, "url": "https://example.kz/plan", "contact": False}]],
+           "chart": None, "document": None, "tag": None, "edit": False, "durable": True, "drawn_at": 1780000000.0}
+    async with bot.app.db.transaction() as tx:
+        await tx.execute("INSERT INTO outbox (channel, chat_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                         ("telegram", str(user.id), json.dumps(row), datetime.now(timezone.utc).isoformat()))
+    bot.app.outbox.wake()
+    await wait_until(lambda: tg.messages(user.id), 5)
+    [sent] = tg.messages(user.id)
+    assert sent["source"] == text
+    assert [(b["text"], b["url"]) for b in tg.buttons(sent)] == [
+        ("Open the ballot", "https://t.me/qatysu_test_bot?start=b_1"), ("Site", "https://example.kz/plan")]

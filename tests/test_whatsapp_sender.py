@@ -4,13 +4,17 @@ uploaded once, the 24-hour window and its template, and the Cloud API's errors f
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from dataclasses import replace
 
 import pytest
 
+from bot import markup
 from bot.flows.types import Button, Chart, Message
 from bot.i18n import translator
+from bot.links import Link
 from bot.outbox import OutboxWorker
 from bot.whatsapp.render import Links, formatted, render, shorten, typed_option
 from tests.fakes.telegram import tiny_png
@@ -24,7 +28,7 @@ def options(n: int, title: str = "Option") -> tuple:
 
 
 def test_html_becomes_whatsapp_formatting():
-    assert formatted("<b>#3</b> <i>Жол</i> &lt;b&gt; &amp; co") == "*#3* _Жол_ <b> & co"
+    assert formatted("<b>#3</b> <i>Жол</i> &lt;b&gt; &amp; co", Links(None)) == "*#3* _Жол_ <b> & co"
 
 
 def test_titles_are_cut_at_a_word_with_an_ellipsis():
@@ -85,10 +89,25 @@ def test_a_typed_number_is_the_number_an_option_shows():
     assert part.payload["interactive"]["body"]["text"] == text  # cut by the flow already: its start is above
 
 
-def test_telegram_links_never_reach_whatsapp():
-    message = Message("whatsapp", "1", "Join: https://t.me/qatysu_bot?start=AB12CD34 or add https://t.me/qatysu_bot?startgroup=AB12CD34",
-                      ((Button("Vote", url="https://t.me/qatysu_bot?start=b_12"),),
-                       (Button("Site", url="https://example.kz/plan"),)))
+def neutral_and_stored_before() -> list[Message]:
+    """One message with links, as the flows write it now and as an outbox row of schema 1 held it
+    (Telegram's URLs): both are shown alike."""
+    neutral = Message("whatsapp", "1", f"Join: {markup.link(Link.private('AB12CD34'))} or add "
+                      f"{markup.link(Link.add_to_group('AB12CD34'))}",
+                      ((Button("Vote", link=Link.private("b_12")),), (Button("Site", link=Link.web("https://example.kz/plan")),)))
+    row = {"v": 1, "channel": "whatsapp", "chat_id": "1",
+           "text": "Join: https://t.me/qatysu_bot?start=AB12CD34 or add https://t.me/qatysu_bot?startgroup=AB12CD34",
+           "buttons": [[{"text": "Vote", "data": None, "url": "https://t.me/qatysu_bot?start=b_12", "contact": False}],
+                       [{"text": "Site", "data": None, "url": "https://example.kz/plan", "contact": False}]],
+           "chart": None, "document": None, "tag": None, "edit": False, "durable": False, "drawn_at": 1780000000.0}
+    stored = Message.from_json(json.dumps(row))
+    assert stored == replace(neutral, drawn_at=stored.drawn_at)
+    return [neutral, stored]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["neutral", "stored-before"])
+def test_telegram_links_never_reach_whatsapp(which):
+    message = neutral_and_stored_before()[which]
     [linked] = render(message, None, EN, Links("77001234567"))
     text = linked.payload["interactive"]["body"]["text"]
     assert "t.me" not in text
@@ -100,6 +119,7 @@ def test_telegram_links_never_reach_whatsapp():
     text = unlinked.payload["interactive"]["body"]["text"]
     assert "t.me" not in text and "wa.me" not in text and unlinked.options == [("wa:start:b_12", "Vote")]
     assert "/start AB12CD34" in text  # what to type instead
+    assert text.startswith("Join: /start AB12CD34 or add\nSite:")  # the group link means nothing here: left out
 
 
 def test_long_bodies_go_first_as_text_then_the_options():

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from bot.domain.models import Community
 from bot.flows.context import Context
+from bot.links import Link
 from bot.storage import communities, cycles
 
 
-def join_link(ctx: Context, community: Community) -> str:
+def join_link(ctx: Context, community: Community) -> Link:
     return ctx.deep_link(community.join_code)
 
 

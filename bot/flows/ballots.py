@@ -193,7 +193,7 @@ async def announce(ctx: Context, community: Community, ballot: Ballot,
         invitation = kind.invitation
         await ctx.post_groups(community, lambda tr: (
             invitation(tr) + closing_note(tr, ballot, community.tz),
-            [[Button(tr.t("Open the ballot"), url=link)]]), only=only)
+            [[Button(tr.t("Open the ballot"), link=link)]]), only=only)
     if only is not None:
         return
     groups = await communities.groups(ctx.tx, community.id)

@@ -6,6 +6,7 @@ import string
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from bot import markup
 from bot.domain.models import Community
 from bot.domain.text import clean_line
 from bot.flows import ballots as ballot_flows, linking, registry, results, welcome
@@ -19,6 +20,7 @@ from bot.flows.scopes import community_scope, lookup
 from bot.flows.steps import MENU, STEP_GOALS, STEP_RESULTS, STEP_TITLES
 from bot.flows.types import Button
 from bot.i18n import N_, Translator
+from bot.links import Link
 from bot.storage import communities, cycles, members
 
 CODE_ALPHABET = "".join(ch for ch in string.ascii_uppercase + string.digits if ch not in "0O1IL")
@@ -195,13 +197,13 @@ async def new_place(ctx: Context, text: str) -> None:
                         "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
                         "(they send /start {code} to me).\n\nTo link your group chat, add me to it with this "
                         "link:\n{group_link}\nor add me and send /link {code} in the group.",
-                        name=esc(community.name), link=join_link(ctx, community), code=code,
-                        group_link=f"https://t.me/{ctx.engine.bot_username}?startgroup={code}")
+                        name=esc(community.name), link=markup.link(join_link(ctx, community)), code=code,
+                        group_link=markup.link(Link.add_to_group(code)))
     else:  # a channel without group chats (WhatsApp): members get every announcement one by one
         created = ctx.t("Community <b>{name}</b> is created, and you are its facilitator.\n\n"
                         "Invite members with this link:\n{link}\n\nor the join code <b>{code}</b> "
                         "(they send /start {code} to me). I will send every announcement to each member.",
-                        name=esc(community.name), link=join_link(ctx, community), code=code)
+                        name=esc(community.name), link=markup.link(join_link(ctx, community)), code=code)
     ctx.reply(
         created + "\n\n" + ctx.t("Reminders and closing times follow the time of {zone}, UTC{offset}.",
                           zone=zone_name(ctx.tr, zone), offset=utc_offset(zone, ctx)),
@@ -372,7 +374,7 @@ async def link(ctx: Context) -> None:
     tr = Translator(community.locale)
     ctx.reply(tr.t("This group is now linked to <b>{name}</b>. Members join with the button below; "
                    "ballots and results will appear here.", name=esc(community.name)),
-              [[Button(tr.t("Join the community"), url=join_link(ctx, community))]])
+              [[Button(tr.t("Join the community"), link=join_link(ctx, community))]])
 
 
 # --- steps ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -15,6 +14,8 @@ from bot.flows.payloads import prefix_of
 from bot.flows.registry import BUTTONS, RANK
 from bot.flows.types import Button, Chart, Event, Outcome, Toast
 from bot.i18n import Translator, pick_locale, translator
+from bot.links import Link
+from bot.markup import esc  # noqa: F401  (the flows import it from here)
 from bot.messages import Audience, Community as CommunityAudience, Group, Here, Person, Post, Private, View
 from bot.storage import audit, communities, conversations, members
 from bot.storage.db import Tx
@@ -24,20 +25,23 @@ if TYPE_CHECKING:
 
 Buttons = Sequence[Sequence[Button]]
 Build = Callable[[Translator], tuple[str, Buttons]]
+ALERT_AFTER = 60  # characters: a longer short answer to a pressed button is an alert (a toast would be cut)
 
 
-def esc(text: object) -> str:
-    """Escape what a person typed before it goes into a message."""
-    return html.escape(str(text), quote=False)
+def short_answer(event: Event, text: str, link: Link | None = None) -> Toast | Message:
+    """The short answer to what a person did: an acknowledgement (``Toast``) of a pressed button,
+    a message otherwise. How a channel shows the acknowledgement is its own (see ``Toast``)."""
+    toast = Toast(text, alert=len(text) > ALERT_AFTER, link=link)
+    return toast if event.button is not None else toast.as_message(event.channel, event.chat_id)
 
 
 class Refused(Exception):
     """Stop handling: roll back everything and tell the person ``text``."""
 
-    def __init__(self, text: str, url: str | None = None) -> None:
+    def __init__(self, text: str, link: Link | None = None) -> None:
         super().__init__(text)
         self.text = text
-        self.url = url
+        self.link = link
 
 
 class Context:
@@ -100,15 +104,17 @@ class Context:
             return "facilitator"
         return "kmut" if membership.kmut else "member"
 
-    def deep_link(self, payload: str) -> str:
-        return f"https://t.me/{self.engine.bot_username}?start={payload}"
+    @staticmethod
+    def deep_link(payload: str) -> Link:
+        """A link into the private chat with the bot, started with ``payload``."""
+        return Link.private(payload)
 
     @property
     def has_groups(self) -> bool:
         """Whether the event's channel has group chats (Telegram) or not (WhatsApp)."""
         return audiences.profile(self.event.channel).groups
 
-    def private_link(self, command: str) -> str:
+    def private_link(self, command: str) -> Link:
         """A link that opens ``command`` in the private chat, for the community this event concerns
         (a member of several communities lands in this one, not in their active one)."""
         return self.deep_link(f"g_{self.scoped.id}_{command}" if self.scoped else command)
@@ -171,18 +177,19 @@ class Context:
         """Answer in the person's private chat, wherever the event came from."""
         self.outcome.messages += audiences.here(Post(Private(), lambda _tr: (text, buttons)), self.origin)
 
-    def toast(self, text: str, alert: bool = False, url: str | None = None) -> None:
-        self.outcome.toast = Toast(text, alert, url)
+    def toast(self, text: str, alert: bool = False, link: Link | None = None) -> None:
+        self.outcome.toast = Toast(text, alert, link)
 
     def answer(self, text: str) -> None:
-        """A short answer: a toast for a pressed button, a message otherwise."""
-        if self.event.button is not None:
-            self.toast(text, alert=len(text) > 60)
+        """A short answer: a toast for a pressed button, a message otherwise (``short_answer``)."""
+        answer = short_answer(self.event, text)
+        if isinstance(answer, Toast):
+            self.outcome.toast = answer
         else:
-            self.reply(text)
+            self.reply(answer.text)
 
-    def refuse(self, text: str, url: str | None = None) -> Refused:
-        return Refused(text, url)
+    def refuse(self, text: str, link: Link | None = None) -> Refused:
+        return Refused(text, link)
 
     async def post(self, audience: Audience, build: Build, *, chart: Chart | None = None,
                    view: View | None = None, update: bool = False, matters: bool = False,

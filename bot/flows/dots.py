@@ -19,6 +19,7 @@ from bot.flows.registry import button, refresher
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart
 from bot.i18n import Translator
+from bot.markup import bold
 from bot.storage import ballots, communities, problems
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
@@ -55,7 +56,7 @@ def closed_message(tr: Translator, result: results.Result) -> tuple[str, list]:
     for row in result.rows:
         problem = by_id[row.option]
         count = f"{row.online} + {row.paper} = {row.total}" if ballot.paper_meetings else str(row.total)
-        lines.append(f"{problem.number}. {esc(short(problem.text, list_text(len(result.rows))))} — <b>{count}</b>")
+        lines.append(f"{problem.number}. {esc(short(problem.text, list_text(len(result.rows))))} — {bold(count)}")
     return "\n".join(lines), []
 
 

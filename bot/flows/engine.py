@@ -19,10 +19,11 @@ from datetime import datetime, timezone
 import bot.flows.all  # noqa: F401  (registers every flow module)
 from bot.flows import community, linking, onboarding, registry
 from bot.flows.access import require
-from bot.flows.context import Context, Refused
+from bot.flows.context import Context, Refused, short_answer
 from bot.flows.payloads import BadPayload, prefix_of
-from bot.flows.types import Button, Event, Message, Outcome, Toast
+from bot.flows.types import Event, Outcome, Toast
 from bot.i18n import N_, pick_locale, translator
+from bot.links import Link
 from bot.storage import conversations, members, outbox, redraws, reminders, updates
 from bot.storage.db import Busy, Database
 
@@ -98,10 +99,10 @@ class Engine:
             if isinstance(refusal, BadPayload):
                 log.warning("refused payload %r from %s:%s: %s", event.button, event.channel, event.user_id, refusal)
                 text = (ctx.tr if ctx else translator(pick_locale(event.user_lang))).t(STALE_BUTTON)
-                url = None
+                link = None
             else:
-                text, url = refusal.text, refusal.url
-            return await self._after_rollback(event, text, url)
+                text, link = refusal.text, refusal.link
+            return await self._after_rollback(event, text, link)
         except Busy as exc:  # nothing was done: the channel tries the event again (not "try again" to a person)
             raise NotHandled(str(exc)) from exc
         except Exception:
@@ -139,18 +140,19 @@ class Engine:
             await outbox.add(tx, durable, utcnow().isoformat(timespec="seconds"))
             outcome.messages = [m for m in outcome.messages if not m.durable]
             outcome.queued = True
+            outcome.queued_to |= {(m.channel, m.chat_id) for m in durable}
         if outcome.refresh:
             await redraws.want(tx, outcome.refresh)
 
-    async def _after_rollback(self, event: Event, text: str, url: str | None = None) -> Outcome:
+    async def _after_rollback(self, event: Event, text: str, link: Link | None = None) -> Outcome:
         """Everything was rolled back; say why, and remember the update and that answer in a
         fresh transaction."""
         outcome = Outcome()
-        if event.button is not None:
-            outcome.toast = Toast(text, alert=len(text) > 60, url=url)
+        answer = short_answer(event, text, link)
+        if isinstance(answer, Toast):
+            outcome.toast = answer
         else:
-            buttons = ((Button(text="→", url=url),),) if url else ()
-            outcome.messages.append(Message(event.channel, event.chat_id, text, buttons))
+            outcome.messages.append(answer)
         if event.update_id is not None:
             async def remember(tx) -> bool:
                 claimed = await updates.claim(tx, event.channel, event.update_id, utcnow().isoformat(timespec="seconds"))

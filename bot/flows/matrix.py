@@ -14,6 +14,7 @@ from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart, View
 from bot.i18n import Translator
+from bot.markup import bold
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
@@ -73,7 +74,7 @@ async def ask(ctx: Context, ballot: Ballot, problem: problems.Problem, axis: str
         ctx.t("How <b>urgent</b> is it — how soon must it be solved?")
     text = "\n".join([
         ctx.t("🗳 <b>Priority matrix</b> — problem {position} of {total}", position=position, total=total),
-        "", f"<b>#{problem.number}</b> {esc(problem.text)}", "", question,
+        "", f"{bold(f'#{problem.number}')} {esc(problem.text)}", "", question,
         ctx.t("1 — a little, 2 — fairly, 3 — very.")])
     marked = current[AXES.index(axis)] if current else None
     buttons = [[Button(("✅ " if v == marked else "") + str(v),

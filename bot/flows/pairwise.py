@@ -14,6 +14,7 @@ from bot.flows.registry import button
 from bot.flows.scopes import ballot_scope
 from bot.flows.types import Button, Chart
 from bot.i18n import Translator
+from bot.markup import bold
 from bot.storage import ballots, problems
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
@@ -77,7 +78,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
     text = "\n".join([
         ctx.t("🗳 <b>Pairwise ranking</b> — pair {position} of {total}", position=position, total=len(pairs)),
         "", ctx.t("Which problem is <b>more pressing</b>?"), "",
-        f"🅰 <b>#{p_left.number}</b> {esc(p_left.text)}", "", f"🅱 <b>#{p_right.number}</b> {esc(p_right.text)}"])
+        f"🅰 {bold(f'#{p_left.number}')} {esc(p_left.text)}", "", f"🅱 {bold(f'#{p_right.number}')} {esc(p_right.text)}"])
     buttons = [[Button(("✅ " if current == p.id else "") + f"{mark} #{p.number} {p.text[:BUTTON_TEXT]}",
                        data=PairAnswer(ballot.id, left, right, p.id).encode())]
                for mark, p in (("🅰", p_left), ("🅱", p_right))]

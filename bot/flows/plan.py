@@ -24,6 +24,7 @@ from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.tree import chosen_problem
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
+from bot.markup import bold
 from bot.storage import ballots, communities, plan, problems
 from bot.storage.ballots import Ballot
 from bot.storage.plan import Task
@@ -80,7 +81,7 @@ def span_text(task: Task) -> str:
 
 
 def task_line(tr: Translator, task: Task) -> str:
-    parts = [f"#{task.number} <b>{esc(task.title)}</b>",
+    parts = [f"#{task.number} {bold(esc(task.title))}",
              esc(task.owner) if task.owner else tr.t("no one responsible yet")]
     if span_text(task):
         parts.append(span_text(task))
@@ -128,7 +129,7 @@ async def plan_command(ctx: Context) -> None:
         return
     tasks = await plan.of_problem(ctx.tx, problem.id)
     if ctx.event.is_group:
-        ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), url=ctx.private_link("plan"))]],
+        ctx.reply(caption(ctx.tr, tasks), [[Button(ctx.t("➕ Propose a task"), link=ctx.private_link("plan"))]],
                   chart=chart(ctx.locale, tasks, today(community, ctx)))
         return
     from bot.storage import checkins

@@ -163,7 +163,7 @@ async def _open_ballot(ctx: Context, reminder: Reminder) -> Ballot | None:
 
 
 def _ballot_button(ctx: Context, tr: Translator, ballot: Ballot) -> list[list[Button]]:
-    return [[Button(tr.t("Open the ballot"), url=ctx.deep_link(f"b_{ballot.id}"))]]
+    return [[Button(tr.t("Open the ballot"), link=ctx.deep_link(f"b_{ballot.id}"))]]
 
 
 def _ballot_name(tr: Translator, ballot: Ballot) -> str:

@@ -12,8 +12,6 @@ of the evaluation is printed or exported.
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +26,7 @@ from bot.flows.registry import command
 from bot.flows.steps import STEP_TITLES
 from bot.flows.types import Chart
 from bot.i18n import N_, Translator, translator
+from bot.markup import plain
 from bot.storage import (audit, ballots, checkins, communities, cycles, evaluation, members, nominations, plan,
                          problems, resources, tree)
 from bot.storage.ballots import Ballot
@@ -38,11 +37,6 @@ from bot.storage.db import Tx
 RANKED = ("dots", "matrix", "pairwise")
 KIND_NAMES = {"cause": N_("cause"), "effect": N_("consequence")}
 ZIPLESS = ("whatsapp",)  # channels that cannot send a zip file (WhatsApp): each CSV file goes on its own
-
-
-def plain(text: str) -> str:
-    """A message's HTML (``<b>``, escaped user text) as the plain text a document prints."""
-    return html.unescape(re.sub(r"</?[bi]>", "", text))
 
 
 def _chart(chart: Chart) -> list:

@@ -18,6 +18,7 @@ from bot.flows.scopes import community_scope
 from bot.flows.steps import STEP_RESULTS, menu_item
 from bot.flows.types import Button, Chart
 from bot.i18n import N_, Translator, translator
+from bot.markup import bold
 from bot.storage import resources
 from bot.storage.resources import Org, Resource
 
@@ -119,7 +120,7 @@ def resource_lines(tr: Translator, found: list[Resource], orgs: list[Org]) -> li
     lines = [tr.t("🗺 <b>Resource map</b>")]
     for key, label in KINDS.items():
         mine = [r for r in found if r.kind == key]
-        lines += ["", f"<b>{tr.t(label)}</b>"]
+        lines += ["", bold(tr.t(label))]
         diagram = orgs if key == "organisations" else []
         if not mine and not diagram:
             lines.append(tr.t("— none yet —"))
@@ -172,7 +173,7 @@ async def resources_command(ctx: Context) -> None:
     orgs = await resources.orgs_of(ctx.tx, community.id)
     if ctx.event.is_group:
         ctx.reply(resource_caption(ctx.tr, found, orgs),
-                  [[Button(ctx.t("➕ Add a resource"), url=ctx.private_link("resources"))]],
+                  [[Button(ctx.t("➕ Add a resource"), link=ctx.private_link("resources"))]],
                   chart=resource_chart(ctx.locale, found, orgs))
         return
     lines = resource_lines(ctx.tr, found, orgs)
@@ -304,7 +305,7 @@ async def orgs_command(ctx: Context) -> None:
         return
     found = await resources.orgs_of(ctx.tx, community.id)
     if ctx.event.is_group:
-        ctx.reply(org_caption(ctx.tr, found), [[Button(ctx.t("➕ Add or estimate"), url=ctx.private_link("orgs"))]],
+        ctx.reply(org_caption(ctx.tr, found), [[Button(ctx.t("➕ Add or estimate"), link=ctx.private_link("orgs"))]],
                   chart=org_chart(ctx.locale, found))
         return
     await show_orgs(ctx, community, found)

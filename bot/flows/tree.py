@@ -136,7 +136,7 @@ async def tree_command(ctx: Context) -> None:
     nodes = await tree.of_problem(ctx.tx, problem.id)
     if ctx.event.is_group:
         ctx.reply(caption(ctx.tr, nodes), [[Button(ctx.t("➕ Add a cause or a consequence"),
-                                                  url=ctx.private_link("tree"))]], chart=chart(ctx.locale, problem, nodes))
+                                                  link=ctx.private_link("tree"))]], chart=chart(ctx.locale, problem, nodes))
         return
     lines = tree_text(ctx.tr, problem, nodes)
     if await ctx.role(community.id) in ("kmut", "facilitator"):

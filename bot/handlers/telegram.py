@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections.abc import Mapping
@@ -21,11 +20,13 @@ from aiogram.types import (BotCommand, BotCommandScopeAllChatAdministrators, Bot
                            InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message as TgMessage,
                            ReplyKeyboardMarkup, Update)
 
+from bot import markup
 from bot.delivery import Blocked, Delivery, Moved, RetryLater, Undeliverable
 from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message
 from bot.i18n import LOCALES, translator
+from bot.links import GROUP, PRIVATE, Link
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -44,24 +45,38 @@ class _EditUnread(EditMessageText):
 _UNREAD = Response[Any]  # kept alive: pydantic caches generic classes weakly (see aiogram_types)
 
 
-def _markup(message: Message) -> InlineKeyboardMarkup | None:
+def tme(link: Link, username: str) -> str:
+    """A link's address on Telegram: the bot's chat started with a payload, the bot added to a group."""
+    if link.kind == PRIVATE:
+        return f"https://t.me/{username}?start={link.target}"
+    if link.kind == GROUP:
+        return f"https://t.me/{username}?startgroup={link.target}"
+    return link.target
+
+
+def text(message: Message, username: str) -> str:
+    """A message's markup as Telegram's HTML parse mode reads it."""
+    return markup.telegram(message.text, lambda link: tme(link, username))
+
+
+def _markup(message: Message, username: str) -> InlineKeyboardMarkup | None:
     rows = [[b for b in row if not b.contact] for row in message.buttons]
     if not any(rows):
         return None
     return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=b.text, url=b.url) if b.url else
+        [InlineKeyboardButton(text=b.text, url=tme(b.link, username)) if b.link else
          InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
         for row in rows if row])
 
 
-def _sent_markup(message: Message) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def _sent_markup(message: Message, username: str) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     """A new message's keyboard: a request for the person's own contact is a button under the
     input field (it hides once used); a message cannot have both kinds, and that one wins."""
     contact = [b for row in message.buttons for b in row if b.contact]
     if contact:
         return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=b.text, request_contact=True)] for b in contact],
                                    resize_keyboard=True, one_time_keyboard=True)
-    return _markup(message)
+    return _markup(message, username)
 
 
 async def _retrying(call, attempts: int = 5):
@@ -85,9 +100,10 @@ class TelegramSender:
     20 a minute in a group. Failures are translated for the outbox (``RetryLater``,
     ``Undeliverable``); anything else is worth retrying."""
 
-    def __init__(self, bot: Bot, *, rate: float = 30.0, private_interval: float = 1.0,
-                 group_interval: float = 3.0) -> None:
+    def __init__(self, bot: Bot, *, username: str = "qatysu_bot", rate: float = 30.0,
+                 private_interval: float = 1.0, group_interval: float = 3.0) -> None:
         self.bot = bot
+        self.username = username  # the bot's, in the links it sends
         self.rate = rate
         self.private_interval = private_interval
         self.group_interval = group_interval
@@ -96,29 +112,31 @@ class TelegramSender:
         return self.group_interval if chat_id.startswith("-") else self.private_interval
 
     async def send(self, message: Message, image: bytes | None) -> str | None:
-        markup = _sent_markup(message)
+        keyboard = _sent_markup(message, self.username)
+        body = text(message, self.username)
         async with _translated_errors():
             if image is not None:
-                caption = message.text if len(message.text) <= CAPTION_MAX else None
+                caption = body if len(body) <= CAPTION_MAX else None
                 photo = BufferedInputFile(image, message.chart.filename if message.chart else "chart.png")
                 sent = await self.bot.send_photo(message.chat_id, photo, caption=caption,
-                                                 reply_markup=markup if caption else None)
+                                                 reply_markup=keyboard if caption else None)
                 if caption is None:
-                    sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=markup)
+                    sent = await self.bot.send_message(message.chat_id, body, reply_markup=keyboard)
             elif message.document is not None:
                 name, content = message.document
                 sent = await self.bot.send_document(message.chat_id, BufferedInputFile(content, name),
-                                                    caption=message.text[:CAPTION_MAX])
+                                                    caption=body[:CAPTION_MAX])
             else:
-                sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=markup,
+                sent = await self.bot.send_message(message.chat_id, body, reply_markup=keyboard,
                                                    disable_web_page_preview=True)
         return str(sent.message_id)
 
     async def edit(self, message: Message, message_id: str) -> None:
         try:
             async with _translated_errors():
-                await self.bot(_EditUnread(text=message.text, chat_id=message.chat_id, message_id=int(message_id),
-                                           reply_markup=_markup(message), disable_web_page_preview=True))
+                await self.bot(_EditUnread(text=text(message, self.username), chat_id=message.chat_id,
+                                           message_id=int(message_id), reply_markup=_markup(message, self.username),
+                                           disable_web_page_preview=True))
         except Undeliverable as exc:
             if "not modified" not in str(exc):
                 raise
@@ -223,8 +241,9 @@ def build_router(engine: Engine, delivery: Delivery) -> Router:
             if toast is None:
                 await _retrying(lambda: query.answer(), attempts=3)
             else:
-                text = html.unescape(toast.text)[:200]  # plain text: names are escaped for messages
-                await _retrying(lambda: query.answer(text=text, show_alert=toast.alert, url=toast.url), attempts=3)
+                shown = markup.plain(toast.text)[:200]  # plain text: names are escaped for messages
+                url = tme(toast.link, engine.bot_username) if toast.link else None
+                await _retrying(lambda: query.answer(text=shown, show_alert=toast.alert, url=url), attempts=3)
         except Exception as exc:  # the vote is stored; only the toast is lost
             log.info("callback answer failed: %s", exc)
         await delivery.deliver_outcome(outcome)

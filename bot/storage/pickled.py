@@ -15,7 +15,8 @@ import pickle
 from datetime import date
 from typing import Any
 
-from bot.messages import Button, Chart, Message, Outcome, Toast, from_fields
+from bot.links import text_from_telegram
+from bot.messages import Button, Chart, Message, Outcome, Toast, from_fields, read_linked
 from bot.storage.db import Tx
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,12 @@ class _Unpickler(pickle.Unpickler):
 
 def _restore(value: Any) -> Any:
     if isinstance(value, _Pickled):
-        return from_fields(value.contract, {k: _restore(v) for k, v in value.state.items()})
+        state = {k: _restore(v) for k, v in value.state.items()}
+        if value.contract in (Button, Toast):  # its link, pickled as a Telegram URL
+            return read_linked(value.contract, state, version=1)
+        if value.contract is Message and isinstance(state.get("text"), str):
+            state["text"] = text_from_telegram(state["text"])
+        return from_fields(value.contract, state)
     if isinstance(value, list):
         return [_restore(v) for v in value]
     if isinstance(value, tuple):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from bot.delivery import Delivery
 from bot.flows.engine import STALE_BUTTON, Engine, NotHandled
-from bot.flows.types import Button, Event, Message, Outcome
+from bot.flows.types import Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
 from bot.storage.db import Database
@@ -199,15 +199,17 @@ def _chosen(base: dict, option_id: str) -> Event:
 
 def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
     """What the engine answered, as WhatsApp shows it: the person's own chat gets a fresh message
-    where Telegram would edit one (they asked for it: the next question of a ballot), and a
-    toast becomes a short message unless a message to them says what comes next."""
-    mine = lambda m: m.channel == event.channel and m.chat_id == event.chat_id  # noqa: E731
+    where Telegram would edit one (they asked for it: the next question of a ballot).
+
+    The acknowledgement (``outcome.toast``; WhatsApp has no toasts) is the channel's one rule: it
+    becomes a short reply (its link as an option) unless a message to this person in the same
+    outcome, sent now or queued, already says what comes next."""
+    here = (event.channel, event.chat_id)
+    mine = lambda m: (m.channel, m.chat_id) == here  # noqa: E731
     outcome.messages = [replace(m, edit=False) if m.edit and mine(m) else m for m in outcome.messages]
-    toast = outcome.toast
-    if toast is not None and not any(mine(m) for m in outcome.messages):
-        buttons = ((Button("→", url=toast.url),),) if toast.url else ()
-        outcome.messages.append(Message(event.channel, event.chat_id, toast.text, buttons))
-    outcome.toast = None
+    toast, outcome.toast = outcome.toast, None
+    if toast is not None and here not in outcome.queued_to and not any(mine(m) for m in outcome.messages):
+        outcome.messages.append(toast.as_message(*here))
     return outcome
 
 

@@ -1,23 +1,25 @@
 """A flow's ``Message`` as WhatsApp Cloud API messages, within WhatsApp's limits.
 
-Pure: no I/O. Formatting: the HTML subset becomes WhatsApp's (``*bold*``, ``_italic_``). Buttons
-become options: up to 3 reply buttons, up to 10 rows of a list message, more as a list paged 9
-rows at a time with a "more…" row. A title too long is cut at a word with "…", and then every
-option's full text is listed in the body (unless the text above says it). A button linking into
-the bot's own chat (a Telegram deep link: "Open the ballot") becomes an option doing what the link
-does — the member is in that chat already. Other link buttons become a line in the body; a deep
-link in a text becomes a wa.me link that types ``/start PAYLOAD`` (or the command to type).
+Pure: no I/O. Formatting: the flows' markup becomes WhatsApp's (``*bold*``, ``_italic_``:
+``bot.markup.whatsapp``). Buttons become options: up to 3 reply buttons, up to 10 rows of a list
+message, more as a list paged 9 rows at a time with a "more…" row. A title too long is cut at a
+word with "…", and then every option's full text is listed in the body (unless the text above says
+it). Links (``bot.links``): a button linking into the bot's own chat ("Open the ballot") becomes an
+option doing what the link does — the member is in that chat already; a web link button becomes a
+line in the body; a link into the chat in a text becomes a wa.me link that types ``/start PAYLOAD``
+(or the command to type); a link adding the bot to a group means nothing here and is left out.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from bot import markup
 from bot.flows.types import Message
 from bot.i18n import N_, Translator
+from bot.links import PRIVATE, WEB, Link
 
 Options = list[tuple[str, str]]
 TEXT_MAX = 4096
@@ -33,9 +35,6 @@ CHOOSE = N_("Choose")
 MORE_TITLE = N_("More…")
 CHOOSE_BODY = N_("Choose an option:")
 
-_TME_START = re.compile(r"https://t\.me/[A-Za-z0-9_]+\?start=([A-Za-z0-9_-]+)")
-_TME_ANY = re.compile(r"https?://t\.me/\S*")
-
 
 @dataclass
 class Part:
@@ -47,21 +46,6 @@ class Part:
     options: Options = field(default_factory=list)  # every option of the message (all pages)
     body: str = ""
     page: int = 0
-
-
-def formatted(text: str) -> str:
-    """The HTML subset the flows write, as WhatsApp formats text."""
-    text = re.sub(r"</?b>", "*", text)
-    text = re.sub(r"</?i>", "_", text)
-    text = re.sub(r"</?s>", "~", text)
-    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', lambda m: f"{m.group(2)} ({html.unescape(m.group(1))})", text)
-    text = re.sub(r"</?[a-z][^>]*>", "", text)
-    return html.unescape(text)
-
-
-def plain(text: str) -> str:
-    """Without any formatting (a template's parameter)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 _SHOWN_NUMBER = re.compile(r"^[^\w#]*(\d{1,4})(?: ·|$)|#(\d{1,4})\b")
@@ -111,7 +95,9 @@ def shorten(text: str, limit: int) -> str:
 
 
 class Links:
-    """Telegram links made fit for WhatsApp."""
+    """Links as WhatsApp opens them: into this chat by a wa.me link to the community's number that
+    types ``/start PAYLOAD``; web pages as they are; no group link (WhatsApp has no group the bot
+    joins)."""
 
     def __init__(self, display_number: str | None) -> None:
         self.display_number = display_number
@@ -121,30 +107,37 @@ class Links:
             return None
         return f"https://wa.me/{self.display_number}?text={quote('/start ' + payload)}"
 
-    def url(self, url: str) -> str | None:
-        found = _TME_START.fullmatch(url)
-        if found:
-            return self.start(found.group(1))
-        return None if _TME_ANY.match(url) else url
+    def url(self, link: Link) -> str | None:
+        """The address a person taps (``None``: none on WhatsApp)."""
+        if link.kind == PRIVATE:
+            return self.start(link.target)
+        return link.target if link.kind == WEB else None
 
-    def in_text(self, text: str) -> str:
-        """Deep links in a text: a wa.me link, else the command to type; other t.me links go."""
-        text = _TME_START.sub(lambda m: self.start(m.group(1)) or f"/start {m.group(1)}", text)
-        return _TME_ANY.sub("", text)
+    def in_text(self, link: Link) -> str | None:
+        """What a text shows for a link: its address, else (no number known) the command to type."""
+        if link.kind == PRIVATE:
+            return self.start(link.target) or f"/start {link.target}"
+        return self.url(link)
+
+
+def formatted(text: str, links: Links) -> str:
+    """The flows' markup as WhatsApp formats text, its links as ``links`` writes them."""
+    return markup.whatsapp(text, links.in_text)
 
 
 def render(message: Message, image: bytes | None, tr: Translator, links: Links) -> list[Part]:
     """The parts to send, in order."""
-    text = links.in_text(formatted(message.text)).strip()
+    text = formatted(message.text, links).strip()
     options: Options = []
     for row in message.buttons:
         for button in row:
-            start = _TME_START.fullmatch(button.url) if button.url is not None else None
-            data = button.data if start is None else START + start.group(1)
+            link = button.link
+            into_chat = link is not None and link.kind == PRIVATE
+            data = START + link.target if into_chat else button.data
             if data is not None and all(data != o[0] for o in options):
                 options.append((data, " ".join(button.text.split()) or "…"))
-            elif button.url is not None and start is None and (url := links.url(button.url)):
-                text += f"\n{formatted(button.text)}: {url}"
+            elif link is not None and not into_chat and (url := links.url(link)):
+                text += f"\n{formatted(button.text, links)}: {url}"
     parts: list[Part] = []
     if image is not None:
         name = message.chart.filename if message.chart else "chart.png"
@@ -210,7 +203,7 @@ def interactive(text: str, options: Options, page: int, tr: Translator) -> list[
 def template(message: Message, name: str, language: str) -> Part:
     """The approved template ``name``, the message's first line as its parameter (a parameter
     may hold no new line, tab or more than four spaces in a row)."""
-    first = next((line for line in plain(message.text).splitlines() if line.strip()), "Qatysu")
+    first = next((line for line in markup.plain(message.text).splitlines() if line.strip()), "Qatysu")
     value = shorten(re.sub(r"\s+", " ", first).strip(), 900)
     return Part({"type": "template", "template": {
         "name": name, "language": {"code": language},
