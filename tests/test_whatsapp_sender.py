@@ -35,6 +35,8 @@ def test_titles_are_cut_at_a_word_with_an_ellipsis():
     assert shorten("Мектеп автобусы кешігеді", 20) == "Мектеп автобусы…"
     assert shorten("Балалар алаңы жоқ", 20) == "Балалар алаңы жоқ"
     assert len(shorten("Жолжөндеукереккөктемдесубасыпқалады", 20)) == 20
+    # a title the flow cut already is cut again with one ellipsis, not two (the demo showed "на……")
+    assert shorten("3 · Нет освещения на… · 0", 24) == "3 · Нет освещения на…"
 
 
 def test_three_options_are_buttons_ten_a_list_more_a_paged_list():

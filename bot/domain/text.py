@@ -55,4 +55,4 @@ def shorten(text: str, limit: int) -> str:
         space = cut.rfind(" ")
         if space >= room // 2:
             cut = cut[:space]
-    return cut.rstrip(" ,.;:—-") + "…"
+    return cut.rstrip(" ,.;:·—-…") + "…"  # a text cut before ("Нет освещения на… · 0") gets one "…", not two

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from bot import markup
+from bot.domain.text import shorten as shorten_text
 from bot.flows.types import Message
 from bot.i18n import N_, Translator
 from bot.links import PRIVATE, WEB, Link
@@ -83,15 +84,8 @@ def _core(title: str) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` characters: cut at a word, with "…"."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-—") + "…"
+    """``text`` on one line in at most ``limit`` characters: cut at a word, with "…"."""
+    return shorten_text(" ".join(text.split()), limit)
 
 
 class Links:
