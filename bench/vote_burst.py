@@ -311,6 +311,15 @@ async def child_main(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await seed_members(app.db, cmd["n"], cmd.get("nominees"), cmd.get("tasks"))
             reply(seeded=cmd["n"], seconds=time.perf_counter() - t0, rss_mb=rss_mb())
+        elif cmd["cmd"] == "call":
+            # Another bench's own step in the bot process (report.py writes its community with the
+            # app's storage): ``await module.function(app, **kwargs)``, module on bench/'s path.
+            import importlib
+
+            module, _, name = cmd["fn"].partition(":")
+            t0 = time.perf_counter()
+            result = await getattr(importlib.import_module(module), name)(app, **cmd.get("kwargs", {}))
+            reply(result=result, seconds=time.perf_counter() - t0, rss_mb=rss_mb())
         elif cmd["cmd"] == "profile_on":
             import cProfile
 
@@ -546,7 +555,7 @@ async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace
         "busy_after": idle["busy"], "idle": idle["idle_at"] - t_first, "bot_cpu_to_idle": bot_cpu2 - bot_cpu0,
         "methods": dict(methods), "failed": [str(c) for c in failed[:5]], "n_failed": len(failed),
         "double_answers": sum(1 for v in answer_calls.values() if v > 1),
-        "queued": queued, "sql": sql,
+        "queued": queued, "answered_at": answered_at, "sql": sql,
     }
 
 
