@@ -225,6 +225,16 @@ async def child_main(args: argparse.Namespace) -> None:
         from bot.app import TelegramApp
         from bot.config import Config
 
+        if "render-in-thread" in experiments:
+            # What-if: charts and documents drawn in a thread of the bot's process (as before
+            # bot.charts.worker), not in the drawing process.
+            from bot.charts import worker
+
+            async def in_thread(fn, *a, **kw):
+                return await asyncio.to_thread(fn, *a, **kw)
+
+            worker.run = in_thread
+
         if "aiogram-polling" in experiments:
             # What-if: aiogram's own polling instead of the durable inbox (no inbox write per
             # batch, no clean-up of handled ids); the rest of TelegramApp is unchanged.
@@ -833,10 +843,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram", "render-in-thread"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); aiogram's dp.start_polling instead of "
-                             "the durable inbox (our bot). Repeatable.")
+                             "the durable inbox (our bot); charts drawn in a thread of the bot's process "
+                             "instead of its drawing process (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
