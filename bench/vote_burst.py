@@ -227,13 +227,13 @@ async def child_main(args: argparse.Namespace) -> None:
 
         if "render-in-thread" in experiments:
             # What-if: charts and documents drawn in a thread of the bot's process (as before
-            # bot.charts.worker), not in the drawing process.
-            from bot.charts import worker
+            # bot.drawing), not in the drawing process.
+            from bot import drawing
 
             async def in_thread(fn, *a, **kw):
                 return await asyncio.to_thread(fn, *a, **kw)
 
-            worker.run = in_thread
+            drawing.run = in_thread
 
         if "aiogram-polling" in experiments:
             # What-if: aiogram's own polling instead of the durable inbox (no inbox write per

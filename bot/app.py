@@ -23,6 +23,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.config import CannotRun, Config
+from bot import drawing
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
@@ -132,6 +133,7 @@ class TelegramApp:
                                  edit_interval=self.edit_interval, redraw=self.engine.redraw)
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()
+        drawing.start()  # the drawing process, ready before the first chart
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
 

@@ -1,6 +1,6 @@
 """Delivering the flows' messages through a channel's sender, after the transaction commits.
 
-Charts are rendered here, in the drawing process (``bot.charts.worker``), once for all the
+Charts are rendered here, in the drawing process (``bot.drawing``), once for all the
 recipients of a post (a result fanned out to a thousand WhatsApp members is drawn once, not a
 thousand times). Views that many people change at once (a ballot's counts in a group) are redrawn
 at most once every ``edit_interval`` seconds per view, from the database as it is then, so a burst

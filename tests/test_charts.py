@@ -25,6 +25,7 @@ from bot.charts import (
     CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render, render_combined,
     render_matrix, render_pairwise, render_stickers,
 )
+from bot import drawing
 from bot.charts.agg import ChartCanvas
 from bot.charts.combined import combined_chart
 from bot.charts.common import (
@@ -442,12 +443,17 @@ async def test_charts_are_drawn_in_a_process_of_their_own() -> None:
     assert await render(os.getpid) == drawer  # one process, kept for the next renders
 
 
+async def test_the_drawing_process_can_be_started_ahead_and_is_used() -> None:
+    ready = await asyncio.wrap_future(drawing.start())
+    assert ready != os.getpid() and await render(os.getpid) == ready
+
+
 async def test_a_drawing_process_that_died_is_replaced_and_the_chart_drawn(caplog) -> None:
     rows = sticker_rows(3)
     dead = await render(os.getpid)
     assert dead != os.getpid()  # else the kill below would end the tests
     os.kill(dead, signal.SIGKILL)
-    with caplog.at_level(logging.WARNING, logger="bot.charts.worker"):
+    with caplog.at_level(logging.WARNING, logger="bot.drawing"):
         assert await render(render_stickers, rows) == render_stickers(rows)
     assert "drawing process died" in caplog.text
     assert await render(os.getpid) not in (dead, os.getpid())

@@ -4,7 +4,7 @@ documents made of them: the printed report (PDF) and the data export (xlsx, CSV)
 Every text a reader sees comes in through ``labels`` (already translated); the English
 defaults are each module's ``LABELS``. Renderers are synchronous and CPU-bound: from the
 event loop call ``await render(render_stickers, rows, labels)``, which draws in a process of its
-own (``bot.charts.worker``) so the bot's event loop keeps its core and its GIL.
+own (``bot.drawing``) so the bot's event loop keeps its core and its GIL.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ __all__ = [
 
 
 async def render(fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
-    """Run the renderer *fn* in the drawing process (``bot.charts.worker``) and return its bytes."""
-    from bot.charts import worker
+    """Run the renderer *fn* in the drawing process (``bot.drawing``) and return its bytes."""
+    from bot import drawing
 
-    return await worker.run(fn, *args, **kwargs)
+    return await drawing.run(fn, *args, **kwargs)

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import CannotRun, Config
+from bot import drawing
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.outbox import OutboxWorker
@@ -74,6 +75,7 @@ class WhatsAppApp:
             self.delivery = Delivery(self.db, {}, edit_interval=self.edit_interval, redraw=self.engine.redraw)
             self._outbox = OutboxWorker(self.delivery)
             self._outbox.start()
+            drawing.start()  # the drawing process, ready before the first chart
             self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
             await self._scheduler.start()
         self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,

@@ -6,9 +6,10 @@ thousands of hand-overs (every SQL statement, every socket read): taps answered 
 while the report was built against 0.1 s without (``bench/report.py``). In a process of its own
 the drawing takes the other core and the bot keeps its own.
 
-One process, started at the first render (``spawn``: nothing of the bot's threads, locks or
-database connections is copied into it), kept for the next ones; renders take turns in it, in the
-order asked. The renderer and its arguments go to it pickled (functions of ``bot.charts`` by
+One process, started with the bot (``start``) or else at the first render (``spawn``: nothing of
+the bot's threads, locks or database connections is copied into it), kept for the next ones;
+renders take turns in it, in the order asked. This module imports nothing of matplotlib: the bot
+imports the renderers only when it first names one. The renderer and its arguments go to it pickled (functions of ``bot.charts`` by
 name, plain data), the bytes come back. If the process dies (killed, out of memory), every render
 it had is tried once more in a new one; a render that fails twice so raises ``BrokenProcessPool``,
 and the next render gets a new process again.
@@ -20,9 +21,10 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -48,6 +50,19 @@ def _discard(pool: ProcessPoolExecutor) -> None:
         if _pool is pool:
             _pool = None
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready() -> int:
+    import bot.charts.registry  # noqa: F401  (every renderer, matplotlib and fpdf2)
+
+    return os.getpid()
+
+
+def start() -> Future:
+    """Start the drawing process now, importing every renderer, so that the first chart does not
+    wait for that (a few seconds: a new interpreter, matplotlib, fpdf2). Returns at once; the
+    future gives the process's id."""
+    return _current().submit(_ready)
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
