@@ -131,9 +131,9 @@ class TelegramApp:
                              double_tap=self.double_tap, **({"clock": self.clock} if self.clock else {}))
         self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, **self.limits)},
                                  edit_interval=self.edit_interval, redraw=self.engine.redraw)
+        drawing.start()  # the drawing process and the renderers, ready before the first chart
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()
-        drawing.start()  # the drawing process, ready before the first chart
         self.dp = build_dispatcher(self.engine, self.delivery)
         await set_commands(self.bot)
 

@@ -8,8 +8,7 @@ the drawing takes the other core and the bot keeps its own.
 
 One process, started with the bot (``start``) or else at the first render (``spawn``: nothing of
 the bot's threads, locks or database connections is copied into it), kept for the next ones;
-renders take turns in it, in the order asked. This module imports nothing of matplotlib: the bot
-imports the renderers only when it first names one. The renderer and its arguments go to it pickled (functions of ``bot.charts`` by
+renders take turns in it, in the order asked. The renderer and its arguments go to it pickled (functions of ``bot.charts`` by
 name, plain data), the bytes come back. If the process dies (killed, out of memory), every render
 it had is tried once more in a new one; a render that fails twice so raises ``BrokenProcessPool``,
 and the next render gets a new process again.
@@ -59,10 +58,15 @@ def _ready() -> int:
 
 
 def start() -> Future:
-    """Start the drawing process now, importing every renderer, so that the first chart does not
-    wait for that (a few seconds: a new interpreter, matplotlib, fpdf2). Returns at once; the
-    future gives the process's id."""
-    return _current().submit(_ready)
+    """Make the first chart as quick as the next ones; call it before serving. The drawing process
+    starts now and imports every renderer (a new interpreter, matplotlib, fpdf2: seconds), and the
+    renderers are imported here too (the flows name one to have it drawn: about a second of imports
+    that would otherwise hold the event loop at the first chart, while members vote). Returns the
+    future of the drawing process's id."""
+    ready = _current().submit(_ready)
+    import bot.charts.registry  # noqa: F401  (meanwhile, in this process)
+
+    return ready
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -73,9 +73,9 @@ class WhatsAppApp:
             self.engine = Engine(self.db, rng=self.rng, default_locale=config.locale, default_tz=config.tz,
                                  operator_name=config.operator_name, operator_bin=config.operator_bin)
             self.delivery = Delivery(self.db, {}, edit_interval=self.edit_interval, redraw=self.engine.redraw)
+            drawing.start()  # the drawing process and the renderers, ready before the first chart
             self._outbox = OutboxWorker(self.delivery)
             self._outbox.start()
-            drawing.start()  # the drawing process, ready before the first chart
             self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
             await self._scheduler.start()
         self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,
