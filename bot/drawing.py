@@ -11,7 +11,8 @@ the bot's threads, locks or database connections is copied into it), kept for th
 renders take turns in it, in the order asked. The renderer and its arguments go to it pickled (functions of ``bot.charts`` by
 name, plain data), the bytes come back. If the process dies (killed, out of memory), every render
 it had is tried once more in a new one; a render that fails twice so raises ``BrokenProcessPool``,
-and the next render gets a new process again.
+and the next render gets a new process again. If the bot's process dies, the drawing process
+ends within a second.
 """
 
 from __future__ import annotations
@@ -34,11 +35,25 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
+def _outlive_no_parent(parent: int) -> None:
+    """In the drawing process: end it when the bot's process is gone (killed, or ended by a
+    signal with no clean-up), which would otherwise leave it waiting for work forever."""
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _current() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_outlive_no_parent, initargs=(os.getpid(),))
         return _pool
 
 

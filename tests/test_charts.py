@@ -459,6 +459,29 @@ async def test_a_drawing_process_that_died_is_replaced_and_the_chart_drawn(caplo
     assert await render(os.getpid) not in (dead, os.getpid())
 
 
+def test_the_drawing_process_ends_when_the_bot_is_killed() -> None:
+    import subprocess
+    import sys
+    import time
+
+    bot = subprocess.Popen([sys.executable, "-c", "from bot import drawing; print(drawing.start().result(), "
+                            "flush=True); import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        drawer = int(bot.stdout.readline())
+    finally:
+        bot.kill()
+        bot.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(drawer, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(drawer, signal.SIGKILL)
+    raise AssertionError("the drawing process outlived the bot by 10 s")
+
+
 async def test_a_render_that_kills_its_process_fails_alone() -> None:
     """Tried once more in a new process, then its error is raised; the next render is drawn."""
     with pytest.raises(BrokenProcessPool):
