@@ -346,8 +346,9 @@ class Dots(GroupBallot):
         from bot.storage import ballots
 
         ids, pid_of = await numbering(tx)
-        return (await ballots.all_stickers(tx, self.ballot_id), dict(await ballots.options(tx, self.ballot_id)),
-                pid_of, ids,
+        options = dict(await ballots.options(tx, self.ballot_id))
+        pid_of = {number: pid for number, pid in pid_of.items() if pid in options}  # the ballot's problems
+        return (await ballots.all_stickers(tx, self.ballot_id), options, pid_of, ids,
                 await tx.scalar("SELECT COALESCE(SUM(count), 0) FROM dot_votes WHERE ballot_id = ?", (self.ballot_id,)),
                 await tx.scalar("SELECT COUNT(DISTINCT member_id) FROM dot_votes WHERE ballot_id = ?",
                                 (self.ballot_id,)))

@@ -225,6 +225,16 @@ async def child_main(args: argparse.Namespace) -> None:
         from bot.app import TelegramApp
         from bot.config import Config
 
+        if "render-in-thread" in experiments:
+            # What-if: charts and documents drawn in a thread of the bot's process (as before
+            # bot.drawing), not in the drawing process.
+            from bot import drawing
+
+            async def in_thread(fn, *a, **kw):
+                return await asyncio.to_thread(fn, *a, **kw)
+
+            drawing.run = in_thread
+
         if "aiogram-polling" in experiments:
             # What-if: aiogram's own polling instead of the durable inbox (no inbox write per
             # batch, no clean-up of handled ids); the rest of TelegramApp is unchanged.
@@ -311,6 +321,15 @@ async def child_main(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await seed_members(app.db, cmd["n"], cmd.get("nominees"), cmd.get("tasks"))
             reply(seeded=cmd["n"], seconds=time.perf_counter() - t0, rss_mb=rss_mb())
+        elif cmd["cmd"] == "call":
+            # Another bench's own step in the bot process (report.py writes its community with the
+            # app's storage): ``await module.function(app, **kwargs)``, module on bench/'s path.
+            import importlib
+
+            module, _, name = cmd["fn"].partition(":")
+            t0 = time.perf_counter()
+            result = await getattr(importlib.import_module(module), name)(app, **cmd.get("kwargs", {}))
+            reply(result=result, seconds=time.perf_counter() - t0, rss_mb=rss_mb())
         elif cmd["cmd"] == "profile_on":
             import cProfile
 
@@ -546,7 +565,7 @@ async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace
         "busy_after": idle["busy"], "idle": idle["idle_at"] - t_first, "bot_cpu_to_idle": bot_cpu2 - bot_cpu0,
         "methods": dict(methods), "failed": [str(c) for c in failed[:5]], "n_failed": len(failed),
         "double_answers": sum(1 for v in answer_calls.values() if v > 1),
-        "queued": queued, "sql": sql,
+        "queued": queued, "answered_at": answered_at, "sql": sql,
     }
 
 
@@ -824,10 +843,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram", "render-in-thread"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); aiogram's dp.start_polling instead of "
-                             "the durable inbox (our bot). Repeatable.")
+                             "the durable inbox (our bot); charts drawn in a thread of the bot's process "
+                             "instead of its drawing process (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")

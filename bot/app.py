@@ -22,6 +22,7 @@ from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 
 from bot.config import CannotRun, Config
+from bot import drawing
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
@@ -135,6 +136,7 @@ class TelegramApp:
                              double_tap=self.double_tap, **({"clock": self.clock} if self.clock else {}))
         self.delivery = Delivery(self.db, {CHANNEL: TelegramSender(self.bot, username=username, **self.limits)},
                                  edit_interval=self.edit_interval, redraw=self.engine.redraw)
+        drawing.start()  # the drawing process and the renderers, ready before the first chart
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()
         self.dp = build_dispatcher(self.engine, self.delivery)

@@ -1,10 +1,10 @@
 """Delivering the flows' messages through a channel's sender, after the transaction commits.
 
-Charts are rendered here, off the event loop, once for all the recipients of a post (a result
-fanned out to a thousand WhatsApp members is drawn once, not a thousand times). Views that many
-people change at once (a ballot's counts in a group) are redrawn at most once every
-``edit_interval`` seconds per view, from the database as it is then, so a burst of taps costs one
-edit and one read, not one per tap.
+Charts are rendered here, in the drawing process (``bot.drawing``), once for all the
+recipients of a post (a result fanned out to a thousand WhatsApp members is drawn once, not a
+thousand times). Views that many people change at once (a ballot's counts in a group) are redrawn
+at most once every ``edit_interval`` seconds per view, from the database as it is then, so a burst
+of taps costs one edit and one read, not one per tap.
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ class Delivery:
 
     async def _image(self, chart: Chart) -> bytes:
         """The chart's PNG. A renderer draws only its arguments, so the same renderer and
-        arguments give the same image: drawn once (in a worker thread) and reused by every
+        arguments give the same image: drawn once (in the drawing process) and reused by every
         recipient of the post, including those whose send waits for the first drawing."""
         key = (chart.render, repr(chart.args), repr(chart.kwargs))
         drawing = self._charts.get(key)

@@ -154,8 +154,7 @@ async def run_demo(out_dir: str = "demo-out", seed: int = 7) -> str:
 async def write_documents(db: Database, now: datetime, out: Path, transcript: Transcript) -> None:
     """The community's printed report (in Kazakh) and its data export, as ``/report`` and
     ``/export`` make them, into the output folder."""
-    import asyncio
-
+    from bot.charts import render
     from bot.charts.report import render_report
     from bot.charts.sheets import csv_name, render_csv, render_xlsx
     from bot.flows.report import export_tables, gather
@@ -170,8 +169,8 @@ async def write_documents(db: Database, now: datetime, out: Path, transcript: Tr
         return await gather(tx, community, "kk", now, cycle), await export_tables(tx, community, "kk", now, cycle)
 
     report, tables = await db.atomic(read)
-    (out / "report.pdf").write_bytes(await asyncio.to_thread(render_report, report))
-    (out / "export.xlsx").write_bytes(await asyncio.to_thread(render_xlsx, tables))
+    (out / "report.pdf").write_bytes(await render(render_report, report))
+    (out / "export.xlsx").write_bytes(await render(render_xlsx, tables))
     export = out / "export-csv"
     export.mkdir(exist_ok=True)
     for old in export.glob("*.csv"):

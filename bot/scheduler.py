@@ -9,7 +9,6 @@ start. APScheduler runs the sweep.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from datetime import datetime, timedelta
 
@@ -81,7 +80,6 @@ class Scheduler:
         self._planned_minute: datetime | None = None
         self._sweeping: asyncio.Task | None = None  # the sweep under way, which a stop lets finish
         self._stopping = False
-        self._charts: asyncio.Future | None = None
 
     async def sweep(self) -> None:
         minute = self.engine.clock().replace(second=0, microsecond=0)
@@ -138,10 +136,8 @@ class Scheduler:
             await asyncio.sleep(0)  # each job is a transaction on the event loop: an answer may go between
 
     async def start(self) -> None:
-        # The digest's chart is made in a sweep's transaction, on the event loop: importing the
-        # charts there (matplotlib, ~1 s) held every answer for that long. Imported in a thread
-        # now, while the bot starts answering.
-        self._charts = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "bot.charts"))
+        # The digest's chart is named in a sweep's transaction, on the event loop: the apps import
+        # the renderers before serving (``bot.drawing.start``), so that this never holds an answer.
         await self.sweep()  # what fell due while the bot was down
         self._at_start = asyncio.create_task(self._run_jobs(AT_START))
         self._scheduler.add_job(self._sweep_job, "interval", seconds=self.interval, max_instances=1, coalesce=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import signal
 import struct
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -22,6 +25,7 @@ from bot.charts import (
     CombinedRow, MatrixPoint, Problem, RankedProblem, StickerRow, render, render_combined,
     render_matrix, render_pairwise, render_stickers,
 )
+from bot import drawing
 from bot.charts.agg import ChartCanvas
 from bot.charts.combined import combined_chart
 from bot.charts.common import (
@@ -423,10 +427,64 @@ def test_width_of_is_what_is_drawn() -> None:
 
 # --- off the event loop -----------------------------------------------------------------------
 
-async def test_render_runs_in_threads_and_is_deterministic() -> None:
+async def test_render_runs_in_the_drawing_process_and_is_deterministic() -> None:
     rows = sticker_rows(8)
     expected = render_stickers(rows)
     results = await asyncio.gather(*(render(render_stickers, rows) for _ in range(4)),
                                    render(render_matrix, matrix_points(5)))
     assert results[:4] == [expected] * 4
     assert png_size(results[4])[0] == 1080
+
+
+async def test_charts_are_drawn_in_a_process_of_their_own() -> None:
+    """Not in a thread of the bot's process, where matplotlib and fpdf2 held its GIL."""
+    drawer = await render(os.getpid)
+    assert drawer != os.getpid()
+    assert await render(os.getpid) == drawer  # one process, kept for the next renders
+
+
+async def test_the_drawing_process_can_be_started_ahead_and_is_used() -> None:
+    ready = await asyncio.wrap_future(drawing.start())
+    assert ready != os.getpid() and await render(os.getpid) == ready
+
+
+async def test_a_drawing_process_that_died_is_replaced_and_the_chart_drawn(caplog) -> None:
+    rows = sticker_rows(3)
+    dead = await render(os.getpid)
+    assert dead != os.getpid()  # else the kill below would end the tests
+    os.kill(dead, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="bot.drawing"):
+        assert await render(render_stickers, rows) == render_stickers(rows)
+    assert "drawing process died" in caplog.text
+    assert await render(os.getpid) not in (dead, os.getpid())
+
+
+def test_the_drawing_process_ends_when_the_bot_is_killed() -> None:
+    import subprocess
+    import sys
+    import time
+
+    bot = subprocess.Popen([sys.executable, "-c", "from bot import drawing; print(drawing.start().result(), "
+                            "flush=True); import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        drawer = int(bot.stdout.readline())
+    finally:
+        bot.kill()
+        bot.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(drawer, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(drawer, signal.SIGKILL)
+    raise AssertionError("the drawing process outlived the bot by 10 s")
+
+
+async def test_a_render_that_kills_its_process_fails_alone() -> None:
+    """Tried once more in a new process, then its error is raised; the next render is drawn."""
+    with pytest.raises(BrokenProcessPool):
+        await render(os._exit, 3)
+    rows = sticker_rows(3)
+    assert await render(render_stickers, rows) == render_stickers(rows)

@@ -3,12 +3,12 @@ documents made of them: the printed report (PDF) and the data export (xlsx, CSV)
 
 Every text a reader sees comes in through ``labels`` (already translated); the English
 defaults are each module's ``LABELS``. Renderers are synchronous and CPU-bound: from the
-event loop call ``await render(render_stickers, rows, labels)``.
+event loop call ``await render(render_stickers, rows, labels)``, which draws in a process of its
+own (``bot.drawing``) so the bot's event loop keeps its core and its GIL.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -66,5 +66,7 @@ __all__ = [
 
 
 async def render(fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
-    """Run the chart renderer *fn* in a worker thread and return its PNG bytes."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    """Run the renderer *fn* in the drawing process (``bot.drawing``) and return its bytes."""
+    from bot import drawing
+
+    return await drawing.run(fn, *args, **kwargs)

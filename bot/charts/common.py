@@ -72,7 +72,7 @@ ELLIPSIS = "…"
 HYPHEN = "-"  # where a word too long for a line breaks
 
 
-# Matplotlib is not thread-safe; renders from asyncio.to_thread take turns.
+# Matplotlib is not thread-safe; renders called from several threads take turns.
 _render_lock = threading.RLock()
 
 

@@ -9,7 +9,7 @@
   "args": [...], "kwargs": {...}}]`` — a chart of ``bot.charts.registry``, drawn here.
 
 Like the charts, it is plain data in, bytes out, synchronous: run it off the event loop (as a
-message's document it is rendered after the commit, in a worker thread). Text is real text in DejaVu Sans (shipped with matplotlib), so Kazakh letters are selectable
+message's document it is rendered after the commit, in the drawing process of ``bot.drawing``). Text is real text in DejaVu Sans (shipped with matplotlib), so Kazakh letters are selectable
 and searchable; what the font cannot draw (bidirectional marks, emoji) is left out.
 """
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bot import drawing
 from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
@@ -72,6 +73,7 @@ class WhatsAppApp:
             self.engine = Engine(self.db, rng=self.rng, default_locale=config.locale, default_tz=config.tz,
                                  operator_name=config.operator_name, operator_bin=config.operator_bin)
             self.delivery = Delivery(self.db, {}, edit_interval=self.edit_interval, redraw=self.engine.redraw)
+            drawing.start()  # the drawing process and the renderers, ready before the first chart
             self._outbox = OutboxWorker(self.delivery)
             self._outbox.start()
             self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
