@@ -132,7 +132,7 @@ async def run(args: argparse.Namespace) -> bool:
             limited = [c for c in calls if c.ok and c.method.lower() in SEND_METHODS | EDIT_METHODS]
             elapsed = max(c.time for c in limited) - started
             bot_cpu, all_cpu = cpu_seconds() - bot_cpu0, machine_busy_seconds() - all_cpu0
-            await app.delivery.throttle.flush()
+            await app.delivery.flush()
             await asyncio.sleep(2.0)
             calls = tg.calls(since=mark)
             answered = {}

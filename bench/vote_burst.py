@@ -357,7 +357,7 @@ async def child_main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.005)
             idle_at = time.monotonic()
             if args.child == "ours":
-                await app.delivery.throttle.flush()  # the last coalesced group edit
+                await app.delivery.flush()  # the last coalesced group edit, the members' last views
             reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic(), gc=gc_time[0], gcs=gc_time[2],
                   gc_gen=list(gc_gen), gc_counts=[s["collections"] for s in gc.get_stats()])
         elif cmd["cmd"] == "gc":
