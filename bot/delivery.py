@@ -261,20 +261,21 @@ class Delivery:
         return views
 
     async def _show_views(self, sender: Sender, chat: tuple[str, str], views: _ChatViews) -> None:
-        """Show a chat's waiting views, one a slot: the slot is taken first, then the newest state
-        of the view goes out in it. What cannot go now goes to the outbox with what waits behind."""
+        """Show a chat's waiting views: once the chat may get its next message, the newest state
+        of the first view goes out (its overall slot taken as it is sent, as every send's is).
+        What cannot go now goes to the outbox with what waits behind it."""
         pacer = self.pacer(chat[0])
         try:
             while views.waiting:
                 try:
-                    await pacer.take(chat[1], urgent=True)
+                    await pacer.chat_turn(chat[1])
                 except Busy as exc:  # the chat waits out a 429: the outbox sends them when it may
                     waiting, views.waiting = list(views.waiting.values()), {}
                     await self._queue(waiting, {chat: exc.seconds})
                     continue
                 tag = next(iter(views.waiting))
                 message = views.waiting.pop(tag)
-                queue, seconds = await self._attempt(sender, message, taken=True)
+                queue, seconds = await self._attempt(sender, message)
                 if queue:
                     waiting, views.waiting = [message, *views.waiting.values()], {}
                     await self._queue(waiting, {} if seconds is None else {chat: seconds})
@@ -285,11 +286,11 @@ class Delivery:
                 del self._views[chat]
             views.done.set()
 
-    async def _attempt(self, sender: Sender, message: Message, *, taken: bool = False) -> tuple[bool, float | None]:
+    async def _attempt(self, sender: Sender, message: Message) -> tuple[bool, float | None]:
         """Send one message now. (True, seconds) when it must go to the outbox instead, not
         before ``seconds`` (None: as soon as it may); (False, None) when it is done with."""
         try:
-            await self.send_one(sender, message, urgent=True, taken=taken)
+            await self.send_one(sender, message, urgent=True)
         except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
             return True, exc.seconds
         except NotShownYet:
@@ -333,19 +334,18 @@ class Delivery:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False,
-                       taken: bool = False) -> None:
+    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False) -> None:
         """Send (or edit) one message in a slot of its channel's pacer: ``urgent`` for an answer
-        to what a member just did, which goes before the outbox's broadcast; ``taken``: the
-        caller took the slot already. A 429 holds the chat (or the channel) for both."""
+        to what a member just did, which goes before the outbox's broadcast; a 429 holds the chat
+        (or the channel) for both."""
         pacer = self.pacer(message.channel)
         try:
-            await self._send_one(sender, message, pacer, urgent, taken)
+            await self._send_one(sender, message, pacer, urgent)
         except RetryLater as exc:
             pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
-    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool, taken: bool) -> None:
+    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool) -> None:
         if message.edit and message.tag:
             message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
                 tx, message.channel, message.chat_id, message.tag, message.drawn_at))
@@ -356,8 +356,7 @@ class Delivery:
             shown = self._shown_as((message.channel, message.chat_id, message_id))
             async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
-                    if not taken:
-                        await pacer.take(message.chat_id, urgent=urgent)
+                    await pacer.take(message.chat_id, urgent=urgent)
                     await sender.edit(message, message_id)
                     pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
@@ -368,8 +367,7 @@ class Delivery:
 
             made = message.document
             message = replace(message, document=(made.filename, await render(made.render, *made.args, **made.kwargs)))
-        if not taken:
-            await pacer.take(message.chat_id, urgent=urgent)
+        await pacer.take(message.chat_id, urgent=urgent)
         try:
             message_id = await sender.send(message, image)
             pacer.done(message.chat_id)

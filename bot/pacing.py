@@ -84,7 +84,7 @@ class Pacer:
         is ready wait for the overall slot one at a time, in the order they came: a thousand of
         them waiting do not all wake at every slot (that cost a core during a private-ballot burst)."""
         while True:
-            await self._chat_turn(chat_id, urgent)
+            await self.chat_turn(chat_id, urgent)
             if not urgent:
                 slot_wait = self._slot_wait(self.clock())
                 if slot_wait <= 0 and self._urgent == 0:
@@ -104,7 +104,7 @@ class Pacer:
                 self._urgent -= 1
         self._book(chat_id)
 
-    async def _chat_turn(self, chat_id: str, urgent: bool) -> None:
+    async def chat_turn(self, chat_id: str, urgent: bool = True) -> None:
         """Wait until ``chat_id`` may get a message (``Busy`` for an urgent one held too long)."""
         while (chat_wait := self.chat_wait(chat_id)) > 0:
             if urgent and chat_wait > LONGEST_WAIT:
