@@ -261,9 +261,10 @@ class Delivery:
         return views
 
     async def _show_views(self, sender: Sender, chat: tuple[str, str], views: _ChatViews) -> None:
-        """Show a chat's waiting views: once the chat may get its next message, the newest state
-        of the first view goes out (its overall slot taken as it is sent, as every send's is).
-        What cannot go now goes to the outbox with what waits behind it."""
+        """Show a chat's waiting views: once the chat may get its next message, the first view
+        waits for its overall slot, and what goes out in that slot is the newest state of the view
+        by then (a member's taps while it waited are one redraw). What cannot go now goes to the
+        outbox with what waits behind it."""
         pacer = self.pacer(chat[0])
         try:
             while views.waiting:
@@ -274,8 +275,21 @@ class Delivery:
                     await self._queue(waiting, {chat: exc.seconds})
                     continue
                 tag = next(iter(views.waiting))
-                message = views.waiting.pop(tag)
-                queue, seconds = await self._attempt(sender, message)
+                picked: list[Message] = []
+
+                def latest(drawn: Message, tag: str = tag, picked: list[Message] = picked) -> Message:
+                    state = views.waiting.pop(tag, drawn)
+                    if (state.edit, state.chart, state.document) != (drawn.edit, drawn.chart, drawn.document):
+                        views.waiting[tag] = state  # not sent in this one's place: it goes next
+                        state = drawn
+                    picked.append(state)
+                    return state
+
+                drawn = views.waiting[tag]
+                queue, seconds = await self._attempt(sender, drawn, latest)
+                message = picked[0] if picked else drawn
+                if not picked and views.waiting.get(tag) is drawn:  # else a newer state came meanwhile: next
+                    del views.waiting[tag]
                 if queue:
                     waiting, views.waiting = [message, *views.waiting.values()], {}
                     await self._queue(waiting, {} if seconds is None else {chat: seconds})
@@ -286,11 +300,13 @@ class Delivery:
                 del self._views[chat]
             views.done.set()
 
-    async def _attempt(self, sender: Sender, message: Message) -> tuple[bool, float | None]:
-        """Send one message now. (True, seconds) when it must go to the outbox instead, not
-        before ``seconds`` (None: as soon as it may); (False, None) when it is done with."""
+    async def _attempt(self, sender: Sender, message: Message,
+                       latest: Callable[[Message], Message] | None = None) -> tuple[bool, float | None]:
+        """Send one message now (``latest``: see ``send_one``). (True, seconds) when it must go to
+        the outbox instead, not before ``seconds`` (None: as soon as it may); (False, None) when
+        it is done with."""
         try:
-            await self.send_one(sender, message, urgent=True)
+            await self.send_one(sender, message, urgent=True, latest=latest)
         except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
             return True, exc.seconds
         except NotShownYet:
@@ -334,18 +350,22 @@ class Delivery:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False) -> None:
+    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False,
+                       latest: Callable[[Message], Message] | None = None) -> None:
         """Send (or edit) one message in a slot of its channel's pacer: ``urgent`` for an answer
         to what a member just did, which goes before the outbox's broadcast; a 429 holds the chat
-        (or the channel) for both."""
+        (or the channel) for both. ``latest``: called once the slot is taken, with the message,
+        it gives the state to send in its place (a newer drawing of the same view; what is
+        looked up in the database is looked up before the slot, so the request leaves at once)."""
         pacer = self.pacer(message.channel)
         try:
-            await self._send_one(sender, message, pacer, urgent)
+            await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m))
         except RetryLater as exc:
             pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
-    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool) -> None:
+    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool,
+                        latest: Callable[[Message], Message]) -> None:
         if message.edit and message.tag:
             message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
                 tx, message.channel, message.chat_id, message.tag, message.drawn_at))
@@ -357,6 +377,7 @@ class Delivery:
             async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
                     await pacer.take(message.chat_id, urgent=urgent)
+                    message = latest(message)
                     await sender.edit(message, message_id)
                     pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
@@ -368,6 +389,7 @@ class Delivery:
             made = message.document
             message = replace(message, document=(made.filename, await render(made.render, *made.args, **made.kwargs)))
         await pacer.take(message.chat_id, urgent=urgent)
+        message = latest(message)
         try:
             message_id = await sender.send(message, image)
             pacer.done(message.chat_id)
