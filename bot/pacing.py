@@ -12,7 +12,9 @@ a digest from the outbox. So both take their slot from one ``Pacer`` per channel
 
 Interactive traffic (a member's answer, the edit of a view they changed) comes first: a broadcast
 takes an overall slot only when no interactive send is waiting for one, so a digest to 10,000
-members delays a member's answer by one slot at most, never by its queue.
+members delays a member's answer by one slot at most, never by its queue. Interactive sends wait
+for the overall slot one at a time, in the order they came (a thousand members' views waiting
+do not all wake at every slot).
 """
 
 from __future__ import annotations
