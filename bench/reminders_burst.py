@@ -180,7 +180,7 @@ async def child_main(args: argparse.Namespace) -> None:
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(cmd["path"])
-            await app.delivery.throttle.flush()
+            await app.delivery.flush()
             if sweep is not None:
                 await sweep
             reply(retried=app.outbox.retried, missed=pacer.missed - missed0, taken=pacer.taken - taken0,

@@ -186,6 +186,7 @@ LOCALES = ("kk", "ru", "en")
 FIRST_USER = 100_000
 GROUP_ID = -1001234567890
 GOAL_RATE = 1000.0
+TELEGRAM_PACED = 30.0 * 0.95  # the edits a second the bot allows itself (bot/pacing.py: PACE of 30/s)
 GOAL_RATIO = 0.5
 
 
@@ -376,7 +377,7 @@ async def child_main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.005)
             idle_at = time.monotonic()
             if args.child == "ours":
-                await app.delivery.throttle.flush()  # the last coalesced group edit
+                await app.delivery.flush()  # the last coalesced group edit, the members' last views
             reply(idle_at=idle_at, busy=busy, flushed_at=time.monotonic(), gc=gc_time[0], gcs=gc_time[2],
                   gc_gen=list(gc_gen), gc_counts=[s["collections"] for s in gc.get_stats()])
         elif cmd["cmd"] == "gc":
@@ -710,6 +711,12 @@ def report(args, mine: dict, ceiling: dict, checks, notes: list[str]) -> None:
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     print(f"goal ≥ {GOAL_RATE:,.0f} vote updates/s: {mine['rate']:,.0f}/s — {met(mine['rate'] >= GOAL_RATE)}")
     print(f"goal ratio to the bare dispatcher ≥ {GOAL_RATIO}: {ratio:.2f} — {met(ratio >= GOAL_RATIO)}")
+    edits = mine["methods"].get("editMessageText", 0)
+    if edits:  # each answer in a private chat is shown by an edit: one of Telegram's ~30 messages a second
+        floor = edits / TELEGRAM_PACED
+        print(f"Telegram's limit: {edits:,} edits at the pacer's {TELEGRAM_PACED:.1f}/s (0.95 of 30/s) need "
+              f"≥ {floor:.1f} s; first queued → bot idle {mine['idle']:.1f} s ({floor / mine['idle']:.2f} of that "
+              "ceiling)")
     other = max(mine["other_cpu"] / mine["wall"], ceiling["other_cpu"] / ceiling["wall"])
     if other > 0.25:
         print(f"WARNING: other processes kept {other:.1f} of the {os.cpu_count()} cores busy during a burst; "
@@ -840,7 +847,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polling-timeout", type=int, default=30, help="long-polling timeout (production: 30)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="the bot's logging level (qatysu run: INFO)")
-    parser.add_argument("--timeout", type=float, default=170, help="give up on a burst after this many seconds")
+    parser.add_argument("--timeout", type=float,
+                        help="give up on a burst after this many seconds (default 170; private ballots: also "
+                             "at least 1.5 × the time Telegram's 30 messages/s take to show every answer)")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
     parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram", "render-in-thread"],
@@ -861,6 +870,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rate > 0 and BALLOTS[args.ballot].private:
         parser.error("--rate paces the group ballots' bursts only; private ballots are answered one update per member at a time")
+    if args.timeout is None:
+        floor = BALLOTS[args.ballot].per_member * args.members / TELEGRAM_PACED if BALLOTS[args.ballot].private else 0
+        args.timeout = max(170.0, 1.5 * floor + 30)
     if args.child:
         asyncio.run(child_main(args))
         return 0

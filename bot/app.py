@@ -208,9 +208,9 @@ class TelegramApp:
         async def drawn(delivery: Delivery) -> None:
             try:
                 async with asyncio.timeout(_left(until)):
-                    await delivery.throttle.flush()
+                    await delivery.flush()
             except TimeoutError:
-                await delivery.throttle.cancel()  # asked for again at the next start
+                await delivery.cancel()  # asked for again at the next start
 
         try:
             await self.stop_receiving(_left(until))

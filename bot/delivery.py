@@ -5,6 +5,13 @@ recipients of a post (a result fanned out to a thousand WhatsApp members is draw
 thousand times). Views that many people change at once (a ballot's counts in a group) are redrawn
 at most once every ``edit_interval`` seconds per view, from the database as it is then, so a burst
 of taps costs one edit and one read, not one per tap.
+
+A member's own view (the next question of a private ballot, their stickers marked) is coalesced
+per chat: while a state of a view waits for its chat's slot, a newer state of the same view
+replaces it, so a member who taps five times quickly gets one up-to-date view, not five redraws
+(an edit on Telegram, one fresh message on WhatsApp). The handler does not wait for it: the tap
+is acknowledged at once (Telegram's toast, which is no chat message and takes no slot), and the
+person's next message is handled while their view waits for its slot.
 """
 
 from __future__ import annotations
@@ -136,6 +143,32 @@ async def _no_redraw(key: str) -> Outcome:
 
 
 @dataclass
+class _ChatViews:
+    """The views waiting to be shown in one chat: the newest state of each, in the order they
+    were first asked for; one task shows them, one slot of the chat each."""
+
+    waiting: dict[str, Message] = field(default_factory=dict)  # tag → newest state
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+
+def _newer(waiting: Message | None, new: Message) -> Message:
+    """What goes out in place of ``waiting`` once ``new`` is asked for: the newer drawing; a fresh
+    message (not yet sent) stays a fresh message, with the newer content."""
+    if waiting is None:
+        return new
+    if new.drawn_at < waiting.drawn_at:  # drawn before the one waiting (a replay): never shown over it
+        new = waiting
+    return new if waiting.edit or not new.edit else replace(new, edit=False)
+
+
+def _coalesced(message: Message) -> bool:
+    """A view's state that answers an action and is not kept (a durable one goes through the
+    outbox): only its newest state needs to reach the chat."""
+    return message.tag is not None and not message.durable
+
+
+@dataclass
 class _Shown:
     content: tuple | None = None  # (text, buttons) the channel accepted last
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -157,6 +190,7 @@ class Delivery:
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
         self._charts: OrderedDict[tuple, asyncio.Future[bytes]] = OrderedDict()  # most recent last
         self._pacers: dict[str, Pacer] = {}
+        self._views: dict[tuple[str, str], _ChatViews] = {}  # (channel, chat) → views waiting there
 
     def pacer(self, channel: str) -> Pacer:
         """The channel's one pacer: the answers sent here and the outbox take their slots from it."""
@@ -167,7 +201,9 @@ class Delivery:
         return pacer
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
-        await self.deliver(outcome.messages)
+        """Send what handling an event answered. Views are handed to their chat's queue and not
+        waited for (see the module's docstring): ``shown`` waits for them."""
+        await self.deliver(outcome.messages, wait=False)
         if outcome.queued:
             self.wake_outbox()
         for key in sorted(outcome.refresh):
@@ -181,9 +217,13 @@ class Delivery:
             return
         await self.deliver(outcome.messages)
 
-    async def deliver(self, messages: list[Message]) -> None:
+    async def deliver(self, messages: list[Message], *, wait: bool = True) -> None:
+        """Send ``messages`` in order, each chat's after the views waiting there; what cannot go
+        now goes to the outbox. A view's state joins its chat's queue (coalesced); ``wait``: return
+        once those views are shown too."""
         later: list[Message] = []
-        wait: dict[tuple[str, str], float] = {}  # what a chat's 429 asked for: the outbox does not try before
+        wait_for: dict[tuple[str, str], float] = {}  # what a chat's 429 asked for: the outbox does not try before
+        handed: list[_ChatViews] = []
         for message in messages:
             sender = self.senders.get(message.channel)
             if sender is None:
@@ -192,40 +232,140 @@ class Delivery:
             if any(m.channel == message.channel and m.chat_id == message.chat_id for m in later):
                 later.append(message)  # behind the one that failed, not ahead of it
                 continue
-            try:
-                await self.send_one(sender, message, urgent=True)
-            except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
+            if _coalesced(message):
+                handed.append(self._show(sender, message))
+                continue
+            views = self._views.get((message.channel, message.chat_id))
+            if views is not None:  # the views asked for before it, first
+                await views.done.wait()
+            queue, seconds = await self._attempt(sender, message)
+            if queue:
                 later.append(message)
-                wait[message.channel, message.chat_id] = exc.seconds
-            except NotShownYet:
-                if await self.db.atomic(lambda tx: outbox.holds(tx, message.channel, message.chat_id)):
-                    later.append(message)  # what it edits waits in the outbox (a new group post): after it
-            except Undeliverable as exc:
-                log.info("%s:%s does not accept messages: %s", message.channel, message.chat_id, exc)
-            except Exception as exc:
-                log.warning("sending to %s:%s failed (%s); the outbox will retry", message.channel,
-                            message.chat_id, exc)
-                later.append(message)
-                if isinstance(exc, RetryLater):
-                    wait[message.channel, message.chat_id] = exc.seconds
+                if seconds is not None:
+                    wait_for[message.channel, message.chat_id] = seconds
         if later:
-            now = datetime.now(timezone.utc)
-            not_before = {chat: now.timestamp() + seconds for chat, seconds in wait.items()}
-            await self.db.atomic(lambda tx: outbox.add(tx, later, now.isoformat(timespec="seconds"), not_before))
-            self.wake_outbox()
+            await self._queue(later, wait_for)
+        if wait:
+            for views in handed:
+                await views.done.wait()
 
-    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False) -> None:
+    def _show(self, sender: Sender, message: Message) -> _ChatViews:
+        """Put ``message`` in its chat's queue of views, over an older state of the same view."""
+        chat = (message.channel, message.chat_id)
+        views = self._views.get(chat)
+        if views is None:
+            views = self._views[chat] = _ChatViews()
+            views.task = asyncio.create_task(self._show_views(sender, chat, views))
+        assert message.tag is not None
+        views.waiting[message.tag] = _newer(views.waiting.get(message.tag), message)
+        return views
+
+    async def _show_views(self, sender: Sender, chat: tuple[str, str], views: _ChatViews) -> None:
+        """Show a chat's waiting views: once the chat may get its next message, the first view
+        waits for its overall slot, and what goes out in that slot is the newest state of the view
+        by then (a member's taps while it waited are one redraw). What cannot go now goes to the
+        outbox with what waits behind it."""
+        pacer = self.pacer(chat[0])
+        try:
+            while views.waiting:
+                try:
+                    await pacer.chat_turn(chat[1])
+                except Busy as exc:  # the chat waits out a 429: the outbox sends them when it may
+                    waiting, views.waiting = list(views.waiting.values()), {}
+                    await self._queue(waiting, {chat: exc.seconds})
+                    continue
+                tag = next(iter(views.waiting))
+                picked: list[Message] = []
+
+                def latest(drawn: Message, tag: str = tag, picked: list[Message] = picked) -> Message:
+                    state = views.waiting.pop(tag, drawn)
+                    if (state.edit, state.chart, state.document) != (drawn.edit, drawn.chart, drawn.document):
+                        views.waiting[tag] = state  # not sent in this one's place: it goes next
+                        state = drawn
+                    picked.append(state)
+                    return state
+
+                drawn = views.waiting[tag]
+                queue, seconds = await self._attempt(sender, drawn, latest)
+                message = picked[0] if picked else drawn
+                if not picked and views.waiting.get(tag) is drawn:  # else a newer state came meanwhile: next
+                    del views.waiting[tag]
+                if queue:
+                    waiting, views.waiting = [message, *views.waiting.values()], {}
+                    await self._queue(waiting, {} if seconds is None else {chat: seconds})
+        except Exception:
+            log.exception("showing the views of %s:%s failed", *chat)
+        finally:
+            if self._views.get(chat) is views:
+                del self._views[chat]
+            views.done.set()
+
+    async def _attempt(self, sender: Sender, message: Message,
+                       latest: Callable[[Message], Message] | None = None) -> tuple[bool, float | None]:
+        """Send one message now (``latest``: see ``send_one``). (True, seconds) when it must go to
+        the outbox instead, not before ``seconds`` (None: as soon as it may); (False, None) when
+        it is done with."""
+        try:
+            await self.send_one(sender, message, urgent=True, latest=latest)
+        except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
+            return True, exc.seconds
+        except NotShownYet:
+            # what it edits waits in the outbox (a new group post): after it
+            return await self.db.atomic(lambda tx: outbox.holds(tx, message.channel, message.chat_id)), None
+        except Undeliverable as exc:
+            log.info("%s:%s does not accept messages: %s", message.channel, message.chat_id, exc)
+        except Exception as exc:
+            log.warning("sending to %s:%s failed (%s); the outbox will retry", message.channel,
+                        message.chat_id, exc)
+            return True, exc.seconds if isinstance(exc, RetryLater) else None
+        return False, None
+
+    async def _queue(self, messages: list[Message], wait: dict[tuple[str, str], float]) -> None:
+        now = datetime.now(timezone.utc)
+        not_before = {chat: now.timestamp() + seconds for chat, seconds in wait.items()}
+        await self.db.atomic(lambda tx: outbox.add(tx, messages, now.isoformat(timespec="seconds"), not_before))
+        self.wake_outbox()
+
+    async def shown(self) -> None:
+        """Wait until every view handed over so far has been shown (or queued in the outbox)."""
+        while self._views:
+            await asyncio.gather(*(views.done.wait() for views in list(self._views.values())))
+
+    async def flush(self) -> None:
+        """Wait until every requested redraw and every view handed over has been shown."""
+        while True:
+            await self.throttle.flush()
+            await self.shown()
+            if not self._views and not any(p.task is not None or p.lock.locked()
+                                           for p in self.throttle._keys.values()):
+                return
+
+    async def cancel(self) -> None:
+        """Drop the redraws and views still waiting (a stop that cannot wait for them: the
+        scheduler asks for the redraws again at the next start; a member's view is drawn again
+        at their next tap)."""
+        await self.throttle.cancel()
+        tasks = [views.task for views in self._views.values() if views.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False,
+                       latest: Callable[[Message], Message] | None = None) -> None:
         """Send (or edit) one message in a slot of its channel's pacer: ``urgent`` for an answer
         to what a member just did, which goes before the outbox's broadcast; a 429 holds the chat
-        (or the channel) for both."""
+        (or the channel) for both. ``latest``: called once the slot is taken, with the message,
+        it gives the state to send in its place (a newer drawing of the same view; what is
+        looked up in the database is looked up before the slot, so the request leaves at once)."""
         pacer = self.pacer(message.channel)
         try:
-            await self._send_one(sender, message, pacer, urgent)
+            await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m))
         except RetryLater as exc:
             pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
-    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool) -> None:
+    async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool,
+                        latest: Callable[[Message], Message]) -> None:
         if message.edit and message.tag:
             message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
                 tx, message.channel, message.chat_id, message.tag, message.drawn_at))
@@ -237,6 +377,7 @@ class Delivery:
             async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
                     await pacer.take(message.chat_id, urgent=urgent)
+                    message = latest(message)
                     await sender.edit(message, message_id)
                     pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
@@ -248,6 +389,7 @@ class Delivery:
             made = message.document
             message = replace(message, document=(made.filename, await render(made.render, *made.args, **made.kwargs)))
         await pacer.take(message.chat_id, urgent=urgent)
+        message = latest(message)
         try:
             message_id = await sender.send(message, image)
             pacer.done(message.chat_id)

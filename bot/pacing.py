@@ -12,7 +12,9 @@ a digest from the outbox. So both take their slot from one ``Pacer`` per channel
 
 Interactive traffic (a member's answer, the edit of a view they changed) comes first: a broadcast
 takes an overall slot only when no interactive send is waiting for one, so a digest to 10,000
-members delays a member's answer by one slot at most, never by its queue.
+members delays a member's answer by one slot at most, never by its queue. Interactive sends wait
+for the overall slot one at a time, in the order they came (a thousand members' views waiting
+do not all wake at every slot).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Pacer:
         self._paused_until = float("-inf")  # the channel said to wait, for every chat
         self._urgent = 0                  # interactive sends waiting for an overall slot
         self._broadcast = asyncio.Lock()  # one broadcast send waits for a slot at a time
+        self._interactive = asyncio.Lock()  # one interactive send waits for the overall slot at a time
         self.taken = 0
         self.missed = 0.0  # slots gone unused beyond CATCH_UP (the sender came late, or had nothing to send)
 
@@ -80,26 +83,38 @@ class Pacer:
     async def _take(self, chat_id: str, *, urgent: bool) -> None:
         """Wait for a slot for one message to ``chat_id`` and take it. An ``urgent`` (interactive)
         send goes before any broadcast waiting; one that would wait more than ``LONGEST_WAIT`` for
-        its chat raises ``Busy`` (the caller queues it in the outbox)."""
+        its chat raises ``Busy`` (the caller queues it in the outbox). Interactive sends whose chat
+        is ready wait for the overall slot one at a time, in the order they came: a thousand of
+        them waiting do not all wake at every slot (that cost a core during a private-ballot burst)."""
         while True:
-            chat_wait = self.chat_wait(chat_id)
-            if chat_wait > 0:
-                if urgent and chat_wait > LONGEST_WAIT:
-                    raise Busy(chat_wait)
-                await asyncio.sleep(chat_wait)
-                continue
-            now = self.clock()
-            slot_wait = self._slot_wait(now)
-            if slot_wait <= 0 and (urgent or self._urgent == 0):
-                break
-            if urgent:
-                self._urgent += 1
-                try:
-                    await asyncio.sleep(max(slot_wait, 0.0))
-                finally:
-                    self._urgent -= 1
-            else:  # after the interactive sends waiting, if any
+            await self.chat_turn(chat_id, urgent)
+            if not urgent:
+                slot_wait = self._slot_wait(self.clock())
+                if slot_wait <= 0 and self._urgent == 0:
+                    break
+                # after the interactive sends waiting, if any
                 await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
+                continue
+            self._urgent += 1
+            try:
+                async with self._interactive:
+                    while (slot_wait := self._slot_wait(self.clock())) > 0:
+                        await asyncio.sleep(slot_wait)
+                    if self.chat_wait(chat_id) <= 0:  # else another send to it (or a 429) came first
+                        self._book(chat_id)
+                        return
+            finally:
+                self._urgent -= 1
+        self._book(chat_id)
+
+    async def chat_turn(self, chat_id: str, urgent: bool = True) -> None:
+        """Wait until ``chat_id`` may get a message (``Busy`` for an urgent one held too long)."""
+        while (chat_wait := self.chat_wait(chat_id)) > 0:
+            if urgent and chat_wait > LONGEST_WAIT:
+                raise Busy(chat_wait)
+            await asyncio.sleep(chat_wait)
+
+    def _book(self, chat_id: str) -> None:
         now = self.clock()
         if self.spacing and now - CATCH_UP > self._next > float("-inf"):
             self.missed += (now - CATCH_UP - self._next) / self.spacing

@@ -132,6 +132,7 @@ class Sim:
         if outcome.toast:
             self.toasts.append((person.id, outcome.toast))
         await self.delivery.deliver_outcome(outcome)
+        await self.delivery.shown()  # the views it answered with (coalesced, sent beside the handler)
         await self.outbox.drain()  # group posts and notifications, at once (no rate limits here)
         if self.on_event:
             self.on_event(person, event, description, outcome)

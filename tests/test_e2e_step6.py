@@ -205,7 +205,7 @@ async def test_while_a_vote_burst_runs_the_reminders_the_digest_and_the_live_cou
         assert all(t["text"] for t in toasts)  # each vote answered
         await wait_until(lambda: all(_reminded(tg, u) for u in users[300:])
                          and all(_digests(tg, g) for g in groups), 120)
-        await bot.app.delivery.throttle.flush()
+        await bot.app.delivery.flush()
         await asyncio.sleep(1.0)
         assert [(c.method, c.params.get("chat_id"), (c.params.get("text") or "")[:40])
                 for c in tg.calls() if c.status == 429] == []  # no limit broken, by anything

@@ -419,6 +419,7 @@ async def press_at_once(c, person: Person, data: str, group: Group | None = None
     assert not failed, failed
     for outcome in outcomes:
         await c.sim.delivery.deliver_outcome(outcome)
+    await c.sim.delivery.shown()
     await c.sim.outbox.drain()
     c.sim.engine.clock.advance(seconds=5)
     return outcomes

@@ -136,9 +136,9 @@ class WhatsAppApp:
                 self._scheduler = None
             try:
                 async with asyncio.timeout(_left(until)):
-                    await self.delivery.throttle.flush()
+                    await self.delivery.flush()
             except TimeoutError:
-                await self.delivery.throttle.cancel()  # asked for again at the next start
+                await self.delivery.cancel()  # asked for again at the next start
             if self._outbox is not None:
                 await self._outbox.stop(_left(until))
                 self._outbox = None

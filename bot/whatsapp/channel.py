@@ -83,9 +83,11 @@ class WhatsAppChannel:
         await self.db.atomic(lambda tx: _done(tx, [message_id]))
 
     async def drain(self) -> None:
-        """Wait until every message submitted so far is handled (tests, shutdown)."""
+        """Wait until every message submitted so far is handled and its views shown (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.delivery.shown()
+        await self.delivery.shown()
 
     async def stop(self, grace: float = 10.0) -> None:
         if self._tasks:

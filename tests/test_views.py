@@ -1,0 +1,105 @@
+"""A member's own view is coalesced: taps that come faster than their chat may be redrawn give
+one up-to-date view (an edit on Telegram, one fresh message on WhatsApp), never a redraw per tap,
+while every tap is acknowledged at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.delivery import Delivery
+from bot.flows.types import Event, Message
+from bot.sim import CHANNEL
+from tests.conftest import build_community
+from tests.test_flows_step1 import TEXTS, db_stickers, propose_all
+
+
+async def quick_taps(sim, person, data: list[str]) -> list:
+    """Taps handled one after another as fast as the bot can, none waiting for a view."""
+    outcomes = []
+    for i, button in enumerate(data):
+        outcome = await sim.engine.handle(Event(
+            channel=CHANNEL, user_id=person.id, update_id=f"quick-{person.id}-{len(sim.sender.log)}-{i}",
+            user_name=person.name, user_lang=person.lang, chat_id=person.id, button=button))
+        outcomes.append(outcome)
+        await sim.delivery.deliver_outcome(outcome)
+    return outcomes
+
+
+def edits_in(sim, chat: str) -> list[str]:
+    return [shown.text for to, shown, edited in sim.sender.log if to == chat and edited]
+
+
+async def test_quick_taps_in_a_private_chat_give_one_up_to_date_edit_and_a_toast_each(sim):
+    c = await build_community(sim, 1, ("en",))
+    await propose_all(c, TEXTS[:4])
+    member = c.members[0]
+    await c.facilitator.send("/poll dots 3", c.group)
+    await member.send("/start b_1")
+    view = sim.messages(member.id)[-1]
+    taps = [b.data for row in view.buttons for b in row if b.data and b.data.startswith("d:")][:3]
+    assert len(taps) == 3, view.buttons
+    sim.delivery.pacer(CHANNEL).interval = lambda chat: 1.0 if chat == member.id else 0.0  # a second in a chat
+
+    first = await quick_taps(sim, member, taps[:1])
+    await sim.delivery.shown()
+    assert len(edits_in(sim, member.id)) == 1  # the chat was free: at once
+    started = time.monotonic()
+    rest = await quick_taps(sim, member, [taps[1], taps[2], taps[1], taps[1]])  # within the chat's second
+    assert all(o.toast is not None for o in first + rest)  # every tap acknowledged, none waiting for a redraw
+    assert [o.toast.text.split(" on ")[0].split(" from ")[0] for o in rest] == [
+        "Sticker placed", "Sticker placed", "Sticker taken back", "Sticker placed"]
+    assert time.monotonic() - started < 0.5  # handled without waiting for the chat's next slot
+    await sim.delivery.shown()
+    edits = edits_in(sim, member.id)
+    assert len(edits) == 2, edits  # the four quick taps: one redraw, not four
+    assert time.monotonic() - started >= 0.9  # it waited for the chat's interval
+    assert edits[-1] == rest[-1].messages[-1].text != rest[0].messages[-1].text  # the newest state
+    assert sim.messages(member.id)[-1].text == edits[-1]
+    assert [sorted(s) for s in (await db_stickers(c)).values()] == [sorted({int(t.split(":")[2]) for t in taps})]
+
+
+class Recorder:
+    """A channel without edits (WhatsApp): every view goes as a fresh message."""
+
+    rate = 80.0
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str, str]] = []
+
+    def min_interval(self, chat_id: str) -> float:
+        return 0.5
+
+    async def send(self, message: Message, image: bytes | None) -> str | None:
+        self.sent.append((time.monotonic(), message.chat_id, message.text))
+        return str(len(self.sent))
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        raise AssertionError("this channel does not edit")
+
+
+async def test_on_a_channel_without_edits_quick_views_give_one_fresh_message_with_the_newest_state_in_order(db):
+    wa = Recorder()
+    delivery = Delivery(db, {"whatsapp": wa})
+    await delivery.deliver([Message("whatsapp", "1", "your stickers: none", tag="b1")])  # the chat's slot taken
+    for n in range(1, 6):  # five taps' views while the chat waits for its next slot
+        await delivery.deliver([Message("whatsapp", "1", f"your stickers: {n}", tag="b1")], wait=False)
+        await delivery.deliver([Message("whatsapp", "2", f"other member: {n}", tag="b1")], wait=False)
+    await delivery.deliver([Message("whatsapp", "1", "an older drawing", tag="b1", drawn_at=1.0)], wait=False)
+    await delivery.deliver([Message("whatsapp", "1", "a note after the views")], wait=False)  # waits for them
+    await delivery.shown()
+    to_1 = [text for _, chat, text in wa.sent if chat == "1"]
+    assert to_1 == ["your stickers: none", "your stickers: 5", "a note after the views"]
+    assert [text for _, chat, text in wa.sent if chat == "2"] == ["other member: 5"]  # never an older one
+    times = [at for at, chat, _ in wa.sent if chat == "1"]
+    assert all(b - a >= 0.5 for a, b in zip(times, times[1:]))  # the chat's interval kept
+    assert not delivery._views
+
+
+async def test_a_stop_that_cannot_wait_drops_the_views_still_waiting(db):
+    wa = Recorder()
+    delivery = Delivery(db, {"whatsapp": wa})
+    await delivery.deliver([Message("whatsapp", "1", "first", tag="b1")])
+    await delivery.deliver([Message("whatsapp", "1", "second", tag="b1")], wait=False)
+    await asyncio.wait_for(delivery.cancel(), 1.0)
+    assert [text for _, _, text in wa.sent] == ["first"] and not delivery._views
