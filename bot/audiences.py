@@ -9,6 +9,7 @@ What differs between channels is one row of ``PROFILES``:
 - ``groups``: a community links group chats on this channel. Where it has none (WhatsApp), a
   community announcement reaches each member one to one, in their language, holding the
   audience's least role — the facilitator's prompts reach the facilitators, not every member.
+- ``payloads``: how long a button's payload it carries back.
 - ``edits``: a view's update edits the message shown (Telegram; coalesced by the delivery).
   Where messages cannot be edited, an update is sent afresh only to the person who asked for it
   (the event's own chat) or when it ``matters``; a redraw of a group's live counts reaches no one
@@ -27,16 +28,30 @@ from bot.storage.db import Tx
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How long a button payload a channel carries back: ``limit`` UTF-8 bytes or characters."""
+
+    where: str
+    limit: int
+    unit: str  # "bytes" or "characters"
+
+    def fits(self, data: str) -> bool:
+        return len(data.encode() if self.unit == "bytes" else data) <= self.limit
+
+
+@dataclass(frozen=True)
 class Profile:
     groups: bool  # communities link group chats on this channel
     edits: bool   # a view's update edits the message shown
+    payloads: tuple[Budget, ...] = ()  # what a button's payload must fit (checked by bot.flows.payloads)
 
 
 PROFILES: dict[str, Profile] = {
-    "telegram": Profile(groups=True, edits=True),
-    "whatsapp": Profile(groups=False, edits=False),
+    "telegram": Profile(groups=True, edits=True, payloads=(Budget("Telegram callback_data", 64, "bytes"),)),
+    "whatsapp": Profile(groups=False, edits=False, payloads=(Budget("WhatsApp reply button id", 256, "characters"),
+                                                            Budget("WhatsApp list row id", 200, "characters"))),
 }
-DEFAULT = Profile(groups=True, edits=True)  # the simulator's "demo" and the tests' channels: as Telegram
+DEFAULT = PROFILES["telegram"]  # the simulator's "demo" and the tests' channels: as Telegram
 ROLES = ("member", "kmut", "facilitator")  # each holds what those before it hold
 MayUse = Callable[[Button, str], bool]     # may a reader holding this role use this button?
 

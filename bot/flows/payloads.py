@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, dataclass_transform
 
+from bot.audiences import PROFILES
 from bot.domain.text import small_int
 
 
@@ -29,24 +30,9 @@ class BadPayload(Exception):
     """A button payload that does not name anything that exists (stale or forged)."""
 
 
-@dataclass(frozen=True)
-class Budget:
-    """How long a payload a channel carries back: ``limit`` UTF-8 bytes or characters."""
-
-    where: str
-    limit: int
-    unit: str  # "bytes" or "characters"
-
-    def fits(self, data: str) -> bool:
-        return len(data.encode() if self.unit == "bytes" else data) <= self.limit
-
-
-# Every place a payload travels; a payload must fit them all, whichever channel shows it.
-BUDGETS = (
-    Budget("Telegram callback_data", 64, "bytes"),
-    Budget("WhatsApp reply button id", 256, "characters"),
-    Budget("WhatsApp list row id", 200, "characters"),
-)
+# Every place a payload travels, as each channel's profile declares it: a payload must fit them
+# all, whichever channel shows it.
+BUDGETS = tuple(budget for profile in PROFILES.values() for budget in profile.payloads)
 BY_PREFIX: dict[str, type[Payload]] = {}  # every kind of payload declared, by its prefix
 _TYPES = {"int": (int, False), "str": (str, False), "int | None": (int, True), "str | None": (str, True)}
 
