@@ -124,9 +124,14 @@ class EditThrottle:
             if pending.task is asyncio.current_task():
                 pending.task = None
 
+    @property
+    def busy(self) -> bool:
+        """A redraw is waiting or being drawn."""
+        return any(p.task is not None or p.lock.locked() for p in self._keys.values())
+
     async def flush(self) -> None:
         """Wait until every requested redraw has been drawn (tests, shutdown)."""
-        while any(p.task is not None or p.lock.locked() for p in self._keys.values()):
+        while self.busy:
             await asyncio.sleep(0.01)
 
     async def cancel(self) -> None:
@@ -336,8 +341,7 @@ class Delivery:
         while True:
             await self.throttle.flush()
             await self.shown()
-            if not self._views and not any(p.task is not None or p.lock.locked()
-                                           for p in self.throttle._keys.values()):
+            if not self._views and not self.throttle.busy:
                 return
 
     async def cancel(self) -> None:
