@@ -33,6 +33,10 @@ async def start_next_cycle(c):
 async def test_the_next_cycle_starts_at_step_1_with_the_unchosen_problems(community):
     c = community
     await evaluated(c)
+    async with c.sim.engine.db.transaction() as tx:  # the cycle's ҚМҰТ (a member elected to it)
+        elected = await tx.scalar("SELECT member_id FROM memberships WHERE community_id = 1 AND role = 'member'"
+                                  " ORDER BY member_id LIMIT 1")
+        await tx.execute("UPDATE memberships SET kmut = 1 WHERE community_id = 1 AND member_id = ?", (elected,))
     await c.facilitator.send("/cycle new")
     assert c.facilitator.last().text.startswith("Алдымен ашық дауыс беруді жабыңыз (Бағалау)")
     await c.facilitator.send("/close evaluation", c.group)
@@ -49,6 +53,8 @@ async def test_the_next_cycle_starts_at_step_1_with_the_unchosen_problems(commun
     assert listing[1:] == ["#1 Жол жөнделмеген — из прошлого цикла", "#2 Жарық жоқ — из прошлого цикла"]
     async with c.sim.engine.db.transaction() as tx:
         assert (await tx.one("SELECT step FROM communities WHERE id = 1"))[0] == 1
+        assert await tx.scalar("SELECT kmut FROM memberships WHERE community_id = 1 AND member_id = ?",
+                               (elected,)) == 1  # the ҚМҰТ stays until it is elected anew
         assert await ballots.of_community(tx, 1) == []  # no votes carried
         assert await problems.chosen(tx, 1) is None
         old = await cycles.archived(tx, 1, 1)
