@@ -312,3 +312,18 @@ async def test_the_report_and_the_spreadsheet_reach_telegram_as_documents(tg, bo
     assert sheet["filename"].endswith(".xlsx") and "Мәселелер" in load_workbook(io.BytesIO(sheet["document"])).sheetnames
     archive = await tg.next_message(aigerim.id, contains="zip", timeout=30)
     assert archive["filename"].endswith(".zip")
+
+
+def test_a_tall_chart_stays_on_the_page_of_its_heading():
+    """A 40-node problem tree after its step's heading and a line of text: the tree is scaled a
+    little to fit under them, not pushed to the next page (which left a page holding one heading)."""
+    from bot.charts.data import TreeNode
+
+    nodes = [TreeNode(n, f"себеп {n}: жол жөндеусіз қалды", "cause" if n % 2 else "effect",
+                      None if n <= 6 else n - 6) for n in range(1, 41)]
+    report = {"title": "Ауыл", "cover": [], "footer": "{page}", "sections": [{"heading": "Мәселені талдау", "blocks": [
+        ["p", "Мәселе ағашы: 40 түйін."],
+        ["chart", {"renderer": "tree", "args": ["Жол жоқ", nodes]}]]}]}
+    reader = PdfReader(io.BytesIO(render_report(report)))
+    assert [len(page.images) for page in reader.pages] == [0, 1]
+    assert "Мәселені талдау" in reader.pages[1].extract_text()

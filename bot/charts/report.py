@@ -27,6 +27,7 @@ FONT = "DejaVu"
 MARGIN = 15  # mm
 CHART_DPI_MAX_WIDTH = 180  # mm a chart may take (the line is 180 mm on A4 with these margins)
 CHART_MAX_HEIGHT = 250  # mm: a tall chart (a 40-node tree, a 30-task plan) is scaled to fit one page
+CHART_MIN_SHRINK = 0.8  # a chart a little too tall for what is left of the page is scaled down to fit
 GREY = (90, 90, 90)
 
 
@@ -151,7 +152,10 @@ def _chart(pdf: FPDF, chart: dict[str, Any]) -> None:
     height = width * info[1] / info[0]
     if height > CHART_MAX_HEIGHT:
         width, height = width * CHART_MAX_HEIGHT / height, CHART_MAX_HEIGHT
-    if pdf.get_y() + height > pdf.page_break_trigger:
+    left = pdf.page_break_trigger - pdf.get_y()
+    if height > left >= height * CHART_MIN_SHRINK:  # rather than a heading alone on its page
+        width, height = width * left / height, left
+    elif height > left:
         pdf.add_page()
     x = pdf.l_margin + (CHART_DPI_MAX_WIDTH - width) / 2
     pdf.image(io.BytesIO(png), x=x, w=width, h=height)
