@@ -143,14 +143,14 @@ async def tap(ctx: Context, tap: DotTap) -> None:
         ctx.t("Sticker taken back from #{number}.", number=problem.number)
     ctx.toast(toast + " " + ctx.tn("{left} of {n} sticker left.", "{left} of {n} stickers left.",
                                    ballot.stickers, left=change.left))
-    ctx.refresh(f"b:{ballot.id}")  # the group's counts, redrawn at most every few seconds
+    ctx.refresh(tag(ballot))  # the group's counts, redrawn at most every few seconds
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
         ctx.reply(text, buttons, view=tag(ballot), update=True)
 
 
 @refresher("b")
-async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
+async def redraw_group_ballot(ctx: Context, ballot_id: int) -> None:
     """The group message of a ballot voted on there (stickers, the election) with the current
     counts (not kept in the outbox: a lost redraw is replaced by the next one)."""
     ballot = await ballots.get(ctx.tx, int(ballot_id))

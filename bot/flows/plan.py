@@ -383,7 +383,7 @@ async def vote_pressed(ctx: Context, tap: PlanVote) -> None:
     await plan.vote(ctx.tx, ballot.id, ctx.member.id, approve == 1)
     ctx.toast(ctx.t("You approve the plan. You can change your vote until it closes.") if approve == 1 else
               ctx.t("You do not approve the plan yet. You can change your vote until it closes."))
-    ctx.refresh(f"b:{ballot.id}")
+    ctx.refresh(tag(ballot))
     if not ctx.event.is_group:
         ballot = await ballots.get(ctx.tx, ballot.id)
         mine = approve == "1"
