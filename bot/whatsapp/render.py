@@ -4,9 +4,9 @@ Pure: no I/O. Formatting: the flows' markup becomes WhatsApp's (``*bold*``, ``_i
 ``bot.markup.whatsapp``). Buttons become options: up to 3 reply buttons, up to 10 rows of a list
 message, more as a list paged 9 rows at a time with a "more…" row. A title too long is cut at a
 word with "…", and then every option's full text is listed in the body (unless the text above says
-it). A typed answer maps back to an option without reading its title: a number is the one the
-flow gave the option (``Button.number``), else its position; or the option's own text
-(``typed_answer``). Links (``bot.links``): a button linking into the bot's own chat ("Open the ballot") becomes an
+it). A typed answer maps back to an option without reading its title (``typed_answer``): a number
+is the one the flow gave the option (``Button.number``), else its position; or the option's own
+text. Links (``bot.links``): a button linking into the bot's own chat ("Open the ballot") becomes an
 option doing what the link does — the member is in that chat already; a web link button becomes a
 line in the body; a link into the chat in a text becomes a wa.me link that types ``/start PAYLOAD``
 (or the command to type); a link adding the bot to a group means nothing here and is left out.
