@@ -14,7 +14,8 @@ from bot.storage import ballots, members, redraws
 from tests.conftest import build_community
 
 names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=":{"), min_size=1, max_size=8)
-ids = st.integers(min_value=0, max_value=2**53) | st.text(max_size=12).filter(lambda s: not (s.isascii() and s.isdigit()))
+ids = st.integers(min_value=0, max_value=2**53) | st.text(max_size=12).filter(
+    lambda s: not (s.isascii() and s.isdigit()))
 
 
 @settings(max_examples=200, deadline=None)

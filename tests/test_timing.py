@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.delivery import EditThrottle
-from bot.scheduler import Scheduler
 from bot.flows.types import View
+from bot.scheduler import Scheduler
 from bot.storage import ballots, redraws
 from tests.conftest import build_community
 

@@ -129,7 +129,8 @@ def test_the_flows_numbers_are_kept_with_the_options_and_a_row_from_before_reads
 
 
 def test_a_numbered_button_is_stored_with_its_number_and_others_as_before():
-    message = Message("whatsapp", "1", "Pick", ((Button("3 · Жол", data="d:1:3", number=3),), (Button("Back", data="b"),)))
+    message = Message("whatsapp", "1", "Pick",
+                      ((Button("3 · Жол", data="d:1:3", number=3),), (Button("Back", data="b"),)))
     stored = json.loads(message.to_json())["buttons"]
     assert stored[0][0]["number"] == 3 and "number" not in stored[1][0]
     assert Message.from_json(message.to_json()).buttons == message.buttons
