@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 
 from bot import charts  # noqa: E402
 from bot.charts import data  # noqa: E402
-from bot.messages import Button, Chart, Message, Outcome, Toast  # noqa: E402
+from bot.messages import Button, Chart, Message, Outcome, Toast, View  # noqa: E402
 
 N = 2000
 PROBLEMS = ["Көшелерде түнгі жарық жоқ, кешке қауіпті", "Ауыз су жетіспейді, құдықтағы су лас",
@@ -47,7 +47,7 @@ def ballot_post() -> Message:
 
 
 def tap_answer() -> Outcome:
-    return Outcome(toast=Toast("№3 мәселеге стикер қойылды. 3 стикердің 1 қалды."), refresh={"ballot:12"})
+    return Outcome(toast=Toast("№3 мәселеге стикер қойылды. 3 стикердің 1 қалды."), refresh={View("ballot", 12)})
 
 
 def result_answer() -> Outcome:

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.messages import Chart, Message, Outcome
+from bot.messages import Chart, Message, Outcome, View
 from bot.pacing import Busy, Pacer
 from bot.storage import members, outbox, updates
 from bot.storage.db import Database
@@ -143,8 +143,8 @@ class EditThrottle:
         await asyncio.gather(*waiting, return_exceptions=True)
 
 
-async def _no_redraw(key: str) -> Outcome:
-    raise RuntimeError(f"nothing can redraw {key!r}: set Delivery.redraw")
+async def _no_redraw(view: View) -> Outcome:
+    raise RuntimeError(f"nothing can redraw {view!r}: set Delivery.redraw")
 
 
 @dataclass
@@ -186,7 +186,7 @@ class Delivery:
     CHARTS_KEPT = 8  # charts drawn lately, reused by the rest of their post's recipients
 
     def __init__(self, db: Database, senders: dict[str, Sender], *, edit_interval: float = 3.0,
-                 redraw: Callable[[str], Awaitable[Outcome]] | None = None) -> None:
+                 redraw: Callable[[View], Awaitable[Outcome]] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.throttle = EditThrottle(edit_interval)
@@ -211,14 +211,14 @@ class Delivery:
         await self.deliver(outcome.messages, wait=False)
         if outcome.queued:
             self.wake_outbox()
-        for key in sorted(outcome.refresh):
-            await self.throttle.submit(key, lambda key=key: self._redraw(key))
+        for view in sorted(outcome.refresh, key=lambda v: v.order):
+            await self.throttle.submit(view, lambda view=view: self._redraw(view))
 
-    async def _redraw(self, key: str) -> None:
+    async def _redraw(self, view: View) -> None:
         try:
-            outcome = await self.redraw(key)
+            outcome = await self.redraw(view)
         except Exception:  # one view that cannot be drawn must not keep the others from it
-            log.exception("redrawing %s failed; it is tried again at the next change or start", key)
+            log.exception("redrawing %s failed; it is tried again at the next change or start", view)
             return
         await self.deliver(outcome.messages)
 

@@ -55,12 +55,20 @@ class Unreadable(ValueError):
 
 @dataclass(frozen=True)
 class Button:
+    """One choice a flow offers: its label (``text``) and its stable id (``data``, a typed
+    payload). Each channel lays the choices out within its limits and maps back a press, and,
+    where it takes typed answers (WhatsApp), a typed number or the choice's own text."""
+
     text: str
     data: str | None = None      # a payload that comes back as Event.button
     link: Link | None = None     # or a link (into the private chat, a web page, ...)
     # or a request for the person's own phone number (Telegram's ``request_contact``, shown under
     # the input field); a channel that knows the number already (WhatsApp) leaves the button out
     contact: bool = False
+    # The number the flow shows members for this choice ("3 · The road", "✅ Confirm #3", a score
+    # "2"): a typed "3" means the choice numbered 3. None: the flow numbers nothing, and a typed
+    # number means the choice at that position. Stored only when set (rows before it had none).
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,10 +168,47 @@ Audience = Here | Private | Person | Group | Community
 @dataclass(frozen=True)
 class View:
     """A message that stands for something that changes (a ballot): shown once, then updated.
-    ``tag`` is the key a channel remembers the message under ("b12" for ballot 12)."""
+    ``tag`` is the key a channel remembers the message under ("b12" for ballot 12).
+
+    It is also what a flow asks to have redrawn (``Outcome.refresh``): the refresher registered
+    for its ``name`` draws it. Stored (views waiting for a redraw, kept answers) as versioned
+    JSON (``to_json``); a key of the form stored before, ``"name:id"`` ("b:12"), reads as the
+    same view."""
 
     name: str
     id: int | str
+
+    def to_json(self) -> str:
+        return _dumps({"v": SCHEMA, **self._stored()})
+
+    def _stored(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id}
+
+    @classmethod
+    def from_json(cls, text: str) -> View:
+        """A stored view: versioned JSON, or a key as stored before ("b:12" → View("b", 12))."""
+        if isinstance(text, str) and not text.lstrip().startswith("{"):
+            return cls._of_key(text)
+        return _reading(lambda: cls._read(_loads(text)))
+
+    @classmethod
+    def _read(cls, stored: Any) -> View:
+        if isinstance(stored, str):  # in a kept answer written before views were JSON
+            return cls._of_key(stored)
+        if not isinstance(stored, Mapping) or not isinstance(stored.get("name"), str) \
+                or not isinstance(stored.get("id"), int | str) or isinstance(stored.get("id"), bool):
+            raise Unreadable(f"not a stored view: {stored!r:.80}")
+        return cls(stored["name"], stored["id"])
+
+    @classmethod
+    def _of_key(cls, key: str) -> View:
+        name, _, rest = key.partition(":")
+        return cls(name, int(rest) if rest.isascii() and rest.isdigit() else rest)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """A key to sort views by (their ids may be numbers or text)."""
+        return self.name, str(self.id)
 
     @property
     def tag(self) -> str:
@@ -215,7 +260,7 @@ class Outcome:
     duplicate: bool = False
     queued: bool = False         # durable messages were written to the outbox
     queued_to: set[tuple[str, str]] = field(default_factory=set)  # (channel, chat_id) of each of them
-    refresh: set[str] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
+    refresh: set[View] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
     replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
                                  # /mydata's export, or goes to a person just erased)
 
@@ -223,7 +268,7 @@ class Outcome:
         """The kept answer: the messages, the toast and the views to redraw."""
         return _dumps({"v": SCHEMA, "messages": [_message(m) for m in self.messages],
                        "toast": None if self.toast is None else _linked(self.toast),
-                       "refresh": sorted(self.refresh)})
+                       "refresh": [v._stored() for v in sorted(self.refresh, key=lambda v: v.order)]})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Outcome:
@@ -233,7 +278,7 @@ class Outcome:
             toast, version = kept.get("toast"), _version(kept)
             return cls(messages=[_read_message(m, version) for m in kept.get("messages") or ()],
                        toast=None if toast is None else read_linked(Toast, toast, version),
-                       refresh=set(kept.get("refresh") or ()))
+                       refresh={View._read(v) for v in kept.get("refresh") or ()})
 
         return _reading(read)
 
@@ -269,9 +314,16 @@ def _linked(item: Button | Toast) -> dict[str, Any]:
     return values
 
 
+def _button(b: Button) -> dict[str, Any]:
+    values = _flat(b) if b.link is None else _linked(b)
+    if b.number is None:  # rows without it read as before
+        del values["number"]
+    return values
+
+
 def _message(m: Message) -> dict[str, Any]:
     return {"channel": m.channel, "chat_id": m.chat_id, "text": m.text,
-            "buttons": [[_flat(b) if b.link is None else _linked(b) for b in row] for row in m.buttons],
+            "buttons": [[_button(b) for b in row] for row in m.buttons],
             "chart": None if m.chart is None else _chart(m.chart),
             "document": None if m.document is None else {"chart": _chart(m.document)} if isinstance(m.document, Chart)
             else {"filename": m.document[0], "content": base64.b64encode(m.document[1]).decode("ascii")},

@@ -59,11 +59,11 @@ async def redraw_pending(ctx: Context) -> None:
     from bot.flows import registry
     from bot.storage import redraws
 
-    for key in await redraws.pending(ctx.tx):
-        if registry.parse_payload(key)[0] in registry.REFRESHERS:
-            ctx.refresh(key)
+    for view in await redraws.pending(ctx.tx):
+        if view.name in registry.REFRESHERS:
+            ctx.refresh(view)
         else:  # a view of a version that had it: nothing can draw it now
-            await redraws.drawing(ctx.tx, key)
+            await redraws.drawing(ctx.tx, view)
 
 
 MAX_BATCHES = 1_000  # of the reminders due, per sweep (the next sweep sends the rest)

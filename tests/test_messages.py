@@ -19,7 +19,7 @@ from bot import charts
 from bot.charts import data, registry
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
-from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast
+from bot.flows.types import Button, Chart, Event, Message, Outcome, Toast, View
 from bot.links import Link
 from bot.messages import SCHEMA, Unreadable
 from bot.outbox import MAX_AGE, OutboxWorker
@@ -62,8 +62,8 @@ def test_a_ballot_post_and_a_kept_answer_are_stored_as_json_and_read_back_the_sa
     planned = Message("telegram", "-1001", "Жоспар", chart=plan_chart())
     assert Message.from_json(planned.to_json()).chart == planned.chart  # dates, tuples, kwargs
 
-    answer = Outcome(messages=[post, planned], toast=Toast("Стикер қойылды", alert=True), refresh={"ballot:7", "plan:2"},
-                     queued=True, replayable=True)
+    answer = Outcome(messages=[post, planned], toast=Toast("Стикер қойылды", alert=True),
+                     refresh={View("ballot", 7), View("plan", 2)}, queued=True, replayable=True)
     kept = Outcome.from_json(answer.to_json())
     assert (kept.messages, kept.toast, kept.refresh) == (answer.messages, answer.toast, answer.refresh)
 
@@ -308,7 +308,8 @@ async def test_a_database_the_previous_version_wrote_still_delivers_after_the_up
 
         # the update the previous version answered comes again (a restart replaying the inbox)
         again = await Engine(db).handle(Event("telegram", "42", "42", update_id="77", retry=True, button="d:1:1"))
-        assert again.duplicate and again.toast == Toast("Стикер қойылды: 1 қалды") and again.refresh == {"ballot:1"}
+        assert again.duplicate and again.toast == Toast("Стикер қойылды: 1 қалды")
+        assert again.refresh == {View("ballot", 1)}  # pickled as the key "ballot:1"
         recorder.sent.clear()
         await delivery.deliver(again.messages)
         assert [(m.chat_id, m.text) for m, _ in recorder.sent] == [("42", "Дауысыңыз сақталды")]
@@ -318,7 +319,7 @@ async def test_a_database_the_previous_version_wrote_still_delivers_after_the_up
 
 
 async def test_a_kept_answer_is_json_and_a_retry_is_answered_with_it(db):
-    outcome = Outcome(messages=[ballot_post()], toast=Toast("Стикер қойылды"), refresh={"ballot:7"})
+    outcome = Outcome(messages=[ballot_post()], toast=Toast("Стикер қойылды"), refresh={View("ballot", 7)})
     async with db.transaction() as tx:
         await updates.claim(tx, "telegram", "5", "2026-03-02T05:00:00+00:00")
         await updates.keep_reply(tx, "telegram", "5", outcome)

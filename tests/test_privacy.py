@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 from bot.flows.engine import Engine
+from bot.flows.types import View
 from bot.sim import Person, Sim
 from bot.storage import ballots, privacy
 from bot.storage.db import Database
@@ -397,7 +398,7 @@ async def test_members_silent_for_three_years_are_erased_as_by_forget(sim, clock
     assert silent.id not in dump(sim.engine.db.path)
     assert entry["action"] == "member.expired"
     assert json.loads(entry["detail"])["votes_withdrawn_from_ballots"] == [1] and turnout == 0
-    assert outcome.refresh == {"b:1"}  # the group's counts are redrawn without the sticker
+    assert outcome.refresh == {View("b", 1)}  # the group's counts are redrawn without the sticker
     await silent.send("/start")
     assert "Choose your language" in silent.last().text  # a stranger now
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.delivery import EditThrottle
+from bot.flows.types import View
 from bot.scheduler import Scheduler
-from bot.storage import ballots
+from bot.storage import ballots, redraws
 from tests.conftest import build_community
 
 
@@ -121,7 +122,7 @@ async def test_a_redraw_that_changes_nothing_sends_no_edit(sim):
     edits = lambda: sum(1 for chat, _, edited in sim.sender.log if chat == c.group.id and edited)  # noqa: E731
     await c.members[0].press_data(ballot.buttons[0][0].data, c.group)
     assert edits() == 1 and "1" in sim.messages(c.group.id)[-1].buttons[0][0].text
-    await sim.delivery._redraw("b:1")  # nothing changed since: Telegram would refuse the edit
+    await sim.delivery._redraw(View("b", 1))  # nothing changed since: Telegram would refuse the edit
     assert edits() == 1
     await c.members[1].press_data(ballot.buttons[0][0].data, c.group)
     assert edits() == 2
@@ -143,7 +144,7 @@ async def test_the_redraws_a_crash_cut_off_are_drawn_at_start_despite_one_that_f
         raise RuntimeError("cannot draw")
 
     monkeypatch.setitem(registry.REFRESHERS, "aa", broken)  # sorted before "b": drawn first
-    async with sim.engine.db.transaction() as tx:
+    async with sim.engine.db.transaction() as tx:  # keys as stored before views were JSON
         await tx.executemany("INSERT INTO pending_redraws (view) VALUES (?)", [("aa:1",), ("b:1",), ("zz:9",)])
     sim.delivery._shown.clear()  # a new process knows nothing of what the group shows
     scheduler = Scheduler(sim.engine, sim.delivery)
@@ -152,7 +153,8 @@ async def test_the_redraws_a_crash_cut_off_are_drawn_at_start_despite_one_that_f
     await scheduler.stop()
     assert edits() == 1  # the ballot's counts, redrawn
     async with sim.engine.db.transaction() as tx:
-        assert [r[0] for r in await tx.all("SELECT view FROM pending_redraws")] == ["aa:1"]
+        assert await redraws.pending(tx) == [View("aa", 1)]
+        assert {r[0] for r in await tx.all("SELECT view FROM pending_redraws")} <= {"aa:1", View("aa", 1).to_json()}
 
 
 class SlowSender:

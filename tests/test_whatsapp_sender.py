@@ -16,7 +16,7 @@ from bot.flows.types import Button, Chart, Message
 from bot.i18n import translator
 from bot.links import Link
 from bot.outbox import OutboxWorker
-from bot.whatsapp.render import Links, formatted, render, shorten, typed_option
+from bot.whatsapp.render import Links, Option, formatted, render, shorten, typed_option
 from tests.fakes.telegram import tiny_png
 from tests.test_whatsapp_e2e import start_whatsapp, wa_say
 
@@ -53,8 +53,8 @@ def test_three_options_are_buttons_ten_a_list_more_a_paged_list():
 
 
 def test_long_titles_are_listed_in_full_in_the_body():
-    long = ((Button("🅰 #1 Жол жөндеу керек, көктемде су басып қалады", data="a"),),
-            (Button("🅱 #2 Балалар алаңы жоқ", data="b"),))
+    long = ((Button("🅰 #1 Жол жөндеу керек, көктемде су басып қалады", data="a", number=1),),
+            (Button("🅱 #2 Балалар алаңы жоқ", data="b", number=2),))
     [part] = render(Message("whatsapp", "1", "Which is <b>more pressing</b>?", long), None, EN, Links(None))
     body = part.payload["interactive"]["body"]["text"]
     assert body.startswith("Which is *more pressing*?")
@@ -70,22 +70,35 @@ def test_options_without_numbers_of_their_own_are_listed_by_position_and_typed_s
     [part] = render(Message("whatsapp", "1", "Which?", rows), None, EN, Links(None))
     assert "1. Жол жөндеу керек, көктемде су басып қалады\n2. Балалар алаңы жоқ" in (
         part.payload["interactive"]["body"]["text"])
-    assert typed_option(options, 2) == "b" and typed_option(options, 3) is None
+    assert typed_option(part.options, 2) == "b" and typed_option(part.options, 3) is None
 
 
-def test_a_typed_number_is_the_number_an_option_shows():
-    dots = [("d:1:3", "✅ 3 · Мектеп автобусы · 1"), ("d:1:1", "1 · Жол · 0"), ("d:1:2", "2 · Алаң · 0")]
-    assert typed_option(dots, 1) == "d:1:1" and typed_option(dots, 3) == "d:1:3" and typed_option(dots, 4) is None
-    confirm = [("ch:2", "✅ Confirm #2"), ("ch:1", "✅ Confirm #1")]
+def offered(*options: tuple) -> list[Option]:
+    """The options of a message whose buttons are (id, title[, the number the flow gave it])."""
+    rows = tuple((Button(o[1], data=o[0], number=o[2] if len(o) > 2 else None),) for o in options)
+    return render(Message("whatsapp", "1", "Pick", rows), None, EN, Links(None))[0].options
+
+
+def test_a_typed_number_is_the_number_the_flow_gave_the_option():
+    dots = [("d:1:3", "✅ 3 · Мектеп автобусы · 1", 3), ("d:1:1", "1 · Жол · 0", 1), ("d:1:2", "2 · Алаң · 0", 2)]
+    shown = offered(*dots)
+    assert typed_option(shown, 1) == "d:1:1" and typed_option(shown, 3) == "d:1:3" and typed_option(shown, 4) is None
+    confirm = offered(("ch:2", "✅ Confirm #2", 2), ("ch:1", "✅ Confirm #1", 1))
     assert typed_option(confirm, 1) == "ch:1"
-    assert typed_option([("x", "#1 A"), ("y", "#1 B")], 2) == "y"  # the same number twice: by position
-    assert typed_option([("r", "2"), ("s", "✅ 3")], 3) == "s"
+    assert typed_option(offered(("x", "#1 A", 1), ("y", "#1 B", 1)), 2) == "y"  # the same number twice: by position
+    assert typed_option(offered(("r", "2", 2), ("s", "✅ 3", 3)), 3) == "s"
+    # numbered options beside others (the plan's offers, then "Propose a task"): a number is the flow's
+    plan = offered(("kv:1:2", "🙋 I can do #2", 2), ("kv:1:5", "🙋 I can do #5", 5), ("ka:1", "➕ Propose a task"))
+    assert typed_option(plan, 2) == "kv:1:2" and typed_option(plan, 5) == "kv:1:5" and typed_option(plan, 3) is None
+    # a title that shows a number the flow did not give (a name someone typed) is not read: by position
+    names = offered(("n:1", "#3 Алма"), ("n:2", "2 · Бек"))
+    assert typed_option(names, 3) is None and typed_option(names, 2) == "n:2" and typed_option(names, 1) == "n:1"
     # the problems listed above the options already: not listed again
-    rows = tuple((Button(title, data=option_id),) for option_id, title in dots)
+    rows = tuple((Button(title, data=option_id, number=number),) for option_id, title, number in dots)
     [part] = render(Message("whatsapp", "1", "3. Мектеп автобусы\n1. Жол\n2. Алаң", rows), None, EN, Links(None))
     assert part.payload["interactive"]["body"]["text"] == "3. Мектеп автобусы\n1. Жол\n2. Алаң"
-    cut = [("d:1:1", "1 · Ауыл ішіндегі жол жөндеуді… · 0"), ("d:1:2", "2 · Ауыз су күніне бірнеше… · 0")]
-    rows = tuple((Button(title, data=option_id),) for option_id, title in cut)
+    cut = [("d:1:1", "1 · Ауыл ішіндегі жол жөндеуді… · 0", 1), ("d:1:2", "2 · Ауыз су күніне бірнеше… · 0", 2)]
+    rows = tuple((Button(title, data=option_id, number=number),) for option_id, title, number in cut)
     text = "1. Ауыл ішіндегі жол жөндеуді қажет етеді\n2. Ауыз су күніне бірнеше сағат қана беріледі"
     [part] = render(Message("whatsapp", "1", text, rows), None, EN, Links(None))
     assert part.payload["interactive"]["body"]["text"] == text  # cut by the flow already: its start is above
@@ -116,10 +129,10 @@ def test_telegram_links_never_reach_whatsapp(which):
     assert "https://wa.me/77001234567?text=/start%20AB12CD34" in text
     # a button into the bot's own chat is an option doing what the link does: she is in that chat already
     assert "Site: https://example.kz/plan" in text and "b_12" not in text
-    assert linked.options == [("wa:start:b_12", "Vote")]
+    assert linked.options == [Option("wa:start:b_12", "Vote")]
     [unlinked] = render(message, None, EN, Links(None))
     text = unlinked.payload["interactive"]["body"]["text"]
-    assert "t.me" not in text and "wa.me" not in text and unlinked.options == [("wa:start:b_12", "Vote")]
+    assert "t.me" not in text and "wa.me" not in text and unlinked.options == [Option("wa:start:b_12", "Vote")]
     assert "/start AB12CD34" in text  # what to type instead
     assert text.startswith("Join: /start AB12CD34 or add\nSite:")  # the group link means nothing here: left out
 

@@ -31,7 +31,7 @@ MAX_OPTIONS = 40
 
 def tag(ballot: Ballot) -> View:
     """The view of a ballot's message (its group message, a member's private one): tag "b12"."""
-    return View("b", ballot.id)
+    return kinds.ballot_view(ballot.id)
 
 
 def member_order(ballot: Ballot, member_id: int, ids: list[int]) -> list[int]:
@@ -374,7 +374,7 @@ async def paper(ctx: Context) -> None:
                     stickers=ctx.tn("{n} paper sticker", "{n} paper stickers", sum(counts.values()))) + "\n"
               + results.paper_line(ctx.tr, updated, sum((await ballots.paper(ctx.tx, ballot.id)).values())))
     if updated.is_open:
-        ctx.refresh(f"b:{updated.id}")  # the group's live counts include the meeting's stickers
+        ctx.refresh(tag(updated))  # the group's live counts include the meeting's stickers
     else:  # the result changes: the frozen ballot, the result and the choice follow
         await ctx.post_groups(community, await group_view(ctx, community, updated), view=tag(updated), update=True)
         await post_ranking(ctx, community, updated)

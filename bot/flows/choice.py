@@ -48,7 +48,7 @@ def confirm_buttons(tr: Translator, candidates: list[problems.Problem],
     button under a result that changed since (in-person stickers added) refuses instead of acting."""
     code = source.ballot.check_code or ""
     return [[Button(tr.t("✅ Confirm #{number}", number=p.number),
-                    data=ProblemConfirm(p.id, source.ballot.id, code).encode())] for p in candidates]
+                    data=ProblemConfirm(p.id, source.ballot.id, code).encode(), number=p.number)] for p in candidates]
 
 
 async def post_combined(ctx: Context, community: Community) -> None:

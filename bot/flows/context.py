@@ -203,9 +203,9 @@ class Context:
         """A message to a member's private chats, in that member's language (with ``chart``)."""
         await self.post(Person(member_id), build, chart=chart)
 
-    def refresh(self, key: str) -> None:
-        """Ask for a view to be redrawn soon (coalesced with other requests for it)."""
-        self.outcome.refresh.add(key)
+    def refresh(self, view: View) -> None:
+        """Ask for ``view`` to be redrawn soon by its refresher (coalesced with other requests for it)."""
+        self.outcome.refresh.add(view)
 
     async def post_groups(self, community: Community, build: Build, *, chart: Chart | None = None,
                           view: View | None = None, update: bool = False, matters: bool = False,

@@ -85,7 +85,8 @@ def group_message(tr: Translator, ballot: Ballot, options: list[tuple[int, int]]
         lines.append(tr.t("Counts are shown after the vote closes.") if ballot.visibility == "closed"
                       else tr.t("You see the counts in the private chat once you have voted."))
     buttons = [[Button(f"{by_id[pid].number} · {short(by_id[pid].text, BUTTON_TEXT)}"
-                       + (f" · {counts[pid]}" if show else ""), data=DotTap(ballot.id, pid).encode())] for pid in order]
+                       + (f" · {counts[pid]}" if show else ""), data=DotTap(ballot.id, pid).encode(),
+                       number=by_id[pid].number)] for pid in order]
     return "\n".join(lines), buttons
 
 
@@ -105,7 +106,8 @@ async def private_message(ctx: Context, ballot: Ballot) -> tuple[str, list]:
         marks = "✅" * mine.get(pid, 0)
         count = f" · {counts[pid]}" if show else ""
         buttons.append([Button(f"{marks}{' ' if marks else ''}{by_id[pid].number} · "
-                               f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=DotTap(ballot.id, pid).encode())])
+                               f"{short(by_id[pid].text, BUTTON_TEXT)}{count}", data=DotTap(ballot.id, pid).encode(),
+                               number=by_id[pid].number)])
     lines += [ctx.t("The problems are in a shuffled order of your own, so that none gains from being "
                     "first."), ""]
     lines += [f"{by_id[pid].number}. {esc(short(by_id[pid].text, list_text(len(counts))))}"
@@ -143,14 +145,14 @@ async def tap(ctx: Context, tap: DotTap) -> None:
         ctx.t("Sticker taken back from #{number}.", number=problem.number)
     ctx.toast(toast + " " + ctx.tn("{left} of {n} sticker left.", "{left} of {n} stickers left.",
                                    ballot.stickers, left=change.left))
-    ctx.refresh(f"b:{ballot.id}")  # the group's counts, redrawn at most every few seconds
+    ctx.refresh(tag(ballot))  # the group's counts, redrawn at most every few seconds
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
         ctx.reply(text, buttons, view=tag(ballot), update=True)
 
 
 @refresher("b")
-async def redraw_group_ballot(ctx: Context, ballot_id: str) -> None:
+async def redraw_group_ballot(ctx: Context, ballot_id: int) -> None:
     """The group message of a ballot voted on there (stickers, the election) with the current
     counts (not kept in the outbox: a lost redraw is replaced by the next one)."""
     ballot = await ballots.get(ctx.tx, int(ballot_id))

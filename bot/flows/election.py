@@ -133,7 +133,7 @@ async def tap(ctx: Context, tap: ElectionTap) -> None:
     name = nomination.name or ctx.t("a former member")
     toast = ctx.t("You approved {name}.", name=name) if approve else ctx.t("Approval taken back from {name}.", name=name)
     ctx.toast(toast + " " + ctx.tn("{left} of {n} left.", "{left} of {n} left.", ballot.stickers, left=left))
-    ctx.refresh(f"b:{ballot.id}")
+    ctx.refresh(tag(ballot))
     if not ctx.event.is_group:
         text, buttons = await private_message(ctx, ballot)
         ctx.reply(text, buttons, view=tag(ballot), update=True)

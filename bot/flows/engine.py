@@ -21,7 +21,7 @@ from bot.flows import community, linking, onboarding, registry
 from bot.flows.access import require
 from bot.flows.context import Context, Refused, short_answer
 from bot.flows.payloads import BadPayload, prefix_of
-from bot.flows.types import Event, Outcome, Toast
+from bot.flows.types import Event, Outcome, Toast, View
 from bot.i18n import N_, pick_locale, translator
 from bot.links import Link
 from bot.storage import conversations, members, outbox, redraws, reminders, updates
@@ -120,14 +120,13 @@ class Engine:
 
         return await self.db.atomic(work)
 
-    async def redraw(self, key: str) -> Outcome:
-        """Run the refresher for ``key`` ("prefix:args") and return the messages it draws."""
-        prefix, args = registry.parse_payload(key)
-        handler = registry.REFRESHERS[prefix]
+    async def redraw(self, view: View) -> Outcome:
+        """Run the refresher for ``view`` and return the messages it draws."""
+        handler = registry.REFRESHERS[view.name]
 
         async def draw(ctx: Context) -> None:
-            await redraws.drawing(ctx.tx, key)
-            await handler(ctx, *args)
+            await redraws.drawing(ctx.tx, view)
+            await handler(ctx, view.id)
 
         return await self.run_system(draw)
 

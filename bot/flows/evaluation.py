@@ -45,7 +45,8 @@ def ask(ctx: Context, ballot: Ballot, question: str, first: bool) -> None:
               first)
     elif question == "rating":
         _show(ctx, ballot, head + ctx.t("How would you rate the work we did together, from 1 (poor) to 5 (very good)?"),
-              [[Button(str(n), data=EvalAnswer(ballot.id, "r", str(n)).encode()) for n in range(1, 6)]], first)
+              [[Button(str(n), data=EvalAnswer(ballot.id, "r", str(n)).encode(), number=n) for n in range(1, 6)]],
+              first)
     else:
         _show(ctx, ballot, head + ctx.t("Will you take part again in the next cycle?"),
               [[Button(ctx.t("Yes"), data=EvalAnswer(ballot.id, "a", "1").encode()),

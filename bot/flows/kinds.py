@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.models import Community
-from bot.flows.types import Chart
+from bot.flows.types import Chart, View
 from bot.i18n import Translator
 from bot.storage.ballots import Ballot
 from bot.storage.db import Tx
@@ -21,6 +21,12 @@ from bot.storage.problems import Problem
 if TYPE_CHECKING:
     from bot.flows.context import Build, Context
     from bot.flows.results import Result
+
+
+def ballot_view(ballot_id: int) -> View:
+    """The view of a ballot's messages (its group message, a member's private one): tag "b12".
+    Asked for with ``ctx.refresh``, the group's live counts are redrawn (``dots``' refresher)."""
+    return View("b", ballot_id)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ async def contact_shared(ctx: Context, raw: str | None) -> None:
                     votes_removed_from_ballots=[b for b, _ in merged.removed],
                     closed_ballots_voted_twice=merged.closed)
     for ballot_id, _ in merged.removed:
-        ctx.refresh(f"b:{ballot_id}")  # the group's counts without the removed vote
+        ctx.refresh(kinds.ballot_view(ballot_id))  # the group's counts without the removed vote
     text = await _linked_text(ctx, merged, {sender: mine, holder.id: theirs})
     await ctx.notify(keep, lambda _tr: (text, []))  # told on the other messenger too
     ctx.reply(text)  # here, at once (and not twice)

@@ -78,7 +78,7 @@ async def ask(ctx: Context, ballot: Ballot, problem: problems.Problem, axis: str
         ctx.t("1 — a little, 2 — fairly, 3 — very.")])
     marked = current[AXES.index(axis)] if current else None
     buttons = [[Button(("✅ " if v == marked else "") + str(v),
-                       data=MatrixScore(ballot.id, problem.id, axis, v).encode())
+                       data=MatrixScore(ballot.id, problem.id, axis, v).encode(), number=v)
                 for v in (1, 2, 3)]]
     _show(ctx, text, buttons, first=first)
 

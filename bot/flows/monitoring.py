@@ -145,7 +145,7 @@ async def checkin_command(ctx: Context) -> None:
     lines += [f"#{t.number} {esc(short(t.title, 80))}" + (f" — {t.due:%d.%m}" if t.due else "")
               + progress_note(ctx.tr, latest.get(t.id)) for t in tasks]
     ctx.reply("\n".join(lines), [[Button(f"#{t.number} {short(t.title, 40)}",
-                                         data=CheckinTask(community.id, t.number).encode())]
+                                         data=CheckinTask(community.id, t.number).encode(), number=t.number)]
                                  for t in tasks[:TASKS_SHOWN]])
 
 

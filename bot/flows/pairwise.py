@@ -80,7 +80,7 @@ async def show_next(ctx: Context, ballot: Ballot, *, first: bool = True, again: 
         "", ctx.t("Which problem is <b>more pressing</b>?"), "",
         f"🅰 {bold(f'#{p_left.number}')} {esc(p_left.text)}", "", f"🅱 {bold(f'#{p_right.number}')} {esc(p_right.text)}"])
     buttons = [[Button(("✅ " if current == p.id else "") + f"{mark} #{p.number} {p.text[:BUTTON_TEXT]}",
-                       data=PairAnswer(ballot.id, left, right, p.id).encode())]
+                       data=PairAnswer(ballot.id, left, right, p.id).encode(), number=p.number)]
                for mark, p in (("🅰", p_left), ("🅱", p_right))]
     ctx.reply(text, buttons, view=tag(ballot), update=not first)
 

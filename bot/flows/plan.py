@@ -145,9 +145,9 @@ async def plan_command(ctx: Context) -> None:
                             "20.12, take a task off with /plan remove 3.")]
     mine = {t.id for t in tasks if ctx.member.id in {m for m, _ in await plan.volunteers(ctx.tx, t.id)}}
     rows = [[Button("✅ " + ctx.t("I can do #{number} — tap to take it back", number=t.number),
-                    data=TaskOffer(community.id, t.number, withdraw=0).encode()) if t.id in mine else
+                    data=TaskOffer(community.id, t.number, withdraw=0).encode(), number=t.number) if t.id in mine else
              Button("🙋 " + ctx.t("I can do #{number}", number=t.number),
-                    data=TaskOffer(community.id, t.number).encode())]
+                    data=TaskOffer(community.id, t.number).encode(), number=t.number)]
             for t in tasks if not t.owner][:OFFERS_SHOWN]
     rows += [[Button(ctx.t("➕ Propose a task"), data=TaskPropose(community.id).encode())],
              [Button(ctx.t("🖼 The plan as a picture"), data=PlanPicture(community.id).encode())]]
@@ -215,7 +215,7 @@ async def task_sent(ctx: Context, raw: str) -> None:
     ctx.clear()
     ctx.reply(ctx.t("Added to the plan as #{number}. Thank you! Offer to do it, or see the plan with /plan.",
                     number=number), [[Button("🙋 " + ctx.t("I can do #{number}", number=number),
-                                             data=TaskOffer(community.id, number).encode())]])
+                                             data=TaskOffer(community.id, number).encode(), number=number)]])
 
 
 async def refuse_while_voted(ctx: Context, community: Community) -> None:
@@ -383,7 +383,7 @@ async def vote_pressed(ctx: Context, tap: PlanVote) -> None:
     await plan.vote(ctx.tx, ballot.id, ctx.member.id, approve == 1)
     ctx.toast(ctx.t("You approve the plan. You can change your vote until it closes.") if approve == 1 else
               ctx.t("You do not approve the plan yet. You can change your vote until it closes."))
-    ctx.refresh(f"b:{ballot.id}")
+    ctx.refresh(tag(ballot))
     if not ctx.event.is_group:
         ballot = await ballots.get(ctx.tx, ballot.id)
         mine = approve == "1"

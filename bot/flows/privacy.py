@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 from bot.flows.context import Context, esc
+from bot.flows.kinds import ballot_view
 from bot.flows.monitoring import owner_leaving
 from bot.flows.payloads import BadPayload, Payload
 from bot.flows.registry import ANSWER_WINDOW, button, command
@@ -86,7 +87,7 @@ async def erase(ctx: Context, member_id: int, action: str, **detail: object) -> 
     ctx.engine.db.wipe_soon()
     await ctx.audit(action, votes_withdrawn_from_ballots=withdrawn, **detail)
     for ballot_id in withdrawn:
-        ctx.refresh(f"b:{ballot_id}")  # the group's counts without the withdrawn stickers
+        ctx.refresh(ballot_view(ballot_id))  # the group's counts without the withdrawn stickers
 
 
 async def expire_inactive(ctx: Context) -> None:

@@ -41,8 +41,9 @@ BUTTONS: dict[str, Route] = {}
 STATES: dict[str, Route] = {}
 START_PAYLOADS: dict[str, Route] = {}
 # Views many people change at once (a ballot's live counts in the group): a flow asks for a
-# redraw with ``ctx.refresh("prefix:arg")``; the channel coalesces the requests and calls the
-# refresher at most once every few seconds, in a transaction of its own.
+# redraw of its ``View`` with ``ctx.refresh(view)``; the channel coalesces the requests and calls
+# the refresher registered for the view's name at most once every few seconds, in a transaction
+# of its own.
 REFRESHERS: dict[str, Handler] = {}
 RANK = {role: rank for rank, role in enumerate(ROLES)}  # each role may do what those below it may
 
@@ -136,17 +137,11 @@ def start_payload(prefix: str, *, who: str = "onboarded",
     return _route(START_PAYLOADS, prefix, who, "private", scope)
 
 
-def refresher(prefix: str) -> Callable[[Handler], Handler]:
-    """``ctx.refresh("prefix:a")`` → later ``handler(ctx, "a")`` emits the redrawn messages."""
+def refresher(name: str) -> Callable[[Handler], Handler]:
+    """``ctx.refresh(View(name, a))`` → later ``handler(ctx, a)`` emits the redrawn messages."""
 
     def register(handler: Handler) -> Handler:
-        REFRESHERS[prefix] = handler
+        REFRESHERS[name] = handler
         return handler
 
     return register
-
-
-def parse_payload(key: str) -> tuple[str, list[str]]:
-    """A refresh key ``prefix:a:b`` → ``("prefix", ["a", "b"])``."""
-    prefix, _, rest = key.partition(":")
-    return prefix, (rest.split(":") if rest else [])

@@ -218,7 +218,7 @@ async def _task_still_open(ctx: Context, reminder: Reminder) -> Task | None:
 
 def _checkin_button(ctx: Context, tr: Translator, community: Community, task: Task) -> list[list[Button]]:
     return [[Button(tr.t("Report on #{number}", number=task.number),
-                    data=CheckinTask(community.id, task.number).encode())]]
+                    data=CheckinTask(community.id, task.number).encode(), number=task.number)]]
 
 
 async def send_due(ctx: Context, community: Community, reminder: Reminder) -> int | None:

@@ -319,7 +319,7 @@ async def show_orgs(ctx: Context, community: Community, found: list[Org]) -> Non
         lines += ["", ctx.t("ҚМҰТ: take one off with /orgs remove 3.")]
     unrated = [o for o in found if o.number not in mine][:UNRATED_SHOWN]
     rows = [[Button(short(ctx.t("Estimate #{number} {name}", number=o.number, name=o.name), 40),
-                    data=OrgRate(community.id, o.number).encode())] for o in unrated]
+                    data=OrgRate(community.id, o.number).encode(), number=o.number)] for o in unrated]
     if mine:
         rows.append([Button(ctx.t("✏️ Change my estimates"), data=OrgChange(community.id).encode())])
     rows += [[Button(ctx.t("➕ Add an organisation or person"), data=OrgAdd(community.id).encode())],
@@ -338,7 +338,7 @@ async def org_change(ctx: Context, tap: OrgChange) -> None:
         raise ctx.refuse(ctx.t("You have not estimated any organisation yet."))
     ctx.reply(ctx.t("Which estimate do you change?"),
               [[Button(short(ctx.t("Change #{number} {name}", number=o.number, name=o.name), 40),
-                       data=OrgRate(community.id, o.number).encode())] for o in rated])
+                       data=OrgRate(community.id, o.number).encode(), number=o.number)] for o in rated])
 
 
 @button(OrgPicture, who="member", scope=community_scope)
@@ -392,7 +392,7 @@ def ask_importance(ctx: Context, community_id: int, number: int, name: str,
         text += "\n" + ctx.t("Your estimate now: importance {importance}, closeness {closeness}. Answer both "
                              "questions to change it.", importance=mine[0], closeness=mine[1])
     ctx.reply(text,
-              [[Button(str(v), data=OrgImportance(community_id, number, v).encode()) for v in (1, 2, 3)]])
+              [[Button(str(v), data=OrgImportance(community_id, number, v).encode(), number=v) for v in (1, 2, 3)]])
 
 
 async def org_of(ctx: Context, number: int) -> tuple[int, int]:
@@ -426,7 +426,7 @@ async def org_importance(ctx: Context, tap: OrgImportance) -> None:
     score(tap.importance)
     ctx.reply(ctx.t("How <b>close</b> is it to the community — how much does it work with us? 1 — far, 2 — "
                     "somewhat, 3 — close."),
-              [[Button(str(v), data=OrgCloseness(ctx.scoped.id, tap.number, tap.importance, v).encode())
+              [[Button(str(v), data=OrgCloseness(ctx.scoped.id, tap.number, tap.importance, v).encode(), number=v)
                 for v in (1, 2, 3)]])
 
 

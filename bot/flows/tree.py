@@ -207,7 +207,8 @@ async def ask_place(ctx: Context, community: Community, problem: Problem, kind: 
     same_kind = [n for n in await tree.of_problem(ctx.tx, problem.id) if n.kind == kind]
     ctx.goto("tree.where", community=community.id, kind=kind, text=text)
     rows = [[Button(ctx.t("Directly on the problem"), data=TreePlace(community.id, 0).encode())]]
-    rows += [[Button(short(f"#{n.number} {n.text}", 40), data=TreePlace(community.id, n.number).encode())]
+    rows += [[Button(short(f"#{n.number} {n.text}", 40), data=TreePlace(community.id, n.number).encode(),
+                     number=n.number)]
              for n in same_kind]
     question = ctx.t("Does it hang on the problem itself, or under one of these? (a cause of a cause, a "
                      "consequence of a consequence)")

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from bot.links import text_from_telegram
-from bot.messages import Button, Chart, Message, Outcome, Toast, from_fields, read_linked
+from bot.messages import Button, Chart, Message, Outcome, Toast, View, from_fields, read_linked
 from bot.storage.db import Tx
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def _answer(payload: bytes, allowed: dict[tuple[str, str], Any]) -> Outcome:
     messages, toast, refresh = _restore(_Unpickler(payload, allowed).load())
     if not all(isinstance(m, Message) for m in messages) or not isinstance(toast, Toast | None):
         raise TypeError("a kept answer was pickled with something other than messages and a toast")
-    return Outcome(messages=list(messages), toast=toast, refresh=set(refresh))
+    return Outcome(messages=list(messages), toast=toast, refresh={View.from_json(key) for key in refresh})
 
 
 async def rewrite(tx: Tx) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.storage.db import Tx
 
-Options = list[tuple[str, str]]  # (id, title)
+Options = list[tuple[str, str, int | None]]  # (id, title, the number the flow gave it)
 STATUS_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -110,8 +110,10 @@ async def prune(tx: Tx, before: float) -> int:
 
 
 def _dump(options) -> str:
-    return json.dumps([list(o) for o in options], ensure_ascii=False)
+    """[id, title], and the number where the flow gave one (a row without it reads as before)."""
+    return json.dumps([[o[0], o[1]] + ([o[2]] if len(o) > 2 and o[2] is not None else []) for o in options],
+                      ensure_ascii=False)
 
 
 def _load(raw: str) -> Options:
-    return [(str(i), str(t)) for i, t in json.loads(raw)]
+    return [(str(o[0]), str(o[1]), o[2] if len(o) > 2 and isinstance(o[2], int) else None) for o in json.loads(raw)]

@@ -2,8 +2,9 @@
 
 A stored message (as the webhook wrote it to the inbox) becomes an ``Event``: text (``/start x``
 typed is a command), a tapped reply button or list row (checked against the options of the
-message it was tapped under), a typed "2" or an option's exact text (when the last interactive
-message offered options), a contact card (the sender's own number, else ``foreign_contact``).
+message it was tapped under), a typed "2" (the option the flow numbered 2, else the second) or
+an option's text in any case (when the last interactive message offered options; see
+``render.typed_answer``), a contact card (the sender's own number, else ``foreign_contact``).
 Other kinds get a short answer (how to answer: type or tap), reactions none.
 """
 
@@ -23,7 +24,7 @@ from bot.flows.types import Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
 from bot.storage.db import Database
-from bot.whatsapp.render import MORE, START, shown_numbers, typed_option
+from bot.whatsapp.render import MORE, START, NoSuchOption, as_options, typed_answer
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
 
 log = logging.getLogger(__name__)
@@ -137,24 +138,16 @@ class WhatsAppChannel:
         if command is not None:
             await self._run(Event(**base, command=command.group(1).lower()[:64], args=(command.group(2) or "").strip()))
             return
-        options = await self.db.atomic(lambda tx: store.last_options(tx, wa_id))
-        typed = text.strip()
-        if options and typed.isascii() and typed.isdigit() and len(typed) <= 3:  # not "²": int() refuses it
-            number = int(typed)
-            chosen = typed_option(options, number)
-            if chosen is None:
-                shown = shown_numbers(options)
-                if shown is None:
-                    await self._say(base, wa_id, NO_SUCH_OPTION, number=number, count=len(options))
-                else:
-                    await self._say(base, wa_id, NO_SUCH_NUMBER, number=number,
-                                    numbers=", ".join(map(str, sorted(shown))))
-                return
+        options = as_options(await self.db.atomic(lambda tx: store.last_options(tx, wa_id)))
+        chosen = typed_answer(options, text)
+        if isinstance(chosen, NoSuchOption):
+            if chosen.numbers is None:
+                await self._say(base, wa_id, NO_SUCH_OPTION, number=chosen.number, count=chosen.count)
+            else:
+                await self._say(base, wa_id, NO_SUCH_NUMBER, number=chosen.number,
+                                numbers=", ".join(map(str, chosen.numbers)))
+        elif chosen is not None:
             await self._run(_chosen(base, chosen))
-            return
-        match = next((o for o in options if _bare(o[1]) == _bare(typed)), None) if _bare(typed) else None
-        if match is not None:
-            await self._run(_chosen(base, match[0]))
         else:
             await self._run(Event(**base, text=text))
 
@@ -218,11 +211,6 @@ def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
 async def _done(tx, message_ids: list[str]) -> None:
     await inbox.done(tx, CHANNEL, message_ids)
     await updates.delivered(tx, CHANNEL, message_ids)
-
-
-def _bare(title: str) -> str:
-    """An option's text as a person would type it: without the marks before it ("✓ қазақша")."""
-    return " ".join(re.sub(r"^\W+", "", title).split()).casefold()
 
 
 def _now() -> str:

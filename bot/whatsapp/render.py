@@ -4,7 +4,9 @@ Pure: no I/O. Formatting: the flows' markup becomes WhatsApp's (``*bold*``, ``_i
 ``bot.markup.whatsapp``). Buttons become options: up to 3 reply buttons, up to 10 rows of a list
 message, more as a list paged 9 rows at a time with a "more…" row. A title too long is cut at a
 word with "…", and then every option's full text is listed in the body (unless the text above says
-it). Links (``bot.links``): a button linking into the bot's own chat ("Open the ballot") becomes an
+it). A typed answer maps back to an option without reading its title (``typed_answer``): a number
+is the one the flow gave the option (``Button.number``), else its position; or the option's own
+text. Links (``bot.links``): a button linking into the bot's own chat ("Open the ballot") becomes an
 option doing what the link does — the member is in that chat already; a web link button becomes a
 line in the body; a link into the chat in a text becomes a wa.me link that types ``/start PAYLOAD``
 (or the command to type); a link adding the bot to a group means nothing here and is left out.
@@ -13,7 +15,9 @@ line in the body; a link into the chat in a text becomes a wa.me link that types
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote
 
 from bot import markup
@@ -22,7 +26,6 @@ from bot.flows.types import Message
 from bot.i18n import N_, Translator
 from bot.links import PRIVATE, WEB, Link
 
-Options = list[tuple[str, str]]
 TEXT_MAX = 4096
 BODY_MAX = 1024        # interactive body, image and document captions
 BUTTONS_MAX = 3
@@ -37,6 +40,24 @@ MORE_TITLE = N_("More…")
 CHOOSE_BODY = N_("Choose an option:")
 
 
+class Option(NamedTuple):
+    """A choice as WhatsApp offers it: its id (the button's payload, or ``START`` and the target
+    of a link into this chat), its full title, and the number the flow shows members for it
+    (``Button.number``; None: the flow numbers none)."""
+
+    id: str
+    title: str
+    number: int | None = None
+
+
+Options = list[Option]
+
+
+def as_options(stored: Iterable[Sequence]) -> Options:
+    """Options as stored (id, title[, number]): a row from before numbers has none."""
+    return [Option(*o) for o in stored]
+
+
 @dataclass
 class Part:
     """One Cloud API message: ``payload`` without ``messaging_product`` and ``to``; ``media``
@@ -49,31 +70,69 @@ class Part:
     page: int = 0
 
 
-_SHOWN_NUMBER = re.compile(r"^[^\w#]*(\d{1,4})(?: ·|$)|#(\d{1,4})\b")
-
-
-def shown_numbers(options: Options) -> dict[int, str] | None:
-    """The number each option shows, when every option shows a different one ("3 · The road",
-    "✅ Confirm #2", "🅰 #3 The road", "2"): then a typed "3" means the option showing 3, not the
-    third option (the text above them numbers them the same way). ``None``: numbered by position."""
-    numbers: dict[int, str] = {}
-    for option_id, title in options:
-        found = _SHOWN_NUMBER.search(title)
-        if found is None:
-            return None
-        number = int(found.group(1) or found.group(2))
-        if number in numbers:
-            return None
-        numbers[number] = option_id
-    return numbers
+def numbered(options: Options) -> dict[int, str] | None:
+    """The ids of the options by the numbers the flow gave them ("3 · The road", "✅ Confirm #2",
+    a score "2"): a typed "3" means the option numbered 3, not the third option (the text above
+    numbers them the same way); one the flow did not number is tapped or typed by its text.
+    ``None``: the flow numbered none (or one number twice): a typed number is a position."""
+    found: dict[int, str] = {}
+    for option in options:
+        if option.number is not None:
+            if option.number in found:
+                return None
+            found[option.number] = option.id
+    return found or None
 
 
 def typed_option(options: Options, number: int) -> str | None:
     """The id of the option a typed ``number`` means (``None``: no such option)."""
-    shown = shown_numbers(options)
-    if shown is not None:
-        return shown.get(number)
-    return options[number - 1][0] if 1 <= number <= len(options) else None
+    by_number = numbered(options)
+    if by_number is not None:
+        return by_number.get(number)
+    return options[number - 1].id if 1 <= number <= len(options) else None
+
+
+@dataclass(frozen=True)
+class NoSuchOption:
+    """A typed number no option has: ``numbers`` are those to type (the flow's, sorted), or
+    ``None`` where options are typed by position (1 to ``count``)."""
+
+    number: int
+    count: int
+    numbers: list[int] | None
+
+
+_TYPED_NUMBER = re.compile(r"[#№]?(\d{1,3})\.?")  # \d: any script's decimal digits ("２", "٢"), not "²"
+
+
+def typed_number(text: str) -> int | None:
+    """The number a typed answer is ("2", " 2 ", "２", "#2", "2.", "02"), else None."""
+    found = _TYPED_NUMBER.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
+
+
+def typed_answer(options: Options, text: str) -> str | NoSuchOption | None:
+    """What a typed ``text`` answers under ``options``: the id of the option it names (by its
+    number, see ``typed_option``, or by its own text, in any case), ``NoSuchOption`` for a number
+    no option has, ``None`` for anything else (free text, for the flow)."""
+    if not options:
+        return None
+    number = typed_number(text)
+    if number is not None and (chosen := typed_option(options, number)) is not None:
+        return chosen
+    typed = _bare(text)
+    if typed and (same := next((o.id for o in options if _bare(o.title) == typed), None)) is not None:
+        return same  # "50%" typed as "50", "Қазақша" for "✓ қазақша"
+    if number is not None:
+        by_number = numbered(options)
+        return NoSuchOption(number, len(options), None if by_number is None else sorted(by_number))
+    return None
+
+
+def _bare(title: str) -> str:
+    """An option's text as a person would type it: without the marks around it ("✓ қазақша"),
+    in one case, whatever the script (Kazakh and Russian letters too), the spaces collapsed."""
+    return " ".join(re.sub(r"^\W+|\W+$", "", title).split()).casefold()
 
 
 def _core(title: str) -> str:
@@ -128,8 +187,8 @@ def render(message: Message, image: bytes | None, tr: Translator, links: Links) 
             link = button.link
             into_chat = link is not None and link.kind == PRIVATE
             data = START + link.target if into_chat else button.data
-            if data is not None and all(data != o[0] for o in options):
-                options.append((data, " ".join(button.text.split()) or "…"))
+            if data is not None and all(data != o.id for o in options):
+                options.append(Option(data, " ".join(button.text.split()) or "…", button.number))
             elif link is not None and not into_chat and (url := links.url(link)):
                 text += f"\n{formatted(button.text, links)}: {url}"
     parts: list[Part] = []
@@ -155,6 +214,7 @@ def render(message: Message, image: bytes | None, tr: Translator, links: Links) 
 def interactive(text: str, options: Options, page: int, tr: Translator) -> list[Part]:
     """``options`` offered under ``text``: buttons, a list, or page ``page`` of a paged list
     (preceded by the text itself when it does not fit an interactive body)."""
+    options = as_options(options)
     if len(options) > ROWS_MAX:
         starts = [0]
         while len(options) - starts[-1] > ROWS_MAX:
@@ -167,25 +227,26 @@ def interactive(text: str, options: Options, page: int, tr: Translator) -> list[
         first, shown, more = 0, options, False
     as_buttons = len(options) <= BUTTONS_MAX
     limit = BUTTON_TITLE_MAX if as_buttons else ROW_TITLE_MAX
-    titles = [shorten(title, limit) for _, title in shown]
+    by_position = numbered(options) is None  # else each shows its own number, the one to type
+    titles = [shorten(o.title, limit) for o in shown]
     if len(set(titles)) < len(titles):  # the same title twice (after shortening): numbered
-        titles = [shorten(f"{first + i + 1}. {title}", limit) for i, (_, title) in enumerate(shown)]
+        marks = [first + i + 1 if by_position else o.number for i, o in enumerate(shown)]
+        titles = [shorten(o.title if mark is None else f"{mark}. {o.title}", limit) for mark, o in zip(marks, shown)]
     listing = ""
-    if any(t != title for t, (_, title) in zip(titles, shown)) and not all(
-            _core(title) in text for _, title in shown):  # cut, and not said above: the full texts in the body
-        numbered = shown_numbers(options) is None  # else each shows its own number, the one to type
-        listing = "\n".join(f"{first + i + 1}. {title}" if numbered else title for i, (_, title) in enumerate(shown))
+    if any(t != o.title for t, o in zip(titles, shown)) and not all(
+            _core(o.title) in text for o in shown):  # cut, and not said above: the full texts in the body
+        listing = "\n".join(f"{first + i + 1}. {o.title}" if by_position else o.title for i, o in enumerate(shown))
     body = "\n\n".join(p for p in (text, listing) if p)
     parts: list[Part] = []
     if len(body) > BODY_MAX:  # the text goes first on its own; the options with their listing
         parts.extend(Part({"type": "text", "text": {"body": chunk}}) for chunk in split(text))
         body = shorten(listing, BODY_MAX) if listing else tr.t(CHOOSE_BODY)
     if as_buttons:
-        action = {"buttons": [{"type": "reply", "reply": {"id": option_id, "title": title}}
-                              for (option_id, _), title in zip(shown, titles)]}
+        action = {"buttons": [{"type": "reply", "reply": {"id": o.id, "title": title}}
+                              for o, title in zip(shown, titles)]}
         payload = {"type": "button", "body": {"text": body}, "action": action}
     else:
-        rows = [{"id": option_id, "title": title} for (option_id, _), title in zip(shown, titles)]
+        rows = [{"id": o.id, "title": title} for o, title in zip(shown, titles)]
         if more:
             rows.append({"id": MORE, "title": shorten(tr.t(MORE_TITLE), ROW_TITLE_MAX)})
         payload = {"type": "list", "body": {"text": body},
