@@ -66,6 +66,15 @@ OVERRIDES = {  # name: (REFERENCING clause, body)
 }
 
 
+# SQLite's scalar functions that PostgreSQL spells otherwise, for the repositories' SQL as it is:
+# max(a, b) and min(a, b) of two values (NULL when either is, as in SQLite; GREATEST ignores NULLs).
+PRELUDE = """\
+CREATE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a >= b THEN a ELSE b END $$;
+CREATE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a <= b THEN a ELSE b END $$;"""
+
+
 def split(script: str) -> list[str]:
     statements, current = [], ""
     for line in script.splitlines(keepends=True):
@@ -193,7 +202,7 @@ def translate(statements: list[tuple[str, str]]) -> str:
             if identity:
                 rest.insert(0, follows(name, identity))
             done.add(name)
-    return "\n\n".join(out + rest) + "\n"
+    return "\n\n".join([PRELUDE] + out + rest) + "\n"
 
 
 def sqlite_schema(number: int) -> list[tuple[str, str]]:

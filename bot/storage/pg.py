@@ -38,12 +38,16 @@ engine answers a member the same way (``Engine.handle``: everything rolled back,
 saved", as for any other failure inside a unit of work).
 
 **The SQL dialect.** One translation in ``translate()``, cached per statement: ``?`` and ``:name``
-placeholders become ``$n``; ``INSERT OR IGNORE`` becomes ``… ON CONFLICT DO NOTHING``; ``insert``
+placeholders become ``$n``; ``INSERT OR IGNORE`` becomes ``… ON CONFLICT DO NOTHING``; ``rowid``
+(a row's identity within a statement) ``ctid``, but ``ORDER BY rowid`` (the order rows were
+inserted in, which ctid is not) raises ``Untranslated``; ``insert``
 appends ``RETURNING`` the table's identity column (SQLite's ``lastrowid``). Values are bound
 as SQLite would store them: text columns take ``str()`` of what they are given, ``numeric``
-results (``AVG``) come back as ``float``. The few statements of other SQLite idioms
-(``INSERT OR REPLACE``, ``rowid``, ``MAX(a, b)``, ``json_extract``, ``typeof``) are not
-translated yet: see the report of issue 15 for which repositories run on PostgreSQL.
+results (``AVG``) come back as ``float``, a ``str`` given to a ``BLOB`` (``BYTEA``) is stored as
+its UTF-8 bytes. SQLite's two-argument ``max``/``min`` are defined as functions in the baseline. The few statements of other SQLite idioms
+(``INSERT OR REPLACE``, ``ORDER BY rowid``, ``json_extract``, ``CAST(text AS INTEGER)``) are not
+translated yet and fail loudly: see tests/test_pg_dialect.py and issue 15 for which repositories
+run on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -120,7 +124,11 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 # --- the dialect ------------------------------------------------------------------------------
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|\?|(?<!:):([A-Za-z_]\w*)")
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|\?(\d*)|(?<!:):([A-Za-z_]\w*)|\b(rowid)\b")
+
+
+class Untranslated(Exception):
+    """A statement in a SQLite idiom that has no PostgreSQL translation (yet): said, not guessed."""
 
 
 @functools.lru_cache(maxsize=2048)
@@ -128,21 +136,26 @@ def translate(sql: str) -> tuple[str, tuple[str, ...] | None]:
     """SQLite's SQL as PostgreSQL takes it, and the names of ``:name`` parameters in order
     (None when the statement uses ``?``)."""
     names: list[str] = []
-    count = 0
+    count = largest = 0
 
     def placeholder(match: re.Match) -> str:
-        nonlocal count
+        nonlocal count, largest
         token = match.group(0)
-        if token == "?":
-            count += 1
+        if token.startswith("?"):  # ?, or ?NNN: the NNNth parameter (then ? is the one after the largest)
+            count = int(match.group(1)) if match.group(1) else largest + 1
+            largest = max(largest, count)
             return f"${count}"
-        if match.group(1):
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
+        if match.group(3):  # a row's identity within the statement: PostgreSQL's ctid is that too
+            return "ctid"
+        if match.group(2):
+            if match.group(2) not in names:
+                names.append(match.group(2))
+            return f"${names.index(match.group(2)) + 1}"
         return token
 
     out = _TOKENS.sub(placeholder, sql)
+    if re.search(r"\bORDER\s+BY\b[^()]*\bctid\b", out, re.I):  # ctid is no order of insertion
+        raise Untranslated(f"ORDER BY rowid has no PostgreSQL equivalent: {sql[:120]}")
     ignore = re.match(r"\s*INSERT\s+OR\s+IGNORE\s+INTO\b", out, re.I)
     if ignore:
         out = out[:ignore.start()] + "INSERT INTO" + out[ignore.end():]
@@ -267,6 +280,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # value (an id given as an int), numeric (AVG, SUM of numeric) comes back as float.
     await conn.set_type_codec("text", schema="pg_catalog", encoder=str, decoder=str, format="text")
     await conn.set_type_codec("numeric", schema="pg_catalog", encoder=str, decoder=float, format="text")
+    await conn.set_type_codec("bytea", schema="pg_catalog", encoder=_blob, decoder=bytes, format="binary")
+
+
+def _blob(value: Any) -> bytes:
+    """A BLOB column takes text too on SQLite (a payload's JSON): stored here as its UTF-8 bytes."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 class PgDatabase:
