@@ -13,7 +13,8 @@ What is translated, and how (see bot/storage/pg.py for why):
   named ``id`` or ``seq`` (SQLite's automatic row ids) becomes an identity column, and a trigger
   moves its sequence past an id inserted explicitly, as SQLite's rowid does; ``REAL`` becomes
   ``DOUBLE PRECISION``, ``BLOB`` ``BYTEA``; ``GLOB`` a regular expression; ``IS [NOT] x``
-  ``IS [NOT] DISTINCT FROM x``; ``json_extract(c, '$.k') = v`` ``c::jsonb -> 'k' = to_jsonb(v)``.
+  ``IS [NOT] DISTINCT FROM x``; ``json_extract(c, '$.k') = v`` ``c::jsonb -> 'k' = to_jsonb(v)``;
+  the tables whose rowid the repositories read get a ``rowid`` identity column.
 - each trigger becomes a PL/pgSQL function and a row trigger of the same name: its ``WHEN`` (PG
   allows no subquery there) and each ``SELECT RAISE(ABORT, 'msg') WHERE cond`` become ``IF``s,
   the raise ``RAISE EXCEPTION USING ERRCODE = '23000', MESSAGE = 'msg'`` (an integrity
@@ -67,12 +68,20 @@ OVERRIDES = {  # name: (REFERENCING clause, body)
 
 
 # SQLite's scalar functions that PostgreSQL spells otherwise, for the repositories' SQL as it is:
-# max(a, b) and min(a, b) of two values (NULL when either is, as in SQLite; GREATEST ignores NULLs).
+# max(a, b) and min(a, b) of two values (NULL when either is, as in SQLite; GREATEST ignores NULLs);
+# json_extract(text, '$.a.b') of an object's member, as text (compare it with text, or CAST it).
 PRELUDE = """\
+CREATE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
 CREATE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a >= b THEN a ELSE b END $$;
 CREATE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a <= b THEN a ELSE b END $$;"""
+
+
+# Tables whose implicit rowid the repositories read (an order of insertion, or a row's identity in
+# an UPDATE): on PostgreSQL it is a real column, numbered by a sequence as rows are inserted.
+ROWID_TABLES = ("processed_updates", "inbox", "evaluation_answers")
 
 
 def split(script: str) -> list[str]:
@@ -109,6 +118,9 @@ def table(sql: str) -> tuple[str, str, set[str], str | None]:
         line = re.sub(r"\bREAL\b", "DOUBLE PRECISION", line)
         line = re.sub(r"\bBLOB\b", "BYTEA", line)
         lines.append(line)
+    if name in ROWID_TABLES:
+        assert lines[-1].strip() == ")", lines[-1]
+        lines[-2:] = [lines[-2] + ",", "    rowid        BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE", ")"]
     refs = set(re.findall(r"REFERENCES (\w+)", sql)) - {name}
     return name, "\n".join(lines), refs, identity
 

@@ -39,15 +39,15 @@ saved", as for any other failure inside a unit of work).
 
 **The SQL dialect.** One translation in ``translate()``, cached per statement: ``?``, ``?NNN``
 and ``:name`` placeholders become ``$n``; ``INSERT OR IGNORE`` becomes ``… ON CONFLICT DO
-NOTHING``; ``rowid`` (a row's identity within a statement) becomes ``ctid``, but ``ORDER BY
-rowid`` (the order rows were inserted in, which ctid is not) raises ``Untranslated``; ``insert``
-appends ``RETURNING`` the table's identity column (SQLite's ``lastrowid``). Values are bound as
-SQLite would store them: a text column takes ``str()`` of what it is given, a ``str`` given to a
-``BLOB`` (``BYTEA``) is stored as its UTF-8 bytes, ``numeric`` results (``AVG``) come back as
-``float``. SQLite's two-argument ``max``/``min`` are functions in the baseline. The statements in
-other SQLite idioms (``INSERT OR REPLACE``, ``ORDER BY rowid``, ``json_extract``, ``CAST(text AS
-INTEGER)``, in whatsapp.py, inbox.py, privacy.py, evaluation.py, cycles.py) are not translated
-yet and fail loudly on PostgreSQL; issue 15 goes on from there.
+NOTHING``; ``IS [NOT] x`` becomes ``IS [NOT] DISTINCT FROM x``; ``+col`` (SQLite's "use no index
+for this") ``col``; ``insert`` appends ``RETURNING`` the table's identity column (SQLite's
+``lastrowid``). The schema does the rest: ``max(a, b)``, ``min(a, b)`` and ``json_extract`` are
+functions in the baseline, and the tables whose ``rowid`` the repositories read have a ``rowid``
+column numbered as rows are inserted. Values are bound as SQLite would store them: a text column
+takes ``str()`` of what it is given, a ``str`` given to a ``BLOB`` (``BYTEA``) is stored as its
+UTF-8 bytes, ``numeric`` results (``AVG``) come back as ``float``. What remains of SQLite's
+idioms fails loudly on PostgreSQL: ``INSERT OR REPLACE`` (whatsapp.py) and ``CAST`` of a text
+that is not a number (inbox.py orders WhatsApp's message ids so).
 """
 
 from __future__ import annotations
@@ -124,11 +124,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 # --- the dialect ------------------------------------------------------------------------------
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|\?(\d*)|(?<!:):([A-Za-z_]\w*)|\b(rowid)\b")
-
-
-class Untranslated(Exception):
-    """A statement in a SQLite idiom that has no PostgreSQL translation (yet): said, not guessed."""
+_LITERALS = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*)")
+_PARAMS = re.compile(r"\?(\d*)|(?<!:):([A-Za-z_]\w*)")
 
 
 @functools.lru_cache(maxsize=2048)
@@ -140,22 +137,23 @@ def translate(sql: str) -> tuple[str, tuple[str, ...] | None]:
 
     def placeholder(match: re.Match) -> str:
         nonlocal count, largest
-        token = match.group(0)
-        if token.startswith("?"):  # ?, or ?NNN: the NNNth parameter (then ? is the one after the largest)
-            count = int(match.group(1)) if match.group(1) else largest + 1
-            largest = max(largest, count)
-            return f"${count}"
-        if match.group(3):  # a row's identity within the statement: PostgreSQL's ctid is that too
-            return "ctid"
         if match.group(2):
             if match.group(2) not in names:
                 names.append(match.group(2))
             return f"${names.index(match.group(2)) + 1}"
-        return token
+        # ?, or ?NNN: the NNNth parameter (then ? is the one after the largest)
+        count = int(match.group(1)) if match.group(1) else largest + 1
+        largest = max(largest, count)
+        return f"${count}"
 
-    out = _TOKENS.sub(placeholder, sql)
-    if re.search(r"\bORDER\s+BY\b[^()]*\bctid\b", out, re.I):  # ctid is no order of insertion
-        raise Untranslated(f"ORDER BY rowid has no PostgreSQL equivalent: {sql[:120]}")
+    parts = _LITERALS.split(sql)
+    for i in range(0, len(parts), 2):  # the code between string literals, quoted names and comments
+        code = _PARAMS.sub(placeholder, parts[i])
+        code = re.sub(r"\bIS NOT (?!NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", "IS DISTINCT FROM ", code, flags=re.I)
+        code = re.sub(r"\bIS (?!NOT\b|NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", "IS NOT DISTINCT FROM ", code, flags=re.I)
+        code = re.sub(r"(\b(?:AND|OR|WHERE|ON|BY)\s+|\(\s*)\+(?=[A-Za-z_])", r"\1", code, flags=re.I)  # +col: SQLite's "no index"
+        parts[i] = code
+    out = "".join(parts)
     ignore = re.match(r"\s*INSERT\s+OR\s+IGNORE\s+INTO\b", out, re.I)
     if ignore:
         out = out[:ignore.start()] + "INSERT INTO" + out[ignore.end():]
@@ -211,6 +209,8 @@ class PgTx:
     async def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> None:
         text, names = translate(sql)
         await self._call(self._conn.execute, text, *_args(names, params))
+        if text[:11].upper() == "ROLLBACK TO":  # back at a savepoint: what failed after it is undone
+            self.failed = None
 
     async def changed(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         text, names = translate(sql)

@@ -1,6 +1,8 @@
 -- PostgreSQL's schema equal to SQLite's at migration 022, written by
 -- `python scripts/pg_baseline.py 22` (do not edit: add a migration).
 
+CREATE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
 CREATE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a >= b THEN a ELSE b END $$;
 CREATE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -29,7 +31,8 @@ CREATE TABLE processed_updates (
     channel      TEXT NOT NULL,
     update_id    TEXT NOT NULL,
     processed_at TEXT NOT NULL, reply BYTEA,
-    PRIMARY KEY (channel, update_id)
+    PRIMARY KEY (channel, update_id),
+    rowid        BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 
 CREATE TABLE message_refs (
@@ -56,7 +59,8 @@ CREATE TABLE inbox (
     update_id   TEXT NOT NULL,
     payload     TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    PRIMARY KEY (channel, update_id)
+    PRIMARY KEY (channel, update_id),
+    rowid        BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 
 CREATE TABLE outbox (
@@ -419,7 +423,8 @@ CREATE TABLE evaluation_answers (
     again     INTEGER CHECK (again IN (0, 1)),
     worked    TEXT NOT NULL DEFAULT '',
     change    TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (ballot_id, member_id)
+    PRIMARY KEY (ballot_id, member_id),
+    rowid        BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 
 CREATE TABLE ballot_voters (
