@@ -199,10 +199,12 @@ class PgTx:
         try:
             return await method(sql, *args)
         except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "25P02" and self.failed is not None:  # "transaction aborted": by what failed first,
+                exc = self.failed  # which the work caught (SQLite would have gone on): that is the news
             self.failed = exc
             if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
                 raise _rule_broken(exc) from None
-            raise
+            raise exc from None
         finally:
             self.waiting = False
 
