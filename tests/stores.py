@@ -9,6 +9,7 @@ A test of what only SQLite has (its WAL, its two connections, its migrations' hi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -34,19 +35,29 @@ async def _admin():
 
 
 async def new_pg_database(prefix: str = "qatysu_test") -> str:
-    """A new database on the test server, at the current schema; its URL."""
+    """A new database on the test server, at the current schema; its URL. It is copied from a
+    template migrated once per schema (named by the migrations' digest, so a server used for
+    many runs keeps one per schema, not one per run)."""
     global _template
-    from bot.storage.pg import PgDatabase
+    import asyncpg
+
+    from bot.storage.pg import PgDatabase, migrations
 
     admin = await _admin()
     try:
         if _template is None:
-            name = f"qatysu_template_{os.getpid()}"
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            template = PgDatabase(_with_db(PG, name))
-            await template.open()
-            await template.close()
+            digest = hashlib.sha256("".join(text for _, _, text in migrations()).encode()).hexdigest()[:12]
+            name = f"qatysu_template_{digest}"
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                building = f"qatysu_building_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+                await admin.execute(f'CREATE DATABASE "{building}"')
+                template = PgDatabase(_with_db(PG, building))
+                await template.open()
+                await template.close()
+                try:  # another run may have built it meanwhile: then theirs is used
+                    await admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+                except asyncpg.DuplicateDatabaseError:
+                    await admin.execute(f'DROP DATABASE "{building}"')
             _template = name
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template}" STRATEGY FILE_COPY')

@@ -162,3 +162,15 @@ async def test_a_postgresql_database_of_a_newer_version_refuses_to_open(empty_pg
     with pytest.raises(SchemaTooNew):
         await PgDatabase(empty_pg).open()
     assert await pg_version(empty_pg) == latest_version() + 1
+
+
+@pytest.mark.parametrize("command", [["backup", "copy.db"], ["audit", "verify"], ["report", "1", "--out", "r.pdf"]])
+async def test_commands_that_read_a_sqlite_file_say_so_for_a_postgresql_url(command, tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("QATYSU_")}
+    environment["QATYSU_DB"] = "postgresql://qatysu:secret@127.0.0.1:5432/qatysu"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *command, env=environment,
+                                                   cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    one_line(err.decode(), "QATYSU_DB names a PostgreSQL server", "pg_dump")
+    assert "secret" not in err.decode() and not os.listdir(tmp_path)  # nothing written, no file named after the URL

@@ -12,7 +12,7 @@ from bot.storage.pg import PgDatabase, translate
 from tests.stores import db  # noqa: F401  (on SQLite, and on PostgreSQL when QATYSU_TEST_PG is set)
 
 
-@pytest.mark.parametrize("sqlite, postgresql", [
+@pytest.mark.parametrize("given, expected", [
     ("SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = $1 AND c = $2"),
     ("UPDATE t SET a = ?2 WHERE b = ?1 AND c = ?", "UPDATE t SET a = $2 WHERE b = $1 AND c = $3"),
     ("SELECT ':x?', a FROM t WHERE c = :c AND d = :d OR e = :c",
@@ -24,8 +24,8 @@ from tests.stores import db  # noqa: F401  (on SQLite, and on PostgreSQL when QA
     ("INSERT OR IGNORE INTO t (a) VALUES (?) RETURNING a", "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING RETURNING a"),
     ("SELECT x::jsonb FROM t -- what? :no", "SELECT x::jsonb FROM t -- what? :no"),
 ])
-def test_sqlite_sql_is_translated_outside_its_literals(sqlite, postgresql):
-    assert translate(sqlite)[0] == postgresql
+def test_sqlite_sql_is_translated_outside_its_literals(given, expected):
+    assert translate(given)[0] == expected
 
 
 def test_named_parameters_are_bound_in_order():
