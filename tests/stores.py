@@ -1,6 +1,6 @@
 """Both stores for the tests of the database's rules: SQLite always, PostgreSQL when
 ``QATYSU_TEST_PG`` names a server (``QATYSU_TEST_PG=$(scripts/pg_local.sh start)``), each test on a
-database of its own, copied from one migrated once per run.
+database of its own, copied from a template migrated once per schema.
 
 A module runs its tests on both by importing the fixture: ``from tests.stores import db``.
 A test of what only SQLite has (its WAL, its two connections, its migrations' history) is marked
