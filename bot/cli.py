@@ -1,4 +1,4 @@
-"""The ``qatysu`` command: run, demo, backup, audit verify, report, export, health.
+"""The ``qatysu`` command: run, demo, backup, audit verify, report, export, migrate, health.
 
 Whatever an operator can get wrong from the command line — a variable, a path, a database in
 another folder — ends in one line on stderr naming it and a non-zero exit, never a traceback.
@@ -21,6 +21,11 @@ from bot import heartbeat
 DB_ENV = """\
 environment:
   QATYSU_DB                 the bot's database file (default ./qatysu.db)
+"""
+MIGRATE_ENV = """\
+environment:
+  QATYSU_DB                 the bot's database: a file (default ./qatysu.db; created if missing)
+                            or postgresql://user:password@host[:port]/database
 """
 RUN_ENV = """\
 environment:
@@ -66,6 +71,9 @@ def _database(*, must_exist: bool) -> tuple[str, int | None]:
     from bot.storage.dbfile import Unusable, check
 
     path = configuration.db_path()
+    if configuration.is_postgresql(path):
+        raise Refused("QATYSU_DB names a PostgreSQL server: this command reads a SQLite file only, so far "
+                      "(`qatysu migrate` takes both; back PostgreSQL up with pg_dump)")
     where = (f"QATYSU_DB={os.environ['QATYSU_DB'].strip()}" if os.environ.get("QATYSU_DB", "").strip()
              else f"QATYSU_DB is not set, so {configuration.DEFAULT_DB} in the current folder")
     try:
@@ -207,6 +215,51 @@ def _audit(args: argparse.Namespace) -> int:
         return 1
     print(f"audit log intact; head {head[:12]}" + (f"; posted hashes found: {', '.join(args.head)}"
                                                      if args.head else ""))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Bring QATYSU_DB, a SQLite file or a PostgreSQL database, to this version's schema. Safe to
+    run twice, or from two processes at once (SQLite's write lock, PostgreSQL's advisory lock)."""
+    from bot.storage import pg
+    from bot.storage.dbfile import latest_version
+    from bot.storage.stores import database
+
+    target = configuration.db_path()
+    if pg.is_url(target):
+        shown = pg.redacted(target)
+        before = None
+    else:
+        shown = os.path.abspath(target)
+        _, before = _database(must_exist=False)
+        if before is not None and before > latest_version():
+            raise Refused(f"{shown} was written by a newer version of Qatysu (schema {before}, this one knows up "
+                          f"to {latest_version()}): install that version, or restore a backup made before")
+
+    async def go() -> tuple[int | None, int]:
+        db = database(target, busy_timeout_ms=60_000)  # another process migrating holds SQLite's lock a while
+        try:
+            await db.open()
+            if isinstance(db, pg.PgDatabase):  # what it was, read under the lock it migrated under
+                return db.found, await db.version()
+            return before, await db.version()
+        finally:
+            await db.close()
+
+    try:
+        found, now = asyncio.run(go())
+    except pg.Unreachable as exc:
+        print(f"qatysu: QATYSU_DB: {exc}", file=sys.stderr)
+        return 1
+    except pg.SchemaTooNew as exc:
+        raise Refused(str(exc)) from None
+    except (sqlite3.Error, pg.asyncpg.PostgresError) as exc:
+        print(f"qatysu: migrating {shown} (QATYSU_DB) failed: {exc}", file=sys.stderr)
+        return 1
+    if found == now:
+        print(f"{shown} is at schema {now}, this version's: nothing to do")
+    else:
+        print(f"{shown} migrated from schema {found or 0} to {now}")
     return 0
 
 
@@ -370,6 +423,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="the headings' language (default kk)")
     export.add_argument("--cycle", type=int, metavar="N", help="an earlier cycle (default: the current one)")
     export.set_defaults(fn=_export)
+    command("migrate", "bring the database (a SQLite file or PostgreSQL) to this version's schema; safe to "
+                       "run twice or at once", MIGRATE_ENV).set_defaults(fn=_migrate)
     command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
             ).set_defaults(fn=_health)
     return main

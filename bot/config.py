@@ -64,9 +64,27 @@ def _url(env: Mapping[str, str], name: str) -> str | None:
 
 
 def db_path(env: Mapping[str, str] | None = None) -> str:
-    """``QATYSU_DB``, the database file: all that ``qatysu backup`` and ``audit verify`` read."""
+    """``QATYSU_DB``: the SQLite database file (all that ``qatysu backup`` and ``audit verify``
+    read), or a PostgreSQL server's ``postgresql://user:password@host[:port]/database``."""
     env = os.environ if env is None else env
-    return env.get("QATYSU_DB", "").strip() or DEFAULT_DB
+    value = env.get("QATYSU_DB", "").strip() or DEFAULT_DB
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+    if scheme:
+        if scheme.group(1).lower() not in ("postgresql", "postgres"):
+            raise ConfigError(f"QATYSU_DB must be a file or a postgresql:// URL, got a {scheme.group(1)}:// URL")
+        parsed = urlparse(value)
+        try:
+            parsed.port
+        except ValueError:
+            raise ConfigError("QATYSU_DB has a malformed port in its postgresql:// URL") from None
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise ConfigError("QATYSU_DB must name the server and the database: "
+                              "postgresql://user:password@host[:port]/database")
+    return value
+
+
+def is_postgresql(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -> Config:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.storage import audit, problems
+from bot.storage import audit, problems, stores
 from bot.storage.db import Database, Tx
+from tests.stores import db  # noqa: F401  (each test on SQLite, and on PostgreSQL when QATYSU_TEST_PG is set)
 
 NOW = "2026-03-02T05:00:00+00:00"
 NOT_OPEN = "ballot is not open"
@@ -184,7 +185,7 @@ async def test_twenty_identical_concurrent_vote_writes_leave_one_row(db, world):
             await tx.execute(DOT, vote)
 
     async with AsyncExitStack() as stack:
-        writers = [await stack.enter_async_context(Database(db.path)) for _ in range(20)]
+        writers = [await stack.enter_async_context(stores.database(db.path)) for _ in range(20)]
         outcomes = await asyncio.gather(*(write(writer) for writer in writers), return_exceptions=True)
     failures = [o for o in outcomes if o is not None]
     assert len(failures) == 19
@@ -372,7 +373,7 @@ async def test_twenty_identical_concurrent_acceptances_leave_one_answer(db, worl
                                     " WHERE id = ? AND status = 'pending'", (NOW, nomination))
 
     async with AsyncExitStack() as stack:
-        writers = [await stack.enter_async_context(Database(db.path)) for _ in range(20)]
+        writers = [await stack.enter_async_context(stores.database(db.path)) for _ in range(20)]
         changed = await asyncio.gather(*(accept(writer) for writer in writers))
     assert sorted(changed) == [0] * 19 + [1]
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.storage import audit, communities, members, updates
 from bot.storage.db import AwaitedOutsideDatabase, Database, migrations, split_statements
+from tests.stores import db  # noqa: F401  (the tests taking `db` run on SQLite, and on PostgreSQL when QATYSU_TEST_PG is set)
 
 LATEST = migrations()[-1][0]  # the newest migration's number (numbers may leave gaps)
 
@@ -107,6 +108,7 @@ async def test_atomic_refuses_to_await_anything_but_the_database(db, outside, er
     assert await db.scalar("SELECT COUNT(*) FROM members") == 0
 
 
+@pytest.mark.sqlite_only  # SQLite's loop connection and aiosqlite's thread
 async def test_atomic_never_hands_over_to_a_thread(db, monkeypatch):
     hops = 0
     real = db.conn._execute
@@ -136,6 +138,7 @@ async def test_concurrent_atomics_each_see_the_others_commits(db):
     assert await db.scalar("SELECT COUNT(DISTINCT i.external_id) FROM identities i") == 50
 
 
+@pytest.mark.sqlite_only  # on SQLite atomic and transaction() share the write lock; on PostgreSQL each has its own SERIALIZABLE transaction
 async def test_atomic_never_joins_a_transaction_in_progress(db):
     count = None
     with pytest.raises(RuntimeError):
@@ -148,6 +151,7 @@ async def test_atomic_never_joins_a_transaction_in_progress(db):
     assert await count == 0  # it ran after the rollback, not inside the other transaction
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock
 async def test_atomic_waits_for_another_writer_without_blocking_the_event_loop(db):
     other = sqlite3.connect(db.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -176,6 +180,7 @@ async def test_atomic_waits_for_another_writer_without_blocking_the_event_loop(d
     other.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL
 async def test_committed_pages_reach_the_database_file_by_background_checkpoints(db, monkeypatch):
     monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 0.05)
     db._checkpointer.cancel()
@@ -188,6 +193,7 @@ async def test_committed_pages_reach_the_database_file_by_background_checkpoints
     file_only.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL
 async def test_checkpoints_wait_for_a_transaction_in_progress(db, monkeypatch, caplog):
     monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 0.02)
     db._checkpointer.cancel()
@@ -304,6 +310,7 @@ async def test_tampering_with_the_audit_log_is_detected(tmp_path, tamper, entry)
     assert broken is not None and broken.entry_id == entry
 
 
+@pytest.mark.sqlite_only  # PostgreSQL is backed up with pg_dump
 async def test_backup_is_a_consistent_copy(db, tmp_path):
     await fill_audit(db)
     target = str(tmp_path / "backup.db")
@@ -316,6 +323,7 @@ async def test_backup_is_a_consistent_copy(db, tmp_path):
 
 # --- the two connections: checkpoints, backups and scripts never hold up the bot's work --------
 
+@pytest.mark.sqlite_only  # VACUUM INTO
 async def test_a_backup_in_progress_does_not_hold_up_transactions(db, tmp_path):
     await db.atomic(lambda tx: tx.execute("CREATE TABLE blob (x)"))
     await db.atomic(lambda tx: tx.executemany("INSERT INTO blob VALUES (?)",
@@ -328,6 +336,7 @@ async def test_a_backup_in_progress_does_not_hold_up_transactions(db, tmp_path):
     await backup
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL
 async def test_the_wal_stays_bounded_under_a_stream_of_writes(db):
     await db.atomic(lambda tx: tx.execute("CREATE TABLE t (x)"))
     largest, end = 0, time.monotonic() + 1.5
@@ -338,6 +347,7 @@ async def test_the_wal_stays_bounded_under_a_stream_of_writes(db):
     assert largest < 40_000_000  # ~250 MB before checkpoints also came after 1,000 commits
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL
 async def test_a_failed_checkpoint_is_tried_again(db, monkeypatch):
     monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 0.02)
     db._checkpointer.cancel()
@@ -359,6 +369,7 @@ async def test_a_failed_checkpoint_is_tried_again(db, monkeypatch):
     assert calls == 3 and db._commits == 0  # failed twice, then done, and not again
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock
 async def test_closing_while_a_transaction_waits_for_the_lock_says_so(db):
     other = sqlite3.connect(db.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -371,6 +382,7 @@ async def test_closing_while_a_transaction_waits_for_the_lock_says_so(db):
         await waiting
 
 
+@pytest.mark.sqlite_only  # SQLite's loop connection
 async def test_a_failing_rollback_neither_hides_the_error_nor_wedges_the_connection(db, caplog):
     class FailingRollback(sqlite3.Connection):
         fail = True
@@ -394,6 +406,7 @@ async def test_a_failing_rollback_neither_hides_the_error_nor_wedges_the_connect
     assert await db.scalar("SELECT COUNT(*) FROM members") == 0  # and the next one works
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock
 async def test_a_script_cancelled_while_beginning_leaves_no_write_lock(db):
     other = sqlite3.connect(db.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # the script's BEGIN now waits inside SQLite on its thread
@@ -441,6 +454,7 @@ async def test_a_group_moved_onto_an_id_linked_already_keeps_that_link(db):
     assert moved_from == 1 and [tuple(r) for r in links] == [("-1009", 2)]
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL
 async def test_a_reader_elsewhere_does_not_get_writers_held_every_second(db, monkeypatch):
     import bot.storage.db as db_module
 

@@ -3,9 +3,12 @@ community is either part of a cycle (archived with it) or of the community acros
 
 from __future__ import annotations
 
+import pytest
+
 from bot.storage import cycles, problems
 from bot.storage.communities import get as get_community
 from bot.storage.db import Database, migrations
+from tests.stores import db  # noqa: F401  (on SQLite, and on PostgreSQL when QATYSU_TEST_PG is set)
 
 
 def before_cycles() -> int:
@@ -49,6 +52,7 @@ async def test_a_new_community_starts_in_cycle_1(db):
         assert [(c.number, c.started_at) for c in await cycles.history(tx, 5)] == [(1, "2026-01-01T00:00:00+00:00")]
 
 
+@pytest.mark.sqlite_only  # it reads SQLite's catalog; tests/test_pg_schema.py holds PostgreSQL's to the same tables
 async def test_every_table_keyed_by_community_is_of_a_cycle_or_of_the_community(db):
     """A table added later with a community_id must be placed: archived with its cycle
     (cycles.CYCLE_TABLES, and guarded in the migration) or kept across cycles."""

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from bot.storage import linking
+from tests.stores import db  # noqa: F401  (on SQLite, and on PostgreSQL when QATYSU_TEST_PG is set)
 from tests.test_db_guards import NOW, TASK, open_ballot, world  # noqa: F401  (world is a fixture)
 
 

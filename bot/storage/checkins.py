@@ -86,7 +86,7 @@ async def last_activities(tx: Tx, first: int, last: int) -> dict[int, str]:
     rows = await tx.all("SELECT task_id, MAX(at) FROM (SELECT task_id, MAX(at) AS at FROM checkins"
                         " WHERE task_id BETWEEN :a AND :b GROUP BY task_id UNION ALL SELECT task_id, MAX(due_at)"
                         " FROM reminders WHERE task_id BETWEEN :a AND :b AND kind = 'checkin' AND status = 'sent'"
-                        " GROUP BY task_id) GROUP BY task_id", {"a": first, "b": last})
+                        " GROUP BY task_id) AS activity GROUP BY task_id", {"a": first, "b": last})
     return {r[0]: r[1] for r in rows if r[1] is not None}
 
 

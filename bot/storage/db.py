@@ -258,6 +258,8 @@ class Database:
             rebuilds = script.startswith(FOREIGN_KEYS_OFF)
 
             async def apply(tx: Tx, script: str = script, number: int = number, rebuilds: bool = rebuilds) -> None:
+                if await tx.scalar("PRAGMA user_version") >= number:
+                    return  # another process applied it while this one waited for the write lock
                 for statement in split_statements(script):
                     await tx.execute(statement)
                 if rebuilds and await tx.all("PRAGMA foreign_key_check"):

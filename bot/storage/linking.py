@@ -63,7 +63,10 @@ async def merge(tx: Tx, keep: int, other: int) -> Merged:
     await _memberships(tx, keep, other)
     await _votes(tx, keep, other, result)
     for table, thing in ONE_EACH:
-        await tx.execute(f"UPDATE OR IGNORE {table} SET member_id = ?1 WHERE member_id = ?2", (keep, other))
+        # what the kept member has already stays; the rest passes to them (a portable UPDATE OR IGNORE)
+        same = "" if thing == "member_id" else f" AND k.{thing} = {table}.{thing}"
+        await tx.execute(f"UPDATE {table} SET member_id = ?1 WHERE member_id = ?2"
+                         f" AND NOT EXISTS (SELECT 1 FROM {table} k WHERE k.member_id = ?1{same})", (keep, other))
         await tx.execute(f"DELETE FROM {table} WHERE member_id = ?", (other,))
     # a nomination a member and community: the kept member's stays; the other's goes if unanswered
     await tx.execute("UPDATE nominations SET member_id = ?1 WHERE member_id = ?2 AND community_id NOT IN"
@@ -126,8 +129,9 @@ async def _votes(tx: Tx, keep: int, other: int, result: Merged) -> None:
             await _move(tx, ballot_id, keep, other)
             result.removed.append((ballot_id, keep))
     # pairs drawn for a ballot the other never answered: the kept member's own draw stays
-    await tx.execute("UPDATE OR IGNORE pairwise_plans SET member_id = ?1 WHERE member_id = ?2 AND ballot_id IN"
-                     " (SELECT id FROM ballots WHERE status = 'open')", (keep, other))
+    await tx.execute("UPDATE pairwise_plans SET member_id = ?1 WHERE member_id = ?2 AND ballot_id IN"
+                     " (SELECT id FROM ballots WHERE status = 'open') AND NOT EXISTS (SELECT 1 FROM pairwise_plans k"
+                     " WHERE k.member_id = ?1 AND k.ballot_id = pairwise_plans.ballot_id)", (keep, other))
     await tx.execute("DELETE FROM pairwise_plans WHERE member_id = ? AND ballot_id IN"
                      " (SELECT id FROM ballots WHERE status = 'open')", (other,))
 

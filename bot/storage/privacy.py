@@ -153,8 +153,8 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             " ON i.channel = c.channel AND i.external_id = c.external_id WHERE i.member_id = ?", (member_id,))),
         "actions_in_audit_log": _rows(await tx.all(
             "SELECT at, action, detail FROM audit_log WHERE actor_id = ?1 OR actor_id IN"  # and as a member made part of them
-            " (SELECT json_extract(detail, '$.merged') FROM audit_log WHERE action = 'member.linked'"
-            " AND json_extract(detail, '$.kept') = ?1) ORDER BY id", (member_id,))),
+            " (SELECT CAST(json_extract(detail, '$.merged') AS INTEGER) FROM audit_log WHERE action = 'member.linked'"
+            " AND CAST(json_extract(detail, '$.kept') AS INTEGER) = ?1) ORDER BY id", (member_id,))),
     }
 
 
