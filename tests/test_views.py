@@ -12,6 +12,7 @@ import time
 from bot.delivery import Delivery
 from bot.flows.types import Event, Message
 from bot.sim import CHANNEL
+from bot.storage import outbox
 from tests.conftest import build_community
 from tests.test_flows_step1 import TEXTS, db_stickers, propose_all
 
@@ -127,3 +128,72 @@ async def test_a_stop_that_cannot_wait_drops_the_views_still_waiting(db):
     await delivery.deliver([Message("whatsapp", "1", "second", tag="b1")], wait=False)
     await asyncio.wait_for(delivery.cancel(), 1.0)
     assert [text for _, _, text in wa.sent] == ["first"] and not delivery._views
+
+
+class Editor(Recorder):
+    """Telegram's way: a view is edited in place; 4 messages a second overall, 1 s in a chat."""
+
+    rate = 4.0
+
+    def min_interval(self, chat_id: str) -> float:
+        return 1.0
+
+    async def edit(self, message: Message, message_id: str) -> None:
+        self.sent.append((time.monotonic(), message.chat_id, message.text))
+
+
+async def test_a_members_own_tap_is_answered_at_once_while_a_digest_drains_other_edits_wait_their_slots(db):
+    tg = Editor()
+    delivery = Delivery(db, {"telegram": tg})
+    tapped = ("telegram", "7")
+    await delivery.deliver([Message("telegram", "7", "question 1", tag="b1"),
+                            Message("telegram", "8", "question 1", tag="b1"),
+                            Message("telegram", "-100", "counts: 0", tag="b1")])
+    digest = [f"digest {i}" for i in range(40)]
+
+    async def drain() -> None:  # the outbox's way: each in the overall slot interactive sends leave
+        for i, text in enumerate(digest):
+            await delivery.send_one(tg, Message("telegram", str(1000 + i), text))
+
+    draining = asyncio.create_task(drain())
+    try:
+        while sum(1 for _, _, text in tg.sent if text.startswith("digest")) < 6:
+            await asyncio.sleep(0.005)
+        waits = []
+        for n in range(2, 7):  # five answers in a row, each edit answering the member's own tap
+            asked = time.monotonic()
+            await delivery.deliver([Message("telegram", "7", f"question {n}", tag="b1", edit=True)], tapped=tapped)
+            waits.append(time.monotonic() - asked)
+        assert max(waits) < 0.1, waits  # no overall slot, no chat's second: at once, one after the other
+        asked = time.monotonic()
+        await delivery.deliver([Message("telegram", "7", "the ballot closed", tag="b1", edit=True)])  # no tap of theirs
+        assert time.monotonic() - asked >= 0.9  # the chat's second since its last edit, and a slot
+        await delivery.deliver([Message("telegram", "8", "question 2", tag="b1", edit=True),  # someone else's view
+                                Message("telegram", "-100", "counts: 5", tag="b1", edit=True)],  # the group's
+                               tapped=tapped)
+    finally:
+        draining.cancel()
+    assert [text for _, chat, text in tg.sent if chat == "7"] == [
+        "question 1", *(f"question {n}" for n in range(2, 7)), "the ballot closed"]
+    assert [text for _, chat, text in tg.sent if chat in ("8", "-100")] == [
+        "question 1", "counts: 0", "question 2", "counts: 5"]
+    counted = sorted(at for at, chat, text in tg.sent if not (chat == "7" and text.startswith("question")))
+    assert max(sum(1 for t in counted if s <= t < s + 1.0) for s in counted) <= 3  # the overall cap held
+    pacer = delivery.pacer("telegram")
+    assert (pacer.own, pacer.taken) == (5, len(tg.sent) - 5)  # every other send and edit took its slot
+
+
+async def test_an_edit_answering_the_members_own_tap_waits_out_a_429_and_goes_to_the_outbox_when_long(db):
+    tg = Editor()
+    delivery = Delivery(db, {"telegram": tg})
+    tapped = ("telegram", "7")
+    await delivery.deliver([Message("telegram", "7", "question 1", tag="b1")])
+    delivery.pacer("telegram").hold("7", 0.5)  # Telegram answered 429, retry_after
+    asked = time.monotonic()
+    await delivery.deliver([Message("telegram", "7", "question 2", tag="b1", edit=True)], tapped=tapped)
+    assert time.monotonic() - asked >= 0.45
+    delivery.pacer("telegram").hold("7", 30.0)
+    await delivery.deliver([Message("telegram", "7", "question 3", tag="b1", edit=True)], tapped=tapped)
+    assert [text for _, _, text in tg.sent] == ["question 1", "question 2"]  # not sent into the hold
+    async with db.transaction() as tx:
+        assert await outbox.size(tx) == 1  # the outbox sends it once the hold is over
