@@ -89,7 +89,7 @@ async def test_an_edit_answering_the_members_own_tap_takes_no_slot_while_a_broad
         asked = time.monotonic()
         for _ in range(5):  # a member answering five questions quickly, one edit after the other
             await pacer.take("voter", urgent=True, own=True)
-        assert time.monotonic() - asked < 0.05  # neither the overall slot nor the chat's second
+        assert time.monotonic() - asked < 0.1  # neither the overall slot nor the chat's second
         assert pacer.own == 5
         asked = time.monotonic()
         await pacer.take("other", urgent=True)  # an edit nobody's tap in that chat asked for

@@ -62,8 +62,8 @@ async def test_quick_taps_in_a_private_chat_give_one_up_to_date_edit_and_a_toast
     view = sim.messages(member.id)[-1]
     taps = [b.data for row in view.buttons for b in row if b.data and b.data.startswith("d:")][:3]
     assert len(taps) == 3, view.buttons
-    sim.delivery.pacer(CHANNEL).interval = lambda chat: 1.0 if chat == member.id else 0.0  # a second in a chat
-    flights = slow_edits(sim, member.id, 0.4)
+    sim.delivery.pacer(CHANNEL).interval = lambda chat: 3.0 if chat == member.id else 0.0  # a chat's interval
+    flights = slow_edits(sim, member.id, 1.0)
 
     started = time.monotonic()
     first = await quick_taps(sim, member, taps[:1])
@@ -73,12 +73,12 @@ async def test_quick_taps_in_a_private_chat_give_one_up_to_date_edit_and_a_toast
     assert all(o.toast is not None for o in first + rest)  # every tap acknowledged, none waiting for a redraw
     assert [o.toast.text.split(" on ")[0].split(" from ")[0] for o in rest] == [
         "Sticker placed", "Sticker placed", "Sticker taken back", "Sticker placed"]
-    assert time.monotonic() - started < 0.4  # handled without waiting for the edit in flight
+    assert time.monotonic() - started < 0.9  # handled without waiting for the edit in flight
     await sim.delivery.shown()
     edits = edits_in(sim, member.id)
     assert len(edits) == 2, edits  # the four quick taps: one redraw, not four
     assert flights[1][0] >= flights[0][1]  # one edit in flight in the chat: the next left once it was answered
-    assert flights[1][0] - flights[0][0] < 0.9  # not a second later: the chat's interval is not waited for
+    assert flights[1][0] - flights[0][0] < 2.5  # the chat's 3 s interval is not waited for
     assert edits[-1] == rest[-1].messages[-1].text != rest[0].messages[-1].text  # the newest state
     assert sim.messages(member.id)[-1].text == edits[-1]
     assert [sorted(s) for s in (await db_stickers(c)).values()] == [sorted({int(t.split(":")[2]) for t in taps})]
@@ -164,7 +164,7 @@ async def test_a_members_own_tap_is_answered_at_once_while_a_digest_drains_other
             asked = time.monotonic()
             await delivery.deliver([Message("telegram", "7", f"question {n}", tag="b1", edit=True)], tapped=tapped)
             waits.append(time.monotonic() - asked)
-        assert max(waits) < 0.1, waits  # no overall slot, no chat's second: at once, one after the other
+        assert max(waits) < 0.2, waits  # no overall slot, no chat's second: at once, one after the other
         asked = time.monotonic()
         await delivery.deliver([Message("telegram", "7", "the ballot closed", tag="b1", edit=True)])  # no tap of theirs
         assert time.monotonic() - asked >= 0.9  # the chat's second since its last edit, and a slot
