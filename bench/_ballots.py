@@ -619,9 +619,10 @@ class PrivateBallot:
 
     def notes(self) -> list[str]:
         shown = sorted(self.to_edit)
-        return [f"member's message edited to the next question, from the answer queued: p50 "
+        return [f"a member waits for the next question (their answer queued → their message edited to it): p50 "
                 f"{fmt_ms(percentile(shown, 50))}, p95 {fmt_ms(percentile(shown, 95))}, "
-                f"max {fmt_ms(shown[-1] if shown else float('nan'))} ({len(shown):,} edits)"]
+                f"p99 {fmt_ms(percentile(shown, 99))}, max {fmt_ms(shown[-1] if shown else float('nan'))} "
+                f"({len(shown):,} edits)"]
 
     async def check(self, tg, db_path: str, users, mine: dict) -> list[tuple[bool, str, str]]:
         from bot.storage import ballots

@@ -12,6 +12,16 @@ replaces it, so a member who taps five times quickly gets one up-to-date view, n
 (an edit on Telegram, one fresh message on WhatsApp). The handler does not wait for it: the tap
 is acknowledged at once (Telegram's toast, which is no chat message and takes no slot), and the
 person's next message is handled while their view waits for its slot.
+
+An edit of a member's private view that answers their own tap (the next question of a private
+ballot, shown by editing the message they tapped) is interactive feedback, not a bulk
+notification: it takes no slot of the channel's overall rate and does not wait for the chat's
+interval (``bot.pacing``, ``own``). It stays coalesced as above — at most one edit in flight per
+chat, a newer state replacing the one waiting — and goes out as soon as the chat's previous edit
+is answered; a 429 still holds it. Which edits those are: the outcome of a tap in a private
+chat names that chat (``Outcome.tapped``); its edits of views in that chat, sent within
+``OWN_TAP_WINDOW`` of the tap, are the member's own. Everything else (an edit someone else's
+action or the scheduler caused, a group's counts, new messages) takes its slots as before.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.messages import Chart, Message, Outcome, View
-from bot.pacing import Busy, Pacer
+from bot.pacing import OWN_TAP_WINDOW, Busy, Pacer
 from bot.storage import members, outbox, updates
 from bot.storage.db import Database
 
@@ -153,6 +163,7 @@ class _ChatViews:
     were first asked for; one task shows them, one slot of the chat each."""
 
     waiting: dict[str, Message] = field(default_factory=dict)  # tag → newest state
+    tapped: dict[str, float] = field(default_factory=dict)  # tag → when the member's latest tap asked for it
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
@@ -208,7 +219,7 @@ class Delivery:
     async def deliver_outcome(self, outcome: Outcome) -> None:
         """Send what handling an event answered. Views are handed to their chat's queue and not
         waited for (see the module's docstring): ``shown`` waits for them."""
-        await self.deliver(outcome.messages, wait=False)
+        await self.deliver(outcome.messages, wait=False, tapped=outcome.tapped)
         if outcome.queued:
             self.wake_outbox()
         for view in sorted(outcome.refresh, key=lambda v: v.order):
@@ -222,10 +233,12 @@ class Delivery:
             return
         await self.deliver(outcome.messages)
 
-    async def deliver(self, messages: list[Message], *, wait: bool = True) -> None:
+    async def deliver(self, messages: list[Message], *, wait: bool = True,
+                      tapped: tuple[str, str] | None = None) -> None:
         """Send ``messages`` in order, each chat's after the views waiting there; what cannot go
         now goes to the outbox. A view's state joins its chat's queue (coalesced); ``wait``: return
-        once those views are shown too."""
+        once those views are shown too. ``tapped``: the (channel, chat) of the private chat whose
+        member's tap these messages answer: the edits of views there are the member's own."""
         later: list[Message] = []
         wait_for: dict[tuple[str, str], float] = {}  # what a chat's 429 asked for: the outbox does not try before
         handed: list[_ChatViews] = []
@@ -238,7 +251,8 @@ class Delivery:
                 later.append(message)  # behind the one that failed, not ahead of it
                 continue
             if _coalesced(message):
-                handed.append(self._show(sender, message))
+                own = message.edit and tapped == (message.channel, message.chat_id)
+                handed.append(self._show(sender, message, own))
                 continue
             views = self._views.get((message.channel, message.chat_id))
             if views is not None:  # the views asked for before it, first
@@ -254,8 +268,9 @@ class Delivery:
             for views in handed:
                 await views.done.wait()
 
-    def _show(self, sender: Sender, message: Message) -> _ChatViews:
-        """Put ``message`` in its chat's queue of views, over an older state of the same view."""
+    def _show(self, sender: Sender, message: Message, own: bool = False) -> _ChatViews:
+        """Put ``message`` in its chat's queue of views, over an older state of the same view;
+        ``own``: it answers the member's own tap (which the state waiting, if any, then answers too)."""
         chat = (message.channel, message.chat_id)
         views = self._views.get(chat)
         if views is None:
@@ -263,23 +278,33 @@ class Delivery:
             views.task = asyncio.create_task(self._show_views(sender, chat, views))
         assert message.tag is not None
         views.waiting[message.tag] = _newer(views.waiting.get(message.tag), message)
+        if own:
+            views.tapped[message.tag] = self.pacer(message.channel).clock()
         return views
 
     async def _show_views(self, sender: Sender, chat: tuple[str, str], views: _ChatViews) -> None:
         """Show a chat's waiting views: once the chat may get its next message, the first view
         waits for its overall slot, and what goes out in that slot is the newest state of the view
         by then (a member's taps while it waited are one redraw). What cannot go now goes to the
-        outbox with what waits behind it."""
+        outbox with what waits behind it. An edit answering the member's own tap (see the module's
+        docstring) waits for neither the chat's interval nor an overall slot, only for the edit
+        before it in this chat (this task sends one at a time) and a 429's hold."""
         pacer = self.pacer(chat[0])
+
+        def own(tag: str) -> bool:
+            tapped = views.tapped.get(tag)
+            return tapped is not None and pacer.clock() - tapped <= OWN_TAP_WINDOW
+
         try:
             while views.waiting:
+                tag = next(iter(views.waiting))  # the first stays first: only this task takes views out
                 try:
-                    await pacer.chat_turn(chat[1])
+                    await pacer.chat_turn(chat[1], own=own(tag))
                 except Busy as exc:  # the chat waits out a 429: the outbox sends them when it may
                     waiting, views.waiting = list(views.waiting.values()), {}
+                    views.tapped.clear()  # from the outbox, an ordinary message
                     await self._queue(waiting, {chat: exc.seconds})
                     continue
-                tag = next(iter(views.waiting))
                 picked: list[Message] = []
 
                 def latest(drawn: Message, tag: str = tag, picked: list[Message] = picked) -> Message:
@@ -287,16 +312,21 @@ class Delivery:
                     if (state.edit, state.chart, state.document) != (drawn.edit, drawn.chart, drawn.document):
                         views.waiting[tag] = state  # not sent in this one's place: it goes next
                         state = drawn
+                    else:
+                        views.tapped.pop(tag, None)  # a tap from now on asks for the next edit
                     picked.append(state)
                     return state
 
                 drawn = views.waiting[tag]
-                queue, seconds = await self._attempt(sender, drawn, latest)
+                queue, seconds = await self._attempt(sender, drawn, latest, own=own(tag))
                 message = picked[0] if picked else drawn
                 if not picked and views.waiting.get(tag) is drawn:  # else a newer state came meanwhile: next
                     del views.waiting[tag]
+                if tag not in views.waiting:
+                    views.tapped.pop(tag, None)
                 if queue:
                     waiting, views.waiting = [message, *views.waiting.values()], {}
+                    views.tapped.clear()
                     await self._queue(waiting, {} if seconds is None else {chat: seconds})
         except Exception:
             log.exception("showing the views of %s:%s failed", *chat)
@@ -305,13 +335,13 @@ class Delivery:
                 del self._views[chat]
             views.done.set()
 
-    async def _attempt(self, sender: Sender, message: Message,
-                       latest: Callable[[Message], Message] | None = None) -> tuple[bool, float | None]:
-        """Send one message now (``latest``: see ``send_one``). (True, seconds) when it must go to
-        the outbox instead, not before ``seconds`` (None: as soon as it may); (False, None) when
-        it is done with."""
+    async def _attempt(self, sender: Sender, message: Message, latest: Callable[[Message], Message] | None = None,
+                       *, own: bool = False) -> tuple[bool, float | None]:
+        """Send one message now (``latest``, ``own``: see ``send_one``). (True, seconds) when it must
+        go to the outbox instead, not before ``seconds`` (None: as soon as it may); (False, None)
+        when it is done with."""
         try:
-            await self.send_one(sender, message, urgent=True, latest=latest)
+            await self.send_one(sender, message, urgent=True, latest=latest, own=own)
         except Busy as exc:  # the chat waits out a 429: the outbox sends it when it may
             return True, exc.seconds
         except NotShownYet:
@@ -355,21 +385,23 @@ class Delivery:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def send_one(self, sender: Sender, message: Message, *, urgent: bool = False,
-                       latest: Callable[[Message], Message] | None = None) -> None:
+                       latest: Callable[[Message], Message] | None = None, own: bool = False) -> None:
         """Send (or edit) one message in a slot of its channel's pacer: ``urgent`` for an answer
         to what a member just did, which goes before the outbox's broadcast; a 429 holds the chat
         (or the channel) for both. ``latest``: called once the slot is taken, with the message,
         it gives the state to send in its place (a newer drawing of the same view; what is
-        looked up in the database is looked up before the slot, so the request leaves at once)."""
+        looked up in the database is looked up before the slot, so the request leaves at once).
+        ``own``: an edit that answers the member's own tap takes no slot (``Pacer.take``); a new
+        message never is one."""
         pacer = self.pacer(message.channel)
         try:
-            await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m))
+            await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m), own)
         except RetryLater as exc:
             pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
     async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool,
-                        latest: Callable[[Message], Message]) -> None:
+                        latest: Callable[[Message], Message], own: bool = False) -> None:
         if message.edit and message.tag:
             message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
                 tx, message.channel, message.chat_id, message.tag, message.drawn_at))
@@ -380,7 +412,7 @@ class Delivery:
             shown = self._shown_as((message.channel, message.chat_id, message_id))
             async with shown.lock:  # edits of one message in the order of their drawing
                 if shown.content != (message.text, message.buttons):  # else nothing to change
-                    await pacer.take(message.chat_id, urgent=urgent)
+                    await pacer.take(message.chat_id, urgent=urgent, own=own)
                     message = latest(message)
                     await sender.edit(message, message_id)
                     pacer.done(message.chat_id)

@@ -263,6 +263,9 @@ class Outcome:
     refresh: set[View] = field(default_factory=set)  # views to redraw soon, coalesced (see flows.registry.refresher)
     replayable: bool = True      # kept with the update id for a retry (False: it holds personal data, as
                                  # /mydata's export, or goes to a person just erased)
+    # (channel, chat_id) of the private chat whose member's tap this handling answers: the edits of
+    # views there answer that tap (bot.delivery: interactive feedback, no slot of the overall rate)
+    tapped: tuple[str, str] | None = None
 
     def to_json(self) -> str:
         """The kept answer: the messages, the toast and the views to redraw."""

@@ -1,8 +1,9 @@
 """One channel's sending slots, shared by everything that sends through it.
 
-Telegram counts every message and edit the bot sends against the same limits (about 30 a second
-overall, one a second in a chat, 20 a minute in a group), whether it answers a member or drains
-a digest from the outbox. So both take their slot from one ``Pacer`` per channel:
+Telegram documents about 30 messages a second overall ("bulk notifications to multiple users"),
+one a second in a chat and 20 a minute in a group, and counts a message the same whether it
+answers a member or drains a digest from the outbox. So both take their slot from one ``Pacer``
+per channel:
 
 * overall, messages are spaced evenly a little under the channel's rate, and no second ever
   holds more than that rate allows (``cap``): a slot missed because the event loop was busy (a
@@ -15,6 +16,18 @@ takes an overall slot only when no interactive send is waiting for one, so a dig
 members delays a member's answer by one slot at most, never by its queue. Interactive sends wait
 for the overall slot one at a time, in the order they came (a thousand members' views waiting
 do not all wake at every slot).
+
+**An edit answering the member's own tap** (``own=True``: the edit of their private view, made
+within ``OWN_TAP_WINDOW`` of the tap in that chat; the lead's decision, issue 12) is interactive
+feedback, not a bulk notification: it takes no overall slot, and it does not wait for the
+chat's interval either — a member answering ten questions quickly does not wait a second each.
+What bounds it is the member: it follows a tap of theirs, and ``bot.delivery`` keeps one edit in
+flight per chat, a newer state replacing the one waiting. It does wait out a 429's hold of its
+chat or of the channel (and one held longer than ``LONGEST_WAIT`` goes to the outbox, where it
+is an ordinary message), and it sets the chat's interval for what comes after it (a new message,
+a reminder), as any message does. Everything else — sends to groups, broadcasts, reminders, new
+messages, and edits nobody's tap in that chat asked for (a group's counts, a redraw someone
+else caused, a closed ballot) — takes its slots as before.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ PACE = 0.95  # of the channel's rate: room for requests that arrive a little lat
 MARGIN = 1.05  # of a chat's interval: for a request that arrives a little later than the next
 CATCH_UP = 0.25  # seconds of missed slots that may still be used (a short burst, under the cap)
 LONGEST_WAIT = 5.0  # seconds an interactive send waits for its chat; longer, it goes to the outbox
+OWN_TAP_WINDOW = 5.0  # seconds after a member's tap in which the edit answering it is their own (see above)
 
 
 class Busy(Exception):
@@ -49,17 +63,23 @@ class Pacer:
         self._next = float("-inf")      # the next overall slot
         self._recent: deque[float] = deque()  # when the slots of the last second were taken
         self._chat: dict[str, float] = {}  # chat → when it may get its next message
+        self._held: dict[str, float] = {}  # chat → until when a 429 holds it (for an own-tap edit too)
         self._paused_until = float("-inf")  # the channel said to wait, for every chat
         self._urgent = 0                  # interactive sends waiting for an overall slot
         self._broadcast = asyncio.Lock()  # one broadcast send waits for a slot at a time
         self._interactive = asyncio.Lock()  # one interactive send waits for the overall slot at a time
         self.taken = 0
+        self.own = 0  # edits answering a member's own tap: no overall slot taken (see above)
         self.missed = 0.0  # slots gone unused beyond CATCH_UP (the sender came late, or had nothing to send)
 
-    def chat_wait(self, chat_id: str) -> float:
-        """Seconds before ``chat_id`` may get a message (0: now)."""
+    def chat_wait(self, chat_id: str, own: bool = False) -> float:
+        """Seconds before ``chat_id`` may get a message (0: now); ``own``: an edit answering the
+        member's own tap, which waits out a 429's hold only, not the chat's interval."""
         now = self.clock()
-        return max(0.0, self._chat.get(chat_id, float("-inf")) - now, self._paused_until - now)
+        held = max(self._held.get(chat_id, float("-inf")), self._paused_until)
+        if not own:
+            held = max(held, self._chat.get(chat_id, float("-inf")))
+        return max(0.0, held - now)
 
     def paused(self) -> float:
         """Seconds the whole channel still waits out a 429 (0: none)."""
@@ -68,12 +88,19 @@ class Pacer:
     def hold(self, chat_id: str, seconds: float, everywhere: bool = False) -> None:
         """A 429: nothing to ``chat_id`` (or, ``everywhere``, to any chat) for ``seconds``."""
         until = self.clock() + seconds
-        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), until)
+        self._held[chat_id] = max(self._held.get(chat_id, float("-inf")), until)
         if everywhere:
             self._paused_until = max(self._paused_until, until)
 
-    async def take(self, chat_id: str, *, urgent: bool) -> None:
-        """See ``_take``; broadcast sends wait for their slots one at a time, in the order they came."""
+    async def take(self, chat_id: str, *, urgent: bool, own: bool = False) -> None:
+        """See ``_take``; broadcast sends wait for their slots one at a time, in the order they came.
+        ``own``: an edit answering the member's own tap (see the module's docstring) waits out a
+        429's hold only (``Busy`` beyond ``LONGEST_WAIT``) and takes no overall slot."""
+        if own:
+            await self.chat_turn(chat_id, own=True)
+            self._next_in_chat(chat_id, self.clock())
+            self.own += 1
+            return
         if urgent:
             await self._take(chat_id, urgent=True)
         else:
@@ -107,9 +134,10 @@ class Pacer:
                 self._urgent -= 1
         self._book(chat_id)
 
-    async def chat_turn(self, chat_id: str, urgent: bool = True) -> None:
-        """Wait until ``chat_id`` may get a message (``Busy`` for an urgent one held too long)."""
-        while (chat_wait := self.chat_wait(chat_id)) > 0:
+    async def chat_turn(self, chat_id: str, urgent: bool = True, own: bool = False) -> None:
+        """Wait until ``chat_id`` may get a message (``Busy`` for an urgent one held too long);
+        ``own``: an edit answering the member's own tap waits out a 429's hold only."""
+        while (chat_wait := self.chat_wait(chat_id, own)) > 0:
             if urgent and chat_wait > LONGEST_WAIT:
                 raise Busy(chat_wait)
             await asyncio.sleep(chat_wait)
@@ -121,16 +149,20 @@ class Pacer:
         self._next = max(self._next, now - CATCH_UP) + self.spacing
         if self.cap is not None:
             self._recent.append(now)
-        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id) * MARGIN)
+        self._next_in_chat(chat_id, now)
         self.taken += 1
+
+    def _next_in_chat(self, chat_id: str, now: float) -> None:
+        """``chat_id``'s next message waits the chat's interval from ``now``."""
+        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + self.interval(chat_id) * MARGIN)
         if len(self._chat) > 50_000:  # forget chats whose interval is long past
             self._chat = {c: t for c, t in self._chat.items() if t > now}
+            self._held = {c: t for c, t in self._held.items() if t > now}
 
     def done(self, chat_id: str) -> None:
         """A message to ``chat_id`` has arrived (its request was answered): the chat's next one
         waits the interval from now too, as a request that took long reached Telegram late."""
-        self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")),
-                                  self.clock() + self.interval(chat_id) * MARGIN)
+        self._next_in_chat(chat_id, self.clock())
 
     def _slot_wait(self, now: float) -> float:
         """Seconds until the next overall slot: the even spacing (with missed slots made up

@@ -172,6 +172,40 @@ async def test_callback_press_and_answer(tg, bot):
         await bot.answer_callback_query(cq["id"])
 
 
+async def test_an_edit_answering_a_press_in_its_private_chat_is_not_counted_unless_asked(tg, bot):
+    alice = tg.user(1001, "Aliya", started=True)
+    group = tg.group(-100, "Group", with_bot=True)
+    tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=2)
+    question = await bot.send_message(alice.id, "Question 1", reply_markup=keyboard(
+        InlineKeyboardButton(text="Yes", callback_data="q:1")))
+    counts = await bot.send_message(group.id, "Counts 0", reply_markup=keyboard(
+        InlineKeyboardButton(text="Vote", callback_data="v:1")))  # the second second's worth: 2 a second
+    for n in range(2, 5):  # three answers in a row, each edited at once: interactive feedback
+        cq = tg.press(alice, tg.last(alice), "q:1")["callback_query"]
+        assert await bot.answer_callback_query(cq["id"])
+        await bot.edit_message_text(f"Question {n}", chat_id=alice.id, message_id=question.message_id,
+                                    reply_markup=keyboard(InlineKeyboardButton(text="Yes", callback_data="q:1")))
+    assert tg.own_tap_edits == 3 and tg.count_429 == 0
+    with pytest.raises(TelegramRetryAfter):  # a second edit for one press counts: the chat's second
+        await bot.edit_message_text("Question 5", chat_id=alice.id, message_id=question.message_id)
+    cq = tg.press(alice, tg.last(group), "v:1", chat=group)["callback_query"]
+    assert await bot.answer_callback_query(cq["id"])
+    with pytest.raises(TelegramRetryAfter):  # a group's edit counts, whoever pressed
+        await bot.edit_message_text("Counts 1", chat_id=group.id, message_id=counts.message_id)
+
+    tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=30, count_own_tap_edits=True)
+    await asyncio.sleep(1.05)
+    cq = tg.press(alice, tg.last(alice), "q:1")["callback_query"]
+    assert await bot.answer_callback_query(cq["id"])
+    await bot.edit_message_text("Question 6", chat_id=alice.id, message_id=question.message_id,
+                                reply_markup=keyboard(InlineKeyboardButton(text="Yes", callback_data="q:1")))
+    cq = tg.press(alice, tg.last(alice), "q:1")["callback_query"]
+    assert await bot.answer_callback_query(cq["id"])
+    with pytest.raises(TelegramRetryAfter):  # counting everything: the chat's second again
+        await bot.edit_message_text("Question 7", chat_id=alice.id, message_id=question.message_id)
+    assert tg.own_tap_edits == 3
+
+
 async def test_send_photo_and_document_store_bytes(tg, bot):
     alice = tg.user(1001, "Aliya", started=True)
     png = tiny_png(640, 480)

@@ -59,3 +59,65 @@ async def test_a_chat_waits_its_interval_whoever_sent_last_and_a_held_chat_defer
     with pytest.raises(Busy) as busy:
         await pacer.take("7", urgent=True)
     assert busy.value.seconds > 29
+
+
+class Shifted:
+    """The pacer's clock: real time, moved on by the test (a 429's hold passes in a moment)."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.shift
+
+
+async def test_an_edit_answering_the_members_own_tap_takes_no_slot_while_a_broadcast_drains_others_do():
+    clock = Shifted()
+    pacer = Pacer(4.0, lambda chat: 3.0 if chat.startswith("-") else 1.0, clock=clock)  # a slot every ~263 ms
+    drained: list[float] = []
+
+    async def broadcast() -> None:
+        for i in range(40):
+            await pacer.take(f"member{i}", urgent=False)
+            drained.append(time.monotonic())
+
+    drain = asyncio.create_task(broadcast())
+    try:
+        while len(drained) < 6:  # past the first second's catch-up: a slot every ~263 ms
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)  # the broadcast just took a slot: the next is ~250 ms away
+        asked = time.monotonic()
+        for _ in range(5):  # a member answering five questions quickly, one edit after the other
+            await pacer.take("voter", urgent=True, own=True)
+        assert time.monotonic() - asked < 0.1  # neither the overall slot nor the chat's second
+        assert pacer.own == 5
+        asked = time.monotonic()
+        await pacer.take("other", urgent=True)  # an edit nobody's tap in that chat asked for
+        assert time.monotonic() - asked >= 0.15  # waits for the overall slot
+        await pacer.take("-100", urgent=True)  # a group's counts
+        assert time.monotonic() - asked >= 0.4  # and the one after it
+        asked = time.monotonic()
+        await pacer.take("voter", urgent=True)  # a new message to the member after their edits
+        assert time.monotonic() - asked >= 0.8  # the chat's interval, which the own edits set
+    finally:
+        drain.cancel()
+    times = drained + [time.monotonic()]
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 3  # the broadcast's cap held
+
+
+async def test_an_edit_answering_the_members_own_tap_waits_out_a_429():
+    clock = Shifted()
+    pacer = Pacer(30.0, lambda chat: 1.0, clock=clock)
+    pacer.hold("voter", 0.3)  # a 429 for that chat
+    asked = time.monotonic()
+    await pacer.take("voter", urgent=True, own=True)
+    assert time.monotonic() - asked >= 0.29
+    pacer.hold("voter", 30.0)  # held long: the edit goes to the outbox instead (Busy)
+    with pytest.raises(Busy):
+        await pacer.take("voter", urgent=True, own=True)
+    clock.shift += 31.0  # the hold is over
+    await asyncio.wait_for(pacer.take("voter", urgent=True, own=True), 0.05)
+    pacer.hold("someone", 0.3, everywhere=True)  # a 429 for the whole channel holds own edits too
+    asked = time.monotonic()
+    await pacer.take("voter", urgent=True, own=True)
+    assert time.monotonic() - asked >= 0.29

@@ -87,6 +87,8 @@ class Engine:
             if member is not None and event.is_group:  # in the group: hears of ballots there (step 6)
                 await reminders.seen_in_group(tx, event.channel, event.chat_id, member.id)
             await self._dispatch(ctx)
+            if event.button is not None and not event.is_group:  # its view's edit answers the tap
+                ctx.outcome.tapped = (event.channel, event.chat_id)
             await ctx.save_state()
             await self._persist(tx, ctx.outcome)
             if event.update_id is not None:

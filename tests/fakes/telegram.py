@@ -36,7 +36,11 @@ What it does, in Bot API terms:
 * can deliver updates to the bot's webhook (``deliver_webhook``), executing a Bot API
   method the bot returns in the webhook response, like Telegram does;
 * can enforce Telegram's flood limits (429 + ``retry_after``) and inject faults
-  (``fail_next``, ``slow``, ``throttle_for``).
+  (``fail_next``, ``slow``, ``throttle_for``). An edit in a private chat that answers a
+  button press of that chat (within ``own_tap_window`` seconds of the bot's answer to the
+  callback query; one edit per press) is interactive feedback and not counted against the
+  limits (the project's reading of Telegram's "bulk notifications" limit);
+  ``count_own_tap_edits=True`` counts everything.
 
 Realism notes (things that can make a test fail the way production would):
 
@@ -936,6 +940,11 @@ class FakeTelegram:
         self._global_times: deque[float] = deque()
         self._chat_times: dict[Any, deque[float]] = {}
         self._group_times: dict[Any, deque[float]] = {}
+        self._press_chats: dict[str, Any] = {}  # callback query id → its private chat
+        self._presses: dict[Any, deque[float]] = {}  # private chat → when the bot answered its presses not yet
+        # answered by an edit
+        self.own_tap_edits = 0
+        """How many edits answered a press in their private chat and were not counted (limits on)."""
         self.count_429 = 0
         """How many 429 answers were given (limits and :meth:`throttle_for`)."""
         self._fail_left = 0
@@ -1189,6 +1198,8 @@ class FakeTelegram:
         }
         cb_id = str(4_000_000_000_000_000_000 + self.bot_id * 1_000 + next(self._cb_counter))
         self._open_callbacks[cb_id] = time.monotonic()
+        if raw["chat"].get("type") == "private":  # an edit answering it is not counted (enforce_limits)
+            self._press_chats[cb_id] = raw["chat"]["id"]
         cq: JSON = {
             "id": cb_id,
             "from": user.to_dict(),
@@ -1598,14 +1609,24 @@ class FakeTelegram:
         global_per_sec: int | None = 30,
         *,
         count_edits: bool = True,
+        count_own_tap_edits: bool = False,
+        own_tap_window: float = 10.0,
     ) -> None:
         """Answer 429 Too Many Requests (with ``retry_after``) like Telegram when the bot
         sends faster than: ``per_chat_per_sec`` messages per chat per second,
         ``group_per_min`` per group per minute, ``global_per_sec`` overall. Sliding
-        windows; refused requests don't count. None disables one limit."""
+        windows; refused requests don't count. None disables one limit.
+
+        Edits count like messages (``count_edits=False``: none does), except an edit in a
+        private chat answering a button press of that chat: each press there, once the bot
+        has answered its callback query and for ``own_tap_window`` seconds after, lets one
+        edit of that chat go uncounted (neither in the 30/s nor in the chat's 1/s) —
+        interactive feedback to the member's own tap, not a bulk notification. An edit beyond
+        one per press, or later, counts as usual.
+        ``count_own_tap_edits=True``: count those too (every edit counts)."""
         self._limits = {
             "chat": per_chat_per_sec, "group": group_per_min, "global": global_per_sec,
-            "edits": count_edits,
+            "edits": count_edits, "own_taps": count_own_tap_edits, "own_tap_window": own_tap_window,
         }
 
     def disable_limits(self) -> None:
@@ -2022,7 +2043,27 @@ class FakeTelegram:
         if self._limits is not None and key in LIMITED_METHODS:
             if key in EDIT_METHODS and not self._limits["edits"]:
                 return
+            if key in EDIT_METHODS and not self._limits["own_taps"] and self._answers_press(params.get("chat_id"), now):
+                self.own_tap_edits += 1
+                return
             self._check_limits(params.get("chat_id"), now)
+
+    def _answers_press(self, chat_id: Any, now: float) -> bool:
+        """An edit of ``chat_id`` answers a press there still unanswered within the window
+        (and uses it up)."""
+        try:
+            presses = self._presses.get(int(chat_id))
+        except (TypeError, ValueError):
+            return False
+        if not presses:
+            return False
+        window = self._limits["own_tap_window"] if self._limits else 0.0
+        while presses and presses[0] < now - window:
+            presses.popleft()
+        if not presses:
+            return False
+        presses.popleft()
+        return True
 
     def _check_limits(self, chat_id: Any, now: float) -> None:
         lim = self._limits
@@ -2364,6 +2405,9 @@ class FakeTelegram:
         if text is not None and len(text) > 200:
             raise _bad("MESSAGE_TOO_LONG")
         del self._open_callbacks[cb_id]
+        chat = self._press_chats.pop(cb_id, None)
+        if chat is not None:  # an edit of that chat now answers the press (enforce_limits)
+            self._presses.setdefault(chat, deque()).append(time.monotonic())
         self.callback_answers[cb_id] = {
             "text": text, "show_alert": _as_bool(params.get("show_alert", False)),
             "url": params.get("url"), "cache_time": params.get("cache_time"),
