@@ -90,6 +90,12 @@ class BotProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
+    async def stopped(self) -> None:
+        """``stop`` with the event loop free meanwhile: the fake Bot API runs on it, and the bot's
+        clean stop waits for its long poll, which a blocked fake never answers (``stop`` from a
+        test's loop so waits the stop's whole bound, seconds for nothing)."""
+        await asyncio.to_thread(self.stop)
+
 
 async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_path):
     db_path = str(tmp_path / "kill.db")
@@ -130,7 +136,7 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
                 assert dict(await ballots.options(tx, 1)) == {1: 60, 2: 60, 3: 60, 4: 0}
                 assert (await ballots.get(tx, 1)).turnout == 60
     finally:
-        process.stop()
+        await process.stopped()
 
 
 async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_path):
@@ -182,7 +188,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
             assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
     finally:
         tg.release(apply=False)
-        process.stop()
+        await process.stopped()
 
 
 async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer(tg, tmp_path):
@@ -238,7 +244,7 @@ async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer
             assert await db.scalar("SELECT COUNT(*) FROM inbox") == 0
     finally:
         tg.release(apply=False)
-        process.stop()
+        await process.stopped()
 
 
 async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path):
@@ -271,7 +277,7 @@ async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path)
         await tg.wait_for(lambda call: call.method == "editMessageText" and call.ok, timeout=20)
         assert "1. Жол жөндеу керек — 2" in shown()
     finally:
-        process.stop()
+        await process.stopped()
 
 
 async def test_a_clean_restart_redraws_nothing(tg, tmp_path):
