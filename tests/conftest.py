@@ -1,19 +1,17 @@
 """Shared fixtures: a database in a temporary file, the engine, and the no-network simulator;
-and the session's end, which exits with pytest's status even when a test left a thread running."""
+and the session's end (tests/session_end.py), which exits with pytest's status even when a test
+left a thread running."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import multiprocessing
 import os
 import random
 import re
 import shutil
-import sys
 import tempfile
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -22,55 +20,7 @@ import bot.handlers  # noqa: F401  (before any test imports aiogram: as the bot 
 from bot.flows.engine import Engine
 from bot.sim import Group, Person, Sim
 from bot.storage.db import Database
-
-
-# ---- the session's end: fail fast, never hang
-#
-# A test that fails before it closes an aiosqlite connection leaves the connection's thread
-# running (a non-daemon thread, waiting for work forever), and the interpreter waits for every
-# non-daemon thread before it exits: pytest printed its summary and then hung, and a red CI
-# waited out its 90 minutes. So, once pytest has done everything (the summary printed), any such
-# thread still alive after a short grace is named on stderr and the process ends at once with
-# pytest's own status. Threads of concurrent.futures' pools (the drawing process's manager,
-# asyncio's default executor) are left to the interpreter, which stops them itself at exit.
-
-STRAY_GRACE = 1.0  # seconds a thread still has to end by itself (a connection closing)
-_session = None
-
-
-def _stray_threads() -> list[threading.Thread]:
-    def stopped_by_the_interpreter(thread: threading.Thread) -> bool:
-        target = getattr(thread, "_target", None)
-        return (type(thread).__module__.startswith("concurrent.futures")
-                or getattr(target, "__module__", "").startswith("concurrent.futures"))
-
-    return [t for t in threading.enumerate()
-            if t is not threading.main_thread() and not t.daemon and t.is_alive() and not stopped_by_the_interpreter(t)]
-
-
-def pytest_sessionstart(session) -> None:
-    global _session
-    _session = session
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config) -> None:
-    if _session is None:
-        return
-    deadline = time.monotonic() + STRAY_GRACE
-    for thread in _stray_threads():
-        thread.join(max(0.0, deadline - time.monotonic()))
-    stray = _stray_threads()
-    if not stray:
-        return
-    status = int(_session.exitstatus)
-    print(f"\nconftest: {len(stray)} thread(s) a test left running would hold the exit: "
-          f"{', '.join(t.name for t in stray)}; exiting with pytest's status {status}", file=sys.stderr)
-    for child in multiprocessing.active_children():  # the drawing process, which would outlive us
-        child.terminate()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+from tests.session_end import pytest_sessionstart, pytest_unconfigure  # noqa: F401  (hooks, found here by name)
 
 
 class Clock:

@@ -2,8 +2,8 @@
 open (its non-daemon thread waits for work forever) used to leave pytest hung after its summary,
 and a red CI waited out its 90 minutes; a test that hangs is stopped by the per-test timeout.
 
-Each test runs a tiny pytest session in a child process, with this suite's conftest as a plugin
-(``-p tests.conftest``), on a test file written to a temporary directory."""
+Each test runs a tiny pytest session in a child process, on a test file written to a temporary
+directory, with the hooks this suite's conftest.py carries (``-p tests.session_end``)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def pytest_session(tmp_path: Path, test: str, *options: str, conftest: bool = Tr
     (tmp_path / "test_tiny.py").write_text(test)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # the project's pyproject.toml stays out
     out = tmp_path / "out.txt"
-    plugins = ["-p", "tests.conftest"] if conftest else []
+    plugins = ["-p", "tests.session_end"] if conftest else []
     with open(out, "wb") as file:
         process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugins,
                                     "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), *options,
@@ -73,7 +73,7 @@ def test_a_failed_test_that_left_a_connection_open_ends_the_session_with_its_fai
         assert "1 failed" in text, text  # the summary printed before the exit
         assert "would hold the exit" in text and "exiting with pytest's status 1" in text, text
         assert took < 30, text
-        # the same session without this suite's conftest: its summary printed, then it hangs
+        # the same session without the hooks: its summary printed, then it hangs
         assert wait_for(lambda: "1 failed" in bare_out.read_text(errors="replace"), 60), bare_out.read_text()
         time.sleep(2.0)  # longer than the hook's grace
         assert bare.poll() is None, "the session without the hook exited: this test would prove nothing"
@@ -95,6 +95,14 @@ def test_a_hanging_test_fails_at_its_timeout_and_the_session_goes_on_to_its_summ
     text = out.read_text(errors="replace")
     assert status == 1, text
     assert "Timeout" in text and "1 failed" in text, text
+
+
+def test_this_suite_runs_with_the_session_end_hooks(request):
+    from tests import session_end
+
+    hooks = request.config.pluginmanager.hook
+    assert session_end.pytest_unconfigure in [h.function for h in hooks.pytest_unconfigure.get_hookimpls()]
+    assert session_end.pytest_sessionstart in [h.function for h in hooks.pytest_sessionstart.get_hookimpls()]
 
 
 def test_the_suite_runs_with_a_generous_per_test_timeout(request):
