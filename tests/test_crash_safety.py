@@ -303,11 +303,13 @@ async def test_a_crowd_answering_in_private_within_telegrams_flood_limits_loses_
     """40 members answer a pairwise ballot at once while the fake applies Telegram's limits to
     every message and edit (30 a second, one a second per chat): what is refused with a 429
     goes out later, and every member still sees each next pair in turn, then the thanks."""
-    runner = Bot(tg, str(tmp_path / "flood.db"), limits={"rate": 30.0, "private_interval": 1.0,
-                                                          "group_interval": 3.0})
+    runner = Bot(tg, str(tmp_path / "flood.db"))  # the set-up unpaced (~15 messages to one chat: 15 s paced)
     await runner.start()
     try:
         aigerim, group, users = await linked_village(tg, runner, 40, PROBLEMS[:3])
+        await runner.stop()  # and from the ballot on, the bot paces itself by Telegram's limits
+        runner.overrides["limits"] = {"rate": 30.0, "private_interval": 1.0, "group_interval": 3.0}
+        await runner.start()
         tg.send(aigerim, "/poll pairwise", group)
         invitation = await tg.next_message(group, timeout=20)  # group posts go one per 3 s
         payload = invitation["reply_markup"]["inline_keyboard"][0][0]["url"].split("start=")[1]
