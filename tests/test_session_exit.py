@@ -36,14 +36,14 @@ def test_hangs():
 '''
 
 
-def pytest_session(tmp_path: Path, test: str, *options: str, conftest: bool = True) -> tuple[subprocess.Popen, Path]:
+def pytest_session(tmp_path: Path, test: str, *options: str, hooks: bool = True) -> tuple[subprocess.Popen, Path]:
     """``python -m pytest`` on ``test`` in a child process, from the project's root, outside its
     tests (no ini file: only what the command line says); stdout and stderr in one file."""
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "test_tiny.py").write_text(test)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # the project's pyproject.toml stays out
     out = tmp_path / "out.txt"
-    plugins = ["-p", "tests.session_end"] if conftest else []
+    plugins = ["-p", "tests.session_end"] if hooks else []
     with open(out, "wb") as file:
         process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugins,
                                     "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), *options,
@@ -63,7 +63,7 @@ def wait_for(condition, timeout: float) -> bool:
 
 def test_a_failed_test_that_left_a_connection_open_ends_the_session_with_its_failure(tmp_path):
     hooked, hooked_out = pytest_session(tmp_path / "hooked", LEAKS_A_CONNECTION)
-    bare, bare_out = pytest_session(tmp_path / "bare", LEAKS_A_CONNECTION, conftest=False)
+    bare, bare_out = pytest_session(tmp_path / "bare", LEAKS_A_CONNECTION, hooks=False)
     try:
         started = time.monotonic()
         status = hooked.wait(timeout=60)  # generous: an interpreter's start and imports on a loaded machine
@@ -85,7 +85,7 @@ def test_a_failed_test_that_left_a_connection_open_ends_the_session_with_its_fai
 
 
 def test_a_hanging_test_fails_at_its_timeout_and_the_session_goes_on_to_its_summary(tmp_path):
-    process, out = pytest_session(tmp_path, HANGS, "--timeout", "1", conftest=False)
+    process, out = pytest_session(tmp_path, HANGS, "--timeout", "1", hooks=False)
     try:
         status = process.wait(timeout=60)
     finally:
