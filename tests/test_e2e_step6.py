@@ -147,7 +147,7 @@ async def _members_and_three_groups(tg, bot, members: int):
     users = [tg.user(20_000 + i, f"M{i}", "en", started=True) for i in range(members)]
     groups = [group, tg.group(-100322, "Ауыл 2", with_bot=True), tg.group(-100323, "Ауыл 3", with_bot=True)]
     now = datetime.now(timezone.utc)
-    async with bot.app.db.transaction() as tx:
+    async def members_and_groups(tx) -> None:  # one transaction on the bot's connection (atomic: no thread hand-overs)
         for user in users:  # members who joined earlier, seen in the group (no "a vote is open" for them)
             member = await tx.insert("INSERT INTO members (name, locale, consent_at, created_at, active_community)"
                                      " VALUES (?, 'en', 'now', 'now', 1)", (user.first_name,))
@@ -160,6 +160,8 @@ async def _members_and_three_groups(tg, bot, members: int):
                              " VALUES ('telegram', ?, 1, 'now')", (str(extra.id),))
         await tx.execute("INSERT INTO tasks (community_id, problem_id, number, title, norm, owner_id, created_at)"
                          " VALUES (1, 1, 1, 'Clean the culvert', 'clean the culvert', 1, ?)", (now.isoformat(),))
+
+    await bot.app.db.atomic(members_and_groups)
     ballot = await say(tg, aigerim, "/poll dots 3 2d", group)
     tg.enforce_limits(per_chat_per_sec=1, group_per_min=20, global_per_sec=30)
     await bot.stop()
