@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bot.storage.db import Database
+from tests.conftest import migrated_database
 
 PG = os.environ.get("QATYSU_TEST_PG", "").strip()
 STORES = ["sqlite", "postgresql"]
@@ -80,7 +81,7 @@ async def drop_pg_database(url: str) -> None:
 async def db(request, tmp_path):
     """The database, on each store in turn."""
     if request.param == "sqlite":
-        database = await Database(str(tmp_path / "test.db")).open()
+        database = await Database(migrated_database(str(tmp_path / "test.db"))).open()
         yield database
         await database.close()
         return

@@ -45,14 +45,26 @@ print(json.dumps({"deferred": deferred, "built": built, "failed": failed, "finge
 """
 
 
-def probe(mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def probes(*modes: str) -> list[dict]:
+    """The probe in each mode, the interpreters side by side (each takes a core for seconds)."""
+    children = [subprocess.Popen([sys.executable, "-c", PROBE, mode], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for mode in modes]
+    results = []
+    try:
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            assert child.returncode == 0, err[-2000:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return results
 
 
 def test_every_aiogram_model_builds_on_first_use_as_aiogram_builds_it():
-    lazy, eager = probe("lazy"), probe("eager")
+    lazy, eager = probes("lazy", "eager")
     assert lazy["deferred"], "aiogram's types were built at import: the deferral did not apply"
     assert not eager["deferred"]
     assert lazy["failed"] == [] and lazy["built"] == eager["built"] > 500

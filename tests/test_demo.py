@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from contextlib import closing
+from pathlib import Path
+
+import pytest
 
 from bot.demo import run_demo
 
 
-async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_path):
-    out = await run_demo(str(tmp_path / "demo-out"), seed=7)
-    transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[str, Path]:
+    """One run of the demo (seed 7) that both tests read: what it returned, and its folder."""
+    folder = tmp_path_factory.mktemp("demo") / "demo-out"
+    return asyncio.run(run_demo(str(folder), seed=7)), folder
+
+
+def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(demo):
+    out, folder = demo
+    transcript = (folder / "transcript.md").read_text(encoding="utf-8")
     for expected in ("Көктерек ауылы", "Добро пожаловать", "Welcome to",      # three languages
                      "Жапсырма (стикер) әдісі", "Басымдықтарды анықтау матрицасы", "Жүппен саралау",
                      "Жиынтық рейтинг", "Қауымдастық #", "Келесі кезеңге қатысатындар", "2-қадам"):
         assert expected in transcript, expected
     assert "Traceback" not in transcript and "Кешіріңіз" not in transcript  # nothing failed on the way
-    charts = sorted((tmp_path / "demo-out").glob("chart-*.png"))
+    charts = sorted((folder).glob("chart-*.png"))
     assert len(charts) >= 8
     assert all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and c.stat().st_size < 200_000 for c in charts)
     assert out.endswith("demo-out")
 
     # step 2: nominations, the election, its result with a chart, the ҚМҰТ confirmed
-    with closing(sqlite3.connect(tmp_path / "demo-out" / "demo.db")) as db:
+    with closing(sqlite3.connect(folder / "demo.db")) as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM nominations GROUP BY status"))
         kmut = [name for (name,) in db.execute("SELECT m.name FROM memberships s JOIN members m ON m.id = s.member_id"
                                                " WHERE s.kmut = 1 ORDER BY m.name")]
@@ -57,7 +68,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     result = re.search(r"ҚМҰТ сайлауы: 7 мүше сайланды: .*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
     assert result, "no election result with a chart"
     assert "Үміткері жоқ санаттар: Бизнес." in result.group(0)
-    chart = tmp_path / "demo-out" / result.group(1)
+    chart = folder / result.group(1)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # confirmed explicitly without the business category, then step 2's result is posted on /next
     assert "[Сонда да бекіту]" in transcript and "ҚМҰТ құрамы бекітілді" in transcript
@@ -80,7 +91,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     posted = re.search(r"\(in group «Көктерек ауылы»\) → `/tree`\n> 🤖 → group «Көктерек ауылы»: "
                        r"Мәселе ағашы: 5 себеп, 5 салдар\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
     assert posted, "no tree chart in the group"
-    assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the facilitator's /next posts step 3's result and opens step 4
     assert "3-қадам аяқталды.\n>   \n>   Мәселе ағашы: 5 себеп, 5 салдар." in transcript
     assert "**4-қадам: " in transcript
@@ -115,7 +126,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     for command, text in (("resources", caption), ("orgs", diagram)):
         posted = re.search(group.format(command, re.escape(text)), transcript, re.S)
         assert posted, f"no {command} chart in the group"
-        assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the facilitator's /next posts step 4's result and opens step 5
     assert f"4-қадам аяқталды.\n>   \n>   {caption}\n>   {diagram}" in transcript
     assert "**5-қадам: " in transcript
@@ -139,7 +150,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     posted = re.search(r"\(in group «Көктерек ауылы»\) → `/plan`\n> 🤖 → group «Көктерек ауылы»: Іс-әрекет жоспары: "
                        r"7 міндет\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
     assert posted, "no Gantt chart in the group"
-    assert (tmp_path / "demo-out" / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / posted.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plan_ballots == [("closed", 18, 3)]
     assert re.search(r"Мүшелер іс-әрекет жоспарын бекітті: 18 — жақтады, 3 — әзірге жоқ\.\n>   Тексеру коды: \w+\. .*?\n"
                      r">   !\[chart\]\(chart-\d+\.png\)", transcript)
@@ -166,7 +177,7 @@ async def test_the_demo_walks_steps_1_to_7_and_writes_transcript_and_charts(tmp_
     result = re.search(r"Біз қалаған мақсатқа жеттік пе\? Иә: \d+, ішінара: \d+, жоқ: \d+\.\n.*?"
                        rf"{len(answers)} мүше жауап берді\..*?!\[chart\]\((chart-\d+\.png)\)", transcript, re.S)
     assert result, "no evaluation result with a chart"
-    assert (tmp_path / "demo-out" / result.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / result.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the facilitator gets the written answers, unsigned
     texts = transcript.split("→ Айгерим: 📝 Мүшелер бағалауда не жазды (аты-жөнсіз):")[1].split("\n\n")[0]
     texts = re.split(r"\n> (?:🤖|🟢)", texts)[0]  # that message alone, not the ones after it
@@ -194,11 +205,11 @@ def whatsapp_messages(transcript: str) -> list[list[str]]:
     return [b for b in blocks if b is not None]
 
 
-async def test_the_demo_plays_a_member_on_whatsapp_and_the_transcript_shows_that_chat(tmp_path):
+def test_the_demo_plays_a_member_on_whatsapp_and_the_transcript_shows_that_chat(demo):
     from bot.demo_steps import WHATSAPP_MEMBER
 
-    await run_demo(str(tmp_path / "demo-out"), seed=7)
-    transcript = (tmp_path / "demo-out" / "transcript.md").read_text(encoding="utf-8")
+    _, folder = demo
+    transcript = (folder / "transcript.md").read_text(encoding="utf-8")
     messages = whatsapp_messages(transcript)
     assert len(messages) >= 60 and all(m[0].startswith(f"{WHATSAPP_MEMBER}: ") for m in messages)
     assert f"**{WHATSAPP_MEMBER}** (on WhatsApp) → `/start " in transcript  # he joins, and acts, there
@@ -221,9 +232,9 @@ async def test_the_demo_plays_a_member_on_whatsapp_and_the_transcript_shows_that
     assert any("Жапсырма (стикер) әдісі: ең өзектісі" in m[0] for m in charts)
     for m in charts:
         name = m[-1].removeprefix("![chart](").removesuffix(")")
-        assert (tmp_path / "demo-out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # his votes count in the one tally, beside the Telegram members'
-    with closing(sqlite3.connect(tmp_path / "demo-out" / "demo.db")) as db:
+    with closing(sqlite3.connect(folder / "demo.db")) as db:
         [(member,)] = db.execute("SELECT member_id FROM identities WHERE channel = 'whatsapp'").fetchall()
         assert db.execute("SELECT name FROM members WHERE id = ?", (member,)).fetchone()[0] == WHATSAPP_MEMBER
         assert db.execute("SELECT COUNT(*) FROM identities WHERE channel = 'demo'").fetchone()[0] >= 20

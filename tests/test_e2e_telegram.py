@@ -4,6 +4,7 @@ fake Telegram Bot API on 127.0.0.1, with tests acting as several people in priva
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import struct
@@ -28,6 +29,10 @@ class Bot:
         self.app: TelegramApp | None = None
 
     async def start(self) -> TelegramApp:
+        if not os.path.exists(self.db_path):  # a new database: a copy of one migrated once (tests/conftest.py)
+            from tests.conftest import migrated_database
+
+            migrated_database(self.db_path)
         config = Config(db_path=self.db_path, telegram_token=TOKEN, telegram_api_base=self.tg.base_url)
         self.app = TelegramApp(config, rng=random.Random(5), edit_interval=0.2, polling_timeout=1,
                                session=self.tg.session(), retry_delay=0.02, **self.overrides)

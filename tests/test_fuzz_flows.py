@@ -145,12 +145,14 @@ def payloads(outcome: Outcome, queued: list[Message] = ()) -> list[tuple[str, st
 
 async def take_outbox(db: Database) -> list[Message]:
     """Take what the engine queued in the outbox (as if it had been sent), when there is one."""
-    async with db.transaction() as tx:
+    async def take(tx) -> list:
         if not await tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
             return []
         rows = await tx.all("SELECT id, payload FROM outbox ORDER BY id")
         await tx.execute("DELETE FROM outbox")
-    return [Message.from_json(r[1]) for r in rows]
+        return rows
+
+    return [Message.from_json(r[1]) for r in await db.atomic(take)]
 
 
 # --- the template database, built once per test session ---------------------------------------
@@ -547,107 +549,109 @@ class Harness:
         return outcome
 
     def query(self, sql: str, params: tuple = ()) -> list:
-        async def run() -> list:
-            async with self.db.transaction() as tx:
-                return [tuple(r) for r in await tx.all(sql, params)]
-        return self.loop.run_until_complete(run())
+        async def run(tx) -> list:
+            return [tuple(r) for r in await tx.all(sql, params)]
+        return self.loop.run_until_complete(self.db.atomic(run))
 
     def check_database(self) -> None:
         self.loop.run_until_complete(self._check_database())
 
     async def _check_database(self) -> None:
+        # on the engine's own connection, as one transaction: no hand-over to aiosqlite's thread per statement
+        await self.db.atomic(self._checks)
+
+    async def _checks(self, tx) -> None:
         t = self.t
-        async with self.db.transaction() as tx:
-            over = await tx.all(
-                "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
-                " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
-                " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
-            assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
-            # /forget keeps an erased member's votes, on an anonymous row without identity or membership.
-            for table in VOTE_TABLES:
-                foreign = await tx.all(
-                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
-                    " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
-                    f" WHERE ms.member_id IS NULL AND NOT ({ERASED.format(member='v.member_id')})")
-                assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
-            for who in OUTSIDERS:  # every member row the stranger or the never-seen person ever had
-                current = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
-                                          (CH, PEOPLE[who][0]))
-                if current is not None:
-                    self.outsider_ids.add(current)
-            outsiders = sorted(self.outsider_ids)
-            marks = ",".join("?" * len(outsiders))
-            joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
-                                  " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
-            assert not joined, f"an outsider became a member: {[tuple(r) for r in joined]}"
-            # An outsider may found a community of their own with /new and vote there; nowhere else.
-            for table in VOTE_TABLES:
-                theirs = await tx.all(
-                    f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
-                    f" WHERE v.member_id IN ({marks}) AND b.community_id IN (?, ?)",
-                    (*outsiders, t.community_a, t.community_b))
-                assert not theirs, f"{table} rows of an outsider: {[tuple(r) for r in theirs]}"
-            opened = await tx.all(
-                "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
-                " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
-                f" WHERE ms.role IS NOT 'facilitator' AND NOT ({ERASED.format(member='b.opened_by')})")
-            assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
-            # No action beyond a role: every audited action that needs a role was taken by someone
-            # holding it in that community, or by the scheduler (a ballot closed at its closing time).
-            beyond = await tx.all(
-                "SELECT a.id, a.action, a.community_id, a.actor_id, ms.role FROM audit_log a"
-                " LEFT JOIN memberships ms ON ms.community_id = a.community_id AND ms.member_id = a.actor_id"
-                f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator'"
-                f" AND NOT {WAS_FACILITATOR})"
-                f" OR (a.action IN ({_marks(KMUT_ACTIONS)}) AND ms.role IS NOT 'facilitator' AND ms.kmut IS NOT 1)"
-                f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
-                f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
-                f" AND NOT (a.actor_id IS NULL AND a.action IN ({_marks(SCHEDULED_ACTIONS)}) AND EXISTS ("
-                "SELECT 1 FROM ballots b WHERE b.id = json_extract(a.detail, '$.ballot')"
-                " AND b.community_id = a.community_id AND b.closes_at <= a.at))",
-                (*FACILITATOR_ACTIONS, *KMUT_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
-            assert not beyond, f"actions beyond the actor's role (id, action, community, actor, role): " \
-                               f"{[tuple(r) for r in beyond]}"
-            broken = await audit.verify(tx)
-            assert broken is None, f"audit chain broken: {broken}"
-            # Beyond the brief: a vote sits in the table of its ballot's kind, on the ballot's options.
-            for table, kind in VOTE_TABLES.items():
-                wrong = await tx.all(f"SELECT v.ballot_id, b.kind FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
-                                     " WHERE b.kind != ?", (kind,))
-                if wrong and self.tolerate and "cross-kind-votes" in KNOWN_INVARIANT_BUGS:
-                    self.hit_known_bugs.append("cross-kind-votes")
-                    continue
-                assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
-            # step 2: approvals within the seats, on the election's candidates; a nominee is a member
-            over = await tx.all("SELECT v.ballot_id, v.member_id, COUNT(*), b.stickers FROM election_votes v"
-                                " JOIN ballots b ON b.id = v.ballot_id GROUP BY v.ballot_id, v.member_id"
-                                " HAVING COUNT(*) > b.stickers")
-            assert not over, f"approvals beyond the seats: {[tuple(r) for r in over]}"
-            stray = await tx.all("SELECT v.ballot_id, v.nomination_id FROM election_votes v WHERE NOT EXISTS"
-                                 " (SELECT 1 FROM election_options o WHERE o.ballot_id = v.ballot_id"
-                                 " AND o.nomination_id = v.nomination_id)")
-            assert not stray, f"approvals of someone not on the ballot: {[tuple(r) for r in stray]}"
-            outsiders = await tx.all(
-                "SELECT n.id, n.member_id FROM nominations n WHERE NOT EXISTS"
-                " (SELECT 1 FROM memberships ms WHERE ms.community_id = n.community_id AND ms.member_id = n.member_id)"
-                f" AND NOT ({ERASED.format(member='n.member_id')})")
-            assert not outsiders, f"nominations of non-members: {[tuple(r) for r in outsiders]}"
-            # step 3: a node hangs under an open node of its kind and community, never under itself
-            astray = await tx.all("SELECT n.id FROM tree_nodes n JOIN tree_nodes p ON p.id = n.parent_id"
-                                  " WHERE n.status = 'open' AND (p.kind <> n.kind OR p.community_id <> n.community_id"
-                                  " OR p.status <> 'open' OR p.id = n.id)")
-            assert not astray, f"tree nodes hanging where they cannot: {[tuple(r) for r in astray]}"
-            # step 4: estimates only by members of the organisation's community, each 1-3
-            estimates = await tx.all("SELECT r.org_id, r.member_id FROM org_ratings r JOIN orgs o ON o.id = r.org_id"
-                                     " LEFT JOIN memberships ms ON ms.community_id = o.community_id"
-                                     " AND ms.member_id = r.member_id WHERE ms.member_id IS NULL")
-            assert not estimates, f"estimates by non-members: {[tuple(r) for r in estimates]}"
-            for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
-                                  ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
-                stray = await tx.all(
-                    f"SELECT v.ballot_id, v.{column} FROM {table} v WHERE NOT EXISTS (SELECT 1 FROM ballot_options o"
-                    f" WHERE o.ballot_id = v.ballot_id AND o.problem_id = v.{column})")
-                assert not stray, f"{table} rows on problems the ballot does not offer: {[tuple(r) for r in stray]}"
+        over = await tx.all(
+            "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
+            " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
+            " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
+        assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
+        # /forget keeps an erased member's votes, on an anonymous row without identity or membership.
+        for table in VOTE_TABLES:
+            foreign = await tx.all(
+                f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                " LEFT JOIN memberships ms ON ms.community_id = b.community_id AND ms.member_id = v.member_id"
+                f" WHERE ms.member_id IS NULL AND NOT ({ERASED.format(member='v.member_id')})")
+            assert not foreign, f"{table} rows of non-members: {[tuple(r) for r in foreign]}"
+        for who in OUTSIDERS:  # every member row the stranger or the never-seen person ever had
+            current = await tx.scalar("SELECT member_id FROM identities WHERE channel = ? AND external_id = ?",
+                                      (CH, PEOPLE[who][0]))
+            if current is not None:
+                self.outsider_ids.add(current)
+        outsiders = sorted(self.outsider_ids)
+        marks = ",".join("?" * len(outsiders))
+        joined = await tx.all(f"SELECT community_id, member_id FROM memberships WHERE member_id IN ({marks})"
+                              " AND community_id IN (?, ?)", (*outsiders, t.community_a, t.community_b))
+        assert not joined, f"an outsider became a member: {[tuple(r) for r in joined]}"
+        # An outsider may found a community of their own with /new and vote there; nowhere else.
+        for table in VOTE_TABLES:
+            theirs = await tx.all(
+                f"SELECT v.ballot_id, v.member_id FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                f" WHERE v.member_id IN ({marks}) AND b.community_id IN (?, ?)",
+                (*outsiders, t.community_a, t.community_b))
+            assert not theirs, f"{table} rows of an outsider: {[tuple(r) for r in theirs]}"
+        opened = await tx.all(
+            "SELECT b.id, b.opened_by, ms.role FROM ballots b LEFT JOIN memberships ms"
+            " ON ms.community_id = b.community_id AND ms.member_id = b.opened_by"
+            f" WHERE ms.role IS NOT 'facilitator' AND NOT ({ERASED.format(member='b.opened_by')})")
+        assert not opened, f"ballots opened by non-facilitators: {[tuple(r) for r in opened]}"
+        # No action beyond a role: every audited action that needs a role was taken by someone
+        # holding it in that community, or by the scheduler (a ballot closed at its closing time).
+        beyond = await tx.all(
+            "SELECT a.id, a.action, a.community_id, a.actor_id, ms.role FROM audit_log a"
+            " LEFT JOIN memberships ms ON ms.community_id = a.community_id AND ms.member_id = a.actor_id"
+            f" WHERE ((a.action IN ({_marks(FACILITATOR_ACTIONS)}) AND ms.role IS NOT 'facilitator'"
+            f" AND NOT {WAS_FACILITATOR})"
+            f" OR (a.action IN ({_marks(KMUT_ACTIONS)}) AND ms.role IS NOT 'facilitator' AND ms.kmut IS NOT 1)"
+            f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
+            f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
+            f" AND NOT (a.actor_id IS NULL AND a.action IN ({_marks(SCHEDULED_ACTIONS)}) AND EXISTS ("
+            "SELECT 1 FROM ballots b WHERE b.id = json_extract(a.detail, '$.ballot')"
+            " AND b.community_id = a.community_id AND b.closes_at <= a.at))",
+            (*FACILITATOR_ACTIONS, *KMUT_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
+        assert not beyond, f"actions beyond the actor's role (id, action, community, actor, role): " \
+                           f"{[tuple(r) for r in beyond]}"
+        broken = await audit.verify(tx)
+        assert broken is None, f"audit chain broken: {broken}"
+        # Beyond the brief: a vote sits in the table of its ballot's kind, on the ballot's options.
+        for table, kind in VOTE_TABLES.items():
+            wrong = await tx.all(f"SELECT v.ballot_id, b.kind FROM {table} v JOIN ballots b ON b.id = v.ballot_id"
+                                 " WHERE b.kind != ?", (kind,))
+            if wrong and self.tolerate and "cross-kind-votes" in KNOWN_INVARIANT_BUGS:
+                self.hit_known_bugs.append("cross-kind-votes")
+                continue
+            assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
+        # step 2: approvals within the seats, on the election's candidates; a nominee is a member
+        over = await tx.all("SELECT v.ballot_id, v.member_id, COUNT(*), b.stickers FROM election_votes v"
+                            " JOIN ballots b ON b.id = v.ballot_id GROUP BY v.ballot_id, v.member_id"
+                            " HAVING COUNT(*) > b.stickers")
+        assert not over, f"approvals beyond the seats: {[tuple(r) for r in over]}"
+        stray = await tx.all("SELECT v.ballot_id, v.nomination_id FROM election_votes v WHERE NOT EXISTS"
+                             " (SELECT 1 FROM election_options o WHERE o.ballot_id = v.ballot_id"
+                             " AND o.nomination_id = v.nomination_id)")
+        assert not stray, f"approvals of someone not on the ballot: {[tuple(r) for r in stray]}"
+        outsiders = await tx.all(
+            "SELECT n.id, n.member_id FROM nominations n WHERE NOT EXISTS"
+            " (SELECT 1 FROM memberships ms WHERE ms.community_id = n.community_id AND ms.member_id = n.member_id)"
+            f" AND NOT ({ERASED.format(member='n.member_id')})")
+        assert not outsiders, f"nominations of non-members: {[tuple(r) for r in outsiders]}"
+        # step 3: a node hangs under an open node of its kind and community, never under itself
+        astray = await tx.all("SELECT n.id FROM tree_nodes n JOIN tree_nodes p ON p.id = n.parent_id"
+                              " WHERE n.status = 'open' AND (p.kind <> n.kind OR p.community_id <> n.community_id"
+                              " OR p.status <> 'open' OR p.id = n.id)")
+        assert not astray, f"tree nodes hanging where they cannot: {[tuple(r) for r in astray]}"
+        # step 4: estimates only by members of the organisation's community, each 1-3
+        estimates = await tx.all("SELECT r.org_id, r.member_id FROM org_ratings r JOIN orgs o ON o.id = r.org_id"
+                                 " LEFT JOIN memberships ms ON ms.community_id = o.community_id"
+                                 " AND ms.member_id = r.member_id WHERE ms.member_id IS NULL")
+        assert not estimates, f"estimates by non-members: {[tuple(r) for r in estimates]}"
+        for table, column in (("dot_votes", "problem_id"), ("matrix_votes", "problem_id"),
+                              ("pairwise_votes", "low_id"), ("pairwise_votes", "high_id")):
+            stray = await tx.all(
+                f"SELECT v.ballot_id, v.{column} FROM {table} v WHERE NOT EXISTS (SELECT 1 FROM ballot_options o"
+                f" WHERE o.ballot_id = v.ballot_id AND o.problem_id = v.{column})")
+            assert not stray, f"{table} rows on problems the ballot does not offer: {[tuple(r) for r in stray]}"
 
 
 VOTE_TABLES = {"dot_votes": "dots", "matrix_votes": "matrix", "pairwise_votes": "pairwise",
