@@ -29,12 +29,15 @@ their 24-hour window is open).
    (``r`` from a fixed seed, skewed). Each tap is a signed webhook POST (a ``list_reply`` with the
    ballot message as its context), ``--concurrency`` in flight, a member's next tap only after
    their last was answered 200 (WhatsApp delivers one person's messages in order). Measured:
-   updates/s and latency from the POST to its 200 (what Meta waits for); the time until the
-   member's reply (the toast, sent as a short message) reached the fake Cloud API; the bot's CPU
-   per update until it is idle. Then the same signed POSTs go to a **bare aiohttp handler** in a
-   child process (it reads the body, checks ``X-Hub-Signature-256`` in constant time, answers
-   200): the ceiling of the web server on this machine; and to one that also sends the member one
-   text through the Cloud API after the 200 (what any answer costs). Checks: every POST answered 200; every
+   updates/s and latency from the POST to its 200 (what Meta waits for; each POST is in the
+   durable inbox before its 200); the time until the member's reply (their fresh view) reached
+   the fake Cloud API; the bot's CPU per POST until the last 200 and per update until it is
+   idle; the inbox transactions the POSTs took (group commit). The same signed POSTs go to a
+   **bare aiohttp handler** in a child process (it reads the body, checks
+   ``X-Hub-Signature-256`` in constant time, answers 200; no access log, as the bot's server by
+   default) just before our burst and again just after it: the ceiling of the web server on this
+   machine; the goal's ratio is taken to the faster of the two. And to one that also sends the
+   member one text through the Cloud API after the 200 (what any answer costs). Checks: every POST answered 200; every
    member's stored stickers equal the plan; the trigger-kept counts and turnout equal the
    expected tallies; every member's last view shows all their stickers, and each view they got
    shows a newer state than the one before (a member's quick taps are coalesced into one view,
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import hashlib
 import hmac
 import json
@@ -416,8 +420,6 @@ async def burst(child: Child, session, bodies, args) -> dict:
         await child.ask(cmd="profile_off", path=os.path.join(args.workdir, "ours.prof"))
     latencies = sorted(r[1] - r[0] for r in results)
     wall = answered - started
-    timeline = Counter(int((r[1] - started) / 0.25) for r in results)
-    print(f"  {child.kind}: 200s per 0.25 s: {[timeline[i] for i in range(max(timeline) + 1)]}", flush=True)
     return {"results": results, "started": started, "wall": wall, "rate": len(results) / wall,
             "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": latencies[-1],
             "ok": sum(1 for r in results if r[2] == 200), "idle": idle["idle_at"] - started, "counts": idle,
@@ -525,6 +527,9 @@ async def driver(args: argparse.Namespace) -> int:
                 if to_reply else float("nan")
             peak = Counter(int(m.at) for ms in replies.values() for m in ms)
             mine["peak_sends"] = max(peak.values()) if peak else 0
+            sent_at = sorted(m.at for ms in replies.values() for m in ms)
+            mine["peak_window"] = max((bisect.bisect_left(sent_at, t + 1.0) - i for i, t in enumerate(sent_at)),
+                                      default=0)
             checks.append((mine["ok"] == len(bodies), "every webhook POST answered 200",
                            f"{mine['ok']}/{len(bodies)}"))
             checks.append((not bad, "every member's last view shows all their stickers, each view a newer state than "
@@ -658,7 +663,8 @@ def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine:
         ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", f"{ceiling['other_cpu']:.1f} s"),
         ("load average after", mine["loadavg"], ceiling["loadavg"]),
         ("peak RSS", f"{mine['peak_rss']:.0f} MB", f"{ceiling['peak_rss']:.0f} MB"),
-        ("replies sent in the busiest second", f"{mine['peak_sends']:,}", ""),
+        ("replies at the Cloud API in the busiest second (clock second; any 1 s)",
+         f"{mine['peak_sends']:,}; {mine['peak_window']:,}", ""),
         ("views sent (taps coalesced)", f"{mine['views']:,} for {n * 5:,} taps", ""),
     ]
     w0 = max(len(r[0]) for r in rows)

@@ -41,52 +41,65 @@ class NotStored(Exception):
 class GroupCommit(Generic[Item, Result]):
     """``await write(item)`` returns once ``work(tx, items)`` has committed the item with those
     that arrived with it (in the same round of the event loop, or while the group before it was
-    being written); ``work`` returns one result per item, in order. At most ``largest`` items a
-    transaction."""
+    being written); ``work`` returns one result per item, in order; ``then(result)`` is called once
+    the item is committed, even when the one who waited for it is gone (a POST cancelled). At most
+    ``largest`` items a transaction."""
 
     def __init__(self, db: Database, work: Callable[[Tx, list[Item]], Awaitable[list[Result]]], *,
                  largest: int = 500, name: str = "a group") -> None:
         self.db, self.work, self.largest, self.name = db, work, largest, name
-        self._waiting: list[tuple[Item, asyncio.Future]] = []
+        self._waiting: list[tuple[Item, asyncio.Future, Callable[[Result], None] | None]] = []
         self._writer: asyncio.Task | None = None
+        self._writing = 0  # items in the transaction being written
         self.groups = 0  # transactions committed (for tests and benchmarks)
         self.items = 0   # items in them
 
-    async def write(self, item: Item) -> Result:
+    @property
+    def pending(self) -> int:
+        """Items not committed yet: waiting, or in the transaction being written."""
+        return len(self._waiting) + self._writing
+
+    async def write(self, item: Item, then: Callable[[Result], None] | None = None) -> Result:
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
+        self._waiting.append((item, future, then))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_all())
         return await future
 
     async def _write_all(self) -> None:
-        group: list[tuple[Item, asyncio.Future]] = []
+        group: list[tuple[Item, asyncio.Future, Callable[[Result], None] | None]] = []
         try:
             while self._waiting:
                 group, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
-                items = [item for item, _ in group]
+                items = [item for item, _, _ in group]
+                self._writing = len(group)
                 try:
                     results = await self.db.atomic(lambda tx: self.work(tx, items))
                 except Exception as exc:
                     log.exception("writing %s of %d failed; none of it is kept", self.name, len(group))
-                    for _, future in group:
+                    for _, future, _ in group:
                         if not future.done():
                             future.set_exception(NotStored(str(exc)))
                 else:
                     self.groups += 1
                     self.items += len(group)
-                    for (_, future), result in zip(group, results, strict=True):
+                    for (_, future, then), result in zip(group, results, strict=True):
+                        if then is not None:
+                            try:
+                                then(result)
+                            except Exception:
+                                log.exception("after writing %s", self.name)
                         if not future.done():
                             future.set_result(result)
                 group = []
         except BaseException:  # cancelled (the loop closing): no item is told it was written
-            for _, future in group + self._waiting:
+            for _, future, _ in group + self._waiting:
                 if not future.done():
                     future.set_exception(NotStored("cancelled"))
             self._waiting = []
             raise
         finally:
-            self._writer = None
+            self._writer, self._writing = None, 0
 
 
 class Turns:

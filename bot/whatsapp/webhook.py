@@ -124,14 +124,18 @@ def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel,
         messages, statuses = parse(body, config.phone_number_id)
         if not messages and not statuses:
             return web.Response(text="ok")
+
+        def handle_new(new: list[str]) -> None:  # committed: handled even if this POST is cancelled now
+            fresh = set(new)
+            for message_id, sender, stored, _ in messages:
+                if message_id in fresh:
+                    fresh.discard(message_id)  # twice in one POST: handled once
+                    channel.submit(message_id, stored, wa_id=sender)
+
         try:  # with the POSTs that arrived with it: answered once their transaction has committed
-            new = set(await writer.write(Received(messages, statuses)))
+            await writer.write(Received(messages, statuses), then=handle_new)
         except NotStored:
             return web.Response(status=503, text="try again")  # Meta delivers it again
-        for message_id, sender, stored, _ in messages:
-            if message_id in new:
-                new.discard(message_id)  # twice in one POST: handled once
-                channel.submit(message_id, stored, wa_id=sender)
         return web.Response(text="ok")
 
     return [web.get(PATH, verify), web.post(PATH, receive)]
