@@ -491,7 +491,7 @@ async def driver(args: argparse.Namespace) -> int:
                 r = plan
                 expected_marks.append([{r[0]}, {r[0], r[1]}, {r[0], r[1], r[2]}, {r[1], r[2]}, {r[1], r[2], r[4]}])
             # the bare handler just before ours (the bot idle) and again just after: on a shared
-            # machine the ratio is taken to the faster of the two
+            # machine the ratio is taken to the mean of the two, and shown to each
             bare_runs = [await bare_burst(args, workdir, bodies, children, checks, "before")]
             before = {u.wa_id: len(wa.messages(u)) for u in users}
             refused0 = len(wa.refused)
@@ -560,7 +560,7 @@ async def driver(args: argparse.Namespace) -> int:
 
             # --- the bare handler, the same POSTs
             bare_runs.append(await bare_burst(args, workdir, bodies, children, checks, "after"))
-            ceiling = max(bare_runs, key=lambda run: run["rate"])
+            ceiling = bare_runs[-1]
 
             # --- the bare handler that also sends one text per POST to the Cloud API
             refused0 = len(wa.refused)
@@ -643,24 +643,24 @@ def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine:
               f" {run['uploads']} upload(s)")
     print(f"  charts rendered for the result: {renders['renders']} in {renders['render_seconds']:.1f} s")
     e2e = n * 5 / mine["handled_wall"]
-    bare_rates = " / ".join(f"{run['rate']:,.0f}" for run in bare_runs)
+    both = lambda f: " / ".join(f(run) for run in bare_runs)  # noqa: E731  (before ours / after)
+    bare_rate = sum(run["rate"] for run in bare_runs) / len(bare_runs)
     rows = [
-        ("POSTs answered 200", f"{mine['ok']:,}/{n * 5:,}", f"{ceiling['ok']:,}/{n * 5:,}"),
+        ("POSTs answered 200", f"{mine['ok']:,}/{n * 5:,}", both(lambda r: f"{r['ok']:,}/{n * 5:,}")),
         ("updates/s (first POST → last 200)", f"{mine['rate']:,.0f}",
-         f"{ceiling['rate']:,.0f} (before ours / after: {bare_rates})"),
+         f"{bare_rate:,.0f} (mean of {both(lambda r: format(r['rate'], ',.0f'))})"),
         ("inbox transactions for the POSTs (group commit)",
          f"{mine['inbox_groups']:,} for {mine['inbox_items']:,} POSTs", ""),
         ("POST → 200 p50 / p99 / max", f"{fmt_ms(mine['p50'])} / {fmt_ms(mine['p99'])} / {fmt_ms(mine['max'])}",
-         f"{fmt_ms(ceiling['p50'])} / {fmt_ms(ceiling['p99'])} / {fmt_ms(ceiling['max'])}"),
+         both(lambda r: f"{fmt_ms(r['p50'])}, {fmt_ms(r['p99'])}, {fmt_ms(r['max'])}")),
         ("updates/s handled (first POST → last reply)", f"{e2e:,.0f}", ""),
         ("POST → reply at the Cloud API p50 / p99", f"{fmt_ms(mine['reply_p50'])} / {fmt_ms(mine['reply_p99'])}", ""),
         ("first POST → bot idle", f"{mine['idle']:.2f} s", ""),
         ("bot CPU per POST until the last 200", f"{mine['bot_cpu'] / (n * 5) * 1e6:,.0f} µs",
-         f"{ceiling['bot_cpu'] / (n * 5) * 1e6:,.0f} µs"),
-        ("bot CPU per update (until idle)", f"{mine['bot_cpu_to_idle'] / (n * 5) * 1e6:,.0f} µs",
-         f"{ceiling['bot_cpu_to_idle'] / (n * 5) * 1e6:,.0f} µs"),
-        ("driver CPU (client, fakes)", f"{mine['fake_cpu']:.1f} s", f"{ceiling['fake_cpu']:.1f} s"),
-        ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", f"{ceiling['other_cpu']:.1f} s"),
+         both(lambda r: f"{r['bot_cpu'] / (n * 5) * 1e6:,.0f} µs")),
+        ("bot CPU per update (until idle)", f"{mine['bot_cpu_to_idle'] / (n * 5) * 1e6:,.0f} µs", ""),
+        ("driver CPU (client, fakes)", f"{mine['fake_cpu']:.1f} s", both(lambda r: f"{r['fake_cpu']:.1f} s")),
+        ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", both(lambda r: f"{r['other_cpu']:.1f} s")),
         ("load average after", mine["loadavg"], ceiling["loadavg"]),
         ("peak RSS", f"{mine['peak_rss']:.0f} MB", f"{ceiling['peak_rss']:.0f} MB"),
         ("replies at the Cloud API in the busiest second (clock second; any 1 s)",
@@ -670,14 +670,16 @@ def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     print()
-    print(f"{'':{w0}}  {'Qatysu bot':>{w1}}  bare aiohttp handler")
+    print(f"{'':{w0}}  {'Qatysu bot':>{w1}}  bare aiohttp handler (before ours / after)")
     for name, a, b in rows:
         print(f"{name:{w0}}  {a:>{w1}}  {b}")
-    ratio, ratio_e2e = mine["rate"] / ceiling["rate"], e2e / ceiling["rate"]
+    ratio, ratio_e2e = mine["rate"] / bare_rate, e2e / bare_rate
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-    print(f"ratio to the bare handler (the faster of its two runs): {ratio:.2f} at the webhook, every POST "
-          f"durable in the inbox before its 200 (goal ≥ {GOAL_RATIO}: {met(ratio >= GOAL_RATIO)}); "
-          f"{ratio_e2e:.2f} handled (first POST → last reply: the Cloud API's rate bounds it)")
+    print(f"ratio to the bare handler: {ratio:.2f} at the webhook (to each run: "
+          f"{both(lambda r: format(mine['rate'] / r['rate'], '.2f'))}; every POST durable in the inbox before its "
+          f"200; goal ≥ {GOAL_RATIO}: {met(ratio >= GOAL_RATIO)}); by CPU per POST until the last 200: "
+          f"{both(lambda r: format(r['bot_cpu'] / mine['bot_cpu'], '.2f'))}; {ratio_e2e:.2f} handled (first POST → "
+          f"last reply: the Cloud API's 80/s bounds it)")
     worst = min(opened["of_rate"], closed["of_rate"])
     print(f"fan-out goal ≥ {GOAL_FANOUT} of the configured rate, none refused: {worst:.2f} — "
           f"{met(worst >= GOAL_FANOUT and not opened['refused'] and not closed['refused'])}")

@@ -20,6 +20,7 @@ import pytest
 
 from bot.config import ConfigError, load
 from bot.http_server import HttpServer
+from bot.storage import ballots
 from bot.storage.db import Database
 from bot.whatsapp.ingest import Turns
 from tests.test_whatsapp_e2e import PHONE_ID, SECRET, VERIFY, WA_TOKEN, start_whatsapp, wa_onboard, wa_say
@@ -361,3 +362,39 @@ async def test_sigkill_while_posts_are_in_flight_loses_none_that_got_its_200_and
             await asyncio.sleep(0.2)
     finally:
         bot.stop()
+
+
+async def test_a_row_tapped_again_seconds_later_counts_though_both_taps_are_handled_together(wa, wabot):
+    """Taps taken during a burst are handled later, one right after the other: whether a tap is
+    a double tap is judged by when it came, not by when it was handled."""
+    bek = wa.user("77010000009", "Бек")
+    await wa_onboard(wa, bek, "English")
+    await wa_say(wa, bek, "/new")
+    await wa_say(wa, bek, "Көктерек ауылы")
+    await wa_say(wa, bek, "Талғар ауданы", contains="wa.me")
+    for text in ("Жол жөндеу керек", "Балалар алаңы жоқ"):
+        await wa_say(wa, bek, f"/propose {text}", contains="#")
+    await wa_say(wa, bek, "/poll dots 2", contains="The vote is open")
+    await wa.next_message(bek, contains="Sticker voting")
+    listing = await wa_say(wa, bek, "/vote", contains="waiting for you")
+    await wa.press(bek, listing, "🗳 Sticker voting")
+    ballot = await wa.next_message(bek, contains="You have 2 stickers left.")
+    first = next(t for _, t in ballot.options if t.startswith("1 ·"))
+    second = next(t for _, t in ballot.options if t.startswith("2 ·"))
+    await wabot.channel.drain()
+
+    wabot.channel.turns.arriving()  # a burst of POSTs from others: these taps wait, then go together
+    try:
+        assert await wa.press(bek, ballot, first) == 200   # placed …
+        await asyncio.sleep(1.3)                             # … and, a while later, taken back
+        assert await wa.press(bek, ballot, first) == 200
+        assert await wa.press(bek, ballot, second) == 200  # placed; and a double tap of it: one press
+        assert await wa.press(bek, ballot, second) == 200
+    finally:
+        wabot.channel.turns.arrived()
+    await wabot.channel.drain()
+    async with wabot.db.transaction() as tx:
+        member = await tx.scalar("SELECT member_id FROM identities WHERE external_id = ?", (bek.wa_id,))
+        numbers = {r[0]: r[1] for r in await tx.all("SELECT id, number FROM problems")}
+        stickers = (await ballots.all_stickers(tx, 1)).get(member, {})
+    assert {numbers[p]: n for p, n in stickers.items() if n} == {2: 1}

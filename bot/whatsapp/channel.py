@@ -159,8 +159,10 @@ class WhatsAppChannel:
             self.sender.heard(wa_id, min(float(message.get("timestamp")), time.time()))
         except (TypeError, ValueError):
             pass
+        received = stored.get("received")  # absent in rows an earlier version stored: the time it is handled
         base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
-                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id)
+                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id,
+                    pressed_at=float(received) if isinstance(received, (int, float)) else None)
         if kind == "text":
             text = _clean(str((message.get("text") or {}).get("body", "")))
             await self._text(base, wa_id, text)

@@ -40,6 +40,7 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
     """The messages (id, sender, stored JSON, timestamp) and status callbacks for our number."""
     messages: list[tuple[str, str, str, float]] = []
     statuses: list[dict] = []
+    received = round(time.time(), 3)  # a double tap is judged by when it came, not when it is handled
     entries = body.get("entry") if isinstance(body, dict) else None
     for entry in _list(entries):
         for change in _list(entry.get("changes")) if isinstance(entry, dict) else []:
@@ -53,7 +54,8 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
                 if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                     continue
                 sender = str(message["from"])
-                stored = json.dumps({"message": message, "name": names.get(sender, "")}, ensure_ascii=False)
+                stored = json.dumps({"message": message, "name": names.get(sender, ""), "received": received},
+                                    ensure_ascii=False)
                 messages.append((str(message["id"])[:200], sender, stored, _timestamp(message.get("timestamp"))))
             statuses.extend(s for s in _list(value.get("statuses")) if isinstance(s, dict) and s.get("id"))
     return messages, statuses
