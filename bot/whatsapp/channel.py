@@ -44,7 +44,7 @@ class WhatsAppChannel:
 
     def __init__(self, engine: Engine, delivery: Delivery, sender: WhatsAppSender, db: Database, *,
                  default_locale: str = "kk", retry_delay: float = 1.0, defer_max: float = 0.5,
-                 quiet: float = 0.005) -> None:
+                 quiet: float = 0.02) -> None:
         self.engine, self.delivery, self.sender, self.db = engine, delivery, sender, db
         self.default_locale = default_locale
         self.retry_delay = retry_delay

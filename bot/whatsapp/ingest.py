@@ -106,7 +106,7 @@ class Turns:
     """Stored messages wait here for their turn to be handled, behind the webhook's POSTs: each is
     a callback (``add``) that starts its handling, called in the order of the deadlines."""
 
-    def __init__(self, quiet: float = 0.005, per_round: int = 4, busy_rate: float = 160.0) -> None:
+    def __init__(self, quiet: float = 0.02, per_round: int = 2, busy_rate: float = 160.0) -> None:
         self.quiet, self.per_round, self.busy_rate = quiet, per_round, busy_rate
         self._busy_next = float("-inf")         # loop time the next start is due while POSTs arrive
         self._in_hand = 0                       # POSTs being taken now
