@@ -140,9 +140,22 @@ async def child_main(args: argparse.Namespace) -> None:
             await whatsapp.stop()
             await telegram.stop()
 
+        import bot.pacing as pacing
+
+        booked: list[float] = []  # when the pacer gave a send to a member its slot (the bot's side)
+        original_book = pacing.Pacer._book
+
+        def book(self, chat_id: str) -> None:
+            if chat_id.isdigit() and len(chat_id) >= 10:  # a member's WhatsApp number, not a Telegram chat
+                booked.append(time.monotonic())
+            return original_book(self, chat_id)
+
+        pacing.Pacer._book = book
+
         def counts() -> dict:
             writer = whatsapp.inbox_writer
-            return {"inbox_groups": writer.groups, "inbox_items": writer.items}
+            peak = max((bisect.bisect_left(booked, t + 1.0) - i for i, t in enumerate(booked)), default=0)
+            return {"inbox_groups": writer.groups, "inbox_items": writer.items, "booked_peak": peak}
 
         async def idle() -> None:
             from bot.storage import inbox, outbox
@@ -510,6 +523,7 @@ async def driver(args: argparse.Namespace) -> int:
             # whose state it shows. A tap's reply is the first view at or after its POST showing its
             # state or a later one.
             to_reply = []
+            since_start = []  # from the burst's first POST to each tap's reply: the Cloud API's pace bounds it
             bad = []
             views = 0
             for i, user in enumerate(users):
@@ -523,10 +537,14 @@ async def driver(args: argparse.Namespace) -> int:
                     continue
                 for k in range(5):
                     posted = mine["results"][k * n + i][0]
-                    to_reply.append(next(m.at for m, j in zip(got, shows) if j >= k) - posted)
+                    replied = next(m.at for m, j in zip(got, shows) if j >= k)
+                    to_reply.append(replied - posted)
+                    since_start.append(replied - mine["started"])
             to_reply.sort()
             mine["views"] = views
             mine["reply_p50"], mine["reply_p99"] = percentile(to_reply, 50), percentile(to_reply, 99)
+            since_start.sort()
+            mine["start_reply_p50"], mine["start_reply_p99"] = percentile(since_start, 50), percentile(since_start, 99)
             mine["handled_wall"] = max(m.at for ms in replies.values() for m in ms) - mine["started"] \
                 if to_reply else float("nan")
             peak = Counter(int(m.at) for ms in replies.values() for m in ms)
@@ -659,6 +677,8 @@ def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine:
          both(lambda r: f"{fmt_ms(r['p50'])}, {fmt_ms(r['p99'])}, {fmt_ms(r['max'])}")),
         ("updates/s handled (first POST → last reply)", f"{e2e:,.0f}", ""),
         ("POST → reply at the Cloud API p50 / p99", f"{fmt_ms(mine['reply_p50'])} / {fmt_ms(mine['reply_p99'])}", ""),
+        ("first POST of the burst → a tap's reply p50 / p99",
+         f"{fmt_ms(mine['start_reply_p50'])} / {fmt_ms(mine['start_reply_p99'])}", ""),
         ("first POST → bot idle", f"{mine['idle']:.2f} s", ""),
         ("bot CPU per POST until the last 200", f"{mine['bot_cpu'] / (n * 5) * 1e6:,.0f} µs",
          both(lambda r: f"{r['bot_cpu'] / (n * 5) * 1e6:,.0f} µs")),
@@ -667,8 +687,8 @@ def report(n: int, rate: float, opened: dict, closed: dict, renders: dict, mine:
         ("other processes' CPU meanwhile", f"{mine['other_cpu']:.1f} s", both(lambda r: f"{r['other_cpu']:.1f} s")),
         ("load average after", mine["loadavg"], ceiling["loadavg"]),
         ("peak RSS", f"{mine['peak_rss']:.0f} MB", f"{ceiling['peak_rss']:.0f} MB"),
-        ("replies at the Cloud API in the busiest second (clock second; any 1 s)",
-         f"{mine['peak_sends']:,}; {mine['peak_window']:,}", ""),
+        ("sends to members in the busiest 1 s: slots the pacer gave (whole run); at the fake (burst)",
+         f"{mine['counts']['booked_peak']:,}; {mine['peak_window']:,}", ""),
         ("views sent (taps coalesced)", f"{mine['views']:,} for {n * 5:,} taps", ""),
     ]
     w0 = max(len(r[0]) for r in rows)
@@ -696,9 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="webhook POSTs in flight (default 32)")
     parser.add_argument("--api-latency", type=float, default=0.0,
                         help="seconds the fake Cloud API takes to answer a send (default 0; Meta: ~0.2-0.4)")
-    parser.add_argument("--double-tap", type=float, default=0.2,
-                        help="the bot's double-tap window (default 0.2 s; the app's own is 1 s): a member taps a row "
-                             "again three rounds later, at the webhook's pace well within a second, faster than a "
+    parser.add_argument("--double-tap", type=float, default=0.0,
+                        help="the bot's double-tap window (default 0: off; the app's own is 1 s): a member taps a row "
+                             "again three rounds later, at the webhook's pace a fraction of a second, faster than a "
                              "person reopens a WhatsApp list")
     parser.add_argument("--defer-max", type=float, help="seconds a stored message may wait while POSTs arrive "
                                                         "(default: WhatsAppChannel's)")
