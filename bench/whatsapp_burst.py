@@ -12,7 +12,9 @@ What runs
 * The bot in a child process as ``qatysu run`` runs it with ``TELEGRAM_BOT_TOKEN`` and
   ``WHATSAPP_*`` set: ``TelegramApp`` and, beside it on the same database, engine, delivery and
   outbox, ``WhatsAppApp`` (its aiohttp webhook server, the Cloud API client) at the production
-  defaults (``WhatsAppApp.rate`` 80 messages/s), INFO logging to a file.
+  defaults (``WhatsAppApp.rate`` 80 messages/s, no access log), INFO logging to a file; only the
+  double-tap window is off (``--double-tap``: the simulated members re-tap a row within a
+  fraction of a second, which the bot, judging by when taps arrive, would take for double taps).
 
 Set-up (not measured): a facilitator onboards on Telegram, creates the community, links the
 group and proposes 5 problems; N WhatsApp members are inserted with SQL through the app's own
