@@ -77,7 +77,8 @@ async def test_posts_arriving_together_are_written_in_one_transaction_and_answer
     assert all(answered[m] == {m} for m in ids)
     assert writer.groups - groups <= 2  # the first POST's group, then all that came while it waited
     for user in users:  # and each handled once
-        assert [t for _, t in (await wa.next_message(user)).options] == ["✓ қазақша", "русский", "English"]
+        menu = await wa.next_message(user)
+        assert [t for _, t in menu.options] == ["✓ қазақша", "русский", "English"]
     await wabot.channel.drain()
     for user in users:
         await wa.assert_silent(user, 0.1)
