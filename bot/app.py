@@ -159,7 +159,8 @@ class TelegramApp:
         handler = SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
                                        secret_token=config.telegram_webhook_secret, retry=True)
         if self.server is None:
-            self.server = HttpServer(config.http_host, config.http_port, "Telegram's webhook")
+            self.server = HttpServer(config.http_host, config.http_port, "Telegram's webhook",
+                                     access_log=config.http_access_log)
             self._own_server = True
         self.server.mount("POST", WEBHOOK_PATH, handler.handle)
         if not self.server.listening:

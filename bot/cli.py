@@ -36,6 +36,7 @@ environment:
   QATYSU_HTTP_HOST          where the HTTP server listens (default 127.0.0.1): one server for
                             /telegram/webhook, /whatsapp/webhook and /health
   QATYSU_HTTP_PORT          its port (default 8080)
+  QATYSU_HTTP_ACCESS_LOG    1: log a line per HTTP request (default 0: none, a burst costs less)
   QATYSU_DB                 the database file (default ./qatysu.db; created if missing)
   QATYSU_LOCALE             kk, ru or en, for clients in another language (default kk)
   QATYSU_TZ                 default time zone (default Asia/Almaty)

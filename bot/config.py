@@ -34,6 +34,7 @@ class Config:
     telegram_webhook_secret: str | None = None
     http_port: int = 8080
     http_host: str = "127.0.0.1"  # the one HTTP server (both webhooks, /health): a proxy in front reaches it
+    http_access_log: bool = False  # a log line per HTTP request (QATYSU_HTTP_ACCESS_LOG=1); off: a burst costs less
     operator_name: str = "Qatysu"
     operator_bin: str = ""
     whatsapp: "WhatsAppConfig | None" = None
@@ -101,6 +102,9 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
     port_text = env.get("QATYSU_HTTP_PORT", "8080").strip() or "8080"
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"QATYSU_HTTP_PORT must be a port number, got {port_text!r}")
+    access_log = env.get("QATYSU_HTTP_ACCESS_LOG", "").strip().lower()
+    if access_log not in ("", "0", "1", "no", "yes", "off", "on", "false", "true"):
+        raise ConfigError(f"QATYSU_HTTP_ACCESS_LOG must be 1 or 0, got {access_log!r}")
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
     whatsapp = _whatsapp(env)
     if need_telegram and token is None and whatsapp is None:  # a channel is needed: either will do
@@ -123,6 +127,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
         telegram_webhook_secret=secret,
         http_port=int(port_text),
         http_host=env.get("QATYSU_HTTP_HOST", "").strip() or "127.0.0.1",
+        http_access_log=access_log in ("1", "yes", "on", "true"),
         operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
         operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
         whatsapp=whatsapp,

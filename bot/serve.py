@@ -46,7 +46,8 @@ async def serve(config: Config, telegram: "TelegramApp | None", whatsapp: "Whats
     ``CannotRun``, after everything is stopped). A failed start raises ``CannotRun`` with what it
     started stopped again."""
     serves = http_serves(config)
-    server = None if serves is None else HttpServer(config.http_host, config.http_port, serves)
+    server = None if serves is None else HttpServer(config.http_host, config.http_port, serves,
+                                                          access_log=config.http_access_log)
     for app in (telegram, whatsapp):
         if app is not None:
             app.server = server

@@ -72,7 +72,8 @@ class Engine:
                 return (await updates.replay(tx, event.channel, event.update_id) if event.retry
                         else Outcome(duplicate=True))
             if event.button is not None and not await updates.claim_tap(
-                    tx, event.channel, event.user_id, event.button, self.clock().timestamp(), self.double_tap):
+                    tx, event.channel, event.user_id, event.button,
+                    self.clock().timestamp() if event.pressed_at is None else event.pressed_at, self.double_tap):
                 return Outcome(duplicate=True)
             member, state, data, saved_at = await conversations.identify(tx, event.channel, event.user_id)
             ctx = Context(self, tx, event, member, state, data)

@@ -28,6 +28,8 @@ class Event:
     command: str | None = None   # "start" for "/start CODE" (lower case, no slash, no @bot)
     args: str = ""               # what followed the command
     button: str | None = None    # callback payload of a pressed button
+    pressed_at: float | None = None  # when it was pressed (epoch seconds), where the channel knows it
+                                     # better than the time it is handled (a WhatsApp burst, handled later)
     phone: str | None = None     # a shared contact's number (the sender's own)
     foreign_contact: bool = False  # a contact card of someone else was shared (nothing of it is kept)
     own_number: str | None = None  # the sender's own phone number, where the account is the number (WhatsApp)

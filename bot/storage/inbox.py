@@ -10,6 +10,18 @@ async def store(tx: Tx, channel: str, updates: list[tuple[str, str]], now: str) 
                          [(channel, update_id, payload, now) for update_id, payload in updates])
 
 
+async def store_new(tx: Tx, channel: str, updates: list[tuple[str, str]], now: str) -> list[str]:
+    """Store the updates neither waiting here nor handled before (``processed_updates``): a
+    message delivered again is handled once. The ids stored, in order."""
+    new = []
+    for update_id, payload in updates:
+        if await tx.changed("INSERT OR IGNORE INTO inbox (channel, update_id, payload, received_at)"
+                            " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM processed_updates"
+                            " WHERE channel = ?1 AND update_id = ?2)", (channel, update_id, payload, now)):
+            new.append(update_id)
+    return new
+
+
 async def pending(tx: Tx, channel: str) -> list[tuple[str, str]]:
     # Telegram's ids count up; WhatsApp's (wamid.…) do not: those in the order they arrived
     rows = await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ?"

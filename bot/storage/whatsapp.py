@@ -29,6 +29,12 @@ async def wrote(tx: Tx, wa_id: str, at: float) -> None:
                      " DO UPDATE SET last_inbound = MAX(last_inbound, excluded.last_inbound)", (wa_id, at))
 
 
+async def wrote_many(tx: Tx, wrote_at: list[tuple[str, float]]) -> None:
+    """``wrote`` for many (wa_id, at) at once."""
+    await tx.executemany("INSERT INTO wa_contacts (wa_id, last_inbound) VALUES (?, ?) ON CONFLICT (wa_id)"
+                         " DO UPDATE SET last_inbound = MAX(last_inbound, excluded.last_inbound)", wrote_at)
+
+
 async def last_inbound(tx: Tx, wa_id: str) -> float | None:
     value = await tx.scalar("SELECT last_inbound FROM wa_contacts WHERE wa_id = ?", (wa_id,))
     return None if not value else float(value)

@@ -7,6 +7,7 @@ Beside Telegram it shares the Telegram app's database, engine, delivery, outbox 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import time
@@ -27,7 +28,8 @@ from bot.storage import whatsapp as store
 from bot.storage.db import Database
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
-from bot.whatsapp.webhook import PATH, routes
+from bot.whatsapp.ingest import GroupCommit
+from bot.whatsapp.webhook import PATH, inbox_writer, routes
 
 if TYPE_CHECKING:
     from bot.app import TelegramApp
@@ -55,6 +57,7 @@ class WhatsAppApp:
     delivery: Delivery = field(init=False)
     sender: WhatsAppSender = field(init=False)
     channel: WhatsAppChannel = field(init=False)
+    inbox_writer: GroupCommit = field(init=False)  # the webhook's group commit
     _own: bool = field(default=False, init=False)
     _outbox: OutboxWorker | None = field(default=None, init=False)
     _scheduler: Scheduler | None = field(default=None, init=False)
@@ -86,13 +89,18 @@ class WhatsAppApp:
         self.channel = WhatsAppChannel(self.engine, self.delivery, self.sender, self.db,
                                        default_locale=config.locale, retry_delay=self.retry_delay)
         if self.server is None:
-            self.server = HttpServer(config.http_host, config.http_port, "WhatsApp's webhook")
+            self.server = HttpServer(config.http_host, config.http_port, "WhatsApp's webhook",
+                                     access_log=config.http_access_log)
             self._own_server = True
-        for route in routes(wa, self.db, self.channel):
+        self.inbox_writer = inbox_writer(self.db)
+        for route in routes(wa, self.db, self.channel, self.inbox_writer):
             self.server.mount(route.method, route.path, route.handler)
         if not self.server.listening:
             await self.server.start()
         self.port = self.server.port
+        if self._own:  # alone in the process: what TelegramApp does for it otherwise (see bot/app.py)
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
         left = await self.channel.replay()
         if left:
             log.info("handling %d WhatsApp message(s) received before the last stop", left)

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -24,6 +25,7 @@ from bot.flows.types import Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
 from bot.storage.db import Database
+from bot.whatsapp.ingest import GroupCommit, NotStored, Turns
 from bot.whatsapp.render import MORE, START, NoSuchOption, as_options, typed_answer
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
 
@@ -38,35 +40,69 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WhatsAppChannel:
+    """``defer_max``: how long a stored message may wait while the webhook takes a burst of POSTs
+    (see ``bot/whatsapp/ingest.py``); ``quiet``: the pause in POSTs after which they are handled."""
+
     def __init__(self, engine: Engine, delivery: Delivery, sender: WhatsAppSender, db: Database, *,
-                 default_locale: str = "kk", retry_delay: float = 1.0) -> None:
+                 default_locale: str = "kk", retry_delay: float = 1.0, defer_max: float = 0.5,
+                 quiet: float = 0.02) -> None:
         self.engine, self.delivery, self.sender, self.db = engine, delivery, sender, db
         self.default_locale = default_locale
         self.retry_delay = retry_delay
-        self._chains: dict[str, asyncio.Task] = {}  # each person's messages handled one after another
-        self._tasks: set[asyncio.Task] = set()
+        self.defer_max = defer_max
+        rate = sender.rate if 0 < sender.rate < float("inf") else 80.0
+        self.turns = Turns(quiet, busy_rate=2 * rate)  # the webhook tells it when POSTs arrive
+        self._handled = GroupCommit(db, _done, name="the handled messages' clean-up")
+        # each person's messages one after another: those after the one in hand (or waiting for its turn)
+        self._behind: dict[str, deque[tuple[str, str, bool, float]]] = {}
+        self._tasks: set[asyncio.Task] = set()  # messages being handled
+        self._unfinished = 0  # messages submitted and not yet handled
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
 
     # --- scheduling -------------------------------------------------------------------------------
-    def submit(self, message_id: str, stored: str, retry: bool = False) -> None:
-        """Handle a stored message after the ones before it from the same person."""
-        try:
-            wa_id = str(json.loads(stored)["message"]["from"])
-        except (ValueError, KeyError, TypeError):
-            wa_id = ""
-        previous = self._chains.get(wa_id)
-        task = asyncio.create_task(self._after(previous, message_id, stored, retry))
-        self._chains[wa_id] = task
+    def submit(self, message_id: str, stored: str, retry: bool = False, wa_id: str | None = None) -> None:
+        """Handle a stored message after the ones before it from the same person (``wa_id``, else
+        read from the message), when the webhook gives it a turn (``bot/whatsapp/ingest.py``)."""
+        if self._stopping:
+            return  # stays in the inbox: handled at the next start
+        if wa_id is None:
+            try:
+                wa_id = str(json.loads(stored)["message"]["from"])
+            except (ValueError, KeyError, TypeError):
+                wa_id = ""
+        self._unfinished += 1
+        self._idle.clear()
+        item = (message_id, stored, retry, asyncio.get_running_loop().time() + self.defer_max)
+        behind = self._behind.get(wa_id)
+        if behind is not None:  # the person's message before it is in hand, or waits for its turn
+            behind.append(item)
+            return
+        self._behind[wa_id] = deque()
+        self.turns.add(item[3], lambda: self._start(wa_id, item))
+
+    def _start(self, wa_id: str, item: tuple[str, str, bool, float]) -> None:
+        task = asyncio.create_task(self._handle_stored(wa_id, *item))
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(t, wa_id))
+        task.add_done_callback(self._tasks.discard)
 
-    def _finished(self, task: asyncio.Task, wa_id: str) -> None:
-        self._tasks.discard(task)
-        if self._chains.get(wa_id) is task:
-            del self._chains[wa_id]
+    async def _handle_stored(self, wa_id: str, message_id: str, stored: str, retry: bool, deadline: float) -> None:
+        try:
+            await self._handle_once(message_id, stored, retry)
+        finally:
+            self._unfinished -= 1
+            behind = self._behind.get(wa_id)
+            if behind and not self._stopping:
+                after = behind.popleft()
+                # the person's next message goes next: their quick taps make one view, not one each
+                self.turns.add(min(deadline, after[3]), lambda: self._start(wa_id, after))
+            else:
+                self._behind.pop(wa_id, None)
+            if self._unfinished <= 0:
+                self._idle.set()
 
-    async def _after(self, previous: asyncio.Task | None, message_id: str, stored: str, retry: bool) -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
+    async def _handle_once(self, message_id: str, stored: str, retry: bool) -> None:
         delay = self.retry_delay
         while True:
             try:
@@ -81,21 +117,39 @@ class WhatsAppChannel:
             except Exception:
                 log.exception("WhatsApp message %s failed", message_id)
             break
-        await self.db.atomic(lambda tx: _done(tx, [message_id]))
+        try:
+            await self._handled.write(message_id)  # with those handled meanwhile: one transaction
+        except NotStored:  # left in the inbox: at the next start the engine sees it was handled
+            log.warning("WhatsApp message %s was handled but stays in the inbox", message_id)
+
+    @property
+    def busy(self) -> bool:
+        """Messages submitted and not handled yet."""
+        return self._unfinished > 0
 
     async def drain(self) -> None:
         """Wait until every message submitted so far is handled and its views shown (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._unfinished > 0:
+            await self._idle.wait()
             await self.delivery.shown()
         await self.delivery.shown()
 
     async def stop(self, grace: float = 10.0) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in set(self._tasks):  # left in the inbox: handled at the next start
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Handle what was submitted within ``grace`` seconds; the rest stays in the inbox."""
+        try:
+            async with asyncio.timeout(grace):
+                while self._unfinished > 0:
+                    await self._idle.wait()
+        except TimeoutError:
+            pass
+        self._stopping = True
+        self.turns.clear()
+        self._behind.clear()
+        for task in set(self._tasks):  # left in the inbox: handled at the next start
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._unfinished = 0
+        self._idle.set()
 
     # --- one message ------------------------------------------------------------------------------
     async def handle(self, message_id: str, stored: dict, retry: bool = False) -> None:
@@ -106,8 +160,10 @@ class WhatsAppChannel:
             self.sender.heard(wa_id, min(float(message.get("timestamp")), time.time()))
         except (TypeError, ValueError):
             pass
+        received = stored.get("received")  # absent in rows an earlier version stored: the time it is handled
         base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
-                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id)
+                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id,
+                    pressed_at=float(received) if isinstance(received, (int, float)) else None)
         if kind == "text":
             text = _clean(str((message.get("text") or {}).get("body", "")))
             await self._text(base, wa_id, text)
@@ -208,9 +264,11 @@ def for_whatsapp(outcome: Outcome, event: Event) -> Outcome:
     return outcome
 
 
-async def _done(tx, message_ids: list[str]) -> None:
+async def _done(tx, message_ids: list[str]) -> list[None]:
+    """Handled: out of the inbox, and the answers kept for a replay no longer kept."""
     await inbox.done(tx, CHANNEL, message_ids)
     await updates.delivered(tx, CHANNEL, message_ids)
+    return [None] * len(message_ids)
 
 
 def _now() -> str:

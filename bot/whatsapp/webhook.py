@@ -4,8 +4,11 @@ GET answers Meta's verification (``hub.challenge`` for the right ``hub.verify_to
 A POST must carry ``X-Hub-Signature-256: sha256=HMAC-SHA256(app secret, raw body)``: without it,
 or wrong, 401 and nothing stored; over 1 MB, 413; not JSON, 400. Entries for another phone number
 id are ignored. The messages are written to the durable inbox (by message id: one delivered
-twice is kept once) before the 200, since Meta delivers again what it got no 200 for, and are
-handled after it; status callbacks are recorded against the messages they concern.
+twice, or delivered again after it was handled, is handled once) before the 200, since Meta
+delivers again what it got no 200 for, and are handled after it; status callbacks are recorded
+against the messages they concern. POSTs that arrive together are written in one transaction and
+answered once it has committed (503 to each when it fails); the stored messages are handled
+when the POSTs pause (``bot/whatsapp/ingest.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,8 +26,9 @@ from aiohttp import web
 
 from bot.config import WhatsAppConfig
 from bot.storage import inbox, whatsapp as store
-from bot.storage.db import Database
+from bot.storage.db import Database, Tx
 from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.ingest import GroupCommit, NotStored
 from bot.whatsapp.sender import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
     """The messages (id, sender, stored JSON, timestamp) and status callbacks for our number."""
     messages: list[tuple[str, str, str, float]] = []
     statuses: list[dict] = []
+    received = round(time.time(), 3)  # a double tap is judged by when it came, not when it is handled
     entries = body.get("entry") if isinstance(body, dict) else None
     for entry in _list(entries):
         for change in _list(entry.get("changes")) if isinstance(entry, dict) else []:
@@ -48,14 +54,47 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
                 if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                     continue
                 sender = str(message["from"])
-                stored = json.dumps({"message": message, "name": names.get(sender, "")}, ensure_ascii=False)
+                stored = json.dumps({"message": message, "name": names.get(sender, ""), "received": received},
+                                    ensure_ascii=False)
                 messages.append((str(message["id"])[:200], sender, stored, _timestamp(message.get("timestamp"))))
             statuses.extend(s for s in _list(value.get("statuses")) if isinstance(s, dict) and s.get("id"))
     return messages, statuses
 
 
-def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel) -> list[web.RouteDef]:
+@dataclass
+class Received:
+    """What one POST brought for our number: messages (id, sender, stored JSON, timestamp) and
+    status callbacks."""
+
+    messages: list[tuple[str, str, str, float]]
+    statuses: list[dict]
+
+
+async def keep(tx: Tx, posts: list[Received]) -> list[list[str]]:
+    """Write what POSTs brought, in one transaction: each message not seen before to the inbox,
+    each sender's last message (their 24-hour window), each status against its message. The ids
+    of each POST's messages new to the inbox (a message id seen before is handled once)."""
+    now = time.time()
+    received_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    new = [await inbox.store_new(tx, CHANNEL, [(m[0], m[2]) for m in post.messages], received_at) for post in posts]
+    await store.wrote_many(tx, [(sender, min(at, now)) for post in posts for _, sender, _, at in post.messages])
+    for post in posts:
+        for status in post.statuses:
+            code = next((e.get("code") for e in _list(status.get("errors")) if isinstance(e, dict)), None)
+            await store.status(tx, str(status["id"]), str(status.get("status", "")),
+                               _timestamp(status.get("timestamp")), code if isinstance(code, int) else None)
+    return new
+
+
+def inbox_writer(db: Database) -> GroupCommit[Received, list[str]]:
+    return GroupCommit(db, keep, name="a group of WhatsApp webhooks")
+
+
+def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel,
+           writer: GroupCommit[Received, list[str]] | None = None) -> list[web.RouteDef]:
     secret = config.app_secret.encode()
+    writer = inbox_writer(db) if writer is None else writer
+    turns = channel.turns
 
     async def verify(request: web.Request) -> web.Response:
         query = request.query
@@ -65,6 +104,13 @@ def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel) -> li
         return web.Response(status=403, text="verification failed")
 
     async def receive(request: web.Request) -> web.Response:
+        turns.arriving()  # the stored messages wait while POSTs arrive
+        try:
+            return await take(request)
+        finally:
+            turns.arrived()
+
+    async def take(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > BODY_MAX:
             return web.Response(status=413, text="too large")
         raw = await request.read()  # the application's client_max_size answers 413 to a larger chunked body
@@ -80,25 +126,18 @@ def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel) -> li
         messages, statuses = parse(body, config.phone_number_id)
         if not messages and not statuses:
             return web.Response(text="ok")
-        now = time.time()
 
-        async def keep(tx) -> None:
-            await inbox.store(tx, CHANNEL, [(m[0], m[2]) for m in messages],
-                              datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            for _, sender, _, at in messages:
-                await store.wrote(tx, sender, min(at, now))
-            for status in statuses:
-                code = next((e.get("code") for e in _list(status.get("errors")) if isinstance(e, dict)), None)
-                await store.status(tx, str(status["id"]), str(status.get("status", "")),
-                                   _timestamp(status.get("timestamp")), code if isinstance(code, int) else None)
+        def handle_new(new: list[str]) -> None:  # committed: handled even if this POST is cancelled now
+            fresh = set(new)
+            for message_id, sender, stored, _ in messages:
+                if message_id in fresh:
+                    fresh.discard(message_id)  # twice in one POST: handled once
+                    channel.submit(message_id, stored, wa_id=sender)
 
-        try:
-            await db.atomic(keep)
-        except Exception:
-            log.exception("could not store a WhatsApp webhook; Meta delivers it again")
-            return web.Response(status=503, text="try again")
-        for message_id, _, stored, _ in messages:
-            channel.submit(message_id, stored)
+        try:  # with the POSTs that arrived with it: answered once their transaction has committed
+            await writer.write(Received(messages, statuses), then=handle_new)
+        except NotStored:
+            return web.Response(status=503, text="try again")  # Meta delivers it again
         return web.Response(text="ok")
 
     return [web.get(PATH, verify), web.post(PATH, receive)]
