@@ -25,14 +25,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import GetUpdates
-from aiogram.methods.base import Response
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.types import Update
 
+from bot.handlers import bot_api
 from bot.storage import inbox, updates
 from bot.flows.engine import NotHandled
 from bot.storage.db import Database
@@ -45,20 +44,38 @@ RETRY_CAP = 30.0  # seconds between getUpdates tries while Telegram stays out of
 REPORT_EVERY = 60.0  # seconds between log lines while it does (the first failure is logged at once)
 
 
-class _RawGetUpdates(GetUpdates):
-    """``getUpdates`` whose answer is read here update by update: one update this aiogram cannot
-    parse (a field it requires missing) is dropped and logged, instead of failing the whole batch,
-    which would be fetched again forever and stop the bot receiving anything."""
+class Handler(Protocol):
+    """What handles the updates polled: ``parse`` reads one from its JSON (None: nothing to do;
+    an exception: it cannot be read, and is dropped), ``handle`` acts on what it read. The bot's
+    is ``bot.handlers.telegram.TelegramUpdates``; an aiogram ``Dispatcher`` may stand in (``Dispatched``).
+    ``retry``: handled before, perhaps (the inbox's replay, a retry after a busy database)."""
 
-    __returning__ = list[dict[str, Any]]
+    def parse(self, raw: Any) -> Any: ...
+    async def handle(self, parsed: Any, retry: bool = False) -> None: ...
 
 
-_RAW = Response[list[dict[str, Any]]]  # kept alive: pydantic caches generic classes weakly (see aiogram_types)
+class Dispatched:
+    """An aiogram ``Dispatcher`` as the poller's handler: updates read by aiogram's ``Update``
+    model and fed to it (with ``retry`` in its handlers' data)."""
+
+    def __init__(self, bot: Bot, dp: Dispatcher) -> None:
+        self.bot, self.dp = bot, dp
+
+    def parse(self, raw: Any) -> Update:
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+    async def handle(self, update: Update, retry: bool = False) -> None:
+        await self.dp.feed_update(self.bot, update, retry=retry)
 
 
 def _described(exc: Exception) -> str:
     """A failure in a few words: an unreachable Telegram says where it was sought."""
     text = exc.message if isinstance(exc, TelegramNetworkError) else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -80,14 +97,15 @@ async def _done(tx, update_ids: list[str]) -> None:
 
 
 class DurablePolling:
-    def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
+    def __init__(self, bot: Bot, handler: Handler | Dispatcher, db: Database, *, allowed_updates: list[str],
                  timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
                  max_in_flight: int = 1000, stall_warning: float = 60.0, retry_cap: float = RETRY_CAP,
                  report_every: float = REPORT_EVERY, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if max_in_flight < BATCH:
             raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
-        self.bot, self.dp, self.db = bot, dp, db
+        self.bot, self.db = bot, db
+        self.handler: Handler = Dispatched(bot, handler) if isinstance(handler, Dispatcher) else handler
         self.allowed_updates = allowed_updates
         self.timeout = timeout
         self.retry_delay = retry_delay
@@ -179,19 +197,24 @@ class DurablePolling:
         for update_id, payload in left:
             await self._wait_for_room()
             try:
-                update = Update.model_validate(json.loads(payload), context={"bot": self.bot})
-            except Exception:
-                log.exception("dropping stored update %s: it no longer parses", update_id)
+                parsed = self.handler.parse(json.loads(payload))
+            except Exception as exc:
+                log.error("dropping stored update %s: it no longer parses (%s)", update_id, _first_line(exc))
                 self._done.append(update_id)
                 continue
-            self._spawn(update, retry=True)
+            if parsed is None:
+                self._done.append(update_id)
+            else:
+                self._spawn(update_id, parsed, retry=True)
         replayed = {int(update_id) for update_id, _ in left if update_id.isdigit()}
         offset: int | None = None
         while True:
             await self._wait_for_room()
             try:
-                raw = await self.bot(_RawGetUpdates(offset=offset, limit=BATCH, timeout=self.timeout,
-                                                    allowed_updates=self.allowed_updates))
+                raw = await bot_api.call(self.bot, "getUpdates", {
+                    "offset": offset, "limit": BATCH, "timeout": self.timeout, "allowed_updates": self.allowed_updates})
+                if not isinstance(raw, list):
+                    raise ValueError(f"getUpdates answered {type(raw).__name__}, not an array")
             except asyncio.CancelledError:
                 raise
             except TelegramUnauthorizedError:
@@ -202,8 +225,14 @@ class DurablePolling:
             self._worked()
             if not raw:
                 continue
+            readable = [item for item in raw if isinstance(item, dict) and type(item.get("update_id")) is int]
+            if len(readable) < len(raw):
+                log.error("%d update(s) without an update_id dropped", len(raw) - len(readable))
+                raw = readable
+                if not raw:
+                    continue  # nothing to confirm them by: Telegram never sends such
             # confirmed by the next getUpdates once stored (an unreadable or skipped last one too)
-            last = max(int(item.get("update_id", 0)) for item in raw) + 1
+            last = max(item["update_id"] for item in raw) + 1
             if replayed and offset is not None and offset > max(replayed):
                 replayed = set()  # confirmed: Telegram sends them no more
             if replayed:  # Telegram's copies of what the inbox already holds (see the module's doc)
@@ -212,28 +241,30 @@ class DurablePolling:
                     offset = last
                     continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            rows, updates = [], []
+            rows, handled = [], []
             for item in raw:
+                update_id = str(item["update_id"])
                 try:
-                    update = Update.model_validate(item, context={"bot": self.bot})
+                    parsed = self.handler.parse(item)
                 except Exception as exc:
-                    log.error("update %s cannot be parsed by this aiogram; dropped: %s", item.get("update_id"), exc)
+                    log.error("update %s cannot be read; dropped: %s", update_id, _first_line(exc))
                     continue
-                updates.append(update)
-                rows.append((str(update.update_id), _stored_json(item)))
+                if parsed is not None:  # one the bot ignores is confirmed, not stored
+                    handled.append((update_id, parsed))
+                    rows.append((update_id, _stored_json(item)))
             try:
                 await self.db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, now))
             except Exception as exc:  # e.g. the database is locked: fetch the same batch again
-                log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(updates), exc,
+                log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(rows), exc,
                             self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
                 continue
             offset = last
-            for update in updates:
-                self._spawn(update)
+            for update_id, parsed in handled:
+                self._spawn(update_id, parsed)
 
-    def _spawn(self, update: Update, retry: bool = False) -> None:
-        task = asyncio.create_task(self._handle(update, retry))
+    def _spawn(self, update_id: str, parsed: Any, retry: bool = False) -> None:
+        task = asyncio.create_task(self._handle(update_id, parsed, retry))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         if len(self._tasks) + BATCH > self.max_in_flight:
@@ -244,21 +275,21 @@ class DurablePolling:
         if len(self._tasks) + BATCH <= self.max_in_flight:
             self._room.set()
 
-    async def _handle(self, update: Update, retry: bool) -> None:
+    async def _handle(self, update_id: str, parsed: Any, retry: bool) -> None:
         delay = self.retry_delay
         while True:
             try:
-                await self.dp.feed_update(self.bot, update, retry=retry)
+                await self.handler.handle(parsed, retry)
             except NotHandled as exc:  # locked before anything was done: it stays in the inbox, tried again
                 log.warning("update %s waits: the database is busy (%s); trying again in %.1fs",
-                            update.update_id, exc, delay)
+                            update_id, exc, delay)
                 await asyncio.sleep(delay)
                 delay, retry = min(delay * 2, BUSY_BACKOFF_CAP), True
                 continue
             except Exception:
-                log.exception("update %s failed", update.update_id)
+                log.exception("update %s failed", update_id)
             break
-        self._done.append(str(update.update_id))
+        self._done.append(update_id)
 
     async def _flush(self) -> None:
         done, self._done = self._done, []
