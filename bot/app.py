@@ -164,7 +164,7 @@ class TelegramApp:
             try:
                 incoming = handler.parse(raw)
             except Malformed as exc:  # answered, or Telegram would deliver it again and again
-                log.error("update %s cannot be read; dropped: %s",
+                log.error("update %s cannot be parsed; dropped: %s",
                           raw.get("update_id") if isinstance(raw, dict) else "?", exc)
                 return web.json_response({})
             if incoming is not None:

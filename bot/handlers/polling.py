@@ -247,7 +247,7 @@ class DurablePolling:
                 try:
                     parsed = self.handler.parse(item)
                 except Exception as exc:
-                    log.error("update %s cannot be read; dropped: %s", update_id, _first_line(exc))
+                    log.error("update %s cannot be parsed; dropped: %s", update_id, _first_line(exc))
                     continue
                 if parsed is not None:  # one the bot ignores is confirmed, not stored
                     handled.append((update_id, parsed))

@@ -33,6 +33,7 @@ KINDS = ("message", "edited_message", "channel_post", "edited_channel_post", "bu
          "message_reaction", "message_reaction_count", "chat_boost", "removed_chat_boost")
 _COMMAND = re.compile(r"/(\S+)\s*(.*)", re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class Malformed(ValueError):
@@ -83,9 +84,11 @@ def _optional_object(parent: dict, key: str, where: str) -> dict | None:
 
 def _int(parent: dict, key: str, where: str) -> int:
     value = parent.get(key)
-    if type(value) is not int:
-        raise Malformed(f"{where}.{key} is {'missing' if value is None else type(value).__name__}, not an integer")
-    return value
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):  # as aiogram's models read it ("7" is 7)
+        return int(value)
+    raise Malformed(f"{where}.{key} is {'missing' if value is None else type(value).__name__}, not an integer")
 
 
 def _optional_int(parent: dict, key: str, where: str) -> int | None:
