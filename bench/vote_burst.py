@@ -15,8 +15,9 @@ What runs
   process. It queues the updates, records every call the bot makes with its time, answers like
   Telegram (flood limits off: Telegram does not rate-limit ``answerCallbackQuery`` the way it
   limits sends).
-* The bot in a child process, the way ``qatysu run`` runs it: ``TelegramApp`` (aiogram's real
-  ``Dispatcher`` with long polling, aiohttp session, the flows, the delivery with its edit
+* The bot in a child process, the way ``qatysu run`` runs it: ``TelegramApp`` (its durable-inbox
+  long polling, updates read from their JSON, aiogram's ``Bot`` and aiohttp session, answers to
+  taps as JSON on that session, the flows, the delivery with its edit
   coalescing at the production ``edit_interval`` of 3 s, the scheduler) on a real SQLite file in a
   temporary directory, logging at INFO to a file like ``qatysu run``. A separate process so that
   its CPU time and peak RSS are its own, and so the fake does not share its core.
@@ -188,6 +189,7 @@ GROUP_ID = -1001234567890
 GOAL_RATE = 1000.0
 TELEGRAM_PACED = 30.0 * 0.95  # the edits a second the bot allows itself (bot/pacing.py: PACE of 30/s)
 GOAL_RATIO = 0.5
+GOAL_P99 = 0.025  # seconds, tap to toast at a paced GOAL_RATE (issue 12)
 
 
 # ============================================================================ the bot side (child)
@@ -235,36 +237,6 @@ async def child_main(args: argparse.Namespace) -> None:
                 return await asyncio.to_thread(fn, *a, **kw)
 
             drawing.run = in_thread
-
-        if "aiogram-polling" in experiments:
-            # What-if: aiogram's own polling instead of the durable inbox (no inbox write per
-            # batch, no clean-up of handled ids); the rest of TelegramApp is unchanged.
-            import bot.app as bot_app
-
-            class AiogramPolling:
-                """Same interface as DurablePolling; runs ``dp.start_polling`` in a task."""
-
-                def __init__(self, bot, dp, db, *, allowed_updates, timeout=30, retry_delay=1.0, **_):
-                    self.bot, self.dp = bot, dp
-                    self.allowed_updates, self.timeout = allowed_updates, timeout
-                    self._tasks = dp._handle_update_tasks  # what the "idle" command waits for
-                    self._runner: asyncio.Task | None = None
-
-                async def start(self) -> None:
-                    self._runner = asyncio.create_task(self.dp.start_polling(
-                        self.bot, handle_signals=False, close_bot_session=False,
-                        allowed_updates=self.allowed_updates, polling_timeout=self.timeout))
-
-                async def stop(self, grace: float = 10.0) -> None:
-                    try:
-                        await self.dp.stop_polling()
-                    except RuntimeError:  # not started yet
-                        self._runner.cancel()
-                    await asyncio.gather(self._runner, return_exceptions=True)
-                    if self._tasks:
-                        await asyncio.wait(set(self._tasks), timeout=grace)
-
-            bot_app.DurablePolling = AiogramPolling
 
         config = Config(db_path=args.db, telegram_token=TOKEN, telegram_api_base=args.api)
         extra = {} if args.double_tap is None else {"double_tap": args.double_tap}
@@ -368,10 +340,7 @@ async def child_main(args: argparse.Namespace) -> None:
             reply(counts=sql_counts.most_common(), hops=hops.most_common())
         elif cmd["cmd"] == "idle":
             # Handler tasks still running after their callback was answered (deliveries).
-            if args.child == "ours" and getattr(app, "polling", None) is not None:
-                tasks = app.polling._tasks  # the durable inbox's handler tasks
-            else:
-                tasks = (app.dp if args.child == "ours" else dp)._handle_update_tasks
+            tasks = app.polling._tasks if args.child == "ours" else dp._handle_update_tasks
             busy = len(tasks)
             while tasks:
                 await asyncio.sleep(0.005)
@@ -711,6 +680,14 @@ def report(args, mine: dict, ceiling: dict, checks, notes: list[str]) -> None:
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     print(f"goal ≥ {GOAL_RATE:,.0f} vote updates/s: {mine['rate']:,.0f}/s — {met(mine['rate'] >= GOAL_RATE)}")
     print(f"goal ratio to the bare dispatcher ≥ {GOAL_RATIO}: {ratio:.2f} — {met(ratio >= GOAL_RATIO)}")
+    triple = lambda m: " / ".join(fmt_ms(m[p]) for p in ("p50", "p95", "p99"))  # noqa: E731
+    print(f"tap-to-toast p50 / p95 / p99 ({args.ballot}{f', paced at {args.rate:,.0f}/s' if args.rate else ''}): "
+          f"{triple(mine)} (bare aiogram {triple(ceiling)}); CPU per update "
+          f"{mine['bot_cpu_to_idle'] / max(1, mine['answered']) * 1e6:,.0f} µs "
+          f"(bare {ceiling['bot_cpu_to_idle'] / max(1, ceiling['answered']) * 1e6:,.0f} µs)")
+    if args.rate >= GOAL_RATE:
+        print(f"goal tap-to-toast p99 ≤ {GOAL_P99 * 1000:.0f} ms at a paced {GOAL_RATE:,.0f} taps/s: "
+              f"{fmt_ms(mine['p99'])} — {met(mine['p99'] <= GOAL_P99)}")
     edits = mine["methods"].get("editMessageText", 0)
     if edits:  # each answer in a private chat is shown by an edit: one of Telegram's ~30 messages a second
         floor = edits / TELEGRAM_PACED
@@ -801,11 +778,14 @@ COMPONENTS = (  # (marker in a frame, component), matched from the innermost fra
     ("aiosqlite/", "aiosqlite calls (hand-over to its thread, futures)"),
     ("_read_from_self", "event loop: wake-ups from the DB thread (self-pipe)"),
     ("TelegramMethod.emit", "Bot API requests (answerCallbackQuery, edits)"),
+    ("TelegramUpdates._answer", "Bot API requests (answerCallbackQuery, edits)"),
+    ("TelegramSender.edit", "Bot API requests (answerCallbackQuery, edits)"),
     ("on_callback (vote_burst", "Bot API requests (answerCallbackQuery, edits)"),
     ("Engine.handle", "engine: the flows' own Python (SQL excluded)"),
     ("Delivery.deliver", "delivery: group edit (its own transaction, throttle)"),
     ("DurablePolling._flush", "inbox clean-up"),
     ("DurablePolling._poll", "getUpdates, parsing, inbox write"),
+    ("read (bot/handlers/telegram_updates", "getUpdates, parsing, inbox write"),
     ("Dispatcher._listen_updates", "getUpdates, parsing"),
     ("Dispatcher.feed_update", "aiogram dispatch (middlewares, routers, filters)"),
     ("OutboxWorker", "outbox"),
@@ -852,10 +832,10 @@ def main(argv: list[str] | None = None) -> int:
                              "at least 1.5 × the time Telegram's 30 messages/s take to show every answer)")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "aiogram-polling", "eager-aiogram", "render-in-thread"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
-                             "bare bot; ours does it already); aiogram's dp.start_polling instead of "
-                             "the durable inbox (our bot); charts drawn in a thread of the bot's process "
+                             "bare bot; ours does it already); every aiogram type built at import; "
+                             "charts drawn in a thread of the bot's process "
                              "instead of its drawing process (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")

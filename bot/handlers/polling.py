@@ -124,6 +124,7 @@ class DurablePolling:
         self._done: list[str] = []
         self._runner: asyncio.Task | None = None
         self._flusher: asyncio.Task | None = None
+        self._stopping = False  # updates finished from then on are logged (those in hand at the stop)
 
     async def start(self) -> None:
         left = await self.db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
@@ -134,6 +135,7 @@ class DurablePolling:
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
         for task in (self._runner,):
             if task is not None:
                 task.cancel()
@@ -276,7 +278,11 @@ class DurablePolling:
             self._room.set()
 
     async def _handle(self, update_id: str, parsed: Any, retry: bool) -> None:
+        """Handle one update. Nothing is logged for an update handled as usual (a line each, at a
+        thousand taps a second, was a few per cent of the CPU), but for those finished once the
+        stop began: the operator sees what the stop waited for."""
         delay = self.retry_delay
+        started = self._clock()
         while True:
             try:
                 await self.handler.handle(parsed, retry)
@@ -288,6 +294,10 @@ class DurablePolling:
                 continue
             except Exception:
                 log.exception("update %s failed", update_id)
+            else:
+                if self._stopping:
+                    log.info("update %s is handled, %.0f ms after its handling began, while stopping", update_id,
+                             (self._clock() - started) * 1000)
             break
         self._done.append(update_id)
 
