@@ -15,6 +15,11 @@ before a crash goes twice). Once removed from the inbox, an update's answer is n
 At most ``max_in_flight`` updates are being handled at once: past that, the next batch is not
 fetched until some finish. A burst then waits at Telegram instead of as tens of thousands of
 tasks in this process, so memory stays bounded and updates are answered in the order they came.
+
+``getUpdates`` goes out as plain JSON (``bot_api``) and each update of a batch is read on its own
+by the handler (``TelegramUpdates``: straight from its JSON): one that cannot be read is logged
+and dropped instead of failing the whole batch, which would be fetched again forever and stop the
+bot receiving anything. One the bot does not handle (an edited message, …) is confirmed, not stored.
 """
 
 from __future__ import annotations
@@ -71,11 +76,6 @@ class Dispatched:
 def _described(exc: Exception) -> str:
     """A failure in a few words: an unreachable Telegram says where it was sought."""
     text = exc.message if isinstance(exc, TelegramNetworkError) else str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -201,7 +201,7 @@ class DurablePolling:
             try:
                 parsed = self.handler.parse(json.loads(payload))
             except Exception as exc:
-                log.error("dropping stored update %s: it no longer parses (%s)", update_id, _first_line(exc))
+                log.error("dropping stored update %s: it no longer parses (%s)", update_id, _described(exc))
                 self._done.append(update_id)
                 continue
             if parsed is None:
@@ -249,7 +249,7 @@ class DurablePolling:
                 try:
                     parsed = self.handler.parse(item)
                 except Exception as exc:
-                    log.error("update %s cannot be parsed; dropped: %s", update_id, _first_line(exc))
+                    log.error("update %s cannot be parsed; dropped: %s", update_id, _described(exc))
                     continue
                 if parsed is not None:  # one the bot ignores is confirmed, not stored
                     handled.append((update_id, parsed))
