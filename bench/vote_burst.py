@@ -331,12 +331,15 @@ async def child_main(args: argparse.Namespace) -> None:
                 return await original(fn, *a, **kw)
 
             await original(conn._conn.set_trace_callback, trace)
+            app.db._sync.set_trace_callback(trace)  # the event loop's connection: every atomic()
             conn._execute = counting
             reply(ok=True)
         elif cmd["cmd"] == "sql_off":
             conn = app.db.conn
             del conn._execute
             await conn._execute(conn._conn.set_trace_callback, None)
+            if app.db._sync is not None:
+                app.db._sync.set_trace_callback(None)
             reply(counts=sql_counts.most_common(), hops=hops.most_common())
         elif cmd["cmd"] == "idle":
             # Handler tasks still running after their callback was answered (deliveries).

@@ -44,22 +44,24 @@ async def call(bot: Bot, method: str, params: dict[str, Any], timeout: float | N
     session = bot.session
     client = await session.create_session()
     url = session.api.api_url(token=bot.token, method=method)
-    body = json.dumps({key: value for key, value in params.items() if value is not None})  # ASCII: any text fits
+    # ASCII (any text fits, a lone surrogate too) and bytes, which aiohttp sends as they are
+    body = json.dumps({key: value for key, value in params.items() if value is not None}).encode()
     try:
         async with client.post(url, data=body, headers=_HEADERS,
                                timeout=session.timeout if timeout is None else timeout) as resp:
-            status, text = resp.status, await resp.text()
+            status, content = resp.status, await resp.read()
     except asyncio.TimeoutError as exc:
         raise TelegramNetworkError(method=_model(method, params), message="Request timeout error") from exc
     except ClientError as exc:
         raise TelegramNetworkError(method=_model(method, params), message=f"{type(exc).__name__}: {exc}") from exc
     if 200 <= status <= 226:
         try:
-            answer = json.loads(text)
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if isinstance(answer, dict) and answer.get("ok") is True:
             return answer.get("result")
+    text = content.decode("utf-8", "replace")
     # Not a success: aiogram reads it and raises what it would have raised (or returns, if it
     # finds a success in what this did not: then its result is the answer).
     return session.check_response(bot=bot, method=_model(method, params), status_code=status, content=text).result
