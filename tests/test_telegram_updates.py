@@ -328,3 +328,45 @@ async def test_unreadable_updates_are_dropped_logged_and_unanswered_and_the_bot_
         assert await tx.scalar("SELECT count(*) FROM inbox") == 0, "nothing of them is kept"
     reply = await say(tg, alice, "/help")
     assert "/start" in reply["text"] or "/propose" in reply["text"]
+
+
+async def test_by_webhook_an_unreadable_update_is_answered_200_dropped_and_logged(tg, tmp_path, caplog):
+    """Telegram delivers again what got no 200: an update that cannot be read is answered 200 (or
+    it would come back for ever), logged in one line, and its sender hears nothing; a body that
+    is no JSON at all is a 400; the secret is still checked first."""
+    import random
+    import socket
+
+    import aiohttp
+
+    from bot.app import TelegramApp
+    from bot.config import Config
+    from tests.test_e2e_telegram import TOKEN
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = Config(db_path=str(tmp_path / "hook.db"), telegram_token=TOKEN, telegram_api_base=tg.base_url,
+                    telegram_webhook_url=f"http://127.0.0.1:{port}", telegram_webhook_secret="s3cret",
+                    http_host="127.0.0.1", http_port=port)
+    app = TelegramApp(config, rng=random.Random(1), session=tg.session())
+    await app.start()
+    try:
+        john = tg.user(3, "John", "en")
+        mark = tg.mark()
+        broken = {"update_id": 900, "message": {"message_id": 1, "date": 1, "from": john.to_dict(), "text": "/start"}}
+        with caplog.at_level(logging.ERROR):
+            assert await tg.deliver_webhook(broken, secret="wrong") == 401
+            assert await tg.deliver_webhook(broken) == 200
+        assert "update 900 cannot be parsed; dropped: message.chat is missing" in caplog.text
+        assert not any(r.exc_info for r in caplog.records), "no traceback"
+        async with aiohttp.ClientSession() as client:
+            async with client.post(f"http://127.0.0.1:{port}/telegram/webhook", data=b"{not json",
+                                   headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as resp:
+                assert resp.status == 400
+        await tg.assert_silent(john.id, within=0.3)
+        assert [c for c in tg.calls(since=mark) if c.method.lower() != "getupdates"] == []
+        assert await tg.deliver_webhook(tg.send(john, "/start")) == 200  # and the next one is handled
+        assert "Choose your language" in (await tg.next_message(john.id))["text"]
+    finally:
+        await app.stop()
