@@ -238,6 +238,13 @@ async def child_main(args: argparse.Namespace) -> None:
 
             drawing.run = in_thread
 
+        if "no-wal-restart" in experiments:
+            # What-if: the WAL is never started over while writers wait (``Database.checkpoint``'s
+            # RESTART mode); passive checkpoints only, the WAL file grows.
+            from bot.storage.db import Database
+
+            Database.WAL_RESTART_PAGES = 10**9
+
         config = Config(db_path=args.db, telegram_token=TOKEN, telegram_api_base=args.api)
         extra = {} if args.double_tap is None else {"double_tap": args.double_tap}
         app = TelegramApp(config, rng=random.Random(5), edit_interval=args.edit_interval,
@@ -496,6 +503,10 @@ async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace
         await child.ask(cmd="sql_on")
     gc0 = await child.ask(cmd="gc")
     bot_cpu0, fake_cpu0, all_cpu0 = cpu_seconds(child.pid), cpu_seconds(), machine_busy_seconds()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the fake's records so far (in this process): not walked by its collections during the burst
     t_first = time.monotonic()
     queued = await feed()
     t_pushed = time.monotonic()
@@ -520,6 +531,9 @@ async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace
             if call.ok:
                 answered_at.setdefault(cb, call.time)
     latencies = sorted(answered_at[cb] - t for cb, t, _ in queued if cb in answered_at)
+    if args.latencies and child.kind == "ours":
+        with open(args.latencies, "w") as out:  # queued at (s from the first), latency (s): where the tail comes from
+            json.dump([(t - t_first, answered_at[cb] - t) for cb, t, _ in queued if cb in answered_at], out)
     t_last = max(answered_at.values()) if answered_at else time.monotonic()
     wall = t_last - t_first
     methods = Counter(c.method for c in calls)
@@ -835,11 +849,12 @@ def main(argv: list[str] | None = None) -> int:
                              "at least 1.5 × the time Telegram's 30 messages/s take to show every answer)")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread", "no-wal-restart"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); every aiogram type built at import; "
                              "charts drawn in a thread of the bot's process "
-                             "instead of its drawing process (our bot). Repeatable.")
+                             "instead of its drawing process (our bot); no WAL restart while writers "
+                             "wait, passive checkpoints only (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
@@ -847,6 +862,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="count the SQL statements the bot runs during the burst (sqlite trace)")
     parser.add_argument("--pyspy", help="path of the py-spy executable (default: py-spy on PATH)")
     parser.add_argument("--profile-dir", help="where profiles go (default: the work dir)")
+    parser.add_argument("--latencies", help="write our bot's per-update (queued at, latency) pairs to this JSON file")
     parser.add_argument("--child", choices=["ours", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
