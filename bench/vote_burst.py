@@ -238,6 +238,20 @@ async def child_main(args: argparse.Namespace) -> None:
 
             drawing.run = in_thread
 
+        if "log-checkpoints" in experiments:
+            # Diagnosis: each WAL checkpoint's start and end (time.monotonic()) in the bot's log.
+            from bot.storage.db import Database
+
+            checkpoint = Database.checkpoint
+
+            async def logged(self):
+                start = time.monotonic()
+                complete = await checkpoint(self)
+                logging.getLogger("bench").warning("checkpoint %.4f %.4f %s", start, time.monotonic(), complete)
+                return complete
+
+            Database.checkpoint = logged
+
         if "no-wal-restart" in experiments:
             # What-if: the WAL is never started over while writers wait (``Database.checkpoint``'s
             # RESTART mode); passive checkpoints only, the WAL file grows.
@@ -533,7 +547,8 @@ async def burst(tg, child: Child, feed, n_updates: int, args: argparse.Namespace
     latencies = sorted(answered_at[cb] - t for cb, t, _ in queued if cb in answered_at)
     if args.latencies and child.kind == "ours":
         with open(args.latencies, "w") as out:  # queued at (s from the first), latency (s): where the tail comes from
-            json.dump([(t - t_first, answered_at[cb] - t) for cb, t, _ in queued if cb in answered_at], out)
+            json.dump({"first_queued": t_first,  # time.monotonic(), the same clock as the bot's log of checkpoints
+                       "taps": [(t - t_first, answered_at[cb] - t) for cb, t, _ in queued if cb in answered_at]}, out)
     t_last = max(answered_at.values()) if answered_at else time.monotonic()
     wall = t_last - t_first
     methods = Counter(c.method for c in calls)
@@ -849,12 +864,13 @@ def main(argv: list[str] | None = None) -> int:
                              "at least 1.5 × the time Telegram's 30 messages/s take to show every answer)")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread", "no-wal-restart"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread", "no-wal-restart", "log-checkpoints"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); every aiogram type built at import; "
                              "charts drawn in a thread of the bot's process "
                              "instead of its drawing process (our bot); no WAL restart while writers "
-                             "wait, passive checkpoints only (our bot). Repeatable.")
+                             "wait, passive checkpoints only (our bot); each WAL checkpoint's time in the "
+                             "bot's log (our bot). Repeatable.")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (database, bot logs)")
     parser.add_argument("--profile", choices=["pyspy", "cprofile"], help="profile the bot during each burst")
