@@ -23,7 +23,7 @@ from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Message
 from bot.handlers import bot_api, telegram_updates
-from bot.handlers.telegram_updates import CHANNEL, Incoming
+from bot.handlers.telegram_updates import CHANNEL, Incoming  # noqa: F401  (CHANNEL: bot.app reads it here)
 from bot.i18n import LOCALES, translator
 from bot.links import GROUP, PRIVATE, Link
 
