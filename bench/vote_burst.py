@@ -99,7 +99,8 @@ changed four times, ending on ``s``. Toasts expected: "You approve the plan. You
 vote until it closes." / "You do not approve the plan yet. ..." in the member's language. With two
 buttons a tap repeats the button of two taps before (taps 1, 3, 5), 2 × members updates apart in
 the queue: more than the 1 s double-tap window unless the bot handles more than 2 × members
-taps a second (below ~500 members at 1,000/s give ``--double-tap 0.2``).
+taps a second (below ~500 members at 1,000/s give ``--double-tap 0.2``; unpaced, the bot handles
+2,000-2,700 taps a second: below ~3,000 members give it too).
 
 Checks: every member's stored vote (``plan_votes``) equals their last tap; the tally the app
 reads (``bot.storage.plan.tally``: approve, not yet) equals the expected one and one vote a
