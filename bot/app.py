@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
+import json
 import logging
 import random
 import time
@@ -13,20 +15,20 @@ from datetime import datetime
 from typing import Protocol
 
 import bot.handlers  # noqa: F401  (first: imports aiogram with its types built on first use)
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.types import Update
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
 
 from bot.config import CannotRun, Config
 from bot import drawing
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.handlers.polling import DurablePolling
-from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, build_dispatcher, set_commands
+from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, TelegramUpdates, set_commands
+from bot.handlers.telegram_updates import Malformed
 from bot.http_server import HttpServer
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
@@ -69,7 +71,7 @@ class TelegramApp:
     polling_timeout: int = 30
     db: Database = field(default=None, init=False)      # set by start()
     bot: Bot = field(default=None, init=False)
-    dp: Dispatcher = field(init=False)
+    updates: TelegramUpdates = field(init=False)  # what handles each update, polled or by webhook
     engine: Engine = field(init=False)
     delivery: Delivery = field(default=None, init=False)
     server: HttpServer | None = None  # shared with WhatsApp (``qatysu run``); else the webhook's own
@@ -105,7 +107,7 @@ class TelegramApp:
                 doing = "switching to long polling (deleteWebhook)"
                 # Updates that arrived while the bot was down are kept (no drop_pending_updates).
                 await self.bot.delete_webhook(drop_pending_updates=False, request_timeout=START_TIMEOUT)
-                self.polling = DurablePolling(self.bot, self.dp, self.db, allowed_updates=ALLOWED_UPDATES,
+                self.polling = DurablePolling(self.bot, self.updates, self.db, allowed_updates=ALLOWED_UPDATES,
                                               timeout=self.polling_timeout, retry_delay=self.retry_delay)
                 await self.polling.start()
             doing = "starting the scheduler"
@@ -139,7 +141,7 @@ class TelegramApp:
         drawing.start()  # the drawing process and the renderers, ready before the first chart
         self.outbox = OutboxWorker(self.delivery)
         self.outbox.start()
-        self.dp = build_dispatcher(self.engine, self.delivery)
+        self.updates = TelegramUpdates(self.bot, self.engine, self.delivery)
         await set_commands(self.bot)
 
     async def _start_webhook(self) -> None:
@@ -148,21 +150,33 @@ class TelegramApp:
         # Telegram deliver it again instead of losing it; every delivery is then a ``retry``: one
         # already handled gets its first answer again, which the crash may have kept from going.
         # Once handled, its answer is not kept: a retry then (the 200 was lost) stays silent.
-        db = self.db
+        db, handler = self.db, self.updates
+        secret = (config.telegram_webhook_secret or "").encode()
 
-        async def answered(handler, update: Update, data: dict):
-            result = await handler(update, data)
-            await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [str(update.update_id)]))
-            return result
+        async def webhook(request: web.Request) -> web.Response:
+            if secret and not hmac.compare_digest(
+                    request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode(), secret):
+                return web.Response(body="Unauthorized", status=401)
+            try:
+                raw = json.loads(await request.read())
+            except ValueError:
+                return web.Response(body="not JSON", status=400)
+            try:
+                incoming = handler.parse(raw)
+            except Malformed as exc:  # answered, or Telegram would deliver it again and again
+                log.error("update %s cannot be parsed; dropped: %s",
+                          raw.get("update_id") if isinstance(raw, dict) else "?", exc)
+                return web.json_response({})
+            if incoming is not None:
+                await handler.handle(incoming, retry=True)
+                await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+            return web.json_response({})
 
-        self.dp.update.outer_middleware(answered)
-        handler = SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False,
-                                       secret_token=config.telegram_webhook_secret, retry=True)
         if self.server is None:
             self.server = HttpServer(config.http_host, config.http_port, "Telegram's webhook",
                                      access_log=config.http_access_log)
             self._own_server = True
-        self.server.mount("POST", WEBHOOK_PATH, handler.handle)
+        self.server.mount("POST", WEBHOOK_PATH, webhook)
         if not self.server.listening:
             await self.server.start()
         url = config.telegram_webhook_url + WEBHOOK_PATH

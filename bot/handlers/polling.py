@@ -15,6 +15,11 @@ before a crash goes twice). Once removed from the inbox, an update's answer is n
 At most ``max_in_flight`` updates are being handled at once: past that, the next batch is not
 fetched until some finish. A burst then waits at Telegram instead of as tens of thousands of
 tasks in this process, so memory stays bounded and updates are answered in the order they came.
+
+``getUpdates`` goes out as plain JSON (``bot_api``) and each update of a batch is read on its own
+by the handler (``TelegramUpdates``: straight from its JSON): one that cannot be read is logged
+and dropped instead of failing the whole batch, which would be fetched again forever and stop the
+bot receiving anything. One the bot does not handle (an edited message, …) is confirmed, not stored.
 """
 
 from __future__ import annotations
@@ -25,14 +30,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import GetUpdates
-from aiogram.methods.base import Response
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.types import Update
 
+from bot.handlers import bot_api
 from bot.storage import inbox, updates
 from bot.flows.engine import NotHandled
 from bot.storage.db import Database
@@ -45,15 +49,28 @@ RETRY_CAP = 30.0  # seconds between getUpdates tries while Telegram stays out of
 REPORT_EVERY = 60.0  # seconds between log lines while it does (the first failure is logged at once)
 
 
-class _RawGetUpdates(GetUpdates):
-    """``getUpdates`` whose answer is read here update by update: one update this aiogram cannot
-    parse (a field it requires missing) is dropped and logged, instead of failing the whole batch,
-    which would be fetched again forever and stop the bot receiving anything."""
+class Handler(Protocol):
+    """What handles the updates polled: ``parse`` reads one from its JSON (None: nothing to do;
+    an exception: it cannot be read, and is dropped), ``handle`` acts on what it read. The bot's
+    is ``bot.handlers.telegram.TelegramUpdates``; an aiogram ``Dispatcher`` may stand in (``Dispatched``).
+    ``retry``: handled before, perhaps (the inbox's replay, a retry after a busy database)."""
 
-    __returning__ = list[dict[str, Any]]
+    def parse(self, raw: Any) -> Any: ...
+    async def handle(self, parsed: Any, retry: bool = False) -> None: ...
 
 
-_RAW = Response[list[dict[str, Any]]]  # kept alive: pydantic caches generic classes weakly (see aiogram_types)
+class Dispatched:
+    """An aiogram ``Dispatcher`` as the poller's handler: updates read by aiogram's ``Update``
+    model and fed to it (with ``retry`` in its handlers' data)."""
+
+    def __init__(self, bot: Bot, dp: Dispatcher) -> None:
+        self.bot, self.dp = bot, dp
+
+    def parse(self, raw: Any) -> Update:
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+    async def handle(self, update: Update, retry: bool = False) -> None:
+        await self.dp.feed_update(self.bot, update, retry=retry)
 
 
 def _described(exc: Exception) -> str:
@@ -80,14 +97,15 @@ async def _done(tx, update_ids: list[str]) -> None:
 
 
 class DurablePolling:
-    def __init__(self, bot: Bot, dp: Dispatcher, db: Database, *, allowed_updates: list[str],
+    def __init__(self, bot: Bot, handler: Handler | Dispatcher, db: Database, *, allowed_updates: list[str],
                  timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
                  max_in_flight: int = 1000, stall_warning: float = 60.0, retry_cap: float = RETRY_CAP,
                  report_every: float = REPORT_EVERY, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if max_in_flight < BATCH:
             raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
-        self.bot, self.dp, self.db = bot, dp, db
+        self.bot, self.db = bot, db
+        self.handler: Handler = Dispatched(bot, handler) if isinstance(handler, Dispatcher) else handler
         self.allowed_updates = allowed_updates
         self.timeout = timeout
         self.retry_delay = retry_delay
@@ -106,6 +124,7 @@ class DurablePolling:
         self._done: list[str] = []
         self._runner: asyncio.Task | None = None
         self._flusher: asyncio.Task | None = None
+        self._stopping = False  # updates finished from then on are logged (those in hand at the stop)
 
     async def start(self) -> None:
         left = await self.db.atomic(lambda tx: inbox.pending(tx, CHANNEL))
@@ -116,6 +135,7 @@ class DurablePolling:
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
         for task in (self._runner,):
             if task is not None:
                 task.cancel()
@@ -179,19 +199,24 @@ class DurablePolling:
         for update_id, payload in left:
             await self._wait_for_room()
             try:
-                update = Update.model_validate(json.loads(payload), context={"bot": self.bot})
-            except Exception:
-                log.exception("dropping stored update %s: it no longer parses", update_id)
+                parsed = self.handler.parse(json.loads(payload))
+            except Exception as exc:
+                log.error("dropping stored update %s: it no longer parses (%s)", update_id, _described(exc))
                 self._done.append(update_id)
                 continue
-            self._spawn(update, retry=True)
+            if parsed is None:
+                self._done.append(update_id)
+            else:
+                self._spawn(update_id, parsed, retry=True)
         replayed = {int(update_id) for update_id, _ in left if update_id.isdigit()}
         offset: int | None = None
         while True:
             await self._wait_for_room()
             try:
-                raw = await self.bot(_RawGetUpdates(offset=offset, limit=BATCH, timeout=self.timeout,
-                                                    allowed_updates=self.allowed_updates))
+                raw = await bot_api.call(self.bot, "getUpdates", {
+                    "offset": offset, "limit": BATCH, "timeout": self.timeout, "allowed_updates": self.allowed_updates})
+                if not isinstance(raw, list):
+                    raise ValueError(f"getUpdates answered {type(raw).__name__}, not an array")
             except asyncio.CancelledError:
                 raise
             except TelegramUnauthorizedError:
@@ -202,8 +227,14 @@ class DurablePolling:
             self._worked()
             if not raw:
                 continue
+            readable = [item for item in raw if isinstance(item, dict) and type(item.get("update_id")) is int]
+            if len(readable) < len(raw):
+                log.error("%d update(s) without an update_id dropped", len(raw) - len(readable))
+                raw = readable
+                if not raw:
+                    continue  # nothing to confirm them by: Telegram never sends such
             # confirmed by the next getUpdates once stored (an unreadable or skipped last one too)
-            last = max(int(item.get("update_id", 0)) for item in raw) + 1
+            last = max(item["update_id"] for item in raw) + 1
             if replayed and offset is not None and offset > max(replayed):
                 replayed = set()  # confirmed: Telegram sends them no more
             if replayed:  # Telegram's copies of what the inbox already holds (see the module's doc)
@@ -212,28 +243,30 @@ class DurablePolling:
                     offset = last
                     continue
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            rows, updates = [], []
+            rows, handled = [], []
             for item in raw:
+                update_id = str(item["update_id"])
                 try:
-                    update = Update.model_validate(item, context={"bot": self.bot})
+                    parsed = self.handler.parse(item)
                 except Exception as exc:
-                    log.error("update %s cannot be parsed by this aiogram; dropped: %s", item.get("update_id"), exc)
+                    log.error("update %s cannot be parsed; dropped: %s", update_id, _described(exc))
                     continue
-                updates.append(update)
-                rows.append((str(update.update_id), _stored_json(item)))
+                if parsed is not None:  # one the bot ignores is confirmed, not stored
+                    handled.append((update_id, parsed))
+                    rows.append((update_id, _stored_json(item)))
             try:
                 await self.db.atomic(lambda tx: inbox.store(tx, CHANNEL, rows, now))
             except Exception as exc:  # e.g. the database is locked: fetch the same batch again
-                log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(updates), exc,
+                log.warning("could not store %d update(s) (%s); retrying in %.1fs", len(rows), exc,
                             self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
                 continue
             offset = last
-            for update in updates:
-                self._spawn(update)
+            for update_id, parsed in handled:
+                self._spawn(update_id, parsed)
 
-    def _spawn(self, update: Update, retry: bool = False) -> None:
-        task = asyncio.create_task(self._handle(update, retry))
+    def _spawn(self, update_id: str, parsed: Any, retry: bool = False) -> None:
+        task = asyncio.create_task(self._handle(update_id, parsed, retry))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         if len(self._tasks) + BATCH > self.max_in_flight:
@@ -244,21 +277,29 @@ class DurablePolling:
         if len(self._tasks) + BATCH <= self.max_in_flight:
             self._room.set()
 
-    async def _handle(self, update: Update, retry: bool) -> None:
+    async def _handle(self, update_id: str, parsed: Any, retry: bool) -> None:
+        """Handle one update. Nothing is logged for an update handled as usual (a line each, at a
+        thousand taps a second, was a few per cent of the CPU), but for those finished once the
+        stop began: the operator sees what the stop waited for."""
         delay = self.retry_delay
+        started = self._clock()
         while True:
             try:
-                await self.dp.feed_update(self.bot, update, retry=retry)
+                await self.handler.handle(parsed, retry)
             except NotHandled as exc:  # locked before anything was done: it stays in the inbox, tried again
                 log.warning("update %s waits: the database is busy (%s); trying again in %.1fs",
-                            update.update_id, exc, delay)
+                            update_id, exc, delay)
                 await asyncio.sleep(delay)
                 delay, retry = min(delay * 2, BUSY_BACKOFF_CAP), True
                 continue
             except Exception:
-                log.exception("update %s failed", update.update_id)
+                log.exception("update %s failed", update_id)
+            else:
+                if self._stopping:
+                    log.info("update %s is handled, %.0f ms after its handling began, while stopping", update_id,
+                             (self._clock() - started) * 1000)
             break
-        self._done.append(str(update.update_id))
+        self._done.append(update_id)
 
     async def _flush(self) -> None:
         done, self._done = self._done, []

@@ -1,35 +1,33 @@
-"""Telegram: aiogram updates → ``Event`` → engine → messages back. Thin on purpose."""
+"""Telegram: updates → ``Event`` (``telegram_updates``) → engine → toast and messages back. Thin on purpose."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram import Bot
 from aiogram.methods import EditMessageText
 from aiogram.methods.base import Response
 from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat, TelegramNotFound,
                                 TelegramRetryAfter)
 from aiogram.types import (BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllGroupChats,
-                           BotCommandScopeAllPrivateChats, BotCommandScopeDefault, BufferedInputFile, CallbackQuery, ChatMemberUpdated,
-                           InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message as TgMessage,
-                           ReplyKeyboardMarkup, Update)
+                           BotCommandScopeAllPrivateChats, BotCommandScopeDefault, BufferedInputFile,
+                           InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup)
 
 from bot import markup
 from bot.delivery import Blocked, Delivery, Moved, RetryLater, Undeliverable
 from bot.flows import registry
 from bot.flows.engine import Engine
-from bot.flows.types import Event, Message
+from bot.flows.types import Message
+from bot.handlers import bot_api, telegram_updates
+from bot.handlers.telegram_updates import CHANNEL, Incoming  # noqa: F401  (CHANNEL: bot.app reads it here)
 from bot.i18n import LOCALES, translator
 from bot.links import GROUP, PRIVATE, Link
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
 CAPTION_MAX = 1024
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
@@ -158,106 +156,36 @@ async def _translated_errors():
         raise Undeliverable(str(exc)) from exc  # gone
 
 
-MAX_PHOTO_BYTES = 20 * 1024 * 1024  # evidence kept by its file id; a bigger one is refused
-_COMMAND = re.compile(r"/(\S+)\s*(.*)", re.DOTALL)
-_SURROGATE = re.compile("[\ud800-\udfff]")
+class TelegramUpdates:
+    """Telegram's updates (their JSON, as polling, the inbox and the webhook hold them) handed to
+    the engine; a pressed button's query answered with the toast once the action is committed,
+    before the rest of the outcome is delivered. ``parse`` reads an update (``None``: nothing to
+    do; ``Malformed``: unreadable, see ``bot/handlers/telegram_updates.py``), ``handle`` acts
+    (``retry``: perhaps handled before, see ``Event.retry``)."""
 
+    def __init__(self, bot: Bot, engine: Engine, delivery: Delivery) -> None:
+        self.bot, self.engine, self.delivery = bot, engine, delivery
 
-def _command(text: str, bot_username: str) -> tuple[str, str] | None:
-    """``/cmd@bot args`` → (cmd, args); None when it is no command or is addressed to another bot.
-    Any whitespace ends the command, as in Telegram's clients: ``/propose`` and a new line."""
-    found = _COMMAND.match(text)
-    if found is None:
-        return None
-    name, _, addressee = found.group(1).partition("@")
-    if addressee and addressee.lower() != bot_username.lower():
-        return None
-    return name.lower()[:64], found.group(2).strip()
+    def parse(self, raw: Any) -> Incoming | None:
+        return telegram_updates.read(raw, self.engine.bot_username)
 
+    async def handle(self, incoming: Incoming, retry: bool = False) -> None:
+        outcome = await self.engine.handle(replace(incoming.event, retry=True) if retry else incoming.event)
+        if incoming.callback_id is not None:
+            await self._answer(incoming.callback_id, outcome.toast)
+        await self.delivery.deliver_outcome(outcome)
 
-def _clean(text: str) -> str:
-    """Text as it can be stored and sent: a lone UTF-16 surrogate (valid in JSON, not in UTF-8)
-    becomes U+FFFD instead of failing every write it reaches."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-def build_router(engine: Engine, delivery: Delivery) -> Router:
-    router = Router(name="qatysu")
-
-    async def run(event: Event) -> None:
-        await delivery.deliver_outcome(await engine.handle(event))
-
-    @router.message()
-    async def on_message(message: TgMessage, event_update: Update, retry: bool = False) -> None:
-        user = message.from_user
-        if user is None or user.is_bot:
-            return
-        is_group = message.chat.type in ("group", "supergroup")
-        base = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(message.chat.id), is_group=is_group,
-                    update_id=str(event_update.update_id), retry=retry, user_name=_clean(user.full_name),
-                    user_lang=user.language_code, chat_title=_clean(message.chat.title or ""))
-        text = message.text or message.caption
-        text = _clean(text) if text is not None else None
-        if message.migrate_to_chat_id is not None and is_group:
-            await run(Event(**base, group_moved_to=str(message.migrate_to_chat_id)))
-            return
-        if message.contact is not None and not is_group:
-            if message.contact.user_id != user.id:
-                await run(Event(**base, foreign_contact=True))  # its number is not passed on
-            else:
-                await run(Event(**base, phone=message.contact.phone_number))
-            return
-        if not is_group and (message.photo or message.document or message.video or message.audio):
-            if message.photo and (message.photo[-1].file_size or 0) <= MAX_PHOTO_BYTES:
-                await run(Event(**base, text=text or "", photo=message.photo[-1].file_id))
-            else:
-                await run(Event(**base, text=text or "", attachment="large" if message.photo else "document"))
-            return
-        if text is None:
-            if not is_group:
-                await run(Event(**base, text=""))
-            return
-        parsed = _command(text, engine.bot_username)
-        if parsed is not None:
-            await run(Event(**base, command=parsed[0], args=parsed[1]))
-        elif not is_group:
-            await run(Event(**base, text=text))
-
-    @router.callback_query()
-    async def on_callback(query: CallbackQuery, event_update: Update, retry: bool = False) -> None:
-        chat = query.message.chat if query.message else None
-        is_group = chat is not None and chat.type in ("group", "supergroup")
-        event = Event(channel=CHANNEL, user_id=str(query.from_user.id),
-                      chat_id=str(chat.id) if chat else str(query.from_user.id), is_group=is_group,
-                      update_id=str(event_update.update_id), retry=retry, button=_clean(query.data or ""),
-                      user_name=_clean(query.from_user.full_name), user_lang=query.from_user.language_code)
-        outcome = await engine.handle(event)
-        toast = outcome.toast
+    async def _answer(self, callback_id: str, toast) -> None:
+        params: dict[str, Any] = {"callback_query_id": callback_id}
+        if toast is not None:
+            params["text"] = markup.plain(toast.text)[:200]  # plain text: names are escaped for messages
+            params["show_alert"] = toast.alert
+            if toast.link:
+                params["url"] = tme(toast.link, self.engine.bot_username)
         try:
-            if toast is None:
-                await _retrying(lambda: query.answer(), attempts=3)
-            else:
-                shown = markup.plain(toast.text)[:200]  # plain text: names are escaped for messages
-                url = tme(toast.link, engine.bot_username) if toast.link else None
-                await _retrying(lambda: query.answer(text=shown, show_alert=toast.alert, url=url), attempts=3)
+            await _retrying(lambda: bot_api.call(self.bot, "answerCallbackQuery", params), attempts=3)
         except Exception as exc:  # the vote is stored; only the toast is lost
             log.info("callback answer failed: %s", exc)
-        await delivery.deliver_outcome(outcome)
-
-    @router.my_chat_member(F.chat.type.in_({"group", "supergroup"}))
-    async def on_added(update: ChatMemberUpdated, event_update: Update, retry: bool = False) -> None:
-        was = update.old_chat_member.status
-        now = update.new_chat_member.status
-        if now in ("member", "administrator") and was in ("left", "kicked"):
-            await run(Event(channel=CHANNEL, user_id=str(update.from_user.id), chat_id=str(update.chat.id),
-                            is_group=True, update_id=str(event_update.update_id), retry=retry, joined_group=True,
-                            user_lang=update.from_user.language_code, chat_title=_clean(update.chat.title or "")))
-
-    return router
 
 
 # The client's command menus: where (Telegram's scope), whose role's commands and from which chats.
@@ -291,30 +219,3 @@ async def set_commands(bot: Bot) -> None:
     failed = [result for result in results if isinstance(result, Exception)]
     if failed:
         log.warning("%d of %d command menus not set (%s)", len(failed), len(results), str(failed[0]).splitlines()[0])
-
-
-class NoFSMStorage(BaseStorage):
-    """Conversation state lives in our database (``bot/storage/conversations.py``), not in
-    aiogram's FSM. Its default ``MemoryStorage`` would keep a record for every chat and person
-    that ever sent an update (its middleware reads the state of each), growing without end."""
-
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        raise NotImplementedError("Qatysu keeps conversation state in its database")
-
-    async def get_state(self, key: StorageKey) -> str | None:
-        return None
-
-    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        raise NotImplementedError("Qatysu keeps conversation state in its database")
-
-    async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return {}
-
-    async def close(self) -> None:
-        pass
-
-
-def build_dispatcher(engine: Engine, delivery: Delivery) -> Dispatcher:
-    dp = Dispatcher(storage=NoFSMStorage())
-    dp.include_router(build_router(engine, delivery))
-    return dp
