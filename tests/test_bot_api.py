@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, GetUpdates
@@ -93,3 +94,39 @@ async def test_get_updates_as_json_returns_the_updates_aiogram_would_parse(tg, b
     parsed = await bot(GetUpdates(limit=100, timeout=0, allowed_updates=["message"]))
     assert [item["update_id"] for item in raw] == [u.update_id for u in parsed]
     assert raw[0]["message"]["text"] == parsed[0].message.text == "сәлем"
+
+
+async def test_a_view_redrawn_as_json_is_the_edit_aiogram_made_and_fails_the_same_way(tg):
+    """``TelegramSender.edit`` sends ``editMessageText`` as JSON: the member sees the same text,
+    HTML and keyboard as aiogram's edit gave; no buttons removes the keyboard; an edit that
+    changes nothing is no failure; a 429 is ``RetryLater`` and a message gone ``Undeliverable``."""
+    from bot.delivery import RetryLater, Undeliverable
+    from bot.handlers.telegram import TelegramSender
+    from bot.links import Link
+    from bot.messages import Button, Message
+
+    user = tg.user(8, "Әлия", "kk")
+    tg.send(user, "/start")
+    bot = Bot(tg.token, session=tg.session(timeout=1), default=DefaultBotProperties(parse_mode="HTML"))  # as the app's
+    sender = TelegramSender(bot, username="qatysu_test_bot")
+    first = Message("telegram", str(user.id), "1-сұрақ", buttons=((Button("A", "x:1"),),))
+    message_id = await sender.send(first, None)
+    view = Message("telegram", str(user.id), "<b>2-сұрақ</b> &lt;бос&gt;",
+                   buttons=((Button("1", "m:2:1", number=1), Button("2", "m:2:2", number=2)),
+                            (Button("Сайт", link=Link.web("https://example.kz")),)))
+    await sender.edit(view, message_id)
+    shown = tg.message(user, int(message_id))
+    assert shown["text"] == "2-сұрақ <бос>" and shown["edits"] == 1
+    assert shown["reply_markup"] == {"inline_keyboard": [
+        [{"text": "1", "callback_data": "m:2:1"}, {"text": "2", "callback_data": "m:2:2"}],
+        [{"text": "Сайт", "url": "https://example.kz"}]]}
+    await sender.edit(view, message_id)  # the same again: Telegram says "not modified", no failure
+    await sender.edit(Message("telegram", str(user.id), "Рақмет!"), message_id)
+    assert tg.message(user, int(message_id))["reply_markup"] is None
+    tg.throttle_for(1.0, retry_after=2, methods="editMessageText")
+    with pytest.raises(RetryLater):
+        await sender.edit(view, message_id)
+    tg.throttle_for(0)
+    with pytest.raises(Undeliverable):
+        await sender.edit(view, "999999")
+    await bot.session.close()
