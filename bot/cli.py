@@ -1,4 +1,4 @@
-"""The ``qatysu`` command: run, demo, backup, audit verify, report, export, migrate, health.
+"""The ``qatysu`` command: run, demo, backup, audit verify, report, export, migrate, copy, health.
 
 Whatever an operator can get wrong from the command line — a variable, a path, a database in
 another folder — ends in one line on stderr naming it and a non-zero exit, never a traceback.
@@ -53,6 +53,18 @@ environment:
 
 SIGTERM or SIGINT stops it cleanly within 8 s: no new updates, those in hand answered, the send in
 flight finished, the database closed; what was not handled is handled at the next start.
+"""
+COPY_HELP = """\
+SRC and DST are each a SQLite file or postgresql://user:password@host[:port]/database.
+SRC must be at this version's schema (`qatysu migrate` it first); it is only read, in one snapshot:
+stop the bot on it first, or what it writes after the copy began is not in DST. DST must be a new
+file or an empty database: it is migrated, and one that holds data is refused, never replaced.
+Every table is copied in one transaction, ids kept, then compared row by row with SRC, and the
+audit chain is recomputed on both and must end at the same head: only then is the copy kept.
+One line per table, then OK; exit 2 when SRC or DST cannot be used, 1 when the copy or its
+verification failed (DST is then left as it was).
+
+environment: none (QATYSU_DB is not read: name both databases on the command line)
 """
 HEALTH_ENV = """\
 environment (those of `qatysu run`):
@@ -264,6 +276,23 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy(args: argparse.Namespace) -> int:
+    from bot.storage import copy as copying
+
+    run = copying.verify if args.verify_only else copying.copy
+    try:
+        summary = asyncio.run(run(args.src, args.dst, say=print))
+    except copying.Refused as exc:
+        raise Refused(str(exc)) from None
+    except copying.Failed as exc:
+        print(f"qatysu: {exc}", file=sys.stderr)
+        return 1
+    done = "are identical" if args.verify_only else "copied and verified identical"
+    print(f"OK: {summary.rows:,} rows in {len(summary.tables)} tables {done} ({summary.src} -> {summary.dst}); "
+          f"audit log intact on both, head {summary.head[:12]}; {summary.seconds:.1f} s")
+    return 0
+
+
 def _community_data(args: argparse.Namespace, build):
     """``build(tx, data, cycle, now)`` for the community named by id or join code and its cycle
     ``--cycle`` (``data``: the community, or a finished cycle's archive), read from QATYSU_DB as it
@@ -426,6 +455,12 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(fn=_export)
     command("migrate", "bring the database (a SQLite file or PostgreSQL) to this version's schema; safe to "
                        "run twice or at once", MIGRATE_ENV).set_defaults(fn=_migrate)
+    copy = command("copy", "copy the whole database from SRC to DST (SQLite or PostgreSQL), verified", COPY_HELP)
+    copy.add_argument("src", metavar="SRC", help="the database to copy: a SQLite file or a postgresql:// URL")
+    copy.add_argument("dst", metavar="DST", help="a new SQLite file or an empty PostgreSQL database")
+    copy.add_argument("--verify-only", action="store_true",
+                      help="copy nothing: compare SRC and DST (an earlier copy) as a copy is verified")
+    copy.set_defaults(fn=_copy)
     command("health", "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)", HEALTH_ENV
             ).set_defaults(fn=_health)
     return main

@@ -42,18 +42,23 @@ class Broken:
     reason: str
 
 
-async def verify(tx: Tx) -> Broken | None:
-    """Recompute the chain; the first entry that does not fit, or None when all do."""
-    prev = GENESIS
-    rows = await tx.all("SELECT * FROM audit_log ORDER BY id")
-    for row in rows:
-        if row["prev_hash"] != prev:
-            return Broken(row["id"], "previous hash does not match (an entry was removed or moved)")
-        expected = entry_hash(prev, row["at"], row["community_id"], row["actor_id"], row["action"], row["detail"])
-        if row["hash"] != expected:
-            return Broken(row["id"], "content does not match its hash (the entry was edited)")
-        prev = row["hash"]
-    return None
+async def verify(tx: Tx, page: int = 5000) -> Broken | None:
+    """Recompute the chain; the first entry that does not fit, or None when all do. Read
+    ``page`` entries at a time, so a long log takes no more memory than a short one."""
+    prev, last = GENESIS, None
+    while True:
+        rows = await (tx.all("SELECT * FROM audit_log ORDER BY id LIMIT ?", (page,)) if last is None else
+                      tx.all("SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?", (last, page)))
+        for row in rows:
+            if row["prev_hash"] != prev:
+                return Broken(row["id"], "previous hash does not match (an entry was removed or moved)")
+            expected = entry_hash(prev, row["at"], row["community_id"], row["actor_id"], row["action"], row["detail"])
+            if row["hash"] != expected:
+                return Broken(row["id"], "content does not match its hash (the entry was edited)")
+            prev = row["hash"]
+        if len(rows) < page:
+            return None
+        last = rows[-1]["id"]
 
 
 async def has_hash(tx: Tx, prefix: str) -> bool:
