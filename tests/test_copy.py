@@ -90,7 +90,8 @@ def rows_of(path: Path, table: str) -> list[tuple]:
 
 def triggers_of(path: Path) -> list[tuple]:
     with closing(sqlite3.connect(path)) as db:
-        return db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").fetchall()
+        return db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+                          " ORDER BY name").fetchall()
 
 
 async def head_of(path: Path) -> str:
@@ -365,3 +366,34 @@ async def test_rowid_tables_are_those_postgresql_gives_a_rowid(empty_pg):
     finally:
         await conn.close()
     assert {r[0] for r in rows} == copying.rowid_tables()
+
+
+@needs_pg
+async def test_a_user_who_may_not_switch_the_triggers_off_is_told_what_to_grant(source, empty_pg):
+    """The copy's session switches PostgreSQL's triggers off (session_replication_role): a plain
+    user is refused in one line naming the grant, and with that grant the copy is made."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    role = f"qatysu_plain_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(empty_pg)
+    as_role = urlunsplit(parts._replace(netloc=f"{role}:plain@{parts.hostname}:{parts.port}"))
+    admin = await asyncpg.connect(empty_pg)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'plain'")
+        await admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        await admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        code, out, err = await qatysu("copy", str(source), as_role)
+        assert code == 2
+        one_line(code, err, "DST", "session_replication_role", "GRANT SET ON PARAMETER session_replication_role")
+        assert await admin.fetchval("SELECT COUNT(*) FROM members") == 0
+        await admin.execute(f"GRANT SET ON PARAMETER session_replication_role TO {role}")
+        code, out, err = await qatysu("copy", str(source), as_role)
+        assert code == 0, err
+        assert await admin.fetchval("SELECT COUNT(*) FROM members") == len(rows_of(source, "members"))
+    finally:
+        await admin.execute(f"DROP OWNED BY {role}")
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()

@@ -647,7 +647,8 @@ async def _audit_same(src: Side, dst: Side) -> str:
 
 
 def _line(checked: Checked) -> str:
-    return f"{checked.table:<20} {checked.rows:>10,} {'row ' if checked.rows == 1 else 'rows'}  sha256 {checked.digest[:16]}  identical"
+    rows = "row " if checked.rows == 1 else "rows"
+    return f"{checked.table:<20} {checked.rows:>10,} {rows}  sha256 {checked.digest[:16]}  identical"
 
 
 # --- the commands -----------------------------------------------------------------------------
