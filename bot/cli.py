@@ -62,7 +62,7 @@ file or an empty database: it is migrated, and one that holds data is refused, n
 Every table is copied in one transaction, ids kept, then compared row by row with SRC, and the
 audit chain is recomputed on both and must end at the same head: only then is the copy kept.
 One line per table, then OK; exit 2 when SRC or DST cannot be used, 1 when the copy or its
-verification failed (DST is then left as it was).
+verification failed (nothing of it is kept in DST).
 
 environment: none (QATYSU_DB is not read: name both databases on the command line)
 """
@@ -281,7 +281,7 @@ def _copy(args: argparse.Namespace) -> int:
 
     run = copying.verify if args.verify_only else copying.copy
     try:
-        summary = asyncio.run(run(args.src, args.dst, say=print))
+        summary = asyncio.run(run(args.src, args.dst, say=lambda line: print(line, flush=True)))
     except copying.Refused as exc:
         raise Refused(str(exc)) from None
     except copying.Failed as exc:

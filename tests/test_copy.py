@@ -212,7 +212,7 @@ async def test_a_copy_that_does_not_verify_keeps_nothing(source, tmp_path, monke
     assert not target.exists()
 
 
-@pytest.mark.parametrize("case", ["missing", "folder", "scheme", "same", "unreachable", "no_host", "older"])
+@pytest.mark.parametrize("case", ["missing", "folder", "scheme", "same", "unreachable", "no_host", "older", "newer"])
 async def test_what_cannot_be_copied_is_one_line(source, tmp_path, case):
     target = str(tmp_path / "copy.db")
     src = str(source)
@@ -231,15 +231,19 @@ async def test_what_cannot_be_copied_is_one_line(source, tmp_path, case):
         target, expected = f"postgresql://qatysu:s3cret@127.0.0.1:{port}/qatysu", ("DST", "cannot connect", "***")
     elif case == "no_host":
         target, expected = "postgresql://", ("DST", "names no host")
-    else:  # a database one migration behind this version
+    elif case == "older":  # a database one migration behind this version
         older = tmp_path / "older.db"
         db = await Database(str(older)).open(migrate_to=copying.dbfile.latest_version() - 1)
         await db.close()
         src, expected = str(older), ("SRC", "has schema", "qatysu migrate")
+    else:  # written by a later version
+        with closing(sqlite3.connect(source)) as db:
+            db.execute(f"PRAGMA user_version = {copying.dbfile.latest_version() + 1}")
+        expected = ("SRC", f"has schema {copying.dbfile.latest_version() + 1}", "newer version")
     code, out, err = await qatysu("copy", src, target)
     line = one_line(code, err, *expected)
     assert code == 2 and "s3cret" not in line
-    if case in ("missing", "older"):
+    if case in ("missing", "older", "newer"):
         assert not Path(target).exists()  # nothing created for a copy that cannot be made
 
 

@@ -26,7 +26,10 @@ rows, then every identity sequence is moved past the largest id, as SQLite's nex
 SQLite, whose triggers cannot be switched off, the transaction drops them, writes the rows and
 creates them again from their own text, in their order (DDL is transactional in SQLite: a failed
 copy leaves them as they were), with ``defer_foreign_keys`` on and ``foreign_key_check`` before
-the commit. The tables whose ``rowid`` the code reads (a ``rowid`` column on PostgreSQL) keep it.
+the commit. PostgreSQL's foreign keys are not checked while the copy writes: the rows are SRC's,
+whose store checked them, and the verification proves them the same. The tables whose ``rowid``
+the code reads (a ``rowid`` column on PostgreSQL) keep it; another table's rowid, which no code
+can tell, follows the primary key's order on a SQLite DST.
 
 **Values.** A SQLite ``BLOB`` column holds what the code wrote, a JSON text; PostgreSQL's
 ``BYTEA`` holds its UTF-8 bytes (``bot/storage/pg.py`` binds it so); back on SQLite such bytes are
@@ -526,7 +529,7 @@ async def plan(src: Side, dst: Side) -> list[Table]:
             differ = sorted(set(a_cols.items()) ^ set(b_cols.items()))
             raise Refused(f"SRC and DST differ in table {name} ({', '.join(c for c, _ in differ[:4]) or 'its key'}): "
                           f"both must be at this version's schema")
-        tables.append(Table(name, list(a_cols), list(a_cols.values()), list(a.key)))
+        tables.append(Table(name, list(a_cols), list(a_cols.values()), list(a.key or a_cols)))  # no key: every column
     refers = await src.references()
     return _in_key_order(tables, refers)
 
