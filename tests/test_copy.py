@@ -91,7 +91,7 @@ def rows_of(path: Path, table: str) -> list[tuple]:
 def triggers_of(path: Path) -> list[tuple]:
     with closing(sqlite3.connect(path)) as db:
         return db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
-                          " ORDER BY name").fetchall()
+                          " ORDER BY rowid").fetchall()  # their order: the order they fire in
 
 
 async def head_of(path: Path) -> str:
