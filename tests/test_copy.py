@@ -401,3 +401,22 @@ async def test_a_user_who_may_not_switch_the_triggers_off_is_told_what_to_grant(
         await admin.execute(f"DROP OWNED BY {role}")
         await admin.execute(f"DROP ROLE {role}")
         await admin.close()
+
+
+async def test_the_audit_chain_is_checked_a_page_at_a_time_to_its_end(tmp_path):
+    """``audit.verify`` (which the copy runs on both sides) reads a long log in pages: a break
+    in a later page is found, and an intact log whose length is a multiple of the page passes."""
+    db = await Database(str(tmp_path / "log.db")).open()
+    try:
+        for i in range(6):
+            await db.atomic(lambda tx, i=i: audit.append(tx, f"2026-12-0{i + 1}T10:00:00", "test.entry", n=i))
+        assert await db.atomic(lambda tx: audit.verify(tx, page=2)) is None
+        assert await db.atomic(lambda tx: audit.verify(tx, page=3)) is None
+        async with db.transaction() as tx:
+            await tx.execute("DROP TRIGGER audit_log_no_update")
+            await tx.execute("UPDATE audit_log SET detail = '{\"n\":9}' WHERE id = 5")
+        for page in (2, 4, 5000):
+            broken = await db.atomic(lambda tx, page=page: audit.verify(tx, page=page))
+            assert broken is not None and broken.entry_id == 5, page
+    finally:
+        await db.close()
