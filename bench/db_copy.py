@@ -1,8 +1,8 @@
 """`qatysu copy` of a big database: SQLite → PostgreSQL → SQLite, time, rows/s and memory.
 
-    QATYSU_TEST_PG=$(PG_LOCAL_PORT=5434 scripts/pg_local.sh start) python bench/copy.py
-    python bench/copy.py --pg postgresql://user:pw@127.0.0.1:5434/qatysu   # a server to create databases on
-    python bench/copy.py --sqlite-only                                        # no server: SQLite → SQLite
+    QATYSU_TEST_PG=$(PG_LOCAL_PORT=5434 scripts/pg_local.sh start) python bench/db_copy.py
+    python bench/db_copy.py --pg postgresql://user:pw@127.0.0.1:5434/qatysu   # a server to create databases on
+    python bench/db_copy.py --sqlite-only                                        # no server: SQLite → SQLite
 
 Build (not measured, printed): ``bench/startup_scale.py``'s database, ``--communities`` ×
 ``--members`` (default 100 × 500 = 50,000 members, their identities and memberships, a closed
@@ -19,23 +19,18 @@ is printed before and after: the machine may be shared.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-# This file is called copy.py: its folder must not come before the standard library's ``copy``.
-HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != HERE] + [HERE]
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
-
-from _common import ROOT, loadavg, machine  # noqa: E402
+from _common import ROOT, loadavg, machine
 
 
 # ``python -m bot copy SRC DST``, then the process's peak RSS on stderr. VmHWM, not ru_maxrss:
