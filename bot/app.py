@@ -99,7 +99,7 @@ class TelegramApp:
         doing = "checking the token (getMe)"
         try:
             me = await self.bot.get_me(request_timeout=START_TIMEOUT)
-            doing = f"opening the database {shown(config.db_path)}"
+            doing = f"opening the database {shown(config.db_path)} (QATYSU_DB)"
             self.db = await database(config.db_path).open()
             doing = "starting"
             await self._start_running(me.username or "qatysu_bot")
