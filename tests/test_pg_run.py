@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +25,7 @@ from bot.storage import whatsapp as wa_store
 from bot.storage.pg import PgDatabase
 from tests.stores import PG, db, drop_pg_database, new_pg_database  # noqa: F401  (db: the fixture, on both stores)
 from tests.test_e2e_telegram import TOKEN, Bot, new_community, onboard
+from tests.test_health import health
 from tests.test_startup import assert_one_line, closed_port
 from tests.test_whatsapp_e2e import start_whatsapp, wa_onboard
 
@@ -108,6 +111,32 @@ def test_the_heartbeat_of_a_bot_on_postgresql_is_a_file_without_the_password():
     assert heartbeat.path_for(url) == beat  # `qatysu health` finds the one `qatysu run` touches
     assert heartbeat.path_for(url.replace("/qatysu", "/other")) != beat
     assert str(heartbeat.path_for("/data/qatysu.db")) == "/data/qatysu.db.heartbeat"
+
+
+@needs_server
+async def test_qatysu_run_on_postgresql_keeps_a_heartbeat_that_qatysu_health_reads(tg, pg_url, tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "QATYSU_"))},
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": pg_url}
+    beat = heartbeat.path_for(pg_url)
+    beat.unlink(missing_ok=True)
+    log = tmp_path / "run.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while not beat.exists() and time.monotonic() < deadline and process.poll() is None:
+            await asyncio.sleep(0.1)
+        assert beat.exists(), log.read_text()
+        result = await asyncio.to_thread(health, tmp_path, QATYSU_DB=pg_url, TELEGRAM_BOT_TOKEN=TOKEN)
+        assert result.returncode == 0 and "healthy: polling" in result.stdout, result.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 10)  # the loop free: the fake answers the bot's last long poll
+        beat.unlink(missing_ok=True)
+    text = log.read_text()
+    assert "Traceback" not in text and process.returncode == 0, text
+    assert "Database: postgresql://qatysu:***@" in text and "pg_dump" in text
 
 
 async def test_qatysu_health_reads_the_heartbeat_of_a_bot_on_postgresql(monkeypatch, capsys):
