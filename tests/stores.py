@@ -67,6 +67,19 @@ async def new_pg_database(prefix: str = "qatysu_test") -> str:
     return _with_db(PG, name)
 
 
+async def copy_pg_database(url: str, prefix: str = "qatysu_test") -> str:
+    """A new database on the test server, a copy of the one at ``url`` (closed); its URL."""
+    source = urlsplit(url).path.lstrip("/")
+    assert re.fullmatch(r"qatysu_\w+", source), source
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+    finally:
+        await admin.close()
+    return _with_db(PG, name)
+
+
 async def drop_pg_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     assert re.fullmatch(r"qatysu_\w+", name), name
