@@ -280,9 +280,17 @@ async def _drive(coro: Coroutine[Any, Any, T], tx: PgTx) -> T:
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Values are bound as SQLite stores them in a column of that type: text takes str() of any
     # value (an id given as an int), numeric (AVG, SUM of numeric) comes back as float.
-    await conn.set_type_codec("text", schema="pg_catalog", encoder=str, decoder=str, format="text")
+    await conn.set_type_codec("text", schema="pg_catalog", encoder=_text, decoder=str, format="text")
     await conn.set_type_codec("numeric", schema="pg_catalog", encoder=str, decoder=float, format="text")
     await conn.set_type_codec("bytea", schema="pg_catalog", encoder=_blob, decoder=bytes, format="binary")
+
+
+def _text(value: Any) -> str:
+    """A text column takes what SQLite's takes, but for NUL, which PostgreSQL's text cannot hold:
+    it becomes U+FFFD (a button's data or a message from a broken client carried one, and the
+    update failed on PostgreSQL only)."""
+    text = str(value)
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _blob(value: Any) -> bytes:
