@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -74,9 +75,12 @@ class BotProcess:
     def __init__(self, tg, db_path: str) -> None:
         self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_path}
         self.process: subprocess.Popen | None = None
+        # its stderr beside the database file; for a PostgreSQL URL, in the temporary folder
+        self.log = db_path + ".log" if "://" not in db_path else os.path.join(
+            tempfile.gettempdir(), f"qatysu-bot-{db_path.rsplit('/', 1)[-1]}.log")
 
     def start(self) -> None:
-        with open(self.env["QATYSU_DB"] + ".log", "ab") as log:  # a pipe nobody reads would fill and stall it
+        with open(self.log, "ab") as log:  # a pipe nobody reads would fill and stall it
             self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
                                             stdout=subprocess.DEVNULL, stderr=log)
 
@@ -103,6 +107,7 @@ class BotProcess:
 async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_path):
     db_path = str(tmp_path / "kill.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 60)
     await runner.stop()
@@ -151,6 +156,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
     the sticker back."""
     db_path = str(tmp_path / "cut.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
@@ -205,6 +211,7 @@ async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer
 
     db_path = str(tmp_path / "again.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
@@ -257,6 +264,7 @@ async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path)
     one vote short until someone taps again."""
     db_path = str(tmp_path / "redraw.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
