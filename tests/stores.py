@@ -5,6 +5,10 @@ database of its own, copied from a template migrated once per schema.
 A module runs its tests on both by importing the fixture: ``from tests.stores import db``.
 A test of what only SQLite has (its WAL, its two connections, its migrations' history) is marked
 ``@pytest.mark.sqlite_only``.
+
+With ``QATYSU_TEST_STORE=postgresql`` the common fixtures of tests/conftest.py (``db``, the e2e
+``Bot``, the WhatsApp bot) use a new PostgreSQL database from the same template too, so the whole
+suite runs on PostgreSQL: ``QATYSU_TEST_STORE=postgresql QATYSU_TEST_PG=… python -m pytest``.
 """
 
 from __future__ import annotations
