@@ -34,6 +34,8 @@ from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import updates
 from bot.storage.db import Database
+from bot.storage.pg import PgDatabase
+from bot.storage.stores import database, shown
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -69,7 +71,7 @@ class TelegramApp:
     rng: random.Random | None = None
     edit_interval: float = 3.0
     polling_timeout: int = 30
-    db: Database = field(default=None, init=False)      # set by start()
+    db: Database | PgDatabase = field(default=None, init=False)  # set by start(): QATYSU_DB's store
     bot: Bot = field(default=None, init=False)
     updates: TelegramUpdates = field(init=False)  # what handles each update, polled or by webhook
     engine: Engine = field(init=False)
@@ -97,8 +99,8 @@ class TelegramApp:
         doing = "checking the token (getMe)"
         try:
             me = await self.bot.get_me(request_timeout=START_TIMEOUT)
-            doing = f"opening the database {config.db_path}"
-            self.db = await Database(config.db_path).open()
+            doing = f"opening the database {shown(config.db_path)} (QATYSU_DB)"
+            self.db = await database(config.db_path).open()
             doing = "starting"
             await self._start_running(me.username or "qatysu_bot")
             if config.telegram_webhook_url:

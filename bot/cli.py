@@ -37,7 +37,9 @@ environment:
                             /telegram/webhook, /whatsapp/webhook and /health
   QATYSU_HTTP_PORT          its port (default 8080)
   QATYSU_HTTP_ACCESS_LOG    1: log a line per HTTP request (default 0: none, a burst costs less)
-  QATYSU_DB                 the database file (default ./qatysu.db; created if missing)
+  QATYSU_DB                 the database file (default ./qatysu.db; created if missing), or
+                            postgresql://user:password@host[:port]/database (migrated at start;
+                            back it up with pg_dump)
   QATYSU_LOCALE             kk, ru or en, for clients in another language (default kk)
   QATYSU_TZ                 default time zone (default Asia/Almaty)
   QATYSU_OPERATOR_NAME      the personal-data operator named in the consent text (default Qatysu)
@@ -71,7 +73,8 @@ environment (those of `qatysu run`):
   TELEGRAM_WEBHOOK_URL      when set, or WHATSAPP_TOKEN: healthy means the HTTP server answers
                             on QATYSU_HTTP_HOST, QATYSU_HTTP_PORT (its /health)
   QATYSU_DB                 when Telegram is polled (no TELEGRAM_WEBHOOK_URL), healthy also means
-                            <QATYSU_DB>.heartbeat was touched less than 90 s ago
+                            <QATYSU_DB>.heartbeat (for PostgreSQL: qatysu-*.heartbeat in the
+                            temporary folder) was touched less than 90 s ago
 """
 
 
@@ -104,14 +107,21 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         raise Refused(f"the translation catalogs for {', '.join(missing)} are missing from this installation "
                       f"(looked in {i18n.LOCALES_DIR}); reinstall qatysu")
-    path, version = _database(must_exist=False)
-    if version is None:
-        print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
-    elif version > latest_version():
-        raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
-                      f"one knows up to {latest_version()}): install that version, or restore a backup made before")
+    if configuration.is_postgresql(cfg.db_path):  # reached, migrated or refused (newer schema) at the start
+        from bot.storage.pg import redacted
+
+        path = cfg.db_path
+        print(f"Database: {redacted(path)} (PostgreSQL; back it up with pg_dump)", file=sys.stderr)
     else:
-        print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
+        path, version = _database(must_exist=False)
+        if version is None:
+            print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
+        elif version > latest_version():
+            raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
+                          f"one knows up to {latest_version()}): install that version, or restore a backup made "
+                          f"before")
+        else:
+            print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
 
     telegram = whatsapp = None
     if cfg.telegram_token:

@@ -1,13 +1,15 @@
 """The running bot's heartbeat: a file touched while it receives updates, read by ``qatysu health``.
 
 With a webhook the bot's HTTP port shows from outside that it runs; with long polling nothing
-does, so ``qatysu run`` touches ``<QATYSU_DB>.heartbeat`` every ``INTERVAL`` seconds while its
+does, so ``qatysu run`` touches ``<QATYSU_DB>.heartbeat`` (``path_for``) every ``INTERVAL`` seconds while its
 polling loop runs, and Docker's HEALTHCHECK (``qatysu health``) reads the file's age.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,12 @@ STALE_AFTER = 90.0  # a heartbeat older than this: the bot no longer receives up
 
 
 def path_for(db_path: str) -> Path:
+    """``<QATYSU_DB>.heartbeat`` beside a SQLite file; for a PostgreSQL URL, a file in the
+    machine's (the container's) temporary folder named by the URL's digest: ``qatysu health``
+    runs where the bot runs, and a URL is no path (it may hold a password)."""
+    if db_path.startswith(("postgresql://", "postgres://")):
+        digest = hashlib.sha256(db_path.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"qatysu-{digest}.heartbeat"
     return Path(db_path + ".heartbeat")
 
 

@@ -69,8 +69,16 @@ OVERRIDES = {  # name: (REFERENCING clause, body)
 
 # SQLite's scalar functions that PostgreSQL spells otherwise, for the repositories' SQL as it is:
 # max(a, b) and min(a, b) of two values (NULL when either is, as in SQLite; GREATEST ignores NULLs);
-# json_extract(text, '$.a.b') of an object's member, as text (compare it with text, or CAST it).
+# json_extract(text, '$.a.b') of an object's member, as text (compare it with text, or CAST it);
+# json_valid(text), whether it is JSON (PostgreSQL 15 has no IS JSON).
 PRELUDE = """\
+CREATE FUNCTION json_valid(doc text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    PERFORM doc::jsonb;
+    RETURN doc IS NOT NULL;
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN false;
+END $$;
 CREATE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
 CREATE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -77,9 +77,81 @@ def migrated_database(path: str) -> str:
     return path
 
 
+# The store the common fixtures use: SQLite (the default), or, with QATYSU_TEST_STORE=postgresql,
+# a new PostgreSQL database for each of them on the server QATYSU_TEST_PG names, copied from a
+# template at the current schema (tests/stores.py), dropped when the test ends.
+STORE = os.environ.get("QATYSU_TEST_STORE", "").strip().lower() or "sqlite"
+if STORE not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"QATYSU_TEST_STORE must be sqlite or postgresql, not {STORE!r}")
+if STORE == "postgresql" and not os.environ.get("QATYSU_TEST_PG", "").strip():
+    raise RuntimeError("QATYSU_TEST_STORE=postgresql needs QATYSU_TEST_PG: $(scripts/pg_local.sh start)")
+_made: dict[str, str] = {}  # a test's path -> the PostgreSQL database standing for it (this test's)
+
+
+def _in_thread(make):
+    """``asyncio.run(make())`` in a thread of its own: callable from a running event loop too."""
+    result, failed = [], []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(make()))
+        except BaseException as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="test-store")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return result[0] if result else None
+
+
+def store_target(path: str) -> str:
+    """What a test's bot opens as QATYSU_DB for the file ``path``: ``path`` itself on SQLite; on
+    PostgreSQL the URL of a new database at the current schema, the same one for the same path
+    within a test (a bot started again finds its data)."""
+    if STORE == "sqlite" or path.startswith("postgresql://"):
+        return path
+    if path not in _made:
+        from tests.stores import new_pg_database
+
+        _made[path] = _in_thread(new_pg_database)
+    return _made[path]
+
+
+def new_database(path: str) -> str:
+    """A new database at the current schema for a test: a copy of the migrated SQLite file at
+    ``path``, or its PostgreSQL stand-in (``store_target``); what to open."""
+    if STORE == "sqlite":
+        return migrated_database(path)
+    return store_target(path)
+
+
+def open_store(target: str, **options):
+    """The (unopened) database at ``target``, a file or a URL, as ``qatysu run`` opens it."""
+    from bot.storage.stores import database
+
+    return database(target, **options)
+
+
+@pytest.fixture(autouse=True)
+def _store_of_the_test(request):
+    """On PostgreSQL: skips what tests SQLite's own, and drops the databases the test made."""
+    if STORE == "postgresql" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("what this tests is SQLite's own (QATYSU_TEST_STORE=postgresql)")
+    yield
+    if _made:
+        from tests.stores import drop_pg_database
+
+        made = list(_made.values())
+        _made.clear()
+        for url in made:
+            _in_thread(lambda: drop_pg_database(url))
+
+
 @pytest.fixture
 async def db(tmp_path):
-    database = await Database(migrated_database(str(tmp_path / "test.db"))).open()
+    database = await open_store(new_database(str(tmp_path / "test.db"))).open()
     yield database
     await database.close()
 
@@ -174,7 +246,7 @@ async def wabot(wa, tmp_path):
     """The WhatsApp channel alone (its own database, engine and outbox), posted to by the fake."""
     from tests.test_whatsapp_e2e import start_whatsapp
 
-    app = await start_whatsapp(wa, migrated_database(str(tmp_path / "wa.db")))
+    app = await start_whatsapp(wa, new_database(str(tmp_path / "wa.db")))
     yield app
     await app.stop()
 

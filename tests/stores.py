@@ -5,6 +5,10 @@ database of its own, copied from a template migrated once per schema.
 A module runs its tests on both by importing the fixture: ``from tests.stores import db``.
 A test of what only SQLite has (its WAL, its two connections, its migrations' history) is marked
 ``@pytest.mark.sqlite_only``.
+
+With ``QATYSU_TEST_STORE=postgresql`` the common fixtures of tests/conftest.py (``db``, the e2e
+``Bot``, the WhatsApp bot) use a new PostgreSQL database from the same template too, so the whole
+suite runs on PostgreSQL: ``QATYSU_TEST_STORE=postgresql QATYSU_TEST_PG=… python -m pytest``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,19 @@ async def new_pg_database(prefix: str = "qatysu_test") -> str:
             _template = name
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template}" STRATEGY FILE_COPY')
+    finally:
+        await admin.close()
+    return _with_db(PG, name)
+
+
+async def copy_pg_database(url: str, prefix: str = "qatysu_test") -> str:
+    """A new database on the test server, a copy of the one at ``url`` (closed); its URL."""
+    source = urlsplit(url).path.lstrip("/")
+    assert re.fullmatch(r"qatysu_\w+", source), source
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" STRATEGY FILE_COPY')
     finally:
         await admin.close()
     return _with_db(PG, name)

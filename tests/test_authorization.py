@@ -40,6 +40,8 @@ from bot.flows import registry
 from bot.flows.engine import Engine
 from bot.flows.types import Event, Message, Outcome
 from bot.storage.db import Database
+from tests.conftest import STORE, open_store
+from tests.stores import copy_pg_database, drop_pg_database, new_pg_database
 from tests.test_fuzz_flows import ErrorLog
 
 # --- the expected table (PRODUCT.md) ------------------------------------------------------------
@@ -157,7 +159,7 @@ class Bot:
     async def visible_state(self) -> dict[str, list[tuple]]:
         """Every table but the bookkeeping ones, as sorted rows: what anyone could see or be told."""
         async with self.db.transaction() as tx:
-            tables = [r[0] for r in await tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            tables = await table_names(tx, self.db)
             return {table: sorted((tuple(r) for r in await tx.all(f'SELECT * FROM "{table}"')), key=repr)
                     for table in sorted(tables) if table not in BOOKKEEPING}
 
@@ -178,9 +180,17 @@ def changes(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> di
     return found
 
 
+async def table_names(tx, db) -> list[str]:
+    """The tables of the database, on either store."""
+    if isinstance(db, Database):
+        return [r[0] for r in await tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return [r[0] for r in await tx.all("SELECT table_name FROM information_schema.tables"
+                                       " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")]
+
+
 async def take_outbox(db: Database) -> list[Message]:
     async with db.transaction() as tx:
-        if not await tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
+        if "outbox" not in await table_names(tx, db):
             return []
         rows = await tx.all("SELECT payload FROM outbox ORDER BY id")
         await tx.execute("DELETE FROM outbox")
@@ -190,7 +200,7 @@ async def take_outbox(db: Database) -> list[Message]:
 async def _build(path: str) -> World:
     errors = ErrorLog()
     logging.getLogger("bot.flows.engine").addHandler(errors)
-    db = await Database(path).open()
+    db = await open_store(path).open()
     clock = Clock(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc))
     bot = Bot(db, clock, "setup")
 
@@ -301,6 +311,13 @@ async def _build(path: str) -> World:
 
 @pytest.fixture(scope="module")
 def world():
+    if STORE == "postgresql":  # the world built once on a PostgreSQL database, each case on a copy of it
+        url = asyncio.run(new_pg_database("qatysu_auth"))
+        try:
+            yield asyncio.run(_build(url))
+        finally:
+            asyncio.run(drop_pg_database(url))
+        return
     folder = tempfile.mkdtemp(prefix="qatysu-auth-")
     try:
         yield asyncio.run(_build(os.path.join(folder, "template.db")))
@@ -310,9 +327,12 @@ def world():
 
 @pytest.fixture
 async def fresh(world, tmp_path):
-    path = str(tmp_path / "auth.db")
-    shutil.copyfile(world.path, path)
-    db = await Database(path).open()
+    if STORE == "postgresql":
+        path = await copy_pg_database(world.path)
+    else:
+        path = str(tmp_path / "auth.db")
+        shutil.copyfile(world.path, path)
+    db = await open_store(path).open()
     errors = ErrorLog()
     logging.getLogger("bot.flows.engine").addHandler(errors)
     bot = Bot(db, Clock(world.clock_end + timedelta(minutes=1)), "case")
@@ -320,6 +340,8 @@ async def fresh(world, tmp_path):
     yield bot
     logging.getLogger("bot.flows.engine").removeHandler(errors)
     await db.close()
+    if STORE == "postgresql":
+        await drop_pg_database(path)
 
 
 def said(outcome: Outcome, queued: list[Message]) -> list[str]:

@@ -10,13 +10,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+
+import pytest
 
 
 from bot import cli
 from bot.storage import ballots
 from bot.storage.db import Database
+from tests.conftest import open_store
 from tests.test_e2e_telegram import TOKEN, Bot, button_for, new_community, onboard, say
 
 PROBLEMS = ["Жол жөндеу керек", "Балалар алаңы жоқ", "Мектеп автобусы кешігеді", "Ауыз су жиі өшеді"]
@@ -55,13 +59,13 @@ async def ballot_village(tg, bot, members: int):
 
 
 async def stickers(db_path: str) -> dict[int, dict[int, int]]:
-    async with Database(db_path) as db:
+    async with open_store(db_path) as db:
         async with db.transaction() as tx:
             return await ballots.all_stickers(tx, 1)
 
 
 async def inbox_size(db_path: str) -> int:
-    async with Database(db_path) as db:
+    async with open_store(db_path) as db:
         return await db.scalar("SELECT COUNT(*) FROM inbox")
 
 
@@ -71,9 +75,12 @@ class BotProcess:
     def __init__(self, tg, db_path: str) -> None:
         self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_path}
         self.process: subprocess.Popen | None = None
+        # its stderr beside the database file; for a PostgreSQL URL, in the temporary folder
+        self.log = db_path + ".log" if "://" not in db_path else os.path.join(
+            tempfile.gettempdir(), f"qatysu-bot-{db_path.rsplit('/', 1)[-1]}.log")
 
     def start(self) -> None:
-        with open(self.env["QATYSU_DB"] + ".log", "ab") as log:  # a pipe nobody reads would fill and stall it
+        with open(self.log, "ab") as log:  # a pipe nobody reads would fill and stall it
             self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
                                             stdout=subprocess.DEVNULL, stderr=log)
 
@@ -100,6 +107,7 @@ class BotProcess:
 async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_path):
     db_path = str(tmp_path / "kill.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 60)
     await runner.stop()
@@ -131,7 +139,7 @@ async def test_sigkill_mid_burst_loses_no_vote_and_counts_none_twice(tg, tmp_pat
         state = await stickers(db_path)
         assert len(state) == 60, f"{60 - len(state)} members lost votes"
         assert all(v == expected for v in state.values()), "a vote was lost or counted twice"
-        async with Database(db_path) as db:  # the counts kept by triggers agree with the votes
+        async with open_store(db_path) as db:  # the counts kept by triggers agree with the votes
             async with db.transaction() as tx:
                 assert dict(await ballots.options(tx, 1)) == {1: 60, 2: 60, 3: 60, 4: 0}
                 assert (await ballots.get(tx, 1)).turnout == 60
@@ -148,6 +156,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
     the sticker back."""
     db_path = str(tmp_path / "cut.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
@@ -162,7 +171,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             state = await stickers(db_path)
-            async with Database(db_path) as db:
+            async with open_store(db_path) as db:
                 proposed = await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,))
             if proposed and len(state) == 1:
                 break
@@ -184,7 +193,7 @@ async def test_answers_cut_off_by_a_crash_are_given_after_the_restart(tg, tmp_pa
         await asyncio.sleep(0.5)
         state = await stickers(db_path)
         assert state == {next(iter(state)): {2: 1}}, "the sticker was counted again, or taken back"
-        async with Database(db_path) as db:
+        async with open_store(db_path) as db:
             assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
     finally:
         tg.release(apply=False)
@@ -202,6 +211,7 @@ async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer
 
     db_path = str(tmp_path / "again.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
@@ -221,7 +231,7 @@ async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer
         assert tg.release(apply=False) == 1
         tg.redeliver(tap)  # Telegram never saw the offset that confirmed it
         told = tg.send(users[1], f"/propose {proposal}")  # stored by the process that died, not handled
-        async with Database(db_path) as db:
+        async with open_store(db_path) as db:
             await db.atomic(lambda tx: inbox.store(tx, "telegram", [(str(told["update_id"]), json.dumps(told))],
                                                    "2026-03-02T05:00:00"))
             assert await db.scalar("SELECT COUNT(*) FROM inbox") == 2
@@ -239,7 +249,7 @@ async def test_an_update_telegram_sends_again_after_a_crash_gets_one_full_answer
         assert len(answers) == 1, [c.params.get("text") for c in answers]
         assert len([m for m in tg.messages(users[1].id) if proposal in m["text"]]) == 1
         assert await stickers(db_path) == {next(iter(await stickers(db_path))): {2: 1}}
-        async with Database(db_path) as db:
+        async with open_store(db_path) as db:
             assert await db.scalar("SELECT COUNT(*) FROM problems WHERE text = ?", (proposal,)) == 1
             assert await db.scalar("SELECT COUNT(*) FROM inbox") == 0
     finally:
@@ -254,6 +264,7 @@ async def test_a_redraw_cut_off_by_a_crash_is_drawn_at_the_restart(tg, tmp_path)
     one vote short until someone taps again."""
     db_path = str(tmp_path / "redraw.db")
     runner = Bot(tg, db_path)
+    db_path = runner.db_path  # the file, or its PostgreSQL stand-in (QATYSU_TEST_STORE=postgresql)
     await runner.start()
     _, group, users, ballot = await ballot_village(tg, runner, 2)
     await runner.stop()
@@ -404,6 +415,7 @@ async def test_a_vote_cast_before_the_ballot_post_went_out_shows_once_it_does(tg
     assert line.endswith("— 1"), line
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock, taken by another connection
 async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):
     _, group, users, ballot = await ballot_village(tg, bot, 2)
 
@@ -434,6 +446,7 @@ async def test_a_locked_database_delays_but_never_silently_fails(tg, bot):
         assert dict(await ballots.options(tx, 1))[1] == 2
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock, taken by another connection
 async def test_an_action_that_meets_a_locked_database_waits_and_is_done_once(tg, bot):
     """The update is already in the inbox when its own transaction finds the database locked for
     longer than SQLite waits: the action is tried again until it is stored, and the member is
@@ -479,6 +492,7 @@ async def test_an_action_that_meets_a_locked_database_waits_and_is_done_once(tg,
         assert await tx.scalar("SELECT COUNT(*) FROM problems WHERE text = 'Көпір құлап жатыр'") == 1
 
 
+@pytest.mark.sqlite_only  # `qatysu backup` (PostgreSQL is backed up with pg_dump)
 async def test_online_backup_while_the_bot_runs_keeps_every_vote(tg, bot, tmp_path, monkeypatch):
     _, group, users, ballot = await ballot_village(tg, bot, 5)
     for user in users:
@@ -493,6 +507,7 @@ async def test_online_backup_while_the_bot_runs_keeps_every_vote(tg, bot, tmp_pa
             assert len(await ballots.all_stickers(tx, 1)) == 5
 
 
+@pytest.mark.sqlite_only  # `qatysu audit` reads a SQLite file, so far
 async def test_audit_verify_command_names_the_first_broken_entry(tg, bot, monkeypatch, capsys):
     await ballot_village(tg, bot, 1)
     await bot.stop()
@@ -520,6 +535,7 @@ async def test_a_slow_or_timing_out_bot_api_does_not_hold_up_votes(tg, bot):
     assert "▶️ 1." in reply["text"]
 
 
+@pytest.mark.sqlite_only  # `qatysu audit` reads a SQLite file, so far
 async def test_audit_verify_finds_entries_cut_from_the_end_by_a_posted_hash(tg, bot, monkeypatch, capsys):
     await ballot_village(tg, bot, 1)
     await bot.stop()
@@ -541,6 +557,7 @@ async def test_audit_verify_finds_entries_cut_from_the_end_by_a_posted_hash(tg, 
     assert f"no entry has the posted hash {posted}" in capsys.readouterr().out
 
 
+@pytest.mark.sqlite_only  # `qatysu backup` (PostgreSQL is backed up with pg_dump)
 async def test_backup_refuses_to_overwrite_a_file(tmp_path, monkeypatch, capsys):
     target = tmp_path / "backup.db"
     target.write_bytes(b"earlier backup")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from bot.storage.db import Database
+from tests.conftest import open_store
 from tests.daytime import quiet_hours_elsewhere
 from tests.test_crash_safety import linked_village
 from tests.test_e2e_telegram import Bot, button_for, say
@@ -57,7 +57,7 @@ async def test_a_check_in_prompt_due_in_a_moment_arrives_once_across_a_restart_o
         await bot.start()  # the task reminders are planned once a minute, and at start: its weekly prompt
         assert await bot.app.db.scalar("SELECT COUNT(*) FROM reminders WHERE kind = 'checkin'") == 1
         await bot.stop()
-        async with Database(bot.db_path) as db:  # the prompt falls due while the bot is down
+        async with open_store(bot.db_path) as db:  # the prompt falls due while the bot is down
             async with db.transaction() as tx:
                 await tx.execute("UPDATE reminders SET due_at = ? WHERE kind = 'checkin'",
                                  ((datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(timespec="seconds"),))

@@ -25,11 +25,14 @@ class Bot:
     """The bot process: start, stop (and start again on the same database)."""
 
     def __init__(self, tg: FakeTelegram, db_path: str, **overrides) -> None:
-        self.tg, self.db_path, self.overrides = tg, db_path, {"double_tap": 0.0, "limits": NO_LIMITS, **overrides}
+        from tests.conftest import store_target  # QATYSU_TEST_STORE=postgresql: a PostgreSQL database instead
+
+        self.tg, self.overrides = tg, {"double_tap": 0.0, "limits": NO_LIMITS, **overrides}
+        self.db_path = store_target(db_path)
         self.app: TelegramApp | None = None
 
     async def start(self) -> TelegramApp:
-        if not os.path.exists(self.db_path):  # a new database: a copy of one migrated once (tests/conftest.py)
+        if "://" not in self.db_path and not os.path.exists(self.db_path):  # a new database: a copy of one migrated once (tests/conftest.py)
             from tests.conftest import migrated_database
 
             migrated_database(self.db_path)

@@ -17,7 +17,7 @@ from bot.handlers.telegram import tme
 from bot.sim import CHANNEL, Group, Person
 from bot.storage import audit, ballots, problems
 from bot.storage.db import Database
-from tests.conftest import build_community
+from tests.conftest import build_community, open_store
 
 BOT = "qatysu_test_bot"  # the test engine's (tests/conftest.py), in Telegram's links
 
@@ -398,7 +398,7 @@ async def press_at_once(c, person: Person, data: str, group: Group | None = None
 
     def tap(i: int) -> None:
         async def handle() -> Outcome:
-            async with Database(c.sim.engine.db.path) as db:
+            async with open_store(c.sim.engine.db.path) as db:
                 engine = Engine(db, bot_username=c.sim.engine.bot_username, clock=lambda: instant,
                                 rng=random.Random(i), **engine_options)
                 start.wait()

@@ -45,6 +45,8 @@ from bot.flows.types import Event, Message, Outcome
 from bot.handlers.telegram import text as telegram_text
 from bot.storage import audit
 from bot.storage.db import Database
+from tests.conftest import STORE, open_store
+from tests.stores import copy_pg_database, drop_pg_database, new_pg_database
 
 CH = "demo"
 BOT = "qatysu_fuzz_bot"
@@ -146,8 +148,9 @@ def payloads(outcome: Outcome, queued: list[Message] = ()) -> list[tuple[str, st
 async def take_outbox(db: Database) -> list[Message]:
     """Take what the engine queued in the outbox (as if it had been sent), when there is one."""
     async def take(tx) -> list:
-        if not await tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
-            return []
+        if isinstance(db, Database) and not await tx.scalar(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"):
+            return []  # a SQLite database from before the outbox (PostgreSQL's schema always has it)
         rows = await tx.all("SELECT id, payload FROM outbox ORDER BY id")
         await tx.execute("DELETE FROM outbox")
         return rows
@@ -177,6 +180,11 @@ _TEMPLATE: Template | None = None
 def template() -> Template:
     global _TEMPLATE
     if _TEMPLATE is None:
+        if STORE == "postgresql":  # built once on a PostgreSQL database, each run on a copy of it
+            url = asyncio.run(new_pg_database("qatysu_fuzz"))
+            atexit.register(lambda: asyncio.run(drop_pg_database(url)))
+            _TEMPLATE = asyncio.run(_build_template(url))
+            return _TEMPLATE
         folder = tempfile.mkdtemp(prefix="qatysu-fuzz-template-")
         atexit.register(shutil.rmtree, folder, True)
         _TEMPLATE = asyncio.run(_build_template(os.path.join(folder, "template.db")))
@@ -186,7 +194,7 @@ def template() -> Template:
 async def _build_template(path: str) -> Template:
     errors = ErrorLog()
     logging.getLogger(ENGINE_LOG).addHandler(errors)
-    db = await Database(path).open()
+    db = await open_store(path).open()
     clock = Clock(START)
     engine = Engine(db, bot_username=BOT, clock=clock, rng=random.Random(7), default_locale="kk")
     counter = itertools.count(1)
@@ -475,10 +483,13 @@ class Harness:
         self.t = template()
         self.tolerate = tolerate_known_bugs
         self.folder = tempfile.mkdtemp(prefix="qatysu-fuzz-")
-        path = os.path.join(self.folder, "fuzz.db")
-        shutil.copyfile(self.t.path, path)
         self.loop = asyncio.new_event_loop()
-        self.db = self.loop.run_until_complete(Database(path).open())
+        if STORE == "postgresql":
+            path = self.copy = self.loop.run_until_complete(copy_pg_database(self.t.path))
+        else:
+            path, self.copy = os.path.join(self.folder, "fuzz.db"), None
+            shutil.copyfile(self.t.path, path)
+        self.db = self.loop.run_until_complete(open_store(path).open())
         self.clock = Clock(self.t.end + timedelta(hours=1))
         self.engine = Engine(self.db, bot_username=BOT, clock=self.clock, rng=random.Random(1),
                              default_locale="kk")
@@ -501,6 +512,8 @@ class Harness:
         logging.getLogger(ENGINE_LOG).removeHandler(self.errors)
         try:
             self.loop.run_until_complete(self.db.close())
+            if self.copy is not None:
+                self.loop.run_until_complete(drop_pg_database(self.copy))
         finally:
             self.loop.close()
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -565,7 +578,8 @@ class Harness:
         over = await tx.all(
             "SELECT d.ballot_id, d.member_id, SUM(d.count) AS total, MAX(d.count) AS most,"
             " b.stickers, b.per_option FROM dot_votes d JOIN ballots b ON b.id = d.ballot_id"
-            " GROUP BY d.ballot_id, d.member_id HAVING total > b.stickers OR most > b.per_option")
+            " GROUP BY d.ballot_id, d.member_id, b.stickers, b.per_option"
+            " HAVING SUM(d.count) > b.stickers OR MAX(d.count) > b.per_option")
         assert not over, f"sticker limits broken: {[tuple(r) for r in over]}"
         # /forget keeps an erased member's votes, on an anonymous row without identity or membership.
         for table in VOTE_TABLES:
@@ -607,7 +621,7 @@ class Harness:
             f" OR (a.action IN ({_marks(MEMBER_ACTIONS)}) AND ms.role IS NULL))"
             f" AND NOT (a.actor_id IS NOT NULL AND {ERASED.format(member='a.actor_id')})"
             f" AND NOT (a.actor_id IS NULL AND a.action IN ({_marks(SCHEDULED_ACTIONS)}) AND EXISTS ("
-            "SELECT 1 FROM ballots b WHERE b.id = json_extract(a.detail, '$.ballot')"
+            "SELECT 1 FROM ballots b WHERE b.id = CAST(json_extract(a.detail, '$.ballot') AS INTEGER)"
             " AND b.community_id = a.community_id AND b.closes_at <= a.at))",
             (*FACILITATOR_ACTIONS, *KMUT_ACTIONS, *MEMBER_ACTIONS, *SCHEDULED_ACTIONS))
         assert not beyond, f"actions beyond the actor's role (id, action, community, actor, role): " \
@@ -624,7 +638,7 @@ class Harness:
             assert not wrong, f"{table} rows on ballots of another kind: {[tuple(r) for r in wrong]}"
         # step 2: approvals within the seats, on the election's candidates; a nominee is a member
         over = await tx.all("SELECT v.ballot_id, v.member_id, COUNT(*), b.stickers FROM election_votes v"
-                            " JOIN ballots b ON b.id = v.ballot_id GROUP BY v.ballot_id, v.member_id"
+                            " JOIN ballots b ON b.id = v.ballot_id GROUP BY v.ballot_id, v.member_id, b.stickers"
                             " HAVING COUNT(*) > b.stickers")
         assert not over, f"approvals beyond the seats: {[tuple(r) for r in over]}"
         stray = await tx.all("SELECT v.ballot_id, v.nomination_id FROM election_votes v WHERE NOT EXISTS"
@@ -672,8 +686,8 @@ WAS_FACILITATOR = (
     "COALESCE((SELECT f.action IN ('community.created', 'facilitator.added') FROM audit_log f"
     " WHERE f.community_id = a.community_id AND f.id < a.id"
     " AND ((f.action IN ('community.created', 'facilitator.left') AND f.actor_id = a.actor_id)"
-    " OR (f.action IN ('facilitator.added', 'facilitator.removed') AND json_extract(f.detail, '$.member') = a.actor_id))"
-    " ORDER BY f.id DESC LIMIT 1), 0)")
+    " OR (f.action IN ('facilitator.added', 'facilitator.removed') AND CAST(json_extract(f.detail, '$.member') AS INTEGER) = a.actor_id))"
+    " ORDER BY f.id DESC LIMIT 1), FALSE)")
 SCHEDULED_ACTIONS = ("ballot.closed",)  # also done by the scheduler, with no actor, at the closing time
 # Actions that need no role there (joining, creating a community, one's own data, a group's new id):
 UNROLED_ACTIONS = ("community.created", "member.joined", "group.moved", "consent.given", "member.phone_shared", "member.linked",

@@ -15,7 +15,7 @@ from bot.flows.types import View
 from bot.sim import Person, Sim
 from bot.storage import ballots, privacy
 from bot.storage.db import Database
-from tests.conftest import build_community, create_community
+from tests.conftest import _in_thread, build_community, create_community
 from tests.test_flows_step1 import button_for
 from tests.test_flows_step2 import nominate
 
@@ -56,6 +56,7 @@ async def test_mydata_sends_everything_stored_about_the_member(sim):
     assert data["communities"][0]["name"] == "Көктерек"
     async with sim.engine.db.transaction() as tx:  # no second copy waits for a retry
         kept = [r[0] for r in await tx.all("SELECT reply FROM processed_updates WHERE reply IS NOT NULL")]
+    kept = [reply.decode() if isinstance(reply, bytes) else reply for reply in kept]  # PostgreSQL's BYTEA
     assert kept and not [reply for reply in kept if "qatysu-my-data.json" in reply]
 
 
@@ -108,9 +109,42 @@ NOT_EXPORTED = {  # about the account, but only for moments, and nothing they to
 }
 
 
+async def _pg_catalog(url: str) -> tuple[dict[str, list[str]], set[tuple[str, str]], list[str]]:
+    """PostgreSQL's tables with their columns, the (table, column) foreign keys to members, and
+    every row of every table as text."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        tables: dict[str, list[str]] = {}
+        for row in await conn.fetch("SELECT table_name, column_name FROM information_schema.columns"
+                                    " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"):
+            tables.setdefault(row[0], []).append(row[1])
+        keys = {(r[0], r[1]) for r in await conn.fetch(
+            "SELECT kcu.table_name, kcu.column_name FROM information_schema.table_constraints tc"
+            " JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name"
+            " AND kcu.table_schema = tc.table_schema"
+            " JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name"
+            " AND ccu.table_schema = tc.table_schema"
+            " WHERE tc.constraint_type = 'FOREIGN KEY' AND ccu.table_name = 'members'"
+            " AND tc.table_schema = current_schema()")}
+        rows = [str(tuple(row)) for table in tables for row in await conn.fetch(f'SELECT * FROM "{table}"')]
+    finally:
+        await conn.close()
+    return tables, keys, rows
+
+
 def member_references(path: str) -> set[tuple[str, str]]:
     """(table, column) pairs that point at a member: foreign keys to members, columns named for a
     member (member_id, actor_id, ..._by), and messenger-account columns next to a channel."""
+    if "://" in path:  # PostgreSQL (QATYSU_TEST_STORE=postgresql)
+        tables, keys, _ = _in_thread(lambda: _pg_catalog(path))
+        found = set(keys)
+        for table, columns in tables.items():
+            found |= {(table, c) for c in columns if c in ("member_id", "actor_id") or c.endswith("_by")}
+            if "channel" in columns:
+                found |= {(table, c) for c in columns if c in ("external_id", "user_id", "chat_id")}
+        return found
     raw = sqlite3.connect(path)
     found = set()
     for table, in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
@@ -222,7 +256,12 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
         for table, column in sorted(member_references(db.path)):
             key = member.id if column in ("external_id", "user_id", "chat_id") else member_id
             stored[table, column] = await tx.scalar(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (key,))
-        member_columns = {row[1] for row in await tx.all("PRAGMA table_info(members)")}
+        if isinstance(db, Database):
+            member_columns = {row[1] for row in await tx.all("PRAGMA table_info(members)")}
+        else:
+            member_columns = {row[0] for row in await tx.all(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'members'"
+                " AND table_schema = current_schema()")}
     assert set(stored) - set(EXPORTED) - set(NOT_EXPORTED) == set(), "refers to members; add it to /mydata"
     assert [ref for ref in EXPORTED if not stored.get(ref)] == []  # the member has a row in every one
 
@@ -286,6 +325,8 @@ async def test_mydata_exports_every_row_that_refers_to_the_member(sim):
 
 
 def dump(path: str) -> str:
+    if "://" in path:  # PostgreSQL (QATYSU_TEST_STORE=postgresql)
+        return "\n".join(_in_thread(lambda: _pg_catalog(path))[2])
     raw = sqlite3.connect(path)
     text = "\n".join(str(row) for table, in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
                      for row in raw.execute(f"SELECT * FROM {table}"))
@@ -403,6 +444,7 @@ async def test_members_silent_for_three_years_are_erased_as_by_forget(sim, clock
     assert "Choose your language" in silent.last().text  # a stranger now
 
 
+@pytest.mark.sqlite_only  # SQLite's files and WAL, read byte by byte
 async def test_forget_leaves_no_trace_in_the_database_files(sim):
     c = await build_community(sim, 1, ("en",))
     target = Person(sim, "5550123456789", "Aigul Traceable-Name", "en")  # a messenger id to look for
@@ -457,6 +499,7 @@ async def test_forget_warns_the_only_facilitator_that_the_community_will_have_no
     assert "only facilitator" not in c.members[0].last().text
 
 
+@pytest.mark.sqlite_only  # SQLite's files and WAL, read byte by byte
 async def test_forget_over_telegram_leaves_no_trace_in_the_database_files(tg, bot):
     """Through the real bot, where more quotes the member: the raw updates in the inbox (the /forget
     itself among them), the conversation state, the pages the WAL still holds. None survives."""

@@ -20,6 +20,7 @@ from bot.outbox import OutboxWorker
 from bot.serve import STOP_WITHIN
 from bot.storage import outbox
 from bot.storage.db import Database
+from tests.conftest import open_store, store_target
 from tests.test_e2e_telegram import TOKEN
 from tests.test_health import health
 from tests.test_startup import closed_port
@@ -34,7 +35,7 @@ class Run:
     def __init__(self, tmp_path: Path, **env: str) -> None:
         self.env = {key: value for key, value in os.environ.items()
                     if not key.startswith(("TELEGRAM_", "QATYSU_", "WHATSAPP_"))}
-        self.env.update(QATYSU_DB=str(tmp_path / "run.db"), **env)
+        self.env.update(QATYSU_DB=store_target(str(tmp_path / "run.db")), **env)  # or a PostgreSQL database
         self.cwd, self.log = tmp_path, tmp_path / "run.log"
         self.process: asyncio.subprocess.Process | None = None
         self.runs = 0
@@ -210,7 +211,7 @@ async def test_a_sigterm_while_taps_flow_loses_no_acknowledged_update_and_sends_
                     and m["message_id"] != questions[user.id]["message_id"]]
 
         answered = {u.id for u in users if consents(u)}
-        async with Database(run.env["QATYSU_DB"]) as db:
+        async with open_store(run.env["QATYSU_DB"]) as db:
             async with db.transaction() as tx:
                 kept = {int(row[0]) for row in await tx.all("SELECT update_id FROM inbox WHERE channel = 'telegram'")}
         acknowledged = [tap for tap in taps if tap["update_id"] < confirmed]

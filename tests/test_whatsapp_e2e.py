@@ -13,7 +13,7 @@ import aiohttp
 
 from bot.config import Config, WhatsAppConfig
 from bot.storage import ballots
-from bot.storage.db import Database
+from tests.conftest import open_store, store_target
 from bot.whatsapp.app import WhatsAppApp
 from tests.fakes.whatsapp import FakeWhatsApp, Received, WaUser
 from tests.test_e2e_telegram import new_community, onboard as tg_onboard, say
@@ -238,14 +238,14 @@ async def test_qatysu_run_serves_whatsapp_beside_telegram_and_alone(tg, wa, tmp_
 async def test_messages_left_in_the_inbox_are_handled_at_the_next_start(wa, tmp_path):
     from bot.storage import inbox
 
-    path = str(tmp_path / "restart.db")
+    path = store_target(str(tmp_path / "restart.db"))  # a file, or a PostgreSQL database (tests/conftest.py)
     app = await start_whatsapp(wa, path)
     alma = wa.user("77010000001", "Алма")
     await wa_say(wa, alma, "/start")
     await app.stop()
     body, message_id = wa.inbound(alma, "text", {"body": "/help"})
     stored = json.dumps({"message": body["entry"][0]["changes"][0]["value"]["messages"][0], "name": "Алма"})
-    async with Database(path) as db:  # received, stored, then the process died before handling it
+    async with open_store(path) as db:  # received, stored, then the process died before handling it
         await db.atomic(lambda tx: inbox.store(tx, "whatsapp", [(message_id, stored)], "2026-12-06T04:00:00"))
     app = await start_whatsapp(wa, path)
     try:

@@ -53,6 +53,7 @@ async def until(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
+@pytest.mark.sqlite_only  # holds the commit with SQLite's write lock, taken by another connection
 async def test_posts_arriving_together_are_written_in_one_transaction_and_answered_after_it_commits(wa, wabot):
     users = [wa.user(f"7701000{i:04d}", f"M{i}") for i in range(8)]
     bodies = [wa.inbound(user, "text", {"body": "/start"}) for user in users]
@@ -84,6 +85,7 @@ async def test_posts_arriving_together_are_written_in_one_transaction_and_answer
         await wa.assert_silent(user, 0.1)
 
 
+@pytest.mark.sqlite_only  # holds the commit with SQLite's write lock, taken by another connection
 async def test_a_group_whose_commit_fails_answers_every_post_503_and_stores_nothing(wa, wabot):
     users = [wa.user(f"7701000{i:04d}", f"M{i}") for i in range(5)]
     bodies = [wa.inbound(user, "text", {"body": "/start"}) for user in users]

@@ -136,6 +136,7 @@ async def test_status_callbacks_are_recorded_against_the_sent_message(wa, wabot)
     async with wabot.db.transaction() as tx:
         assert (await store.sent(tx, choose.id)).status == "read"
     failed = await wa_say(wa, alma, "/help")
+    await wabot.channel.drain()  # its record written (on PostgreSQL it may commit after the fake got the message)
     assert await wa.post_status(failed.id, "failed", alma.wa_id, error_code=131026) == 200
     async with wabot.db.transaction() as tx:
         assert await tx.scalar("SELECT status || ':' || error_code FROM wa_sent WHERE message_id = ?",

@@ -23,10 +23,14 @@ async def store_new(tx: Tx, channel: str, updates: list[tuple[str, str]], now: s
 
 
 async def pending(tx: Tx, channel: str) -> list[tuple[str, str]]:
-    # Telegram's ids count up; WhatsApp's (wamid.…) do not: those in the order they arrived
-    rows = await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ?"
-                        " ORDER BY CAST(update_id AS INTEGER), rowid", (channel,))
-    return [(r[0], r[1]) for r in rows]
+    # Telegram's ids count up; WhatsApp's (wamid.…) do not: those in the order they arrived.
+    # Sorted here, not by SQL's CAST: PostgreSQL refuses to cast a wamid to a number.
+    rows = await tx.all("SELECT update_id, payload FROM inbox WHERE channel = ? ORDER BY rowid", (channel,))
+    return sorted(((r[0], r[1]) for r in rows), key=_number)
+
+
+def _number(row: tuple[str, str]) -> int:
+    return int(row[0]) if row[0].isdigit() else 0
 
 
 async def done(tx: Tx, channel: str, update_ids: list[str]) -> None:

@@ -45,9 +45,15 @@ for this") ``col``; ``insert`` appends ``RETURNING`` the table's identity column
 functions in the baseline, and the tables whose ``rowid`` the repositories read have a ``rowid``
 column numbered as rows are inserted. Values are bound as SQLite would store them: a text column
 takes ``str()`` of what it is given, a ``str`` given to a ``BLOB`` (``BYTEA``) is stored as its
-UTF-8 bytes, ``numeric`` results (``AVG``) come back as ``float``. What remains of SQLite's
-idioms fails loudly on PostgreSQL: ``INSERT OR REPLACE`` (whatsapp.py) and ``CAST`` of a text
-that is not a number (inbox.py orders WhatsApp's message ids so).
+UTF-8 bytes (and read back as ``bytes``), a NUL in a text (which PostgreSQL's text cannot hold)
+as U+FFFD, ``numeric`` results (``AVG``) come back as ``float``. The repositories' SQL is what
+both stores take (``INSERT … ON CONFLICT … DO UPDATE``, not ``INSERT OR REPLACE``; an order
+stated with ``ORDER BY`` where it matters: PostgreSQL has no rowid order to fall back on).
+
+**Running.** ``qatysu run`` opens ``QATYSU_DB`` through ``bot.storage.stores.database``; what is
+SQLite's own does nothing here (``checkpoint``, ``wipe_soon``) or is refused (``backup``: use
+``pg_dump``), and the polling heartbeat is a file in the temporary folder (``bot/heartbeat.py``).
+The whole test suite runs on PostgreSQL with ``QATYSU_TEST_STORE=postgresql`` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -280,9 +286,17 @@ async def _drive(coro: Coroutine[Any, Any, T], tx: PgTx) -> T:
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Values are bound as SQLite stores them in a column of that type: text takes str() of any
     # value (an id given as an int), numeric (AVG, SUM of numeric) comes back as float.
-    await conn.set_type_codec("text", schema="pg_catalog", encoder=str, decoder=str, format="text")
+    await conn.set_type_codec("text", schema="pg_catalog", encoder=_text, decoder=str, format="text")
     await conn.set_type_codec("numeric", schema="pg_catalog", encoder=str, decoder=float, format="text")
     await conn.set_type_codec("bytea", schema="pg_catalog", encoder=_blob, decoder=bytes, format="binary")
+
+
+def _text(value: Any) -> str:
+    """A text column takes what SQLite's takes, but for NUL, which PostgreSQL's text cannot hold:
+    it becomes U+FFFD (a button's data or a message from a broken client carried one, and the
+    update failed on PostgreSQL only)."""
+    text = str(value)
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _blob(value: Any) -> bytes:

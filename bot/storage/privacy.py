@@ -60,77 +60,77 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
         "identities": _rows(ids),
         "communities": _rows(await tx.all(
             "SELECT c.name, c.place, ms.role, ms.kmut, ms.joined_at FROM memberships ms"
-            " JOIN communities c ON c.id = ms.community_id WHERE ms.member_id = ?", (member_id,))),
+            " JOIN communities c ON c.id = ms.community_id WHERE ms.member_id = ? ORDER BY c.id", (member_id,))),
         "problems_proposed": _rows(await tx.all(
             "SELECT p.number, p.text, p.status, p.created_at, c.name AS community FROM problem_authors a"
             " JOIN problems p ON p.id = a.problem_id JOIN communities c ON c.id = p.community_id"
-            " WHERE a.member_id = ?", (member_id,))),
+            " WHERE a.member_id = ? ORDER BY p.id", (member_id,))),
         "stickers": _rows(await tx.all(
             "SELECT d.ballot_id, p.number AS problem, d.count FROM dot_votes d JOIN problems p ON p.id = d.problem_id"
-            " WHERE d.member_id = ?", (member_id,))),
+            " WHERE d.member_id = ? ORDER BY d.ballot_id, p.number", (member_id,))),
         "matrix_scores": _rows(await tx.all(
             "SELECT m.ballot_id, p.number AS problem, m.a AS importance, m.b AS urgency FROM matrix_votes m"
-            " JOIN problems p ON p.id = m.problem_id WHERE m.member_id = ?", (member_id,))),
+            " JOIN problems p ON p.id = m.problem_id WHERE m.member_id = ? ORDER BY m.ballot_id, p.number", (member_id,))),
         "pairwise_answers": _rows(await tx.all(
             "SELECT v.ballot_id, lo.number AS a, hi.number AS b, w.number AS preferred FROM pairwise_votes v"
             " JOIN problems lo ON lo.id = v.low_id JOIN problems hi ON hi.id = v.high_id"
-            " JOIN problems w ON w.id = v.winner_id WHERE v.member_id = ?", (member_id,))),
+            " JOIN problems w ON w.id = v.winner_id WHERE v.member_id = ? ORDER BY v.ballot_id, lo.number, hi.number", (member_id,))),
         "pairs_to_compare": await _pairs_to_compare(tx, member_id),
         "volunteered": _rows(await tx.all(
             "SELECT c.name AS community, v.at FROM volunteers v JOIN communities c ON c.id = v.community_id"
             " WHERE v.member_id = ?", (member_id,))),
         "communities_created": _rows(await tx.all(
-            "SELECT name, place, created_at FROM communities WHERE created_by = ?", (member_id,))),
+            "SELECT name, place, created_at FROM communities WHERE created_by = ? ORDER BY id", (member_id,))),
         "groups_linked": _rows(await tx.all(
             "SELECT g.channel, g.chat_id, g.title, c.name AS community, g.linked_at FROM group_links g"
-            " JOIN communities c ON c.id = g.community_id WHERE g.linked_by = ?", (member_id,))),
+            " JOIN communities c ON c.id = g.community_id WHERE g.linked_by = ? ORDER BY g.linked_at, g.chat_id", (member_id,))),
         "ballots_opened": _rows(await tx.all(
             "SELECT b.id AS ballot_id, b.kind, c.name AS community, b.opened_at FROM ballots b"
-            " JOIN communities c ON c.id = b.community_id WHERE b.opened_by = ?", (member_id,))),
+            " JOIN communities c ON c.id = b.community_id WHERE b.opened_by = ? ORDER BY b.id", (member_id,))),
         "problems_chosen": _rows(await tx.all(
             "SELECT c.name AS community, p.number AS problem, s.confirmed_at FROM step1_choices s"
             " JOIN communities c ON c.id = s.community_id JOIN problems p ON p.id = s.problem_id"
-            " WHERE s.confirmed_by = ?", (member_id,))),
+            " WHERE s.confirmed_by = ? ORDER BY c.id, p.number", (member_id,))),
         "nominations_received": _rows(await tx.all(
             "SELECT c.name AS community, n.category, n.status, n.created_at, n.answered_at FROM nominations n"
-            " JOIN communities c ON c.id = n.community_id WHERE n.member_id = ?", (member_id,))),
+            " JOIN communities c ON c.id = n.community_id WHERE n.member_id = ? ORDER BY n.id", (member_id,))),
         "nominations_made": _rows(await tx.all(
             "SELECT c.name AS community, COALESCE(m.name, '') AS nominee, n.category, n.status, n.created_at"
             " FROM nominations n JOIN communities c ON c.id = n.community_id JOIN members m ON m.id = n.member_id"
-            " WHERE n.nominated_by = ?", (member_id,))),
+            " WHERE n.nominated_by = ? ORDER BY n.id", (member_id,))),
         "election_approvals": _rows(await tx.all(
             "SELECT v.ballot_id, COALESCE(m.name, '') AS candidate FROM election_votes v"
             " JOIN nominations n ON n.id = v.nomination_id JOIN members m ON m.id = n.member_id"
             " WHERE v.member_id = ?", (member_id,))),
         "kmut_confirmed": _rows(await tx.all(
             "SELECT c.name AS community, k.ballot_id, k.confirmed_at FROM kmut_confirmations k"
-            " JOIN communities c ON c.id = k.community_id WHERE k.confirmed_by = ?", (member_id,))),
+            " JOIN communities c ON c.id = k.community_id WHERE k.confirmed_by = ? ORDER BY k.ballot_id", (member_id,))),
         "tree_nodes_added": _rows(await tx.all(
             "SELECT c.name AS community, t.number, t.kind, t.text, t.status, t.created_at FROM tree_nodes t"
-            " JOIN communities c ON c.id = t.community_id WHERE t.created_by = ?", (member_id,))),
+            " JOIN communities c ON c.id = t.community_id WHERE t.created_by = ? ORDER BY t.id", (member_id,))),
         "resources_added": _rows(await tx.all(
             "SELECT c.name AS community, r.number, r.kind, r.text, r.holder, r.place, r.status, r.created_at"
-            " FROM resources r JOIN communities c ON c.id = r.community_id WHERE r.created_by = ?", (member_id,))),
+            " FROM resources r JOIN communities c ON c.id = r.community_id WHERE r.created_by = ? ORDER BY r.id", (member_id,))),
         "organisations_added": _rows(await tx.all(
             "SELECT c.name AS community, o.number, o.name, o.status, o.created_at FROM orgs o"
-            " JOIN communities c ON c.id = o.community_id WHERE o.created_by = ?", (member_id,))),
+            " JOIN communities c ON c.id = o.community_id WHERE o.created_by = ? ORDER BY o.id", (member_id,))),
         "organisation_estimates": _rows(await tx.all(
             "SELECT c.name AS community, o.number, o.name, r.importance, r.closeness FROM org_ratings r"
-            " JOIN orgs o ON o.id = r.org_id JOIN communities c ON c.id = o.community_id WHERE r.member_id = ?",
+            " JOIN orgs o ON o.id = r.org_id JOIN communities c ON c.id = o.community_id WHERE r.member_id = ? ORDER BY o.id",
             (member_id,))),
         "tasks_proposed": _rows(await tx.all(
             "SELECT c.name AS community, t.number, t.title, t.start_on, t.due_on, t.resources, t.status, t.created_at"
-            " FROM tasks t JOIN communities c ON c.id = t.community_id WHERE t.created_by = ?", (member_id,))),
+            " FROM tasks t JOIN communities c ON c.id = t.community_id WHERE t.created_by = ? ORDER BY t.id", (member_id,))),
         "tasks_responsible_for": _rows(await tx.all(
             "SELECT c.name AS community, t.number, t.title, t.start_on, t.due_on FROM tasks t"
-            " JOIN communities c ON c.id = t.community_id WHERE t.owner_id = ?", (member_id,))),
+            " JOIN communities c ON c.id = t.community_id WHERE t.owner_id = ? ORDER BY t.id", (member_id,))),
         "tasks_offered": _rows(await tx.all(
             "SELECT c.name AS community, t.number, t.title, v.at FROM task_volunteers v JOIN tasks t ON t.id = v.task_id"
-            " JOIN communities c ON c.id = t.community_id WHERE v.member_id = ?", (member_id,))),
+            " JOIN communities c ON c.id = t.community_id WHERE v.member_id = ? ORDER BY t.id", (member_id,))),
         "plan_votes": _rows(await tx.all(
-            "SELECT ballot_id, approve FROM plan_votes WHERE member_id = ?", (member_id,))),
+            "SELECT ballot_id, approve FROM plan_votes WHERE member_id = ? ORDER BY ballot_id", (member_id,))),
         "evaluations": _rows(await tx.all(
-            "SELECT ballot_id, goal, rating, again, worked, change FROM evaluation_answers WHERE member_id = ?",
+            "SELECT ballot_id, goal, rating, again, worked, change FROM evaluation_answers WHERE member_id = ? ORDER BY ballot_id",
             (member_id,))),
         "task_reports": _rows(await tx.all(
             "SELECT c.name AS community, t.number, k.status, k.percent, k.note, k.photo, k.at FROM checkins k"
@@ -142,7 +142,7 @@ async def export(tx: Tx, member_id: int) -> dict[str, Any]:
             " WHERE p.member_id = ? ORDER BY c.id", (member_id,))),
         "cycles_started": _rows(await tx.all(
             "SELECT c.name AS community, y.number, y.started_at FROM cycles y JOIN communities c ON c.id = y.community_id"
-            " WHERE y.started_by = ?", (member_id,))),
+            " WHERE y.started_by = ? ORDER BY c.id, y.number", (member_id,))),
         "cycles_ended": _rows(await tx.all(
             "SELECT c.name AS community, y.number, y.ended_at FROM cycles y JOIN communities c ON c.id = y.community_id"
             " WHERE y.ended_by = ?", (member_id,))),

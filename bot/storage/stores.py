@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.storage.db import Database
-from bot.storage.pg import PgDatabase, is_url
+from bot.storage.pg import PgDatabase, is_url, redacted
 
 
 def database(target: str, **options: Any) -> Database | PgDatabase:
@@ -14,3 +14,8 @@ def database(target: str, **options: Any) -> Database | PgDatabase:
     if is_url(target):
         return PgDatabase(target, **options)
     return Database(target, **options)
+
+
+def shown(target: str) -> str:
+    """``target`` as messages and logs may show it: a URL without its password."""
+    return redacted(target) if is_url(target) else target

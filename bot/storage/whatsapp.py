@@ -26,13 +26,13 @@ class Sent:
 async def wrote(tx: Tx, wa_id: str, at: float) -> None:
     """The person wrote to us at ``at``: their 24-hour window runs from the latest such time."""
     await tx.execute("INSERT INTO wa_contacts (wa_id, last_inbound) VALUES (?, ?) ON CONFLICT (wa_id)"
-                     " DO UPDATE SET last_inbound = MAX(last_inbound, excluded.last_inbound)", (wa_id, at))
+                     " DO UPDATE SET last_inbound = MAX(wa_contacts.last_inbound, excluded.last_inbound)", (wa_id, at))
 
 
 async def wrote_many(tx: Tx, wrote_at: list[tuple[str, float]]) -> None:
     """``wrote`` for many (wa_id, at) at once."""
     await tx.executemany("INSERT INTO wa_contacts (wa_id, last_inbound) VALUES (?, ?) ON CONFLICT (wa_id)"
-                         " DO UPDATE SET last_inbound = MAX(last_inbound, excluded.last_inbound)", wrote_at)
+                         " DO UPDATE SET last_inbound = MAX(wa_contacts.last_inbound, excluded.last_inbound)", wrote_at)
 
 
 async def last_inbound(tx: Tx, wa_id: str) -> float | None:
@@ -53,8 +53,12 @@ async def last_options(tx: Tx, wa_id: str) -> Options:
 
 async def record_sent(tx: Tx, message_id: str, wa_id: str, at: float, options: Options = (),
                       body: str = "", page: int = 0) -> None:
-    await tx.execute("INSERT OR REPLACE INTO wa_sent (message_id, wa_id, options, body, page, sent_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?)", (message_id, wa_id, _dump(options), body, page, at))
+    # Sent again under the same id: a new message as far as its status goes (SQL both stores take)
+    await tx.execute("INSERT INTO wa_sent (message_id, wa_id, options, body, page, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
+                     " ON CONFLICT (message_id) DO UPDATE SET wa_id = excluded.wa_id, options = excluded.options,"
+                     " body = excluded.body, page = excluded.page, sent_at = excluded.sent_at,"
+                     " status = 'accepted', error_code = NULL, status_at = NULL",
+                     (message_id, wa_id, _dump(options), body, page, at))
 
 
 async def sent(tx: Tx, message_id: str) -> Sent | None:
@@ -82,7 +86,8 @@ async def media(tx: Tx, digest: str, fresh_after: float) -> str | None:
 
 
 async def uploaded(tx: Tx, digest: str, media_id: str, at: float) -> None:
-    await tx.execute("INSERT OR REPLACE INTO wa_media (digest, media_id, uploaded_at) VALUES (?, ?, ?)",
+    await tx.execute("INSERT INTO wa_media (digest, media_id, uploaded_at) VALUES (?, ?, ?) ON CONFLICT (digest)"
+                     " DO UPDATE SET media_id = excluded.media_id, uploaded_at = excluded.uploaded_at",
                      (digest, media_id, at))
 
 

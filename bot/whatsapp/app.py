@@ -26,6 +26,8 @@ from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import whatsapp as store
 from bot.storage.db import Database
+from bot.storage.pg import PgDatabase
+from bot.storage.stores import database
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
 from bot.whatsapp.ingest import GroupCommit
@@ -52,7 +54,7 @@ class WhatsAppApp:
     session: aiohttp.ClientSession | None = None  # for the Cloud API (tests pass one of their own)
     server: HttpServer | None = None  # shared with Telegram's webhook (``qatysu run``); else its own
     port: int = field(default=0, init=False)       # where the webhook listens, once started
-    db: Database = field(init=False)
+    db: Database | PgDatabase = field(init=False)
     engine: Engine = field(init=False)
     delivery: Delivery = field(init=False)
     sender: WhatsAppSender = field(init=False)
@@ -72,7 +74,7 @@ class WhatsAppApp:
             self.db, self.engine, self.delivery = self.telegram.db, self.telegram.engine, self.telegram.delivery
         else:
             self._own = True
-            self.db = await Database(config.db_path).open()
+            self.db = await database(config.db_path).open()
             self.engine = Engine(self.db, rng=self.rng, default_locale=config.locale, default_tz=config.tz,
                                  operator_name=config.operator_name, operator_bin=config.operator_bin)
             self.delivery = Delivery(self.db, {}, edit_interval=self.edit_interval, redraw=self.engine.redraw)

@@ -1,6 +1,13 @@
 -- PostgreSQL's schema equal to SQLite's at migration 022, written by
 -- `python scripts/pg_baseline.py 22` (do not edit: add a migration).
 
+CREATE FUNCTION json_valid(doc text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    PERFORM doc::jsonb;
+    RETURN doc IS NOT NULL;
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN false;
+END $$;
 CREATE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
 CREATE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE PARALLEL SAFE
