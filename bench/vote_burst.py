@@ -258,6 +258,13 @@ async def child_main(args: argparse.Namespace) -> None:
 
             Database.checkpoint = logged
 
+        if "no-checkpoints" in experiments:
+            # What-if: no WAL checkpoint while the burst lasts (the WAL grows): is the tail theirs?
+            from bot.storage.db import Database
+
+            Database.CHECKPOINT_COMMITS = 10**9
+            Database.CHECKPOINT_INTERVAL = 3600.0
+
         if "no-wal-restart" in experiments:
             # What-if: the WAL is never started over while writers wait (``Database.checkpoint``'s
             # RESTART mode); passive checkpoints only, the WAL file grows.
@@ -872,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="give up on a burst after this many seconds (default 170)")
     parser.add_argument("--double-tap", type=float,
                         help="the bot's double-tap window in seconds (default: the app's own)")
-    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread", "no-wal-restart", "log-checkpoints"],
+    parser.add_argument("--experiment", action="append", choices=["gc-freeze", "eager-aiogram", "render-in-thread", "no-wal-restart", "log-checkpoints", "no-checkpoints"],
                         help="what-if runs, not the shipped code: gc.freeze() after start-up (the "
                              "bare bot; ours does it already); every aiogram type built at import; "
                              "charts drawn in a thread of the bot's process "

@@ -171,7 +171,10 @@ class Database:
     """Owns the connections; ``await db.atomic(work)`` for every unit of work."""
 
     CHECKPOINT_INTERVAL = 1.0  # seconds between passive WAL checkpoints, off the event loop
-    CHECKPOINT_COMMITS = 1000  # or sooner, after this many commits
+    # or sooner, after this many commits: small checkpoints stall the loop's commits less (each
+    # passive checkpoint's copy and fsync held them 30-110 ms after 1,000 commits; tap p99 at
+    # 1,000 taps/s 18-28 ms, after 200 commits 9-14 ms: bench/README.md, vote_burst.py)
+    CHECKPOINT_COMMITS = 200
     WAL_RESTART_PAGES = 4000  # a WAL still this long after a passive checkpoint is started over
     WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a started-over WAL file is truncated to
     RESTART_WAIT_MS = 200  # how long writers may be held for that
