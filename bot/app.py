@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import hmac
 import json
 import logging
@@ -22,6 +21,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiohttp import web
 
+from bot import serve
 from bot.config import CannotRun, Config
 from bot import drawing
 from bot.delivery import Delivery
@@ -123,11 +123,7 @@ class TelegramApp:
             if not isinstance(exc, Exception) or isinstance(exc, CannotRun):
                 raise
             raise CannotRun(_why(exc, api, doing)) from exc
-        gc.freeze()  # the objects made at start-up (aiogram, the flows) are not walked by every collection
-        # Each update allocates a few hundred objects (pydantic models, aiohttp requests): with the
-        # default threshold (700) a young collection ran every ~3 updates, ~12 % of a burst's CPU;
-        # at 10,000 it is ~1.5 % (bench/README.md).
-        gc.set_threshold(10_000, 10, 10)
+        serve.tune_gc()
         log.info("Telegram bot @%s is running (%s); WhatsApp: %s", me.username,
                  "webhook" if config.telegram_webhook_url else "long polling",
                  "configured" if config.whatsapp else "not configured (WHATSAPP_TOKEN)")

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.config import is_postgresql
+
 INTERVAL = 15.0  # seconds between beats
 STALE_AFTER = 90.0  # a heartbeat older than this: the bot no longer receives updates
 
@@ -22,7 +24,7 @@ def path_for(db_path: str) -> Path:
     """``<QATYSU_DB>.heartbeat`` beside a SQLite file; for a PostgreSQL URL, a file in the
     machine's (the container's) temporary folder named by the URL's digest: ``qatysu health``
     runs where the bot runs, and a URL is no path (it may hold a password)."""
-    if db_path.startswith(("postgresql://", "postgres://")):
+    if is_postgresql(db_path):
         digest = hashlib.sha256(db_path.encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"qatysu-{digest}.heartbeat"
     return Path(db_path + ".heartbeat")

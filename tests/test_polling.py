@@ -9,11 +9,25 @@ from contextlib import asynccontextmanager
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.types import Message
+from aiogram.types import Message, Update
 
 from bot.handlers.polling import CHANNEL, DurablePolling
 from bot.storage import inbox
 from bot.storage.db import Database
+
+class Dispatched:
+    """An aiogram ``Dispatcher`` as the poller's handler, for these tests of the poller alone:
+    updates read by aiogram's ``Update`` model and fed to it (with ``retry`` in its handlers' data)."""
+
+    def __init__(self, bot: Bot, dp: Dispatcher) -> None:
+        self.bot, self.dp = bot, dp
+
+    def parse(self, raw):
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+    async def handle(self, update: Update, retry: bool = False) -> None:
+        await self.dp.feed_update(self.bot, update, retry=retry)
+
 
 
 class Recorder:
@@ -70,7 +84,7 @@ async def test_a_burst_waits_at_telegram_beyond_max_in_flight(tg, polling_parts)
         tg.send(user, "hello")
     recorder = Recorder()
     recorder.gate.clear()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=200)
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, max_in_flight=200)
     async with running(polling, recorder):
         await recorder.until(200)
         await asyncio.sleep(0.3)  # time enough to fetch more, were it allowed
@@ -90,7 +104,7 @@ async def test_stored_updates_beyond_the_bound_and_a_broken_one_are_handled_then
     later = tg.user(7, "Later", "en")
     tg.send(later, "after the restart")
     recorder = Recorder()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, max_in_flight=100,
                              flush_interval=0.05)
     with caplog.at_level(logging.ERROR, logger="bot.handlers.polling"):
         async with running(polling, recorder):
@@ -106,7 +120,7 @@ async def test_a_message_aiogram_fills_with_placeholders_is_stored_and_handled(t
     user = tg.user(5, "Linker", "en")
     recorder = Recorder()
     recorder.gate.clear()  # hold the handler, so the update is still in the inbox
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1)
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1)
     async with running(polling, recorder):
         tg.send(user, "see https://example.kz", extra={"link_preview_options": {"url": "https://example.kz"}})
         await recorder.until(1)
@@ -123,7 +137,7 @@ async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplo
         tg.send(tg.user(300 + i, f"S{i}", "en"), "hello")
     recorder = Recorder()
     recorder.gate.clear()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, max_in_flight=100,
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, max_in_flight=100,
                              stall_warning=0.1)
     with caplog.at_level(logging.WARNING, logger="bot.handlers.polling"):
         async with running(polling, recorder):
@@ -134,7 +148,7 @@ async def test_handlers_stuck_at_the_bound_are_reported(tg, polling_parts, caplo
 
 async def test_stopping_just_as_room_comes_free_does_not_hang(tg, polling_parts):
     bot, db = polling_parts
-    polling = DurablePolling(bot, Recorder().dp, db, allowed_updates=["message"], timeout=1)
+    polling = DurablePolling(bot, Dispatched(bot, Recorder().dp), db, allowed_updates=["message"], timeout=1)
     polling._room.clear()  # as when max_in_flight updates are in handling
     await polling.start()
     await asyncio.sleep(0.05)  # the poller waits for room
@@ -154,7 +168,7 @@ async def test_get_updates_failing_in_every_way_loses_no_update(tg, tmp_path, ca
     users = [tg.user(400 + i, f"F{i}", "en") for i in range(5)]
     recorder = Recorder()
     async with Database(str(tmp_path / "f.db")) as db:
-        polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.05)
+        polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, retry_delay=0.05)
         with caplog.at_level(logging.WARNING, logger="bot.handlers.polling"):
             async with running(polling, recorder):
                 tg.fail_next(2, status=500, methods="getUpdates")
@@ -203,7 +217,7 @@ async def test_only_an_event_not_handled_is_tried_again(tg, polling_parts):
         if raised[kind] == 1:
             raise NotHandled("locked") if kind == "NotHandled" else Busy("locked while answering")
 
-    polling = DurablePolling(bot, dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.02)
+    polling = DurablePolling(bot, Dispatched(bot, dp), db, allowed_updates=["message"], timeout=1, retry_delay=0.02)
     await polling.start()
     try:
         tg.send(tg.user(11, "A", "en"), "first")
@@ -225,7 +239,7 @@ async def test_a_stored_update_with_text_sqlite_cannot_hold_is_read_back_at_star
         "from": {"id": 500, "is_bot": False, "first_name": "U"}, "text": "x\ud800y"}})  # a lone surrogate: kept escaped
     await db.atomic(lambda tx: inbox.store(tx, CHANNEL, [("77", payload)], "2026-03-02T05:00:00"))
     recorder = Recorder()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1)
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1)
     async with running(polling, recorder):
         await recorder.until(1)
     assert recorder.seen == [500]
@@ -262,7 +276,7 @@ async def test_an_unreachable_telegram_is_tried_ever_less_often_and_logged_once_
     user = tg.user(21, "Back", "en")
     tg.send(user, "are you there?")
     recorder = Recorder()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=1.0,
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, retry_delay=1.0,
                              retry_cap=30.0, sleep=sleep, clock=lambda: now[0])
     try:
         async with running(polling, recorder):
@@ -287,7 +301,7 @@ async def test_a_token_revoked_while_running_stops_polling_and_says_so(tg, polli
 
     bot, db = polling_parts
     recorder = Recorder()
-    polling = DurablePolling(bot, recorder.dp, db, allowed_updates=["message"], timeout=1, retry_delay=0.01)
+    polling = DurablePolling(bot, Dispatched(bot, recorder.dp), db, allowed_updates=["message"], timeout=1, retry_delay=0.01)
     async with running(polling, recorder):
         tg.token = "999:REVOKED"
         with pytest.raises(TelegramUnauthorizedError):

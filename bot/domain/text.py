@@ -8,6 +8,17 @@ import unicodedata
 # Bidirectional overrides and isolates can disguise a name ("evil" shown as "live").
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text as it can be stored and sent: a lone UTF-16 surrogate (valid in JSON, not in UTF-8)
+    becomes U+FFFD instead of failing every write it reaches."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def clean_line(text: str) -> str:

@@ -32,9 +32,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramUnauthorizedError
-from aiogram.types import Update
 
 from bot.handlers import bot_api
 from bot.storage import inbox, updates
@@ -52,25 +51,11 @@ REPORT_EVERY = 60.0  # seconds between log lines while it does (the first failur
 class Handler(Protocol):
     """What handles the updates polled: ``parse`` reads one from its JSON (None: nothing to do;
     an exception: it cannot be read, and is dropped), ``handle`` acts on what it read. The bot's
-    is ``bot.handlers.telegram.TelegramUpdates``; an aiogram ``Dispatcher`` may stand in (``Dispatched``).
+    is ``bot.handlers.telegram.TelegramUpdates``.
     ``retry``: handled before, perhaps (the inbox's replay, a retry after a busy database)."""
 
     def parse(self, raw: Any) -> Any: ...
     async def handle(self, parsed: Any, retry: bool = False) -> None: ...
-
-
-class Dispatched:
-    """An aiogram ``Dispatcher`` as the poller's handler: updates read by aiogram's ``Update``
-    model and fed to it (with ``retry`` in its handlers' data)."""
-
-    def __init__(self, bot: Bot, dp: Dispatcher) -> None:
-        self.bot, self.dp = bot, dp
-
-    def parse(self, raw: Any) -> Update:
-        return Update.model_validate(raw, context={"bot": self.bot})
-
-    async def handle(self, update: Update, retry: bool = False) -> None:
-        await self.dp.feed_update(self.bot, update, retry=retry)
 
 
 def _described(exc: Exception) -> str:
@@ -97,7 +82,7 @@ async def _done(tx, update_ids: list[str]) -> None:
 
 
 class DurablePolling:
-    def __init__(self, bot: Bot, handler: Handler | Dispatcher, db: Database, *, allowed_updates: list[str],
+    def __init__(self, bot: Bot, handler: Handler, db: Database, *, allowed_updates: list[str],
                  timeout: int = 30, retry_delay: float = 1.0, flush_interval: float = 0.2,
                  max_in_flight: int = 1000, stall_warning: float = 60.0, retry_cap: float = RETRY_CAP,
                  report_every: float = REPORT_EVERY, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -105,7 +90,7 @@ class DurablePolling:
         if max_in_flight < BATCH:
             raise ValueError(f"max_in_flight must be at least one batch ({BATCH})")
         self.bot, self.db = bot, db
-        self.handler: Handler = Dispatched(bot, handler) if isinstance(handler, Dispatcher) else handler
+        self.handler = handler
         self.allowed_updates = allowed_updates
         self.timeout = timeout
         self.retry_delay = retry_delay

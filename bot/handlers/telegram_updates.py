@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.text import clean
 from bot.flows.types import Event
 
 CHANNEL = "telegram"
@@ -32,7 +33,6 @@ KINDS = ("message", "edited_message", "channel_post", "edited_channel_post", "bu
          "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member", "chat_join_request",
          "message_reaction", "message_reaction_count", "chat_boost", "removed_chat_boost")
 _COMMAND = re.compile(r"/(\S+)\s*(.*)", re.DOTALL)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
@@ -59,16 +59,6 @@ def command(text: str, bot_username: str) -> tuple[str, str] | None:
     if addressee and addressee.lower() != bot_username.lower():
         return None
     return name.lower()[:64], found.group(2).strip()
-
-
-def clean(text: str) -> str:
-    """Text as it can be stored and sent: a lone UTF-16 surrogate (valid in JSON, not in UTF-8)
-    becomes U+FFFD instead of failing every write it reaches."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
 
 
 def _object(parent: dict, key: str, where: str) -> dict:

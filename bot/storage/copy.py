@@ -240,9 +240,6 @@ class SqliteSide:
             raise Refused(f"{self.role}: {self.shown} already holds data (in {', '.join(full[:3])}"
                           f"{', …' if len(full) > 3 else ''}); a copy never replaces a database: name a new file")
 
-    async def version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-
     @property
     def _conn(self) -> sqlite3.Connection:
         assert self.conn is not None
@@ -385,9 +382,6 @@ class PgSide:
             raise Refused(f"{self.role}: {self.shown} already holds data (in {', '.join(full[:3])}"
                           f"{', …' if len(full) > 3 else ''}); a copy never replaces a database: "
                           f"name an empty one (createdb)")
-
-    async def version(self) -> int:
-        return await pg._version(self._conn)
 
     async def shapes(self) -> dict[str, Shape]:
         tables = await self._tables()

@@ -73,6 +73,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bot.config import is_postgresql
 from bot.storage.db import AwaitedOutsideDatabase, Busy
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ class SchemaTooNew(Exception):
     """The database was migrated by a newer version of Qatysu than this one."""
 
 
-def is_url(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
+is_url = is_postgresql  # one test of what a QATYSU_DB names (bot.config's)
 
 
 def redacted(url: str) -> str:

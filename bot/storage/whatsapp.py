@@ -23,14 +23,8 @@ class Sent:
     status: str
 
 
-async def wrote(tx: Tx, wa_id: str, at: float) -> None:
-    """The person wrote to us at ``at``: their 24-hour window runs from the latest such time."""
-    await tx.execute("INSERT INTO wa_contacts (wa_id, last_inbound) VALUES (?, ?) ON CONFLICT (wa_id)"
-                     " DO UPDATE SET last_inbound = MAX(wa_contacts.last_inbound, excluded.last_inbound)", (wa_id, at))
-
-
 async def wrote_many(tx: Tx, wrote_at: list[tuple[str, float]]) -> None:
-    """``wrote`` for many (wa_id, at) at once."""
+    """Each person (wa_id) wrote to us at ``at``: their 24-hour window runs from the latest such time."""
     await tx.executemany("INSERT INTO wa_contacts (wa_id, last_inbound) VALUES (?, ?) ON CONFLICT (wa_id)"
                          " DO UPDATE SET last_inbound = MAX(wa_contacts.last_inbound, excluded.last_inbound)", wrote_at)
 

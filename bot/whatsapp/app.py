@@ -7,7 +7,6 @@ Beside Telegram it shares the Telegram app's database, engine, delivery, outbox 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import random
 import time
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bot import serve
 from bot import drawing
 from bot.config import Config
 from bot.delivery import Delivery
@@ -101,8 +101,7 @@ class WhatsAppApp:
             await self.server.start()
         self.port = self.server.port
         if self._own:  # alone in the process: what TelegramApp does for it otherwise (see bot/app.py)
-            gc.freeze()
-            gc.set_threshold(10_000, 10, 10)
+            serve.tune_gc()
         left = await self.channel.replay()
         if left:
             log.info("handling %d WhatsApp message(s) received before the last stop", left)

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from bot.delivery import Delivery
+from bot.domain.text import clean
 from bot.flows.engine import STALE_BUTTON, Engine, NotHandled
 from bot.flows.types import Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
@@ -36,7 +37,6 @@ NO_SUCH_NUMBER = N_("There is no option {number}. Type one of the numbers {numbe
 SILENT_KINDS = {"reaction"}  # answering these would be noise
 BUSY_BACKOFF_CAP = 30.0
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WhatsAppChannel:
@@ -162,10 +162,10 @@ class WhatsAppChannel:
             pass
         received = stored.get("received")  # absent in rows an earlier version stored: the time it is handled
         base = dict(channel=CHANNEL, user_id=wa_id, chat_id=wa_id, update_id=message_id, retry=retry,
-                    user_name=_clean(str(stored.get("name") or ""))[:64], own_number=wa_id,
+                    user_name=clean(str(stored.get("name") or ""))[:64], own_number=wa_id,
                     pressed_at=float(received) if isinstance(received, (int, float)) else None)
         if kind == "text":
-            text = _clean(str((message.get("text") or {}).get("body", "")))
+            text = clean(str((message.get("text") or {}).get("body", "")))
             await self._text(base, wa_id, text)
         elif kind == "interactive":
             reply = message.get("interactive") or {}
@@ -173,17 +173,17 @@ class WhatsAppChannel:
             context = (message.get("context") or {}).get("id")
             await self._tapped(base, wa_id, str(chosen.get("id", "")), context)
         elif kind == "button":  # a template's quick reply: as if its text were typed
-            await self._text(base, wa_id, _clean(str((message.get("button") or {}).get("text", ""))))
+            await self._text(base, wa_id, clean(str((message.get("button") or {}).get("text", ""))))
         elif kind == "contacts":
             phones = [p for c in message.get("contacts") or [] for p in c.get("phones") or []]
             own = next((p for p in phones if str(p.get("wa_id", "")) == wa_id and p.get("phone")), None)
             await self._run(Event(**base, phone=str(own["phone"])) if own else Event(**base, foreign_contact=True))
         elif kind == "image" and (message.get("image") or {}).get("id"):  # evidence at a check-in, say
             image = message["image"]
-            await self._run(Event(**base, text=_clean(str(image.get("caption") or "")), photo=str(image["id"])))
+            await self._run(Event(**base, text=clean(str(image.get("caption") or "")), photo=str(image["id"])))
         elif kind in ("document", "video"):  # refused where a photo is asked for: "send it as a photo"
             media = message.get(kind) or {}
-            await self._run(Event(**base, text=_clean(str(media.get("caption") or "")), attachment="document"))
+            await self._run(Event(**base, text=clean(str(media.get("caption") or "")), attachment="document"))
         elif kind in SILENT_KINDS:
             await self.db.atomic(lambda tx: updates.claim(tx, CHANNEL, message_id, _now()))
         else:
@@ -274,11 +274,4 @@ async def _done(tx, message_ids: list[str]) -> list[None]:
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-
-def _clean(text: str) -> str:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
 
