@@ -20,7 +20,13 @@ from bot import heartbeat
 
 DB_ENV = """\
 environment:
-  QATYSU_DB                 the bot's database file (default ./qatysu.db)
+  QATYSU_DB                 the bot's database file (default ./qatysu.db); a postgresql:// URL is
+                            refused: back PostgreSQL up with pg_dump -Fc, restore with pg_restore
+"""
+READ_ENV = """\
+environment:
+  QATYSU_DB                 the bot's database, read as it is (never migrated): a file (default
+                            ./qatysu.db) or postgresql://user:password@host[:port]/database
 """
 MIGRATE_ENV = """\
 environment:
@@ -83,19 +89,73 @@ class Refused(Exception):
 
 
 def _database(*, must_exist: bool) -> tuple[str, int | None]:
-    """QATYSU_DB and its schema version (None: no database yet), or ``Refused`` naming the variable."""
+    """QATYSU_DB, a SQLite file, and its schema version (None: no database yet), or ``Refused``
+    naming the variable. (``_reading`` opens either store for the commands that only read.)"""
     from bot.storage.dbfile import Unusable, check
 
     path = configuration.db_path()
     if configuration.is_postgresql(path):
-        raise Refused("QATYSU_DB names a PostgreSQL server: this command reads a SQLite file only, so far "
-                      "(`qatysu migrate` takes both; back PostgreSQL up with pg_dump)")
+        raise Refused("QATYSU_DB names a PostgreSQL server: this command reads a SQLite file only "
+                      "(back PostgreSQL up with pg_dump)")
     where = (f"QATYSU_DB={os.environ['QATYSU_DB'].strip()}" if os.environ.get("QATYSU_DB", "").strip()
              else f"QATYSU_DB is not set, so {configuration.DEFAULT_DB} in the current folder")
     try:
         return path, check(path, must_exist=must_exist)
     except Unusable as exc:
         raise Refused(f"{exc} ({where})") from None
+
+
+def _shown(target: str) -> str:
+    """QATYSU_DB as a message names it: a file's absolute path, a URL without its password."""
+    from bot.storage.stores import shown
+
+    return shown(target) if configuration.is_postgresql(target) else os.path.abspath(target)
+
+
+class _Reading:
+    """QATYSU_DB, a SQLite file or a PostgreSQL database, opened as it is (never migrated: these
+    commands only read) for ``audit verify``, ``report`` and ``export``: ``async with _Reading() as
+    (db, version)``. What cannot be opened is ``Refused`` in one line naming the variable."""
+
+    def __init__(self) -> None:
+        self.target = configuration.db_path()
+        self.shown = _shown(self.target)
+        self.version: int | None = None
+        if not configuration.is_postgresql(self.target):
+            _, self.version = _database(must_exist=True)
+        self.db = None
+
+    async def __aenter__(self):
+        from bot.storage import pg
+        from bot.storage.stores import database
+
+        db = database(self.target)
+        try:
+            await db.open(migrate_to=0)
+        except pg.Unreachable as exc:
+            raise Refused(f"QATYSU_DB: {exc}") from None
+        except pg.SchemaTooNew as exc:
+            raise Refused(f"{exc} (QATYSU_DB)") from None
+        self.db = db
+        if self.version is None:
+            self.version = await db.version()
+            if not self.version:
+                await self.__aexit__()
+                raise Refused(f"{self.shown} holds no Qatysu database (QATYSU_DB): `qatysu migrate` makes one, "
+                              f"`qatysu copy` fills it from a SQLite file")
+        return db, self.version
+
+    async def __aexit__(self, *exc: object) -> None:
+        db, self.db = self.db, None
+        if db is not None:
+            await db.close()
+
+
+def _read_failed():
+    """The exceptions a read of either store ends in when the database is broken or goes away."""
+    from bot.storage import pg
+
+    return sqlite3.Error, pg.asyncpg.PostgresError, pg.asyncpg.InterfaceError, OSError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -175,6 +235,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from bot.storage.db import Database
 
+    if configuration.is_postgresql(configuration.db_path()):
+        raise Refused("QATYSU_DB names a PostgreSQL server: `qatysu backup` copies a SQLite file; back PostgreSQL "
+                      "up with pg_dump -Fc (README: Several workers on PostgreSQL)")
     target = os.path.abspath(args.path)
     if os.path.exists(args.path):
         raise Refused(f"{args.path} already exists; name a new file for the backup")
@@ -205,26 +268,21 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from bot.storage import audit
-    from bot.storage.db import Database
 
-    path, _ = _database(must_exist=True)
+    reading = _Reading()
 
     async def go() -> tuple:
-        db = Database(path)
-        try:
-            await db.open(migrate_to=0)  # it only reads: the schema stays as it is
+        async with reading as (db, _):  # it only reads: the schema stays as it is
             async def check(tx):
                 missing = [h for h in args.head if not await audit.has_hash(tx, h)]
                 return await audit.verify(tx), await audit.head(tx), missing
 
             return await db.atomic(check)
-        finally:
-            await db.close()
 
     try:
         broken, head, missing = asyncio.run(go())
-    except sqlite3.Error as exc:
-        raise Refused(f"the audit log of {os.path.abspath(path)} could not be read: {exc}") from None
+    except _read_failed() as exc:
+        raise Refused(f"the audit log of {reading.shown} could not be read: {exc}") from None
     if broken is not None:
         print(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
         return 1
@@ -312,18 +370,15 @@ def _community_data(args: argparse.Namespace, build):
     import bot.flows.all  # noqa: F401  (the flows whose charts and words the documents use)
     from bot.flows.report import cycle_data
     from bot.storage import communities, cycles
-    from bot.storage.db import Database
     from bot.storage.dbfile import latest_version
 
-    path, version = _database(must_exist=True)
-    if version != latest_version():
-        raise Refused(f"{os.path.abspath(path)} has schema {version}, this version of Qatysu reads {latest_version()}: "
-                      f"run the matching version (`qatysu run` upgrades it)")
+    reading = _Reading()
 
     async def go():
-        db = Database(path)
-        try:
-            await db.open(migrate_to=0)
+        async with reading as (db, version):
+            if version != latest_version():
+                raise Refused(f"{reading.shown} has schema {version}, this version of Qatysu reads {latest_version()}: "
+                              f"run the matching version (`qatysu migrate` upgrades it)")
 
             async def read(tx):
                 key = args.community.strip()
@@ -338,15 +393,13 @@ def _community_data(args: argparse.Namespace, build):
                 return found, await build(tx, *of_cycle, datetime.now(timezone.utc))
 
             return await db.atomic(read)
-        finally:
-            await db.close()
 
     try:
         community, data = asyncio.run(go())
-    except sqlite3.Error as exc:
-        raise Refused(f"{os.path.abspath(path)} could not be read: {exc}") from None
+    except _read_failed() as exc:
+        raise Refused(f"{reading.shown} could not be read: {exc}") from None
     if community is None:
-        raise Refused(f"no community has the id or join code {args.community!r} in {os.path.abspath(path)}")
+        raise Refused(f"no community has the id or join code {args.community!r} in {reading.shown}")
     if data is None:
         raise Refused(f"«{community.name}» has no cycle {args.cycle} (--cycle)")
     return community, data
@@ -446,18 +499,18 @@ def parser() -> argparse.ArgumentParser:
     backup = command("backup", "consistent copy of the database, safe while the bot runs", DB_ENV)
     backup.add_argument("path", help="the new file to write (an existing file is never overwritten)")
     backup.set_defaults(fn=_backup)
-    audit_parser = command("audit", "audit log tools: `audit verify` recomputes the hash chain", DB_ENV)
+    audit_parser = command("audit", "audit log tools: `audit verify` recomputes the hash chain", READ_ENV)
     audit_parser.add_argument("action", choices=["verify"])
     audit_parser.add_argument("--head", action="append", default=[], type=_hash_prefix, metavar="HASH",
                               help="a check code posted to a group ('Check code: …'); checks the log still has it")
     audit_parser.set_defaults(fn=_audit)
-    report = command("report", "the community's cycle as a printable PDF (A4)", DB_ENV)
+    report = command("report", "the community's cycle as a printable PDF (A4)", READ_ENV)
     report.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
     report.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF file to write")
     report.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="its language (default kk)")
     report.add_argument("--cycle", type=int, metavar="N", help="an earlier cycle (default: the current one)")
     report.set_defaults(fn=_report)
-    export = command("export", "the community's data as a spreadsheet and CSV files (counts, no voters)", DB_ENV)
+    export = command("export", "the community's data as a spreadsheet and CSV files (counts, no voters)", READ_ENV)
     export.add_argument("community", metavar="COMMUNITY", help="the community's id or join code")
     export.add_argument("--out", required=True, metavar="DIR", help="the folder to write to (created if missing)")
     export.add_argument("--lang", choices=["kk", "ru", "en"], default="kk", help="the headings' language (default kk)")

@@ -165,3 +165,127 @@ def test_each_help_names_the_variables_it_reads(tmp_path):
     assert all(v in health_help for v in ("TELEGRAM_WEBHOOK_URL", "QATYSU_HTTP_PORT", "QATYSU_DB"))
     assert "environment: none" in qatysu("demo", "--help", cwd=tmp_path).stdout
     assert "environment variables" in qatysu("--help", cwd=tmp_path).stdout
+
+
+# --- the commands that read, on PostgreSQL (QATYSU_DB=postgresql://…) -------------------------------
+from tests.stores import PG, drop_pg_database, new_pg_database  # noqa: E402
+
+needs_pg = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    import asyncio
+
+    from bot.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo") / "demo-out"
+    asyncio.run(run_demo(str(out), seed=7))
+    return out / "demo.db"
+
+
+@pytest.fixture
+async def demo_pg(demo_db, tmp_path):
+    """The demo's database copied into a new PostgreSQL database with `qatysu copy`; its URL."""
+    if not PG:
+        pytest.skip("QATYSU_TEST_PG names no PostgreSQL server")
+    url = await new_pg_database("qatysu_cli")
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)  # `qatysu copy` takes an empty database
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        finally:
+            await conn.close()
+        copied = qatysu("copy", str(demo_db), url, cwd=tmp_path)
+        assert copied.returncode == 0, copied.stderr
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
+def csv_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix == ".csv"}
+
+
+@needs_pg
+async def test_audit_verify_on_postgresql_finds_the_head_the_group_was_shown(demo_db, demo_pg, tmp_path):
+    with closing(sqlite3.connect(demo_db)) as db:
+        head = db.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()[0]
+    on_sqlite = qatysu("audit", "verify", "--head", head[:8], cwd=tmp_path, QATYSU_DB=str(demo_db))
+    on_pg = qatysu("audit", "verify", "--head", head[:8], cwd=tmp_path, QATYSU_DB=demo_pg)
+    assert on_pg.returncode == 0, on_pg.stderr
+    assert on_pg.stdout == on_sqlite.stdout and f"audit log intact; head {head[:12]}" in on_pg.stdout
+    missing = qatysu("audit", "verify", "--head", "3fa9c01b", cwd=tmp_path, QATYSU_DB=demo_pg)
+    assert missing.returncode == 1 and "no entry has the posted hash 3fa9c01b" in missing.stdout
+
+
+@needs_pg
+async def test_audit_verify_on_postgresql_names_the_entry_someone_changed(demo_pg, tmp_path):
+    import asyncpg
+
+    conn = await asyncpg.connect(demo_pg)
+    try:  # past the append-only guard, as someone with the server's superuser could
+        await conn.execute("SET session_replication_role = replica")
+        changed = await conn.fetchval("UPDATE audit_log SET detail = '{\"n\": 99}'"
+                                      " WHERE id = (SELECT MIN(id) + 2 FROM audit_log) RETURNING id")
+    finally:
+        await conn.close()
+    result = qatysu("audit", "verify", cwd=tmp_path, QATYSU_DB=demo_pg)
+    assert result.returncode == 1 and f"audit log broken at entry {changed}" in result.stdout, result.stdout
+
+
+@needs_pg
+async def test_report_and_export_on_postgresql_are_those_of_the_same_data_on_sqlite(demo_db, demo_pg, tmp_path):
+    from pypdf import PdfReader
+
+    outputs = {}
+    for store, target in (("sqlite", str(demo_db)), ("postgresql", demo_pg)):
+        folder = tmp_path / store
+        folder.mkdir()
+        exported = qatysu("export", "1", "--out", str(folder / "export"), "--lang", "en", cwd=tmp_path,
+                          QATYSU_DB=target)
+        assert exported.returncode == 0, exported.stderr
+        printed = qatysu("report", "1", "--out", str(folder / "report.pdf"), "--lang", "en", "--cycle", "1",
+                         cwd=tmp_path, QATYSU_DB=target)
+        assert printed.returncode == 0, printed.stderr
+        text = "\n".join(page.extract_text() for page in PdfReader(folder / "report.pdf").pages)
+        outputs[store] = csv_files(folder / "export"), re.sub(r"\d\d\.\d\d\.\d{4}( \d\d:\d\d)?", "DATE", text)
+    (sqlite_csv, sqlite_text), (pg_csv, pg_text) = outputs["sqlite"], outputs["postgresql"]
+    assert len(sqlite_csv) >= 5 and all(sqlite_csv.values())
+    assert pg_csv == sqlite_csv
+    assert "Step 1. Problems and priorities" in pg_text and pg_text == sqlite_text
+
+
+def test_backup_of_postgresql_points_at_pg_dump_in_one_line_and_writes_nothing(tmp_path):
+    result = qatysu("backup", "copy.db", cwd=tmp_path, QATYSU_DB="postgresql://qatysu:hunter2@127.0.0.1:9/qatysu")
+    line = one_line(result)
+    assert result.returncode == 2 and "pg_dump" in line and "QATYSU_DB" in line
+    assert "hunter2" not in line and list(tmp_path.iterdir()) == []
+
+
+@needs_pg
+async def test_reading_commands_on_an_unusable_postgresql_are_one_line_naming_qatysu_db(tmp_path):
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(PG)
+    wrong_password = urlunsplit(parts._replace(netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}"))
+    for command in (["audit", "verify"], ["report", "1", "--out", "r.pdf"], ["export", "1", "--out", "x"]):
+        result = qatysu(*command, cwd=tmp_path, QATYSU_DB=wrong_password)
+        line = one_line(result)
+        assert result.returncode == 2 and "QATYSU_DB" in line and "not-the-password" not in line, line
+    empty = await new_pg_database("qatysu_cli")
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(empty)
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        finally:
+            await conn.close()
+        result = qatysu("audit", "verify", cwd=tmp_path, QATYSU_DB=empty)
+        assert "holds no Qatysu database" in one_line(result) and "qatysu migrate" in one_line(result)
+    finally:
+        await drop_pg_database(empty)
+    assert list(tmp_path.iterdir()) == []

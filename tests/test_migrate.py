@@ -166,11 +166,19 @@ async def test_a_postgresql_database_of_a_newer_version_refuses_to_open(empty_pg
 
 @pytest.mark.parametrize("command", [["backup", "copy.db"], ["audit", "verify"], ["report", "1", "--out", "r.pdf"]])
 async def test_commands_that_read_a_sqlite_file_say_so_for_a_postgresql_url(command, tmp_path):
+    """`qatysu backup` copies a SQLite file only (pg_dump backs PostgreSQL up); `audit verify` and
+    `report` read PostgreSQL too (tests/test_cli.py), and a server that does not answer is one line."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("QATYSU_")}
-    environment["QATYSU_DB"] = "postgresql://qatysu:secret@127.0.0.1:5432/qatysu"
+    environment["QATYSU_DB"] = f"postgresql://qatysu:secret@127.0.0.1:{port}/qatysu"
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *command, env=environment,
                                                    cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
-    one_line(err.decode(), "QATYSU_DB names a PostgreSQL server", "pg_dump")
+    if command[0] == "backup":
+        one_line(err.decode(), "QATYSU_DB names a PostgreSQL server", "pg_dump")
+    else:
+        one_line(err.decode(), "QATYSU_DB", "cannot connect", f"127.0.0.1:{port}")
     assert "secret" not in err.decode() and not os.listdir(tmp_path)  # nothing written, no file named after the URL
