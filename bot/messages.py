@@ -8,6 +8,12 @@ defaults (an older version wrote the row), so two versions of the code read each
 during a rolling deploy. A field added later gets a default that is right for rows written
 before it (``metadata["stored_before"]`` when the usual default is not).
 
+A change that an older reader would misread, not merely miss (a field whose meaning changes), also
+writes ``"needs": SCHEMA`` in the payload, the first schema that reads it right: a version whose
+``SCHEMA`` is below it raises ``TooNew`` and leaves the row alone for a version that can read it
+(the outbox holds the message back, a redraw waits, a kept answer is not given again; README,
+"A rolling deploy"; tests/test_rolling_deploy.py). No payload of this schema needs one.
+
 A text (``Message.text``, ``Toast.text``) is the neutral markup of ``bot.markup``; a link (a
 button's, a toast's, one in a text) is a ``bot.links.Link``, stored as its address. Rows of
 schema 1 held Telegram's URLs (``https://t.me/<bot>?start=…``) instead: they are read as the
@@ -51,6 +57,10 @@ T = TypeVar("T")
 class Unreadable(ValueError):
     """A stored payload this version cannot read: not JSON, or it names a chart renderer or
     argument type this version does not have (a newer version may)."""
+
+
+class TooNew(Unreadable):
+    """A stored payload that ``needs`` a later schema than this version's to be read right."""
 
 
 @dataclass(frozen=True)
@@ -389,6 +399,9 @@ def _loads(text: str | bytes) -> dict[str, Any]:
         raise Unreadable(f"not a JSON payload: {exc}") from None
     if not isinstance(value, dict):
         raise Unreadable(f"not a JSON object: {type(value).__name__}")
+    needs = value.get("needs", 0)
+    if not isinstance(needs, int) or needs > SCHEMA:
+        raise TooNew(f"written by a newer version: it needs schema {needs!r}, this version reads up to {SCHEMA}")
     return value
 
 

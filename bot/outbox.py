@@ -45,6 +45,7 @@ class OutboxWorker:
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
         self._stopping = False  # stop() was called: no send is begun any more
+        self._unread: set[int] = set()  # queued messages this version cannot read, logged once each
         delivery.wake_outbox = self.wake
 
     def wake(self) -> None:
@@ -189,8 +190,10 @@ class OutboxWorker:
             await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
             return 0.0
         delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
-        log.error("queued message %d cannot be read by this version, not sent (again in %.0f s): %s",
-                  item.id, delay, item.unreadable)
+        if item.id not in self._unread:  # once: it is looked at again and again while it waits
+            self._unread.add(item.id)
+            log.error("queued message %d cannot be read by this version, not sent: left for a version that can "
+                      "(looked at again in %.0f s, then less often): %s", item.id, delay, item.unreadable)
         await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, self.clock() + delay, failed=True))
         return delay
 

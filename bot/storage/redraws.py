@@ -36,3 +36,9 @@ async def pending(tx: Tx) -> list[View]:
         except Unreadable as exc:
             log.warning("a view waiting for a redraw cannot be read: %s", exc)
     return list(views)
+
+
+async def forget_key(tx: Tx, view: View) -> bool:
+    """Remove the view's row of the form stored before views were JSON ("b:12"), if any: only an
+    older version wrote it. Its JSON rows stay (a newer version may have written them)."""
+    return await tx.changed("DELETE FROM pending_redraws WHERE view = ?", (f"{view.name}:{view.id}",)) > 0
