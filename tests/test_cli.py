@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -289,3 +290,43 @@ async def test_reading_commands_on_an_unusable_postgresql_are_one_line_naming_qa
     finally:
         await drop_pg_database(empty)
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_pg
+@pytest.mark.skipif(not shutil.which("pg_dump") or not shutil.which("pg_restore"), reason="no pg_dump on PATH")
+async def test_the_readmes_pg_dump_and_pg_restore_bring_back_every_row_rule_and_the_audit_head(demo_db, demo_pg,
+                                                                                              tmp_path):
+    """README, "Several workers on PostgreSQL": `pg_dump -Fc` while it runs, then (workers stopped)
+    `pg_restore --clean --if-exists --single-transaction` into the same database over what was
+    written since, and `qatysu audit verify`."""
+    import asyncpg
+
+    from bot.storage.pg import PgDatabase
+
+    dump = tmp_path / "qatysu.dump"
+    with open(dump, "wb") as out:
+        subprocess.run(["pg_dump", "-d", demo_pg, "-Fc"], stdout=out, check=True, timeout=60)
+    async with PgDatabase(demo_pg) as db:  # written after the backup: the restore takes it away
+        await db.atomic(lambda tx: audit.append(tx, "2026-12-07T10:00:00", "test.after_backup", n=1))
+        before_restore = await db.atomic(audit.head)
+
+    async def triggers() -> int:
+        conn = await asyncpg.connect(demo_pg)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
+        finally:
+            await conn.close()
+
+    guards = await triggers()
+    with open(dump, "rb") as source:
+        subprocess.run(["pg_restore", "-d", demo_pg, "--clean", "--if-exists", "--single-transaction"], stdin=source,
+                       check=True, timeout=120, capture_output=True)
+    verified = qatysu("audit", "verify", cwd=tmp_path, QATYSU_DB=demo_pg)
+    assert verified.returncode == 0 and "audit log intact" in verified.stdout
+    assert before_restore[:12] not in verified.stdout
+    same = qatysu("copy", "--verify-only", str(demo_db), demo_pg, cwd=tmp_path)  # every row, the head, as the demo's
+    assert same.returncode == 0, same.stderr
+    assert await triggers() == guards and guards > 50  # the database's rules are back with it
+    async with PgDatabase(demo_pg) as db:  # and it goes on: the next entry chains to the restored head
+        await db.atomic(lambda tx: audit.append(tx, "2026-12-07T11:00:00", "test.after_restore", n=2))
+        assert await db.atomic(audit.verify) is None
