@@ -29,6 +29,7 @@ from bot.storage.outbox import Queued
 log = logging.getLogger(__name__)
 BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least every five minutes
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
+UNREAD_RECHECK = 60.0   # seconds between two looks at a queued message this version cannot read
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
 
 
@@ -45,7 +46,8 @@ class OutboxWorker:
         self.retried = 0
         self._failing = False  # the last send failed (logged once per run of failures)
         self._stopping = False  # stop() was called: no send is begun any more
-        self._unread: set[int] = set()  # queued messages this version cannot read, logged once each
+        # queued messages this version cannot read (a newer one wrote them): when to look at each again
+        self._unread: dict[int, float] = {}
         delivery.wake_outbox = self.wake
 
     def wake(self) -> None:
@@ -109,6 +111,9 @@ class OutboxWorker:
                 break
             message = item.message
             if message is None:
+                if (again := self._unread.get(item.id, 0.0)) > self.clock():
+                    waits.append(again - self.clock())
+                    continue
                 if wait := await self._set_aside(item):
                     waits.append(wait)
                 else:
@@ -181,20 +186,23 @@ class OutboxWorker:
 
     async def _set_aside(self, item: Queued) -> float:
         """A message this version cannot read (a newer one wrote it, say with a chart this one does
-        not have): not sent, and left for a version that can, as long as a message may wait; its
-        chat's later messages wait behind it, to keep their order. Returns how long until it is
-        looked at again (0: it was dropped)."""
-        if self.clock() - item.queued_at >= MAX_AGE:
+        not have): not sent, and left as it is for a version that can (its row unchanged, so a newer
+        worker sends it at once), as long as a message may wait; its chat's later messages wait
+        behind it, to keep their order. This worker looks at it again every ``UNREAD_RECHECK``
+        seconds, logging it once. Returns how long until then (0: it was dropped)."""
+        left = item.queued_at + MAX_AGE - self.clock()
+        if left <= 0:
             log.warning("dropping queued message %d, unread within %.0f h: %s", item.id, MAX_AGE / 3600,
                         item.unreadable)
             await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+            self._unread.pop(item.id, None)
             return 0.0
-        delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
-        if item.id not in self._unread:  # once: it is looked at again and again while it waits
-            self._unread.add(item.id)
+        if item.id not in self._unread:
             log.error("queued message %d cannot be read by this version, not sent: left for a version that can "
-                      "(looked at again in %.0f s, then less often): %s", item.id, delay, item.unreadable)
-        await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, self.clock() + delay, failed=True))
+                      "(dropped if still unsent %.0f h after it was queued): %s", item.id, MAX_AGE / 3600,
+                      item.unreadable)
+        delay = min(UNREAD_RECHECK, left)
+        self._unread[item.id] = self.clock() + delay
         return delay
 
     def _note_failure(self, message, exc: Exception, attempts: int, delay: float) -> None:

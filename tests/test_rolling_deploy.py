@@ -90,6 +90,13 @@ async def outbox_rows(db) -> dict[int, str]:
         return {r[0]: text(r[1]) for r in await tx.all("SELECT id, payload FROM outbox ORDER BY id")}
 
 
+async def schedule_of(db) -> dict[int, tuple]:
+    """Each queued row's attempts, time not before and send mark: what a worker's backoff changes."""
+    async with db.transaction() as tx:
+        return {r[0]: tuple(r[1:]) for r in await tx.all(
+            "SELECT id, attempts, not_before, sending_since FROM outbox ORDER BY id")}
+
+
 async def test_the_outbox_sends_what_it_reads_and_leaves_a_newer_versions_messages_for_it(db, caplog):
     current = Message("telegram", "100", "Сенбілік сағат 10-да")
     rows = [
@@ -104,12 +111,15 @@ async def test_the_outbox_sends_what_it_reads_and_leaves_a_newer_versions_messag
     sender = Recording()
     now = [time.time()]
     worker = OutboxWorker(Delivery(db, {"telegram": sender}), clock=lambda: now[0])
+    scheduled = await schedule_of(db)
     with caplog.at_level(logging.ERROR, logger="bot.outbox"):
-        for _ in range(12):  # pass after pass, hours of backoff on the worker's clock
-            now[0] += await worker.drain_once() + 60
+        for _ in range(12):  # pass after pass, hours on the worker's clock (less than a day)
+            now[0] += await worker.drain_once() + 600
     assert sorted(sender.sent) == [("300", "Дауыс беру ашылды"), ("400", "Шақыру"), ("500", "Жоспар бекітілді")]
     left = await outbox_rows(db)
     assert left == {ids[0]: rows[0][1], ids[1]: rows[1][1], ids[2]: rows[2][1]}  # untouched, for a newer worker
+    after = await schedule_of(db)  # not postponed either: a newer worker sends them at once
+    assert after == {i: scheduled[i] for i in ids[:3]}
     logged = [r.getMessage() for r in caplog.records if "cannot be read by this version" in r.getMessage()]
     assert len(logged) == 2, logged  # once each, not once a pass
     assert f"queued message {ids[0]} " in logged[0] and "needs schema" in logged[0]
