@@ -231,3 +231,26 @@ async def test_whatsapp_choices_stored_by_either_version_read_back(db):
         await tx.execute("INSERT INTO wa_contacts (wa_id, last_inbound, options) VALUES (?, ?, ?)",
                          ("77010000001", time.time(), json.dumps([["d:1:2", "Жол", 1, {"icon": "🛣"}], ["d:1:3", "Су"]])))
         assert await whatsapp.last_options(tx, "77010000001") == [("d:1:2", "Жол", 1), ("d:1:3", "Су", None)]
+
+
+async def test_a_kept_answer_asking_for_a_newer_kind_of_view_is_given_and_the_view_left_for_that_version(sim, caplog):
+    from bot.flows.types import Event
+    from bot.sim import CHANNEL
+
+    db = sim.engine.db
+    person = sim.person("Айгүл", "kk")
+    answer = Outcome(messages=[Message(CHANNEL, person.id, "Ұсынысыңыз қабылданды")], toast=Toast("✅"),
+                     refresh={View("heatmap", 1)})
+    async with db.transaction() as tx:  # as a newer version handled update 77: its answer and its view kept
+        assert await updates.claim(tx, CHANNEL, "77", datetime.now(timezone.utc).isoformat())
+        await updates.keep_reply(tx, CHANNEL, "77", answer)
+        await redraws.want(tx, [View("heatmap", 1)])
+    with caplog.at_level(logging.WARNING):
+        outcome = await sim.engine.handle(Event(channel=CHANNEL, user_id=person.id, chat_id=person.id,
+                                                update_id="77", retry=True, text="сәлем"))
+        await sim.delivery.deliver_outcome(outcome)
+        await sim.delivery.shown()
+    assert outcome.toast == Toast("✅") and [m.text for m in sim.messages(person.id)] == ["Ұсынысыңыз қабылданды"]
+    assert not [r for r in caplog.records if r.exc_info], "a newer kind of view is no failure"
+    assert "'heatmap'" in caplog.text
+    assert await pending_rows(db) == {View("heatmap", 1).to_json()}
