@@ -1,5 +1,6 @@
 # Mirrors the README's server install ("Keep it running"): `pip install .` of the checkout into
 # Python 3.11, then `qatysu run`. The base image is pinned by version and digest: bump both together.
+# compose.yaml builds it for `qatysu migrate` and the `qatysu run --webhook` workers on PostgreSQL.
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 QATYSU_DB=/data/qatysu.db QATYSU_HTTP_HOST=0.0.0.0
