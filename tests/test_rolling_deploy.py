@@ -12,6 +12,8 @@ import logging
 import time
 from datetime import datetime, timezone
 
+import pytest
+
 from bot.delivery import Delivery
 from bot.messages import SCHEMA, Button, Message, Outcome, Toast, View
 from bot.outbox import OutboxWorker
@@ -254,3 +256,49 @@ async def test_a_kept_answer_asking_for_a_newer_kind_of_view_is_given_and_the_vi
     assert not [r for r in caplog.records if r.exc_info], "a newer kind of view is no failure"
     assert "'heatmap'" in caplog.text
     assert await pending_rows(db) == {View("heatmap", 1).to_json()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def target(request, tmp_path):
+    """A new database at the current schema, on each store in turn: what a worker opens."""
+    from tests.conftest import migrated_database
+    from tests.stores import PG, drop_pg_database, new_pg_database
+
+    if request.param == "sqlite":
+        yield migrated_database(str(tmp_path / "rolling.db"))
+        return
+    if not PG:
+        pytest.skip("QATYSU_TEST_PG names no PostgreSQL server")
+    url = await new_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+async def test_whatsapp_messages_left_in_the_inbox_by_either_version_are_handled(wa, target):
+    """The inbox holds what Meta posted, in a wrapper of ours: a newer version's wrapper may hold
+    more, an older one's had no time of receipt; each is handled, once."""
+    from bot.storage import inbox
+    from tests.conftest import open_store
+    from tests.test_whatsapp_e2e import start_whatsapp, wa_say
+
+    app = await start_whatsapp(wa, target)
+    alma, bek = wa.user("77010000001", "Алма"), wa.user("77010000002", "Бек")
+    await wa_say(wa, alma, "/start")
+    await wa_say(wa, bek, "/start")
+    await app.stop()
+    rows = []
+    for user, extra in ((alma, {"received": time.time(), "v": NEWER, "referral": {"source": "ad"}}), (bek, {})):
+        body, message_id = wa.inbound(user, "text", {"body": "/help"})
+        rows.append((message_id, json.dumps({"message": body["entry"][0]["changes"][0]["value"]["messages"][0],
+                                             "name": user.name, **extra}, ensure_ascii=False)))
+    async with open_store(target) as db:  # stored, then the worker was replaced before handling them
+        await db.atomic(lambda tx: inbox.store(tx, "whatsapp", rows, "2026-12-07T04:00:00"))
+    app = await start_whatsapp(wa, target)
+    try:
+        for user in (alma, bek):
+            assert "/mydata" in (await wa.next_message(user, timeout=10)).text  # /help answered
+        await app.channel.drain()
+        async with app.db.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM inbox") == 0
+    finally:
+        await app.stop()
