@@ -90,7 +90,7 @@ class Refused(Exception):
 
 def _database(*, must_exist: bool) -> tuple[str, int | None]:
     """QATYSU_DB, a SQLite file, and its schema version (None: no database yet), or ``Refused``
-    naming the variable. (``_reading`` opens either store for the commands that only read.)"""
+    naming the variable. (``_Reading`` opens either store for the commands that only read.)"""
     from bot.storage.dbfile import Unusable, check
 
     path = configuration.db_path()
