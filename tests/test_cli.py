@@ -330,3 +330,24 @@ async def test_the_readmes_pg_dump_and_pg_restore_bring_back_every_row_rule_and_
     async with PgDatabase(demo_pg) as db:  # and it goes on: the next entry chains to the restored head
         await db.atomic(lambda tx: audit.append(tx, "2026-12-07T11:00:00", "test.after_restore", n=2))
         assert await db.atomic(audit.verify) is None
+
+
+@needs_pg
+async def test_reading_a_postgresql_database_of_a_newer_version_is_refused_in_one_line(demo_pg, tmp_path):
+    import asyncpg
+
+    conn = await asyncpg.connect(demo_pg)
+    try:
+        await conn.execute("UPDATE qatysu_schema SET version = version + 1")
+    finally:
+        await conn.close()
+    for command in (["audit", "verify"], ["export", "1", "--out", "x"]):
+        result = qatysu(*command, cwd=tmp_path, QATYSU_DB=demo_pg)
+        line = one_line(result)
+        assert result.returncode == 2 and "newer than this version of Qatysu knows" in line and "QATYSU_DB" in line
+    assert list(tmp_path.iterdir()) == []
+    conn = await asyncpg.connect(demo_pg)
+    try:  # left as it was
+        assert await conn.fetchval("SELECT version FROM qatysu_schema") == latest_version() + 1
+    finally:
+        await conn.close()
