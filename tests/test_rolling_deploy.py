@@ -18,8 +18,7 @@ from bot.delivery import Delivery
 from bot.messages import SCHEMA, Button, Message, Outcome, Toast, View
 from bot.outbox import OutboxWorker
 from bot.scheduler import redraw_pending
-from bot.storage import conversations, updates, whatsapp
-from bot.storage import redraws
+from bot.storage import conversations, redraws, updates, whatsapp
 from tests.conftest import build_community
 from tests.stores import db  # noqa: F401  (both stores)
 
