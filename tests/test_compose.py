@@ -5,23 +5,20 @@ upstreams the workers, and the order: PostgreSQL healthy, then the migration don
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import cli
 from bot import config as configuration
-from tests import yaml_subset
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "compose.yaml").read_text(encoding="utf-8")
-COMPOSE = yaml_subset.load(COMPOSE_TEXT)
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
 WORKERS = sorted(name for name, service in SERVICES.items() if service.get("command", [])[:2] == ["qatysu", "run"])
 SECTION = "## Several workers on PostgreSQL"
@@ -78,39 +75,6 @@ def variables_the_code_reads() -> tuple[set[str], bool]:
     configuration.load(env, need_telegram=True)
     configuration.db_path(env)
     return env.read, bool(env.prefixes)
-
-
-def pyyaml_reading(text: str):
-    """``text`` as PyYAML reads it: here, or with the system's Python (Debian's python3-yaml) when
-    PyYAML is not installed in this environment; None when neither has it."""
-    try:
-        import yaml
-    except ImportError:
-        pass
-    else:
-        return yaml.safe_load(text)
-    for python in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        if Path(python).exists() and Path(python).resolve() != Path(sys.executable).resolve():
-            done = subprocess.run([python, "-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"],
-                                  input=text, capture_output=True, text=True, timeout=30)
-            if done.returncode == 0:
-                return json.loads(done.stdout)
-    return None
-
-
-def test_the_reader_reads_compose_as_pyyaml_does():
-    read = pyyaml_reading(COMPOSE_TEXT)
-    if read is None:
-        pytest.skip("no PyYAML here, nor in the system's Python")
-    assert yaml_subset.load(COMPOSE_TEXT) == read
-
-
-def test_the_reader_refuses_what_it_does_not_read_rather_than_guess():
-    assert yaml_subset.load("a:\n  - x\n  - y: 1\n    z: [\"q\", 2]\nb: |\n  one\n   two\n") == \
-        {"a": ["x", {"y": 1, "z": ["q", 2]}], "b": "one\n two\n"}
-    for text in ("a: {b: 1}\n", "a: >\n  x\n", "a:\n\tb: 1\n", "a: *nothing\n", "a: 1\na: 2\n", "a: 1\n  b: 2\n"):
-        with pytest.raises(yaml_subset.Unsupported):
-            yaml_subset.load(text)
 
 
 def test_postgresql_is_an_official_image_pinned_at_15_or_newer_with_a_named_volume_and_a_health_check():
