@@ -33,15 +33,17 @@ A live worker keeps its leases as long as it can reach the database; one cut off
 longer than two thirds of ``LEASE`` in the middle of a send may see another worker send that
 message too. The workers' clocks must agree to well within a third of ``LEASE`` (NTP does). On
 SQLite, one process, the claim is one more statement per pass, and a starting worker clears the
-leases its predecessor left (nobody else can hold them), so a restart resumes at once as before.
+leases its predecessor left (nobody else can hold them), so a restart resumes at once as before;
+on PostgreSQL a worker restarted under the same name (a container: same host name, same pid)
+takes back its predecessor's leases at once, and one under a new name leaves them to run out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
-import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -56,6 +58,7 @@ MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sen
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
 LEASE = 60.0   # seconds a worker holds the chats it claimed (renewed every third while it sends)
 BATCH = 200    # chats claimed in one pass
+_instances = itertools.count(1)  # the outbox workers of this process, in the order they were made
 
 
 class OutboxWorker:
@@ -67,11 +70,12 @@ class OutboxWorker:
         self.idle = idle
         self.lease = lease
         self.batch = batch
-        # Who holds a lease, for the logs and for the other workers: the host, the process, and
-        # a random part (a pid may come again in a restarted container).
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # Who holds a lease: the host, the process and the worker in it. No live worker has the
+        # same; one that does was this one's predecessor (a container restarted: same host name,
+        # same pid), whose leases it takes back at its first pass instead of waiting them out.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{next(_instances)}"
         self._held: set[int] = set()  # the messages this worker holds leases on (the pass's)
-        self._predecessor = not outbox.shared(self.db)  # SQLite: clear its leases at the first pass
+        self._predecessor = True  # its leases are released at the first pass (see drain_once)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._keeper: asyncio.Task | None = None
@@ -160,9 +164,10 @@ class OutboxWorker:
 
     async def drain_once(self) -> float:
         """One pass over what is due; returns how long to wait before the next (0: go on)."""
-        if self._predecessor:  # SQLite's one process: what is leased, a process before this one left
-            self._predecessor = False
-            await self.db.atomic(lambda tx: outbox.release(tx, None))
+        if self._predecessor:  # what a process before this one left leased: SQLite's one process
+            self._predecessor = False  # had them all; elsewhere, those under this worker's own name
+            mine = self.worker if outbox.shared(self.db) else None
+            await self.db.atomic(lambda tx: outbox.release(tx, mine))
         now = self.clock()
         queued = await self.db.atomic(lambda tx: outbox.claim(tx, self.worker, now, now + self.lease, self.batch),
                                       isolation="read committed")

@@ -170,6 +170,20 @@ async def test_a_dead_workers_leases_hold_its_chats_until_they_end_but_on_sqlite
     assert await db.atomic(outbox.size) == 0
 
 
+async def test_a_worker_restarted_under_its_name_takes_back_its_leases_at_once(db):
+    """A container restarted keeps its host name and its process's pid: the worker there is the
+    dead one's successor and sends what its predecessor held at once."""
+    t = time.time()
+    await queue(db, [Message("telegram", "7", "Hello")], t)
+    channel = Recording()
+    worker = OutboxWorker(Delivery(db, {"telegram": channel.as_worker("next")}), clock=FakeClock(t + 1))
+    await db.atomic(lambda tx: outbox.claim(tx, worker.worker, t, t + 60))
+    assert await worker.drain_once() == 0.0
+    assert [text for _, _, text in channel.got] == ["Hello"]
+    other = OutboxWorker(Delivery(db, {"telegram": channel.as_worker("next")}))
+    assert other.worker != worker.worker, "two workers of one process share a name"
+
+
 class FakeClock:
     def __init__(self, now: float) -> None:
         self.now = now
