@@ -129,7 +129,7 @@ class OutboxWorker:
                 continue
             try:
                 until = self.clock() + self.lease
-                held = await self.db.atomic(lambda tx: outbox.renew(tx, self.worker, until))
+                held = await self.db.atomic(lambda tx: outbox.renew(tx, self.worker, until), isolation="read committed")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -167,12 +167,12 @@ class OutboxWorker:
         if self._predecessor:  # what a process before this one left leased: SQLite's one process
             self._predecessor = False  # had them all; elsewhere, those under this worker's own name
             mine = self.worker if outbox.shared(self.db) else None
-            await self.db.atomic(lambda tx: outbox.release(tx, mine))
+            await self.db.atomic(lambda tx: outbox.release(tx, mine), isolation="read committed")
         now = self.clock()
         queued = await self.db.atomic(lambda tx: outbox.claim(tx, self.worker, now, now + self.lease, self.batch),
                                       isolation="read committed")
         if not queued:
-            soonest = await self.db.atomic(outbox.next_due)
+            soonest = await self.db.atomic(outbox.next_due, isolation="read committed")  # a glance at the queue
             return self.idle if soonest is None else max(0.0, soonest - now)
         held = self._held = {item.id for item in queued}
         try:

@@ -157,4 +157,5 @@ async def size(tx: Tx) -> int:
 
 async def next_due(tx: Tx) -> float | None:
     """When a chat head is next due and free of leases (a worker's lease ends, at the latest)."""
-    return await tx.scalar(f"SELECT MIN(max(not_before, COALESCE(leased_until, 0))) FROM outbox WHERE id IN ({_HEADS})")
+    return await tx.scalar("SELECT MIN(max(not_before, COALESCE(leased_until, 0))) FROM outbox"
+                           f" WHERE id IN ({_HEADS})")
