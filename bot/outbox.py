@@ -201,11 +201,11 @@ class OutboxWorker:
             if self._stopping:
                 break
             message = item.message
-            if message is None:
-                held.discard(item.id)
+            if message is None:  # left as it is, or dropped (released at the end of the pass)
                 if wait := await self._set_aside(item):
                     waits.append(wait)
                 else:
+                    held.discard(item.id)
                     progress = True
                 continue
             key = (message.channel, message.chat_id)

@@ -8,6 +8,7 @@ process of its own, for a test to SIGKILL mid-send."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -182,6 +183,22 @@ async def test_a_worker_restarted_under_its_name_takes_back_its_leases_at_once(d
     assert [text for _, _, text in channel.got] == ["Hello"]
     other = OutboxWorker(Delivery(db, {"telegram": channel.as_worker("next")}))
     assert other.worker != worker.worker, "two workers of one process share a name"
+
+
+async def test_a_message_this_version_cannot_read_is_left_free_for_a_version_that_can(db):
+    """In a rolling deploy an older worker meets a message a newer one queued (a chart it does
+    not have): it does not keep it leased, so a newer worker can take it at once."""
+    newer = json.loads(Message("telegram", "-100", "Нәтиже").to_json())
+    newer["chart"] = {"renderer": "heatmap", "args": [], "kwargs": {}}
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO outbox (channel, chat_id, payload, created_at) VALUES ('telegram', '-100', ?, ?)",
+                         (json.dumps(newer), now_iso()))
+    await queue(db, [Message("telegram", "7", "Hello")])
+    channel = Recording()
+    worker = OutboxWorker(Delivery(db, {"telegram": channel.as_worker("old")}))
+    await worker.drain()
+    assert [text for _, _, text in channel.got] == ["Hello"]
+    assert await db.atomic(outbox.size) == 1 and await leased(db) == {}
 
 
 class FakeClock:
