@@ -21,7 +21,7 @@ after the other, and releases what it did not finish (a chat waiting for its int
 short); while a send lasts, the leases are renewed every third of ``LEASE``. So a message is sent
 by one worker, a chat's messages go in order and one at a time across all workers, and a worker
 that dies leaves its chats to the others once its leases run out (at most ``LEASE`` seconds).
-What holds when a worker dies (SIGKILL, power, a lost network) during a send, exactly:
+What holds when a worker dies (SIGKILL, a crash, the machine's power) during a send, exactly:
 
 * a message whose send had not begun is sent by another worker: nothing is lost;
 * a message not ``once`` whose request had left is sent again by another worker: it arrives
@@ -31,11 +31,14 @@ What holds when a worker dies (SIGKILL, power, a lost network) during a send, ex
 
 A live worker keeps its leases as long as it can reach the database; one cut off from it for
 longer than two thirds of ``LEASE`` in the middle of a send may see another worker send that
-message too. The workers' clocks must agree to well within a third of ``LEASE`` (NTP does). On
-SQLite, one process, the claim is one more statement per pass, and a starting worker clears the
-leases its predecessor left (nobody else can hold them), so a restart resumes at once as before;
-on PostgreSQL a worker restarted under the same name (a container: same host name, same pid)
-takes back its predecessor's leases at once, and one under a new name leaves them to run out.
+message too (and, when it records its send, the chat's next message go out beside the other's).
+The workers' clocks must agree to well within a third of ``LEASE`` (NTP does).
+
+On SQLite, one process, the same code runs: the pass's claim is an ``UPDATE … RETURNING`` where
+it was a ``SELECT``, and a starting worker clears the leases its predecessor left (nobody else can
+hold them), so a restart resumes at once as before. On PostgreSQL a worker restarted under the
+same name (a container: same host name, same pid) takes back its predecessor's leases at once;
+one under a new name leaves them to run out.
 """
 
 from __future__ import annotations
