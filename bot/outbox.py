@@ -13,12 +13,41 @@ What happens to a message that does not go through:
   ``MAX_AGE`` (a day) after it was queued is dropped with a warning. An outage of the Bot API
   is over long before that, while a post or notice a day late is more likely to mislead (a
   ballot it announces may have closed) than to help; the facilitator can post again.
+
+Several workers (PostgreSQL, ``qatysu run`` in N processes) send from one outbox with leases
+(``bot.storage.outbox``): a pass ``claim``s up to ``BATCH`` chats' oldest messages for ``LEASE``
+seconds (``FOR UPDATE SKIP LOCKED``: a claim skips what another worker is taking), sends them one
+after the other, and releases what it did not finish (a chat waiting for its interval, a pass cut
+short); while a send lasts, the leases are renewed every third of ``LEASE``. So a message is sent
+by one worker, a chat's messages go in order and one at a time across all workers, and a worker
+that dies leaves its chats to the others once its leases run out (at most ``LEASE`` seconds).
+What holds when a worker dies (SIGKILL, a crash, the machine's power) during a send, exactly:
+
+* a message whose send had not begun is sent by another worker: nothing is lost;
+* a message not ``once`` whose request had left is sent again by another worker: it arrives
+  twice if the dead worker's request reached the channel, the instant between the request and
+  the commit that removes it (the same window as a single process's crash and restart);
+* a ``once`` message whose send had begun is dropped, as after a restart (at most once).
+
+A live worker keeps its leases as long as it can reach the database; one cut off from it for
+longer than two thirds of ``LEASE`` in the middle of a send may see another worker send that
+message too (and, when it records its send, the chat's next message go out beside the other's).
+The workers' clocks must agree to well within a third of ``LEASE`` (NTP does).
+
+On SQLite, one process, the same code runs: the pass's claim is an ``UPDATE … RETURNING`` where
+it was a ``SELECT``, and a starting worker clears the leases its predecessor left (nobody else can
+hold them), so a restart resumes at once as before. On PostgreSQL a worker restarted under the
+same name (a container: same host name, same pid) takes back its predecessor's leases at once;
+one under a new name leaves them to run out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -31,16 +60,29 @@ BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least eve
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 UNREAD_RECHECK = 60.0   # seconds between two looks at a queued message this version cannot read
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
+LEASE = 60.0   # seconds a worker holds the chats it claimed (renewed every third while it sends)
+BATCH = 200    # chats claimed in one pass
+_instances = itertools.count(1)  # the outbox workers of this process, in the order they were made
 
 
 class OutboxWorker:
-    def __init__(self, delivery: Delivery, *, clock: Callable[[], float] = time.time, idle: float = 1.0) -> None:
+    def __init__(self, delivery: Delivery, *, clock: Callable[[], float] = time.time, idle: float = 1.0,
+                 lease: float = LEASE, batch: int = BATCH) -> None:
         self.delivery = delivery
         self.db = delivery.db
         self.clock = clock
         self.idle = idle
+        self.lease = lease
+        self.batch = batch
+        # Who holds a lease: the host, the process and the worker in it. No live worker has the
+        # same; one that does was this one's predecessor (a container restarted: same host name,
+        # same pid), whose leases it takes back at its first pass instead of waiting them out.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{next(_instances)}"
+        self._held: set[int] = set()  # the messages this worker holds leases on (the pass's)
+        self._predecessor = True  # its leases are released at the first pass (see drain_once)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._keeper: asyncio.Task | None = None
         self._paused_until = 0.0  # at start: one window for what a predecessor sent last
         self.sent = 0
         self.retried = 0
@@ -59,6 +101,7 @@ class OutboxWorker:
         self._paused_until = self.clock() + WINDOW
         self._stopping = False
         self._task = asyncio.create_task(self._run())
+        self._keeper = asyncio.create_task(self._keep_leases())
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop sending: the send in flight, if any, is finished within ``grace`` seconds and
@@ -72,6 +115,35 @@ class OutboxWorker:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
+        if self._held:  # a send cut off, or the pass it was in: another worker may take them now
+            held, self._held = sorted(self._held), set()
+            try:
+                await self.db.atomic(lambda tx: outbox.release(tx, self.worker, held))
+            except Exception:  # they run out on their own
+                log.exception("could not release the outbox's leases; they end within %.0f s", self.lease)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases held, every third of ``lease``, for as long as a pass holds any (a
+        send that waits long for its slot, a long pass)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if not self._held:
+                continue
+            try:
+                until = self.clock() + self.lease
+                held = await self.db.atomic(lambda tx: outbox.renew(tx, self.worker, until), isolation="read committed")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not renew the outbox's leases")
+                continue
+            if held < len(self._held):
+                log.warning("the outbox lost %d of its %d leases (this worker was cut off for longer than %.0f s?)",
+                            len(self._held) - held, len(self._held), self.lease)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -98,11 +170,36 @@ class OutboxWorker:
 
     async def drain_once(self) -> float:
         """One pass over what is due; returns how long to wait before the next (0: go on)."""
+        if self._predecessor:  # what a process before this one left leased: SQLite's one process
+            self._predecessor = False  # had them all; elsewhere, those under this worker's own name
+            mine = self.worker if outbox.shared(self.db) else None
+            await self.db.atomic(lambda tx: outbox.release(tx, mine), isolation="read committed")
         now = self.clock()
-        queued = await self.db.atomic(lambda tx: outbox.due(tx, now))
+        queued = await self.db.atomic(lambda tx: outbox.claim(tx, self.worker, now, now + self.lease, self.batch),
+                                      isolation="read committed")
         if not queued:
-            soonest = await self.db.atomic(outbox.next_due)
+            soonest = await self.db.atomic(outbox.next_due, isolation="read committed")  # a glance at the queue
             return self.idle if soonest is None else max(0.0, soonest - now)
+        held = self._held = {item.id for item in queued}
+        try:
+            wait = await self._send(queued, held)
+        except asyncio.CancelledError:
+            raise  # stop() releases what is held
+        except BaseException:
+            await self._release(held)
+            raise
+        await self._release(held)
+        return wait
+
+    async def _release(self, held: set[int]) -> None:
+        """Give up the leases of what the pass did not finish (a chat that waits, a pass cut short)."""
+        if held:
+            ids = sorted(held)
+            await self.db.atomic(lambda tx: outbox.release(tx, self.worker, ids))
+            held.clear()
+
+    async def _send(self, queued: list[Queued], held: set[int]) -> float:
+        """Send the claimed messages in order; ``held`` loses each one whose fate is recorded."""
         blocked: set[tuple[str, str]] = set()
         progress = False
         waits: list[float] = []
@@ -110,13 +207,14 @@ class OutboxWorker:
             if self._stopping:
                 break
             message = item.message
-            if message is None:
+            if message is None:  # left as it is, or dropped (released at the end of the pass)
                 if (again := self._unread.get(item.id, 0.0)) > self.clock():
                     waits.append(again - self.clock())
                     continue
                 if wait := await self._set_aside(item):
                     waits.append(wait)
                 else:
+                    held.discard(item.id)
                     progress = True
                 continue
             key = (message.channel, message.chat_id)
@@ -125,12 +223,14 @@ class OutboxWorker:
                 log.info("not sending a message to %s:%s again: a send of it began before a restart and may have"
                          " gone out (at most once)", message.channel, message.chat_id)
                 await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+                held.discard(item.id)
                 progress = True
                 continue
             if now - item.queued_at >= MAX_AGE:
                 log.warning("dropping a message to %s:%s not sent within %.0f h of being queued (%d attempts)",
                             message.channel, message.chat_id, MAX_AGE / 3600, item.attempts)
                 await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+                held.discard(item.id)
                 progress = True
                 continue
             sender = self.delivery.senders.get(message.channel)
@@ -169,6 +269,7 @@ class OutboxWorker:
                 delay = min(2.0 ** min(item.attempts, 16), BACKOFF_CAP)
                 until = self.clock() + delay
                 await self.db.atomic(lambda tx: outbox.postpone(tx, item.id, until, failed=True))
+                held.discard(item.id)
                 self._note_failure(message, exc, item.attempts + 1, delay)
                 waits.append(delay)
                 continue
@@ -179,6 +280,7 @@ class OutboxWorker:
                     log.warning("sending through %s works again; the outbox catches up", message.channel)
             # Removed at once, so a stop right after sends it again at most once more.
             await self.db.atomic(lambda tx: outbox.sent(tx, [item.id]))
+            held.discard(item.id)
             progress = True
         if progress:
             return 0.0  # look again at once

@@ -284,12 +284,13 @@ class Database:
             await self.atomic(pickled.rewrite)
         return current
 
-    async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def atomic(self, work: Callable[[Tx], Awaitable[T]], *, isolation: str | None = None) -> T:
         """Run ``work(tx)`` as one transaction and return its result.
 
         The transaction commits when ``work`` returns and rolls back when it raises (the
         exception is re-raised here). While another connection holds the write lock it waits,
-        sleeping on the event loop, up to ``busy_timeout_ms``; then ``Busy``.
+        sleeping on the event loop, up to ``busy_timeout_ms``; then ``Busy``. ``isolation`` is
+        PostgreSQL's (bot/storage/pg.py); here units of work never interleave, and it is ignored.
         """
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002

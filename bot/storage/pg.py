@@ -82,6 +82,7 @@ T = TypeVar("T")
 MIGRATE_LOCK = 0x51A7_5E00_0001  # pg_advisory_lock key: one migrating process at a time
 SCRIPT_LOCK = 0x51A7_5E00_0002  # transaction(): one at a time, like BEGIN IMMEDIATE
 RETRY = ("40001", "40P01")  # serialization failure, deadlock: the unit of work may run again
+ISOLATION = {None: "SERIALIZABLE", "read committed": "READ COMMITTED"}  # atomic(isolation=...)
 
 
 class RuleBroken(sqlite3.IntegrityError):
@@ -386,16 +387,20 @@ class PgDatabase:
         self._identities = {r["table_name"]: r["column_name"] for r in rows}
         return current
 
-    async def atomic(self, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
         """Run ``work(tx)`` in one SERIALIZABLE transaction and return its result; run it again
         while PostgreSQL reports a serialization failure or deadlock, up to ``busy_timeout_ms``
-        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises."""
+        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises.
+        ``isolation="read committed"``: for work whose statements take row locks themselves (the
+        outbox's claim, ``FOR UPDATE SKIP LOCKED``), where SERIALIZABLE would only fail claims
+        racing for the same queue and run them again; SQLite ignores it."""
+        begin = f"BEGIN ISOLATION LEVEL {ISOLATION[isolation]}"
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
         while True:
             async with self.pool.acquire() as conn:
                 tx = PgTx(conn, self._identities)
-                await conn.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                await conn.execute(begin)
                 try:
                     result = await _drive(work(tx), tx)  # type: ignore[arg-type]
                     if tx.failed is not None:  # the work caught an error: PostgreSQL would only roll back
