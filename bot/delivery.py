@@ -37,8 +37,9 @@ from typing import Protocol
 
 from bot.messages import Chart, Message, Outcome, View
 from bot.pacing import OWN_TAP_WINDOW, Busy, Pacer
-from bot.storage import members, outbox, updates
+from bot.storage import members, outbox, pace, updates
 from bot.storage.db import Database
+from bot.storage.pg import PgDatabase
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +98,47 @@ class _Pending:
     latest: Callable[[], Awaitable[None]] | None = None
     task: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one redraw of a view at a time, in order
+    since: float | None = None  # shared: the server's time of the first claim tried after the latest request
+
+
+class Claims(Protocol):
+    """Redraw claims shared by several workers (``bot.storage.pace.claim_view``)."""
+
+    def __call__(self, key: str, interval: float) -> Awaitable["pace.Claim"]: ...
 
 
 @dataclass
 class EditThrottle:
     """At most one redraw of a view every ``interval`` seconds; the latest request wins, and a
-    request that arrives while a redraw runs gets one after it (so the last state is drawn)."""
+    request that arrives while a redraw runs gets one after it (so the last state is drawn).
+
+    **Across workers** (``claims``: several workers on one PostgreSQL database), a redraw is drawn
+    by the worker that claims it in the database (``bot.storage.pace.claim_view``: nobody claimed
+    the view within ``interval``), so the view is redrawn at most once every ``interval`` by all
+    of them together. A worker asked to redraw (after the change that asked committed) tries to
+    claim; the winner draws from the database as it is after its claim. A loser tries again when
+    the claim it lost to runs out, and is done as soon as it sees a claim made after its first
+    try: that claim was made after the loser's change committed (the change committed before the
+    loser asked, and it asked before its first try), so the drawing that follows it, read after
+    the claim, shows the change. A claim older than the first try might have been drawn from a
+    read before the change, so it does not count: the loser waits it out and tries again — then
+    either it wins, or the claim it loses to is newer than its first try (a claim stands for
+    ``interval``, and the first try saw the old one still standing). So the last state is always
+    drawn, by someone, at most ``interval`` (plus a redraw) after the last change. Times are the
+    server's clock, so workers' clocks need not agree."""
 
     interval: float = 3.0
     clock: Callable[[], float] = time.monotonic
     _keys: dict[str, _Pending] = field(default_factory=dict)
+    claims: Claims | None = None
 
     async def submit(self, key: str, edit: Callable[[], Awaitable[None]]) -> None:
         pending = self._keys.setdefault(key, _Pending())
+        if self.claims is not None:
+            pending.latest, pending.since = edit, None  # a change after every claim seen so far
+            if pending.task is None:
+                pending.task = asyncio.create_task(self._claimed(key, pending))
+            return
         if pending.task is None and not pending.lock.locked() and self.clock() - pending.last >= self.interval:
             async with pending.lock:
                 pending.last = self.clock()
@@ -130,6 +159,36 @@ class EditThrottle:
                     await edit()
         except Exception:
             log.exception("delayed redraw of %s failed", key)
+        finally:
+            if pending.task is asyncio.current_task():
+                pending.task = None
+
+    async def _claimed(self, key: str, pending: _Pending) -> None:
+        """Draw the latest request once this worker claims the view, or until a claim newer than
+        the first try after it is seen (see the class's docstring)."""
+        assert self.claims is not None
+        try:
+            async with pending.lock:
+                while pending.latest is not None:
+                    if (wait := pending.last + self.interval - self.clock()) > 0:  # this worker's last redraw
+                        await asyncio.sleep(wait)
+                    claim = await self.claims(str(key), self.interval)
+                    if claim.won:
+                        edit, pending.latest, pending.since = pending.latest, None, None
+                        pending.last = self.clock()
+                        try:
+                            await edit()  # it reads the database after the claim
+                        except Exception:
+                            log.exception("redraw of %s failed", key)
+                        continue  # a request that came meanwhile: after the interval
+                    if pending.since is not None and claim.claimed_at > pending.since:
+                        pending.latest = pending.since = None  # the drawing after that claim shows it
+                        continue
+                    if pending.since is None:
+                        pending.since = claim.now
+                    await asyncio.sleep(max(0.0, claim.claimed_at + self.interval - claim.now))
+        except Exception:
+            log.exception("claiming the redraw of %s failed; it is tried again at the next change or start", key)
         finally:
             if pending.task is asyncio.current_task():
                 pending.task = None
@@ -200,7 +259,11 @@ class Delivery:
                  redraw: Callable[[View], Awaitable[Outcome]] | None = None) -> None:
         self.db = db
         self.senders = senders
-        self.throttle = EditThrottle(edit_interval)
+        # Several workers may share a PostgreSQL database: rate limits, redraws and what a message
+        # shows are kept there (bot/storage/pace.py); SQLite's one process keeps them in memory.
+        self.shared = isinstance(db, PgDatabase)
+        self.throttle = EditThrottle(edit_interval, claims=(
+            (lambda key, interval: pace.claim_view(db, key, interval)) if self.shared else None))
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
@@ -213,7 +276,8 @@ class Delivery:
         pacer = self._pacers.get(channel)
         if pacer is None:
             sender = self.senders[channel]
-            pacer = self._pacers[channel] = Pacer(sender.rate, sender.min_interval)
+            pacer = self._pacers[channel] = Pacer(sender.rate, sender.min_interval, shared=(
+                pace.SharedPace(self.db, channel) if self.shared else None))
         return pacer
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
@@ -223,7 +287,7 @@ class Delivery:
         if outcome.queued:
             self.wake_outbox()
         for view in sorted(outcome.refresh, key=lambda v: v.order):
-            await self.throttle.submit(view, lambda view=view: self._redraw(view))
+            await self.throttle.submit(view.to_json() if self.shared else view, lambda view=view: self._redraw(view))
 
     async def _redraw(self, view: View) -> None:
         try:
@@ -396,27 +460,42 @@ class Delivery:
         pacer = self.pacer(message.channel)
         try:
             await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m), own)
+        except Busy as exc:
+            if urgent:
+                raise
+            # another worker's send to the chat or a 429 it saw (shared pacing): the outbox waits
+            raise RetryLater(exc.seconds) from None
         except RetryLater as exc:
-            pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
+            await pacer.report(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
     async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool,
                         latest: Callable[[Message], Message], own: bool = False) -> None:
         if message.edit and message.tag:
-            message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
-                tx, message.channel, message.chat_id, message.tag, message.drawn_at))
+            drawn_at = message.drawn_at
+            message_id, newest, shown_there = await self.db.atomic(lambda tx: updates.view_target(
+                tx, message.channel, message.chat_id, message.tag, drawn_at))
             if message_id is None:
                 raise NotShownYet(f"nothing shown under {message.tag!r} yet")
             if not newest:
                 return  # drawn before one already shown (it waited out a 429, or came with a replay)
             shown = self._shown_as((message.channel, message.chat_id, message_id))
             async with shown.lock:  # edits of one message in the order of their drawing
-                if shown.content != (message.text, message.buttons):  # else nothing to change
+                # What the message shows: this process's memory on SQLite (one process sends); on
+                # PostgreSQL what the database says (another worker may have edited it since).
+                if self.shared:
+                    unchanged = shown_there == pace.digest(message.text, message.buttons)
+                else:
+                    unchanged = shown.content == (message.text, message.buttons)
+                if not unchanged:
                     await pacer.take(message.chat_id, urgent=urgent, own=own)
                     message = latest(message)
                     await sender.edit(message, message_id)
-                    pacer.done(message.chat_id)
+                    await pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
+                    if self.shared and (showing := pace.digest(message.text, message.buttons)) != shown_there:
+                        await self.db.atomic(lambda tx: updates.note_shown(
+                            tx, message.channel, message.chat_id, message.tag, message_id, drawn_at, showing))
             return
         image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)
@@ -428,7 +507,7 @@ class Delivery:
         message = latest(message)
         try:
             message_id = await sender.send(message, image)
-            pacer.done(message.chat_id)
+            await pacer.done(message.chat_id)
         except Blocked:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             await self.db.atomic(lambda tx: members.mark_unreachable(tx, message.channel, message.chat_id, now))
@@ -439,8 +518,9 @@ class Delivery:
             await pacer.take(moved.to, urgent=urgent)
             message_id = await sender.send(replace(message, chat_id=moved.to), image)
         if message.tag and message_id is not None:
+            showing = pace.digest(message.text, message.buttons) if self.shared else None
             await self.db.atomic(lambda tx: updates.remember_message(
-                tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at))
+                tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at, showing))
             self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
                                                                                       message.buttons)
 
