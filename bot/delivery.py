@@ -136,7 +136,10 @@ class EditThrottle:
         pending = self._keys.setdefault(key, _Pending())
         if self.claims is not None:
             pending.latest, pending.since = edit, None  # a change after every claim seen so far
-            if pending.task is None:
+            if pending.task is None and not pending.lock.locked():  # a first try at once, as below
+                async with pending.lock:
+                    await self._try(key, pending)
+            if pending.latest is not None and pending.task is None:
                 pending.task = asyncio.create_task(self._claimed(key, pending))
             return
         if pending.task is None and not pending.lock.locked() and self.clock() - pending.last >= self.interval:
@@ -163,32 +166,37 @@ class EditThrottle:
             if pending.task is asyncio.current_task():
                 pending.task = None
 
-    async def _claimed(self, key: str, pending: _Pending) -> None:
-        """Draw the latest request once this worker claims the view, or until a claim newer than
-        the first try after it is seen (see the class's docstring)."""
+    async def _try(self, key: str, pending: _Pending) -> float:
+        """One try at the latest request (under ``pending.lock``): draw it if this worker claims
+        the view, forget it if a claim newer than the first try after it stands (see the class's
+        docstring); the seconds until the next try (when ``pending.latest`` is still set)."""
         assert self.claims is not None
+        if (wait := pending.last + self.interval - self.clock()) > 0:  # this worker's last redraw
+            return wait
+        claim = await self.claims(str(key), self.interval)
+        if claim.won:
+            edit, pending.latest, pending.since = pending.latest, None, None
+            pending.last = self.clock()
+            if edit is not None:
+                await edit()  # it reads the database after the claim
+            return self.interval
+        if pending.since is not None and claim.claimed_at > pending.since:
+            pending.latest = pending.since = None  # the drawing after that claim shows the change
+            return 0.0
+        if pending.since is None:
+            pending.since = claim.now
+        return max(0.0, claim.claimed_at + self.interval - claim.now)
+
+    async def _claimed(self, key: str, pending: _Pending) -> None:
+        """Try until the latest request is drawn, here or by another worker (``_try``)."""
         try:
             async with pending.lock:
                 while pending.latest is not None:
-                    if (wait := pending.last + self.interval - self.clock()) > 0:  # this worker's last redraw
+                    wait = await self._try(key, pending)
+                    if pending.latest is not None and wait > 0:
                         await asyncio.sleep(wait)
-                    claim = await self.claims(str(key), self.interval)
-                    if claim.won:
-                        edit, pending.latest, pending.since = pending.latest, None, None
-                        pending.last = self.clock()
-                        try:
-                            await edit()  # it reads the database after the claim
-                        except Exception:
-                            log.exception("redraw of %s failed", key)
-                        continue  # a request that came meanwhile: after the interval
-                    if pending.since is not None and claim.claimed_at > pending.since:
-                        pending.latest = pending.since = None  # the drawing after that claim shows it
-                        continue
-                    if pending.since is None:
-                        pending.since = claim.now
-                    await asyncio.sleep(max(0.0, claim.claimed_at + self.interval - claim.now))
         except Exception:
-            log.exception("claiming the redraw of %s failed; it is tried again at the next change or start", key)
+            log.exception("the redraw of %s failed; it is tried again at the next change or start", key)
         finally:
             if pending.task is asyncio.current_task():
                 pending.task = None

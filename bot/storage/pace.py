@@ -30,6 +30,9 @@ from typing import Any
 PRUNE_EVERY = 1000  # reservations between two prunes of this worker's
 KEPT = 60.0  # seconds a chat's row is kept after its times are past
 CLAIMS_KEPT = 3600.0  # seconds a view's claim is kept
+# The channel's cap holds in any WINDOW seconds of reserved slots: a second, and the few
+# milliseconds by which one worker's send may leave later after its slot than another's.
+WINDOW = 1.05
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,17 @@ class SharedPace:
     async def take(self, chat_id: str, *, interval: float, spacing: float, cap: int | None, catch_up: float,
                    own: bool) -> Reservation:
         """Reserve the next slot for one message to ``chat_id`` (see ``pace_take``): ``interval``
-        the chat's next message waits after it; ``spacing``, ``cap``, ``catch_up`` the channel's
-        pacing; ``own``: an edit answering the member's own tap (no overall slot, no interval)."""
+        the chat's next message waits after it; ``spacing``, ``cap`` (in any ``WINDOW`` seconds),
+        ``catch_up`` the channel's pacing; ``own``: an edit answering the member's own tap (no
+        overall slot, no interval)."""
         self.reserved += 1
         self._until_prune -= 1
         if self._until_prune <= 0:
             self._until_prune = PRUNE_EVERY
             await prune(self.db)
-        row = await self._row("SELECT slot, chat_next, chat_held, paused FROM pace_take($1, $2, $3, $4, $5, $6, $7)",
+        row = await self._row("SELECT slot, chat_next, chat_held, paused FROM pace_take($1, $2, $3, $4, $5, $6, $7, $8)",
                               self.channel, chat_id, float(interval), float(spacing),
-                              0 if cap is None else int(cap), float(catch_up), own)
+                              0 if cap is None else int(cap), WINDOW, float(catch_up), own)
         return Reservation(row["slot"], row["chat_next"], row["chat_held"], row["paused"])
 
     async def hold(self, chat_id: str, seconds: float, everywhere: bool = False) -> None:

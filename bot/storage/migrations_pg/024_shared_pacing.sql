@@ -27,7 +27,7 @@ ALTER TABLE message_refs ADD COLUMN shown TEXT;
 -- was, the chat or the channel is not ready), and how long the chat's interval, the chat's hold
 -- and the channel's hold still run (seconds, negative when over).
 CREATE FUNCTION pace_take(p_channel TEXT, p_chat TEXT, p_interval DOUBLE PRECISION, p_spacing DOUBLE PRECISION,
-                          p_cap INTEGER, p_catch_up DOUBLE PRECISION, p_own BOOLEAN,
+                          p_cap INTEGER, p_window DOUBLE PRECISION, p_catch_up DOUBLE PRECISION, p_own BOOLEAN,
                           OUT slot DOUBLE PRECISION, OUT chat_next DOUBLE PRECISION,
                           OUT chat_held DOUBLE PRECISION, OUT paused DOUBLE PRECISION)
 LANGUAGE plpgsql AS $$
@@ -68,12 +68,13 @@ BEGIN
         RETURN;
     END IF;
     -- The channel's next slot: evenly spaced, the slots missed within p_catch_up made up for,
-    -- and never more than p_cap in any second (0: no cap).
+    -- and never more than p_cap in any p_window seconds (a second and a little more: a send
+    -- leaves a few milliseconds after its slot, some more than others; 0: no cap).
     base := greatest(now_, ch.next_at);
-    kept := ARRAY(SELECT t FROM unnest(ch.recent) AS t WHERE t > base - 1 ORDER BY t);
+    kept := ARRAY(SELECT t FROM unnest(ch.recent) AS t WHERE t > base - p_window ORDER BY t);
     n := cardinality(kept);
     IF p_cap > 0 AND n >= p_cap THEN
-        base := greatest(base, kept[n - p_cap + 1] + 1);
+        base := greatest(base, kept[n - p_cap + 1] + p_window);
         kept := kept[n - p_cap + 2:n];
     END IF;
     IF ready > base THEN
