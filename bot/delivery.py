@@ -501,9 +501,10 @@ class Delivery:
                     await sender.edit(message, message_id)
                     await pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
-                    if self.shared and (showing := pace.digest(message.text, message.buttons)) != shown_there:
-                        await self.db.atomic(lambda tx: updates.note_shown(
-                            tx, message.channel, message.chat_id, message.tag, message_id, drawn_at, showing))
+                    if self.shared and not own:  # an own-tap edit nearly always changes the view: not noted,
+                        showing = pace.digest(message.text, message.buttons)  # its next edit is sent in any case
+                        await pace.note_shown(self.db, message.channel, message.chat_id, message.tag, message_id,
+                                              drawn_at, showing)
             return
         image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)

@@ -123,6 +123,19 @@ async def prune(db: Any) -> None:
                            CLAIMS_KEPT)
 
 
+async def note_shown(db: Any, channel: str, chat_id: str, tag: str, message_id: str, drawn_at: float,
+                     shown: str) -> None:
+    """The edit drawn at ``drawn_at`` was accepted: the message shows ``shown`` (a ``digest``) —
+    unless a newer drawing was noted meanwhile (another worker is sending it): then what it shows
+    is not known until that one is accepted (NULL), and no redraw is skipped for it. One statement
+    outside a unit of work: one round trip after an edit, not three."""
+    async with db.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE message_refs SET shown = CASE WHEN drawn_at = $1 THEN $2 END"
+            " WHERE channel = $3 AND chat_id = $4 AND tag = $5 AND message_id = $6",
+            drawn_at, shown, channel, chat_id, tag, message_id)
+
+
 def digest(text: str, buttons: Any) -> str:
     """What a message shows, in a few bytes (``message_refs.shown``)."""
     return hashlib.blake2b(repr((text, buttons)).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()

@@ -83,27 +83,18 @@ async def edit_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: fl
 
 async def view_target(tx: Tx, channel: str, chat_id: str, tag: str,
                       drawn_at: float) -> tuple[str | None, bool, str | None]:
-    """``edit_target``, and the digest of what the message shows (None: not known)."""
+    """``edit_target``, and the digest of what the message shows (None: not known). Noting a
+    newer drawing forgets the digest: an edit in flight may change what the message shows."""
     row = await tx.one("SELECT message_id, drawn_at, shown FROM message_refs WHERE channel = ? AND chat_id = ?"
                        " AND tag = ?", (channel, chat_id, tag))
     if row is None:
         return None, False, None
     if drawn_at < row[1]:
         return row[0], False, row[2]
-    await tx.execute("UPDATE message_refs SET drawn_at = ? WHERE channel = ? AND chat_id = ? AND tag = ?",
+    # what it shows is not known until this drawing's edit is accepted (``pace.note_shown``)
+    await tx.execute("UPDATE message_refs SET drawn_at = ?, shown = NULL WHERE channel = ? AND chat_id = ? AND tag = ?",
                      (drawn_at, channel, chat_id, tag))
     return row[0], True, row[2]
-
-
-async def note_shown(tx: Tx, channel: str, chat_id: str, tag: str, message_id: str, drawn_at: float,
-                     shown: str) -> None:
-    """The edit drawn at ``drawn_at`` was accepted: the message shows ``shown`` — unless a newer
-    drawing was noted meanwhile (another worker is sending it): then what it shows is not known
-    until that one is accepted (None), and no redraw is skipped for it."""
-    await tx.execute(
-        "UPDATE message_refs SET shown = CASE WHEN drawn_at = ? THEN ? END"
-        " WHERE channel = ? AND chat_id = ? AND tag = ? AND message_id = ?",
-        (drawn_at, shown, channel, chat_id, tag, message_id))
 
 
 async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
