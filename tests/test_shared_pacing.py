@@ -241,3 +241,31 @@ async def test_an_edit_answering_the_members_own_tap_takes_no_slot_on_either_wor
     assert a.pacer("telegram").own + b.pacer("telegram").own == 5
     counted = [at for at, _, chat, text, _ in log if not text.startswith("question ") or text == "question 1"]
     assert most_in_a_second(counted) <= 3  # the rest kept to the channel's rate
+
+
+async def test_a_database_the_workers_paced_on_copies_to_sqlite_and_back(database, tmp_path):
+    """The pacing rows are plain rows (times, and the channel's last slots as text): ``qatysu
+    copy`` takes a PostgreSQL database the workers used to SQLite and back, verified."""
+    from bot.storage import copy as copying
+
+    log, (a, b) = await two_workers(database, rate=30.0)
+    try:
+        await a.deliver([Message("telegram", GROUP, "counts: 0", tag="b1"), Message("telegram", "7", "hello")])
+        await b.deliver([Message("telegram", GROUP, "counts: 1", tag="b1", edit=True)])
+        await a.pacer("telegram").report("8", 5.0, everywhere=True)
+        b.redraw = lambda view: asyncio.sleep(0, Outcome())
+        await b.deliver_outcome(Outcome(refresh={View("b", 1)}))
+        async with a.db.transaction() as tx:
+            assert await tx.scalar("SELECT COUNT(*) FROM pace") >= 4 and await tx.scalar(
+                "SELECT COUNT(*) FROM view_claims") == 1
+    finally:
+        await close([a, b])
+    said: list[str] = []
+    await copying.copy(database, str(tmp_path / "copy.db"), say=said.append)
+    back = await new_pg_database("qatysu_pace")
+    try:
+        await copying.copy(str(tmp_path / "copy.db"), back, say=said.append)
+    finally:
+        await drop_pg_database(back)
+    paced = [line.split() for line in said if line.split()[0] in ("pace", "view_claims", "message_refs")]
+    assert len(paced) == 6 and all(int(w[1]) > 0 and w[-1] == "identical" for w in paced), said  # there and back

@@ -7,7 +7,7 @@ CREATE TABLE pace (
     chat_id    TEXT NOT NULL,
     next_at    REAL NOT NULL DEFAULT 0,
     held_until REAL NOT NULL DEFAULT 0,
-    recent     TEXT NOT NULL DEFAULT '{}',
+    recent     TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (channel, chat_id)
 );
 -- When a view (a group's ballot counts) was last claimed for a redraw, by any worker.

@@ -7,7 +7,7 @@ CREATE TABLE pace (
     chat_id    TEXT NOT NULL,
     next_at    DOUBLE PRECISION NOT NULL DEFAULT 0,
     held_until DOUBLE PRECISION NOT NULL DEFAULT 0,
-    recent     DOUBLE PRECISION[] NOT NULL DEFAULT '{}',
+    recent     TEXT NOT NULL DEFAULT '',  -- epoch seconds, comma-separated (text: `qatysu copy` takes it to SQLite)
     PRIMARY KEY (channel, chat_id)
 );
 -- When a view (a group's ballot counts) was last claimed for a redraw, by any worker.
@@ -71,7 +71,8 @@ BEGIN
     -- and never more than p_cap in any p_window seconds (a second and a little more: a send
     -- leaves a few milliseconds after its slot, some more than others; 0: no cap).
     base := greatest(now_, ch.next_at);
-    kept := ARRAY(SELECT t FROM unnest(ch.recent) AS t WHERE t > base - p_window ORDER BY t);
+    kept := ARRAY(SELECT t FROM unnest(string_to_array(ch.recent, ',')::DOUBLE PRECISION[]) AS t
+                  WHERE t > base - p_window ORDER BY t);
     n := cardinality(kept);
     IF p_cap > 0 AND n >= p_cap THEN
         base := greatest(base, kept[n - p_cap + 1] + p_window);
@@ -81,7 +82,7 @@ BEGIN
         RETURN;  -- the chat is not ready by the channel's next slot: nothing reserved
     END IF;
     UPDATE pace SET next_at = greatest(next_at, base - p_catch_up) + p_spacing,
-                    recent = CASE WHEN p_cap > 0 THEN array_append(kept, base) ELSE '{}' END
+                    recent = CASE WHEN p_cap > 0 THEN array_to_string(array_append(kept, base), ',') ELSE '' END
      WHERE channel = p_channel AND chat_id = '';
     UPDATE pace SET next_at = base + p_interval WHERE channel = p_channel AND chat_id = p_chat;
     slot := base - now_;
