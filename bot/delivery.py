@@ -22,6 +22,17 @@ is answered; a 429 still holds it. Which edits those are: the outcome of a tap i
 chat names that chat (``Outcome.tapped``); its edits of views in that chat, sent within
 ``OWN_TAP_WINDOW`` of the tap, are the member's own. Everything else (an edit someone else's
 action or the scheduler caused, a group's counts, new messages) takes its slots as before.
+
+**Several workers on one PostgreSQL database** share what one process keeps in memory on SQLite:
+the channel's slots and a chat's interval and holds (``bot.pacing``, ``shared``), the redraw of a
+view at most once every ``edit_interval`` by all of them (``EditThrottle``, ``claims``), and what a
+message shows. That last one is a digest in ``message_refs.shown``, not this process's memory:
+another worker may have edited the message since, so a memory of what this worker drew last could
+skip an edit back to it (a vote taken back) while the message shows something else. Noting a
+newer drawing forgets the digest (an edit of it is in flight); the accepted edit writes it, unless a
+newer drawing was noted meanwhile. An edit answering a member's own tap does not write it (it
+nearly always changes the view; its next edit is sent in any case), which saves a round trip on
+each of a burst's edits. ``Delivery.shared`` says which store it is; the code is otherwise one.
 """
 
 from __future__ import annotations

@@ -162,8 +162,9 @@ class Pacer:
                 if slot_wait <= 0 and self._urgent == 0:
                     if self.shared is None or await self._reserve(chat_id):
                         break
-                    raise Busy(self.chat_wait(chat_id))  # another worker's send or 429: the outbox goes on
-                    # with other chats (``Delivery.send_one`` makes it a RetryLater)
+                    # another worker's send or 429: the outbox goes on with other chats meanwhile
+                    # (``Delivery.send_one`` makes it a RetryLater)
+                    raise Busy(max(self.chat_wait(chat_id), 0.01))
                 # after the interactive sends waiting, if any
                 await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
                 continue
