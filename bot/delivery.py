@@ -306,7 +306,14 @@ class Delivery:
         if outcome.queued:
             self.wake_outbox()
         for view in sorted(outcome.refresh, key=lambda v: v.order):
-            await self.throttle.submit(view.to_json() if self.shared else view, lambda view=view: self._redraw(view))
+            await self.throttle.submit(self._claim_key(view) if self.shared else view,
+                                       lambda view=view: self._redraw(view))
+
+    def _claim_key(self, view: View) -> str:
+        """The view's redraw claim, shared by the workers that send through the same channels: a
+        worker of one channel only (a WhatsApp app in a process of its own) draws only its
+        channel's messages, so its claim must not stand for another channel's workers."""
+        return f"{','.join(sorted(self.senders))} {view.to_json()}"
 
     async def _redraw(self, view: View) -> None:
         try:

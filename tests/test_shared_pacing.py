@@ -269,3 +269,32 @@ async def test_a_database_the_workers_paced_on_copies_to_sqlite_and_back(databas
         await drop_pg_database(back)
     paced = [line.split() for line in said if line.split()[0] in ("pace", "view_claims", "message_refs")]
     assert len(paced) == 6 and all(int(w[1]) > 0 and w[-1] == "identical" for w in paced), said  # there and back
+
+
+async def test_a_worker_of_another_channel_draws_its_own_channels_redraws(database):
+    """A WhatsApp app in a process of its own beside the Telegram workers: a view both show is
+    redrawn for each; the Telegram worker's claim does not stand for WhatsApp's (it would draw
+    Telegram's messages only)."""
+    from bot.storage.pg import PgDatabase
+
+    log: list = []
+    telegram = Delivery(await PgDatabase(database, pool_size=2).open(), {"telegram": Telegram(log, "T", 30.0)})
+    whatsapp = Delivery(await PgDatabase(database, pool_size=2).open(), {"whatsapp": Telegram(log, "W", 30.0)})
+
+    async def redraw(view: View) -> Outcome:  # the engine's: the view's messages on every channel
+        return Outcome(messages=[Message("telegram", GROUP, "counts: 1", tag="b1", edit=True),
+                                 Message("whatsapp", "77", "counts: 1", tag="b1")])
+
+    telegram.redraw = whatsapp.redraw = redraw
+    telegram.throttle.interval, whatsapp.throttle.interval = 0.2, 1.0
+    try:
+        await telegram.deliver([Message("telegram", GROUP, "counts: 0", tag="b1")])
+        await telegram.deliver_outcome(Outcome(refresh={View("b", 1)}))  # Telegram's worker draws it
+        await whatsapp.deliver_outcome(Outcome(refresh={View("b", 1)}))  # and WhatsApp's is asked to
+        await asyncio.sleep(0.3)
+        await telegram.deliver_outcome(Outcome(refresh={View("b", 1)}))  # Telegram's claims it again
+        await asyncio.gather(telegram.flush(), whatsapp.flush())
+    finally:
+        await close([telegram, whatsapp])
+    assert ("W", "77", "counts: 1") in [(w, chat, text) for _, w, chat, text, _ in log]  # WhatsApp's drawn too
+    assert all(w == "T" for _, w, chat, *_ in log if chat == GROUP)
