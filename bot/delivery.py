@@ -29,10 +29,13 @@ view at most once every ``edit_interval`` by all of them (``EditThrottle``, ``cl
 message shows. That last one is a digest in ``message_refs.shown``, not this process's memory:
 another worker may have edited the message since, so a memory of what this worker drew last could
 skip an edit back to it (a vote taken back) while the message shows something else. Noting a
-newer drawing forgets the digest (an edit of it is in flight); the accepted edit writes it, unless a
-newer drawing was noted meanwhile. An edit answering a member's own tap does not write it (it
-nearly always changes the view; its next edit is sent in any case), which saves a round trip on
-each of a burst's edits. ``Delivery.shared`` says which store it is; the code is otherwise one.
+drawing as the newest (``updates.view_target``, in the unit of work that already reads the row)
+notes its digest too, before the edit leaves: an identical drawing after it is not sent, whichever
+worker drew it. An edit that fails forgets the digest (what the message shows is not known: the
+next drawing is sent), and one that sent a newer state in its place (``latest``) notes that one's.
+A process that dies between the noting and Telegram's answer may leave a digest of an edit that
+never arrived: the view's next identical drawing is then skipped, its next change is not.
+``Delivery.shared`` says which store it is; the code is otherwise one.
 """
 
 from __future__ import annotations
@@ -499,8 +502,9 @@ class Delivery:
                         latest: Callable[[Message], Message], own: bool = False) -> None:
         if message.edit and message.tag:
             drawn_at = message.drawn_at
+            showing = pace.digest(message.text, message.buttons) if self.shared else None
             message_id, newest, shown_there = await self.db.atomic(lambda tx: updates.view_target(
-                tx, message.channel, message.chat_id, message.tag, drawn_at))
+                tx, message.channel, message.chat_id, message.tag, drawn_at, showing))
             if message_id is None:
                 raise NotShownYet(f"nothing shown under {message.tag!r} yet")
             if not newest:
@@ -510,19 +514,24 @@ class Delivery:
                 # What the message shows: this process's memory on SQLite (one process sends); on
                 # PostgreSQL what the database says (another worker may have edited it since).
                 if self.shared:
-                    unchanged = shown_there == pace.digest(message.text, message.buttons)
+                    unchanged = shown_there == showing
                 else:
                     unchanged = shown.content == (message.text, message.buttons)
                 if not unchanged:
-                    await pacer.take(message.chat_id, urgent=urgent, own=own)
-                    message = latest(message)
-                    await sender.edit(message, message_id)
+                    try:
+                        await pacer.take(message.chat_id, urgent=urgent, own=own)
+                        message = latest(message)
+                        await sender.edit(message, message_id)
+                    except Exception:
+                        if self.shared:  # noted as shown, not shown: not known any more
+                            await pace.note_shown(self.db, message.channel, message.chat_id, message.tag,
+                                                  message_id, drawn_at, None)
+                        raise
                     await pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
-                    if self.shared and not own:  # an own-tap edit nearly always changes the view: not noted,
-                        showing = pace.digest(message.text, message.buttons)  # its next edit is sent in any case
+                    if self.shared and (sent := pace.digest(message.text, message.buttons)) != showing:
                         await pace.note_shown(self.db, message.channel, message.chat_id, message.tag, message_id,
-                                              drawn_at, showing)
+                                              drawn_at, sent)  # a newer state went in its place (``latest``)
             return
         image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)

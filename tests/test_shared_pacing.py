@@ -26,12 +26,12 @@ GROUP = "-100"
 class Telegram:
     """One worker's sender: ``rate`` messages a second overall, ``intervals`` seconds between two
     messages to a chat (a group's, a private chat's); records each request in the shared ``log``
-    as (time, worker, chat, text, edited). ``refuse``: chat → a 429 to answer its next request."""
+    as (time, worker, chat, text, edited). ``refuse``: chat → what its next request raises (a 429)."""
 
     def __init__(self, log: list, worker: str, rate: float, group: float = 0.6, private: float = 0.3) -> None:
         self.log, self.worker, self.rate = log, worker, rate
         self.group, self.private = group, private
-        self.refuse: dict[str, RetryLater] = {}
+        self.refuse: dict[str, Exception] = {}
 
     def min_interval(self, chat_id: str) -> float:
         return self.group if chat_id.startswith("-") else self.private
@@ -207,10 +207,17 @@ async def test_what_a_message_shows_is_known_to_both_workers(database):
         await b.deliver([Message("telegram", GROUP, "counts: 2", tag="b1", edit=True)])
         await a.deliver([Message("telegram", GROUP, "counts: 1", tag="b1", edit=True)])  # a vote taken back
         await b.deliver([Message("telegram", GROUP, "counts: 1", tag="b1", edit=True)])  # the same again: no edit
+        a.senders["telegram"].refuse[GROUP] = RuntimeError("Bad Gateway")  # an edit that fails
+        await a.deliver([Message("telegram", GROUP, "counts: 3", tag="b1", edit=True)])
+        async with a.db.transaction() as tx:
+            queued = await tx.all("SELECT id FROM outbox")
+            await tx.execute("DELETE FROM outbox")  # (no outbox runs here: it would send it again)
+        await b.deliver([Message("telegram", GROUP, "counts: 3", tag="b1", edit=True)])  # so this one is sent
     finally:
         await close([a, b])
+    assert len(queued) == 1
     assert [(w, text) for _, w, _, text, edited in log if edited] == [
-        ("A", "counts: 1"), ("B", "counts: 2"), ("A", "counts: 1")]
+        ("A", "counts: 1"), ("B", "counts: 2"), ("A", "counts: 1"), ("B", "counts: 3")]
 
 
 async def test_an_edit_answering_the_members_own_tap_takes_no_slot_on_either_worker(database):

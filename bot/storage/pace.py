@@ -124,11 +124,11 @@ async def prune(db: Any) -> None:
 
 
 async def note_shown(db: Any, channel: str, chat_id: str, tag: str, message_id: str, drawn_at: float,
-                     shown: str) -> None:
-    """The edit drawn at ``drawn_at`` was accepted: the message shows ``shown`` (a ``digest``) —
-    unless a newer drawing was noted meanwhile (another worker is sending it): then what it shows
-    is not known until that one is accepted (NULL), and no redraw is skipped for it. One statement
-    outside a unit of work: one round trip after an edit, not three."""
+                     shown: str | None) -> None:
+    """The edit drawn at ``drawn_at`` showed ``shown`` (a ``digest``; None: not known, it
+    failed) — if no newer drawing was noted meanwhile (another worker is sending it), else what
+    the message shows is not known (NULL) and no redraw is skipped for it. One statement outside
+    a unit of work: one round trip, not three."""
     async with db.pool.acquire() as conn:
         await conn.execute(
             "UPDATE message_refs SET shown = CASE WHEN drawn_at = $1 THEN $2 END"

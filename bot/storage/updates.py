@@ -81,19 +81,19 @@ async def edit_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: fl
     return message_id, newest
 
 
-async def view_target(tx: Tx, channel: str, chat_id: str, tag: str,
-                      drawn_at: float) -> tuple[str | None, bool, str | None]:
-    """``edit_target``, and the digest of what the message shows (None: not known). Noting a
-    newer drawing forgets the digest: an edit in flight may change what the message shows."""
+async def view_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: float,
+                      shown: str | None = None) -> tuple[str | None, bool, str | None]:
+    """``edit_target``, and the digest of what the message showed (None: not known). A drawing
+    noted as the newest notes ``shown`` too, the digest of what it is about to show (several
+    workers: ``bot.delivery``; None: not known)."""
     row = await tx.one("SELECT message_id, drawn_at, shown FROM message_refs WHERE channel = ? AND chat_id = ?"
                        " AND tag = ?", (channel, chat_id, tag))
     if row is None:
         return None, False, None
     if drawn_at < row[1]:
         return row[0], False, row[2]
-    # what it shows is not known until this drawing's edit is accepted (``pace.note_shown``)
-    await tx.execute("UPDATE message_refs SET drawn_at = ?, shown = NULL WHERE channel = ? AND chat_id = ? AND tag = ?",
-                     (drawn_at, channel, chat_id, tag))
+    await tx.execute("UPDATE message_refs SET drawn_at = ?, shown = ? WHERE channel = ? AND chat_id = ? AND tag = ?",
+                     (drawn_at, shown, channel, chat_id, tag))
     return row[0], True, row[2]
 
 
