@@ -34,7 +34,7 @@ hold across them, not per worker. Each worker's pacer still orders its own sends
 before broadcast, one of each waiting for a slot at a time) and keeps its own even spacing and
 cap; once it has a local slot for a send, it reserves the send's slot in the database with one
 statement that books the channel's next overall slot (evenly spaced at ``PACE`` of the rate, the
-cap on any second, ``CATCH_UP``) and the chat's next message (its interval after the slot) at
+cap on any 1.05 s, ``CATCH_UP``) and the chat's next message (its interval after the slot) at
 once, and waits until that time. A chat that is not ready by the channel's next slot (another
 worker sent to it lately, or a 429 holds it) gets no reservation: the pacer learns how long the
 chat waits and waits (an interactive send raises ``Busy`` beyond ``LONGEST_WAIT`` as before; a

@@ -333,3 +333,34 @@ async def test_the_rows_of_chats_long_quiet_and_old_claims_are_forgotten(databas
     finally:
         await db.close()
     assert chats == {"", "2", "3", "4"} and views == {"new view"}
+
+
+async def test_reservations_racing_on_a_server_whose_default_isolation_is_serializable_all_get_a_slot(database):
+    """A reservation is one statement at the server's default isolation (READ COMMITTED: it
+    waits for the row); where an operator made SERIALIZABLE the default, the reservations that
+    fail to serialize are made again: every send gets a slot of its own, still evenly spaced."""
+    import asyncpg
+
+    from bot.storage import pace
+    from bot.storage.pg import PgDatabase
+
+    name = database.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_isolation TO \'serializable\'')
+    finally:
+        await admin.close()
+    workers = [await PgDatabase(database, pool_size=8).open() for _ in range(2)]
+    try:
+        async with workers[0].pool.acquire() as conn:
+            assert await conn.fetchval("SHOW default_transaction_isolation") == "serializable"
+        shared = [pace.SharedPace(db, "telegram") for db in workers]
+        got = await asyncio.gather(*(shared[i % 2].take(str(i), interval=1.0, spacing=0.01, cap=100, catch_up=0.0,
+                                                        own=False) for i in range(32)))
+        recent = await workers[0].scalar("SELECT recent FROM pace WHERE chat_id = ''")  # the slots' server times
+    finally:
+        for db in workers:
+            await db.close()
+    assert all(r.slot is not None for r in got)
+    slots = sorted(float(t) for t in recent.split(","))
+    assert len(slots) == 32 and min(b - a for a, b in zip(slots, slots[1:])) >= 0.01 - 1e-6  # one each, spaced

@@ -1,6 +1,7 @@
-"""Sending slots, 429 holds and view redraws shared by several workers on one PostgreSQL database
-(migration 024). SQLite's one process keeps all of it in memory (``bot.pacing.Pacer``,
-``bot.delivery.EditThrottle``) and never calls this module.
+"""Sending slots, 429 holds, view redraws and what a message shows, shared by several workers on
+one PostgreSQL database (migration 024). SQLite's one process keeps all of it in memory
+(``bot.pacing.Pacer``, ``bot.delivery.EditThrottle``, ``Delivery._shown``) and never calls this
+module.
 
 **One statement per reservation, at READ COMMITTED.** A send reserves its slot with one call of
 ``pace_take`` (a PL/pgSQL function of migration 024), made on a pooled connection outside any
@@ -12,7 +13,9 @@ deadlock), reads what the reservation before it committed (a row lock waits for 
 slot and commits: reservations from every worker queue on the channel's row for the few
 microseconds each holds it, and none is ever run again. One round trip a send. Times are the
 server's clock (``clock_timestamp()``), returned as seconds from now: workers' clocks need not
-agree, and each waits with its own.
+agree, and each waits with its own. READ COMMITTED is PostgreSQL's default for a statement
+outside a transaction; on a server whose default is stricter, a reservation that fails to
+serialize is made again (``_row``).
 
 A view's redraw is claimed the same way (``view_claim``): one statement, a row per view.
 
@@ -23,9 +26,12 @@ drops those whose times are long past, a thousand reservations at a time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+import asyncpg
 
 PRUNE_EVERY = 1000  # reservations between two prunes of this worker's
 KEPT = 60.0  # seconds a chat's row is kept after its times are past
@@ -67,8 +73,14 @@ class SharedPace:
         self._until_prune = PRUNE_EVERY
 
     async def _row(self, sql: str, *args: Any) -> Any:
-        async with self.db.pool.acquire() as conn:
-            return await conn.fetchrow(sql, *args)
+        for attempt in range(20):
+            try:
+                async with self.db.pool.acquire() as conn:
+                    return await conn.fetchrow(sql, *args)
+            except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.001 * (attempt + 1))
 
     async def _execute(self, sql: str, *args: Any) -> None:
         async with self.db.pool.acquire() as conn:
