@@ -22,6 +22,20 @@ is answered; a 429 still holds it. Which edits those are: the outcome of a tap i
 chat names that chat (``Outcome.tapped``); its edits of views in that chat, sent within
 ``OWN_TAP_WINDOW`` of the tap, are the member's own. Everything else (an edit someone else's
 action or the scheduler caused, a group's counts, new messages) takes its slots as before.
+
+**Several workers on one PostgreSQL database** share what one process keeps in memory on SQLite:
+the channel's slots and a chat's interval and holds (``bot.pacing``, ``shared``), the redraw of a
+view at most once every ``edit_interval`` by all of them (``EditThrottle``, ``claims``), and what a
+message shows. That last one is a digest in ``message_refs.shown``, not this process's memory:
+another worker may have edited the message since, so a memory of what this worker drew last could
+skip an edit back to it (a vote taken back) while the message shows something else. Noting a
+drawing as the newest (``updates.view_target``, in the unit of work that already reads the row)
+notes its digest too, before the edit leaves: an identical drawing after it is not sent, whichever
+worker drew it. An edit that fails forgets the digest (what the message shows is not known: the
+next drawing is sent), and one that sent a newer state in its place (``latest``) notes that one's.
+A process that dies between the noting and Telegram's answer may leave a digest of an edit that
+never arrived: the view's next identical drawing is then skipped, its next change is not.
+``Delivery.shared`` says which store it is; the code is otherwise one.
 """
 
 from __future__ import annotations
@@ -37,8 +51,9 @@ from typing import Protocol
 
 from bot.messages import Chart, Message, Outcome, View
 from bot.pacing import OWN_TAP_WINDOW, Busy, Pacer
-from bot.storage import members, outbox, updates
+from bot.storage import members, outbox, pace, updates
 from bot.storage.db import Database
+from bot.storage.pg import PgDatabase
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +112,50 @@ class _Pending:
     latest: Callable[[], Awaitable[None]] | None = None
     task: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one redraw of a view at a time, in order
+    since: float | None = None  # shared: the server's time of the first claim tried after the latest request
+
+
+class Claims(Protocol):
+    """Redraw claims shared by several workers (``bot.storage.pace.claim_view``)."""
+
+    def __call__(self, key: str, interval: float) -> Awaitable["pace.Claim"]: ...
 
 
 @dataclass
 class EditThrottle:
     """At most one redraw of a view every ``interval`` seconds; the latest request wins, and a
-    request that arrives while a redraw runs gets one after it (so the last state is drawn)."""
+    request that arrives while a redraw runs gets one after it (so the last state is drawn).
+
+    **Across workers** (``claims``: several workers on one PostgreSQL database), a redraw is drawn
+    by the worker that claims it in the database (``bot.storage.pace.claim_view``: nobody claimed
+    the view within ``interval``), so the view is redrawn at most once every ``interval`` by all
+    of them together. A worker asked to redraw (after the change that asked committed) tries to
+    claim; the winner draws from the database as it is after its claim. A loser tries again when
+    the claim it lost to runs out, and is done as soon as it sees a claim made after its first
+    try: that claim was made after the loser's change committed (the change committed before the
+    loser asked, and it asked before its first try), so the drawing that follows it, read after
+    the claim, shows the change. A claim older than the first try might have been drawn from a
+    read before the change, so it does not count: the loser waits it out and tries again — then
+    either it wins, or the claim it loses to is newer than its first try (a claim stands for
+    ``interval``, and the first try saw the old one still standing). So the last state is always
+    drawn, by someone, at most ``interval`` (plus a redraw) after the last change. Times are the
+    server's clock, so workers' clocks need not agree."""
 
     interval: float = 3.0
     clock: Callable[[], float] = time.monotonic
     _keys: dict[str, _Pending] = field(default_factory=dict)
+    claims: Claims | None = None
 
     async def submit(self, key: str, edit: Callable[[], Awaitable[None]]) -> None:
         pending = self._keys.setdefault(key, _Pending())
+        if self.claims is not None:
+            pending.latest, pending.since = edit, None  # a change after every claim seen so far
+            if pending.task is None and not pending.lock.locked():  # a first try at once, as below
+                async with pending.lock:
+                    await self._try(key, pending)
+            if pending.latest is not None and pending.task is None:
+                pending.task = asyncio.create_task(self._claimed(key, pending))
+            return
         if pending.task is None and not pending.lock.locked() and self.clock() - pending.last >= self.interval:
             async with pending.lock:
                 pending.last = self.clock()
@@ -130,6 +176,41 @@ class EditThrottle:
                     await edit()
         except Exception:
             log.exception("delayed redraw of %s failed", key)
+        finally:
+            if pending.task is asyncio.current_task():
+                pending.task = None
+
+    async def _try(self, key: str, pending: _Pending) -> float:
+        """One try at the latest request (under ``pending.lock``): draw it if this worker claims
+        the view, forget it if a claim newer than the first try after it stands (see the class's
+        docstring); the seconds until the next try (when ``pending.latest`` is still set)."""
+        assert self.claims is not None
+        if (wait := pending.last + self.interval - self.clock()) > 0:  # this worker's last redraw
+            return wait
+        claim = await self.claims(str(key), self.interval)
+        if claim.won:
+            edit, pending.latest, pending.since = pending.latest, None, None
+            pending.last = self.clock()
+            if edit is not None:
+                await edit()  # it reads the database after the claim
+            return self.interval
+        if pending.since is not None and claim.claimed_at > pending.since:
+            pending.latest = pending.since = None  # the drawing after that claim shows the change
+            return 0.0
+        if pending.since is None:
+            pending.since = claim.now
+        return max(0.0, claim.claimed_at + self.interval - claim.now)
+
+    async def _claimed(self, key: str, pending: _Pending) -> None:
+        """Try until the latest request is drawn, here or by another worker (``_try``)."""
+        try:
+            async with pending.lock:
+                while pending.latest is not None:
+                    wait = await self._try(key, pending)
+                    if pending.latest is not None and wait > 0:
+                        await asyncio.sleep(wait)
+        except Exception:
+            log.exception("the redraw of %s failed; it is tried again at the next change or start", key)
         finally:
             if pending.task is asyncio.current_task():
                 pending.task = None
@@ -200,7 +281,11 @@ class Delivery:
                  redraw: Callable[[View], Awaitable[Outcome]] | None = None) -> None:
         self.db = db
         self.senders = senders
-        self.throttle = EditThrottle(edit_interval)
+        # Several workers may share a PostgreSQL database: rate limits, redraws and what a message
+        # shows are kept there (bot/storage/pace.py); SQLite's one process keeps them in memory.
+        self.shared = isinstance(db, PgDatabase)
+        self.throttle = EditThrottle(edit_interval, claims=(
+            (lambda key, interval: pace.claim_view(db, key, interval)) if self.shared else None))
         self.wake_outbox: Callable[[], None] = lambda: None
         self.redraw = redraw or _no_redraw  # the engine's: runs a view's refresher
         self._shown: dict[tuple[str, str, str], _Shown] = {}  # tagged messages, most recent last
@@ -213,7 +298,8 @@ class Delivery:
         pacer = self._pacers.get(channel)
         if pacer is None:
             sender = self.senders[channel]
-            pacer = self._pacers[channel] = Pacer(sender.rate, sender.min_interval)
+            pacer = self._pacers[channel] = Pacer(sender.rate, sender.min_interval, shared=(
+                pace.SharedPace(self.db, channel) if self.shared else None))
         return pacer
 
     async def deliver_outcome(self, outcome: Outcome) -> None:
@@ -223,7 +309,14 @@ class Delivery:
         if outcome.queued:
             self.wake_outbox()
         for view in sorted(outcome.refresh, key=lambda v: v.order):
-            await self.throttle.submit(view, lambda view=view: self._redraw(view))
+            await self.throttle.submit(self._claim_key(view) if self.shared else view,
+                                       lambda view=view: self._redraw(view))
+
+    def _claim_key(self, view: View) -> str:
+        """The view's redraw claim, shared by the workers that send through the same channels: a
+        worker of one channel only (a WhatsApp app in a process of its own) draws only its
+        channel's messages, so its claim must not stand for another channel's workers."""
+        return f"{','.join(sorted(self.senders))} {view.to_json()}"
 
     async def _redraw(self, view: View) -> None:
         try:
@@ -396,27 +489,49 @@ class Delivery:
         pacer = self.pacer(message.channel)
         try:
             await self._send_one(sender, message, pacer, urgent, latest or (lambda m: m), own)
+        except Busy as exc:
+            if urgent:
+                raise
+            # another worker's send to the chat or a 429 it saw (shared pacing): the outbox waits
+            raise RetryLater(exc.seconds) from None
         except RetryLater as exc:
-            pacer.hold(message.chat_id, exc.seconds, exc.everywhere)
+            await pacer.report(message.chat_id, exc.seconds, exc.everywhere)
             raise
 
     async def _send_one(self, sender: Sender, message: Message, pacer: Pacer, urgent: bool,
                         latest: Callable[[Message], Message], own: bool = False) -> None:
         if message.edit and message.tag:
-            message_id, newest = await self.db.atomic(lambda tx: updates.edit_target(
-                tx, message.channel, message.chat_id, message.tag, message.drawn_at))
+            drawn_at = message.drawn_at
+            showing = pace.digest(message.text, message.buttons) if self.shared else None
+            message_id, newest, shown_there = await self.db.atomic(lambda tx: updates.view_target(
+                tx, message.channel, message.chat_id, message.tag, drawn_at, showing))
             if message_id is None:
                 raise NotShownYet(f"nothing shown under {message.tag!r} yet")
             if not newest:
                 return  # drawn before one already shown (it waited out a 429, or came with a replay)
             shown = self._shown_as((message.channel, message.chat_id, message_id))
             async with shown.lock:  # edits of one message in the order of their drawing
-                if shown.content != (message.text, message.buttons):  # else nothing to change
-                    await pacer.take(message.chat_id, urgent=urgent, own=own)
-                    message = latest(message)
-                    await sender.edit(message, message_id)
-                    pacer.done(message.chat_id)
+                # What the message shows: this process's memory on SQLite (one process sends); on
+                # PostgreSQL what the database says (another worker may have edited it since).
+                if self.shared:
+                    unchanged = shown_there == showing
+                else:
+                    unchanged = shown.content == (message.text, message.buttons)
+                if not unchanged:
+                    try:
+                        await pacer.take(message.chat_id, urgent=urgent, own=own)
+                        message = latest(message)
+                        await sender.edit(message, message_id)
+                    except Exception:
+                        if self.shared:  # noted as shown, not shown: not known any more
+                            await pace.note_shown(self.db, message.channel, message.chat_id, message.tag,
+                                                  message_id, drawn_at, None)
+                        raise
+                    await pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
+                    if self.shared and (sent := pace.digest(message.text, message.buttons)) != showing:
+                        await pace.note_shown(self.db, message.channel, message.chat_id, message.tag, message_id,
+                                              drawn_at, sent)  # a newer state went in its place (``latest``)
             return
         image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)
@@ -428,7 +543,7 @@ class Delivery:
         message = latest(message)
         try:
             message_id = await sender.send(message, image)
-            pacer.done(message.chat_id)
+            await pacer.done(message.chat_id)
         except Blocked:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             await self.db.atomic(lambda tx: members.mark_unreachable(tx, message.channel, message.chat_id, now))
@@ -439,8 +554,9 @@ class Delivery:
             await pacer.take(moved.to, urgent=urgent)
             message_id = await sender.send(replace(message, chat_id=moved.to), image)
         if message.tag and message_id is not None:
+            showing = pace.digest(message.text, message.buttons) if self.shared else None
             await self.db.atomic(lambda tx: updates.remember_message(
-                tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at))
+                tx, message.channel, message.chat_id, message.tag, message_id, message.drawn_at, showing))
             self._shown_as((message.channel, message.chat_id, message_id)).content = (message.text,
                                                                                       message.buttons)
 

@@ -28,6 +28,24 @@ is an ordinary message), and it sets the chat's interval for what comes after it
 a reminder), as any message does. Everything else — sends to groups, broadcasts, reminders, new
 messages, and edits nobody's tap in that chat asked for (a group's counts, a redraw someone
 else caused, a closed ballot) — takes its slots as before.
+
+**Several workers on one PostgreSQL database** (``shared``, ``bot.storage.pace``): the limits
+hold across them, not per worker. Each worker's pacer still orders its own sends (interactive
+before broadcast, one of each waiting for a slot at a time) and keeps its own even spacing and
+cap; once it has a local slot for a send, it reserves the send's slot in the database with one
+statement that books the channel's next overall slot (evenly spaced at ``PACE`` of the rate, the
+cap on any 1.05 s, ``CATCH_UP``) and the chat's next message (its interval after the slot) at
+once, and waits until that time. A chat that is not ready by the channel's next slot (another
+worker sent to it lately, or a 429 holds it) gets no reservation: the pacer learns how long the
+chat waits and waits (an interactive send raises ``Busy`` beyond ``LONGEST_WAIT`` as before; a
+broadcast's raises ``Busy`` at once, so the outbox goes on with other chats). A 429 one worker
+sees is written there too (``report``), so every worker waits it out. An own-tap edit reserves
+no overall slot and ignores the chat's interval there too, but waits out a 429's hold that any
+worker wrote, and sets the chat's interval for what comes after it. So across N workers the
+channel's sends keep to its rate, and a chat's to its interval; an interactive send waits behind
+at most the slots already reserved, about two a worker (one broadcast, one interactive), not
+behind another worker's queue. SQLite runs one process: ``shared`` is None there, and nothing
+above changes.
 """
 
 from __future__ import annotations
@@ -36,7 +54,8 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 PACE = 0.95  # of the channel's rate: room for requests that arrive a little late or early
 MARGIN = 1.05  # of a chat's interval: for a request that arrives a little later than the next
@@ -53,9 +72,27 @@ class Busy(Exception):
         self.seconds = seconds
 
 
+class Reserved(Protocol):
+    slot: float | None  # seconds until the slot reserved; None: none was
+    chat_next: float  # seconds the chat's interval still runs
+    chat_held: float  # seconds a 429 still holds the chat
+    paused: float  # seconds a 429 still holds the whole channel
+
+
+class Shared(Protocol):
+    """The slots of one channel shared by several workers (``bot.storage.pace.SharedPace``)."""
+
+    def take(self, chat_id: str, *, interval: float, spacing: float, cap: int | None, catch_up: float,
+             own: bool) -> Awaitable[Reserved]: ...
+
+    def hold(self, chat_id: str, seconds: float, everywhere: bool = False) -> Awaitable[None]: ...
+
+    def done(self, chat_id: str, interval: float) -> Awaitable[None]: ...
+
+
 class Pacer:
     def __init__(self, rate: float, interval: Callable[[str], float], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared: Shared | None = None) -> None:
         self.spacing = 1.0 / (rate * PACE) if rate > 0 else 0.0
         self.cap = max(1, int(rate * PACE)) if math.isfinite(rate) else None  # sends in any one second
         self.interval = interval
@@ -71,6 +108,9 @@ class Pacer:
         self.taken = 0
         self.own = 0  # edits answering a member's own tap: no overall slot taken (see above)
         self.missed = 0.0  # slots gone unused beyond CATCH_UP (the sender came late, or had nothing to send)
+        self.shared = shared  # several workers: the slots reserved in the database too (see above)
+        self._reserved: dict[str, float] = {}  # chat → when its last shared slot came (for ``done``)
+        self.deferred = 0  # shared reservations refused: the chat or the channel was not ready
 
     def chat_wait(self, chat_id: str, own: bool = False) -> float:
         """Seconds before ``chat_id`` may get a message (0: now); ``own``: an edit answering the
@@ -98,6 +138,8 @@ class Pacer:
         429's hold only (``Busy`` beyond ``LONGEST_WAIT``) and takes no overall slot."""
         if own:
             await self.chat_turn(chat_id, own=True)
+            while self.shared is not None and not await self._reserve(chat_id, own=True):
+                await self.chat_turn(chat_id, own=True)
             self._next_in_chat(chat_id, self.clock())
             self.own += 1
             return
@@ -118,7 +160,11 @@ class Pacer:
             if not urgent:
                 slot_wait = self._slot_wait(self.clock())
                 if slot_wait <= 0 and self._urgent == 0:
-                    break
+                    if self.shared is None or await self._reserve(chat_id):
+                        break
+                    # another worker's send or 429: the outbox goes on with other chats meanwhile
+                    # (``Delivery.send_one`` makes it a RetryLater)
+                    raise Busy(max(self.chat_wait(chat_id), 0.01))
                 # after the interactive sends waiting, if any
                 await asyncio.sleep(max(slot_wait, self.spacing if self._urgent else 0.0, 0.001))
                 continue
@@ -128,11 +174,42 @@ class Pacer:
                     while (slot_wait := self._slot_wait(self.clock())) > 0:
                         await asyncio.sleep(slot_wait)
                     if self.chat_wait(chat_id) <= 0:  # else another send to it (or a 429) came first
-                        self._book(chat_id)
-                        return
+                        if self.shared is None or await self._reserve(chat_id):
+                            self._book(chat_id)
+                            return
             finally:
                 self._urgent -= 1
         self._book(chat_id)
+
+    async def _reserve(self, chat_id: str, own: bool = False) -> bool:
+        """Reserve the send's slot in the database (``shared``) and wait for it; False when none
+        was reserved: what the chat (or the channel) waits for is learnt, for ``chat_wait``."""
+        assert self.shared is not None
+        interval = self.interval(chat_id) * MARGIN
+        got = await self.shared.take(chat_id, interval=interval, spacing=self.spacing, cap=self.cap,
+                                     catch_up=CATCH_UP, own=own)
+        now = self.clock()
+        if got.slot is None:
+            self.deferred += 1
+            if got.chat_held > 0:
+                self._held[chat_id] = max(self._held.get(chat_id, float("-inf")), now + got.chat_held)
+            if got.paused > 0:
+                self._paused_until = max(self._paused_until, now + got.paused)
+            if got.chat_next > 0 and not own:
+                self._chat[chat_id] = max(self._chat.get(chat_id, float("-inf")), now + got.chat_next)
+            return False
+        if got.slot > 0:
+            await asyncio.sleep(got.slot)
+        self._reserved[chat_id] = self.clock()
+        if len(self._reserved) > 10_000:  # sends whose answer never came (they failed): forgotten
+            self._reserved.clear()
+        return True
+
+    async def report(self, chat_id: str, seconds: float, everywhere: bool = False) -> None:
+        """A 429 seen here: ``hold``, and (``shared``) written for every worker."""
+        self.hold(chat_id, seconds, everywhere)
+        if self.shared is not None:
+            await self.shared.hold(chat_id, seconds, everywhere)
 
     async def chat_turn(self, chat_id: str, urgent: bool = True, own: bool = False) -> None:
         """Wait until ``chat_id`` may get a message (``Busy`` for an urgent one held too long);
@@ -159,10 +236,17 @@ class Pacer:
             self._chat = {c: t for c, t in self._chat.items() if t > now}
             self._held = {c: t for c, t in self._held.items() if t > now}
 
-    def done(self, chat_id: str) -> None:
+    async def done(self, chat_id: str) -> None:
         """A message to ``chat_id`` has arrived (its request was answered): the chat's next one
-        waits the interval from now too, as a request that took long reached Telegram late."""
-        self._next_in_chat(chat_id, self.clock())
+        waits the interval from now too, as a request that took long reached Telegram late. With
+        ``shared``, every worker learns it when the answer took longer than ``MARGIN`` covers."""
+        now = self.clock()
+        self._next_in_chat(chat_id, now)
+        reserved = self._reserved.pop(chat_id, None)
+        if self.shared is not None and reserved is not None:
+            interval = self.interval(chat_id)
+            if now - reserved > interval * (MARGIN - 1):
+                await self.shared.done(chat_id, interval * MARGIN)
 
     def _slot_wait(self, now: float) -> float:
         """Seconds until the next overall slot: the even spacing (with missed slots made up

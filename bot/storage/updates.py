@@ -64,27 +64,37 @@ async def prune(tx: Tx, before: str) -> int:
 
 
 async def remember_message(tx: Tx, channel: str, chat_id: str, tag: str, message_id: str,
-                           drawn_at: float = 0.0) -> None:
+                           drawn_at: float = 0.0, shown: str | None = None) -> None:
+    """Where the message sent under ``tag`` went; ``shown``: a digest of what it shows."""
     await tx.execute(
-        "INSERT INTO message_refs (channel, chat_id, tag, message_id, drawn_at) VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO message_refs (channel, chat_id, tag, message_id, drawn_at, shown) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (channel, chat_id, tag) DO UPDATE SET message_id = excluded.message_id,"
-        " drawn_at = excluded.drawn_at",
-        (channel, chat_id, tag, message_id, drawn_at),
+        " drawn_at = excluded.drawn_at, shown = excluded.shown",
+        (channel, chat_id, tag, message_id, drawn_at, shown),
     )
 
 
 async def edit_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: float) -> tuple[str | None, bool]:
     """The id of the message last sent to the chat under ``tag`` (None: nothing yet), and whether
     a drawing made at ``drawn_at`` is the newest yet; if it is, it is noted as the one shown."""
-    row = await tx.one("SELECT message_id, drawn_at FROM message_refs WHERE channel = ? AND chat_id = ? AND tag = ?",
-                       (channel, chat_id, tag))
+    message_id, newest, _ = await view_target(tx, channel, chat_id, tag, drawn_at)
+    return message_id, newest
+
+
+async def view_target(tx: Tx, channel: str, chat_id: str, tag: str, drawn_at: float,
+                      shown: str | None = None) -> tuple[str | None, bool, str | None]:
+    """``edit_target``, and the digest of what the message showed (None: not known). A drawing
+    noted as the newest notes ``shown`` too, the digest of what it is about to show (several
+    workers: ``bot.delivery``; None: not known)."""
+    row = await tx.one("SELECT message_id, drawn_at, shown FROM message_refs WHERE channel = ? AND chat_id = ?"
+                       " AND tag = ?", (channel, chat_id, tag))
     if row is None:
-        return None, False
+        return None, False, None
     if drawn_at < row[1]:
-        return row[0], False
-    await tx.execute("UPDATE message_refs SET drawn_at = ? WHERE channel = ? AND chat_id = ? AND tag = ?",
-                     (drawn_at, channel, chat_id, tag))
-    return row[0], True
+        return row[0], False, row[2]
+    await tx.execute("UPDATE message_refs SET drawn_at = ?, shown = ? WHERE channel = ? AND chat_id = ? AND tag = ?",
+                     (drawn_at, shown, channel, chat_id, tag))
+    return row[0], True, row[2]
 
 
 async def claim_tap(tx: Tx, channel: str, user_id: str, data: str, at: float, window: float) -> bool:
