@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.http_server import HttpServer
+from bot.leader import RETRY, SchedulerSeat
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import whatsapp as store
@@ -62,7 +63,7 @@ class WhatsAppApp:
     inbox_writer: GroupCommit = field(init=False)  # the webhook's group commit
     _own: bool = field(default=False, init=False)
     _outbox: OutboxWorker | None = field(default=None, init=False)
-    _scheduler: Scheduler | None = field(default=None, init=False)
+    _scheduler: SchedulerSeat | None = field(default=None, init=False)
     _own_server: bool = field(default=False, init=False)
     _pruning: asyncio.Task | None = field(default=None, init=False)
 
@@ -81,7 +82,9 @@ class WhatsAppApp:
             drawing.start()  # the drawing process and the renderers, ready before the first chart
             self._outbox = OutboxWorker(self.delivery)
             self._outbox.start()
-            self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+            self._scheduler = SchedulerSeat(
+                self.db, lambda guard=None: Scheduler(self.engine, self.delivery, interval=self.sweep_interval,
+                                                      guard=guard), retry=min(RETRY, self.sweep_interval))
             await self._scheduler.start()
         self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,
                                      default_locale=config.locale, clock=self.clock)
