@@ -170,6 +170,7 @@ class SchedulerSeat:
         from bot.storage.pg import PgDatabase
 
         self.make = make
+        self.retry = retry
         self.current: Scheduler | None = None
         self.leadership: Leadership | None = None
         if isinstance(db, PgDatabase):
