@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,7 @@ class Leadership:
         self._leading_task: asyncio.Task | None = None
         self._lost = asyncio.Event()
         self._said_standing_by = False
+        self._not_before = 0.0  # monotonic time before which it does not try to lead (it just lost the lock)
 
     async def start(self) -> None:
         await self._connect()
@@ -83,15 +85,18 @@ class Leadership:
 
     def _stop_leading(self) -> None:
         self.leading = False
+        self._not_before = time.monotonic() + 2 * self.retry  # the others, whose session is whole, go first
         if self._leading_task is not None:
             self._leading_task.cancel()
             self._leading_task = None
         self._halt()
 
     async def _try_to_lead(self) -> None:
+        if not self.leading and time.monotonic() < self._not_before:
+            return
         if self.leading or not await self.session.try_scheduler():
             if not self.leading and not self._said_standing_by:
-                log.info("scheduler: standing by (another worker runs it; trying every %.0f s)", self.retry)
+                log.info("scheduler: standing by (another worker runs it; trying every %g s)", self.retry)
                 self._said_standing_by = True
             return
         self.leading = True
