@@ -79,10 +79,10 @@ async def test_one_worker_runs_the_scheduler_and_another_takes_over_when_its_con
         cut = time.monotonic()
         await terminate(pg_url, first.leadership.session.pid)
         halted = await until(lambda: first.halted, 2.0)
-        assert halted - cut < 1.0, "the holder must stop sweeping as soon as its lock's connection ends"
+        assert halted - cut < 2.0, "the holder must stop sweeping as soon as its lock's connection ends"
         assert not first.leadership.leading
         took = await until(lambda: second.led, 5.0)
-        assert took - cut < 3.0
+        assert took - cut < 5.0  # retry 0.3 s; within 30 s is the promise (5 s by default)
         await asyncio.sleep(1.0)  # the first reconnects and stands by: never two
         assert second.leadership.leading and not first.leadership.leading and len(first.led) == 1
         assert first.leadership.session.open
