@@ -25,7 +25,7 @@ from bot import serve
 from bot.config import CannotRun, Config
 from bot import drawing
 from bot.delivery import Delivery
-from bot.flows.engine import Engine
+from bot.flows.engine import Engine, NotHandled
 from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, TelegramUpdates, set_commands
 from bot.handlers.telegram_updates import Malformed
@@ -34,7 +34,7 @@ from bot.leader import RETRY, SchedulerSeat
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import updates
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 from bot.storage.pg import PgDatabase
 from bot.storage.stores import database, shown
 
@@ -170,8 +170,17 @@ class TelegramApp:
                           raw.get("update_id") if isinstance(raw, dict) else "?", exc)
                 return web.json_response({})
             if incoming is not None:
-                await handler.handle(incoming, retry=True)
-                await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                try:
+                    await handler.handle(incoming, retry=True)
+                except NotHandled as exc:  # nothing was done (the database stayed busy): Telegram delivers it again
+                    log.warning("update %s not handled, the database is busy (%s); Telegram delivers it again",
+                                incoming.update_id, exc)
+                    return web.Response(body="busy; deliver it again", status=503)
+                try:
+                    await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                except Busy:  # answered all the same: its kept answer is dropped later (scheduler's prune)
+                    log.warning("update %s was answered, but its kept answer could not be dropped yet",
+                                incoming.update_id)
             return web.json_response({})
 
         if self.server is None:

@@ -432,13 +432,16 @@ def _health(args: argparse.Namespace) -> int:
         connection = http.client.HTTPConnection(host, cfg.http_port, timeout=5)
         try:
             connection.request("GET", "/health")
-            status = connection.getresponse().status  # any answer: the server is up
+            response = connection.getresponse()  # any answer: the server is up
+            status = response.status
+            said_by_it = response.read(200).decode("utf-8", "replace").strip()
         except OSError as exc:
             print(f"unhealthy: the webhook server does not answer on {host}:{cfg.http_port} ({exc})")
             return 1
         finally:
             connection.close()
-        said.append(f"the webhook server answers on {host}:{cfg.http_port} (HTTP {status})")
+        said.append(f"the webhook server answers on {host}:{cfg.http_port} (HTTP {status}"
+                    + (f": {said_by_it}" if said_by_it.startswith("ok: ") else "") + ")")
     if not cfg.telegram_webhook_url and (cfg.telegram_token or not cfg.whatsapp):  # Telegram is polled
         beat = heartbeat.path_for(cfg.db_path)
         age = heartbeat.age(beat)

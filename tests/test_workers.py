@@ -20,6 +20,7 @@ from tests.daytime import quiet_hours_elsewhere
 from tests.stores import PG, drop_pg_database, new_pg_database
 from tests.test_crash_safety import ballot_village
 from tests.test_e2e_telegram import Bot, button_for, say
+from tests.test_health import health
 from tests.workers import Workers
 
 pytestmark = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
@@ -76,6 +77,14 @@ async def test_a_vote_burst_split_across_two_workers_gives_exact_tallies(tg, pg_
     try:
         _, (standing_by,) = workers.scheduler()
         await standing_by.wait_for_line("scheduler: standing by")
+        said = []
+        for worker in workers.all:  # each worker's `qatysu health`, as Docker's HEALTHCHECK runs it in its container
+            result = await asyncio.to_thread(health, tmp_path, **{k: v for k, v in worker.env.items()
+                                                                   if k.startswith(("TELEGRAM_", "QATYSU_"))})
+            assert result.returncode == 0 and f"answers on 127.0.0.1:{worker.port}" in result.stdout, result.stdout
+            said.append(result.stdout)
+        assert sum("scheduler: this worker runs it" in s for s in said) == 1, said
+        assert sum("scheduler: standing by" in s for s in said) == 1, said
         taps = [tg.press(user, ballot, button_for(ballot, number), chat=group)
                 for user in users for number in (1, 2, 3)]
         answers = await asyncio.gather(*(tg.answer_to(tap, timeout=60) for tap in taps))

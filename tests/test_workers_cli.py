@@ -6,13 +6,21 @@ refused (SQLite is served by one process; several workers need PostgreSQL); each
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
-from tests.test_e2e_telegram import TOKEN
+import pytest
+
+from bot.app import TelegramApp
+from bot.config import Config
+from tests.test_e2e_telegram import TOKEN, Bot
 from tests.test_health import health
 from tests.test_startup import assert_one_line
 from tests.workers import SECRET, free_port
@@ -87,3 +95,50 @@ async def test_a_second_qatysu_run_on_one_sqlite_file_is_refused_and_the_webhook
     finally:
         assert await stopped(again) == 0
         log.close()
+
+
+@pytest.mark.sqlite_only  # SQLite's write lock, taken by another connection
+async def test_a_webhook_update_that_finds_the_database_busy_is_answered_503_and_handled_when_sent_again(
+        tg, tmp_path, caplog):
+    """A worker whose unit of work kept conflicting (PostgreSQL) or waiting (SQLite) past its
+    bound has done nothing: it answers 503 so that Telegram delivers the update again (to any
+    worker), and logs one warning, not a traceback of an error in the HTTP server."""
+    port = free_port()
+    runner = Bot(tg, str(tmp_path / "busy.db"))
+    config = Config(db_path=runner.db_path, telegram_token=TOKEN, telegram_api_base=tg.base_url,
+                    telegram_webhook_url=f"http://127.0.0.1:{port}", telegram_webhook_secret=SECRET,
+                    http_host="127.0.0.1", http_port=port)
+    app = TelegramApp(config, rng=random.Random(1), session=tg.session())
+    await app.start()
+    try:
+        app.db.busy_timeout_ms = 200
+        john = tg.user(3, "John", "en")
+        update = tg.send(john, "/start")
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_lock() -> None:
+            raw = sqlite3.connect(runner.db_path, timeout=10)
+            raw.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(10)
+            raw.rollback()
+            raw.close()
+
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 10)
+        try:
+            with caplog.at_level(logging.WARNING):
+                assert await tg.deliver_webhook(update) == 503
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join)
+        assert not [r for r in caplog.records if r.name.startswith(("aiohttp", "bot.app")) and r.levelno >= logging.ERROR], \
+            caplog.text
+        assert any("Telegram delivers it again" in r.getMessage() for r in caplog.records)
+        await tg.assert_silent(john.id, within=0.3)
+        assert await tg.deliver_webhook(update) == 200
+        assert "Choose your language" in (await tg.next_message(john.id))["text"]
+        await tg.assert_silent(john.id, within=0.3)
+    finally:
+        await app.stop()
