@@ -125,3 +125,23 @@ async def test_the_schedulers_transactions_are_refused_once_its_lock_is_gone(pg_
     finally:
         await db.close()
         await session.close()
+
+
+@needs_server
+async def test_the_workers_of_another_database_on_the_server_are_not_this_ones(pg_url):
+    """Advisory locks belong to a database, but pg_locks lists every database's: a worker of
+    another Qatysu database on the same server is neither alive here nor this one's scheduler."""
+    elsewhere = await new_pg_database()
+    session = LockSession(elsewhere)
+    try:
+        await session.connect(lambda: None)
+        worker = await session.take_worker_id()
+        assert await session.try_scheduler()
+        async with PgDatabase(elsewhere) as there, PgDatabase(pg_url) as here:
+            assert worker in await there.atomic(locks.live_workers)
+            assert await there.atomic(lambda tx: locks.held(tx, session.pid))
+            assert worker not in await here.atomic(locks.live_workers)
+            assert not await here.atomic(lambda tx: locks.held(tx, session.pid))
+    finally:
+        await session.close()
+        await drop_pg_database(elsewhere)

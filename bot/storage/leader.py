@@ -97,15 +97,19 @@ class LockSession:
             conn.terminate()
 
 
+# advisory locks belong to a database; pg_locks lists those of every database on the server
+_HERE = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+
+
 async def held(tx: Tx, pid: int) -> bool:
     """The scheduler lock is held by the server process ``pid`` (the session that took it)."""
     return bool(await tx.scalar(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = ? AND objid = ?"
+        f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND {_HERE} AND classid = ? AND objid = ?"
         " AND objsubid = 2 AND pid = ? AND granted", (SCHEDULER[0], SCHEDULER[1], pid)))
 
 
 async def live_workers(tx: Tx) -> set[int]:
     """The ids of the workers alive now (their worker lock is held)."""
-    rows = await tx.all("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = ?"
+    rows = await tx.all(f"SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND {_HERE} AND classid = ?"
                         " AND objsubid = 2 AND granted", (WORKERS,))
     return {int(r[0]) for r in rows}
