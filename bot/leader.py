@@ -102,7 +102,19 @@ class Leadership:
         self.leading = True
         self._said_standing_by = False
         log.info("scheduler: this worker runs it (worker %s)", self.worker)
-        self._leading_task = asyncio.create_task(self._lead())
+        self._leading_task = asyncio.create_task(self._start_leading())
+
+    async def _start_leading(self) -> None:
+        try:
+            await self._lead()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # it runs no scheduler: it must not keep the lock from the others
+            log.exception("scheduler: starting it failed; this worker gives the lock up and stands by")
+            self._leading_task = None
+            self._stop_leading()
+            self.session.drop()
+            self._lost.set()
 
     def guard(self) -> Callable[[Tx], Awaitable[None]]:
         """What each of the scheduler's transactions runs first: is the lock still this session's?"""

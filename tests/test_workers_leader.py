@@ -30,13 +30,16 @@ async def pg_url():
 class Seat:
     """What a worker's scheduler does when it leads and when it is halted, with the times."""
 
-    def __init__(self, url: str, retry: float = 0.3) -> None:
+    def __init__(self, url: str, retry: float = 0.3, *, failing: bool = False) -> None:
         self.led: list[float] = []
         self.halted: list[float] = []
+        self.failing = failing  # its scheduler's start fails (its first sweep, say)
         self.leadership = Leadership(url, self.lead, self.halt, retry=retry)
 
     async def lead(self) -> None:
         self.led.append(time.monotonic())
+        if self.failing:
+            raise RuntimeError("the first sweep failed")
 
     def halt(self) -> None:
         self.halted.append(time.monotonic())
@@ -145,3 +148,21 @@ async def test_the_workers_of_another_database_on_the_server_are_not_this_ones(p
     finally:
         await session.close()
         await drop_pg_database(elsewhere)
+
+
+@needs_server
+async def test_a_worker_whose_scheduler_fails_to_start_gives_the_lock_up(pg_url):
+    """Its first sweep failed (the database refused it): holding the lock without running the
+    scheduler would leave the community with none; another worker takes it."""
+    failing, other = Seat(pg_url, failing=True), Seat(pg_url)
+    await failing.leadership.start()
+    await other.leadership.start()
+    try:
+        assert failing.led and failing.halted and not failing.leadership.leading
+        await until(lambda: other.led, 5.0)
+        await asyncio.sleep(1.0)  # the failed one is back and stands by
+        assert other.leadership.leading and not failing.leadership.leading and len(failing.led) == 1
+        assert failing.leadership.session.open
+    finally:
+        await failing.stop()
+        await other.stop()

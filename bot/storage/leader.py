@@ -51,7 +51,8 @@ class LockSession:
     async def connect(self, on_lost) -> None:
         """Connect, and call ``on_lost()`` (no arguments) when the connection ends."""
         conn = await asyncpg.connect(self.url, timeout=self.timeout)
-        conn.add_termination_listener(lambda _conn: on_lost())
+        # only while it is the session's: one dropped or closed here (``drop``, ``close``) says nothing
+        conn.add_termination_listener(lambda ended: on_lost() if ended is self.conn else None)
         self.conn, self.pid = conn, conn.get_server_pid()
 
     async def take_worker_id(self, wanted: int | None = None) -> int:
