@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -103,3 +104,42 @@ async def test_a_worker_stores_messages_under_its_own_id_and_answers_them(wa, pg
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_worker_killed_after_storing_and_handling_leaves_the_answer_to_a_survivor(wa, pg_url, tmp_path):
+    """Real ``qatysu run --webhook`` workers serving WhatsApp: the first stores a message (Meta got
+    its 200), handles it and commits, and is killed (SIGKILL) while its answer is on the way (the
+    network stalls: the answer never arrives). The survivor takes the message once the dead
+    worker's lock is gone and gives the answer kept with it: the member gets it once."""
+    from bot.storage.pg import PgDatabase
+    from tests.workers import Workers
+
+    workers = Workers(None, pg_url, tmp_path, wa=wa, QATYSU_SWEEP_SECONDS="0.5")
+    await workers.start()
+    dying, survivor = workers[0], workers[1]
+    try:
+        wa.webhook_url = dying.wa_url  # Meta posts to one worker (the balancer chose it)
+        wa.hold()
+        alma = wa.user("77010000001", "Алма")
+        body, message_id = wa.inbound(alma, "text", {"body": "/start"})
+        assert await wa.post(body) == 200  # stored: Meta will not deliver it again
+        async with PgDatabase(pg_url) as db:
+            deadline = time.monotonic() + 20
+            while not (wa.held and await db.scalar("SELECT COUNT(*) FROM processed_updates WHERE update_id = ?",
+                                                   (message_id,))):
+                assert time.monotonic() < deadline, dying.text()
+                await asyncio.sleep(0.05)
+        dying.kill()  # handled and committed; its answer hangs on the way
+        assert wa.release(apply=False) >= 1 and not wa.messages(alma)
+        greeting = await wa.next_message(alma, timeout=20)
+        assert greeting.text.startswith("Сәлеметсіз бе! Мен Qatysu"), greeting.text
+        await asyncio.sleep(2.0)
+        texts = [m.text for m in wa.messages(alma)]
+        assert sum(t.startswith("Сәлеметсіз бе! Мен Qatysu") for t in texts) == 1 and len(set(texts)) == len(texts), texts
+        assert "handling 1 WhatsApp message(s) that a stopped worker left" in survivor.text(), survivor.text()
+        async with PgDatabase(pg_url) as db:
+            assert await db.scalar("SELECT COUNT(*) FROM inbox") == 0
+    finally:
+        wa.release(apply=False)
+        await workers.stop()
+    assert survivor.process.returncode == 0 and "Traceback" not in survivor.text(), survivor.text()

@@ -28,15 +28,24 @@ def free_port() -> int:
 class Worker:
     """One ``qatysu run --webhook`` in a child process; its stderr in ``log``."""
 
-    def __init__(self, name: str, tg, db_url: str, folder: Path, *, public: str, **env: str) -> None:
+    def __init__(self, name: str, tg, db_url: str, folder: Path, *, public: str, wa=None, **env: str) -> None:
+        """Telegram's worker (``tg``), or, with ``tg`` None, WhatsApp's alone (``wa``, the fake)."""
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram/webhook"
+        self.wa_url = f"http://127.0.0.1:{self.port}/whatsapp/webhook"
         self.log = folder / f"{name}.log"
+        self.ready = "is running (webhook)" if tg is not None else "WhatsApp webhook listening"
+        channel = ({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_WEBHOOK_URL": public,
+                    "TELEGRAM_WEBHOOK_SECRET": SECRET} if tg is not None else {})
+        if wa is not None:
+            from tests.test_whatsapp_e2e import PHONE_ID, SECRET as WA_SECRET, VERIFY, WA_TOKEN
+
+            channel.update(WHATSAPP_TOKEN=WA_TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_ID, WHATSAPP_APP_SECRET=WA_SECRET,
+                           WHATSAPP_VERIFY_TOKEN=VERIFY, WHATSAPP_API_BASE=wa.base_url, WHATSAPP_API_VERSION=wa.version,
+                           WHATSAPP_TEMPLATE_NOTICE="qatysu_notice", WHATSAPP_DISPLAY_NUMBER="77001234567")
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "QATYSU_", "WHATSAPP_"))},
-                    "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "QATYSU_DB": db_url,
-                    "TELEGRAM_WEBHOOK_URL": public, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                    "QATYSU_HTTP_HOST": "127.0.0.1", "QATYSU_HTTP_PORT": str(self.port),
+                    **channel, "QATYSU_DB": db_url, "QATYSU_HTTP_HOST": "127.0.0.1", "QATYSU_HTTP_PORT": str(self.port),
                     "QATYSU_SWEEP_SECONDS": "1", **env}
         self.folder = folder
         self.process: subprocess.Popen | None = None
@@ -61,7 +70,7 @@ class Worker:
         return time.monotonic()
 
     async def started(self, timeout: float = 30.0) -> None:
-        await self.wait_for_line("is running (webhook)", timeout)
+        await self.wait_for_line(self.ready, timeout)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -89,10 +98,10 @@ class Worker:
 class Workers:
     """N workers behind one address, and the fake Telegram delivering to them."""
 
-    def __init__(self, tg, db_url: str, folder: Path, count: int = 2, **env: str) -> None:
+    def __init__(self, tg, db_url: str, folder: Path, count: int = 2, *, wa=None, **env: str) -> None:
         self.tg = tg
         public = f"http://127.0.0.1:{free_port()}"  # the balancer's address, as Telegram knows it
-        self.all = [Worker(f"worker{i + 1}", tg, db_url, folder, public=public, **env) for i in range(count)]
+        self.all = [Worker(f"worker{i + 1}", tg, db_url, folder, public=public, wa=wa, **env) for i in range(count)]
         self.pump: asyncio.Task | None = None
 
     def __getitem__(self, i: int) -> Worker:
@@ -103,7 +112,8 @@ class Workers:
         for worker in self.all:
             worker.start()
         await asyncio.gather(*(worker.started(60) for worker in self.all))
-        self.pump = asyncio.create_task(self.tg.pump_webhooks([w.url for w in self.all], connections=connections))
+        if self.tg is not None:
+            self.pump = asyncio.create_task(self.tg.pump_webhooks([w.url for w in self.all], connections=connections))
 
     def scheduler(self) -> tuple[Worker, list[Worker]]:
         """The worker that runs the scheduler, and those standing by (each says which at its start)."""
@@ -114,7 +124,7 @@ class Workers:
     async def delivered(self, timeout: float = 30.0) -> None:
         """Wait until Telegram has a 200 for every update (``webhook_deliveries`` counts them all)."""
         deadline = time.monotonic() + timeout
-        while self.tg.pending():
+        while self.tg is not None and self.tg.pending():
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.tg.pending()} updates still undelivered after {timeout:.0f} s")
             await asyncio.sleep(0.02)
