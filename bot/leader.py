@@ -4,8 +4,9 @@
 of them takes any update, and exactly one runs the scheduler (closing ballots on time, reminders,
 pruning). ``Leadership`` holds, on a connection of its own (``bot/storage/leader.py``):
 
-* the worker's lock, for as long as it lives: the WhatsApp messages it stored name it, and the
-  scheduler's sweep hands a dead worker's messages to its own worker (``orphans``);
+* the worker's lock, for as long as it lives: the WhatsApp messages it stored name it, and every
+  ``retry`` seconds each worker takes those of a worker gone for two looks in a row and handles
+  them (``WhatsAppApp.adopt``, ``bot/storage/inbox.py``'s ``adopt``);
 * the scheduler lock, when it can get it. At start and then every ``retry`` seconds a worker
   standing by tries to take it; the one that does logs "scheduler: this worker runs it" and
   starts the scheduler, whose start sweeps what fell due meanwhile and asks again for the
@@ -68,7 +69,7 @@ class Leadership:
         await self._connect()
         await self._try_to_lead()
         if self._leading_task is not None:  # the first sweep (what fell due meanwhile) before serving, as on SQLite
-            await asyncio.shield(self._leading_task)
+            await asyncio.wait({self._leading_task})  # it may end cancelled (the lock lost meanwhile): then standing by
         self._task = asyncio.create_task(self._watch())
 
     async def _connect(self) -> None:

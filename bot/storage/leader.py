@@ -6,7 +6,7 @@ session-level advisory lock on it:
 * its *worker lock* (``WORKERS``, its id): held for as long as the worker lives. A row a worker
   stored for itself (a WhatsApp message in the inbox) names that id; a row whose worker's lock is
   held by nobody belongs to a dead worker, and another takes it (``bot/storage/inbox.py``'s
-  ``orphans``).
+  ``adopt``).
 * the *scheduler lock* (``SCHEDULER``), taken by one worker at a time: that worker runs the
   scheduler. The others try to take it every few seconds.
 
