@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
                           f"before")
         else:
             print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
-        one_process = _only_process_on(path)  # held until this process exits  # noqa: F841
+        only_this_one = _only_process_on(path)  # noqa: F841  (kept open, and locked, until this process exits)
 
     telegram = whatsapp = None
     if cfg.telegram_token:
@@ -143,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if cfg.whatsapp:
         from bot.whatsapp.app import WhatsAppApp
 
-        whatsapp = WhatsAppApp(cfg, telegram=telegram, sweep_interval=cfg.sweep_interval)  # beside Telegram it shares its database and engine
+        # beside Telegram it shares its database and engine
+        whatsapp = WhatsAppApp(cfg, telegram=telegram, sweep_interval=cfg.sweep_interval)
     beat = heartbeat.path_for(path)
     beat.unlink(missing_ok=True)  # one left by an earlier run says nothing about this one
 

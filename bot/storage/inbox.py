@@ -59,6 +59,7 @@ async def adopt(tx: Tx, channel: str, dead: set[int | None], me: int) -> list[tu
         stored = json.loads(payload)
         stored["worker"] = me
         payload = json.dumps(stored, ensure_ascii=False)
-        await tx.execute("UPDATE inbox SET payload = ? WHERE channel = ? AND update_id = ?", (payload, channel, update_id))
+        await tx.execute("UPDATE inbox SET payload = ? WHERE channel = ? AND update_id = ?",
+                         (payload, channel, update_id))
         taken.append((update_id, payload))
     return taken
