@@ -25,15 +25,16 @@ from bot import serve
 from bot.config import CannotRun, Config
 from bot import drawing
 from bot.delivery import Delivery
-from bot.flows.engine import Engine
+from bot.flows.engine import Engine, NotHandled
 from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, TelegramUpdates, set_commands
 from bot.handlers.telegram_updates import Malformed
 from bot.http_server import HttpServer
+from bot.leader import RETRY, SchedulerSeat
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import updates
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 from bot.storage.pg import PgDatabase
 from bot.storage.stores import database, shown
 
@@ -78,7 +79,7 @@ class TelegramApp:
     delivery: Delivery = field(default=None, init=False)
     server: HttpServer | None = None  # shared with WhatsApp (``qatysu run``); else the webhook's own
     _own_server: bool = field(default=False, init=False)
-    scheduler: Scheduler | None = field(default=None, init=False)
+    scheduler: SchedulerSeat | None = field(default=None, init=False)  # on PostgreSQL: one worker's at a time
     outbox: OutboxWorker = field(default=None, init=False)
     sweep_interval: float = 10.0
     session: AiohttpSession | None = None  # tests pass one of their own
@@ -113,7 +114,7 @@ class TelegramApp:
                                               timeout=self.polling_timeout, retry_delay=self.retry_delay)
                 await self.polling.start()
             doing = "starting the scheduler"
-            self.scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+            self.scheduler = SchedulerSeat(self.db, self._new_scheduler, retry=min(RETRY, self.sweep_interval))
             await self.scheduler.start()
         except BaseException as exc:  # a Ctrl-C during the start too: what was started is stopped
             try:
@@ -127,6 +128,9 @@ class TelegramApp:
         log.info("Telegram bot @%s is running (%s); WhatsApp: %s", me.username,
                  "webhook" if config.telegram_webhook_url else "long polling",
                  "configured" if config.whatsapp else "not configured (WHATSAPP_TOKEN)")
+
+    def _new_scheduler(self, guard=None) -> Scheduler:
+        return Scheduler(self.engine, self.delivery, interval=self.sweep_interval, guard=guard)
 
     async def _start_running(self, username: str) -> None:
         config = self.config
@@ -166,8 +170,17 @@ class TelegramApp:
                           raw.get("update_id") if isinstance(raw, dict) else "?", exc)
                 return web.json_response({})
             if incoming is not None:
-                await handler.handle(incoming, retry=True)
-                await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                try:
+                    await handler.handle(incoming, retry=True)
+                except NotHandled as exc:  # nothing was done (the database stayed busy): Telegram delivers it again
+                    log.warning("update %s not handled, the database is busy (%s); Telegram delivers it again",
+                                incoming.update_id, exc)
+                    return web.Response(body="busy; deliver it again", status=503)
+                try:
+                    await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                except Busy:  # answered all the same: its kept answer is dropped later (scheduler's prune)
+                    log.warning("update %s was answered, but its kept answer could not be dropped yet",
+                                incoming.update_id)
             return web.json_response({})
 
         if self.server is None:

@@ -59,6 +59,14 @@ environment:
   WHATSAPP_TEMPLATE_NOTICE  the approved template sent outside the 24-hour window
   WHATSAPP_DISPLAY_NUMBER   the business number, for wa.me links
 
+  QATYSU_SWEEP_SECONDS      seconds between the scheduler's sweeps (closing times, reminders;
+                            default 10)
+
+Several workers: on PostgreSQL, start `qatysu run --webhook` in N processes (or containers)
+behind one address; any worker takes any update, and one of them at a time runs the scheduler
+(another takes over within seconds when it dies). A SQLite file is served by one process: a
+second `qatysu run` on the same file is refused.
+
 SIGTERM or SIGINT stops it cleanly within 8 s: no new updates, those in hand answered, the send in
 flight finished, the database closed; what was not handled is handled at the next start.
 """
@@ -163,6 +171,9 @@ def _run(args: argparse.Namespace) -> int:
     from bot.storage.dbfile import latest_version
 
     cfg = configuration.load(need_telegram=True)
+    if args.webhook and cfg.telegram_token and not cfg.telegram_webhook_url:
+        raise Refused("--webhook: TELEGRAM_WEBHOOK_URL is not set (a worker started with --webhook takes "
+                      "Telegram's updates by webhook only, never by long polling)")
     missing = i18n.missing_catalogs()
     if missing:
         raise Refused(f"the translation catalogs for {', '.join(missing)} are missing from this installation "
@@ -182,16 +193,18 @@ def _run(args: argparse.Namespace) -> int:
                           f"before")
         else:
             print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
+        only_this_one = _only_process_on(path)  # noqa: F841  (kept open, and locked, until this process exits)
 
     telegram = whatsapp = None
     if cfg.telegram_token:
         from bot.app import TelegramApp  # aiogram only when Telegram is served
 
-        telegram = TelegramApp(cfg)
+        telegram = TelegramApp(cfg, sweep_interval=cfg.sweep_interval)
     if cfg.whatsapp:
         from bot.whatsapp.app import WhatsAppApp
 
-        whatsapp = WhatsAppApp(cfg, telegram=telegram)  # beside Telegram it shares its database and engine
+        # beside Telegram it shares its database and engine
+        whatsapp = WhatsAppApp(cfg, telegram=telegram, sweep_interval=cfg.sweep_interval)
     beat = heartbeat.path_for(path)
     beat.unlink(missing_ok=True)  # one left by an earlier run says nothing about this one
 
@@ -217,6 +230,26 @@ def _run(args: argparse.Namespace) -> int:
         print(f"qatysu: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _only_process_on(path: str):
+    """Take the SQLite file for this process alone (an advisory ``flock`` on the file, which
+    SQLite's own locks do not use); the open file is returned and must be kept open. A second
+    ``qatysu run`` on the same file is refused: SQLite is served by one process (two would run
+    two schedulers, and each would send the same reminders); several workers need PostgreSQL."""
+    import fcntl
+
+    try:
+        holder = open(path, "ab")  # creates an empty file when there is none: SQLite takes it as new
+    except OSError as exc:
+        raise Refused(f"cannot open {os.path.abspath(path)} (QATYSU_DB): {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder.close()
+        raise Refused(f"another `qatysu run` serves {os.path.abspath(path)}: a SQLite database is served by one "
+                      f"process; several workers need PostgreSQL (QATYSU_DB=postgresql://…)") from None
+    return holder
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -453,13 +486,16 @@ def _health(args: argparse.Namespace) -> int:
         connection = http.client.HTTPConnection(host, cfg.http_port, timeout=5)
         try:
             connection.request("GET", "/health")
-            status = connection.getresponse().status  # any answer: the server is up
+            response = connection.getresponse()  # any answer: the server is up
+            status = response.status
+            said_by_it = response.read(200).decode("utf-8", "replace").strip()
         except OSError as exc:
             print(f"unhealthy: the webhook server does not answer on {host}:{cfg.http_port} ({exc})")
             return 1
         finally:
             connection.close()
-        said.append(f"the webhook server answers on {host}:{cfg.http_port} (HTTP {status})")
+        said.append(f"the webhook server answers on {host}:{cfg.http_port} (HTTP {status}"
+                    + (f": {said_by_it}" if said_by_it.startswith("ok: ") else "") + ")")
     if not cfg.telegram_webhook_url and (cfg.telegram_token or not cfg.whatsapp):  # Telegram is polled
         beat = heartbeat.path_for(cfg.db_path)
         age = heartbeat.age(beat)
@@ -489,7 +525,12 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="qatysu", description="Qatysu community participation bot",
                                    epilog="Each command's --help names the environment variables it reads.")
     sub = main.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    command("run", "run the bot (needs TELEGRAM_BOT_TOKEN or WHATSAPP_TOKEN)", RUN_ENV).set_defaults(fn=_run)
+    run = command("run", "run the bot (needs TELEGRAM_BOT_TOKEN or WHATSAPP_TOKEN)", RUN_ENV)
+    run.add_argument("--webhook", action="store_true",
+                     help="take updates by webhook only, never by long polling (one of several workers behind one "
+                          "address, on PostgreSQL): refuses to start without TELEGRAM_WEBHOOK_URL when "
+                          "TELEGRAM_BOT_TOKEN is set")
+    run.set_defaults(fn=_run)
     demo = command("demo", "simulate a community, no token or network needed",
                    "environment: none (the demo's database is OUT/demo.db, never QATYSU_DB)")
     demo.add_argument("--out", default="demo-out", help="folder for transcript.md, the charts and demo.db "

@@ -38,6 +38,7 @@ class Config:
     operator_name: str = "Qatysu"
     operator_bin: str = ""
     whatsapp: "WhatsAppConfig | None" = None
+    sweep_interval: float = 10.0  # QATYSU_SWEEP_SECONDS: seconds between the scheduler's sweeps
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,13 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
     access_log = env.get("QATYSU_HTTP_ACCESS_LOG", "").strip().lower()
     if access_log not in ("", "0", "1", "no", "yes", "off", "on", "false", "true"):
         raise ConfigError(f"QATYSU_HTTP_ACCESS_LOG must be 1 or 0, got {access_log!r}")
+    sweep_text = env.get("QATYSU_SWEEP_SECONDS", "").strip() or "10"
+    try:
+        sweep = float(sweep_text)
+    except ValueError:
+        sweep = 0.0
+    if not 0.1 <= sweep <= 3600:
+        raise ConfigError(f"QATYSU_SWEEP_SECONDS must be a number of seconds from 0.1 to 3600, got {sweep_text!r}")
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
     whatsapp = _whatsapp(env)
     if need_telegram and token is None and whatsapp is None:  # a channel is needed: either will do
@@ -131,6 +139,7 @@ def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -
         operator_name=env.get("QATYSU_OPERATOR_NAME", "").strip() or "Qatysu",
         operator_bin=env.get("QATYSU_OPERATOR_BIN", "").strip(),
         whatsapp=whatsapp,
+        sweep_interval=sweep,
     )
 
 

@@ -31,6 +31,7 @@ class HttpServer:
         self.access_log = access_log        # a line per request on the ``aiohttp.access`` logger (off: a
         # burst of webhooks costs ~5 % less; QATYSU_HTTP_ACCESS_LOG=1 turns it on)
         self._routes: dict[str, dict[str, Handler]] = {HEALTH_PATH: {"GET": self._health}}
+        self.role: Callable[[], str] | None = None  # several workers: this one's part ("scheduler: …")
         self._runner: web.AppRunner | None = None
 
     @property
@@ -78,4 +79,5 @@ class HttpServer:
         return await handler(request)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(text=f"ok: {self.serves}")
+        role = self.role() if self.role is not None else None
+        return web.Response(text=f"ok: {self.serves}" + (f"; {role}" if role else ""))

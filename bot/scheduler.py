@@ -4,12 +4,17 @@ members silent too long; and, once at start, the redraws a crash cut off.
 A sweep every few seconds reads what is due from the database, so nothing is kept only in
 memory: a restart loses no deadline, and one that passed while the bot was down is handled on
 start. APScheduler runs the sweep.
+
+Several workers on one PostgreSQL database run one scheduler between them (``bot/leader.py``):
+there each job's transaction first runs ``guard`` (is the scheduler lock still this worker's?),
+and ``halt()`` stops the scheduler at once when the lock's connection is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,6 +25,7 @@ from bot.flows.engine import Engine, utcnow
 from bot.flows.privacy import expire_inactive
 from bot.flows.reminders import PLAN_PAGE, iso, plan_ballot_reminders, plan_digests, plan_tasks, send_reminders
 from bot.storage import reminders
+from bot.storage.db import Tx
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +80,12 @@ AT_START = (redraw_pending,)  # once, in the background: the bot answers meanwhi
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, delivery: Delivery, *, interval: float = 10.0) -> None:
+    def __init__(self, engine: Engine, delivery: Delivery, *, interval: float = 10.0,
+                 guard: Callable[[Tx], Awaitable[None]] | None = None) -> None:
         self.engine = engine
         self.delivery = delivery
         self.interval = interval
+        self.guard = guard  # run first in each job's transaction; raises when this worker may not run it
         self._scheduler = AsyncIOScheduler()
         self._at_start: asyncio.Task | None = None
         self._planned_minute: datetime | None = None
@@ -105,8 +113,10 @@ class Scheduler:
                 after = await plan_tasks(ctx, start, PLAN_PAGE)
 
             try:
-                await self.engine.run_system(page)  # plans rows only: nothing to deliver
-            except Exception:
+                await self.engine.run_system(self._fenced(page))  # plans rows only: nothing to deliver
+            except Exception as exc:
+                if self._lost(exc):
+                    return
                 log.exception("planning the reminders of the tasks after #%s failed", start)
                 return
             await asyncio.sleep(0)  # what waits for the loop (a vote's answer) goes first
@@ -132,11 +142,45 @@ class Scheduler:
             if self._stopping:
                 return
             try:
-                outcome = await self.engine.run_system(job)
+                outcome = await self.engine.run_system(self._fenced(job))
                 await self.delivery.deliver_outcome(outcome)
-            except Exception:
+            except Exception as exc:
+                if self._lost(exc):
+                    return
                 log.exception("scheduled job %s failed", job.__name__)
             await asyncio.sleep(0)  # each job is a transaction on the event loop: an answer may go between
+
+    def _fenced(self, job: Callable[[Context], Awaitable[None]]) -> Callable[[Context], Awaitable[None]]:
+        if self.guard is None:
+            return job
+        guard = self.guard
+
+        async def fenced(ctx: Context) -> None:
+            await guard(ctx.tx)
+            await job(ctx)
+
+        return fenced
+
+    def _lost(self, exc: Exception) -> bool:
+        """The guard refused: this worker no longer runs the scheduler; it stops now."""
+        from bot.leader import LostLeadership
+
+        if not isinstance(exc, LostLeadership):
+            return False
+        if not self._stopping:
+            log.warning("scheduler: the lock is no longer this worker's; its scheduler stops")
+            self.halt()
+        return True
+
+    def halt(self) -> None:
+        """Stop at once (the lock was lost): no job starts any more, and the one under way is
+        cancelled (its transaction rolls back)."""
+        self._stopping = True
+        for task in (self._at_start, self._sweeping):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
 
     async def start(self) -> None:
         # The digest's chart is named in a sweep's transaction, on the event loop: the apps import

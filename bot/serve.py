@@ -59,6 +59,8 @@ async def serve(config: Config, telegram: "TelegramApp | None", whatsapp: "Whats
         if not await _first(starting, asked):
             return True  # asked to stop while starting: what started is stopped below
         starting.result()  # a failed start: CannotRun
+        if server is not None:
+            server.role = _role(telegram, whatsapp)
         if telegram is not None and telegram.polling is not None:
             ended = asyncio.create_task(telegram.polling.wait())
         await _first(ended, asked)
@@ -70,6 +72,16 @@ async def serve(config: Config, telegram: "TelegramApp | None", whatsapp: "Whats
         exc = ended.exception()  # logged where it happened, if it needs a traceback
         raise CannotRun(_why(exc, config.telegram_api_base or DEFAULT_API, "polling")) from exc
     return asked.is_set()
+
+
+def _role(telegram, whatsapp):
+    """What /health says of this worker's part among several (PostgreSQL): None on SQLite."""
+    seat = telegram.scheduler if telegram is not None else getattr(whatsapp, "_scheduler", None)
+    if seat is None or seat.leadership is None:
+        return None
+    leadership = seat.leadership
+    return lambda: (f"worker {leadership.worker}; scheduler: "
+                    f"{'this worker runs it' if leadership.leading else 'standing by'}")
 
 
 async def _start(server: HttpServer | None, telegram, whatsapp) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.storage.db import Tx
 
 
@@ -35,3 +37,29 @@ def _number(row: tuple[str, str]) -> int:
 
 async def done(tx: Tx, channel: str, update_ids: list[str]) -> None:
     await tx.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?", [(channel, u) for u in update_ids])
+
+
+# --- several workers (PostgreSQL): each stored message names the worker that stored it --------
+async def owners(tx: Tx, channel: str) -> set[int | None]:
+    """The workers whose stored messages wait in the inbox (None: stored by no worker in
+    particular, before several workers ran)."""
+    rows = await tx.all("SELECT DISTINCT json_extract(payload, '$.worker') FROM inbox WHERE channel = ?", (channel,))
+    return {None if r[0] is None else int(r[0]) for r in rows}
+
+
+async def adopt(tx: Tx, channel: str, dead: set[int | None], me: int) -> list[tuple[str, str]]:
+    """The messages the ``dead`` workers stored and did not handle become worker ``me``'s (their
+    payloads name it now); they are returned in the order they arrived, to be handled."""
+    rows = await tx.all("SELECT update_id, payload, json_extract(payload, '$.worker') FROM inbox WHERE channel = ?"
+                        " ORDER BY rowid", (channel,))
+    taken = []
+    for update_id, payload, owner in rows:
+        if (None if owner is None else int(owner)) not in dead:
+            continue
+        stored = json.loads(payload)
+        stored["worker"] = me
+        payload = json.dumps(stored, ensure_ascii=False)
+        await tx.execute("UPDATE inbox SET payload = ? WHERE channel = ? AND update_id = ?",
+                         (payload, channel, update_id))
+        taken.append((update_id, payload))
+    return taken

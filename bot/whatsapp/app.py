@@ -22,9 +22,10 @@ from bot.config import Config
 from bot.delivery import Delivery
 from bot.flows.engine import Engine
 from bot.http_server import HttpServer
+from bot.leader import RETRY, SchedulerSeat
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
-from bot.storage import whatsapp as store
+from bot.storage import inbox, whatsapp as store
 from bot.storage.db import Database
 from bot.storage.pg import PgDatabase
 from bot.storage.stores import database
@@ -62,9 +63,12 @@ class WhatsAppApp:
     inbox_writer: GroupCommit = field(init=False)  # the webhook's group commit
     _own: bool = field(default=False, init=False)
     _outbox: OutboxWorker | None = field(default=None, init=False)
-    _scheduler: Scheduler | None = field(default=None, init=False)
+    _scheduler: SchedulerSeat | None = field(default=None, init=False)
     _own_server: bool = field(default=False, init=False)
     _pruning: asyncio.Task | None = field(default=None, init=False)
+    _adopting: asyncio.Task | None = field(default=None, init=False)  # several workers: what dead ones left
+    _absent: dict = field(default_factory=dict, init=False)  # a worker whose messages wait → since when it is gone
+    worker: int | None = field(default=None, init=False)  # this worker's id on PostgreSQL (bot/leader.py)
 
     async def start(self) -> None:
         config = self.config
@@ -81,7 +85,9 @@ class WhatsAppApp:
             drawing.start()  # the drawing process and the renderers, ready before the first chart
             self._outbox = OutboxWorker(self.delivery)
             self._outbox.start()
-            self._scheduler = Scheduler(self.engine, self.delivery, interval=self.sweep_interval)
+            self._scheduler = SchedulerSeat(
+                self.db, lambda guard=None: Scheduler(self.engine, self.delivery, interval=self.sweep_interval,
+                                                      guard=guard), retry=min(RETRY, self.sweep_interval))
             await self._scheduler.start()
         self.sender = WhatsAppSender(wa, self.db, session=self.session, rate=self.rate,
                                      default_locale=config.locale, clock=self.clock)
@@ -94,18 +100,63 @@ class WhatsAppApp:
             self.server = HttpServer(config.http_host, config.http_port, "WhatsApp's webhook",
                                      access_log=config.http_access_log)
             self._own_server = True
+        seat = self.telegram.scheduler if self.telegram is not None else self._scheduler
+        self.worker = seat.worker if seat is not None else None
         self.inbox_writer = inbox_writer(self.db)
-        for route in routes(wa, self.db, self.channel, self.inbox_writer):
+        for route in routes(wa, self.db, self.channel, self.inbox_writer, worker=self.worker):
             self.server.mount(route.method, route.path, route.handler)
         if not self.server.listening:
             await self.server.start()
         self.port = self.server.port
         if self._own:  # alone in the process: what TelegramApp does for it otherwise (see bot/app.py)
             serve.tune_gc()
-        left = await self.channel.replay()
-        if left:
-            log.info("handling %d WhatsApp message(s) received before the last stop", left)
+        if self.worker is None:  # one process: what the inbox holds was left by its last run
+            left = await self.channel.replay()
+            if left:
+                log.info("handling %d WhatsApp message(s) received before the last stop", left)
+        else:  # one of several workers: what dead workers left, once they are surely gone
+            self._adopting = asyncio.create_task(self._adopt_forever(seat.retry))
         log.info("WhatsApp webhook listening on %s:%d%s", self.server.host, self.port, PATH)
+
+    async def adopt(self, absent_for: float) -> int:
+        """Handle the messages that workers gone for ``absent_for`` seconds or more stored and did
+        not handle (their worker lock is free: ``bot/storage/leader.py``). A worker whose lock's
+        connection broke for a moment (a server restart) has it again within seconds, and keeps
+        its messages: only one absent at two looks ``absent_for`` apart loses them. The number
+        of messages taken."""
+        from bot.storage import leader
+
+        now = time.monotonic()
+
+        async def look(tx):
+            return await inbox.owners(tx, CHANNEL), await leader.live_workers(tx)
+
+        owners, live = await self.db.atomic(look)
+        for owner in owners - live:
+            self._absent.setdefault(owner, now)
+        for owner in list(self._absent):
+            if owner not in owners or owner in live:
+                del self._absent[owner]
+        # None: stored by a version that ran one process only (PostgreSQL's first release names the
+        # worker): no worker will handle it, so it is taken at once
+        dead = {owner for owner, since in self._absent.items() if owner is None or now - since >= absent_for}
+        if not dead:
+            return 0
+        me = self.worker
+        taken = await self.db.atomic(lambda tx: inbox.adopt(tx, CHANNEL, dead, me))
+        if taken:
+            log.info("handling %d WhatsApp message(s) that a stopped worker left", len(taken))
+        for message_id, stored in taken:
+            self.channel.submit(message_id, stored, retry=True)  # its answer, if it handled one, given again
+        return len(taken)
+
+    async def _adopt_forever(self, every: float) -> None:
+        while True:
+            try:
+                await self.adopt(2 * every)
+            except Exception:
+                log.exception("taking the WhatsApp messages a stopped worker left failed; tried again later")
+            await asyncio.sleep(every)
 
     async def _prune(self) -> None:
         before = self.clock() - KEEP_SENT
@@ -123,10 +174,12 @@ class WhatsAppApp:
         """Take no new message (its own server closes its port) and handle those in hand within
         ``grace`` seconds; the rest stays in the inbox for the next start."""
         until = time.monotonic() + grace
-        if self._pruning is not None:
-            self._pruning.cancel()
-            await asyncio.gather(self._pruning, return_exceptions=True)
-            self._pruning = None
+        for name in ("_pruning", "_adopting"):
+            task = getattr(self, name)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                setattr(self, name, None)
         if self._own_server and self.server is not None:
             server, self.server = self.server, None
             await server.stop(_left(until))

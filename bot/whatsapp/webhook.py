@@ -36,8 +36,10 @@ PATH = "/whatsapp/webhook"
 BODY_MAX = 1024 * 1024
 
 
-def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, float]], list[dict]]:
-    """The messages (id, sender, stored JSON, timestamp) and status callbacks for our number."""
+def parse(body: Any, phone_number_id: str,
+          worker: int | None = None) -> tuple[list[tuple[str, str, str, float]], list[dict]]:
+    """The messages (id, sender, stored JSON, timestamp) and status callbacks for our number; the
+    stored JSON names the ``worker`` that stores it, when several share the database."""
     messages: list[tuple[str, str, str, float]] = []
     statuses: list[dict] = []
     received = round(time.time(), 3)  # a double tap is judged by when it came, not when it is handled
@@ -54,8 +56,10 @@ def parse(body: Any, phone_number_id: str) -> tuple[list[tuple[str, str, str, fl
                 if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                     continue
                 sender = str(message["from"])
-                stored = json.dumps({"message": message, "name": names.get(sender, ""), "received": received},
-                                    ensure_ascii=False)
+                kept = {"message": message, "name": names.get(sender, ""), "received": received}
+                if worker is not None:  # handled by this worker; should it die first, by another (bot/leader.py)
+                    kept["worker"] = worker
+                stored = json.dumps(kept, ensure_ascii=False)
                 messages.append((str(message["id"])[:200], sender, stored, _timestamp(message.get("timestamp"))))
             statuses.extend(s for s in _list(value.get("statuses")) if isinstance(s, dict) and s.get("id"))
     return messages, statuses
@@ -91,7 +95,7 @@ def inbox_writer(db: Database) -> GroupCommit[Received, list[str]]:
 
 
 def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel,
-           writer: GroupCommit[Received, list[str]] | None = None) -> list[web.RouteDef]:
+           writer: GroupCommit[Received, list[str]] | None = None, worker: int | None = None) -> list[web.RouteDef]:
     secret = config.app_secret.encode()
     writer = inbox_writer(db) if writer is None else writer
     turns = channel.turns
@@ -123,7 +127,7 @@ def routes(config: WhatsAppConfig, db: Database, channel: WhatsAppChannel,
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return web.Response(status=400, text="not JSON")
-        messages, statuses = parse(body, config.phone_number_id)
+        messages, statuses = parse(body, config.phone_number_id, worker)
         if not messages and not statuses:
             return web.Response(text="ok")
 

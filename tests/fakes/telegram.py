@@ -914,6 +914,10 @@ class FakeTelegram:
         self.webhook_url: str = ""
         self.webhook_secret: str | None = None
         self.webhook_allowed_updates: list[str] | None = None
+        self.webhook_deliveries: Counter[str] = Counter()
+        """2xx answers by worker URL (``pump_webhooks``)."""
+        self.webhook_failures: Counter[str] = Counter()
+        """Deliveries that got no 2xx, by worker URL (``pump_webhooks``): each was delivered again."""
 
         # State
         self._users: dict[int, FakeUser] = {}
@@ -1566,9 +1570,10 @@ class FakeTelegram:
         *,
         secret: Any = ...,
         timeout: float = 10.0,
+        url: str | None = None,
     ) -> int:
-        """POST ``update`` to the URL the bot registered with setWebhook; return the
-        HTTP status.
+        """POST ``update`` to the URL the bot registered with setWebhook (or to ``url``: one
+        worker behind that address); return the HTTP status.
 
         Sends ``X-Telegram-Bot-Api-Secret-Token`` when a secret was set (override with
         ``secret=``; ``secret=None`` omits the header). A 2xx answer removes the
@@ -1576,7 +1581,7 @@ class FakeTelegram:
         response body (aiogram's ``handle_in_background=False``), it is executed and
         recorded like a normal call (``via="webhook-reply"``).
         """
-        if not self.webhook_url:
+        if not self.webhook_url and url is None:
             raise AssertionError("no webhook set: the bot has not called setWebhook\n" + self.dump())
         headers = {"Content-Type": "application/json"}
         token = self.webhook_secret if secret is ... else secret
@@ -1585,7 +1590,7 @@ class FakeTelegram:
         if self._client is None:
             self._client = aiohttp.ClientSession()
         async with self._client.post(
-            self.webhook_url, data=json.dumps(update), headers=headers,
+            url or self.webhook_url, data=json.dumps(update), headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
             status = resp.status
@@ -1593,6 +1598,62 @@ class FakeTelegram:
                 self._forget(update)
                 await self._run_webhook_reply(resp)
         return status
+
+    async def pump_webhooks(self, targets: list[str], *, connections: int = 40, retry_delay: float = 0.1,
+                            timeout: float = 10.0) -> None:
+        """Be Telegram in webhook mode in front of several workers behind one address (run it as a
+        task; cancel it to stop): every pending update is POSTed to one of ``targets`` (full URLs,
+        taken in turn, as a load balancer does), up to ``connections`` at once (setWebhook's
+        ``max_connections``, 40 by default). An update whose POST got no 2xx (the worker died
+        mid-update, refused it, or did not answer within ``timeout``) is delivered again, after
+        ``retry_delay``, to the next target: Telegram forgets an update only once it got its 200.
+        ``webhook_deliveries`` counts the 2xx answers by target."""
+        turn = itertools.count()
+        free = asyncio.Semaphore(connections)
+        in_flight: set[int] = set()
+        tasks: set[asyncio.Task] = set()
+
+        async def deliver(update: JSON) -> None:
+            try:
+                while True:
+                    target = targets[next(turn) % len(targets)]
+                    try:
+                        status = await self.deliver_webhook(update, url=target, timeout=timeout)
+                    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                        status = 0
+                    if 200 <= status < 300:
+                        self.webhook_deliveries[target] += 1
+                        return
+                    self.webhook_failures[target] += 1
+                    await asyncio.sleep(retry_delay)
+            finally:
+                in_flight.discard(update["update_id"])
+                free.release()
+
+        try:
+            while True:
+                waiting = [u for u in [r.update for r in self._redeliveries] + list(self._queue)
+                           if u["update_id"] not in in_flight]
+                if not waiting:
+                    woken = asyncio.get_running_loop().create_future()
+                    self._poll_waiters.add(woken)
+                    try:
+                        await asyncio.wait_for(woken, 0.05)
+                    except asyncio.TimeoutError:
+                        pass
+                    finally:
+                        self._poll_waiters.discard(woken)
+                    continue
+                for update in waiting:
+                    await free.acquire()
+                    in_flight.add(update["update_id"])
+                    task = asyncio.create_task(deliver(update))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def deliver_pending_webhooks(self, **kw: Any) -> list[int]:
         """Deliver every pending update to the webhook in order; return the statuses."""

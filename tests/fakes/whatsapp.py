@@ -88,6 +88,8 @@ class FakeWhatsApp:
         self.offset = 0.0  # seconds added to the fake's clock (advance)
         self._cursor: dict[str, int] = {}
         self._faults: list[tuple[int, str | None]] = []
+        self._hold: asyncio.Future[bool] | None = None  # sends wait for it (hold, release)
+        self.held = 0  # sends held since the last hold()
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -126,6 +128,19 @@ class FakeWhatsApp:
     def fail_next(self, code: int, times: int = 1, to: str | None = None) -> None:
         """The next ``times`` sends (to ``to``, or anyone) are refused with ``code``."""
         self._faults.extend([(code, to)] * times)
+
+    def hold(self) -> None:
+        """Sends from now on hang (the network stalls) until ``release``."""
+        self._hold = asyncio.get_running_loop().create_future()
+        self.held = 0
+
+    def release(self, *, apply: bool = True) -> int:
+        """End the hold: the held sends go through (``apply``) or never arrive (the sender died
+        meanwhile: they get a 500 and are not received). How many were held."""
+        if self._hold is not None and not self._hold.done():
+            self._hold.set_result(apply)
+        self._hold = None
+        return self.held
 
     def _check_request(self, request: web.Request) -> None:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -173,6 +188,10 @@ class FakeWhatsApp:
         except Refusal as exc:
             self.refused.append((payload, exc.code))
             return self._error(exc)
+        if self._hold is not None:
+            self.held += 1
+            if not await asyncio.shield(self._hold):
+                return web.json_response({"error": {"message": "held, never arrived", "code": 1}}, status=500)
         self.received.setdefault(received.to, []).append(received)
         self._changed.set()
         return web.json_response({"messaging_product": "whatsapp",
