@@ -60,7 +60,7 @@ BACKOFF_CAP = 300.0     # seconds: a failing message is tried again at least eve
 MAX_AGE = 24 * 3600.0   # seconds after it was queued that a message not yet sent is dropped
 UNREAD_RECHECK = 60.0   # seconds between two looks at a queued message this version cannot read
 WINDOW = 1.05  # a second, and a margin for the time a request takes to arrive
-LEASE = 60.0   # seconds a worker holds the chats it claimed (renewed every third while it sends)
+LEASE = 20.0   # seconds a worker holds the chats it claimed (renewed every third while it sends)
 BATCH = 200    # chats claimed in one pass
 _instances = itertools.count(1)  # the outbox workers of this process, in the order they were made
 
