@@ -18,7 +18,9 @@ code's refuses to open (``SchemaTooNew``).
 
 **A unit of work.** On SQLite ``atomic`` runs the work to the end at once, under SQLite's write
 lock, so units of work never interleave. On PostgreSQL each runs in its own ``SERIALIZABLE``
-transaction on a connection of a pool: units of work may overlap in time, but PostgreSQL commits
+transaction on a connection of a pool, those of one process in turn (side by side, a burst of
+taps on one ballot conflicted nearly every time: bench/workers_burst.py); units of work of
+several processes (workers) overlap in time, but PostgreSQL commits
 only what equals some serial order and fails the others with 40001 (or 40P01, a deadlock);
 ``atomic`` then rolls back and runs the work again, with a growing random pause, until
 ``busy_timeout_ms`` has passed (then ``Busy``, as when SQLite's lock stayed taken: the engine
