@@ -170,10 +170,11 @@ def toasts_as_expected(tg, queued: list[Queued], name: str, exact: bool = False)
 
 
 async def read_db(db_path: str, read: Callable):
-    """``await read(tx)`` in one transaction on the bench's database, through the app's code."""
-    from bot.storage.db import Database
+    """``await read(tx)`` in one transaction on the bench's database (a SQLite file or a
+    PostgreSQL URL), through the app's code."""
+    from bot.storage.stores import database
 
-    db = await Database(db_path).open()
+    db = await database(db_path).open()
     try:
         async with db.transaction() as tx:
             return await read(tx)

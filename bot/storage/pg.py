@@ -18,7 +18,9 @@ code's refuses to open (``SchemaTooNew``).
 
 **A unit of work.** On SQLite ``atomic`` runs the work to the end at once, under SQLite's write
 lock, so units of work never interleave. On PostgreSQL each runs in its own ``SERIALIZABLE``
-transaction on a connection of a pool: units of work may overlap in time, but PostgreSQL commits
+transaction on a connection of a pool, those of one process in turn (side by side, a burst of
+taps on one ballot conflicted nearly every time: bench/workers_burst.py); units of work of
+several processes (workers) overlap in time, but PostgreSQL commits
 only what equals some serial order and fails the others with 40001 (or 40P01, a deadlock);
 ``atomic`` then rolls back and runs the work again, with a growing random pause, until
 ``busy_timeout_ms`` has passed (then ``Busy``, as when SQLite's lock stayed taken: the engine
@@ -292,6 +294,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("bytea", schema="pg_catalog", encoder=_blob, decoder=bytes, format="binary")
 
 
+class _PooledConnection(asyncpg.Connection):
+    """A connection of the pool, back in it without asyncpg's reset query (``RESET ALL``,
+    ``UNLISTEN *``, ``CLOSE ALL``, ``pg_advisory_unlock_all()``): a round trip after every unit of
+    work, ~75 µs of the worker's CPU each (~4 units of work a vote), for state nothing here leaves
+    behind: no ``SET``, ``LISTEN`` or cursor, and the advisory locks (``migrate``, ``transaction``)
+    are released where they are taken. A transaction left open is still rolled back on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def _text(value: Any) -> str:
     """A text column takes what SQLite's takes, but for NUL, which PostgreSQL's text cannot hold:
     it becomes U+FFFD (a button's data or a message from a broken client carried one, and the
@@ -317,11 +330,17 @@ class PgDatabase:
         self._identities: dict[str, str] = {}
         self.retries = 0  # units of work run again after a serialization failure (for benchmarks)
         self.found = 0  # the schema version the last migrate() found, before it applied any
+        # One unit of work of this process at a time, as on SQLite: run side by side, a burst of
+        # taps on one ballot conflicted nearly every time (each reads and counts the same rows),
+        # and each conflict is a rollback and a run again (bench/workers_burst.py: 8 runs an
+        # update, 36 updates/s); in turn, only units of work of different processes can conflict.
+        self._turn = asyncio.Lock()
 
     async def open(self, *, migrate_to: int | None = None) -> "PgDatabase":
         try:
             self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size,
-                                                   init=_init_connection, timeout=10)
+                                                   init=_init_connection, timeout=10,
+                                                   connection_class=_PooledConnection)
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise Unreachable(f"cannot connect to {redacted(self.url)}: {_reason(exc)}") from None
         try:
@@ -388,6 +407,11 @@ class PgDatabase:
         return current
 
     async def atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
+        """``_atomic``, one unit of work of this process at a time (see ``_turn``)."""
+        async with self._turn:
+            return await self._atomic(work, isolation=isolation)
+
+    async def _atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
         """Run ``work(tx)`` in one SERIALIZABLE transaction and return its result; run it again
         while PostgreSQL reports a serialization failure or deadlock, up to ``busy_timeout_ms``
         (then ``Busy``). It commits when ``work`` returns and rolls back when it raises.
