@@ -25,7 +25,7 @@ from bot import serve
 from bot.config import CannotRun, Config
 from bot import drawing
 from bot.delivery import Delivery
-from bot.flows.engine import Engine
+from bot.flows.engine import Engine, NotHandled
 from bot.handlers.polling import DurablePolling
 from bot.handlers.telegram import ALLOWED_UPDATES, CHANNEL, TelegramSender, TelegramUpdates, set_commands
 from bot.handlers.telegram_updates import Malformed
@@ -33,7 +33,7 @@ from bot.http_server import HttpServer
 from bot.outbox import OutboxWorker
 from bot.scheduler import Scheduler
 from bot.storage import updates
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 from bot.storage.pg import PgDatabase
 from bot.storage.stores import database, shown
 
@@ -166,8 +166,15 @@ class TelegramApp:
                           raw.get("update_id") if isinstance(raw, dict) else "?", exc)
                 return web.json_response({})
             if incoming is not None:
-                await handler.handle(incoming, retry=True)
-                await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                try:
+                    await handler.handle(incoming, retry=True)
+                except NotHandled as exc:  # nothing was done (the database busy, or out of reach a while)
+                    log.info("update %s not handled now, Telegram delivers it again: %s", incoming.update_id, exc)
+                    return web.Response(body="try again", status=503)
+                try:
+                    await db.atomic(lambda tx: updates.delivered(tx, CHANNEL, [incoming.update_id]))
+                except Busy as exc:  # handled and answered: only its kept answer stays a while
+                    log.warning("update %s is handled; its answer is kept a while longer: %s", incoming.update_id, exc)
             return web.json_response({})
 
         if self.server is None:

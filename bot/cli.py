@@ -481,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its job bookkeeping says nothing to an operator
+    if args.cmd == "run":
+        from bot.storage.db import busy_in_one_line
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(busy_in_one_line)  # a database busy or out of reach a while: one line, no traceback
     try:
         return args.fn(args)
     except (configuration.ConfigError, Refused) as exc:

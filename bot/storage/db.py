@@ -152,6 +152,21 @@ class Busy(sqlite3.OperationalError):
     done, and the whole unit of work may simply be tried again later."""
 
 
+def busy_in_one_line(record: logging.LogRecord) -> bool:
+    """A logging filter: a failure that is ``Busy`` (the database locked, or its server out of
+    reach a while: nothing was done, it is tried again) is logged as a warning in one line, not
+    as an error with a traceback, whichever loop logged it. ``qatysu run`` sets it on its log."""
+    failure = record.exc_info[1] if record.exc_info else None
+    while failure is not None and not isinstance(failure, Busy):
+        failure = failure.__cause__  # the engine's NotHandled, raised from it
+    if failure is not None:
+        record.msg, record.args = f"{record.getMessage()}: {failure}", ()
+        record.exc_info, record.exc_text = None, None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
 class AwaitedOutsideDatabase(RuntimeError):
     """Work run by ``Database.atomic`` awaited something other than the database."""
 

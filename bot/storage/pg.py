@@ -82,6 +82,14 @@ T = TypeVar("T")
 MIGRATE_LOCK = 0x51A7_5E00_0001  # pg_advisory_lock key: one migrating process at a time
 SCRIPT_LOCK = 0x51A7_5E00_0002  # transaction(): one at a time, like BEGIN IMMEDIATE
 RETRY = ("40001", "40P01")  # serialization failure, deadlock: the unit of work may run again
+# The server is out of reach (restarting, failing over, the network): the connection was lost, or no
+# new one can be made now. Like a conflict, the unit of work runs again, on a new connection.
+# asyncpg's InterfaceError and InternalClientError are that too when they come from a lost connection
+# (its protocol, cut in mid-operation, refuses the next one), not when the connection is fine.
+LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+LOST_PAUSE = 0.25  # seconds at most between tries while the server is out of reach
+BACK_AFTER = 1.0  # seconds without a lost connection before the server is said to be back
 
 
 class RuleBroken(sqlite3.IntegrityError):
@@ -191,6 +199,16 @@ def _rule_broken(exc: asyncpg.PostgresError) -> RuleBroken:
     return RuleBroken(text, exc.sqlstate)
 
 
+@functools.lru_cache(maxsize=2048)
+def _inserted_into(text: str) -> str | None:
+    """The table an INSERT (translated) writes, if ``insert`` is to append ``RETURNING`` its
+    identity; None when it says RETURNING itself (read once per statement)."""
+    if re.search(r"\bRETURNING\b", text, re.I):
+        return None
+    table = re.match(r"\s*INSERT\s+INTO\s+\"?(\w+)", text, re.I)
+    return table.group(1) if table else None
+
+
 class PgTx:
     """``Tx`` on a PostgreSQL connection inside a transaction."""
 
@@ -199,11 +217,16 @@ class PgTx:
         self._identities = identities
         self.waiting = False  # a helper is awaiting the server (atomic checks each suspension)
         self.failed: asyncpg.PostgresError | None = None  # the last error, should the work swallow it
+        self.lost: BaseException | None = None  # the connection was lost: the work runs again elsewhere
 
     async def _call(self, method: Callable[..., Awaitable[Any]], sql: str, *args: Any) -> Any:
         self.waiting = True
         try:
             return await method(sql, *args)
+        except LOST as exc:
+            if _lost(exc, self._conn):  # not "another operation is in progress" on a sound one: a mistake
+                self.lost = exc
+            raise
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "25P02" and self.failed is not None:  # "transaction aborted": by what failed first,
                 exc = self.failed  # which the work caught (SQLite would have gone on): that is the news
@@ -227,9 +250,9 @@ class PgTx:
 
     async def insert(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         text, names = translate(sql)
-        table = re.match(r"\s*INSERT\s+INTO\s+\"?(\w+)", text, re.I)
-        column = self._identities.get(table.group(1)) if table else None
-        if column is None or re.search(r"\bRETURNING\b", text, re.I):
+        table = _inserted_into(text)
+        column = self._identities.get(table) if table else None
+        if column is None:
             await self._call(self._conn.execute, text, *_args(names, params))
             return 0
         value = await self._call(self._conn.fetchval, f"{text} RETURNING {column}", *_args(names, params))
@@ -316,13 +339,23 @@ class PgDatabase:
         self._identities: dict[str, str] = {}
         self.retries = 0  # units of work run again after a serialization failure (for benchmarks)
         self.found = 0  # the schema version the last migrate() found, before it applied any
+        self._lost_since: float | None = None  # when the server was found out of reach (monotonic)
+        self._lost_last = 0.0  # when a unit of work last found it so
 
     async def open(self, *, migrate_to: int | None = None) -> "PgDatabase":
+        # No floor of idle connections (min_size 0): asyncpg would keep restoring it while the
+        # server is down, a traceback each time; a connection is made when a unit of work needs one.
+        pool = None
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size,
-                                                   init=_init_connection, timeout=10)
+            pool = await asyncpg.create_pool(self.url, min_size=0, max_size=self.pool_size,
+                                             init=_init_connection, timeout=10)
+            async with pool.acquire():  # reached now: a wrong password or host is told at the start
+                pass
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            if pool is not None:
+                await pool.close()
             raise Unreachable(f"cannot connect to {redacted(self.url)}: {_reason(exc)}") from None
+        self._pool = pool
         try:
             await self.migrate(migrate_to)
         except BaseException:
@@ -388,35 +421,86 @@ class PgDatabase:
 
     async def atomic(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``work(tx)`` in one SERIALIZABLE transaction and return its result; run it again
-        while PostgreSQL reports a serialization failure or deadlock, up to ``busy_timeout_ms``
-        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises."""
+        while PostgreSQL reports a serialization failure or deadlock, or while the server is out
+        of reach (the connection lost, none to be made: a restart), up to ``busy_timeout_ms``
+        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises. A
+        connection lost during COMMIT leaves it unknown whether the work was kept: it runs again,
+        and what makes an update's second run harmless (its id claimed in the same transaction,
+        see Engine.handle) makes this one so."""
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
         while True:
-            async with self.pool.acquire() as conn:
-                tx = PgTx(conn, self._identities)
-                await conn.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-                try:
-                    result = await _drive(work(tx), tx)  # type: ignore[arg-type]
-                    if tx.failed is not None:  # the work caught an error: PostgreSQL would only roll back
-                        raise tx.failed
-                    await conn.execute("COMMIT")
-                    return result
-                except asyncpg.PostgresError as exc:
-                    await _roll_back(conn)
-                    if exc.sqlstate not in RETRY:
-                        if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-                            raise _rule_broken(exc) from None
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise Busy(f"still conflicting with other transactions after {self.busy_timeout_ms} ms: "
-                                   f"{exc}") from exc
-                except BaseException:
-                    await _roll_back(conn)
-                    raise
-            self.retries += 1
-            await asyncio.sleep(pause * (0.5 + random.random()))
-            pause = min(pause * 2, 0.05)
+            try:
+                result = await self._once(work)
+            except _Again as again:
+                if again.lost:
+                    self._out_of_reach(again.cause)
+                if time.monotonic() >= deadline:
+                    what = ("the database is out of reach" if again.lost
+                            else "still conflicting with other transactions")
+                    raise Busy(f"{what} after {self.busy_timeout_ms} ms: {first_line(again.cause)}") from None
+                self.retries += 1
+                await asyncio.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, LOST_PAUSE if again.lost else 0.05)
+                continue
+            if self._lost_since is not None:
+                self._reached()
+            return result
+
+    async def _once(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """One run of ``work`` in its own transaction; ``_Again`` when it may run again."""
+        try:
+            conn = await self.pool.acquire()
+        except LOST as exc:
+            if isinstance(exc, asyncpg.InterfaceError):  # the pool is closing: not the server
+                raise
+            raise _Again(exc, lost=True) from None
+        tx = PgTx(conn, self._identities)
+        try:
+            await tx._call(conn.execute, "BEGIN ISOLATION LEVEL SERIALIZABLE")
+            result = await _drive(work(tx), tx)  # type: ignore[arg-type]
+            if tx.lost is not None:  # the work caught it: nothing it did can be committed
+                raise tx.lost
+            if tx.failed is not None:  # the work caught an error: PostgreSQL would only roll back
+                raise tx.failed
+            await tx._call(conn.execute, "COMMIT")
+            return result
+        except Exception as exc:
+            if tx.lost is not None:
+                _terminate(conn)  # the server rolls back what a cut connection began
+                raise _Again(tx.lost, lost=True) from None
+            await _roll_back(conn)
+            if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in RETRY:
+                raise _Again(exc, lost=False) from None
+            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+                raise _rule_broken(exc) from None
+            raise
+        except BaseException:
+            await _roll_back(conn)
+            raise
+        finally:
+            try:
+                await self.pool.release(conn)
+            except LOST:  # it was lost: the pool makes a new one when next asked
+                pass
+
+    def _out_of_reach(self, cause: BaseException) -> None:
+        """One warning when the server is lost (not one per unit of work waiting for it)."""
+        self._lost_last = now = time.monotonic()
+        if self._lost_since is None:
+            self._lost_since = now
+            why = "the connection was cut" if isinstance(cause, asyncpg.InternalClientError) else first_line(cause)
+            log.warning("the database %s is out of reach (%s): units of work wait for it and run again",
+                        redacted(self.url), why)
+
+    def _reached(self) -> None:
+        """One warning when it is back: a unit of work committed, and none lost the server for a
+        second (a server shutting down still lets some connect: that is not "back")."""
+        lost = self._lost_since
+        if lost is not None and time.monotonic() - self._lost_last >= BACK_AFTER:
+            self._lost_since = None
+            log.warning("the database %s is reachable again, after %.1f s", redacted(self.url),
+                        time.monotonic() - lost)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
@@ -457,14 +541,46 @@ async def _version(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM qatysu_schema"))
 
 
+class _Again(Exception):
+    """The unit of work may run again: a conflict (``lost`` False) or the server out of reach."""
+
+    def __init__(self, cause: BaseException, *, lost: bool) -> None:
+        super().__init__(str(cause))
+        self.cause, self.lost = cause, lost
+
+
+def _lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Was ``exc`` (one of ``LOST``) the connection's loss?"""
+    if isinstance(exc, asyncpg.InternalClientError):
+        _terminate(conn)  # its protocol is out of step: a connection not to be used again
+        return True
+    return not isinstance(exc, asyncpg.InterfaceError) or _closed(conn)
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # lost, it went back to its pool at once
+        return True
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    try:
+        conn.terminate()
+    except asyncpg.InterfaceError:  # back in its pool already: the pool closed it
+        pass
+
+
 async def _roll_back(conn: asyncpg.Connection) -> None:
-    if conn.is_closed():
+    if _closed(conn):
         return
     try:
         await conn.execute("ROLLBACK")
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    except LOST:  # lost meanwhile: nothing to roll back on the server's side any more
+        _terminate(conn)
+    except asyncpg.PostgresError:
         log.exception("ROLLBACK failed; closing the connection")
-        conn.terminate()
+        _terminate(conn)
 
 
 def _reason(exc: BaseException) -> str:
@@ -478,4 +594,10 @@ def _reason(exc: BaseException) -> str:
         return "no answer within 10 s"
     if isinstance(exc, OSError):
         return f"the server cannot be reached ({exc.strerror or exc})"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line, for a message or a log line (its type when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
