@@ -117,9 +117,9 @@ def _run(args: argparse.Namespace) -> int:
         if version is None:
             print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
         elif version > latest_version():
-            raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
-                          f"one knows up to {latest_version()}): install that version, or restore a backup made "
-                          f"before")
+            from bot.storage.db import too_new
+
+            raise Refused(too_new(os.path.abspath(path), version, latest_version()))
         else:
             print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
 
@@ -256,8 +256,9 @@ def _migrate(args: argparse.Namespace) -> int:
         shown = os.path.abspath(target)
         _, before = _database(must_exist=False)
         if before is not None and before > latest_version():
-            raise Refused(f"{shown} was written by a newer version of Qatysu (schema {before}, this one knows up "
-                          f"to {latest_version()}): install that version, or restore a backup made before")
+            from bot.storage.db import too_new
+
+            raise Refused(too_new(shown, before, latest_version()))
 
     async def go() -> tuple[int | None, int]:
         db = database(target, busy_timeout_ms=60_000)  # another process migrating holds SQLite's lock a while

@@ -74,7 +74,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bot.config import is_postgresql
-from bot.storage.db import AwaitedOutsideDatabase, Busy
+from bot.storage.db import AwaitedOutsideDatabase, Busy, too_new
+from bot.storage.db import migrations as sqlite_migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,16 +126,15 @@ def redacted(url: str) -> str:
 def migrations() -> list[tuple[int, str, str]]:
     """PostgreSQL's migrations: the baseline (numbered as the SQLite migration it equals), then
     one for each later SQLite migration, with the same number."""
-    found = []
-    for entry in resources.files("bot.storage.migrations_pg").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:3].isdigit():
-            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _, _ in found]
-    if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise RuntimeError(f"PostgreSQL migrations must be a baseline and then numbered without gaps: {numbers}")
-    return found
+    return sqlite_migrations("bot.storage.migrations_pg", first=None)
+
+
+async def identity_columns(conn: asyncpg.Connection) -> dict[str, str]:
+    """Each table's identity column (SQLite's rowid alias): what ``insert`` returns, and what a
+    copy moves each sequence past."""
+    rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns"
+                            " WHERE table_schema = current_schema() AND is_identity = 'YES'")
+    return {r["table_name"]: r["column_name"] for r in rows}
 
 
 # --- the dialect ------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class PgDatabase:
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             if pool is not None:
                 await pool.close()
-            raise Unreachable(f"cannot connect to {redacted(self.url)}: {_reason(exc)}") from None
+            raise Unreachable(f"cannot connect to {redacted(self.url)}: {reason(exc)}") from None
         self._pool = pool
         try:
             await self.migrate(migrate_to)
@@ -382,7 +382,7 @@ class PgDatabase:
 
     async def version(self) -> int:
         async with self.pool.acquire() as conn:
-            return await _version(conn)
+            return await stored_version(conn)
 
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         return await self.atomic(lambda tx: tx.scalar(sql, params))
@@ -396,10 +396,9 @@ class PgDatabase:
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
             try:
-                current = self.found = await _version(conn)
+                current = self.found = await stored_version(conn)
                 if current > latest:
-                    raise SchemaTooNew(f"{redacted(self.url)} has schema {current}, newer than this version of "
-                                       f"Qatysu knows ({latest}): run the newer version, or restore a backup")
+                    raise SchemaTooNew(too_new(redacted(self.url), current, latest))
                 if target is not None and target != 0 and target < steps[0][0]:
                     raise ValueError(f"PostgreSQL's schema starts at migration {steps[0][0]}")
                 for number, name, script in steps:
@@ -414,9 +413,7 @@ class PgDatabase:
                     current = number
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
-            rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns"
-                                    " WHERE table_schema = current_schema() AND is_identity = 'YES'")
-        self._identities = {r["table_name"]: r["column_name"] for r in rows}
+            self._identities = await identity_columns(conn)
         return current
 
     async def atomic(self, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -535,7 +532,8 @@ class PgDatabase:
         raise NotImplementedError("back a PostgreSQL database up with pg_dump")
 
 
-async def _version(conn: asyncpg.Connection) -> int:
+async def stored_version(conn: asyncpg.Connection) -> int:
+    """The schema version of the database ``conn`` is connected to (0: none yet)."""
     if await conn.fetchval("SELECT to_regclass('qatysu_schema')") is None:
         return 0
     return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM qatysu_schema"))
@@ -583,7 +581,8 @@ async def _roll_back(conn: asyncpg.Connection) -> None:
         _terminate(conn)
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
+    """Why a connection could not be made, in words for an operator (no password)."""
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return "the password or user name is wrong"
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
