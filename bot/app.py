@@ -168,7 +168,7 @@ class TelegramApp:
             if incoming is not None:
                 try:
                     await handler.handle(incoming, retry=True)
-                except NotHandled as exc:  # nothing was done (the database busy, or out of reach a while)
+                except (NotHandled, Busy) as exc:  # the database busy, or out of reach a while
                     log.info("update %s not handled now, Telegram delivers it again: %s", incoming.update_id, exc)
                     return web.Response(body="try again", status=503)
                 try:
