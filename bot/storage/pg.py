@@ -54,6 +54,17 @@ stated with ``ORDER BY`` where it matters: PostgreSQL has no rowid order to fall
 SQLite's own does nothing here (``checkpoint``, ``wipe_soon``) or is refused (``backup``: use
 ``pg_dump``), and the polling heartbeat is a file in the temporary folder (``bot/heartbeat.py``).
 The whole test suite runs on PostgreSQL with ``QATYSU_TEST_STORE=postgresql`` (tests/conftest.py).
+
+**A restart of the server.** A connection lost (the server restarting, failing over, the network)
+or none to be made now is, to ``atomic``, what a conflict is: the unit of work rolls back (the
+server does that for a cut connection) and runs again on a new connection from the pool, up to
+``busy_timeout_ms``, then ``Busy``: the engine answers ``NotHandled``, and the channel tries the
+update again (polling and WhatsApp from the inbox; Telegram's webhook answers 503, WhatsApp's
+POST 503 unless it is already in the inbox: both senders deliver again). The pool keeps no floor
+of idle connections, so nothing reconnects in the background while the server is down. The log
+says once that the server is out of reach and once that it is back; a ``Busy`` logged anywhere
+is one line, no traceback (``db.busy_in_one_line``). tests/test_pg_restart.py restarts a server
+mid-burst under ``qatysu run``.
 """
 
 from __future__ import annotations
