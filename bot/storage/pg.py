@@ -94,6 +94,7 @@ T = TypeVar("T")
 MIGRATE_LOCK = 0x51A7_5E00_0001  # pg_advisory_lock key: one migrating process at a time
 SCRIPT_LOCK = 0x51A7_5E00_0002  # transaction(): one at a time, like BEGIN IMMEDIATE
 RETRY = ("40001", "40P01")  # serialization failure, deadlock: the unit of work may run again
+ISOLATION = {None: "SERIALIZABLE", "read committed": "READ COMMITTED"}  # atomic(isolation=...)
 # The server is out of reach (restarting, failing over, the network): the connection was lost, or no
 # new one can be made now. Like a conflict, the unit of work runs again, on a new connection.
 # asyncpg's InterfaceError and InternalClientError are that too when they come from a lost connection
@@ -427,19 +428,23 @@ class PgDatabase:
             self._identities = await identity_columns(conn)
         return current
 
-    async def atomic(self, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
         """Run ``work(tx)`` in one SERIALIZABLE transaction and return its result; run it again
         while PostgreSQL reports a serialization failure or deadlock, or while the server is out
         of reach (the connection lost, none to be made: a restart), up to ``busy_timeout_ms``
         (then ``Busy``). It commits when ``work`` returns and rolls back when it raises. A
         connection lost during COMMIT leaves it unknown whether the work was kept: it runs again,
         and what makes an update's second run harmless (its id claimed in the same transaction,
-        see Engine.handle) makes this one so."""
+        see Engine.handle) makes this one so.
+        ``isolation="read committed"``: for work whose statements take row locks themselves (the
+        outbox's claim, ``FOR UPDATE SKIP LOCKED``), where SERIALIZABLE would only fail claims
+        racing for the same queue and run them again; SQLite ignores it."""
+        begin = f"BEGIN ISOLATION LEVEL {ISOLATION[isolation]}"
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
         while True:
             try:
-                result = await self._once(work)
+                result = await self._once(work, begin)
             except _Again as again:
                 if again.lost:
                     self._out_of_reach(again.cause)
@@ -455,7 +460,7 @@ class PgDatabase:
                 self._reached()
             return result
 
-    async def _once(self, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def _once(self, work: Callable[[Any], Awaitable[T]], begin: str) -> T:
         """One run of ``work`` in its own transaction; ``_Again`` when it may run again."""
         try:
             conn = await self.pool.acquire()
@@ -465,7 +470,7 @@ class PgDatabase:
             raise _Again(exc, lost=True) from None
         tx = PgTx(conn, self._identities)
         try:
-            await tx._call(conn.execute, "BEGIN ISOLATION LEVEL SERIALIZABLE")
+            await tx._call(conn.execute, begin)
             result = await _drive(work(tx), tx)  # type: ignore[arg-type]
             if tx.lost is not None:  # the work caught it: nothing it did can be committed
                 raise tx.lost
