@@ -172,8 +172,8 @@ class TelegramApp:
             if incoming is not None:
                 try:
                     await handler.handle(incoming, retry=True)
-                except NotHandled as exc:  # nothing was done (the database stayed busy): Telegram delivers it again
-                    log.warning("update %s not handled, the database is busy (%s); Telegram delivers it again",
+                except (NotHandled, Busy) as exc:  # nothing was done (the database busy or out of reach): Telegram delivers it again
+                    log.warning("update %s not handled, the database is busy or out of reach (%s); Telegram delivers it again",
                                 incoming.update_id, exc)
                     return web.Response(body="busy; deliver it again", status=503)
                 try:

@@ -188,9 +188,9 @@ def _run(args: argparse.Namespace) -> int:
         if version is None:
             print(f"Database: none yet; creating one at {os.path.abspath(path)}", file=sys.stderr)
         elif version > latest_version():
-            raise Refused(f"{os.path.abspath(path)} was written by a newer version of Qatysu (schema {version}, this "
-                          f"one knows up to {latest_version()}): install that version, or restore a backup made "
-                          f"before")
+            from bot.storage.db import too_new
+
+            raise Refused(too_new(os.path.abspath(path), version, latest_version()))
         else:
             print(f"Database: {os.path.abspath(path)}", file=sys.stderr)
         only_this_one = _only_process_on(path)  # noqa: F841  (kept open, and locked, until this process exits)
@@ -347,8 +347,9 @@ def _migrate(args: argparse.Namespace) -> int:
         shown = os.path.abspath(target)
         _, before = _database(must_exist=False)
         if before is not None and before > latest_version():
-            raise Refused(f"{shown} was written by a newer version of Qatysu (schema {before}, this one knows up "
-                          f"to {latest_version()}): install that version, or restore a backup made before")
+            from bot.storage.db import too_new
+
+            raise Refused(too_new(shown, before, latest_version()))
 
     async def go() -> tuple[int | None, int]:
         db = database(target, busy_timeout_ms=60_000)  # another process migrating holds SQLite's lock a while
@@ -575,6 +576,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.cmd == "run" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its job bookkeeping says nothing to an operator
+    if args.cmd == "run":
+        from bot.storage.db import busy_in_one_line
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(busy_in_one_line)  # a database busy or out of reach a while: one line, no traceback
     try:
         return args.fn(args)
     except (configuration.ConfigError, Refused) as exc:

@@ -69,24 +69,31 @@ def db_path(env: Mapping[str, str] | None = None) -> str:
     """``QATYSU_DB``: the SQLite database file (all that ``qatysu backup`` and ``audit verify``
     read), or a PostgreSQL server's ``postgresql://user:password@host[:port]/database``."""
     env = os.environ if env is None else env
-    value = env.get("QATYSU_DB", "").strip() or DEFAULT_DB
+    return database_target(env.get("QATYSU_DB", "").strip() or DEFAULT_DB, "QATYSU_DB")
+
+
+def database_target(value: str, name: str) -> str:
+    """``value``, where ``name`` (QATYSU_DB, or ``qatysu copy``'s SRC and DST) names a database:
+    a SQLite file, or a ``postgresql://`` URL naming a server and a database; ``ConfigError``
+    naming ``name`` otherwise. The one check of such a target."""
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
     if scheme:
-        if scheme.group(1).lower() not in ("postgresql", "postgres"):
-            raise ConfigError(f"QATYSU_DB must be a file or a postgresql:// URL, got a {scheme.group(1)}:// URL")
+        if not is_postgresql(value):
+            raise ConfigError(f"{name}: a {scheme.group(1)}:// URL is neither a SQLite file nor a postgresql:// URL")
         parsed = urlparse(value)
         try:
             parsed.port
         except ValueError:
-            raise ConfigError("QATYSU_DB has a malformed port in its postgresql:// URL") from None
+            raise ConfigError(f"{name} has a malformed port in its postgresql:// URL") from None
         if not parsed.hostname or not parsed.path.strip("/"):
-            raise ConfigError("QATYSU_DB must name the server and the database: "
+            raise ConfigError(f"{name} names no host or no database: it must name the server and the database, "
                               "postgresql://user:password@host[:port]/database")
     return value
 
 
 def is_postgresql(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
+    """Does ``target`` name a PostgreSQL server (its scheme in any case, as URLs allow)?"""
+    return target[:13].lower().startswith(("postgresql://", "postgres://"))
 
 
 def load(env: Mapping[str, str] | None = None, *, need_telegram: bool = False) -> Config:

@@ -52,10 +52,11 @@ from typing import Protocol
 from bot.messages import Chart, Message, Outcome, View
 from bot.pacing import OWN_TAP_WINDOW, Busy, Pacer
 from bot.storage import members, outbox, pace, updates
-from bot.storage.db import Database
+from bot.storage.db import Busy as DatabaseBusy, Database
 from bot.storage.pg import PgDatabase
 
 log = logging.getLogger(__name__)
+OUT_OF_REACH_RETRY = 1.0  # seconds before a redraw's claim is tried again when the database was out of reach
 
 
 class RetryLater(Exception):
@@ -206,7 +207,10 @@ class EditThrottle:
         try:
             async with pending.lock:
                 while pending.latest is not None:
-                    wait = await self._try(key, pending)
+                    try:
+                        wait = await self._try(key, pending)
+                    except DatabaseBusy:  # the database out of reach a while (logged where it is noted): again
+                        wait = OUT_OF_REACH_RETRY
                     if pending.latest is not None and wait > 0:
                         await asyncio.sleep(wait)
         except Exception:

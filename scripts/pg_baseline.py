@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sqlite3
 import sys
 import tempfile
 
@@ -90,16 +89,6 @@ CREATE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible LANG
 # Tables whose implicit rowid the repositories read (an order of insertion, or a row's identity in
 # an UPDATE): on PostgreSQL it is a real column, numbered by a sequence as rows are inserted.
 ROWID_TABLES = ("processed_updates", "inbox", "evaluation_answers")
-
-
-def split(script: str) -> list[str]:
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip().rstrip(";").strip())
-            current = ""
-    return [s for s in statements if s]
 
 
 def expression(sql: str) -> str:

@@ -5,6 +5,8 @@
 #                               # starts a server on 127.0.0.1:$PG_LOCAL_PORT and prints its URL
 #   scripts/pg_local.sh url     # prints the URL of the running server
 #   scripts/pg_local.sh stop    # stops it and removes its data directory
+#   scripts/pg_local.sh restart [SECONDS]  # stops it (fast: its sessions are cut), keeps its data,
+#                               # waits SECONDS (default 0) and starts it again: a restart under load
 #
 #   QATYSU_TEST_PG=$(scripts/pg_local.sh start) python -m pytest tests/test_db_guards.py
 #
@@ -63,9 +65,10 @@ start() {
     as_server_user bash -c "umask 077; echo '$PASSWORD' > '$pwfile'"
     as_server_user "$bin/initdb" -D "$DIR/data" -U "$USER_NAME" --pwfile="$pwfile" -A scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
-    as_server_user "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 start \
-        -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-            -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB" >/dev/null \
+    local options="-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
+    echo "$options" > "$DIR/options"  # what a restart starts it with again
+    as_server_user "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 start -o "$options" >/dev/null \
         || { cat "$DIR/server.log" >&2; exit 1; }
     PGPASSWORD="$PASSWORD" "$bin/psql" -q -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" -d postgres \
         -c "CREATE DATABASE $DB_NAME" >/dev/null
@@ -81,9 +84,23 @@ stop() {
     rm -rf "$DIR"
 }
 
+restart() {  # what an operator's restart does to the clients: every connection cut, none accepted a while
+    local bin down="${1:-0}"
+    bin=$(bindir)
+    if [ -z "$bin" ] || [ ! -f "$DIR/data/postmaster.pid" ]; then
+        echo "pg_local.sh: no server runs in $DIR" >&2
+        exit 1
+    fi
+    as_server_user "$bin/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null
+    sleep "$down"
+    as_server_user "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 start \
+        -o "$(cat "$DIR/options")" >/dev/null || { cat "$DIR/server.log" >&2; exit 1; }
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    restart) restart "${2:-0}" ;;
     url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart [SECONDS]|url" >&2; exit 2 ;;
 esac

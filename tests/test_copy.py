@@ -420,3 +420,32 @@ async def test_the_audit_chain_is_checked_a_page_at_a_time_to_its_end(tmp_path):
             assert broken is not None and broken.entry_id == 5, page
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("url, said", [
+    ("mysql://u:p@localhost/db", "a mysql:// URL is neither a SQLite file nor a postgresql:// URL"),
+    ("postgresql://u:p@localhost", "names no host or no database"),
+    ("postgresql:///qatysu", "names no host or no database"),
+    ("postgresql://u:p@localhost:port/db", "has a malformed port"),
+])
+def test_qatysu_db_and_the_copys_src_and_dst_are_checked_alike(url, said):
+    """One check of a database's URL: what QATYSU_DB refuses, SRC and DST of `qatysu copy` refuse
+    in the same words, each naming its own variable (they once differed: copy took a URL without
+    a host that `qatysu run` refused)."""
+    from bot import config
+
+    with pytest.raises(config.ConfigError) as refused:
+        config.db_path({"QATYSU_DB": url})
+    assert str(refused.value).startswith("QATYSU_DB") and said in str(refused.value)
+    with pytest.raises(copying.Refused) as by_copy:
+        copying.side(url, "DST")
+    assert str(by_copy.value) == str(refused.value).replace("QATYSU_DB", "DST", 1)
+
+
+def test_a_postgresql_url_is_one_in_any_case_of_its_scheme():
+    from bot import config
+
+    for url in ("postgresql://u:p@db/qatysu", "POSTGRESQL://u:p@db/qatysu", "Postgres://u:p@db/qatysu"):
+        assert config.db_path({"QATYSU_DB": url}) == url and config.is_postgresql(url)
+        assert isinstance(copying.side(url, "SRC"), copying.PgSide)
+    assert not config.is_postgresql("postgresql.db") and isinstance(copying.side("x.db", "SRC"), copying.SqliteSide)

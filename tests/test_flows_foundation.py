@@ -281,3 +281,18 @@ async def test_adding_the_bot_by_the_group_link_does_not_ask_for_link_code(sim):
     await sim.handle(c.members[0], "adds the bot", joined_group=True, chat_id=other.id, is_group=True,
                      chat_title=other.title)
     assert "/link CODE" in sim.messages(other.id)[-1].text  # a member: the facilitator must link it
+
+
+async def test_a_command_sent_in_a_group_before_it_became_a_supergroup_reaches_the_community(sim):
+    """Telegram made the group a supergroup while /status, sent in it just before, was on its way:
+    handled after the move (several updates are handled at once; on PostgreSQL the move's
+    transaction can commit first), it still concerns the community, not "a group not linked"."""
+    c = await build_community(sim, 1, ("en",))
+    await sim.handle(c.facilitator, "the group becomes a supergroup", chat_id=c.group.id, is_group=True,
+                     group_moved_to="-1009990001")
+    status = await c.facilitator.send("/status", c.group)  # from the old id, handled after the move
+    text = " ".join(m.text for m in status.messages)
+    assert "байланыстырылмаған" not in text and "Көктерек" in text, text  # not "not linked"
+    stranger = sim.group("-100999", "Another group")  # a group never linked is still told so
+    refused = await c.facilitator.send("/status", stranger)
+    assert "байланыстырылмаған" in " ".join(m.text for m in refused.messages)

@@ -167,6 +167,23 @@ async def test_a_message_sent_again_under_its_id_starts_its_status_anew(db):
     assert tuple(row) == ("accepted", None, None, 200.0)
 
 
+async def test_a_status_that_comes_before_the_sends_record_is_kept_for_it(db):
+    """Meta may call back (delivered, read) before the send's record has committed (another
+    worker sent it, or the record is a moment behind): the status was dropped. It is kept, and
+    the record, when it comes, takes it; one whose message is never recorded goes when old."""
+    async with db.transaction() as tx:
+        assert await wa_store.status(tx, "wamid.2", "delivered", 101.0, recipient="77010000001")
+        assert await wa_store.status(tx, "wamid.2", "read", 102.0, recipient="77010000001")
+        assert not await wa_store.status(tx, "wamid.2", "sent", 101.5, recipient="77010000001")  # no step back
+        await wa_store.record_sent(tx, "wamid.2", "77010000001", 100.0, [("a", "A")], "pick", 0)
+        sent = await wa_store.sent(tx, "wamid.2")
+        assert (sent.status, [o[:2] for o in sent.options], sent.body, sent.wa_id) == (
+            "read", [("a", "A")], "pick", "77010000001")
+        assert await wa_store.status(tx, "wamid.3", "delivered", 50.0, recipient="77010000002")  # never recorded
+        assert await wa_store.prune(tx, 60.0) == 1
+        assert await wa_store.sent(tx, "wamid.3") is None and await wa_store.sent(tx, "wamid.2") is not None
+
+
 async def test_an_uploaded_media_id_is_replaced_by_a_newer_upload(db):
     async with db.transaction() as tx:
         await wa_store.uploaded(tx, "digest", "media-1", 100.0)

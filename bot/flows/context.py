@@ -86,6 +86,8 @@ class Context:
         if "c" not in self._community_cache:
             if self.event.is_group:
                 found = await communities.by_group(self.tx, self.event.channel, self.event.chat_id)
+                if found is None and (moved := await communities.moved_to(self.tx, self.event.chat_id)):
+                    found = await communities.by_group(self.tx, self.event.channel, moved)  # sent before the move
             elif self.member and self.member.active_community:
                 found = await communities.get(self.tx, self.member.active_community)
             else:

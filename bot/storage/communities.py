@@ -92,6 +92,20 @@ async def by_group(tx: Tx, channel: str, chat_id: str) -> Community | None:
     return None if row is None else community_from_row(row)
 
 
+MOVES_REMEMBERED = 1000  # audit entries back a group's move is looked for (its late updates come at once)
+
+
+async def moved_to(tx: Tx, chat_id: str) -> str | None:
+    """The id the group ``chat_id`` lives on under, if Telegram made it a supergroup lately: an
+    update sent there before the move may be handled after it (several are handled at once; on
+    PostgreSQL the move's transaction may commit first). The audit log's record of the move says
+    where, among its latest entries (read through its key: cheap, and only for a group not linked)."""
+    return await tx.scalar(
+        "SELECT json_extract(detail, '$.to') FROM audit_log"
+        " WHERE id > (SELECT COALESCE(MAX(id), 0) FROM audit_log) - ? AND action = 'group.moved'"
+        " AND json_extract(detail, '$.chat') = ? ORDER BY id DESC LIMIT 1", (MOVES_REMEMBERED, chat_id))
+
+
 async def groups(tx: Tx, community_id: int) -> list[tuple[str, str]]:
     rows = await tx.all(
         "SELECT channel, chat_id FROM group_links WHERE community_id = ? ORDER BY linked_at", (community_id,)

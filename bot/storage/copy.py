@@ -60,8 +60,9 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from bot.config import ConfigError, database_target
 from bot.storage import audit, dbfile, pg
-from bot.storage.db import Database, Tx
+from bot.storage.db import Database, Tx, too_new
 
 BATCH = 5000  # rows read or written at a time: bounds the memory a table of any size takes
 
@@ -212,8 +213,7 @@ class SqliteSide:
             self.created = True
         else:
             if version > dbfile.latest_version():
-                raise Refused(f"{self.role}: {self.shown} has schema {version}, newer than this version of Qatysu "
-                              f"knows ({dbfile.latest_version()})")
+                raise Refused(f"{self.role}: {too_new(self.shown, version, dbfile.latest_version())}")
             conn = self._read_only()
             try:
                 self._refuse_data(conn, version)
@@ -330,7 +330,7 @@ class PgSide:
         try:
             return await asyncpg.connect(self.url, timeout=10)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
-            raise Refused(f"{self.role}: cannot connect to {self.shown}: {pg._reason(exc)}") from None
+            raise Refused(f"{self.role}: cannot connect to {self.shown}: {pg.reason(exc)}") from None
 
     @property
     def _conn(self) -> asyncpg.Connection:
@@ -339,15 +339,14 @@ class PgSide:
 
     async def open_source(self) -> None:
         self.conn = await self._connect()
-        _same_schema(self, await pg._version(self.conn), pg.migrations()[-1][0])
+        _same_schema(self, await pg.stored_version(self.conn), pg.migrations()[-1][0])
         await self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     async def open_target(self) -> None:
         self.conn = await self._connect()
-        version, latest = await pg._version(self.conn), pg.migrations()[-1][0]
+        version, latest = await pg.stored_version(self.conn), pg.migrations()[-1][0]
         if version > latest:
-            raise Refused(f"{self.role}: {self.shown} has schema {version}, newer than this version of Qatysu "
-                          f"knows ({latest})")
+            raise Refused(f"{self.role}: {too_new(self.shown, version, latest)}")
         await self._refuse_data(version)
         if version < latest:
             db = pg.PgDatabase(self.url, pool_size=1)
@@ -436,14 +435,11 @@ class PgSide:
 
     async def finish(self) -> None:
         """Every identity sequence past the largest id copied: the next row gets the next id."""
-        identities = await self._conn.fetch(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND is_identity = 'YES'")
-        for row in identities:
-            table, column = _q(row["table_name"]), _q(row["column_name"])
+        for name, identity in (await pg.identity_columns(self._conn)).items():
+            table, column = _q(name), _q(identity)
             await self._conn.execute(
                 f"SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX({column}), 0) + 1, false) FROM {table}",
-                table, row["column_name"])
+                table, identity)
 
     def tx(self) -> pg.PgTx:
         return pg.PgTx(self._conn, {})
@@ -472,25 +468,21 @@ def side(target: str, role: str) -> Side:
     target = target.strip()
     if not target:
         raise Refused(f"{role} is empty: name a SQLite file or a postgresql:// URL")
-    if pg.is_url(target):
-        parts = urlsplit(target)
-        if not parts.hostname and not parts.path.strip("/"):
-            raise Refused(f"{role}: {pg.redacted(target)} names no host and no database: "
-                          f"postgresql://user:password@host[:port]/database")
-        return PgSide(target, role)
-    if "://" in target:
-        raise Refused(f"{role}: a {target.split('://', 1)[0]}:// URL is neither a SQLite file nor a postgresql:// URL")
-    return SqliteSide(target, role)
+    try:
+        database_target(target, role)  # as QATYSU_DB is checked
+    except ConfigError as exc:
+        raise Refused(str(exc)) from None
+    return PgSide(target, role) if pg.is_url(target) else SqliteSide(target, role)
 
 
 def _same_schema(store: Side, version: int | None, latest: int) -> None:
     if not version:
         raise Refused(f"{store.role}: {store.shown} holds no Qatysu database")
-    if version != latest:
-        advice = ("run `qatysu migrate` on it first (QATYSU_DB=… qatysu migrate)" if version < latest
-                  else "copy it with that newer version")
+    if version > latest:
+        raise Refused(f"{store.role}: {too_new(store.shown, version, latest)}")
+    if version < latest:
         raise Refused(f"{store.role}: {store.shown} has schema {version}, this version of Qatysu copies {latest}: "
-                      f"{advice}")
+                      f"run `qatysu migrate` on it first (QATYSU_DB=… qatysu migrate)")
 
 
 def _same_target(src: Side, dst: Side) -> bool:
@@ -668,7 +660,7 @@ async def copy(src: str, dst: str, *, say: Say = print) -> Summary:
             try:
                 await target.write(table, rows, from_pg=source.is_pg)
             except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                raise Failed(f"writing {table.name} into DST failed: {_first_line(exc)}") from None
+                raise Failed(f"writing {table.name} into DST failed: {pg.first_line(exc)}") from None
             finally:
                 await rows.aclose()
             checked = await compare(source, target, table)
@@ -681,7 +673,7 @@ async def copy(src: str, dst: str, *, say: Say = print) -> Summary:
     except Failed as exc:
         raise Failed(f"{exc}; nothing was kept in DST") from None
     except (sqlite3.Error, asyncpg.PostgresError) as exc:
-        raise Failed(f"the copy failed: {_first_line(exc)}; nothing was kept in DST") from None
+        raise Failed(f"the copy failed: {pg.first_line(exc)}; nothing was kept in DST") from None
     finally:
         await source.close()
         await target.close(failed=failed)
@@ -704,14 +696,9 @@ async def verify(src: str, dst: str, *, say: Say = print) -> Summary:
             say(_line(checked))
         summary.head = await _audit_same(first, second)
     except (sqlite3.Error, asyncpg.PostgresError) as exc:
-        raise Failed(f"reading failed: {_first_line(exc)}") from None
+        raise Failed(f"reading failed: {pg.first_line(exc)}") from None
     finally:
         await first.close()
         await second.close()
     summary.seconds = time.monotonic() - began
     return summary
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

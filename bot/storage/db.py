@@ -39,18 +39,28 @@ T = TypeVar("T")
 FOREIGN_KEYS_OFF = "-- pragma: foreign_keys off"
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """The numbered migrations shipped in ``bot/storage/migrations``: (number, name, sql)."""
+def migrations(package: str = "bot.storage.migrations", first: int | None = 1) -> list[tuple[int, str, str]]:
+    """The numbered migrations shipped in ``package``: (number, name, sql), numbered from
+    ``first`` without gaps (from whatever number the first has when ``first`` is None:
+    PostgreSQL's start at its baseline)."""
     found = []
-    for entry in resources.files("bot.storage.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:3].isdigit():
             found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [n for n, _, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"migrations must be numbered 001, 002, ... without gaps: {numbers}")
+    start = numbers[0] if numbers and first is None else first
+    if not numbers or numbers != list(range(start, start + len(numbers))):
+        raise RuntimeError(f"the migrations in {package} must be numbered from {start or 'a baseline'} "
+                           f"without gaps: {numbers}")
     return found
+
+
+def too_new(shown: str, version: int, latest: int) -> str:
+    """The one refusal of a database a newer version of Qatysu migrated (both stores, every command)."""
+    return (f"{shown} has schema {version}: it was written by a newer version of Qatysu (newer than this version "
+            f"of Qatysu knows, {latest}); run that version, or restore a backup made before")
 
 
 def split_statements(script: str) -> list[str]:
@@ -150,6 +160,21 @@ def _fetchall(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.R
 class Busy(sqlite3.OperationalError):
     """Another connection held the write lock for longer than ``busy_timeout_ms``: nothing was
     done, and the whole unit of work may simply be tried again later."""
+
+
+def busy_in_one_line(record: logging.LogRecord) -> bool:
+    """A logging filter: a failure that is ``Busy`` (the database locked, or its server out of
+    reach a while: nothing was done, it is tried again) is logged as a warning in one line, not
+    as an error with a traceback, whichever loop logged it. ``qatysu run`` sets it on its log."""
+    failure = record.exc_info[1] if record.exc_info else None
+    while failure is not None and not isinstance(failure, Busy):
+        failure = failure.__cause__  # the engine's NotHandled, raised from it
+    if failure is not None:
+        record.msg, record.args = f"{record.getMessage()}: {failure}", ()
+        record.exc_info, record.exc_text = None, None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 class AwaitedOutsideDatabase(RuntimeError):

@@ -75,7 +75,7 @@ class SharedPace:
     async def _row(self, sql: str, *args: Any) -> Any:
         for attempt in range(20):
             try:
-                async with self.db.pool.acquire() as conn:
+                async with self.db.connection() as conn:
                     return await conn.fetchrow(sql, *args)
             except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
                 if attempt == 19:
@@ -83,7 +83,7 @@ class SharedPace:
                 await asyncio.sleep(0.001 * (attempt + 1))
 
     async def _execute(self, sql: str, *args: Any) -> None:
-        async with self.db.pool.acquire() as conn:
+        async with self.db.connection() as conn:
             await conn.execute(sql, *args)
 
     async def take(self, chat_id: str, *, interval: float, spacing: float, cap: int | None, catch_up: float,
@@ -120,14 +120,14 @@ class SharedPace:
 
 async def claim_view(db: Any, view: str, interval: float) -> Claim:
     """Claim the redraw of ``view`` unless a worker claimed it within ``interval`` seconds."""
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         row = await conn.fetchrow("SELECT won, claimed_at, now_ FROM view_claim($1, $2)", view, float(interval))
     return Claim(row["won"], row["claimed_at"], row["now_"])
 
 
 async def prune(db: Any) -> None:
     """Forget the chats whose interval and hold are long over, and old claims of views."""
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         await conn.execute(
             "DELETE FROM pace WHERE chat_id <> '' AND greatest(next_at, held_until)"
             " < extract(epoch FROM clock_timestamp()) - $1", KEPT)
@@ -141,7 +141,7 @@ async def note_shown(db: Any, channel: str, chat_id: str, tag: str, message_id: 
     failed) — if no newer drawing was noted meanwhile (another worker is sending it), else what
     the message shows is not known (NULL) and no redraw is skipped for it. One statement outside
     a unit of work: one round trip, not three."""
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         await conn.execute(
             "UPDATE message_refs SET shown = CASE WHEN drawn_at = $1 THEN $2 END"
             " WHERE channel = $3 AND chat_id = $4 AND tag = $5 AND message_id = $6",

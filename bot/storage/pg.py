@@ -56,6 +56,17 @@ stated with ``ORDER BY`` where it matters: PostgreSQL has no rowid order to fall
 SQLite's own does nothing here (``checkpoint``, ``wipe_soon``) or is refused (``backup``: use
 ``pg_dump``), and the polling heartbeat is a file in the temporary folder (``bot/heartbeat.py``).
 The whole test suite runs on PostgreSQL with ``QATYSU_TEST_STORE=postgresql`` (tests/conftest.py).
+
+**A restart of the server.** A connection lost (the server restarting, failing over, the network)
+or none to be made now is, to ``atomic``, what a conflict is: the unit of work rolls back (the
+server does that for a cut connection) and runs again on a new connection from the pool, up to
+``busy_timeout_ms``, then ``Busy``: the engine answers ``NotHandled``, and the channel tries the
+update again (polling and WhatsApp from the inbox; Telegram's webhook answers 503, WhatsApp's
+POST 503 unless it is already in the inbox: both senders deliver again). The pool keeps no floor
+of idle connections, so nothing reconnects in the background while the server is down. The log
+says once that the server is out of reach and once that it is back; a ``Busy`` logged anywhere
+is one line, no traceback (``db.busy_in_one_line``). tests/test_pg_restart.py restarts a server
+mid-burst under ``qatysu run``.
 """
 
 from __future__ import annotations
@@ -69,14 +80,14 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from bot.config import is_postgresql
-from bot.storage.db import AwaitedOutsideDatabase, Busy
+from bot.storage.db import AwaitedOutsideDatabase, Busy, too_new
+from bot.storage.db import migrations as sqlite_migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,6 +96,14 @@ MIGRATE_LOCK = 0x51A7_5E00_0001  # pg_advisory_lock key: one migrating process a
 SCRIPT_LOCK = 0x51A7_5E00_0002  # transaction(): one at a time, like BEGIN IMMEDIATE
 RETRY = ("40001", "40P01")  # serialization failure, deadlock: the unit of work may run again
 ISOLATION = {None: "SERIALIZABLE", "read committed": "READ COMMITTED"}  # atomic(isolation=...)
+# The server is out of reach (restarting, failing over, the network): the connection was lost, or no
+# new one can be made now. Like a conflict, the unit of work runs again, on a new connection.
+# asyncpg's InterfaceError and InternalClientError are that too when they come from a lost connection
+# (its protocol, cut in mid-operation, refuses the next one), not when the connection is fine.
+LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+LOST_PAUSE = 0.25  # seconds at most between tries while the server is out of reach
+BACK_AFTER = 1.0  # seconds without a lost connection before the server is said to be back
 
 
 class RuleBroken(sqlite3.IntegrityError):
@@ -120,16 +139,15 @@ def redacted(url: str) -> str:
 def migrations() -> list[tuple[int, str, str]]:
     """PostgreSQL's migrations: the baseline (numbered as the SQLite migration it equals), then
     one for each later SQLite migration, with the same number."""
-    found = []
-    for entry in resources.files("bot.storage.migrations_pg").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:3].isdigit():
-            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _, _ in found]
-    if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise RuntimeError(f"PostgreSQL migrations must be a baseline and then numbered without gaps: {numbers}")
-    return found
+    return sqlite_migrations("bot.storage.migrations_pg", first=None)
+
+
+async def identity_columns(conn: asyncpg.Connection) -> dict[str, str]:
+    """Each table's identity column (SQLite's rowid alias): what ``insert`` returns, and what a
+    copy moves each sequence past."""
+    rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns"
+                            " WHERE table_schema = current_schema() AND is_identity = 'YES'")
+    return {r["table_name"]: r["column_name"] for r in rows}
 
 
 # --- the dialect ------------------------------------------------------------------------------
@@ -194,6 +212,16 @@ def _rule_broken(exc: asyncpg.PostgresError) -> RuleBroken:
     return RuleBroken(text, exc.sqlstate)
 
 
+@functools.lru_cache(maxsize=2048)
+def _inserted_into(text: str) -> str | None:
+    """The table an INSERT (translated) writes, if ``insert`` is to append ``RETURNING`` its
+    identity; None when it says RETURNING itself (read once per statement)."""
+    if re.search(r"\bRETURNING\b", text, re.I):
+        return None
+    table = re.match(r"\s*INSERT\s+INTO\s+\"?(\w+)", text, re.I)
+    return table.group(1) if table else None
+
+
 class PgTx:
     """``Tx`` on a PostgreSQL connection inside a transaction."""
 
@@ -202,11 +230,16 @@ class PgTx:
         self._identities = identities
         self.waiting = False  # a helper is awaiting the server (atomic checks each suspension)
         self.failed: asyncpg.PostgresError | None = None  # the last error, should the work swallow it
+        self.lost: BaseException | None = None  # the connection was lost: the work runs again elsewhere
 
     async def _call(self, method: Callable[..., Awaitable[Any]], sql: str, *args: Any) -> Any:
         self.waiting = True
         try:
             return await method(sql, *args)
+        except LOST as exc:
+            if _lost(exc, self._conn):  # not "another operation is in progress" on a sound one: a mistake
+                self.lost = exc
+            raise
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "25P02" and self.failed is not None:  # "transaction aborted": by what failed first,
                 exc = self.failed  # which the work caught (SQLite would have gone on): that is the news
@@ -230,9 +263,9 @@ class PgTx:
 
     async def insert(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         text, names = translate(sql)
-        table = re.match(r"\s*INSERT\s+INTO\s+\"?(\w+)", text, re.I)
-        column = self._identities.get(table.group(1)) if table else None
-        if column is None or re.search(r"\bRETURNING\b", text, re.I):
+        table = _inserted_into(text)
+        column = self._identities.get(table) if table else None
+        if column is None:
             await self._call(self._conn.execute, text, *_args(names, params))
             return 0
         value = await self._call(self._conn.fetchval, f"{text} RETURNING {column}", *_args(names, params))
@@ -335,14 +368,24 @@ class PgDatabase:
         # and each conflict is a rollback and a run again (bench/workers_burst.py: 8 runs an
         # update, 36 updates/s); in turn, only units of work of different processes can conflict.
         self._turn = asyncio.Lock()
+        self._lost_since: float | None = None  # when the server was found out of reach (monotonic)
+        self._lost_last = 0.0  # when a unit of work last found it so
 
     async def open(self, *, migrate_to: int | None = None) -> "PgDatabase":
+        # No floor of idle connections (min_size 0): asyncpg would keep restoring it while the
+        # server is down, a traceback each time; a connection is made when a unit of work needs one.
+        pool = None
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size,
-                                                   init=_init_connection, timeout=10,
-                                                   connection_class=_PooledConnection)
+            pool = await asyncpg.create_pool(self.url, min_size=0, max_size=self.pool_size,
+                                             init=_init_connection, timeout=10,
+                                             connection_class=_PooledConnection)
+            async with pool.acquire():  # reached now: a wrong password or host is told at the start
+                pass
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
-            raise Unreachable(f"cannot connect to {redacted(self.url)}: {_reason(exc)}") from None
+            if pool is not None:
+                await pool.close()
+            raise Unreachable(f"cannot connect to {redacted(self.url)}: {reason(exc)}") from None
+        self._pool = pool
         try:
             await self.migrate(migrate_to)
         except BaseException:
@@ -369,7 +412,7 @@ class PgDatabase:
 
     async def version(self) -> int:
         async with self.pool.acquire() as conn:
-            return await _version(conn)
+            return await stored_version(conn)
 
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         return await self.atomic(lambda tx: tx.scalar(sql, params))
@@ -383,10 +426,9 @@ class PgDatabase:
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
             try:
-                current = self.found = await _version(conn)
+                current = self.found = await stored_version(conn)
                 if current > latest:
-                    raise SchemaTooNew(f"{redacted(self.url)} has schema {current}, newer than this version of "
-                                       f"Qatysu knows ({latest}): run the newer version, or restore a backup")
+                    raise SchemaTooNew(too_new(redacted(self.url), current, latest))
                 if target is not None and target != 0 and target < steps[0][0]:
                     raise ValueError(f"PostgreSQL's schema starts at migration {steps[0][0]}")
                 for number, name, script in steps:
@@ -401,9 +443,7 @@ class PgDatabase:
                     current = number
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
-            rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns"
-                                    " WHERE table_schema = current_schema() AND is_identity = 'YES'")
-        self._identities = {r["table_name"]: r["column_name"] for r in rows}
+            self._identities = await identity_columns(conn)
         return current
 
     async def atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
@@ -413,8 +453,12 @@ class PgDatabase:
 
     async def _atomic(self, work: Callable[[Any], Awaitable[T]], *, isolation: str | None = None) -> T:
         """Run ``work(tx)`` in one SERIALIZABLE transaction and return its result; run it again
-        while PostgreSQL reports a serialization failure or deadlock, up to ``busy_timeout_ms``
-        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises.
+        while PostgreSQL reports a serialization failure or deadlock, or while the server is out
+        of reach (the connection lost, none to be made: a restart), up to ``busy_timeout_ms``
+        (then ``Busy``). It commits when ``work`` returns and rolls back when it raises. A
+        connection lost during COMMIT leaves it unknown whether the work was kept: it runs again,
+        and what makes an update's second run harmless (its id claimed in the same transaction,
+        see Engine.handle) makes this one so.
         ``isolation="read committed"``: for work whose statements take row locks themselves (the
         outbox's claim, ``FOR UPDATE SKIP LOCKED``), where SERIALIZABLE would only fail claims
         racing for the same queue and run them again; SQLite ignores it."""
@@ -422,30 +466,91 @@ class PgDatabase:
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.002
         while True:
+            try:
+                result = await self._once(work, begin)
+            except _Again as again:
+                if again.lost:
+                    self._out_of_reach(again.cause)
+                if time.monotonic() >= deadline:
+                    what = ("the database is out of reach" if again.lost
+                            else "still conflicting with other transactions")
+                    raise Busy(f"{what} after {self.busy_timeout_ms} ms: {first_line(again.cause)}") from None
+                self.retries += 1
+                await asyncio.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, LOST_PAUSE if again.lost else 0.05)
+                continue
+            if self._lost_since is not None:
+                self._reached()
+            return result
+
+    async def _once(self, work: Callable[[Any], Awaitable[T]], begin: str) -> T:
+        """One run of ``work`` in its own transaction; ``_Again`` when it may run again."""
+        try:
+            conn = await self.pool.acquire()
+        except LOST as exc:
+            if isinstance(exc, asyncpg.InterfaceError):  # the pool is closing: not the server
+                raise
+            raise _Again(exc, lost=True) from None
+        tx = PgTx(conn, self._identities)
+        try:
+            await tx._call(conn.execute, begin)
+            result = await _drive(work(tx), tx)  # type: ignore[arg-type]
+            if tx.lost is not None:  # the work caught it: nothing it did can be committed
+                raise tx.lost
+            if tx.failed is not None:  # the work caught an error: PostgreSQL would only roll back
+                raise tx.failed
+            await tx._call(conn.execute, "COMMIT")
+            return result
+        except Exception as exc:
+            if tx.lost is not None:
+                _terminate(conn)  # the server rolls back what a cut connection began
+                raise _Again(tx.lost, lost=True) from None
+            await _roll_back(conn)
+            if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in RETRY:
+                raise _Again(exc, lost=False) from None
+            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+                raise _rule_broken(exc) from None
+            raise
+        except BaseException:
+            await _roll_back(conn)
+            raise
+        finally:
+            try:
+                await self.pool.release(conn)
+            except LOST:  # it was lost: the pool makes a new one when next asked
+                pass
+
+    def _out_of_reach(self, cause: BaseException) -> None:
+        """One warning when the server is lost (not one per unit of work waiting for it)."""
+        self._lost_last = now = time.monotonic()
+        if self._lost_since is None:
+            self._lost_since = now
+            why = "the connection was cut" if isinstance(cause, asyncpg.InternalClientError) else first_line(cause)
+            log.warning("the database %s is out of reach (%s): units of work wait for it and run again",
+                        redacted(self.url), why)
+
+    def _reached(self) -> None:
+        """One warning when it is back: a unit of work committed, and none lost the server for a
+        second (a server shutting down still lets some connect: that is not "back")."""
+        lost = self._lost_since
+        if lost is not None and time.monotonic() - self._lost_last >= BACK_AFTER:
+            self._lost_since = None
+            log.warning("the database %s is reachable again, after %.1f s", redacted(self.url),
+                        time.monotonic() - lost)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for statements outside a unit of work (``bot/storage/pace.py``: one
+        round trip where a unit of work takes three). The server out of reach raises ``Busy`` at
+        once, noted as ``atomic`` notes it: the caller tries again later, as after a busy unit of work."""
+        try:
             async with self.pool.acquire() as conn:
-                tx = PgTx(conn, self._identities)
-                await conn.execute(begin)
-                try:
-                    result = await _drive(work(tx), tx)  # type: ignore[arg-type]
-                    if tx.failed is not None:  # the work caught an error: PostgreSQL would only roll back
-                        raise tx.failed
-                    await conn.execute("COMMIT")
-                    return result
-                except asyncpg.PostgresError as exc:
-                    await _roll_back(conn)
-                    if exc.sqlstate not in RETRY:
-                        if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-                            raise _rule_broken(exc) from None
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise Busy(f"still conflicting with other transactions after {self.busy_timeout_ms} ms: "
-                                   f"{exc}") from exc
-                except BaseException:
-                    await _roll_back(conn)
-                    raise
-            self.retries += 1
-            await asyncio.sleep(pause * (0.5 + random.random()))
-            pause = min(pause * 2, 0.05)
+                yield conn
+        except LOST as exc:
+            if self._pool is None:  # closed meanwhile: not the server
+                raise
+            self._out_of_reach(exc)
+            raise Busy(f"the database is out of reach: {first_line(exc)}") from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
@@ -480,23 +585,57 @@ class PgDatabase:
         raise NotImplementedError("back a PostgreSQL database up with pg_dump")
 
 
-async def _version(conn: asyncpg.Connection) -> int:
+async def stored_version(conn: asyncpg.Connection) -> int:
+    """The schema version of the database ``conn`` is connected to (0: none yet)."""
     if await conn.fetchval("SELECT to_regclass('qatysu_schema')") is None:
         return 0
     return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM qatysu_schema"))
 
 
+class _Again(Exception):
+    """The unit of work may run again: a conflict (``lost`` False) or the server out of reach."""
+
+    def __init__(self, cause: BaseException, *, lost: bool) -> None:
+        super().__init__(str(cause))
+        self.cause, self.lost = cause, lost
+
+
+def _lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Was ``exc`` (one of ``LOST``) the connection's loss?"""
+    if isinstance(exc, asyncpg.InternalClientError):
+        _terminate(conn)  # its protocol is out of step: a connection not to be used again
+        return True
+    return not isinstance(exc, asyncpg.InterfaceError) or _closed(conn)
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # lost, it went back to its pool at once
+        return True
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    try:
+        conn.terminate()
+    except asyncpg.InterfaceError:  # back in its pool already: the pool closed it
+        pass
+
+
 async def _roll_back(conn: asyncpg.Connection) -> None:
-    if conn.is_closed():
+    if _closed(conn):
         return
     try:
         await conn.execute("ROLLBACK")
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    except LOST:  # lost meanwhile: nothing to roll back on the server's side any more
+        _terminate(conn)
+    except asyncpg.PostgresError:
         log.exception("ROLLBACK failed; closing the connection")
-        conn.terminate()
+        _terminate(conn)
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
+    """Why a connection could not be made, in words for an operator (no password)."""
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return "the password or user name is wrong"
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
@@ -507,4 +646,10 @@ def _reason(exc: BaseException) -> str:
         return "no answer within 10 s"
     if isinstance(exc, OSError):
         return f"the server cannot be reached ({exc.strerror or exc})"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line, for a message or a log line (its type when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -47,11 +47,14 @@ async def last_options(tx: Tx, wa_id: str) -> Options:
 
 async def record_sent(tx: Tx, message_id: str, wa_id: str, at: float, options: Options = (),
                       body: str = "", page: int = 0) -> None:
-    # Sent again under the same id: a new message as far as its status goes (SQL both stores take)
+    # Sent again under the same id: a new message as far as its status goes; but a status that came
+    # before this record (``status`` kept it, sent_at 0) is this message's own (SQL both stores take)
     await tx.execute("INSERT INTO wa_sent (message_id, wa_id, options, body, page, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
                      " ON CONFLICT (message_id) DO UPDATE SET wa_id = excluded.wa_id, options = excluded.options,"
                      " body = excluded.body, page = excluded.page, sent_at = excluded.sent_at,"
-                     " status = 'accepted', error_code = NULL, status_at = NULL",
+                     " status = CASE WHEN wa_sent.sent_at = 0 THEN wa_sent.status ELSE 'accepted' END,"
+                     " error_code = CASE WHEN wa_sent.sent_at = 0 THEN wa_sent.error_code END,"
+                     " status_at = CASE WHEN wa_sent.sent_at = 0 THEN wa_sent.status_at END",
                      (message_id, wa_id, _dump(options), body, page, at))
 
 
@@ -63,16 +66,23 @@ async def sent(tx: Tx, message_id: str) -> Sent | None:
     return Sent(row[0], row[1], _load(row[2]), row[3], row[4], row[5])
 
 
-async def status(tx: Tx, message_id: str, status: str, at: float, error_code: int | None = None) -> bool:
-    """A status callback; a late one (``sent`` after ``read``) does not step back. False when the
-    message is not ours or the status is not one we know."""
+async def status(tx: Tx, message_id: str, status: str, at: float, error_code: int | None = None,
+                 recipient: str = "") -> bool:
+    """A status callback; a late one (``sent`` after ``read``) does not step back. One for a
+    message not recorded yet is kept (sent_at 0) for its record to find: Meta may call back
+    before the send's record has committed (another worker's, or this one's a moment later).
+    False when the status is not one we know or steps back."""
     rank = STATUS_ORDER.get(status)
     if rank is None:
         return False
+    if await tx.changed(
+            "UPDATE wa_sent SET status = ?, status_at = ?, error_code = COALESCE(?, error_code) WHERE message_id = ?"
+            " AND (CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"
+            " ELSE 4 END) < ?", (status, at, error_code, message_id, rank)):
+        return True
     return await tx.changed(
-        "UPDATE wa_sent SET status = ?, status_at = ?, error_code = COALESCE(?, error_code) WHERE message_id = ?"
-        " AND (CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"
-        " ELSE 4 END) < ?", (status, at, error_code, message_id, rank)) > 0
+        "INSERT OR IGNORE INTO wa_sent (message_id, wa_id, status, error_code, sent_at, status_at)"
+        " VALUES (?, ?, ?, ?, 0, ?)", (message_id, recipient, status, error_code, at)) > 0
 
 
 async def media(tx: Tx, digest: str, fresh_after: float) -> str | None:
@@ -109,9 +119,11 @@ async def forget(tx: Tx, wa_id: str) -> None:
 
 
 async def prune(tx: Tx, before: float) -> int:
-    """Forget sent messages (and media ids) older than ``before``: a tap on one is then stale."""
+    """Forget sent messages (and media ids) older than ``before``: a tap on one is then stale; and
+    statuses whose message was never recorded, once they are that old."""
     await tx.execute("DELETE FROM wa_media WHERE uploaded_at < ?", (before,))
-    return await tx.changed("DELETE FROM wa_sent WHERE sent_at < ?", (before,))
+    return await tx.changed("DELETE FROM wa_sent WHERE sent_at < ? AND (sent_at > 0 OR status_at < ?)",
+                            (before, before))
 
 
 def _dump(options) -> str:

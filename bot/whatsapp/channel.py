@@ -25,7 +25,7 @@ from bot.flows.engine import STALE_BUTTON, Engine, NotHandled
 from bot.flows.types import Event, Message, Outcome
 from bot.i18n import LOCALES, N_, translator
 from bot.storage import inbox, updates, whatsapp as store
-from bot.storage.db import Database
+from bot.storage.db import Busy, Database
 from bot.whatsapp.ingest import GroupCommit, NotStored, Turns
 from bot.whatsapp.render import MORE, START, NoSuchOption, as_options, typed_answer
 from bot.whatsapp.sender import CHANNEL, WhatsAppSender
@@ -107,7 +107,7 @@ class WhatsAppChannel:
         while True:
             try:
                 await self.handle(message_id, json.loads(stored), retry)
-            except NotHandled as exc:  # the database stayed locked: nothing done, tried again
+            except (NotHandled, Busy) as exc:  # the database stayed locked or out of reach: nothing done, tried again
                 log.warning("WhatsApp message %s waits: the database is busy (%s)", message_id, exc)
                 await asyncio.sleep(delay)
                 delay, retry = min(delay * 2, BUSY_BACKOFF_CAP), True

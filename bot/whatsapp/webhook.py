@@ -86,7 +86,8 @@ async def keep(tx: Tx, posts: list[Received]) -> list[list[str]]:
         for status in post.statuses:
             code = next((e.get("code") for e in _list(status.get("errors")) if isinstance(e, dict)), None)
             await store.status(tx, str(status["id"]), str(status.get("status", "")),
-                               _timestamp(status.get("timestamp")), code if isinstance(code, int) else None)
+                               _timestamp(status.get("timestamp")), code if isinstance(code, int) else None,
+                               str(status.get("recipient_id", "")))
     return new
 
 
