@@ -115,3 +115,17 @@ async def db(request, tmp_path):
     finally:
         await database.close()
         await drop_pg_database(url)
+
+
+needs_server = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
+
+
+@pytest.fixture
+async def pg_url():
+    """A new PostgreSQL database at the current schema, for one test: its URL (a module imports the
+    fixture: ``from tests.stores import pg_url``). The test is skipped without a server."""
+    if not PG:
+        pytest.skip("QATYSU_TEST_PG names no PostgreSQL server")
+    url = await new_pg_database()
+    yield url
+    await drop_pg_database(url)

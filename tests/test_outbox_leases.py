@@ -25,7 +25,7 @@ from bot.delivery import Delivery
 from bot.messages import Message
 from bot.outbox import OutboxWorker
 from bot.storage import outbox
-from tests.stores import PG, db, drop_pg_database, new_pg_database  # noqa: F401 (db: the fixture)
+from tests.stores import PG, db, pg_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_pg = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
@@ -219,13 +219,6 @@ async def empty(db) -> bool:
 
 # --- several workers on one PostgreSQL database ------------------------------------------------
 
-@pytest.fixture
-async def pg_url():
-    if not PG:
-        pytest.skip("QATYSU_TEST_PG names no PostgreSQL server")
-    url = await new_pg_database()
-    yield url
-    await drop_pg_database(url)
 
 
 async def open_pg(url: str):

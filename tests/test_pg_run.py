@@ -17,26 +17,19 @@ import tempfile
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
 
 from bot import heartbeat
 from bot.storage import inbox
 from bot.storage import whatsapp as wa_store
 from bot.storage.pg import PgDatabase
-from tests.stores import PG, db, drop_pg_database, new_pg_database  # noqa: F401  (db: the fixture, on both stores)
+from tests.stores import PG, db, pg_url, needs_server  # noqa: F401  (fixtures)
 from tests.test_e2e_telegram import TOKEN, Bot, new_community, onboard
 from tests.test_health import health
 from tests.test_startup import assert_one_line, closed_port
 from tests.test_whatsapp_e2e import start_whatsapp, wa_onboard
 
-needs_server = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
 
 
-@pytest.fixture
-async def pg_url():
-    url = await new_pg_database()
-    yield url
-    await drop_pg_database(url)
 
 
 @needs_server

@@ -18,7 +18,7 @@ from bot.outbox import LEASE
 from bot.storage import ballots
 from bot.storage.pg import PgDatabase, migrations
 from tests.daytime import quiet_hours_elsewhere
-from tests.stores import PG, drop_pg_database, new_pg_database
+from tests.stores import PG, pg_url  # noqa: F401  (fixtures)
 from tests.test_crash_safety import ballot_village
 from tests.test_e2e_telegram import Bot, button_for, say
 from tests.test_health import health
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreS
 LEASES = any(number == 23 for number, _, _ in migrations())
 
 
-@pytest.fixture
-async def pg_url():
-    url = await new_pg_database()
-    yield url
-    await drop_pg_database(url)
 
 
 async def village(tg, url: str, members: int, *, task_owner: bool = False):

@@ -15,16 +15,10 @@ from bot.leader import Leadership, LostLeadership
 from bot.storage import leader as locks
 from bot.storage.leader import LockSession
 from bot.storage.pg import PgDatabase
-from tests.stores import PG, drop_pg_database, new_pg_database
-
-needs_server = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
+from tests.stores import drop_pg_database, new_pg_database, pg_url, needs_server  # noqa: F401  (fixtures)
 
 
-@pytest.fixture
-async def pg_url():
-    url = await new_pg_database()
-    yield url
-    await drop_pg_database(url)
+
 
 
 class Seat:

@@ -18,17 +18,12 @@ from bot.storage import inbox, updates
 from bot.storage.leader import LockSession
 from bot.whatsapp.app import WhatsAppApp
 from bot.whatsapp.webhook import Received, keep, parse
-from tests.stores import PG, drop_pg_database, new_pg_database
+from tests.stores import PG, pg_url  # noqa: F401  (fixtures)
 from tests.test_whatsapp_e2e import PHONE_ID, wa_config
 
 pytestmark = pytest.mark.skipif(not PG, reason="QATYSU_TEST_PG names no PostgreSQL server")
 
 
-@pytest.fixture
-async def pg_url():
-    url = await new_pg_database()
-    yield url
-    await drop_pg_database(url)
 
 
 async def worker(wa, url: str) -> WhatsAppApp:
