@@ -49,12 +49,13 @@ REPLIES_KEPT = timedelta(minutes=10)  # an answer never marked as gone out (its 
 
 async def prune(ctx: Context) -> None:
     """Forget update ids and button presses too old to come again, so those tables stay small."""
-    from bot.storage import updates
+    from bot.storage import pace, updates
 
     await updates.prune(ctx.tx, (ctx.now - PROCESSED_KEPT).isoformat(timespec="seconds"))
     # processed_at is the real time, not the engine's clock (which a demo runs fast)
     await updates.forget_replies(ctx.tx, (utcnow() - REPLIES_KEPT).isoformat(timespec="seconds"))
     await updates.prune_taps(ctx.tx, (ctx.now - TAPS_KEPT).timestamp())
+    await pace.prune(ctx.tx)  # the shared pacing's rows (PostgreSQL)
 
 
 JOBS = (close_due_ballots, plan_ballot_reminders, send_reminders, prune, expire_inactive)

@@ -106,6 +106,8 @@ NOT_EXPORTED = {  # about the account, but only for moments, and nothing they to
     ("message_refs", "chat_id"): "which of the bot's own messages to edit",
     ("outbox", "chat_id"): "the bot's messages on their way to them",
     ("group_links", "chat_id"): "a group chat, never a person's",
+    ("pace", "chat_id"): "when the bot may send their chat its next message (several workers), for seconds",
+    ("outbox", "leased_by"): "the bot's worker sending a message, never a person",
 }
 
 
@@ -128,7 +130,11 @@ async def _pg_catalog(url: str) -> tuple[dict[str, list[str]], set[tuple[str, st
             " AND ccu.table_schema = tc.table_schema"
             " WHERE tc.constraint_type = 'FOREIGN KEY' AND ccu.table_name = 'members'"
             " AND tc.table_schema = current_schema()")}
-        rows = [str(tuple(row)) for table in tables for row in await conn.fetch(f'SELECT * FROM "{table}"')]
+        # ``pace`` (several workers' shared pacing) holds a chat's id for a minute after the bot's
+        # last message to it (the erasure's own answer too), then the scheduler's prune drops it
+        # (tests/test_shared_pacing.py): it is left out here, where the erasure was a moment ago
+        rows = [str(tuple(row)) for table in tables if table != "pace"
+                for row in await conn.fetch(f'SELECT * FROM "{table}"')]
     finally:
         await conn.close()
     return tables, keys, rows

@@ -307,14 +307,15 @@ async def test_a_worker_of_another_channel_draws_its_own_channels_redraws(databa
     assert all(w == "T" for _, w, chat, *_ in log if chat == GROUP)
 
 
-async def test_the_rows_of_chats_long_quiet_and_old_claims_are_forgotten(database, monkeypatch):
-    """One row per chat sent to lately, not per chat ever: every ``PRUNE_EVERY`` reservations a
-    worker drops the chats whose interval and hold ended over a minute ago, and claims of views
-    over an hour old. The channel's own row stays."""
+async def test_the_rows_of_chats_long_quiet_and_old_claims_are_forgotten(database):
+    """One row per chat sent to lately, not per chat ever: the scheduler's prune drops the chats
+    whose interval and hold ended over a minute ago, and claims of views over an hour old. The
+    channel's own row stays."""
+    from bot import scheduler
+    from bot.flows.engine import Engine
     from bot.storage import pace
     from bot.storage.pg import PgDatabase
 
-    monkeypatch.setattr(pace, "PRUNE_EVERY", 4)
     db = await PgDatabase(database, pool_size=2).open()
     try:
         shared = pace.SharedPace(db, "telegram")
@@ -326,7 +327,8 @@ async def test_the_rows_of_chats_long_quiet_and_old_claims_are_forgotten(databas
         async with db.transaction() as tx:
             await tx.execute("UPDATE pace SET next_at = next_at - 120 WHERE chat_id IN ('1', '3')")
             await tx.execute("UPDATE view_claims SET claimed_at = claimed_at - 7200 WHERE view = 'old view'")
-        await shared.take("4", interval=1.0, spacing=0.0, cap=None, catch_up=0.25, own=False)  # the 4th: prunes
+        await shared.take("4", interval=1.0, spacing=0.0, cap=None, catch_up=0.25, own=False)
+        await Engine(db).run_system(scheduler.prune)
         async with db.transaction() as tx:
             chats = {r[0] for r in await tx.all("SELECT chat_id FROM pace")}
             views = {r[0] for r in await tx.all("SELECT view FROM view_claims")}

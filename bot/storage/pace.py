@@ -21,7 +21,7 @@ A view's redraw is claimed the same way (``view_claim``): one statement, a row p
 
 The rows: one per channel (``chat_id = ''``: its next slot, its slots of the last second, a 429
 for the whole channel) and one per chat sent to lately (its next message, a 429's hold); ``prune``
-drops those whose times are long past, a thousand reservations at a time.
+drops those whose times are long past (the scheduler's prune, every sweep).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import Any
 
 import asyncpg
 
-PRUNE_EVERY = 1000  # reservations between two prunes of this worker's
 KEPT = 60.0  # seconds a chat's row is kept after its times are past
 CLAIMS_KEPT = 3600.0  # seconds a view's claim is kept
 # The channel's cap holds in any WINDOW seconds of reserved slots: a second, and the few
@@ -70,7 +69,6 @@ class SharedPace:
         self.db = db  # a PgDatabase
         self.channel = channel
         self.reserved = 0  # calls of pace_take (for benchmarks)
-        self._until_prune = PRUNE_EVERY
 
     async def _row(self, sql: str, *args: Any) -> Any:
         for attempt in range(20):
@@ -93,10 +91,6 @@ class SharedPace:
         ``catch_up`` the channel's pacing; ``own``: an edit answering the member's own tap (no
         overall slot, no interval)."""
         self.reserved += 1
-        self._until_prune -= 1
-        if self._until_prune <= 0:
-            self._until_prune = PRUNE_EVERY
-            await prune(self.db)
         row = await self._row("SELECT slot, chat_next, chat_held, paused FROM pace_take($1, $2, $3, $4, $5, $6, $7, $8)",
                               self.channel, chat_id, float(interval), float(spacing),
                               0 if cap is None else int(cap), WINDOW, float(catch_up), own)
@@ -125,14 +119,19 @@ async def claim_view(db: Any, view: str, interval: float) -> Claim:
     return Claim(row["won"], row["claimed_at"], row["now_"])
 
 
-async def prune(db: Any) -> None:
-    """Forget the chats whose interval and hold are long over, and old claims of views."""
-    async with db.connection() as conn:
-        await conn.execute(
-            "DELETE FROM pace WHERE chat_id <> '' AND greatest(next_at, held_until)"
-            " < extract(epoch FROM clock_timestamp()) - $1", KEPT)
-        await conn.execute("DELETE FROM view_claims WHERE claimed_at < extract(epoch FROM clock_timestamp()) - $1",
-                           CLAIMS_KEPT)
+async def prune(tx: Any) -> None:
+    """Forget the chats whose interval and hold ended over ``KEPT`` seconds ago (a member's chat
+    id is kept no longer than that after the bot's last message to it), and claims of views older
+    than ``CLAIMS_KEPT``: the scheduler's prune, in its unit of work, every sweep. SQLite paces
+    in memory: nothing to forget there."""
+    from bot.storage.db import Tx
+
+    if isinstance(tx, Tx):
+        return
+    await tx.execute("DELETE FROM pace WHERE chat_id <> '' AND greatest(next_at, held_until)"
+                     " < extract(epoch FROM clock_timestamp()) - ?", (KEPT,))
+    await tx.execute("DELETE FROM view_claims WHERE claimed_at < extract(epoch FROM clock_timestamp()) - ?",
+                     (CLAIMS_KEPT,))
 
 
 async def note_shown(db: Any, channel: str, chat_id: str, tag: str, message_id: str, drawn_at: float,

@@ -179,7 +179,7 @@ async def erase(tx: Tx, member_id: int) -> list[int]:
     identities = await tx.all("SELECT channel, external_id FROM identities WHERE member_id = ?", (member_id,))
     for channel, external_id in identities:
         for table, column in (("conversations", "external_id"), ("recent_taps", "user_id"),
-                              ("message_refs", "chat_id"), ("outbox", "chat_id")):
+                              ("message_refs", "chat_id"), ("outbox", "chat_id"), ("pace", "chat_id")):
             await tx.execute(f"DELETE FROM {table} WHERE channel = ? AND {column} = ?", (channel, external_id))
         await _drop_received_updates(tx, channel, external_id)
         if channel == "whatsapp":
