@@ -28,9 +28,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-from _common import ROOT, loadavg, machine
+from _common import ROOT, drop_database, loadavg, machine, new_database
 
 
 # ``python -m bot copy SRC DST``, then the process's peak RSS on stderr. VmHWM, not ru_maxrss:
@@ -63,27 +62,6 @@ def run_copy(src: str, dst: str) -> dict:
     rows = int(re.search(r"OK: ([\d,]+) rows", said).group(1).replace(",", ""))
     rss = float(re.search(r"peak ([\d.]+) MB", complaint).group(1))
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": rss, "rows": rows}
-
-
-async def new_database(server: str, name: str) -> str:
-    import asyncpg
-
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server)._replace(path="/" + name))
-
-
-async def drop_database(server: str, name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def line(label: str, r: dict) -> str:

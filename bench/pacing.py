@@ -27,9 +27,8 @@ import subprocess
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-from _common import ROOT, cpu_seconds, loadavg, machine, machine_busy_seconds, percentile
+from _common import ROOT, cpu_seconds, drop_database, loadavg, machine, machine_busy_seconds, new_database, percentile
 
 
 async def child(url: str | None, sends: int, label: str) -> dict:
@@ -75,28 +74,6 @@ def run(args: list[str], n: int = 1) -> list[dict]:
     return out
 
 
-async def new_database(server: str) -> str:
-    import asyncpg
-
-    name = f"qatysu_bench_pace_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server)._replace(path="/" + name))
-
-
-async def drop_database(server: str, url: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sends", type=int, default=3000)
@@ -110,7 +87,8 @@ def main() -> None:
     if not args.pg:
         raise SystemExit("no PostgreSQL server: give --pg URL or QATYSU_TEST_PG (scripts/pg_local.sh start)")
     print(machine())
-    url = asyncio.run(new_database(args.pg))
+    name = f"qatysu_bench_pace_{uuid.uuid4().hex[:8]}"
+    url = asyncio.run(new_database(args.pg, name))
     try:
         async def migrate() -> None:
             from bot.storage.pg import PgDatabase
@@ -133,7 +111,7 @@ def main() -> None:
         print(f"load after: {loadavg()}; other processes used ~{max(others, 0) / (time.perf_counter() - began):.2f}"
               " cores meanwhile (children's start-up included)")
     finally:
-        asyncio.run(drop_database(args.pg, url))
+        asyncio.run(drop_database(args.pg, name))
 
 
 if __name__ == "__main__":
