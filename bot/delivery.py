@@ -507,8 +507,10 @@ class Delivery:
         if message.edit and message.tag:
             drawn_at = message.drawn_at
             showing = pace.digest(message.text, message.buttons) if self.shared else None
+            # noted as the newest drawing, what it shows not known (NULL) until the channel accepts
+            # the edit: a crash in between leaves the next identical redraw to be sent, not skipped
             message_id, newest, shown_there = await self.db.atomic(lambda tx: updates.view_target(
-                tx, message.channel, message.chat_id, message.tag, drawn_at, showing))
+                tx, message.channel, message.chat_id, message.tag, drawn_at, None))
             if message_id is None:
                 raise NotShownYet(f"nothing shown under {message.tag!r} yet")
             if not newest:
@@ -522,20 +524,14 @@ class Delivery:
                 else:
                     unchanged = shown.content == (message.text, message.buttons)
                 if not unchanged:
-                    try:
-                        await pacer.take(message.chat_id, urgent=urgent, own=own)
-                        message = latest(message)
-                        await sender.edit(message, message_id)
-                    except Exception:
-                        if self.shared:  # noted as shown, not shown: not known any more
-                            await pace.note_shown(self.db, message.channel, message.chat_id, message.tag,
-                                                  message_id, drawn_at, None)
-                        raise
+                    await pacer.take(message.chat_id, urgent=urgent, own=own)
+                    message = latest(message)
+                    await sender.edit(message, message_id)
                     await pacer.done(message.chat_id)
                     shown.content = (message.text, message.buttons)
-                    if self.shared and (sent := pace.digest(message.text, message.buttons)) != showing:
+                    if self.shared:  # what it shows now (a newer state may have gone in its place: ``latest``)
                         await pace.note_shown(self.db, message.channel, message.chat_id, message.tag, message_id,
-                                              drawn_at, sent)  # a newer state went in its place (``latest``)
+                                              drawn_at, pace.digest(message.text, message.buttons))
             return
         image = None if message.chart is None else await self._image(message.chart)
         if isinstance(message.document, Chart):  # a document made now, off the event loop (the report)
