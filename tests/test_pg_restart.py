@@ -195,7 +195,8 @@ async def test_a_postgresql_restart_mid_burst_loses_no_vote_and_counts_none_twic
         await server_down()  # the rest vote into the outage (on a quick machine the first half is over by then)
         voting += [asyncio.create_task(telegram_member(m)) for m in members[TELEGRAM_MEMBERS // 2:]]
         await asyncio.wait_for(asyncio.gather(*voting, restarting), 90)
-        assert sender.refused, "nothing was refused while the server was down: the test proves nothing"
+        # that the outage was met is the log's one "units of work wait for it" (below): a quick machine
+        # answers every delivery 200 within the busy timeout, with nothing refused
 
         # Every tap answered with its toast; the bot answers anew after the restart.
         answers = [tg.callback_answers.get(t["callback_query"]["id"]) for t in taps]
