@@ -25,6 +25,7 @@ from bot.storage.pg import PgDatabase
 from tests.stores import PG, db, pg_url, needs_server  # noqa: F401  (fixtures)
 from tests.test_e2e_telegram import TOKEN, Bot, new_community, onboard
 from tests.test_health import health
+from tests.workers import run_to_exit
 from tests.test_startup import assert_one_line, closed_port
 from tests.test_whatsapp_e2e import start_whatsapp, wa_onboard
 
@@ -67,16 +68,7 @@ async def test_whatsapp_alone_runs_on_postgresql(wa, pg_url):
 
 async def run_bot(**env: str) -> tuple[int, list[str]]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("TELEGRAM_", "QATYSU_"))}
-    environment.update(env)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=environment,
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError("still running after 30 s") from None
-    return process.returncode, err.decode().splitlines()
+    return await run_to_exit(env={**environment, **env})
 
 
 @needs_server

@@ -23,7 +23,7 @@ from bot.config import Config
 from tests.test_e2e_telegram import TOKEN, Bot
 from tests.test_health import health
 from tests.test_startup import assert_one_line
-from tests.workers import SECRET, free_port
+from tests.workers import SECRET, free_port, run_to_exit
 
 
 def environment(tmp_path, **env: str) -> dict[str, str]:
@@ -32,16 +32,7 @@ def environment(tmp_path, **env: str) -> dict[str, str]:
 
 
 async def run_once(tmp_path, *args: str, **env: str) -> tuple[int, list[str]]:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", *args,
-                                                   env=environment(tmp_path, **env), cwd=tmp_path,
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError("still running after 30 s") from None
-    return process.returncode, err.decode().splitlines()
+    return await run_to_exit(*args, env=environment(tmp_path, **env), cwd=tmp_path)
 
 
 async def test_a_webhook_worker_without_telegram_webhook_url_refuses_to_start_in_one_line(tg, tmp_path):

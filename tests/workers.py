@@ -136,3 +136,16 @@ class Workers:
             await asyncio.gather(self.pump, return_exceptions=True)
             self.pump = None
         await asyncio.gather(*(w.stop() for w in self.all))
+
+
+async def run_to_exit(*args: str, env: dict[str, str], cwd=None) -> tuple[int, list[str]]:
+    """``qatysu run ARGS`` that must exit by itself within 30 s: its exit code and its stderr's lines."""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", *args, env=env, cwd=cwd,
+                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError("still running after 30 s") from None
+    return process.returncode, err.decode().splitlines()
